@@ -1,0 +1,76 @@
+# genmix — top-level Makefile. It only installs Debian packages and wraps cmake/ctest.
+#   make demo    install what is missing, build, run the Fashion-MNIST showcase (results/)
+#   make test    install what is missing, build, run all tests (release + ASan/UBSan builds)
+#   make bench   benchmarks against NumPy/PyTorch references (see docs/benchmarks.md)
+#   make fuzz    libFuzzer targets for the file parsers, bounded time
+#   make valgrind  the unit tests under valgrind --leak-check=full
+
+JOBS    ?= 2
+BUILD   ?= build
+ASAN    ?= build-asan
+FUZZDIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+# Build and run dependencies (Debian 12 packages).
+DEPS_BUILD := cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcjson-dev \
+              zlib1g-dev libpng-dev dataset-fashion-mnist
+DEPS_FUZZ  := clang libclang-rt-14-dev
+DEPS_CHECK := valgrind
+DEPS_BENCH := python3 python3-numpy python3-scipy python3-sklearn python3-torch r-cran-flexmix
+
+define install_deps
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing" >&2; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "genmix needs Debian packages that are missing. Run:" >&2; \
+	    echo "  sudo apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+endef
+
+.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind clean
+
+all: build
+
+deps:
+	$(call install_deps,$(DEPS_BUILD))
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_SANITIZE=address,undefined >/dev/null
+	cmake --build $(ASAN) -j $(JOBS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE slow
+
+test: test-release test-asan
+
+demo: build
+	bash tools/demo.sh $(BUILD)/genmix
+
+bench: build
+	$(call install_deps,$(DEPS_BENCH))
+	bash bench/run.sh $(BUILD)
+
+fuzz: deps
+	$(call install_deps,$(DEPS_FUZZ))
+	CC=clang cmake -S . -B $(FUZZDIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_FUZZ=ON -DGM_OPENMP=OFF >/dev/null
+	cmake --build $(FUZZDIR) -j $(JOBS)
+	bash fuzz/run.sh $(FUZZDIR) $(FUZZ_SECONDS)
+
+valgrind: build
+	$(call install_deps,$(DEPS_CHECK))
+	cd $(BUILD) && ctest -L unit -LE slow -T memcheck --overwrite MemoryCheckCommandOptions="--leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite,indirect" ; \
+	  status=$$?; grep -l "Defects:" Testing/Temporary/MemoryChecker.*.log 2>/dev/null; exit $$status
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZDIR)

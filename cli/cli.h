@@ -1,0 +1,43 @@
+/* cli.h — shared declarations of the genmix command-line tool (not part of the library).
+ * Each subcommand lives in cli/cmd_<name>.c as `int cmd_<name>(int argc, char **argv)`: argv[0] is the
+ * subcommand name, parse with getopt_long, call the library, return an exit code:
+ * 0 ok, 1 run-time error (print with cli_error), 2 usage error, 3 numerical failure. */
+#ifndef GM_CLI_H
+#define GM_CLI_H
+
+#include <stdio.h>
+
+#include "genmix/base.h"
+
+enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2, CLI_NUMERIC = 3 };
+
+/* Global flags parsed by main before dispatch. */
+extern int cli_quiet;   /* --quiet: no progress on stderr */
+extern int cli_threads; /* --threads N (0 = default) */
+
+/* Print "genmix: error: <gm_last_error() or msg>" and return the exit code for status rc
+ * (1, or 3 for GM_ENUMERIC). */
+int cli_fail(int rc);
+/* Print "genmix <cmd>: <printf message>" to stderr and return CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Progress line on stderr unless --quiet. */
+void cli_progress(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Parse helpers: return 0 on success, -1 on a malformed number. */
+int cli_parse_long(const char *s, long *out);
+int cli_parse_u64(const char *s, unsigned long long *out);
+int cli_parse_double(const char *s, double *out);
+/* mkdir -p; returns GM_OK or GM_EIO with a message. */
+int cli_mkdirs(const char *path);
+
+/* ---- subcommands: one line per command here and in the table in main.c ------------------------ */
+int cmd_version(int argc, char **argv);
+
+#endif
