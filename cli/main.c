@@ -23,6 +23,8 @@ struct gm_cmd {
 
 static const struct gm_cmd commands[] = {
     {"version", cmd_version, "print the genmix version"},
+    {"data", cmd_data, "export a dataset (fashion-mnist) as .npy arrays"},
+    {"inspect", cmd_inspect, "dtype, shape and statistics of a .npy, .npz, .safetensors or IDX file"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

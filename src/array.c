@@ -245,3 +245,35 @@ int gm_array_check_finite(const gm_array *a, const char *what) {
     }
     return GM_OK;
 }
+
+void gm_array_summary(const gm_array *a, gm_array_stats *s) {
+    GM_ASSERT(a != NULL && s != NULL);
+    memset(s, 0, sizeof *s);
+    size_t n = gm_array_numel(a), finite = 0;
+    s->count = n;
+    double lo = INFINITY, hi = -INFINITY, sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double v = elem_as_double(a->data, a->dtype, i);
+        if (isnan(v)) s->n_nan++;
+        else if (isinf(v)) s->n_inf++;
+        else {
+            finite++;
+            sum += v;
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+    }
+    if (finite == 0) {
+        s->min = s->max = s->mean = s->std = NAN;
+        return;
+    }
+    double mean = sum / (double)finite, ss = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double v = elem_as_double(a->data, a->dtype, i);
+        if (isfinite(v)) ss += (v - mean) * (v - mean);
+    }
+    s->min = lo;
+    s->max = hi;
+    s->mean = mean;
+    s->std = sqrt(ss / (double)finite);
+}

@@ -449,6 +449,13 @@ const char *gm_safetensors_meta(const gm_safetensors *st, const char *key) {
     return NULL;
 }
 
+size_t gm_safetensors_meta_count(const gm_safetensors *st) { return st->nmeta; }
+
+const char *gm_safetensors_meta_key(const gm_safetensors *st, size_t i) {
+    GM_ASSERT(i < st->nmeta);
+    return st->meta_k[i];
+}
+
 /* ==== writer ================================================================================== */
 
 typedef struct {

@@ -236,6 +236,32 @@ GM_TEST(test_parse_from_memory) {
     gm_free(buf);
 }
 
+GM_TEST(test_summary) {
+    float x[6] = {1.0f, NAN, 3.0f, INFINITY, -INFINITY, 5.0f};
+    gm_array a;
+    memset(&a, 0, sizeof a);
+    a.dtype = GM_DTYPE_F32;
+    a.ndim = 2;
+    a.shape[0] = 2;
+    a.shape[1] = 3;
+    a.data = x;
+    gm_array_stats s;
+    gm_array_summary(&a, &s);
+    CHECK(s.count == 6 && s.n_nan == 1 && s.n_inf == 2);
+    CHECK(s.min == 1.0 && s.max == 5.0 && s.mean == 3.0);
+    CHECK_NEAR(s.std, sqrt(8.0 / 3.0), 1e-15, 0);
+    int32_t k[4] = {-2, 0, 0, 2};
+    a.dtype = GM_DTYPE_I32;
+    a.ndim = 1;
+    a.shape[0] = 4;
+    a.data = k;
+    gm_array_summary(&a, &s);
+    CHECK(s.n_nan == 0 && s.min == -2.0 && s.max == 2.0 && s.mean == 0.0 && s.std == sqrt(2.0));
+    a.shape[0] = 0;
+    gm_array_summary(&a, &s);
+    CHECK(s.count == 0 && isnan(s.mean));
+}
+
 GM_TEST(test_cleanup) {
     rmdir(tmpdir);
 }
@@ -244,4 +270,4 @@ GM_TEST_MAIN({"read_fixtures", test_read_fixtures}, {"read_bigendian_fortran_ver
              {"write_byte_identical", test_write_byte_identical}, {"header_layout", test_header_layout},
              {"mmap", test_mmap}, {"half_bf16_decode", test_half_bf16_decode}, {"dtype_table", test_dtype_table},
              {"tensor_roundtrip_and_finite", test_tensor_roundtrip_and_finite},
-             {"parse_from_memory", test_parse_from_memory}, {"cleanup", test_cleanup})
+             {"parse_from_memory", test_parse_from_memory}, {"summary", test_summary}, {"cleanup", test_cleanup})

@@ -92,6 +92,9 @@ GM_TEST(test_read_fixture) {
     CHECK(!strcmp(gm_safetensors_meta(st, "format"), "genmix"));
     CHECK(!strcmp(gm_safetensors_meta(st, "config"), "{\"a\": 1}\n\ttab"));
     CHECK(gm_safetensors_meta(st, "nope") == NULL);
+    CHECK_INT_EQ(gm_safetensors_meta_count(st), 3);
+    if (gm_safetensors_meta_count(st) == 3) /* file order: the writer sorts the keys */
+        CHECK(!strcmp(gm_safetensors_meta_key(st, 0), "config") && !strcmp(gm_safetensors_meta_key(st, 2), "step"));
 
     float buf[12];
     CHECK_OK(gm_safetensors_copy_f32(st, "enc.fc1.weight", buf, 12));

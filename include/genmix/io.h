@@ -75,6 +75,15 @@ int gm_array_to_tensor(gm_array *a, gm_tensor *out);
 /* Fail (GM_ENUMERIC) naming the file and first row with a NaN/Inf in a float array (row = first dim). */
 int gm_array_check_finite(const gm_array *a, const char *what);
 
+/* Summary statistics of any numeric array, accumulated in double in a fixed order (two passes).
+ * min/max/mean/std (population) are over the finite elements; NaN when there are none. */
+typedef struct {
+    size_t count;        /* all elements */
+    size_t n_nan, n_inf; /* non-finite elements (float dtypes only) */
+    double min, max, mean, std;
+} gm_array_stats;
+void gm_array_summary(const gm_array *a, gm_array_stats *s);
+
 /* ---- .npy ------------------------------------------------------------------------------------ */
 /* Read a .npy file: versions 1/2/3; dtypes <f2 <f4 <f8 |u1 |i1 |b1 <i2 <u2 <i4 <u4 <i8 <u8 (and their
  * big-endian forms, byte-swapped); Fortran order is transposed into C order. Object and structured
@@ -115,6 +124,9 @@ int gm_safetensors_get(const gm_safetensors *st, const char *name, gm_array *vie
 int gm_safetensors_copy_f32(const gm_safetensors *st, const char *name, float *dst, size_t numel);
 /* __metadata__ value for `key`, or NULL. Borrowed. */
 const char *gm_safetensors_meta(const gm_safetensors *st, const char *key);
+/* Number of __metadata__ entries and the i-th key, in file order (borrowed). */
+size_t gm_safetensors_meta_count(const gm_safetensors *st);
+const char *gm_safetensors_meta_key(const gm_safetensors *st, size_t i);
 void gm_safetensors_free(gm_safetensors *st);
 
 typedef struct gm_st_writer gm_st_writer;
