@@ -251,7 +251,7 @@ void gm_array_summary(const gm_array *a, gm_array_stats *s) {
     memset(s, 0, sizeof *s);
     size_t n = gm_array_numel(a), finite = 0;
     s->count = n;
-    double lo = INFINITY, hi = -INFINITY, sum = 0.0;
+    double lo = (double)INFINITY, hi = -(double)INFINITY, sum = 0.0;
     for (size_t i = 0; i < n; i++) {
         double v = elem_as_double(a->data, a->dtype, i);
         if (isnan(v)) s->n_nan++;
@@ -264,7 +264,7 @@ void gm_array_summary(const gm_array *a, gm_array_stats *s) {
         }
     }
     if (finite == 0) {
-        s->min = s->max = s->mean = s->std = NAN;
+        s->min = s->max = s->mean = s->std = (double)NAN;
         return;
     }
     double mean = sum / (double)finite, ss = 0.0;

@@ -128,6 +128,10 @@ static int zip_extract(const zip_dir *z, const zip_entry *e, const char *label, 
         GM_FAIL(GM_EFORMAT, "%s: member '%s': %zu compressed bytes run past the end of the archive", label, mname, e->csize);
     if (e->method == 0 && e->csize != e->usize)
         GM_FAIL(GM_EFORMAT, "%s: member '%s': stored sizes differ (%zu vs %zu)", label, mname, e->csize, e->usize);
+    /* deflate expands at most ~1032:1: refuse impossible sizes before allocating them */
+    if (e->method == 8 && e->usize / 1032 > e->csize + 1)
+        GM_FAIL(GM_EFORMAT, "%s: member '%s': %zu bytes cannot inflate from %zu compressed bytes", label, mname, e->usize,
+                e->csize);
     uint8_t *dst = gm_malloc(e->usize ? e->usize : 1);
     if (!dst) return gm_error_prefix(GM_ENOMEM, label);
     const uint8_t *src = z->buf + start;

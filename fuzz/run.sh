@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# fuzz/run.sh BUILD_DIR SECONDS — run every libFuzzer target in BUILD_DIR/fuzz for SECONDS each, seeding
+# a scratch corpus from tests/golden (plus small generated seeds). Exits non-zero on the first finding
+# (crash, leak, sanitizer report, timeout); the reproducer is left in BUILD_DIR/fuzz/findings/.
+# Run from the repository root (make fuzz does).
+set -u
+B=${1:?usage: fuzz/run.sh BUILD_DIR SECONDS}
+S=${2:-60}
+F="$B/fuzz"
+[ -d "$F" ] || { echo "fuzz/run.sh: no $F (configure with CC=clang -DGM_FUZZ=ON)" >&2; exit 2; }
+mkdir -p "$F/findings"
+status=0
+for target in npy npz safetensors idx; do
+  exe="$F/fuzz_$target"
+  [ -x "$exe" ] || { echo "fuzz/run.sh: missing $exe" >&2; status=1; continue; }
+  corpus="$F/corpus_$target"
+  mkdir -p "$corpus"
+  case $target in
+    npy) cp tests/golden/io/*.npy "$corpus"/ 2>/dev/null ;;
+    npz) cp tests/golden/io/*.npz "$corpus"/ 2>/dev/null ;;
+    safetensors) cp tests/golden/io/*.safetensors "$corpus"/ 2>/dev/null
+                 printf '\x08\x00\x00\x00\x00\x00\x00\x00{}      ' >"$corpus/empty.safetensors" ;;
+    idx)
+      printf '\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x03\x01\x02\x03\x04\x05\x06' >"$corpus/u8.idx"
+      printf '\x00\x00\x0d\x01\x00\x00\x00\x01\x3f\x80\x00\x00' >"$corpus/f32.idx"
+      gzip -c "$corpus/u8.idx" >"$corpus/u8.idx.gz" ;;
+  esac
+  echo "fuzz_$target: ${S}s, corpus $(ls "$corpus" | wc -l) files" >&2
+  # -rss_limit_mb bounds decompression bombs; -max_len covers the seeds; leaks are findings.
+  if ! "$exe" "$corpus" -max_total_time="$S" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+        -artifact_prefix="$F/findings/${target}_" -print_final_stats=1 >"$F/fuzz_$target.log" 2>&1; then
+    echo "fuzz_$target: FINDING (see $F/fuzz_$target.log and $F/findings/)" >&2
+    tail -30 "$F/fuzz_$target.log" >&2
+    status=1
+  else
+    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$F/fuzz_$target.log" | sed "s/^/fuzz_$target: /" >&2
+    grep -E "cov: [0-9]+" "$F/fuzz_$target.log" | tail -1 | sed "s/^/fuzz_$target: /" >&2
+  fi
+done
+exit $status
