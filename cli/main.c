@@ -23,6 +23,7 @@ struct gm_cmd {
 
 static const struct gm_cmd commands[] = {
     {"version", cmd_version, "print the genmix version"},
+    {"plot", cmd_plot, "plot CSV columns (e.g. per-round trajectories) as a PNG line chart"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
