@@ -286,8 +286,34 @@ static void cov_segment(canvas *c, double x0, double y0, double x1, double y1, d
     if (ix1 > c->cx1) ix1 = c->cx1;
     if (iy1 > c->cy1) iy1 = c->cy1;
     double dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
-    for (int y = iy0; y < iy1; y++)
-        for (int x = ix0; x < ix1; x++) {
+    int steep = fabs(dy) > fabs(dx);
+    /* Walk the major axis; on each line of it only a window around the segment can be covered, so the
+     * cost is proportional to the length, not to the bounding box. */
+    int m0 = steep ? iy0 : ix0, m1 = steep ? iy1 : ix1;
+    for (int m = m0; m < m1; m++) {
+        int n0, n1;
+        if (steep) { /* x as a function of y */
+            double ya = fmax(fmin(y0, y1), m - pad), yb = fmin(fmax(y0, y1), m + 1 + pad);
+            if (ya > yb) continue;
+            double xa = x0 + (ya - y0) / dy * dx, xb = x0 + (yb - y0) / dy * dx;
+            n0 = (int)floor(fmin(xa, xb) - pad);
+            n1 = (int)ceil(fmax(xa, xb) + pad);
+            if (n0 < ix0) n0 = ix0;
+            if (n1 > ix1) n1 = ix1;
+        } else if (dx != 0) {
+            double xa = fmax(fmin(x0, x1), m - pad), xb = fmin(fmax(x0, x1), m + 1 + pad);
+            if (xa > xb) continue;
+            double ya = y0 + (xa - x0) / dx * dy, yb = y0 + (xb - x0) / dx * dy;
+            n0 = (int)floor(fmin(ya, yb) - pad);
+            n1 = (int)ceil(fmax(ya, yb) + pad);
+            if (n0 < iy0) n0 = iy0;
+            if (n1 > iy1) n1 = iy1;
+        } else { /* a dot */
+            n0 = iy0;
+            n1 = iy1;
+        }
+        for (int n = n0; n < n1; n++) {
+            int x = steep ? n : m, y = steep ? m : n;
             double px = x + 0.5 - x0, py = y + 0.5 - y0;
             double t = len2 > 0 ? (px * dx + py * dy) / len2 : 0.0;
             if (t < 0) t = 0;
@@ -296,6 +322,7 @@ static void cov_segment(canvas *c, double x0, double y0, double x1, double y1, d
             double d = sqrt(ex * ex + ey * ey);
             cov_put(c, x, y, (float)(hw + 0.5 - d));
         }
+    }
 }
 
 /* Filled marker centred at (cx, cy) with "radius" r, 4x4 supersampled. */
