@@ -597,8 +597,8 @@ static void linear_ticks(ticks *tk, double lo, double hi, double target) {
 }
 
 /* Log axis in decades [lo, hi] (log10 units): decade ticks (every k-th labelled when there are many),
- * minor ticks at 2..9 when the range is short; with fewer than two decades in view also 2x and 5x
- * labels; with a very short range, 1-2-5 ticks in value space. */
+ * minor ticks at 2..9 when the range is short, more labelled mantissas when decades alone would label
+ * fewer than 3 ticks; with a very short range, 1-2-5 ticks in value space. */
 static void log_ticks(ticks *tk, double lo, double hi, double target) {
     tk->n = 0;
     double v[MAX_TICKS];
@@ -618,12 +618,27 @@ static void log_ticks(ticks *tk, double lo, double hi, double target) {
     int every = 1;
     while (ndec / every > (int)target + 1) every++;
     int minor = (hi - lo) <= 8;
-    int extra = ndec < 2; /* label 2 and 5 as well */
+    /* Labelled mantissas: decades only; when that labels fewer than 3 ticks, 1-2-5; then 1-2-3-5;
+     * then every integer mantissa (ranges of about a decade). */
+    static const unsigned masks[4] = {1u << 1, (1u << 1) | (1u << 2) | (1u << 5),
+                                      (1u << 1) | (1u << 2) | (1u << 3) | (1u << 5), 0x3FEu};
+    unsigned mask = masks[0];
+    for (int k = 0; k < 4; k++) {
+        mask = masks[k];
+        if (k && every > 1) break;
+        int cnt = 0;
+        for (double d = floor(lo); d <= ceil(hi); d++)
+            for (int m = 1; m <= 9; m++) {
+                double t = d + log10((double)m);
+                if (t >= lo - 1e-9 && t <= hi + 1e-9 && (mask & (1u << m))) cnt++;
+            }
+        if (cnt >= 3) break;
+    }
     for (double d = floor(lo); d <= ceil(hi) && tk->n < MAX_TICKS - 9; d++) {
         for (int m = 1; m <= 9; m++) {
             double t = d + log10((double)m);
             if (t < lo - 1e-9 || t > hi + 1e-9) continue;
-            int major = (m == 1 && fmod(fabs(d), (double)every) == 0) || (extra && (m == 2 || m == 5));
+            int major = m == 1 ? fmod(fabs(d), (double)every) == 0 : (mask & (1u << m)) != 0;
             if (!major && !(minor && (m == 1 || every == 1))) continue;
             tk->t[tk->n] = t;
             tk->major[tk->n] = major;

@@ -216,6 +216,15 @@ GM_TEST(test_log_axes_drop_nonpositive) {
     }
     n = gm_plot_ticks(p, 0, 600, 400, v, lab, 16);
     CHECK(n == 5 && !strcmp(lab[0], "1") && !strcmp(lab[2], "100") && !strcmp(lab[4], "1e4"));
+    /* less than a decade: 1-2-3-5 mantissas get labels so that at least 3 ticks are labelled */
+    gm_plot_set_yrange(p, 0.027, 0.12);
+    n = gm_plot_ticks(p, 1, 480, 360, v, lab, 16);
+    CHECK(n == 3 && !strcmp(lab[0], "0.03") && !strcmp(lab[1], "0.05") && !strcmp(lab[2], "0.1"));
+    /* many decades: every k-th decade labelled, never more than ~12 labels */
+    gm_plot_set_yrange(p, 1e-30, 1e30);
+    n = gm_plot_ticks(p, 1, 480, 360, v, lab, 16);
+    CHECK(n >= 3 && n <= 12);
+    for (int i = 1; i < n; i++) CHECK_NEAR(log10(v[i]) - log10(v[i - 1]), log10(v[1]) - log10(v[0]), 1e-9, 1e-9);
     /* a fixed non-positive end on a log axis is an error */
     gm_plot_set_yrange(p, 0, 1);
     CHECK_RC(gm_plot_write_png(p, tmp_path("bad.png"), 300, 200), GM_EINVAL);
