@@ -65,6 +65,8 @@ static int png_encode(FILE *f, const char *path, const uint8_t *pixels, int widt
 
 /* Largest width/height we accept (libpng's own default limit is 1,000,000; keep buffers sane). */
 #define GM_PNG_MAX_DIM 100000
+/* Largest decoded image gm_png_read accepts (bytes). */
+#define GM_PNG_MAX_BYTES ((size_t)1 << 30)
 
 int gm_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels) {
     if (!path || !*path) GM_FAIL(GM_EINVAL, "png: empty output path");
@@ -183,6 +185,7 @@ int gm_png_read(const char *path, uint8_t **pixels, int *width, int *height, int
     png_read_update_info(png, info);
     int ch = png_get_channels(png, info);
     if (ch != 1 && ch != 3 && ch != 4) png_error(png, "unsupported pixel layout after transforms");
+    if ((double)w * (double)h * ch > (double)GM_PNG_MAX_BYTES) png_error(png, "image too large to load");
     size_t stride = png_get_rowbytes(png, info);
     if (stride != (size_t)w * (size_t)ch) png_error(png, "unexpected row size");
     buf = gm_malloc(stride * (size_t)h);

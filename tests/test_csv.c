@@ -180,6 +180,56 @@ GM_TEST(test_write_errors) {
     CHECK(strstr(gm_last_error(), "/nonexistent/dir/w.csv") != NULL);
 }
 
+/* Mutated tables (deterministic LCG): gm_csv_read returns OK or GM_EFORMAT, never crashes or leaks,
+ * and a successful read is a consistent table. */
+GM_TEST(test_read_mutations) {
+    const char base[] = "\"a b\",c,\"d\"\"e\"\r\n1.5,-2,nan\r\n3e4,0x10, 7 \n\"8\",9,10\n\n";
+    const char alphabet[] = ",\"\r\n 0123456789.eE+-xnai\t";
+    const char *path = tmp_path("mut.csv");
+    uint64_t s = 777;
+    int n_ok = 0, n_bad = 0, n_other = 0;
+    for (int it = 0; it < 300; it++) {
+        char buf[sizeof base + 8];
+        size_t len = sizeof base - 1;
+        memcpy(buf, base, len);
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        int nmut = 1 + (int)((s >> 33) % 3);
+        for (int k = 0; k < nmut; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            size_t pos = (size_t)((s >> 33) % len);
+            int op = (int)((s >> 20) % 3);
+            char ch = alphabet[(s >> 40) % (sizeof alphabet - 1)];
+            if (op == 0) buf[pos] = ch;                                  /* replace */
+            else if (op == 1 && len > 1) memmove(buf + pos, buf + pos + 1, --len - pos); /* delete */
+            else if (len + 1 < sizeof buf) {                              /* insert */
+                memmove(buf + pos + 1, buf + pos, len - pos);
+                buf[pos] = ch;
+                len++;
+            }
+        }
+        FILE *f = fopen(path, "wb");
+        if (!f) break;
+        fwrite(buf, 1, len, f);
+        fclose(f);
+        gm_csv t;
+        int rc = gm_csv_read(path, &t);
+        if (rc == GM_OK) {
+            n_ok++;
+            CHECK(t.ncols >= 1 && t.colnames != NULL && t.values != NULL);
+            for (size_t j = 0; j < t.ncols; j++) CHECK(t.colnames[j] != NULL);
+        } else if (rc == GM_EFORMAT) {
+            n_bad++;
+            CHECK(strstr(gm_last_error(), "mut.csv:") != NULL);
+        } else {
+            n_other++;
+        }
+        gm_csv_free(&t);
+    }
+    CHECK_INT_EQ(n_other, 0);
+    CHECK(n_ok > 10 && n_bad > 10);
+    unlink(path);
+}
+
 GM_TEST(test_alloc_failure) {
     const char *path = tmp_path("in.csv");
     const char *text = "a,b,c,d,e,f,g,h,i,j\n1,2,3,4,5,6,7,8,9,10\n";
@@ -206,4 +256,5 @@ GM_TEST(test_alloc_failure) {
 
 GM_TEST_MAIN({"read_basic", test_read_basic}, {"read_dialect", test_read_dialect}, {"read_errors", test_read_errors},
              {"write_roundtrip", test_write_roundtrip}, {"write_errors", test_write_errors},
+             {"read_mutations", test_read_mutations},
              {"alloc_failure", test_alloc_failure})

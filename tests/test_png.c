@@ -212,6 +212,49 @@ GM_TEST(test_read_bad_files) {
     unlink(path);
 }
 
+/* Mutated PNGs (deterministic LCG): gm_png_read returns OK or GM_EFORMAT, never crashes or leaks. */
+GM_TEST(test_read_mutations) {
+    uint8_t img[24 * 20 * 4];
+    for (int i = 0; i < 24 * 20 * 4; i++) img[i] = (uint8_t)((i * 31) ^ (i >> 4));
+    const char *path = tmp_path("mut.png");
+    int chans[3] = {1, 3, 4};
+    uint64_t s = 12345;
+    int n_ok = 0, n_bad = 0, n_other = 0;
+    for (int ci = 0; ci < 3; ci++) {
+        CHECK_OK(gm_png_write(path, img, 24, 20, chans[ci]));
+        void *orig;
+        size_t len;
+        CHECK_OK(gm_read_file(path, &orig, &len));
+        uint8_t *buf = gm_malloc(len);
+        for (int it = 0; it < 60; it++) {
+            memcpy(buf, orig, len);
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            int nmut = 1 + (int)((s >> 33) % 4);
+            for (int k = 0; k < nmut; k++) {
+                s = s * 6364136223846793005ull + 1442695040888963407ull;
+                size_t pos = 8 + (size_t)((s >> 33) % (len - 8)); /* keep the signature */
+                buf[pos] ^= (uint8_t)(1u << ((s >> 20) & 7));
+            }
+            FILE *f = fopen(path, "wb");
+            if (!f) break;
+            fwrite(buf, 1, len, f);
+            fclose(f);
+            uint8_t *px = NULL;
+            int w, h, c;
+            int rc = gm_png_read(path, &px, &w, &h, &c);
+            if (rc == GM_OK) n_ok++;
+            else if (rc == GM_EFORMAT) n_bad++;
+            else n_other++;
+            gm_free(px);
+        }
+        gm_free(buf);
+        gm_free(orig);
+    }
+    CHECK_INT_EQ(n_other, 0);
+    CHECK(n_bad > 120); /* CRCs catch nearly every flip */
+    unlink(path);
+}
+
 GM_TEST(test_alloc_failure) {
     float f[4 * 4] = {0};
     const char *path = tmp_path("oom.png");
@@ -232,4 +275,5 @@ GM_TEST(test_alloc_failure) {
 GM_TEST_MAIN({"roundtrip_channels", test_roundtrip_channels}, {"deterministic_bytes", test_deterministic_bytes},
              {"grid_geometry_gray", test_grid_geometry_gray}, {"grid_rgb_planar", test_grid_rgb_planar},
              {"grid_clipping", test_grid_clipping}, {"bad_args", test_bad_args},
-             {"read_bad_files", test_read_bad_files}, {"alloc_failure", test_alloc_failure})
+             {"read_bad_files", test_read_bad_files},
+             {"read_mutations", test_read_mutations}, {"alloc_failure", test_alloc_failure})
