@@ -360,9 +360,7 @@ static void cov_vspan(canvas *c, int x, double ya, double yb, double w) {
         ya = yb;
         yb = t;
     }
-    int y0 = (int)floor(ya), y1 = (int)ceil(yb);
-    if (y0 < c->cy0) y0 = c->cy0;
-    if (y1 > c->cy1) y1 = c->cy1;
+    int y0 = (int)fmax(floor(ya), (double)c->cy0), y1 = (int)fmin(ceil(yb), (double)c->cy1);
     for (int y = y0; y < y1; y++) {
         double lo = fmax(ya, y), hi = fmin(yb, y + 1.0);
         if (hi > lo) cov_add(c, x, y, (float)((hi - lo) * w));
@@ -482,6 +480,8 @@ static int final_range(const double fix[2], double dr[2], int logscale, const ch
     int auto_lo = isnan(fix[0]), auto_hi = isnan(fix[1]);
     if (!isnan(fix[0]) && !isnan(fix[1]) && !(lo < hi))
         GM_FAIL(GM_EINVAL, "plot: %s range [%g, %g] is empty", axis, fix[0], fix[1]);
+    /* auto ends that agree to ~12 digits are one value (ticks cannot resolve less) */
+    if (auto_lo && auto_hi && lo < hi && hi - lo <= 1e-12 * fmax(fabs(lo), fabs(hi))) hi = lo;
     if (lo > hi) { /* no data (or a fixed end beyond all of it) */
         if (auto_lo && auto_hi) {
             lo = 0;
@@ -500,6 +500,8 @@ static int final_range(const double fix[2], double dr[2], int logscale, const ch
         if (auto_lo) lo -= m;
         if (auto_hi) hi += m;
     }
+    if (!isfinite(lo) || !isfinite(hi) || !isfinite(hi - lo) || !(hi > lo))
+        GM_FAIL(GM_EINVAL, "plot: %s range [%g, %g] cannot be drawn", axis, lo, hi);
     out[0] = lo;
     out[1] = hi;
     return GM_OK;
@@ -769,6 +771,39 @@ int gm_plot_ticks(const gm_plot *p, int axis, int width, int height, double *val
 #define C_AXIS 0x333333
 #define C_GRID 0xE6E6E6
 
+/* Pixel coordinates of far-away data are clamped to +-GM_FAR before any integer conversion; a point
+ * that far outside the view only moves an already clipped part of a line. */
+#define GM_FAR 1e30
+
+static double clamp_far(double v) { return v < -GM_FAR ? -GM_FAR : v > GM_FAR ? GM_FAR : v; }
+
+/* Liang-Barsky: clip the segment to [x0,x1] x [y0,y1]; 0 if nothing is left. */
+static int clip_segment(double *ax, double *ay, double *bx, double *by, double x0, double y0, double x1, double y1) {
+    double dx = *bx - *ax, dy = *by - *ay, t0 = 0.0, t1 = 1.0;
+    const double pp[4] = {-dx, dx, -dy, dy};
+    const double qq[4] = {*ax - x0, x1 - *ax, *ay - y0, y1 - *ay};
+    for (int i = 0; i < 4; i++) {
+        if (pp[i] == 0) {
+            if (qq[i] < 0) return 0;
+            continue;
+        }
+        double r = qq[i] / pp[i];
+        if (pp[i] < 0) {
+            if (r > t1) return 0;
+            if (r > t0) t0 = r;
+        } else {
+            if (r < t0) return 0;
+            if (r < t1) t1 = r;
+        }
+    }
+    double sx = *ax, sy = *ay;
+    *ax = sx + t0 * dx;
+    *ay = sy + t0 * dy;
+    *bx = sx + t1 * dx;
+    *by = sy + t1 * dy;
+    return 1;
+}
+
 static void draw_series(canvas *c, const gm_plot *p, const layout *L, const series *s) {
     double lw = 0.9 * L->sc + 0.1; /* half-width of data lines */
     layer_begin(c, L->left, L->top, L->right, L->bottom);
@@ -776,6 +811,7 @@ static void draw_series(canvas *c, const gm_plot *p, const layout *L, const seri
         double ty = axis_t(s->y[0], p->log_y);
         if (isnan(ty)) return;
         double py = map_y(L, ty);
+        if (!(py > L->top - 4.0 && py < L->bottom + 4.0)) return; /* outside the view */
         double dash = 6.0 * L->sc, period = (s->color == -1 ? 10.0 : 6.0) * L->sc;
         if (s->color != -1) dash = 3.0 * L->sc;
         for (double x0 = L->left; x0 < L->right; x0 += period)
@@ -790,15 +826,16 @@ static void draw_series(canvas *c, const gm_plot *p, const layout *L, const seri
             double la = axis_t(s->y[k], p->log_y), lb = axis_t(s->y[k + 1], p->log_y);
             double ha = axis_t(s->y2[k], p->log_y), hb = axis_t(s->y2[k + 1], p->log_y);
             if (isnan(ta) || isnan(tb) || isnan(la) || isnan(lb) || isnan(ha) || isnan(hb)) continue;
-            double xa = map_x(L, ta), xb = map_x(L, tb);
-            double ya0 = map_y(L, la), yb0 = map_y(L, lb), ya1 = map_y(L, ha), yb1 = map_y(L, hb);
+            double xa = clamp_far(map_x(L, ta)), xb = clamp_far(map_x(L, tb));
+            double ya0 = clamp_far(map_y(L, la)), yb0 = clamp_far(map_y(L, lb));
+            double ya1 = clamp_far(map_y(L, ha)), yb1 = clamp_far(map_y(L, hb));
             if (xa > xb) {
                 double t;
                 t = xa, xa = xb, xb = t;
                 t = ya0, ya0 = yb0, yb0 = t;
                 t = ya1, ya1 = yb1, yb1 = t;
             }
-            int i0 = (int)floor(xa), i1 = (int)ceil(xb);
+            int i0 = (int)fmax(floor(xa), (double)c->cx0), i1 = (int)fmin(ceil(xb), (double)c->cx1);
             for (int x = i0; x < i1; x++) {
                 double cx = x + 0.5;
                 /* fraction of this pixel column inside [xa, xb] */
@@ -820,17 +857,18 @@ static void draw_series(canvas *c, const gm_plot *p, const layout *L, const seri
             prevx = prevy = NAN;
             continue;
         }
-        double px = map_x(L, tx), py = map_y(L, ty);
-        /* keep far-away points finite for the rasteriser: clamp to a generous box around the area */
-        double big = 4.0 * (c->w + c->h);
-        px = fmin(fmax(px, -big), big);
-        py = fmin(fmax(py, -big), big);
+        double px = clamp_far(map_x(L, tx)), py = clamp_far(map_y(L, ty));
+        /* the view plus a margin wide enough for line ends and markers */
+        double m = 4.0 * L->sc + 4.0;
+        double vx0 = L->left - m, vy0 = L->top - m, vx1 = L->right + m, vy1 = L->bottom + m;
+        int inside = px >= vx0 && px <= vx1 && py >= vy0 && py <= vy1;
         if (s->kind == SER_POINTS) {
-            if (px >= L->left - 10 && px <= L->right + 10 && py >= L->top - 10 && py <= L->bottom + 10)
-                cov_marker(c, px, py, 2.8 * L->sc + 0.2, s->marker);
+            if (inside) cov_marker(c, px, py, 2.8 * L->sc + 0.2, s->marker);
         } else if (!isnan(prevx)) {
-            cov_segment(c, prevx, prevy, px, py, lw);
-        } else if (k + 1 >= s->n || isnan(axis_t(s->x[k + 1], p->log_x)) || isnan(axis_t(s->y[k + 1], p->log_y))) {
+            double ax = prevx, ay = prevy, bx = px, by = py;
+            if (clip_segment(&ax, &ay, &bx, &by, vx0, vy0, vx1, vy1)) cov_segment(c, ax, ay, bx, by, lw);
+        } else if (inside &&
+                   (k + 1 >= s->n || isnan(axis_t(s->x[k + 1], p->log_x)) || isnan(axis_t(s->y[k + 1], p->log_y)))) {
             cov_segment(c, px, py, px, py, lw * 1.3); /* an isolated point still shows as a dot */
         }
         prevx = px;

@@ -153,6 +153,75 @@ GM_TEST(test_diagonal_line) {
     check_diagonal(0);
 }
 
+/* A zoomed-in view of a steep line: the visible part must be the diagonal of the area, i.e. the
+ * segment is clipped exactly rather than distorted by far-away end points. */
+GM_TEST(test_zoomed_line_clipped) {
+    gm_plot *p;
+    CHECK_OK(gm_plot_create(&p, NULL, NULL, NULL));
+    gm_plot_set_grid(p, 0);
+    gm_plot_set_xrange(p, 0, 1e-12);
+    gm_plot_set_yrange(p, 0, 1);
+    double x[2] = {-1, 1}, y[2] = {-1e12, 1e12};
+    CHECK_OK(gm_plot_line(p, x, y, 2, NULL));
+    gm_plot_frame f;
+    CHECK_OK(gm_plot_frame_get(p, 400, 300, &f));
+    image im;
+    CHECK_OK(render(p, 400, 300, &im));
+    long on = 0, lit = 0, far = 0, white = 0;
+    for (int y0 = f.top; y0 < f.bottom; y0++)
+        for (int x0 = f.left; x0 < f.right; x0++) {
+            double d = diag_dist(&f, x0, y0);
+            if (d <= 0.5) {
+                on++;
+                lit += !is_white(&im, x0, y0);
+            } else if (d >= 2.5) {
+                far++;
+                white += is_white(&im, x0, y0);
+            }
+        }
+    CHECK(on > 200);
+    CHECK_INT_EQ(lit, on);
+    CHECK_INT_EQ(white, far);
+    gm_free(im.px);
+    /* spans that overflow cannot be drawn; nearly equal values are widened like a single value */
+    double big[2] = {-1.7e308, 1.7e308};
+    gm_plot *q;
+    CHECK_OK(gm_plot_create(&q, NULL, NULL, NULL));
+    CHECK_OK(gm_plot_line(q, x, big, 2, NULL));
+    CHECK_RC(gm_plot_write_png(q, tmp_path("big.png"), 300, 200), GM_EINVAL);
+    gm_plot_free(q);
+    double same[2] = {1000.0, 1000.0 + 1e-10};
+    CHECK_OK(gm_plot_create(&q, NULL, NULL, NULL));
+    CHECK_OK(gm_plot_line(q, x, same, 2, NULL));
+    CHECK_OK(gm_plot_frame_get(q, 300, 200, &f));
+    CHECK_NEAR(f.ymin, 900, 1e-12, 0);
+    CHECK_NEAR(f.ymax, 1100, 1e-12, 0);
+    gm_plot_free(q);
+    /* a band and markers far outside a fixed view do not crash and leave the view white */
+    double bx[3] = {-1e300, 0, 1e300}, lo[3] = {-1e300, -1e300, 1e300}, hi[3] = {1e300, 1e300, 1e300};
+    CHECK_OK(gm_plot_create(&q, NULL, NULL, NULL));
+    gm_plot_set_grid(q, 0);
+    gm_plot_set_xrange(q, 0, 1);
+    gm_plot_set_yrange(q, 0, 1);
+    CHECK_OK(gm_plot_points(q, bx, bx, 3, NULL));
+    CHECK_OK(gm_plot_band(q, bx, lo, hi, 3));
+    CHECK_OK(gm_plot_hline(q, 1e300, NULL));
+    CHECK_OK(render(q, 300, 200, &im));
+    CHECK_OK(gm_plot_frame_get(q, 300, 200, &f));
+    int colored = 0, total = 0; /* the band covers the whole view: every pixel has the band tint */
+    for (int y0 = f.top + 8; y0 < f.bottom - 8; y0++)
+        for (int x0 = f.left + 8; x0 < f.right - 8; x0++) {
+            const uint8_t *t = pix(&im, x0, y0);
+            total++;
+            colored += abs(t[0] - 199) <= 1 && abs(t[1] - 224) <= 1 && abs(t[2] - 238) <= 1;
+        }
+    CHECK(total > 1000);
+    CHECK_INT_EQ(colored, total);
+    gm_free(im.px);
+    gm_plot_free(q);
+    gm_plot_free(p);
+}
+
 /* Count non-white pixels of the plot area in the pixel column at data x. */
 static int column_ink(const image *im, const gm_plot_frame *f, double xv, int logx) {
     double t = logx ? (log10(xv) - log10(f->xmin)) / (log10(f->xmax) - log10(f->xmin))
@@ -393,6 +462,7 @@ GM_TEST(test_alloc_failure) {
 }
 
 GM_TEST_MAIN({"deterministic", test_deterministic}, {"diagonal_line", test_diagonal_line},
+             {"zoomed_line_clipped", test_zoomed_line_clipped},
              {"nan_breaks_line", test_nan_breaks_line}, {"log_axes_drop_nonpositive", test_log_axes_drop_nonpositive},
              {"linear_ticks", test_linear_ticks}, {"empty_plot", test_empty_plot},
              {"band_colour_and_legend_corner", test_band_colour_and_legend_corner}, {"bad_args", test_bad_args},
