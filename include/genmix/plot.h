@@ -5,12 +5,16 @@
  *     gm_plot *p;
  *     gm_plot_create(&p, "KID vs round", "round", "KID");
  *     gm_plot_line(p, x, y, n, "Mixture-UCB-CAB");
- *     gm_plot_band(p, x, lo, hi, n);          // shaded band under the next/previous line's colour
+ *     gm_plot_band(p, x, lo, hi, n);          // translucent band in the most recent line's colour
  *     gm_plot_set_log(p, 1, 1);               // log10 axes
  *     gm_plot_write_png(p, "kid.png", 800, 500);
  *     gm_plot_free(p);
  *
+ * Missing values: NaN/Inf (and values <= 0 on a log axis) are skipped and break a line into pieces.
+ * Errors: the adders return GM_EINVAL for NULL data with n > 0 and GM_ENOMEM; gm_plot_write_png returns
+ * GM_EINVAL (bad size or range) or GM_EIO naming the file. Output is deterministic (same bytes).
  * Ownership: series data is copied at the call. Thread safety: one plot per thread.
+ * See docs/plot.md for ticks, colours, legend placement and the CLI `genmix plot`.
  */
 #ifndef GM_PLOT_H
 #define GM_PLOT_H
