@@ -41,5 +41,6 @@ int cli_mkdirs(const char *path);
 int cmd_version(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ static const struct gm_cmd commands[] = {
     {"version", cmd_version, "print the genmix version"},
     {"data", cmd_data, "export a dataset (fashion-mnist) as .npy arrays"},
     {"inspect", cmd_inspect, "dtype, shape and statistics of a .npy, .npz, .safetensors or IDX file"},
+    {"plot", cmd_plot, "plot CSV columns (e.g. per-round trajectories) as a PNG line chart"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
