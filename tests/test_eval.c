@@ -443,7 +443,52 @@ GM_TEST(test_eval_bad_input) {
     free(B);
 }
 
-GM_TEST_MAIN({"mt19937_choice_vectors", test_mt19937_choice_vectors}, {"fd_spec_vectors", test_fd_spec_vectors},
+GM_TEST(test_bootstrap_and_profiles) {
+    double *R = make_splitmix(11, 400, 24, 1.0, 0.0, 0.3), *F = make_splitmix(12, 300, 24, 1.1, 0.05, 0.0);
+    gm_feats r = gm_feats_f64(R, 400, 24), f = gm_feats_f64(F, 300, 24);
+    gm_knn_config c = gm_knn_config_default();
+    gm_knn_result k;
+    gm_knn_ci ci[2];
+    CHECK_OK(gm_knn(&r, &f, &c, &k));
+    for (int t = 0; t < 2; t++) {
+        set_threads(t + 1);
+        CHECK_OK(gm_knn_bootstrap(&k, &c, 200, 5, 0.95, &ci[t]));
+    }
+    set_threads(2);
+    CHECK(memcmp(&ci[0], &ci[1], sizeof ci[0]) == 0);
+    CHECK(ci[0].precision.lo < k.precision && k.precision < ci[0].precision.hi);
+    CHECK(ci[0].coverage.lo < k.coverage && k.coverage < ci[0].coverage.hi);
+    CHECK(ci[0].density.lo < k.density && k.density < ci[0].density.hi);
+    /* width ~ 2·1.96·sqrt(p(1-p)/n) for a proportion */
+    double se = sqrt(k.precision * (1 - k.precision) / 300.0);
+    CHECK_NEAR(ci[0].precision.hi - ci[0].precision.lo, 2 * 1.96 * se, 0.3, 0);
+    gm_knn_result_free(&k);
+    double v[5] = {1, 2, 3, 4, 5};
+    CHECK_NEAR(gm_eval_percentile(v, 5, 50), 3, 0, 0);
+    CHECK_NEAR(gm_eval_percentile(v, 5, 2.5), 1.1, 1e-14, 0);
+    gm_ci mci;
+    CHECK_OK(gm_mean_bootstrap(v, 5, 500, 1, 0.9, &mci));
+    CHECK(mci.lo < 3 && 3 < mci.hi && mci.lo >= 1 && mci.hi <= 5);
+    double fdb[20];
+    gm_fd_result fd;
+    CHECK_OK(gm_fd(&r, &f, GM_COV_UNBIASED, &fd));
+    CHECK_OK(gm_fd_bootstrap(&r, &f, GM_COV_UNBIASED, 20, 9, fdb));
+    double m = 0;
+    for (int b = 0; b < 20; b++) m += fdb[b] / 20;
+    CHECK(fabs(m - fd.fd) < 0.2 * fd.fd && fdb[0] != fdb[1]);
+    gm_eval_profile p;
+    CHECK_OK(gm_eval_profile_get("torch-fidelity", &p));
+    CHECK(p.kid.strict && p.kid.f32 && p.knn.k_pr == 3 && p.knn.cmp_pr == GM_CMP_LE && p.is_shuffle == GM_IS_SHUFFLE_MT2020);
+    CHECK_OK(gm_eval_profile_get("prdc", &p));
+    CHECK(p.knn.k_dc == 5 && p.knn.cmp_dc == GM_CMP_LT);
+    CHECK_OK(gm_eval_profile_get("nvidia", &p));
+    CHECK(p.cov_norm == GM_COV_BIASED);
+    CHECK_RC(gm_eval_profile_get("nope", &p), GM_EINVAL);
+    free(R);
+    free(F);
+}
+
+GM_TEST_MAIN({"bootstrap_and_profiles", test_bootstrap_and_profiles}, {"mt19937_choice_vectors", test_mt19937_choice_vectors}, {"fd_spec_vectors", test_fd_spec_vectors},
              {"fd_closed_forms", test_fd_closed_forms}, {"fd_golden", test_fd_golden},
              {"fdstats_merge", test_fdstats_merge}, {"mmd_spec_vectors", test_mmd_spec_vectors},
              {"mmd_kid_golden", test_mmd_kid_golden}, {"prdc_spec_vectors", test_prdc_spec_vectors},

@@ -249,6 +249,50 @@ typedef enum { GM_IS_SHUFFLE_NONE = 0, GM_IS_SHUFFLE_MT2020 = 1 } gm_is_shuffle;
 int gm_inception_score(const gm_feats *x, int is_prob, size_t splits, gm_is_shuffle shuffle,
                        int drop_remainder, double *mean, double *std);
 
+/* ---- uncertainty --------------------------------------------------------------------------------- */
+
+/* np.percentile(v, q) with linear interpolation (q in [0, 100]); v is not modified. NaN on ENOMEM. */
+double gm_eval_percentile(const double *v, size_t n, double q);
+
+typedef struct {
+    double lo, hi;
+} gm_ci;
+
+typedef struct {
+    gm_ci precision, recall, dc_precision, dc_recall, density, coverage;
+} gm_knn_ci;
+
+/* Percentile bootstrap of the k-NN metrics, conditional on the radii: replicate b resamples the fake
+ * and the real indicators/counts with replacement from Philox stream (EVAL, 3·2^32 + b). level = 0.95. */
+int gm_knn_bootstrap(const gm_knn_result *r, const gm_knn_config *cfg, size_t B, uint64_t seed, double level,
+                     gm_knn_ci *ci);
+/* Percentile bootstrap interval of the mean of v (e.g. the KID subset values). */
+int gm_mean_bootstrap(const double *v, size_t n, size_t B, uint64_t seed, double level, gm_ci *ci);
+/* FD bootstrap: replicate b draws multinomial row counts for both sets (stream EVAL, 4·2^32 + b) and
+ * recomputes the weighted statistics and FD; values[0..B) receive the replicate FDs. */
+int gm_fd_bootstrap(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, size_t B, uint64_t seed,
+                    double *values);
+
+/* ---- compatibility profiles ------------------------------------------------------------------------ */
+
+/* The conventions of one reference tool (docs/eval.md, spec §3). */
+typedef struct {
+    char name[32];
+    gm_cov_norm cov_norm;
+    int fd_mean_f32;       /* round the means to float32, as a float32 np.mean does */
+    gm_kid_config kid;
+    gm_knn_config knn;
+    int knn_f32_if_input_f32; /* prdc: distances in the input dtype */
+    size_t knn_subsample;  /* dgm-eval: subsample both sets to this many rows (0 = all) */
+    size_t is_splits;
+    gm_is_shuffle is_shuffle;
+    int is_drop_remainder;
+} gm_eval_profile;
+
+/* Fill `out` for "genmix", "torch-fidelity", "clean-fid", "prdc", "dgm-eval" or "nvidia";
+ * GM_EINVAL naming the known profiles otherwise. */
+int gm_eval_profile_get(const char *name, gm_eval_profile *out);
+
 #ifdef __cplusplus
 }
 #endif
