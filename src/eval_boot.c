@@ -155,6 +155,42 @@ done:
     return rc;
 }
 
+static int cmpz(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int gm_feats_subsample(const gm_feats *x, size_t m, uint64_t seed, uint64_t stream, void **buf, gm_feats *out) {
+    GM_ASSERT(x && buf && out);
+    size_t n = x->n, d = x->d, es = x->is_f64 ? sizeof(double) : sizeof(float);
+    if (m > n) m = n;
+    size_t *idx = gm_malloc((n ? n : 1) * sizeof(size_t));
+    *buf = gm_malloc(((m * d) != 0 ? m * d : 1) * es);
+    if (!idx || !*buf) {
+        gm_free(idx);
+        gm_free(*buf);
+        *buf = NULL;
+        return GM_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    gm_rng g;
+    gm_rng_init(&g, seed, gm_rng_stream_id(GM_STREAM_EVAL, ((uint64_t)6 << 32) + stream));
+    for (size_t i = 0; i < m && m < n; i++) {
+        size_t j = i + (size_t)gm_rng_below(&g, n - i), t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+    qsort(idx, m, sizeof(size_t), cmpz);
+    for (size_t i = 0; i < m; i++)
+        memcpy((char *)*buf + i * d * es, (const char *)x->data + idx[i] * d * es, d * es);
+    gm_free(idx);
+    out->data = *buf;
+    out->n = m;
+    out->d = d;
+    out->is_f64 = x->is_f64;
+    return GM_OK;
+}
+
 /* ---- profiles ---------------------------------------------------------------------------------------- */
 
 int gm_eval_profile_get(const char *name, gm_eval_profile *p) {

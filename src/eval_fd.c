@@ -31,6 +31,10 @@ void gm_fdstats_free(gm_fdstats *s) {
     memset(s, 0, sizeof *s);
 }
 
+void gm_fdstats_round_mean_f32(gm_fdstats *s) {
+    for (size_t j = 0; j < s->d; j++) s->mean[j] = (double)(float)s->mean[j];
+}
+
 /* dst (na, mean, m2) <- merge with (nb, mb, m2b) by Chan's formula. */
 static void chan_merge(gm_fdstats *dst, int64_t nb, const double *mb, const double *m2b) {
     size_t d = dst->d;

@@ -47,6 +47,10 @@ gm_feats gm_feats_f32(const float *x, size_t n, size_t d);
 gm_feats gm_feats_f64(const double *x, size_t n, size_t d);
 /* Row i, column j as a double. */
 double gm_feats_at(const gm_feats *x, size_t i, size_t j);
+/* Copy m rows drawn without replacement (Philox stream (EVAL, 6·2^32 + stream), partial Fisher-Yates,
+ * kept in ascending row order) into a new buffer of the same dtype: *buf is gm_malloc'd (free with
+ * gm_free) and *out views it. m >= n copies everything. */
+int gm_feats_subsample(const gm_feats *x, size_t m, uint64_t seed, uint64_t stream, void **buf, gm_feats *out);
 
 /* ---- kernels (shared with other modules) ------------------------------------------------------ */
 
@@ -91,6 +95,9 @@ int gm_fdstats_merge(gm_fdstats *dst, const gm_fdstats *src);
 /* cov (d x d) = M2 / (n-1) or M2 / n. GM_EINVAL if n < 2 (unbiased) or n < 1. */
 int gm_fdstats_cov(const gm_fdstats *s, gm_cov_norm norm, double *cov);
 void gm_fdstats_free(gm_fdstats *s);
+/* Round the mean to float32 (the float32 np.mean of torch-fidelity / clean-fid, to within NumPy's
+ * pairwise-summation error). */
+void gm_fdstats_round_mean_f32(gm_fdstats *s);
 
 typedef struct {
     double fd;           /* mean_term + trace1 + trace2 - 2 trace_sqrt (unclamped) */
