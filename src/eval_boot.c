@@ -32,6 +32,16 @@ static gm_ci interval(const double *v, size_t B, double level) {
     return c;
 }
 
+gm_ci gm_ci_bias_corrected(const double *v, size_t B, double estimate, double level) {
+    gm_ci c = interval(v, B, level);
+    double m = 0;
+    for (size_t b = 0; b < B; b++) m += v[b];
+    double bias = B ? m / (double)B - estimate : 0;
+    c.lo -= bias;
+    c.hi -= bias;
+    return c;
+}
+
 int gm_knn_bootstrap(const gm_knn_result *r, const gm_knn_config *cfg, size_t B, uint64_t seed, double level,
                      gm_knn_ci *ci) {
     GM_ASSERT(r && cfg && ci);

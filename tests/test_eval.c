@@ -476,6 +476,10 @@ GM_TEST(test_bootstrap_and_profiles) {
     double m = 0;
     for (int b = 0; b < 20; b++) m += fdb[b] / 20;
     CHECK(fabs(m - fd.fd) < 0.2 * fd.fd && fdb[0] != fdb[1]);
+    gm_ci fci = gm_ci_bias_corrected(fdb, 20, fd.fd, 0.9);
+    CHECK(fci.lo < fd.fd && fd.fd < fci.hi);
+    gm_ci raw = {gm_eval_percentile(fdb, 20, 5), gm_eval_percentile(fdb, 20, 95)};
+    CHECK_NEAR(fci.hi - fci.lo, raw.hi - raw.lo, 1e-12, 0);
     gm_eval_profile p;
     CHECK_OK(gm_eval_profile_get("torch-fidelity", &p));
     CHECK(p.kid.strict && p.kid.f32 && p.knn.k_pr == 3 && p.knn.cmp_pr == GM_CMP_LE && p.is_shuffle == GM_IS_SHUFFLE_MT2020);
