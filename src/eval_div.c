@@ -125,7 +125,7 @@ int gm_rke_frobenius(const gm_feats *x, const double *sigmas, size_t ns, size_t 
             int diag = j0 == i0;
             if (!diag) gm__rows_f64(x, j0, mj, B);
             gm__dgemm_nt(mi, mj, d, -2.0, A, diag ? A : B, 0.0, G);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (mi * mj > 65536)
             for (long i = 0; i < (long)mi; i++) {
                 double *acc_row = rows + (size_t)i * ns;
                 for (size_t s = 0; s < ns; s++) acc_row[s] = 0;

@@ -50,7 +50,7 @@ static void chan_merge(gm_fdstats *dst, int64_t nb, const double *mb, const doub
     double f = (double)na * (double)nb / n;
     double *m2 = dst->m2;
     const double *ma = dst->mean;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d * d > 65536)
     for (long i = 0; i < (long)d; i++) {
         double di = mb[i] - ma[i];
         for (size_t j = 0; j < d; j++) m2[(size_t)i * d + j] += m2b[(size_t)i * d + j] + di * (mb[j] - ma[j]) * f;
@@ -142,13 +142,28 @@ static int fd_moments_impl(const double *mu1, const double *S1, const double *mu
     double *U = gm_malloc(dd * sizeof(double)), *T = gm_malloc(dd * sizeof(double));
     double *M = gm_malloc(dd * sizeof(double)), *w = gm_malloc(d * sizeof(double));
     double *mu = gm_malloc(d * sizeof(double));
-    int rc = GM_ENOMEM;
+    int rc = GM_ENOMEM, rc1 = GM_OK, rc2 = GM_OK;
     if (!U || !T || !M || !w || !mu) goto fail;
     memcpy(U, S1, dd * sizeof(double));
-    rc = gm__dsyev(U, d, w, 1, fast);
-    if (rc) goto fail;
+    memcpy(M, S2, dd * sizeof(double));
+    /* The two eigenproblems are independent: solve them side by side (each LAPACK call is
+     * single-threaded, see gm__dsyev, so the bits do not depend on the thread count). mu holds the
+     * eigenvalues of S2 until M is formed. */
+#pragma omp parallel sections num_threads(2)
+    {
+#pragma omp section
+        rc1 = gm__dsyev(U, d, w, 1, fast);
+#pragma omp section
+        rc2 = gm__dsyev(M, d, mu, 0, fast);
+    }
+    if ((rc = rc1) || (rc = rc2)) { /* the message was recorded on the worker thread */
+        rc = rc == GM_ENOMEM ? rc : gm_set_error(GM_ENUMERIC, "FD: the eigen solver failed on a %zu x %zu covariance", d, d);
+        goto fail;
+    }
     out->min_eig1 = w[0];
     out->cond1 = w[0] > 0 ? w[d - 1] / w[0] : (double)INFINITY;
+    out->min_eig2 = mu[0];
+    out->cond2 = mu[0] > 0 ? mu[d - 1] / mu[0] : (double)INFINITY;
     /* V = diag(sqrt(max(l, 0))) U^T (row i = scaled eigenvector i); V S2 V^T is similar to S1^½ S2 S1^½. */
     for (size_t i = 0; i < d; i++) {
         double sc = sqrt(fmax(w[i], 0.0));
@@ -174,11 +189,6 @@ static int fd_moments_impl(const double *mu1, const double *S1, const double *mu
         else
             out->neg_eig_mass -= mu[i];
     }
-    memcpy(T, S2, dd * sizeof(double));
-    rc = gm__dsyev(T, d, w, 0, fast);
-    if (rc) goto fail;
-    out->min_eig2 = w[0];
-    out->cond2 = w[0] > 0 ? w[d - 1] / w[0] : (double)INFINITY;
     out->fd = out->mean_term + out->trace1 + out->trace2 - 2 * out->trace_sqrt;
     out->method = fast ? "eigh" : "jacobi";
     if (!isfinite(out->fd)) {

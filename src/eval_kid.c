@@ -115,7 +115,7 @@ void gm_kernel_matrix(double *K, const double *X, size_t nx, const double *Y, si
                       const gm_kernel *k) {
     gm__dgemm_nt(nx, ny, d, 1.0, X, Y, 0.0, K);
     double g = kgamma(k, d);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nx * ny > 65536)
     for (long i = 0; i < (long)nx; i++) {
         double na = 0;
         for (size_t t = 0; t < d; t++) na += X[(size_t)i * d + t] * X[(size_t)i * d + t];
@@ -139,7 +139,7 @@ typedef struct {
  * symmetric diagonal block: sum i < j only. rowbuf: m doubles of scratch (per-row partials). */
 static ksum block_sum(const double *G, size_t m, size_t n, const double *na, const double *nb, const gm_kernel *k,
                       double gamma, int sym, double *rowbuf, double *rowdiag) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * n > 65536)
     for (long i = 0; i < (long)m; i++) {
         const double *g = G + (size_t)i * n;
         double s = 0;
@@ -157,7 +157,7 @@ static ksum block_sum(const double *G, size_t m, size_t n, const double *na, con
 
 static ksum block_sum_f32(const float *G, size_t m, size_t n, const double *na, const double *nb,
                           const gm_kernel *k, float gamma, int sym, double *rowbuf, double *rowdiag) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * n > 65536)
     for (long i = 0; i < (long)m; i++) {
         const float *g = G + (size_t)i * n;
         double s = 0;

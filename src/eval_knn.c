@@ -97,7 +97,7 @@ static void tile_dist(tilews *w, size_t mi, size_t mj, const double *na, const d
     if (w->f32) {
         gm__sgemm_nt(mi, mj, w->d, w->A, B, w->G);
         const float *G = w->G;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (mi * mj > 65536)
         for (long i = 0; i < (long)mi; i++)
             for (size_t j = 0; j < mj; j++) {
                 double v = na[i] + nb[j] - 2.0 * (double)G[(size_t)i * mj + j];
@@ -105,7 +105,7 @@ static void tile_dist(tilews *w, size_t mi, size_t mj, const double *na, const d
             }
     } else {
         gm__dgemm_nt(mi, mj, w->d, -2.0, w->A, B, 0.0, D);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (mi * mj > 65536)
         for (long i = 0; i < (long)mi; i++)
             for (size_t j = 0; j < mj; j++) {
                 double v = na[i] + nb[j] + D[(size_t)i * mj + j];
@@ -137,7 +137,7 @@ static int radii_impl(const gm_feats *x, const double *nrm, size_t kmax, size_t 
             if (!diag) load_rows(&w, w.B, x, j0, mj);
             tile_dist(&w, mi, mj, nrm + i0, nrm + j0, diag);
             const double *D = w.D;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (mi * mj > 65536)
             for (long i = 0; i < (long)mi; i++) {
                 double *top = radii + (i0 + (size_t)i) * kmax;
                 const double *row = D + (size_t)i * mj;
@@ -146,7 +146,7 @@ static int radii_impl(const gm_feats *x, const double *nrm, size_t kmax, size_t 
             }
             if (!diag) {
                 size_t nb = (mj + COLBLK - 1) / COLBLK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (mi * mj > 65536)
                 for (long b = 0; b < (long)nb; b++) {
                     size_t c0 = (size_t)b * COLBLK, c1 = c0 + COLBLK < mj ? c0 + COLBLK : mj;
                     for (size_t i = 0; i < mi; i++) {
@@ -320,7 +320,7 @@ int gm_knn(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg,
             tile_dist(&w, mi, mj, nrr + i0, nrf + j0, 0);
             const double *D = w.D;
             /* real side: recall flags and nearest fake distance */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (mi * mj > 65536)
             for (long ii = 0; ii < (long)mi; ii++) {
                 size_t i = i0 + (size_t)ii;
                 const double *row = D + (size_t)ii * mj;
@@ -338,7 +338,7 @@ int gm_knn(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg,
             }
             /* fake side: precision flags, density counts, realism (column blocks, rows in order) */
             size_t nb = (mj + COLBLK - 1) / COLBLK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (mi * mj > 65536)
             for (long b = 0; b < (long)nb; b++) {
                 size_t c0 = (size_t)b * COLBLK, c1 = c0 + COLBLK < mj ? c0 + COLBLK : mj;
                 for (size_t ii = 0; ii < mi; ii++) {

@@ -22,13 +22,17 @@
  * OpenMP loop (the OpenMP OpenBLAS runs single-threaded inside a parallel region). With 256-row blocks
  * the speed equals OpenBLAS's own threading. */
 #define RB 256
+/* OpenBLAS runs a product single-threaded when m·n·k <= 65536·4 (SMP_THRESHOLD_MIN ·
+ * GEMM_MULTITHREAD_THRESHOLD); below that our loop stays serial too (no parallel-region overhead, which
+ * is large on a loaded machine), above it the blocks run in an active parallel region. */
+#define PAR_MNK 262144.0
 
 static size_t nblocks(size_t m) { return (m + RB - 1) / RB; }
 
 void gm__dgemm_nt(size_t m, size_t n, size_t k, double alpha, const double *A, const double *B, double beta,
                   double *C) {
     if (m == 0 || n == 0) return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((double)m * (double)n * (double)k > PAR_MNK)
     for (long b = 0; b < (long)nblocks(m); b++) {
         size_t r0 = (size_t)b * RB, r = m - r0 < RB ? m - r0 : RB;
 #ifdef GM_HAVE_BLAS
@@ -47,7 +51,7 @@ void gm__dgemm_nt(size_t m, size_t n, size_t k, double alpha, const double *A, c
 
 void gm__sgemm_nt(size_t m, size_t n, size_t k, const float *A, const float *B, float *C) {
     if (m == 0 || n == 0) return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((double)m * (double)n * (double)k > PAR_MNK)
     for (long b = 0; b < (long)nblocks(m); b++) {
         size_t r0 = (size_t)b * RB, r = m - r0 < RB ? m - r0 : RB;
 #ifdef GM_HAVE_BLAS
@@ -66,7 +70,7 @@ void gm__sgemm_nt(size_t m, size_t n, size_t k, const float *A, const float *B, 
 
 void gm__dgemm_nn(size_t m, size_t n, size_t k, const double *A, const double *B, double *C) {
     if (m == 0 || n == 0) return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((double)m * (double)n * (double)k > PAR_MNK)
     for (long b = 0; b < (long)nblocks(m); b++) {
         size_t r0 = (size_t)b * RB, r = m - r0 < RB ? m - r0 : RB;
 #ifdef GM_HAVE_BLAS
@@ -93,7 +97,7 @@ static void mirror_upper(double *C, size_t n) {
 
 /* Upper trapezoid by row blocks: C[I, I0:] = A[:, I]^T A[:, I0:] (round-robin blocks balance the work). */
 void gm__dsyrk_tn(size_t n, size_t d, const double *A, double *C) {
-#pragma omp parallel for schedule(static, 1)
+#pragma omp parallel for schedule(static, 1) if ((double)d * (double)d * (double)n > PAR_MNK)
     for (long b = 0; b < (long)nblocks(d); b++) {
         size_t r0 = (size_t)b * RB, r = d - r0 < RB ? d - r0 : RB;
 #ifdef GM_HAVE_BLAS
@@ -113,7 +117,7 @@ void gm__dsyrk_tn(size_t n, size_t d, const double *A, double *C) {
 
 /* C[I, I0:] = A_I A_{I0:}^T */
 void gm__dsyrk_nt(size_t n, size_t d, const double *A, double *C) {
-#pragma omp parallel for schedule(static, 1)
+#pragma omp parallel for schedule(static, 1) if ((double)n * (double)n * (double)d > PAR_MNK)
     for (long b = 0; b < (long)nblocks(n); b++) {
         size_t r0 = (size_t)b * RB, r = n - r0 < RB ? n - r0 : RB;
 #ifdef GM_HAVE_BLAS
@@ -132,7 +136,7 @@ void gm__dsyrk_nt(size_t n, size_t d, const double *A, double *C) {
 }
 
 void gm__ssyrk_nt(size_t n, size_t d, const float *A, float *C) {
-#pragma omp parallel for schedule(static, 1)
+#pragma omp parallel for schedule(static, 1) if ((double)n * (double)n * (double)d > PAR_MNK)
     for (long b = 0; b < (long)nblocks(n); b++) {
         size_t r0 = (size_t)b * RB, r = n - r0 < RB ? n - r0 : RB;
 #ifdef GM_HAVE_BLAS
@@ -335,7 +339,7 @@ void gm__rows_f32(const gm_feats *x, size_t r0, size_t cnt, float *dst) {
 
 void gm__row_norms(const gm_feats *x, double *out) {
     size_t d = x->d;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x->n * d > 65536)
     for (long i = 0; i < (long)x->n; i++) {
         double s = 0;
         if (x->is_f64) {

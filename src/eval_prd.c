@@ -51,7 +51,7 @@ static double assign(const double *X, const double *xn, size_t N, size_t d, cons
         for (size_t t = 0; t < d; t++) s += C[k * d + t] * C[k * d + t];
         cn[k] = s;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * K > 65536)
     for (long i = 0; i < (long)N; i++) {
         size_t best = 0;
         double bv = INFINITY;
@@ -101,7 +101,7 @@ static double kmeans_once(const double *X, const double *xn, size_t N, size_t d,
             pick = (size_t)gm_rng_below(rng, N);
         }
         memcpy(C + k * d, X + pick * d, d * sizeof(double));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * d > 65536)
         for (long i = 0; i < (long)N; i++) {
             double s = 0;
             for (size_t t = 0; t < d; t++) {

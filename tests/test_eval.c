@@ -391,7 +391,7 @@ GM_TEST(test_thread_invariance) {
     kc.subsets = 5;
     kc.subset_size = 500;
     gm_knn_config nc = gm_knn_config_default();
-    nc.tile = 256;
+    nc.tile = 512; /* > 65536 elements per tile: the parallel loops run */
     nc.realism = GM_REALISM_KYNKAAT;
     gm_kernel rb = gm_kernel_rbf_sigma(1.5);
     for (int t = 0; t < 2; t++) {

@@ -239,7 +239,7 @@ GM_TEST(test_div_thread_invariance) {
 #ifdef _OPENMP
         omp_set_num_threads(t + 1);
 #endif
-        CHECK_OK(gm_rke_frobenius(&f, s, 2, 128, fr[t]));
+        CHECK_OK(gm_rke_frobenius(&f, s, 2, 512, fr[t]));
         CHECK_OK(gm_vendi(&f, &cs, 1, &v[t], NULL));
         CHECK_OK(gm_rke_mc(&f, 1.0, 100000, 3, &mc[t]));
     }
