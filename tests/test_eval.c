@@ -492,7 +492,21 @@ GM_TEST(test_bootstrap_and_profiles) {
     free(F);
 }
 
-GM_TEST_MAIN({"bootstrap_and_profiles", test_bootstrap_and_profiles}, {"mt19937_choice_vectors", test_mt19937_choice_vectors}, {"fd_spec_vectors", test_fd_spec_vectors},
+GM_TEST(test_sha256) {
+    char h[65];
+    gm_sha256_hex("", 0, h);
+    CHECK(strcmp(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+    gm_sha256_hex("abc", 3, h);
+    CHECK(strcmp(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    gm_sha256_hex(m, strlen(m), h);
+    CHECK(strcmp(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0);
+    CHECK_RC(gm_sha256_file("tests/golden/no_such_file", h), GM_EIO);
+    CHECK_OK(gm_sha256_file("tests/golden/eval_real.npy", h)); /* sha256sum of the committed fixture */
+    CHECK(strcmp(h, "cb9d56a13a370ee49003e88c6cabcdbc2f186483677896e079c76e1ff3a3db0e") == 0);
+}
+
+GM_TEST_MAIN({"sha256", test_sha256}, {"bootstrap_and_profiles", test_bootstrap_and_profiles}, {"mt19937_choice_vectors", test_mt19937_choice_vectors}, {"fd_spec_vectors", test_fd_spec_vectors},
              {"fd_closed_forms", test_fd_closed_forms}, {"fd_golden", test_fd_golden},
              {"fdstats_merge", test_fdstats_merge}, {"mmd_spec_vectors", test_mmd_spec_vectors},
              {"mmd_kid_golden", test_mmd_kid_golden}, {"prdc_spec_vectors", test_prdc_spec_vectors},

@@ -284,6 +284,13 @@ int gm_mean_bootstrap(const double *v, size_t n, size_t B, uint64_t seed, double
 int gm_fd_bootstrap(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, size_t B, uint64_t seed,
                     double *values);
 
+/* ---- provenance ---------------------------------------------------------------------------------- */
+
+/* SHA-256 (FIPS 180-4) as 64 lowercase hex digits + NUL. */
+void gm_sha256_hex(const void *data, size_t len, char hex[65]);
+/* SHA-256 of a file's bytes (GM_EIO if unreadable). */
+int gm_sha256_file(const char *path, char hex[65]);
+
 /* ---- compatibility profiles ------------------------------------------------------------------------ */
 
 /* The conventions of one reference tool (docs/eval.md, spec §3). */
