@@ -294,6 +294,7 @@ int gm_kid(const gm_feats *real, const gm_feats *fake, const gm_kid_config *cfg,
         }
         vals[s] = mmd_combine(cfg->estimator, sxx.full, sxx.diag, syy.full, syy.diag, sxy.full, sxy.diag, (double)m,
                               (double)m);
+        if (cfg->progress) cfg->progress("kid subsets", (double)(s + 1) / (double)cfg->subsets, cfg->progress_ctx);
     }
     double mean = 0, var = 0;
     for (size_t s = 0; s < cfg->subsets; s++) mean += vals[s];

@@ -152,6 +152,8 @@ typedef struct {
     gm_mmd_estimator estimator;
     int strict;           /* 1: GM_EINVAL if a set has fewer rows than subset_size; 0: shrink m */
     int f32;              /* 1: float32 GEMM and element-wise kernel (torch-fidelity/clean-fid) */
+    void (*progress)(const char *stage, double frac, void *ctx); /* may be NULL */
+    void *progress_ctx;
 } gm_kid_config;
 gm_kid_config gm_kid_config_default(void);
 
