@@ -23,6 +23,7 @@ struct gm_cmd {
 
 static const struct gm_cmd commands[] = {
     {"version", cmd_version, "print the genmix version"},
+    {"eval", cmd_eval, "sample-quality metrics between feature sets (.npy/.npz)"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

@@ -208,6 +208,7 @@ def main(out):
     np.savez(os.path.join(g, "eval_fake.npz"), feats=fake)               # member selection file.npz:feats
     np.save(os.path.join(g, "eval_logits.npy"), logits)
     np.savez_compressed(os.path.join(g, "eval_real_stats.npz"), mu=mu1, sigma=s1)  # as pytorch-fid --save-stats
+    np.save(os.path.join(g, "eval_fake_fortran_be.npy"), np.asfortranarray(fake.astype(">f4")))
     bad = fake[:20].copy()
     bad[7, 3] = np.nan
     np.save(os.path.join(g, "eval_nan.npy"), bad)
