@@ -62,6 +62,30 @@ static double prdc_flops(size_t n, size_t m, size_t d, size_t tile) {
     return f + 2.0 * (double)n * (double)m * (double)d;
 }
 
+#ifdef GM_HAVE_BLAS
+/* The machine's SGEMM rate: OpenBLAS's own threading, 4096 x 4096 x 2048, best of 3 (GFLOP/s). */
+static double sgemm_rate(void) {
+    size_t m = 4096, k = 2048;
+    float *A = malloc(m * k * sizeof(float)), *B = malloc(m * k * sizeof(float)), *C = malloc(m * m * sizeof(float));
+    for (size_t i = 0; i < m * k; i++) {
+        A[i] = (float)(i % 97) * 0.01f;
+        B[i] = (float)(i % 89) * 0.01f;
+    }
+    double best = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = gm_time_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)m, (int)k, 1.0f, A, (int)k, B, (int)k, 0.0f,
+                    C, (int)m);
+        double t = gm_time_now() - t0;
+        if (t < best) best = t;
+    }
+    free(A);
+    free(B);
+    free(C);
+    return 2.0 * (double)m * (double)m * (double)k / best / 1e9;
+}
+#endif
+
 static double run_prdc(const float *R, const float *F, size_t n, size_t d, gm_knn_result *r) {
     gm_feats fr = gm_feats_f32(R, n, d), ff = gm_feats_f32(F, n, d);
     gm_knn_config c = gm_knn_config_default();
@@ -104,20 +128,9 @@ int main(int argc, char **argv) {
     }
     float *R = load(dir, "real.f32", n, d), *F = load(dir, "fake.f32", n, d);
 #ifdef GM_HAVE_BLAS
-    { /* the machine's SGEMM rate: OpenBLAS's own threading, 4096 x 4096 x 2048, best of 3 */
-        size_t m = 4096, k = 2048;
-        float *A = malloc(m * k * sizeof(float)), *C = malloc(m * m * sizeof(float));
-        for (size_t i = 0; i < m * k; i++) A[i] = (float)(i % 97) * 0.01f;
+    {
+        printf("sgemm_gflops %.1f\n", sgemm_rate());
         double best = 1e30;
-        for (int rep = 0; rep < 3; rep++) {
-            double t0 = gm_time_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)m, (int)k, 1.0f, A, (int)k, A, (int)k,
-                        0.0f, C, (int)m);
-            double t = gm_time_now() - t0;
-            if (t < best) best = t;
-        }
-        printf("sgemm_gflops %.1f\n", 2.0 * (double)m * (double)m * (double)k / best / 1e9);
-        best = 1e30;
         double *DA = malloc(2048 * 2048 * sizeof(double)), *DC = malloc(2048 * 2048 * sizeof(double));
         for (size_t i = 0; i < 2048 * 2048; i++) DA[i] = (double)(i % 89) * 0.01;
         for (int rep = 0; rep < 3; rep++) {
@@ -130,12 +143,13 @@ int main(int argc, char **argv) {
         printf("dgemm_gflops %.1f\n", 2.0 * 2048.0 * 2048.0 * 2048.0 / best / 1e9);
         free(DA);
         free(DC);
-        free(A);
-        free(C);
     }
 #endif
     gm_knn_result r;
     double t = run_prdc(R, F, n, d, &r);
+#ifdef GM_HAVE_BLAS
+    printf("sgemm_gflops_after %.1f\n", sgemm_rate()); /* again right after PRDC: load drift check */
+#endif
     printf("prdc_s %.3f\nprdc_gemm_gflop %.1f\nprdc_min_gemm_gflop %.1f\n", t, prdc_flops(n, n, d, 1024) / 1e9,
            4.0 * (double)n * (double)n * (double)d / 1e9);
     printf("prdc_values %.6f %.6f %.6f %.6f\n", r.dc_precision, r.dc_recall, r.density, r.coverage);

@@ -32,9 +32,12 @@ for line in sys.stdin:
         except ValueError: pass
 def chk(name, ok): print("%-58s %s" % (name, "PASS" if ok else "FAIL"))
 print("\n# ratios (reference time / genmix time, same run)")
-gemm_s = v["prdc_gemm_gflop"] / v["sgemm_gflops"]
+rate = 0.5 * (v["sgemm_gflops"] + v.get("sgemm_gflops_after", v["sgemm_gflops"]))
+gemm_s = v["prdc_gemm_gflop"] / rate
+print("SGEMM rate %.1f GFLOP/s before PRDC, %.1f after (a large difference means the load changed)"
+      % (v["sgemm_gflops"], v.get("sgemm_gflops_after", float("nan"))))
 print("PRDC genmix %.2f s; its GEMM flops (%.0f GFLOP, symmetric tiles) at the SGEMM rate %.1f GFLOP/s need %.2f s -> %.2fx"
-      % (v["prdc_s"], v["prdc_gemm_gflop"], v["sgemm_gflops"], gemm_s, v["prdc_s"] / gemm_s))
+      % (v["prdc_s"], v["prdc_gemm_gflop"], rate, gemm_s, v["prdc_s"] / gemm_s))
 print("PRDC sklearn (clovaai) %.2f s -> %.2fx;  NumPy BLAS %.2f s -> %.2fx"
       % (v.get("ref_prdc_sklearn_s", float("nan")), v.get("ref_prdc_sklearn_s", float("nan")) / v["prdc_s"],
          v["ref_prdc_numpy_s"], v["ref_prdc_numpy_s"] / v["prdc_s"]))
