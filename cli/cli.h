@@ -42,5 +42,6 @@ int cmd_version(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

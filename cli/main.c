@@ -26,6 +26,7 @@ static const struct gm_cmd commands[] = {
     {"data", cmd_data, "export a dataset (fashion-mnist) as .npy arrays"},
     {"inspect", cmd_inspect, "dtype, shape and statistics of a .npy, .npz, .safetensors or IDX file"},
     {"plot", cmd_plot, "plot CSV columns (e.g. per-round trajectories) as a PNG line chart"},
+    {"eval", cmd_eval, "sample-quality metrics between feature sets (.npy/.npz)"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

@@ -1,0 +1,319 @@
+/* genmix/eval.h — sample-quality metrics between feature sets (one embedding per row).
+ *
+ * Usage:
+ *     gm_feats R = gm_feats_f32(real, n_real, d), G = gm_feats_f32(fake, n_fake, d);
+ *     gm_fd_result fd;
+ *     if (gm_fd(&R, &G, GM_COV_UNBIASED, &fd) != GM_OK) puts(gm_last_error());
+ *     gm_kid_config kc = gm_kid_config_default();
+ *     gm_kid_result kid;
+ *     gm_kid(&R, &G, &kc, &kid, NULL);                     // mean ± std over 100 subsets of 1000
+ *     gm_knn_config nc = gm_knn_config_default();
+ *     gm_knn_result knn;
+ *     gm_knn(&R, &G, &nc, &knn);                            // P/R (k 3, <=) and PRDC (k 5, <)
+ *     gm_knn_result_free(&knn);
+ *
+ * Metrics: Fréchet distance (streaming/mergeable float64 statistics, symmetric-eigen and low-rank paths),
+ * KID / MMD (cubic polynomial or RBF kernel, subsets drawn exactly as torch-fidelity draws them),
+ * k-NN precision/recall + realism, density/coverage (tiled distances, O(n·k + tile²) memory), PRD curves,
+ * Vendi (order q), RKE / RRKE, Inception Score. Formulas and conventions: docs/eval.md.
+ *
+ * Ownership: inputs are borrowed for the duration of a call. Results with arrays (gm_knn_result,
+ * gm_fdstats) own them; free with the matching *_free (a no-op on a zeroed struct).
+ * Errors: GM_EINVAL (bad configuration: k >= n, empty sets, subset larger than a set in strict mode),
+ * GM_ESHAPE (feature dimensions differ), GM_ENUMERIC (an eigen/SVD solver failed or a NaN appeared),
+ * GM_ENOMEM. Inputs are assumed finite (check files with gm_array_check_finite).
+ * Thread safety: no shared state. With OpenMP, parallel loops use static partitions and per-block partial
+ * sums added in index order, so every result is bitwise the same for any thread count.
+ */
+#ifndef GM_EVAL_H
+#define GM_EVAL_H
+
+#include "genmix/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- feature matrices ------------------------------------------------------------------------ */
+
+/* A borrowed n x d row-major matrix of float32 (is_f64 = 0) or float64 (is_f64 = 1) features. */
+typedef struct {
+    const void *data;
+    size_t n, d;
+    int is_f64;
+} gm_feats;
+
+gm_feats gm_feats_f32(const float *x, size_t n, size_t d);
+gm_feats gm_feats_f64(const double *x, size_t n, size_t d);
+/* Row i, column j as a double. */
+double gm_feats_at(const gm_feats *x, size_t i, size_t j);
+/* Copy m rows drawn without replacement (Philox stream (EVAL, 6·2^32 + stream), partial Fisher-Yates,
+ * kept in ascending row order) into a new buffer of the same dtype: *buf is gm_malloc'd (free with
+ * gm_free) and *out views it. m >= n copies everything. */
+int gm_feats_subsample(const gm_feats *x, size_t m, uint64_t seed, uint64_t stream, void **buf, gm_feats *out);
+
+/* ---- kernels (shared with other modules) ------------------------------------------------------ */
+
+/* Cubic-polynomial (KID) kernel value from a dot product: (gamma * dot + coef0)^degree. */
+double gm_kernel_poly(double dot, double gamma, double coef0, int degree);
+/* RBF kernel value from a squared distance: exp(-d2 / (2 sigma^2)). */
+double gm_kernel_rbf(double d2, double sigma);
+/* K(nx, ny) = poly(X Y^T) or rbf(||x||² + ||y||² - 2 X Y^T) in float64 (DGEMM).
+ * kind GM_KERNEL_POLY uses gamma (<= 0 means 1/d), coef0, degree; GM_KERNEL_RBF uses sigma. */
+typedef enum { GM_KERNEL_POLY = 0, GM_KERNEL_RBF = 1, GM_KERNEL_COSINE = 2 } gm_kernel_kind;
+typedef struct {
+    gm_kernel_kind kind;
+    int degree;    /* poly: 3 */
+    double gamma;  /* poly: <= 0 means 1/d */
+    double coef0;  /* poly: 1 */
+    double sigma;  /* rbf bandwidth */
+} gm_kernel;
+gm_kernel gm_kernel_poly3(void);
+gm_kernel gm_kernel_rbf_sigma(double sigma);
+void gm_kernel_matrix(double *K, const double *X, size_t nx, const double *Y, size_t ny, size_t d,
+                      const gm_kernel *k);
+
+/* ---- Fréchet distance --------------------------------------------------------------------------- */
+
+typedef enum { GM_COV_UNBIASED = 0, /* M2 / (n - 1) */ GM_COV_BIASED = 1 /* M2 / n */ } gm_cov_norm;
+
+/* Streaming, mergeable float64 statistics: count, mean and centred second moments M2 = Σ(x-mu)(x-mu)^T.
+ * Each gm_fdstats_add centres its rows by their own mean, forms their M2 with DSYRK and merges it with
+ * Chan's formula; adding the same rows in the same chunks gives the same bits. */
+typedef struct {
+    size_t d;
+    int64_t n;
+    double *mean; /* d */
+    double *m2;   /* d x d, both triangles filled */
+} gm_fdstats;
+
+int gm_fdstats_init(gm_fdstats *s, size_t d);
+/* Add n rows (float32 or float64). Rows are processed in chunks of 1024. */
+int gm_fdstats_add(gm_fdstats *s, const gm_feats *x);
+/* dst += src (same d). */
+int gm_fdstats_merge(gm_fdstats *dst, const gm_fdstats *src);
+/* cov (d x d) = M2 / (n-1) or M2 / n. GM_EINVAL if n < 2 (unbiased) or n < 1. */
+int gm_fdstats_cov(const gm_fdstats *s, gm_cov_norm norm, double *cov);
+void gm_fdstats_free(gm_fdstats *s);
+/* Round the mean to float32 (the float32 np.mean of torch-fidelity / clean-fid, to within NumPy's
+ * pairwise-summation error). */
+void gm_fdstats_round_mean_f32(gm_fdstats *s);
+
+typedef struct {
+    double fd;           /* mean_term + trace1 + trace2 - 2 trace_sqrt (unclamped) */
+    double mean_term;    /* ||mu1 - mu2||² */
+    double trace1, trace2;
+    double trace_sqrt;   /* tr((S1 S2)^{1/2}) */
+    double neg_eig_mass; /* Σ|μ| over the negative eigenvalues of S1^{1/2} S2 S1^{1/2} (or 0) */
+    double min_eig1, min_eig2, cond1, cond2; /* NaN when not computed (low-rank path) */
+    int rank_deficient;  /* 1 when n <= d for one of the sets */
+    const char *method;  /* "eigh", "lowrank", "jacobi" */
+} gm_fd_result;
+
+/* FD from means and covariances (d x d, symmetric): S1 = U diag(l) U^T (dsyevd), M = V S2 V^T with
+ * V = diag(sqrt(max(l,0))) U^T, tr_sqrt = Σ sqrt(max(eig(M), 0)). */
+int gm_fd_from_moments(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
+                       gm_fd_result *out);
+/* FD from two statistics objects with the given covariance normalisation. */
+int gm_fd_from_stats(const gm_fdstats *a, const gm_fdstats *b, gm_cov_norm norm, gm_fd_result *out);
+/* Low-rank path from raw features: tr_sqrt = ||A1 A2^T||_* with A_i the centred, scaled rows. */
+int gm_fd_lowrank(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, gm_fd_result *out);
+/* FD between two feature sets: the low-rank path when both n1, n2 < d, the eigen path otherwise. */
+int gm_fd(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, gm_fd_result *out);
+/* The same, always through the naive (no BLAS/LAPACK, Jacobi eigen) reference path. */
+int gm_fd_from_moments_ref(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
+                           gm_fd_result *out);
+
+/* ---- numpy.random.RandomState-compatible MT19937 ------------------------------------------------ */
+
+typedef struct {
+    uint32_t mt[624];
+    int pos;
+} gm_mt19937;
+
+void gm_mt19937_seed(gm_mt19937 *r, uint32_t seed);
+uint32_t gm_mt19937_u32(gm_mt19937 *r);
+/* Uniform integer in [0, max] by masked rejection, as NumPy's legacy random_interval. */
+uint64_t gm_mt19937_interval(gm_mt19937 *r, uint64_t max);
+/* RandomState.permutation(n): identity then shuffle i = n-1..1 with j = interval(i). */
+void gm_mt19937_permutation(gm_mt19937 *r, size_t *perm, size_t n);
+/* RandomState.choice(n, m, replace=False) = permutation(n)[:m]; `work` holds n entries. */
+void gm_mt19937_choice(gm_mt19937 *r, size_t n, size_t m, size_t *out, size_t *work);
+
+/* ---- KID / MMD ---------------------------------------------------------------------------------- */
+
+typedef enum { GM_MMD_UNBIASED = 0, GM_MMD_USTAT = 1, GM_MMD_BIASED = 2 } gm_mmd_estimator;
+
+typedef struct {
+    size_t subsets;       /* 100 */
+    size_t subset_size;   /* 1000 */
+    uint32_t seed;        /* 2020: MT19937 subsets as torch-fidelity draws them */
+    gm_kernel kernel;     /* poly3 (gamma 1/d, coef0 1) */
+    gm_mmd_estimator estimator;
+    int strict;           /* 1: GM_EINVAL if a set has fewer rows than subset_size; 0: shrink m */
+    int f32;              /* 1: float32 GEMM and element-wise kernel (torch-fidelity/clean-fid) */
+    void (*progress)(const char *stage, double frac, void *ctx); /* may be NULL */
+    void *progress_ctx;
+} gm_kid_config;
+gm_kid_config gm_kid_config_default(void);
+
+typedef struct {
+    double mean, std;     /* over subsets; std with ddof 0 */
+    size_t subsets, subset_size;
+    int shrunk;           /* 1 if subset_size was reduced to min(n_real, n_fake) */
+} gm_kid_result;
+
+/* Per subset s: idx_f = choice(n_fake, m), then idx_r = choice(n_real, m) from one MT19937 stream
+ * (torch-fidelity's input1 = generated), MMD² of the two subsets. `per_subset` (may be NULL) receives
+ * the `subsets` values. */
+int gm_kid(const gm_feats *real, const gm_feats *fake, const gm_kid_config *cfg, gm_kid_result *out,
+           double *per_subset);
+/* MMD² between full sets (n1 != n2 allowed); tiled, float64. */
+int gm_mmd(const gm_feats *x, const gm_feats *y, const gm_kernel *k, gm_mmd_estimator est, double *out);
+
+/* ---- k-NN precision/recall, density/coverage ----------------------------------------------------- */
+
+typedef enum { GM_CMP_LE = 0, /* inside iff d <= r */ GM_CMP_LT = 1 /* inside iff d < r */ } gm_cmp;
+typedef enum { GM_REALISM_NONE = 0, GM_REALISM_KYNKAAT = 1, GM_REALISM_DGM = 2 } gm_realism_kind;
+
+typedef struct {
+    size_t k_pr;      /* 3: improved precision/recall */
+    gm_cmp cmp_pr;    /* GM_CMP_LE */
+    size_t k_dc;      /* 5: density/coverage (and PRDC's precision/recall) */
+    gm_cmp cmp_dc;    /* GM_CMP_LT */
+    int want_pr, want_dc;
+    gm_realism_kind realism;
+    size_t tile;      /* 1024 rows per distance tile */
+    int f32;          /* 1: SGEMM dot products (distances still assembled in float64) */
+    void (*progress)(const char *stage, double frac, void *ctx); /* may be NULL */
+    void *progress_ctx;
+} gm_knn_config;
+gm_knn_config gm_knn_config_default(void);
+
+typedef struct {
+    size_t n_real, n_fake;
+    double precision, recall, f1;                 /* k_pr, cmp_pr */
+    double dc_precision, dc_recall, density, coverage; /* k_dc, cmp_dc */
+    /* per-sample indicators (owned; NULL when not requested) */
+    uint8_t *fake_in_real;   /* n_fake, k_pr: fake j inside manifold(real) */
+    uint8_t *real_in_fake;   /* n_real, k_pr */
+    uint8_t *fake_in_real_dc; /* n_fake, k_dc */
+    uint8_t *real_in_fake_dc; /* n_real, k_dc */
+    uint32_t *density_count; /* n_fake: #real i with d(R_i, G_j) < r_i (k_dc) */
+    uint8_t *covered;        /* n_real: nearest fake within r_i (k_dc) */
+    double *realism;         /* n_fake or NULL */
+    double *radius_real_pr, *radius_fake_pr, *radius_real_dc, *radius_fake_dc; /* squared radii */
+} gm_knn_result;
+
+int gm_knn(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out);
+void gm_knn_result_free(gm_knn_result *r);
+/* Naive reference: full distance matrices, sort per row. Same outputs (indicators and counts). */
+int gm_knn_ref(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out);
+/* Squared k-th nearest neighbour distance of each row of x within x (self excluded), tiled:
+ * radii[i*kmax + (k-1)] for k = 1..kmax (ascending). */
+int gm_knn_radii(const gm_feats *x, size_t kmax, size_t tile, int f32, double *radii);
+
+/* ---- PRD ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    size_t num_clusters;  /* 20 */
+    size_t num_angles;    /* 1001 */
+    size_t num_runs;      /* 10 */
+    size_t n_init;        /* 10 k-means++ restarts per run, best inertia kept */
+    size_t max_iter;      /* 100 Lloyd iterations */
+    uint64_t seed;
+} gm_prd_config;
+gm_prd_config gm_prd_config_default(void);
+
+/* Curves from histograms: precision[a], recall[a] for the num_angles slopes (§ PRD). */
+int gm_prd_from_histograms(const double *eval_hist, const double *ref_hist, size_t nbins, size_t num_angles,
+                           double *precision, double *recall);
+/* max F_beta over the curve. */
+double gm_prd_fbeta_max(const double *precision, const double *recall, size_t n, double beta);
+/* PRD of eval (= generated) against ref (= real); precision/recall have num_angles entries each. */
+int gm_prd(const gm_feats *ref, const gm_feats *eval, const gm_prd_config *cfg, double *precision,
+           double *recall, double *f8, double *f1_8);
+
+/* ---- Vendi, RKE --------------------------------------------------------------------------------- */
+
+/* Vendi score of order q (q = INFINITY allowed) with the cosine kernel (primal when n <= d, dual otherwise)
+ * or an RBF kernel (primal). Eigenvalues below n·eps·λmax are zeroed; *n_clamped (may be NULL) gets
+ * their count. */
+int gm_vendi(const gm_feats *x, const gm_kernel *k, double q, double *out, size_t *n_clamped);
+/* Vendi of a given PSD kernel matrix (n x n, k_ii = 1). */
+int gm_vendi_from_kernel(const double *K, size_t n, double q, double *out);
+/* ||K/n||_F² for each of n_sigma Gaussian bandwidths, exact by tiles (one pass). */
+int gm_rke_frobenius(const gm_feats *x, const double *sigmas, size_t n_sigma, size_t tile, double *frob);
+/* Monte-Carlo estimate of 1/mean(k²) over `pairs` uniform pairs (with replacement) from a Philox stream. */
+int gm_rke_mc(const gm_feats *x, double sigma, size_t pairs, uint64_t seed, double *mode_count);
+/* RRKE_{1/2}(X, Y) = -log(||K_XY / sqrt(nm)||_*²). */
+int gm_rrke(const gm_feats *x, const gm_feats *y, double sigma, double *out);
+
+/* ---- Inception Score ----------------------------------------------------------------------------- */
+
+typedef enum { GM_IS_SHUFFLE_NONE = 0, GM_IS_SHUFFLE_MT2020 = 1 } gm_is_shuffle;
+/* IS from logits (is_prob = 0: softmax in float64) or probabilities (rows sum to 1 ± 1e-6, else
+ * GM_EINVAL). Split s is rows [s·N/splits, (s+1)·N/splits) of the (optionally shuffled) order;
+ * drop_remainder uses s·(N/splits) bounds (dgm-eval). */
+int gm_inception_score(const gm_feats *x, int is_prob, size_t splits, gm_is_shuffle shuffle,
+                       int drop_remainder, double *mean, double *std);
+
+/* ---- uncertainty --------------------------------------------------------------------------------- */
+
+/* np.percentile(v, q) with linear interpolation (q in [0, 100]); v is not modified. NaN on ENOMEM. */
+double gm_eval_percentile(const double *v, size_t n, double q);
+
+typedef struct {
+    double lo, hi;
+} gm_ci;
+
+typedef struct {
+    gm_ci precision, recall, dc_precision, dc_recall, density, coverage;
+} gm_knn_ci;
+
+/* Percentile bootstrap of the k-NN metrics, conditional on the radii: replicate b resamples the fake
+ * and the real indicators/counts with replacement from Philox stream (EVAL, 3·2^32 + b). level = 0.95. */
+int gm_knn_bootstrap(const gm_knn_result *r, const gm_knn_config *cfg, size_t B, uint64_t seed, double level,
+                     gm_knn_ci *ci);
+/* Percentile interval of bootstrap replicates v[0..B) shifted by the bootstrap bias estimate
+ * (mean(v) - estimate): [q_lo - bias, q_hi - bias]. Used for FD, whose plug-in estimate is biased
+ * upwards by O(d/n) and whose resamples (with duplicated rows) are biased further. */
+gm_ci gm_ci_bias_corrected(const double *v, size_t B, double estimate, double level);
+/* Percentile bootstrap interval of the mean of v (e.g. the KID subset values). */
+int gm_mean_bootstrap(const double *v, size_t n, size_t B, uint64_t seed, double level, gm_ci *ci);
+/* FD bootstrap: replicate b draws multinomial row counts for both sets (stream EVAL, 4·2^32 + b) and
+ * recomputes the weighted statistics and FD; values[0..B) receive the replicate FDs. */
+int gm_fd_bootstrap(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, size_t B, uint64_t seed,
+                    double *values);
+
+/* ---- provenance ---------------------------------------------------------------------------------- */
+
+/* SHA-256 (FIPS 180-4) as 64 lowercase hex digits + NUL. */
+void gm_sha256_hex(const void *data, size_t len, char hex[65]);
+/* SHA-256 of a file's bytes (GM_EIO if unreadable). */
+int gm_sha256_file(const char *path, char hex[65]);
+
+/* ---- compatibility profiles ------------------------------------------------------------------------ */
+
+/* The conventions of one reference tool (docs/eval.md, spec §3). */
+typedef struct {
+    char name[32];
+    gm_cov_norm cov_norm;
+    int fd_mean_f32;       /* round the means to float32, as a float32 np.mean does */
+    gm_kid_config kid;
+    gm_knn_config knn;
+    int knn_f32_if_input_f32; /* prdc: distances in the input dtype */
+    size_t knn_subsample;  /* dgm-eval: subsample both sets to this many rows (0 = all) */
+    size_t is_splits;
+    gm_is_shuffle is_shuffle;
+    int is_drop_remainder;
+} gm_eval_profile;
+
+/* Fill `out` for "genmix", "torch-fidelity", "clean-fid", "prdc", "dgm-eval" or "nvidia";
+ * GM_EINVAL naming the known profiles otherwise. */
+int gm_eval_profile_get(const char *name, gm_eval_profile *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GM_EVAL_H */

@@ -1,0 +1,396 @@
+/* eval_kid.c — kernels (cubic polynomial, RBF), MMD² estimators, KID over subsets drawn exactly as
+ * torch-fidelity draws them (NumPy RandomState MT19937 + legacy permutation), full-set MMD by tiles.
+ * Owns nothing between calls. Thread safety: re-entrant. Reductions: per-row partial sums added in
+ * row order, so results do not depend on the thread count. */
+#include "eval_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- MT19937 (numpy.random.RandomState) ------------------------------------------------------- */
+
+void gm_mt19937_seed(gm_mt19937 *r, uint32_t seed) {
+    r->mt[0] = seed;
+    for (uint32_t i = 1; i < 624; i++) r->mt[i] = 1812433253u * (r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) + i;
+    r->pos = 624;
+}
+
+static void mt_refill(gm_mt19937 *r) {
+    static const uint32_t mag[2] = {0u, 0x9908b0dfu};
+    uint32_t *mt = r->mt;
+    int k;
+    for (k = 0; k < 624 - 397; k++) {
+        uint32_t y = (mt[k] & 0x80000000u) | (mt[k + 1] & 0x7fffffffu);
+        mt[k] = mt[k + 397] ^ (y >> 1) ^ mag[y & 1];
+    }
+    for (; k < 623; k++) {
+        uint32_t y = (mt[k] & 0x80000000u) | (mt[k + 1] & 0x7fffffffu);
+        mt[k] = mt[k + 397 - 624] ^ (y >> 1) ^ mag[y & 1];
+    }
+    uint32_t y = (mt[623] & 0x80000000u) | (mt[0] & 0x7fffffffu);
+    mt[623] = mt[396] ^ (y >> 1) ^ mag[y & 1];
+    r->pos = 0;
+}
+
+uint32_t gm_mt19937_u32(gm_mt19937 *r) {
+    if (r->pos >= 624) mt_refill(r);
+    uint32_t y = r->mt[r->pos++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= y >> 18;
+    return y;
+}
+
+uint64_t gm_mt19937_interval(gm_mt19937 *r, uint64_t max) {
+    if (max == 0) return 0;
+    uint64_t mask = max, v;
+    mask |= mask >> 1;
+    mask |= mask >> 2;
+    mask |= mask >> 4;
+    mask |= mask >> 8;
+    mask |= mask >> 16;
+    mask |= mask >> 32;
+    if (max <= 0xffffffffULL) {
+        while ((v = (gm_mt19937_u32(r) & mask)) > max) {
+        }
+    } else {
+        do {
+            uint64_t hi = gm_mt19937_u32(r);
+            v = ((hi << 32) | gm_mt19937_u32(r)) & mask;
+        } while (v > max);
+    }
+    return v;
+}
+
+void gm_mt19937_permutation(gm_mt19937 *r, size_t *perm, size_t n) {
+    for (size_t i = 0; i < n; i++) perm[i] = i;
+    for (size_t i = n; i-- > 1;) {
+        size_t j = (size_t)gm_mt19937_interval(r, i);
+        size_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+void gm_mt19937_choice(gm_mt19937 *r, size_t n, size_t m, size_t *out, size_t *work) {
+    GM_ASSERT(m <= n);
+    gm_mt19937_permutation(r, work, n);
+    memcpy(out, work, m * sizeof(size_t));
+}
+
+/* ---- kernels ------------------------------------------------------------------------------------ */
+
+double gm_kernel_poly(double dot, double gamma, double coef0, int degree) {
+    double b = gamma * dot + coef0, v = 1;
+    for (int i = 0; i < degree; i++) v *= b;
+    return v;
+}
+
+double gm_kernel_rbf(double d2, double sigma) { return exp(-d2 / (2 * sigma * sigma)); }
+
+gm_kernel gm_kernel_poly3(void) {
+    gm_kernel k = {GM_KERNEL_POLY, 3, 0.0, 1.0, 0.0};
+    return k;
+}
+
+gm_kernel gm_kernel_rbf_sigma(double sigma) {
+    gm_kernel k = {GM_KERNEL_RBF, 0, 0.0, 0.0, sigma};
+    return k;
+}
+
+/* Apply the kernel in place to a block of dot products G (m x n); na/nb are squared norms (RBF). */
+static inline double kval(const gm_kernel *k, double gamma, double dot, double na, double nb) {
+    if (k->kind == GM_KERNEL_RBF) {
+        double d2 = na + nb - 2 * dot;
+        return exp(-(d2 > 0 ? d2 : 0) / (2 * k->sigma * k->sigma));
+    }
+    if (k->kind == GM_KERNEL_COSINE) return dot / sqrt(na * nb);
+    return gm_kernel_poly(dot, gamma, k->coef0, k->degree);
+}
+
+static double kgamma(const gm_kernel *k, size_t d) { return k->gamma > 0 ? k->gamma : 1.0 / (double)d; }
+
+void gm_kernel_matrix(double *K, const double *X, size_t nx, const double *Y, size_t ny, size_t d,
+                      const gm_kernel *k) {
+    gm__dgemm_nt(nx, ny, d, 1.0, X, Y, 0.0, K);
+    double g = kgamma(k, d);
+#pragma omp parallel for schedule(static) if (nx * ny > 65536)
+    for (long i = 0; i < (long)nx; i++) {
+        double na = 0;
+        for (size_t t = 0; t < d; t++) na += X[(size_t)i * d + t] * X[(size_t)i * d + t];
+        for (size_t j = 0; j < ny; j++) {
+            double nb = 0;
+            if (k->kind != GM_KERNEL_POLY)
+                for (size_t t = 0; t < d; t++) nb += Y[j * d + t] * Y[j * d + t];
+            K[(size_t)i * ny + j] = kval(k, g, K[(size_t)i * ny + j], na, nb);
+        }
+    }
+}
+
+/* ---- block sums ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    double full;  /* Σ over the whole block (or over i < j for symmetric blocks) */
+    double diag;  /* Σ_i K_ii */
+} ksum;
+
+/* Kernel sums over a block of dot products G (m x n) with row norms na, nb. sym: the block is a
+ * symmetric diagonal block: sum i < j only. rowbuf: m doubles of scratch (per-row partials). */
+static ksum block_sum(const double *G, size_t m, size_t n, const double *na, const double *nb, const gm_kernel *k,
+                      double gamma, int sym, double *rowbuf, double *rowdiag) {
+#pragma omp parallel for schedule(static) if (m * n > 65536)
+    for (long i = 0; i < (long)m; i++) {
+        const double *g = G + (size_t)i * n;
+        double s = 0;
+        for (size_t j = sym ? (size_t)i + 1 : 0; j < n; j++) s += kval(k, gamma, g[j], na[i], nb[j]);
+        rowbuf[i] = s;
+        rowdiag[i] = (size_t)i < n ? kval(k, gamma, g[i], na[i], nb[i]) : 0;
+    }
+    ksum r = {0, 0};
+    for (size_t i = 0; i < m; i++) {
+        r.full += rowbuf[i];
+        r.diag += rowdiag[i];
+    }
+    return r;
+}
+
+static ksum block_sum_f32(const float *G, size_t m, size_t n, const double *na, const double *nb,
+                          const gm_kernel *k, float gamma, int sym, double *rowbuf, double *rowdiag) {
+#pragma omp parallel for schedule(static) if (m * n > 65536)
+    for (long i = 0; i < (long)m; i++) {
+        const float *g = G + (size_t)i * n;
+        double s = 0;
+        for (size_t j = sym ? (size_t)i + 1 : 0; j < n; j++) {
+            float v;
+            if (k->kind == GM_KERNEL_RBF) {
+                float d2 = (float)na[i] + (float)nb[j] - 2.0f * g[j];
+                v = expf(-d2 / (float)(2 * k->sigma * k->sigma));
+            } else {
+                float b = gamma * g[j] + (float)k->coef0;
+                v = 1.0f;
+                for (int p = 0; p < k->degree; p++) v *= b;
+            }
+            s += (double)v;
+        }
+        rowbuf[i] = s;
+        rowdiag[i] = 0;
+        if ((size_t)i < n) {
+            if (k->kind == GM_KERNEL_RBF) {
+                rowdiag[i] = exp(-fmax((double)((float)na[i] + (float)nb[i] - 2.0f * g[i]), 0.0) /
+                                 (2 * k->sigma * k->sigma));
+            } else {
+                float b = gamma * g[i] + (float)k->coef0, v = 1.0f;
+                for (int p = 0; p < k->degree; p++) v *= b;
+                rowdiag[i] = (double)v;
+            }
+        }
+    }
+    ksum r = {0, 0};
+    for (size_t i = 0; i < m; i++) {
+        r.full += rowbuf[i];
+        r.diag += rowdiag[i];
+    }
+    return r;
+}
+
+static double mmd_combine(gm_mmd_estimator est, double sxx_off, double sxx_diag, double syy_off, double syy_diag,
+                          double sxy, double sxy_diag, double n1, double n2) {
+    switch (est) {
+    case GM_MMD_BIASED:
+        return (2 * sxx_off + sxx_diag) / (n1 * n1) + (2 * syy_off + syy_diag) / (n2 * n2) - 2 * sxy / (n1 * n2);
+    case GM_MMD_USTAT:
+        return 2 * sxx_off / (n1 * (n1 - 1)) + 2 * syy_off / (n2 * (n2 - 1)) - 2 * (sxy - sxy_diag) / (n1 * (n1 - 1));
+    default:
+        return 2 * sxx_off / (n1 * (n1 - 1)) + 2 * syy_off / (n2 * (n2 - 1)) - 2 * sxy / (n1 * n2);
+    }
+}
+
+/* ---- KID ----------------------------------------------------------------------------------------- */
+
+gm_kid_config gm_kid_config_default(void) {
+    gm_kid_config c;
+    memset(&c, 0, sizeof c);
+    c.subsets = 100;
+    c.subset_size = 1000;
+    c.seed = 2020;
+    c.kernel = gm_kernel_poly3();
+    c.estimator = GM_MMD_UNBIASED;
+    c.strict = 0;
+    c.f32 = 0;
+    return c;
+}
+
+int gm_kid(const gm_feats *real, const gm_feats *fake, const gm_kid_config *cfg, gm_kid_result *out,
+           double *per_subset) {
+    int rc = gm__check_pair(real, fake, 2, "KID");
+    if (rc) return rc;
+    GM_ASSERT(cfg && out);
+    memset(out, 0, sizeof *out);
+    if (cfg->subsets == 0) GM_FAIL(GM_EINVAL, "KID: number of subsets must be >= 1");
+    if (cfg->kernel.kind == GM_KERNEL_RBF && !(cfg->kernel.sigma > 0)) GM_FAIL(GM_EINVAL, "KID: RBF sigma must be > 0");
+    size_t m = cfg->subset_size, nmin = real->n < fake->n ? real->n : fake->n, d = real->d;
+    if (m < 2) GM_FAIL(GM_EINVAL, "KID: subset size must be >= 2");
+    if (m > nmin) {
+        if (cfg->strict)
+            GM_FAIL(GM_EINVAL, "KID: subset size %zu is larger than the smaller set (%zu rows)", m, nmin);
+        m = nmin;
+        out->shrunk = 1;
+    }
+    size_t nmax = real->n > fake->n ? real->n : fake->n;
+    size_t *work = gm_malloc(nmax * sizeof(size_t)), *ix = gm_malloc(m * sizeof(size_t)),
+           *iy = gm_malloc(m * sizeof(size_t));
+    double *X = NULL, *Y = NULL, *G = NULL, *nx = gm_malloc(m * sizeof(double)), *ny = gm_malloc(m * sizeof(double));
+    double *rb = gm_malloc(m * sizeof(double)), *rd = gm_malloc(m * sizeof(double));
+    double *vals = gm_malloc(cfg->subsets * sizeof(double));
+    size_t es = cfg->f32 ? sizeof(float) : sizeof(double);
+    X = gm_malloc(m * d * es);
+    Y = gm_malloc(m * d * es);
+    G = gm_malloc(m * m * es);
+    rc = GM_ENOMEM;
+    if (!work || !ix || !iy || !X || !Y || !G || !nx || !ny || !rb || !rd || !vals) goto done;
+    gm_mt19937 mt;
+    gm_mt19937_seed(&mt, cfg->seed);
+    double gamma = kgamma(&cfg->kernel, d);
+    for (size_t s = 0; s < cfg->subsets; s++) {
+        gm_mt19937_choice(&mt, fake->n, m, ix, work);
+        gm_mt19937_choice(&mt, real->n, m, iy, work);
+        for (size_t i = 0; i < m; i++) {
+            if (cfg->f32) {
+                gm__rows_f32(fake, ix[i], 1, (float *)X + i * d);
+                gm__rows_f32(real, iy[i], 1, (float *)Y + i * d);
+            } else {
+                gm__rows_f64(fake, ix[i], 1, X + i * d);
+                gm__rows_f64(real, iy[i], 1, Y + i * d);
+            }
+        }
+        for (size_t i = 0; i < m; i++) {
+            double a = 0, b = 0;
+            for (size_t t = 0; t < d; t++) {
+                double u = cfg->f32 ? (double)((float *)X)[i * d + t] : X[i * d + t];
+                double v = cfg->f32 ? (double)((float *)Y)[i * d + t] : Y[i * d + t];
+                a += u * u;
+                b += v * v;
+            }
+            nx[i] = a;
+            ny[i] = b;
+        }
+        ksum sxx, syy, sxy;
+        if (cfg->f32) {
+            float *Xf = (float *)X, *Yf = (float *)Y, *Gf = (float *)G;
+            gm__ssyrk_nt(m, d, Xf, Gf);
+            sxx = block_sum_f32(Gf, m, m, nx, nx, &cfg->kernel, (float)gamma, 1, rb, rd);
+            gm__ssyrk_nt(m, d, Yf, Gf);
+            syy = block_sum_f32(Gf, m, m, ny, ny, &cfg->kernel, (float)gamma, 1, rb, rd);
+            gm__sgemm_nt(m, m, d, Xf, Yf, Gf);
+            sxy = block_sum_f32(Gf, m, m, nx, ny, &cfg->kernel, (float)gamma, 0, rb, rd);
+        } else {
+            gm__dsyrk_nt(m, d, X, G);
+            sxx = block_sum(G, m, m, nx, nx, &cfg->kernel, gamma, 1, rb, rd);
+            gm__dsyrk_nt(m, d, Y, G);
+            syy = block_sum(G, m, m, ny, ny, &cfg->kernel, gamma, 1, rb, rd);
+            gm__dgemm_nt(m, m, d, 1.0, X, Y, 0.0, G);
+            sxy = block_sum(G, m, m, nx, ny, &cfg->kernel, gamma, 0, rb, rd);
+        }
+        vals[s] = mmd_combine(cfg->estimator, sxx.full, sxx.diag, syy.full, syy.diag, sxy.full, sxy.diag, (double)m,
+                              (double)m);
+        if (cfg->progress) cfg->progress("kid subsets", (double)(s + 1) / (double)cfg->subsets, cfg->progress_ctx);
+    }
+    double mean = 0, var = 0;
+    for (size_t s = 0; s < cfg->subsets; s++) mean += vals[s];
+    mean /= (double)cfg->subsets;
+    for (size_t s = 0; s < cfg->subsets; s++) var += (vals[s] - mean) * (vals[s] - mean);
+    out->mean = mean;
+    out->std = sqrt(var / (double)cfg->subsets);
+    out->subsets = cfg->subsets;
+    out->subset_size = m;
+    if (per_subset) memcpy(per_subset, vals, cfg->subsets * sizeof(double));
+    rc = isfinite(mean) ? GM_OK : gm_set_error(GM_ENUMERIC, "KID is not finite");
+done:
+    gm_free(work);
+    gm_free(ix);
+    gm_free(iy);
+    gm_free(X);
+    gm_free(Y);
+    gm_free(G);
+    gm_free(nx);
+    gm_free(ny);
+    gm_free(rb);
+    gm_free(rd);
+    gm_free(vals);
+    return rc;
+}
+
+/* ---- full-set MMD by tiles ---------------------------------------------------------------------- */
+
+#define MMD_TILE 1024
+
+/* Σ k over A x B (sym: A == B, sum over i < j, diagonal returned too). */
+static int tiled_sum(const gm_feats *a, const double *na, const gm_feats *b, const double *nb, const gm_kernel *k,
+                     double gamma, int sym, double *full, double *diag) {
+    size_t t = MMD_TILE, d = a->d;
+    double *A = gm_malloc(t * d * sizeof(double)), *B = gm_malloc(t * d * sizeof(double));
+    double *G = gm_malloc(t * t * sizeof(double)), *rb = gm_malloc(t * sizeof(double)),
+           *rd = gm_malloc(t * sizeof(double));
+    if (!A || !B || !G || !rb || !rd) {
+        gm_free(A);
+        gm_free(B);
+        gm_free(G);
+        gm_free(rb);
+        gm_free(rd);
+        return GM_ENOMEM;
+    }
+    *full = 0;
+    *diag = 0;
+    for (size_t i0 = 0; i0 < a->n; i0 += t) {
+        size_t mi = a->n - i0 < t ? a->n - i0 : t;
+        gm__rows_f64(a, i0, mi, A);
+        for (size_t j0 = sym ? i0 : 0; j0 < b->n; j0 += t) {
+            size_t mj = b->n - j0 < t ? b->n - j0 : t;
+            gm__rows_f64(b, j0, mj, B);
+            gm__dgemm_nt(mi, mj, d, 1.0, A, B, 0.0, G);
+            int dblock = sym && j0 == i0;
+            ksum s = block_sum(G, mi, mj, na + i0, nb + j0, k, gamma, dblock, rb, rd);
+            *full += s.full;
+            if (dblock) *diag += s.diag;
+        }
+    }
+    gm_free(A);
+    gm_free(B);
+    gm_free(G);
+    gm_free(rb);
+    gm_free(rd);
+    return GM_OK;
+}
+
+int gm_mmd(const gm_feats *x, const gm_feats *y, const gm_kernel *k, gm_mmd_estimator est, double *out) {
+    int rc = gm__check_pair(x, y, 2, "MMD");
+    if (rc) return rc;
+    if (k->kind == GM_KERNEL_RBF && !(k->sigma > 0)) GM_FAIL(GM_EINVAL, "MMD: RBF sigma must be > 0");
+    if (est == GM_MMD_USTAT && x->n != y->n) GM_FAIL(GM_EINVAL, "MMD: the u-statistic needs sets of equal size");
+    double *nx = gm_malloc(x->n * sizeof(double)), *ny = gm_malloc(y->n * sizeof(double));
+    if (!nx || !ny) {
+        gm_free(nx);
+        gm_free(ny);
+        return GM_ENOMEM;
+    }
+    gm__row_norms(x, nx);
+    gm__row_norms(y, ny);
+    double g = kgamma(k, x->d), sxx, dxx, syy, dyy, sxy, dxy = 0, unused;
+    if (!(rc = tiled_sum(x, nx, x, nx, k, g, 1, &sxx, &dxx)) && !(rc = tiled_sum(y, ny, y, ny, k, g, 1, &syy, &dyy)) &&
+        !(rc = tiled_sum(x, nx, y, ny, k, g, 0, &sxy, &unused))) {
+        if (est == GM_MMD_USTAT) {
+            /* Σ_i k(x_i, y_i): paired rows */
+            for (size_t i = 0; i < x->n; i++) {
+                double dot = 0;
+                for (size_t t = 0; t < x->d; t++) dot += gm_feats_at(x, i, t) * gm_feats_at(y, i, t);
+                dxy += kval(k, g, dot, nx[i], ny[i]);
+            }
+        }
+        *out = mmd_combine(est, sxx, dxx, syy, dyy, sxy, dxy, (double)x->n, (double)y->n);
+        if (!isfinite(*out)) rc = gm_set_error(GM_ENUMERIC, "MMD is not finite");
+    }
+    gm_free(nx);
+    gm_free(ny);
+    return rc;
+}
