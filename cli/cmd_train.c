@@ -168,7 +168,7 @@ static int train_classifier(int argc, char **argv) {
                    "  --seed S          seed of initialisation, data order and dropout (default %llu)\n"
                    "  --resume          continue from --out (config taken from the checkpoint; bitwise the same\n"
                    "                    result as an uninterrupted run)\n"
-                   "  --limit N         use only the first N training images (tests)\n"
+                   "  --limit N         use only the first N training and test images (for quick tests)\n"
                    "  --stop-after K    stop after K epochs of this invocation (simulates an interruption)\n"
                    "  --json FILE       write {test_accuracy, epochs, seconds, ...} to FILE\n",
                    GM_CLF_SPEC, dir, (long long)cfg.epochs, cfg.batch, cfg.lr, (unsigned long long)cfg.seed);
@@ -188,6 +188,7 @@ static int train_classifier(int argc, char **argv) {
     if (rc == GM_OK) rc = cli_fashion_mnist(dir, 0, &Xte, &yte, &nte);
     if (rc != GM_OK) goto fail;
     if (limit > 0 && (size_t)limit < ntr) ntr = (size_t)limit;
+    if (limit > 0 && (size_t)limit < nte) nte = (size_t)limit;
     if (resume) {
         struct stat st;
         if (stat(out, &st) != 0) {

@@ -17,8 +17,18 @@
 static void sgemm_serial(int transA, int transB, size_t M, size_t N, size_t K, float alpha, const float *A,
                          size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
 #ifdef GM_HAVE_BLAS
+#ifdef _OPENMP
+    /* OpenBLAS (OpenMP build) threads a call made outside a parallel region with omp_get_max_threads()
+     * threads, and its result then depends on that count: force one thread here (all parallelism comes
+     * from the fixed panels of gm__sgemm). */
+    int saved = omp_in_parallel() ? 0 : omp_get_max_threads();
+    if (saved > 1) omp_set_num_threads(1);
+#endif
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, (int)M,
                 (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+#ifdef _OPENMP
+    if (saved > 1) omp_set_num_threads(saved);
+#endif
 #else
     for (size_t m = 0; m < M; m++) {
         float *c = C + m * ldc;
