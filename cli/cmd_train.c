@@ -68,7 +68,7 @@ static int read_gz(const char *path, unsigned char **out, size_t *len) {
 }
 static uint32_t be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
-int cli_fashion_mnist(const char *dir, int train, float **images, uint8_t **labels, size_t *n) {
+static int cli_fashion_mnist(const char *dir, int train, float **images, uint8_t **labels, size_t *n) {
     char pi[4096], pl[4096];
     snprintf(pi, sizeof pi, "%s/%s-images-idx3-ubyte.gz", dir, train ? "train" : "t10k");
     snprintf(pl, sizeof pl, "%s/%s-labels-idx1-ubyte.gz", dir, train ? "train" : "t10k");
