@@ -27,6 +27,8 @@ static const struct gm_cmd commands[] = {
     {"inspect", cmd_inspect, "dtype, shape and statistics of a .npy, .npz, .safetensors or IDX file"},
     {"plot", cmd_plot, "plot CSV columns (e.g. per-round trajectories) as a PNG line chart"},
     {"eval", cmd_eval, "sample-quality metrics between feature sets (.npy/.npz)"},
+    {"train", cmd_train, "train a model (classifier|...), write .safetensors"},
+    {"features", cmd_features, "classifier penultimate-layer features of images (.npy)"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
