@@ -156,3 +156,43 @@ int gm_mix_qp(const double *K, const double *c, size_t m, double *alpha, double 
         qp_fista(K, c, m, alpha, obj);
     return GM_OK;
 }
+
+/* Warm start (internal, see mix_internal.h): solve the KKT system on support `mask` and accept it only
+ * if it certifies optimality (alpha_A >= 0 and 2K alpha + c >= nu off the support, up to rounding).
+ * With a strictly convex objective (ridge > 0) the minimiser is unique, so an accepted answer equals the
+ * enumeration's up to rounding. Returns 1 when accepted (alpha written), else 0. */
+int gm_mix_qp_try_support(const double *K, const double *c, size_t m, unsigned long mask, double *alpha) {
+    if (m > GM_MIX_QP_ENUM_MAX || mask == 0 || mask >= (1UL << m)) return 0;
+    double scale = 1.0;
+    for (size_t i = 0; i < m * m; i++) scale = fmax(scale, fabs(K[i]));
+    double M[(GM_MIX_QP_ENUM_MAX + 1) * (GM_MIX_QP_ENUM_MAX + 1)], r[GM_MIX_QP_ENUM_MAX + 1];
+    size_t idx[GM_MIX_QP_ENUM_MAX], k = 0;
+    for (size_t i = 0; i < m; i++)
+        if (mask & (1UL << i)) idx[k++] = i;
+    size_t n = k + 1;
+    for (size_t a = 0; a < k; a++) {
+        for (size_t b = 0; b < k; b++) M[a * n + b] = 2.0 * K[idx[a] * m + idx[b]];
+        M[a * n + k] = 1.0;
+        M[k * n + a] = 1.0;
+        r[a] = -c[idx[a]];
+    }
+    M[k * n + k] = 0.0;
+    r[k] = 1.0;
+    if (solve_small(M, r, n, scale) != 0) return 0;
+    double cand[GM_MIX_QP_ENUM_MAX] = {0}, sum = 0.0;
+    for (size_t a = 0; a < k; a++) {
+        if (!(r[a] > 0.0)) return 0;
+        cand[idx[a]] = r[a];
+        sum += r[a];
+    }
+    for (size_t i = 0; i < m; i++) cand[i] /= sum;
+    double nu = -r[k], tol = 1e-12 * (scale + 1.0);
+    for (size_t i = 0; i < m; i++) {
+        if (mask & (1UL << i)) continue;
+        double g = c[i];
+        for (size_t j = 0; j < m; j++) g += 2.0 * K[i * m + j] * cand[j];
+        if (g < nu - tol) return 0;
+    }
+    memcpy(alpha, cand, m * sizeof *alpha);
+    return 1;
+}

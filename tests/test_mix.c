@@ -5,6 +5,7 @@
 #include "gm_test.h"
 #include "genmix/mix.h"
 #include "genmix/rng.h"
+#include "mix_internal.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -112,6 +113,29 @@ GM_TEST(test_qp_vs_brute_force) {
         }
     }
     CHECK(worst_kkt < 1e-9);
+    /* warm start: accepted only on the optimal support, and then equal to the enumeration */
+    int accepted = 0, rejected = 0;
+    for (int inst = 0; inst < 100; inst++) {
+        size_t m = 3 + (size_t)(inst % 4);
+        double K[36], c[6], a[6], w[6];
+        random_psd(&r, m, m, K, c);
+        for (size_t i = 0; i < m; i++) K[i * m + i] += 1e-8;
+        CHECK_OK(gm_mix_qp(K, c, m, a, NULL));
+        unsigned long mask = 0;
+        for (size_t i = 0; i < m; i++)
+            if (a[i] > 0.0) mask |= 1UL << i;
+        if (gm_mix_qp_try_support(K, c, m, mask, w)) {
+            accepted++;
+            for (size_t i = 0; i < m; i++) CHECK_NEAR(w[i], a[i], 0, 1e-9);
+        }
+        unsigned long wrong = (mask ^ (1UL << (inst % m))) & ((1UL << m) - 1);
+        if (wrong && gm_mix_qp_try_support(K, c, m, wrong, w))
+            for (size_t i = 0; i < m; i++) CHECK_NEAR(w[i], a[i], 0, 1e-9);
+        else
+            rejected++;
+    }
+    CHECK(accepted >= 95);
+    CHECK(rejected >= 90);
     /* larger m: projected-gradient path satisfies KKT too; m = 8 via enumeration agrees with it */
     for (int inst = 0; inst < 5; inst++) {
         double K[20 * 20], c[20], a[20], obj;
