@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "genmix/mix.h"
@@ -170,6 +171,35 @@ double gm_mix_score_of(gm_mix_quad quad, int lin, double objective) {
 }
 
 int gm_mix_higher_better(gm_mix_quad quad, int lin) { return quad == GM_MIX_QUAD_RKE && !lin; }
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int gm_mix_median_bandwidth(const float *X, size_t n, size_t d, size_t pairs, uint64_t seed, double *sigma) {
+    if (n < 2 || d < 1) GM_FAIL(GM_EINVAL, "median bandwidth: need at least 2 rows");
+    if (pairs == 0) pairs = 10000;
+    double *dist = gm_malloc(pairs * sizeof *dist);
+    if (!dist) return GM_ENOMEM;
+    gm_rng r;
+    gm_rng_init(&r, seed, gm_rng_stream_id(GM_STREAM_EVAL, 0));
+    for (size_t p = 0; p < pairs; p++) {
+        size_t i = (size_t)gm_rng_below(&r, n), j = (size_t)gm_rng_below(&r, n - 1);
+        if (j >= i) j++;
+        double s = 0.0;
+        for (size_t k = 0; k < d; k++) {
+            double t = (double)X[i * d + k] - (double)X[j * d + k];
+            s += t * t;
+        }
+        dist[p] = sqrt(s);
+    }
+    qsort(dist, pairs, sizeof *dist, cmp_double);
+    *sigma = pairs % 2 ? dist[pairs / 2] : 0.5 * (dist[pairs / 2 - 1] + dist[pairs / 2]);
+    gm_free(dist);
+    if (!isfinite(*sigma)) GM_FAIL(GM_ENUMERIC, "median bandwidth: non-finite distance (NaN in the data?)");
+    return GM_OK;
+}
 
 /* ==== reference set ============================================================================== */
 

@@ -634,6 +634,18 @@ GM_TEST(test_bad_input) {
     CHECK(al == GM_MIX_SH);
 }
 
+GM_TEST(test_median_bandwidth) {
+    /* two points per row pair from N(0, I_2): |x - y|^2 ~ 2 chi2_2, median distance = sqrt(4 ln 2) = 1.665 */
+    size_t n = 2000;
+    double mu[2] = {0, 0};
+    float *x = gauss_pool(31, 0, mu, 1.0, n);
+    double s;
+    CHECK_OK(gm_mix_median_bandwidth(x, n, 2, 20001, 1, &s));
+    CHECK_NEAR(s, sqrt(4.0 * log(2.0)), 0.03, 0); /* sd of the sample median ~ 0.5 % */
+    CHECK_RC(gm_mix_median_bandwidth(x, 1, 2, 10, 1, &s), GM_EINVAL);
+    free(x);
+}
+
 GM_TEST(test_alloc_failure) {
     gm_mix_config cfg;
     gm_mix_config_default(&cfg, 3, 4, 50, GM_MIX_QUAD_RKE, 0);
@@ -663,4 +675,4 @@ GM_TEST_MAIN({"qp_vs_brute_force", test_qp_vs_brute_force}, {"qp_duplicate_arm_c
              {"baselines", test_baselines}, {"threads_identical", test_threads_identical},
              {"precision_density_terms", test_precision_density_terms},
              {"rke_precision_online", test_rke_precision_online}, {"bad_input", test_bad_input},
-             {"alloc_failure", test_alloc_failure})
+             {"median_bandwidth", test_median_bandwidth}, {"alloc_failure", test_alloc_failure})

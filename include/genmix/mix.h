@@ -108,6 +108,11 @@ int gm_mix_config_check(const gm_mix_config *cfg);
 const char *gm_mix_algo_name(gm_mix_algo a);       /* "cab", "ogd", "ucb", "sh", "uniform", ... */
 int gm_mix_algo_parse(const char *s, gm_mix_algo *out);
 
+/* Median pairwise Euclidean distance of up to `pairs` random pairs of distinct rows of X (n x d, n >= 2),
+ * drawn from Philox stream (GM_STREAM_EVAL, 0) of `seed`: a bandwidth suggestion to pass explicitly
+ * as sigma (genmix never picks one silently). */
+int gm_mix_median_bandwidth(const float *X, size_t n, size_t d, size_t pairs, uint64_t seed, double *sigma);
+
 /* ---- simplex QP -------------------------------------------------------------------------------- */
 /* alpha = argmin_{alpha >= 0, sum alpha = 1} alpha'K alpha + c'alpha, K (m x m, row-major) symmetric
  * PSD. m <= GM_MIX_QP_ENUM_MAX: exact, by enumerating supports and solving the KKT system of each
