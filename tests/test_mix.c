@@ -280,6 +280,30 @@ GM_TEST(test_collected_set_identity_and_queue) {
     for (size_t i = 0; i < m; i++) free(pool[i]);
 }
 
+GM_TEST(test_code_compat_double_count) {
+    /* spec §2.4 item 1: the official code adds kappa(x,x) twice to S_aa, i.e. sum_a n_a / N^2 = 1/N extra */
+    size_t T = 200;
+    double mu[2] = {0, 0};
+    float *x = gauss_pool(12, 0, mu, 1.0, T);
+    gm_mix_config cfg;
+    gm_mix_config_default(&cfg, 2, 2, T, GM_MIX_QUAD_RKE, 0);
+    cfg.sigma = 1.0;
+    cfg.algo = GM_MIX_UNIFORM;
+    gm_mix *a, *b;
+    CHECK_OK(gm_mix_create(&a, &cfg, NULL));
+    gm_mix_config_code(&cfg);
+    CHECK(cfg.n0 == 5 && cfg.code_compat == 1 && cfg.delta_L == 0.6);
+    CHECK_OK(gm_mix_create(&b, &cfg, NULL));
+    for (size_t t = 0; t < T; t++) {
+        CHECK_OK(gm_mix_update(a, t % 2, x + 2 * t, NULL));
+        CHECK_OK(gm_mix_update(b, t % 2, x + 2 * t, NULL));
+    }
+    CHECK_NEAR(gm_mix_objective(b) - gm_mix_objective(a), 1.0 / (double)T, 1e-9, 0);
+    gm_mix_free(a);
+    gm_mix_free(b);
+    free(x);
+}
+
 GM_TEST(test_kii_bias) {
     /* (iii) E K_hat_ii - K_ii = (1 - K_ii)/n for the Gaussian kernel: 400 replications of n = 10 */
     double mu[2] = {0, 0}, s = 0.5, K = gauss_K(mu, s, mu, s, 2, 0.5);
@@ -669,7 +693,7 @@ GM_TEST(test_alloc_failure) {
 
 GM_TEST_MAIN({"qp_vs_brute_force", test_qp_vs_brute_force}, {"qp_duplicate_arm_case_F", test_qp_duplicate_arm_case_F},
              {"closed_form_cases", test_closed_form_cases},
-             {"collected_set_identity_and_queue", test_collected_set_identity_and_queue}, {"kii_bias", test_kii_bias},
+             {"collected_set_identity_and_queue", test_collected_set_identity_and_queue}, {"code_compat_double_count", test_code_compat_double_count}, {"kii_bias", test_kii_bias},
              {"online_case_B", test_online_case_B}, {"online_case_D_corner", test_online_case_D_corner},
              {"online_case_E_kid", test_online_case_E_kid}, {"regret_trend", test_regret_trend},
              {"baselines", test_baselines}, {"threads_identical", test_threads_identical},
