@@ -864,6 +864,7 @@ void gm_mix_trace_free(gm_mix_trace *t) {
     gm_free(t->score);
     gm_free(t->freq);
     gm_free(t->alpha);
+    gm_free(t->qp_alpha);
     memset(t, 0, sizeof *t);
 }
 
@@ -901,6 +902,7 @@ static int sim_one(const gm_mix_config *cfg0, const gm_mix_ref *ref, const float
     for (size_t t = 0; t < T; t++) {
         size_t arm;
         if ((rc = gm_mix_select(b, &arm))) goto done;
+        if (out->qp_alpha) memcpy(out->qp_alpha + (run * T + t) * m, b->alpha, m * sizeof *b->alpha);
         if (B) {
             if (gm_mix_queued(b, arm) == 0) {
                 size_t cnt = pool_n[arm] - taken[arm];
@@ -979,9 +981,11 @@ int gm_mix_simulate(const gm_mix_config *cfg, const gm_mix_ref *ref, const float
     out->score = gm_malloc(runs * T * sizeof *out->score);
     out->freq = gm_malloc(runs * T * m * sizeof *out->freq);
     out->alpha = gm_malloc(runs * m * sizeof *out->alpha);
+    int qp = cfg->algo == GM_MIX_CAB || cfg->algo == GM_MIX_GREEDY;
+    out->qp_alpha = qp ? gm_malloc(runs * T * m * sizeof *out->qp_alpha) : NULL;
     int *rcs = gm_calloc(runs, sizeof *rcs);
     char(*msg)[256] = gm_calloc(runs, sizeof *msg);
-    if (!out->objective || !out->score || !out->freq || !out->alpha || !rcs || !msg) {
+    if (!out->objective || !out->score || !out->freq || !out->alpha || (qp && !out->qp_alpha) || !rcs || !msg) {
         rc = GM_ENOMEM;
         goto done;
     }

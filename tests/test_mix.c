@@ -453,6 +453,15 @@ GM_TEST(test_regret_trend) {
         fprintf(stderr, "  regret at T=%zu: %.5f (sqrt(lnT/T) %.4f)\n", at[k], reg[k], sqrt(log((double)at[k]) / (double)at[k]));
     }
     CHECK(reg[0] > reg[1] && reg[1] > reg[2]);
+    /* CAB's QP weights: uniform during the warm-up, on the simplex, and near alpha* at the end */
+    CHECK(tr.qp_alpha != NULL);
+    if (tr.qp_alpha) {
+        CHECK_NEAR(tr.qp_alpha[0], 1.0 / 3.0, 0, 1e-15);
+        const double *a = tr.qp_alpha + (T - 1) * 3;
+        CHECK_NEAR(a[0] + a[1] + a[2], 1.0, 0, 1e-12);
+        CHECK_NEAR(a[2], 5.0 / 8.25, 0, 0.1);
+        CHECK(a[0] >= 0 && a[1] >= 0 && a[2] >= 0);
+    }
     CHECK(reg[2] > 0.0);
     gm_mix_trace_free(&tr);
 }

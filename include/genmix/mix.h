@@ -185,6 +185,8 @@ typedef struct {
     double *score;     /* runs x T: reported score after t+1 samples */
     double *freq;      /* runs x T x m: pull frequencies n_i/(t+1) */
     double *alpha;     /* runs x m: the last QP solution (CAB/greedy) or final frequencies */
+    double *qp_alpha;  /* CAB/greedy only (else NULL): runs x T x m, the QP weights used for round t+1
+                          (the uniform vector during the warm-up) */
 } gm_mix_trace;
 
 /* Run `runs` replications of cfg->algo. Arm i is a pool of pool_n[i] feature rows (pool[i], row-major)
