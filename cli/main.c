@@ -29,6 +29,7 @@ static const struct gm_cmd commands[] = {
     {"eval", cmd_eval, "sample-quality metrics between feature sets (.npy/.npz)"},
     {"train", cmd_train, "train a model (classifier|...), write .safetensors"},
     {"features", cmd_features, "classifier penultimate-layer features of images (.npy)"},
+    {"mix", cmd_mix, "online mixing of generators (Mixture-UCB CAB/OGD + baselines): weights, score, regret"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
