@@ -23,6 +23,7 @@ struct gm_cmd {
 
 static const struct gm_cmd commands[] = {
     {"version", cmd_version, "print the genmix version"},
+    {"moe", cmd_moe, "softmax-gated mixture of experts: fit, predict, convergence-rate simulation"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

@@ -10,6 +10,7 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include "genmix/rng.h"
 
@@ -195,18 +196,52 @@ static int scratch_alloc(row_scratch *w, const gm_moe *m) {
     return GM_OK;
 }
 
-/* ell and posteriors from precomputed design matrices Xt, Gt (n x p each). */
+/* ell and posteriors from precomputed design matrices Xt, Gt (n x p each). Works in probability space
+ * (k + kS exps and one log per row) and falls back to the log-space path for rows whose mixture
+ * probability is tiny (extreme logits), so nothing underflows. */
 static double estep_design(const gm_moe *m, const double *Xt, const double *Gt, const int *y, size_t n,
                            double *tau, row_scratch *w) {
     size_t k = m->n_experts, S = m->n_classes, p = m->dim + 1;
-    double ll = 0.0;
+    double ll = 0.0, *q = w->L, *xi = w->logf;
     for (size_t t = 0; t < n; t++) {
-        row_eval(m, Xt + t * p, Gt + t * p, w->logpi, w->logf);
-        for (size_t i = 0; i < k; i++) w->L[i] = w->logpi[i] + w->logf[i * S + (size_t)y[t]];
-        double c = log_softmax(w->L, k);
-        ll += c;
-        if (tau)
-            for (size_t i = 0; i < k; i++) tau[t * k + i] = exp(w->L[i]);
+        const double *xt = Xt + t * p, *gt = Gt + t * p;
+        size_t yt = (size_t)y[t];
+        for (size_t i = 0; i < k; i++) q[i] = 0.0;
+        for (size_t j = 0; j < p; j++) {
+            const double *wr = m->W + j * k;
+            for (size_t i = 0; i < k; i++) q[i] += wr[i] * gt[j];
+        }
+        double mg = q[0];
+        for (size_t i = 1; i < k; i++)
+            if (q[i] > mg) mg = q[i];
+        double zg = 0.0;
+        for (size_t i = 0; i < k; i++) zg += (q[i] = exp(q[i] - mg));
+        double pt = 0.0;
+        for (size_t i = 0; i < k; i++) {
+            for (size_t s = 0; s < S; s++) xi[s] = 0.0;
+            for (size_t j = 0; j < p; j++) {
+                const double *vr = m->V + (i * p + j) * S;
+                for (size_t s = 0; s < S; s++) xi[s] += vr[s] * xt[j];
+            }
+            double mx = xi[0];
+            for (size_t s = 1; s < S; s++)
+                if (xi[s] > mx) mx = xi[s];
+            double zs = 0.0;
+            for (size_t s = 0; s < S; s++) zs += exp(xi[s] - mx);
+            q[i] = q[i] / zg * (exp(xi[yt] - mx) / zs);
+            pt += q[i];
+        }
+        if (pt > 1e-250) {
+            ll += log(pt);
+            if (tau)
+                for (size_t i = 0; i < k; i++) tau[t * k + i] = q[i] / pt;
+        } else {
+            row_eval(m, xt, gt, w->logpi, w->logf);
+            for (size_t i = 0; i < k; i++) w->L[i] = w->logpi[i] + w->logf[i * S + yt];
+            ll += log_softmax(w->L, k);
+            if (tau)
+                for (size_t i = 0; i < k; i++) tau[t * k + i] = exp(w->L[i]);
+        }
     }
     return ll;
 }
@@ -471,8 +506,8 @@ double gm_mlogit_objective(const double *B, const double *Z, size_t n, size_t p,
                            const int *labels, const double *w, double lambda, double *grad, double *negH) {
     size_t m = (C - 1) * p;
     double F = 0.0;
-    double eta[64];
-    double *et = C <= 64 ? eta : gm_malloc(C * sizeof(double));
+    double eta[128];
+    double *et = C <= 64 ? eta : gm_malloc(2 * C * sizeof(double));
     GM_ASSERT(et != NULL);
     if (grad) memset(grad, 0, m * sizeof(double));
     if (negH) memset(negH, 0, m * m * sizeof(double));
@@ -486,19 +521,24 @@ double gm_mlogit_objective(const double *B, const double *Z, size_t n, size_t p,
             et[c] = v;
         }
         et[C - 1] = 0.0;
-        log_softmax(et, C);
+        /* one exp per class and one log per row: lse, then log P_c = eta_c - lse, P_c = e_c / sum */
+        double mx = et[0];
+        for (size_t c = 1; c < C; c++)
+            if (et[c] > mx) mx = et[c];
+        double sum = 0.0, *ex = et + C;
+        for (size_t c = 0; c < C; c++) sum += (ex[c] = exp(et[c] - mx));
+        double lse = mx + log(sum);
         if (T) {
             const double *tr = T + t * C;
             double f = 0.0;
             for (size_t c = 0; c < C; c++)
-                if (tr[c] != 0.0) f += tr[c] * et[c];
+                if (tr[c] != 0.0) f += tr[c] * (et[c] - lse);
             F += wt * f;
         } else {
-            F += wt * et[labels[t]];
+            F += wt * (et[labels[t]] - lse);
         }
         if (!grad && !negH) continue;
-        /* probabilities into et */
-        for (size_t c = 0; c < C; c++) et[c] = exp(et[c]);
+        for (size_t c = 0; c < C; c++) et[c] = ex[c] / sum;
         if (grad) {
             for (size_t c = 0; c + 1 < C; c++) {
                 double tc = T ? T[t * C + c] : ((size_t)labels[t] == c ? 1.0 : 0.0);
