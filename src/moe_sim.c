@@ -226,9 +226,13 @@ int gm_moe_init_near_true(const gm_moe *truth, size_t k_fit, double sd_gate, dou
         if (all) break;
     }
     for (size_t i = 0; i < k_fit; i++) {
-        size_t j = src[i];
+        size_t j = src[i], copies = 0;
+        for (size_t l = 0; l < k_fit; l++) copies += src[l] == j;
         double eg = sd_gate * gm_rng_normal(&r), ee = sd_expert * gm_rng_normal(&r);
         for (size_t q = 0; q < p; q++) out->W[q * k_fit + i] = g.W[q * kt + j] + eg;
+        /* copies of one true atom share its gate mass (intercept - log copies), so that the start's mixing
+         * measure is near G_* (the reference code copies the full intercept; see docs/moe.md) */
+        out->W[i] -= log((double)copies);
         for (size_t q = 0; q < p; q++)
             for (size_t s = 0; s + 1 < S; s++) out->V[(i * p + q) * S + s] = g.V[(j * p + q) * S + s] + ee;
     }
@@ -252,6 +256,7 @@ gm_moe_sim_config gm_moe_sim_config_default(void) {
     c.fit.max_iter = 2000;
     c.fit.ridge = 0.0;
     c.fit.n_restarts = 1;
+    c.fit.polish = 0; /* the reference protocol (meteoritsSim / CRPE-SGaME): EM from nearTrue, tol 1e-6 */
     c.loss = gm_moe_voronoi_d1();
     return c;
 }

@@ -575,6 +575,45 @@ GM_TEST(test_simulation_smoke) {
     gm_moe_free(&m);
 }
 
+/* agreement with R flexmix (tools/moe_flexmix.R -> tests/golden/moe_flexmix.txt): on the same data, the
+ * best log-likelihood genmix reaches (over its restarts, degenerate ones included, as flexmix's
+ * minprior = 0 run) is >= flexmix's minus 1e-6 relative */
+GM_TEST(test_flexmix_agreement) {
+    FILE *fp = fopen("tests/golden/moe_flexmix.txt", "r");
+    CHECK(fp != NULL);
+    if (!fp) return;
+    char line[512];
+    int seen = 0;
+    while (fgets(line, sizeof line, fp)) {
+        char design;
+        size_t n;
+        double llf, secs;
+        int nrep;
+        if (line[0] == '#' || sscanf(line, "%c %zu %lf %lf %d", &design, &n, &llf, &secs, &nrep) != 5) continue;
+        gm_moe m;
+        if (design == 'A') design_a(&m);
+        else design_b(&m);
+        dataset ds;
+        make_data(&ds, &m, n, 20240521u, design == 'A' ? 1.0 : 3.0);
+        gm_moe_fit_config cfg = gm_moe_fit_config_default();
+        cfg.n_restarts = 1;
+        cfg.seed = 1;
+        cfg.ridge = 0.0;
+        gm_moe_fit_result res;
+        CHECK_OK(gm_moe_fit(&cfg, ds.X, ds.y, ds.n, 1, m.n_classes, NULL, &res));
+        double best = -INFINITY;
+        for (size_t r = 0; r < res.n_restarts; r++) best = fmax(best, res.restart_loglik[r]);
+        fprintf(stderr, "    design %c: genmix %.6f flexmix %.6f\n", design, best, llf);
+        CHECK(best >= llf - 1e-6 * fabs(llf));
+        gm_moe_fit_result_free(&res);
+        free_data(&ds);
+        gm_moe_free(&m);
+        seen++;
+    }
+    fclose(fp);
+    CHECK_INT_EQ(seen, 2);
+}
+
 GM_TEST(test_bad_input) {
     gm_moe m;
     CHECK_RC(gm_moe_init(&m, 0, 3, 1, GM_MOE_GATE_IDENTITY), GM_EINVAL);
@@ -609,4 +648,4 @@ GM_TEST_MAIN({"design_a_data", test_design_a_data}, {"design_b_data", test_desig
              {"design_a_restarts", test_design_a_restarts}, {"design_b_k2_and_bic", test_design_b_k2_and_bic},
              {"gradient_fd", test_gradient_fd}, {"mlogit_fd", test_mlogit_fd}, {"em_monotone", test_em_monotone},
              {"invariances", test_invariances}, {"planted_recovery", test_planted_recovery},
-             {"simulation_smoke", test_simulation_smoke}, {"bad_input", test_bad_input})
+             {"simulation_smoke", test_simulation_smoke}, {"flexmix_agreement", test_flexmix_agreement}, {"bad_input", test_bad_input})

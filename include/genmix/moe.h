@@ -253,7 +253,7 @@ typedef struct {
     uint64_t seed;
     double init_sd_gate, init_sd_expert; /* nearTrue noise sd at n: sd * n^-0.083 (0.005, 0.05) */
     size_t random_restarts;    /* extra random-partition restarts besides nearTrue (0) */
-    gm_moe_fit_config fit;     /* tol 1e-6, max_iter 2000, ridge 0, polish 1 */
+    gm_moe_fit_config fit;     /* tol 1e-6, max_iter 2000, ridge 0, polish 0 (EM only, as the reference code) */
     gm_moe_voronoi_config loss;
 } gm_moe_sim_config;
 gm_moe_sim_config gm_moe_sim_config_default(void);
@@ -274,7 +274,9 @@ typedef struct {
 int gm_moe_simulate(const gm_moe_sim_config *cfg, gm_moe_sim_record *out,
                     void (*progress)(size_t done, size_t total, void *ctx), void *ctx);
 /* The nearTrue start of the spec (section 4.1): fitted atoms copy random true atoms (all used, the last
- * fitted atom copies the reference), plus one scalar N(0, sd^2) per gate column / expert. */
+ * fitted atom copies the reference), plus one scalar N(0, sd^2) per gate column / expert; m copies of one
+ * true atom get the gate intercept beta0* - log m each (deviation from the reference code, which keeps
+ * beta0* and so starts with m times the true mass in that cell). */
 int gm_moe_init_near_true(const gm_moe *truth, size_t k_fit, double sd_gate, double sd_expert, uint64_t seed,
                           uint64_t stream, gm_moe *out);
 
