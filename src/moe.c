@@ -10,7 +10,6 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
-#include <stdlib.h>
 
 #include "genmix/rng.h"
 
