@@ -46,5 +46,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);    /* nn: genmix train <model> */
 int cmd_features(int argc, char **argv); /* nn: classifier features */
 int cmd_mix(int argc, char **argv);
+int cmd_moe(int argc, char **argv);
 
 #endif

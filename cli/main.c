@@ -30,6 +30,7 @@ static const struct gm_cmd commands[] = {
     {"train", cmd_train, "train a model (classifier|...), write .safetensors"},
     {"features", cmd_features, "classifier penultimate-layer features of images (.npy)"},
     {"mix", cmd_mix, "online mixing of generators (Mixture-UCB CAB/OGD + baselines): weights, score, regret"},
+    {"moe", cmd_moe, "softmax-gated mixture of experts: fit, predict, convergence-rate simulation"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

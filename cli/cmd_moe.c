@@ -1,0 +1,976 @@
+/* cmd_moe.c — `genmix moe fit|predict|simulate`: softmax-gated multinomial-logistic mixture of experts.
+ * No numerics here: CSV/JSON in and out, then the library (genmix/moe.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "genmix/io.h"
+#include "genmix/moe.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ============================================================================================== */
+/* CSV (numeric table with a header row)                                                           */
+/* ============================================================================================== */
+
+/* Temporary local reader (gm_csv_read from io.h is not in main yet): same contract as gm_csv_read —
+ * comma-separated, header row, every cell a finite number; errors name the 1-based line and the column. */
+typedef struct {
+    size_t nrows, ncols;
+    char **colnames;
+    double *values;
+} moe_csv;
+
+static void moe_csv_free(moe_csv *t) {
+    if (!t) return;
+    for (size_t j = 0; j < t->ncols && t->colnames; j++) gm_free(t->colnames[j]);
+    gm_free(t->colnames);
+    gm_free(t->values);
+    memset(t, 0, sizeof *t);
+}
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '"') s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == '"'))
+        s[--n] = '\0';
+    return s;
+}
+
+static int moe_csv_read(const char *path, moe_csv *out) {
+    memset(out, 0, sizeof *out);
+    void *data;
+    size_t len;
+    int rc = gm_read_file(path, &data, &len);
+    if (rc) return rc;
+    char *text = data, *save = NULL, *line;
+    size_t lineno = 0, cap = 0;
+    rc = GM_OK;
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        char *l = trim(line);
+        if (*l == '\0') continue;
+        if (!out->colnames) {
+            size_t nc = 1;
+            for (char *c = l; *c; c++) nc += *c == ',';
+            out->colnames = gm_calloc(nc, sizeof(char *));
+            if (!out->colnames) {
+                rc = GM_ENOMEM;
+                goto fail;
+            }
+            out->ncols = nc;
+            char *s2 = NULL, *tok = l;
+            for (size_t j = 0; j < nc; j++) {
+                char *comma = strchr(tok, ',');
+                if (comma) *comma = '\0';
+                out->colnames[j] = gm_strdup(trim(tok));
+                if (!out->colnames[j]) {
+                    rc = GM_ENOMEM;
+                    goto fail;
+                }
+                tok = comma ? comma + 1 : tok + strlen(tok);
+            }
+            (void)s2;
+            continue;
+        }
+        if (out->nrows == cap) {
+            cap = cap ? 2 * cap : 1024;
+            double *nv = gm_realloc(out->values, cap * out->ncols * sizeof(double));
+            if (!nv) {
+                rc = GM_ENOMEM;
+                goto fail;
+            }
+            out->values = nv;
+        }
+        char *tok = l;
+        for (size_t j = 0; j < out->ncols; j++) {
+            char *comma = strchr(tok, ',');
+            if (!comma && j + 1 < out->ncols) {
+                rc = gm_set_error(GM_EFORMAT, "%s: line %zu has %zu cells, the header has %zu columns", path, lineno,
+                                  j + 1, out->ncols);
+                goto fail;
+            }
+            if (comma) {
+                if (j + 1 == out->ncols) {
+                    rc = gm_set_error(GM_EFORMAT, "%s: line %zu has more cells than the %zu header columns", path,
+                                      lineno, out->ncols);
+                    goto fail;
+                }
+                *comma = '\0';
+            }
+            char *cell = trim(tok), *end;
+            errno = 0;
+            double v = strtod(cell, &end);
+            if (*cell == '\0' || *end != '\0' || !isfinite(v)) {
+                rc = gm_set_error(GM_EFORMAT, "%s: line %zu, column '%s': '%s' is not a finite number", path, lineno,
+                                  out->colnames[j], cell);
+                goto fail;
+            }
+            out->values[out->nrows * out->ncols + j] = v;
+            tok = comma ? comma + 1 : tok + strlen(tok);
+        }
+        out->nrows++;
+    }
+    if (!out->colnames) {
+        rc = gm_set_error(GM_EFORMAT, "%s: empty file (no header row)", path);
+        goto fail;
+    }
+    gm_free(data);
+    return GM_OK;
+fail:
+    gm_free(data);
+    moe_csv_free(out);
+    return rc;
+}
+
+static long moe_csv_col(const moe_csv *t, const char *name) {
+    for (size_t j = 0; j < t->ncols; j++)
+        if (!strcmp(t->colnames[j], name)) return (long)j;
+    return -1;
+}
+
+/* ============================================================================================== */
+/* model JSON                                                                                      */
+/* ============================================================================================== */
+
+static const char *gate_name(gm_moe_gate g) {
+    return g == GM_MOE_GATE_SIGMOID ? "sigmoid" : g == GM_MOE_GATE_TANH ? "tanh" : "identity";
+}
+
+static int parse_gate(const char *s, gm_moe_gate *g) {
+    if (!strcmp(s, "identity") || !strcmp(s, "standard")) *g = GM_MOE_GATE_IDENTITY;
+    else if (!strcmp(s, "sigmoid") || !strcmp(s, "modified")) *g = GM_MOE_GATE_SIGMOID;
+    else if (!strcmp(s, "tanh")) *g = GM_MOE_GATE_TANH;
+    else return -1;
+    return 0;
+}
+
+static cJSON *num_array(const double *v, size_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+    return a;
+}
+
+static int write_json(const char *path, cJSON *root) {
+    char *txt = cJSON_Print(root);
+    if (!txt) GM_FAIL(GM_ENOMEM, "out of memory printing JSON");
+    size_t n = strlen(txt);
+    char *buf = malloc(n + 2);
+    if (!buf) {
+        cJSON_free(txt);
+        GM_FAIL(GM_ENOMEM, "out of memory");
+    }
+    memcpy(buf, txt, n);
+    buf[n] = '\n';
+    cJSON_free(txt);
+    int rc = gm_write_file_atomic(path, buf, n + 1);
+    free(buf);
+    return rc;
+}
+
+static int model_to_json(const gm_moe *m, char **features, const char *target, const double *class_values,
+                         const gm_moe_fit_result *res, unsigned long long seed, cJSON **out) {
+    size_t k = m->n_experts, S = m->n_classes, d = m->dim, p = d + 1;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", "genmix-moe");
+    cJSON_AddStringToObject(root, "genmix_version", gm_version());
+    cJSON_AddNumberToObject(root, "n_experts", (double)k);
+    cJSON_AddNumberToObject(root, "n_classes", (double)S);
+    cJSON_AddNumberToObject(root, "dim", (double)d);
+    cJSON_AddStringToObject(root, "gate_transform", gate_name(m->gate));
+    cJSON *fa = cJSON_AddArrayToObject(root, "features");
+    for (size_t j = 0; j < d; j++) cJSON_AddItemToArray(fa, cJSON_CreateString(features[j]));
+    cJSON_AddStringToObject(root, "target", target);
+    cJSON_AddItemToObject(root, "class_values", num_array(class_values, S));
+    cJSON *W = cJSON_AddArrayToObject(root, "gate");
+    for (size_t j = 0; j < p; j++) cJSON_AddItemToArray(W, num_array(m->W + j * k, k));
+    cJSON *E = cJSON_AddArrayToObject(root, "experts");
+    for (size_t i = 0; i < k; i++) {
+        cJSON *e = cJSON_CreateArray();
+        for (size_t j = 0; j < p; j++) cJSON_AddItemToArray(e, num_array(m->V + (i * p + j) * S, S));
+        cJSON_AddItemToArray(E, e);
+    }
+    cJSON_AddStringToObject(root, "layout",
+                            "gate[j][i]: row j (0 = intercept, then features), expert i (last = reference 0); "
+                            "experts[i][j][s]: expert i, row j, class s (last = reference 0)");
+    if (res) {
+        cJSON_AddNumberToObject(root, "loglik", res->loglik);
+        cJSON_AddNumberToObject(root, "df", (double)res->df);
+        cJSON_AddNumberToObject(root, "n", (double)res->n);
+        cJSON_AddNumberToObject(root, "aic", res->aic);
+        cJSON_AddNumberToObject(root, "bic", res->bic);
+        cJSON_AddNumberToObject(root, "icl", res->icl);
+        cJSON_AddNumberToObject(root, "grad_norm", res->grad_norm);
+        cJSON_AddNumberToObject(root, "iterations", (double)res->iterations);
+        cJSON_AddNumberToObject(root, "flags", res->flags);
+        cJSON_AddBoolToObject(root, "converged", (res->flags & GM_MOE_CONVERGED) != 0);
+        cJSON_AddBoolToObject(root, "degenerate", (res->flags & GM_MOE_DEGENERATE) != 0);
+        cJSON_AddItemToObject(root, "restart_loglik", num_array(res->restart_loglik, res->n_restarts));
+        cJSON_AddNumberToObject(root, "best_restart", (double)res->best_restart);
+    }
+    cJSON_AddNumberToObject(root, "seed", (double)seed);
+    *out = root;
+    return GM_OK;
+}
+
+/* Parse a model written by model_to_json. features/class_values are malloc'd (free with free_strings / free). */
+static int model_from_json(const char *path, gm_moe *m, char ***features, double **class_values) {
+    void *data;
+    size_t len;
+    int rc = gm_read_file(path, &data, &len);
+    if (rc) return rc;
+    cJSON *root = cJSON_ParseWithLength(data, len);
+    gm_free(data);
+    if (!root) GM_FAIL(GM_EFORMAT, "%s: not valid JSON", path);
+    rc = GM_EFORMAT;
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    const cJSON *jk = cJSON_GetObjectItemCaseSensitive(root, "n_experts");
+    const cJSON *jS = cJSON_GetObjectItemCaseSensitive(root, "n_classes");
+    const cJSON *jd = cJSON_GetObjectItemCaseSensitive(root, "dim");
+    const cJSON *jg = cJSON_GetObjectItemCaseSensitive(root, "gate_transform");
+    const cJSON *jf = cJSON_GetObjectItemCaseSensitive(root, "features");
+    const cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "class_values");
+    const cJSON *jW = cJSON_GetObjectItemCaseSensitive(root, "gate");
+    const cJSON *jE = cJSON_GetObjectItemCaseSensitive(root, "experts");
+    gm_moe_gate gate;
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "genmix-moe") || !cJSON_IsNumber(jk) || !cJSON_IsNumber(jS) ||
+        !cJSON_IsNumber(jd) || !cJSON_IsString(jg) || parse_gate(jg->valuestring, &gate) || !cJSON_IsArray(jf) ||
+        !cJSON_IsArray(jc) || !cJSON_IsArray(jW) || !cJSON_IsArray(jE) || jk->valuedouble < 1 || jS->valuedouble < 2 ||
+        jd->valuedouble < 1 || jk->valuedouble > 1e4 || jS->valuedouble > 1e5 || jd->valuedouble > 1e6) {
+        cJSON_Delete(root);
+        GM_FAIL(GM_EFORMAT, "%s: not a genmix-moe model (missing or bad fields)", path);
+    }
+    size_t k = (size_t)jk->valuedouble, S = (size_t)jS->valuedouble, d = (size_t)jd->valuedouble, p = d + 1;
+    if ((size_t)cJSON_GetArraySize(jf) != d || (size_t)cJSON_GetArraySize(jc) != S ||
+        (size_t)cJSON_GetArraySize(jW) != p || (size_t)cJSON_GetArraySize(jE) != k) {
+        cJSON_Delete(root);
+        GM_FAIL(GM_EFORMAT, "%s: array sizes do not match n_experts/n_classes/dim", path);
+    }
+    rc = gm_moe_init(m, k, S, d, gate);
+    if (rc) {
+        cJSON_Delete(root);
+        return rc;
+    }
+    *features = calloc(d, sizeof(char *));
+    *class_values = calloc(S, sizeof(double));
+    rc = GM_EFORMAT;
+    if (!*features || !*class_values) goto bad;
+    for (size_t j = 0; j < d; j++) {
+        const cJSON *s = cJSON_GetArrayItem(jf, (int)j);
+        if (!cJSON_IsString(s)) goto bad;
+        (*features)[j] = strdup(s->valuestring);
+    }
+    for (size_t s = 0; s < S; s++) {
+        const cJSON *v = cJSON_GetArrayItem(jc, (int)s);
+        if (!cJSON_IsNumber(v)) goto bad;
+        (*class_values)[s] = v->valuedouble;
+    }
+    for (size_t j = 0; j < p; j++) {
+        const cJSON *row = cJSON_GetArrayItem(jW, (int)j);
+        if (!cJSON_IsArray(row) || (size_t)cJSON_GetArraySize(row) != k) goto bad;
+        for (size_t i = 0; i < k; i++) {
+            const cJSON *v = cJSON_GetArrayItem(row, (int)i);
+            if (!cJSON_IsNumber(v)) goto bad;
+            m->W[j * k + i] = v->valuedouble;
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        const cJSON *e = cJSON_GetArrayItem(jE, (int)i);
+        if (!cJSON_IsArray(e) || (size_t)cJSON_GetArraySize(e) != p) goto bad;
+        for (size_t j = 0; j < p; j++) {
+            const cJSON *row = cJSON_GetArrayItem(e, (int)j);
+            if (!cJSON_IsArray(row) || (size_t)cJSON_GetArraySize(row) != S) goto bad;
+            for (size_t s = 0; s < S; s++) {
+                const cJSON *v = cJSON_GetArrayItem(row, (int)s);
+                if (!cJSON_IsNumber(v)) goto bad;
+                m->V[(i * p + j) * S + s] = v->valuedouble;
+            }
+        }
+    }
+    cJSON_Delete(root);
+    return GM_OK;
+bad:
+    cJSON_Delete(root);
+    if (*features)
+        for (size_t j = 0; j < d; j++) free((*features)[j]);
+    free(*features);
+    free(*class_values);
+    *features = NULL;
+    *class_values = NULL;
+    gm_moe_free(m);
+    GM_FAIL(GM_EFORMAT, "%s: malformed model arrays (gate/experts/features/class_values)", path);
+}
+
+/* ============================================================================================== */
+/* fit                                                                                             */
+/* ============================================================================================== */
+
+static void fit_usage(FILE *f) {
+    fprintf(f,
+            "usage: genmix moe fit --csv data.csv --target COLUMN --experts K --out model.json [options]\n\n"
+            "Fit a softmax-gated multinomial-logistic mixture of experts by EM (Newton M-steps, random-partition\n"
+            "restarts, Newton polish). Features are all other columns (or --features). Target values must be\n"
+            "integers; classes are its distinct values in increasing order (or 0..S-1 with --classes S).\n\n"
+            "options:\n"
+            "  --csv FILE          numeric CSV with a header row (required)\n"
+            "  --target NAME       class column (required)\n"
+            "  --features A,B,..   feature columns (default: all but the target)\n"
+            "  --experts K         number of experts, >= 1 (required)\n"
+            "  --classes S         labels are 0..S-1 and every class must have rows\n"
+            "  --restarts R        random restarts (default 10)\n"
+            "  --gating G          standard | modified (gate sees sigmoid(x)) (default standard)\n"
+            "  --transform T       modified-gating transform: sigmoid | tanh (default sigmoid)\n"
+            "  --max-iter N        EM iterations per restart (default 5000)\n"
+            "  --tol X             relative change of the objective to stop (default 1e-8)\n"
+            "  --ridge X           ridge on all coefficients (default 1e-8)\n"
+            "  --no-polish         skip the Newton polish after EM\n"
+            "  --seed N            restart seed (default 0)\n"
+            "  --out FILE          model file (.json) (required)\n"
+            "  --json              print the summary as JSON on stdout\n");
+}
+
+static int split_names(char *s, char ***out, size_t *n) {
+    size_t c = 1;
+    for (char *q = s; *q; q++) c += *q == ',';
+    char **v = calloc(c, sizeof(char *));
+    if (!v) return -1;
+    size_t i = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) v[i++] = trim(tok);
+    *out = v;
+    *n = i;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int moe_fit(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"csv", required_argument, 0, 'c'},      {"target", required_argument, 0, 't'},
+        {"features", required_argument, 0, 'F'}, {"experts", required_argument, 0, 'k'},
+        {"classes", required_argument, 0, 'S'},  {"restarts", required_argument, 0, 'r'},
+        {"gating", required_argument, 0, 'g'},   {"transform", required_argument, 0, 'T'},
+        {"max-iter", required_argument, 0, 'm'}, {"tol", required_argument, 0, 'e'},
+        {"ridge", required_argument, 0, 'l'},    {"no-polish", no_argument, 0, 'P'},
+        {"seed", required_argument, 0, 's'},     {"out", required_argument, 0, 'o'},
+        {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *csv = NULL, *target = NULL, *out = NULL, *gating = "standard", *transform = "sigmoid";
+    char *features_arg = NULL;
+    long K = -1, S_opt = 0, restarts = 10, max_iter = 5000;
+    double tol = 1e-8, ridge = 1e-8;
+    unsigned long long seed = 0;
+    int polish = 1, json = 0, c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': csv = optarg; break;
+        case 't': target = optarg; break;
+        case 'F': features_arg = optarg; break;
+        case 'k':
+            if (cli_parse_long(optarg, &K)) return cli_usage_error("moe fit", "--experts takes an integer");
+            break;
+        case 'S':
+            if (cli_parse_long(optarg, &S_opt) || S_opt < 2)
+                return cli_usage_error("moe fit", "--classes takes an integer >= 2");
+            break;
+        case 'r':
+            if (cli_parse_long(optarg, &restarts) || restarts < 1)
+                return cli_usage_error("moe fit", "--restarts takes an integer >= 1");
+            break;
+        case 'g': gating = optarg; break;
+        case 'T': transform = optarg; break;
+        case 'm':
+            if (cli_parse_long(optarg, &max_iter) || max_iter < 1)
+                return cli_usage_error("moe fit", "--max-iter takes an integer >= 1");
+            break;
+        case 'e':
+            if (cli_parse_double(optarg, &tol) || !(tol >= 0)) return cli_usage_error("moe fit", "--tol takes a number >= 0");
+            break;
+        case 'l':
+            if (cli_parse_double(optarg, &ridge) || !(ridge >= 0))
+                return cli_usage_error("moe fit", "--ridge takes a number >= 0");
+            break;
+        case 'P': polish = 0; break;
+        case 's':
+            if (cli_parse_u64(optarg, &seed)) return cli_usage_error("moe fit", "--seed takes a non-negative integer");
+            break;
+        case 'o': out = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': fit_usage(stdout); return CLI_OK;
+        default: fit_usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (!csv || !target || !out || K == -1)
+        return cli_usage_error("moe fit", "--csv, --target, --experts and --out are required");
+    if (K < 1) {
+        gm_set_error(GM_EINVAL, "--experts: the number of experts K must be >= 1 (got %ld)", K);
+        return cli_fail(GM_EINVAL);
+    }
+    gm_moe_gate gate = GM_MOE_GATE_IDENTITY;
+    if (!strcmp(gating, "modified")) {
+        if (parse_gate(transform, &gate) || gate == GM_MOE_GATE_IDENTITY)
+            return cli_usage_error("moe fit", "--transform must be sigmoid or tanh");
+    } else if (strcmp(gating, "standard")) {
+        return cli_usage_error("moe fit", "--gating must be standard or modified");
+    }
+    size_t olen = strlen(out);
+    if (olen < 5 || strcmp(out + olen - 5, ".json"))
+        return cli_usage_error("moe fit", "--out must end in .json");
+
+    moe_csv tab;
+    int rc = moe_csv_read(csv, &tab);
+    if (rc) return cli_fail(rc);
+    int status = CLI_ERR;
+    char **fnames = NULL;
+    size_t d = 0;
+    long *fcol = NULL;
+    double *X = NULL, *classes = NULL;
+    int *y = NULL;
+    gm_moe_fit_result res;
+    memset(&res, 0, sizeof res);
+    long tcol = moe_csv_col(&tab, target);
+    if (tcol < 0) {
+        gm_set_error(GM_EINVAL, "%s: no target column '%s'", csv, target);
+        goto fail;
+    }
+    if (features_arg) {
+        if (split_names(features_arg, &fnames, &d)) goto fail;
+    } else {
+        fnames = calloc(tab.ncols, sizeof(char *));
+        if (!fnames) goto fail;
+        for (size_t j = 0; j < tab.ncols; j++)
+            if ((long)j != tcol) fnames[d++] = tab.colnames[j];
+    }
+    if (d == 0) {
+        gm_set_error(GM_EINVAL, "%s: no feature columns besides the target '%s'", csv, target);
+        goto fail;
+    }
+    fcol = calloc(d, sizeof(long));
+    if (!fcol) goto fail;
+    for (size_t j = 0; j < d; j++) {
+        fcol[j] = moe_csv_col(&tab, fnames[j]);
+        if (fcol[j] < 0) {
+            gm_set_error(GM_EINVAL, "%s: no feature column '%s'", csv, fnames[j]);
+            goto fail;
+        }
+    }
+    size_t n = tab.nrows;
+    if (n == 0) {
+        gm_set_error(GM_EINVAL, "%s: no data rows", csv);
+        goto fail;
+    }
+    X = malloc(n * d * sizeof(double));
+    y = malloc(n * sizeof(int));
+    classes = malloc(n * sizeof(double));
+    if (!X || !y || !classes) goto fail;
+    for (size_t t = 0; t < n; t++) {
+        double v = tab.values[t * tab.ncols + (size_t)tcol];
+        if (v != floor(v) || fabs(v) > 1e9) {
+            gm_set_error(GM_EINVAL, "%s: row %zu, column '%s': class label %g is not an integer", csv, t + 1, target, v);
+            goto fail;
+        }
+        classes[t] = v;
+        for (size_t j = 0; j < d; j++) X[t * d + j] = tab.values[t * tab.ncols + (size_t)fcol[j]];
+    }
+    size_t S;
+    if (S_opt) {
+        S = (size_t)S_opt;
+        for (size_t t = 0; t < n; t++) {
+            if (classes[t] < 0 || classes[t] >= (double)S) {
+                gm_set_error(GM_EINVAL, "%s: row %zu, column '%s': label %g outside 0..%zu", csv, t + 1, target,
+                             classes[t], S - 1);
+                goto fail;
+            }
+            y[t] = (int)classes[t];
+        }
+        for (size_t s = 0; s < S; s++) classes[s] = (double)s;
+        for (size_t s = 0; s < S; s++) {
+            size_t cnt = 0;
+            for (size_t t = 0; t < n; t++) cnt += (size_t)y[t] == s;
+            if (cnt == 0) {
+                gm_set_error(GM_EINVAL, "%s: column '%s': class %zu has no rows", csv, target, s);
+                goto fail;
+            }
+        }
+    } else {
+        double *sorted = malloc(n * sizeof(double));
+        if (!sorted) goto fail;
+        memcpy(sorted, classes, n * sizeof(double));
+        qsort(sorted, n, sizeof(double), cmp_double);
+        S = 0;
+        for (size_t t = 0; t < n; t++)
+            if (t == 0 || sorted[t] != sorted[t - 1]) sorted[S++] = sorted[t];
+        for (size_t t = 0; t < n; t++) {
+            double *hit = bsearch(&classes[t], sorted, S, sizeof(double), cmp_double);
+            y[t] = (int)(hit - sorted);
+        }
+        memcpy(classes, sorted, S * sizeof(double));
+        free(sorted);
+        if (S < 2) {
+            gm_set_error(GM_EINVAL, "%s: column '%s' has a single class (%g); need >= 2", csv, target, classes[0]);
+            goto fail;
+        }
+    }
+    gm_moe_fit_config cfg = gm_moe_fit_config_default();
+    cfg.n_experts = (size_t)K;
+    cfg.n_restarts = (size_t)restarts;
+    cfg.gate = gate;
+    cfg.max_iter = (size_t)max_iter;
+    cfg.tol = tol;
+    cfg.ridge = ridge;
+    cfg.polish = polish;
+    cfg.seed = seed;
+    cli_progress("moe fit: n %zu d %zu classes %zu experts %ld restarts %ld gate %s", n, d, S, K, restarts,
+                 gate_name(gate));
+    double t0 = gm_time_now();
+    rc = gm_moe_fit(&cfg, X, y, n, d, S, NULL, &res);
+    if (rc) {
+        status = cli_fail(rc);
+        goto done;
+    }
+    double secs = gm_time_now() - t0;
+    cJSON *root;
+    model_to_json(&res.model, fnames, target, classes, &res, seed, &root);
+    rc = write_json(out, root);
+    if (rc) {
+        cJSON_Delete(root);
+        goto fail;
+    }
+    if (json) {
+        cJSON *summary = cJSON_CreateObject();
+        cJSON_AddStringToObject(summary, "model", out);
+        cJSON_AddNumberToObject(summary, "n", (double)n);
+        cJSON_AddNumberToObject(summary, "experts", (double)K);
+        cJSON_AddNumberToObject(summary, "classes", (double)S);
+        cJSON_AddNumberToObject(summary, "loglik", res.loglik);
+        cJSON_AddNumberToObject(summary, "df", (double)res.df);
+        cJSON_AddNumberToObject(summary, "aic", res.aic);
+        cJSON_AddNumberToObject(summary, "bic", res.bic);
+        cJSON_AddNumberToObject(summary, "icl", res.icl);
+        cJSON_AddBoolToObject(summary, "degenerate", (res.flags & GM_MOE_DEGENERATE) != 0);
+        cJSON_AddNumberToObject(summary, "seconds", secs);
+        char *txt = cJSON_Print(summary);
+        printf("%s\n", txt);
+        cJSON_free(txt);
+        cJSON_Delete(summary);
+    } else {
+        printf("loglik %.10g  df %zu  AIC %.6g  BIC %.6g  ICL %.6g  (best of %ld restarts: #%zu, %zu EM iterations%s%s)\n",
+               res.loglik, res.df, res.aic, res.bic, res.icl, restarts, res.best_restart, res.iterations,
+               (res.flags & GM_MOE_CONVERGED) ? ", converged" : ", NOT converged",
+               (res.flags & GM_MOE_DEGENERATE) ? ", DEGENERATE" : "");
+        printf("restart logliks:");
+        for (size_t r = 0; r < res.n_restarts; r++) printf(" %.6f", res.restart_loglik[r]);
+        printf("\nwrote %s (%.2f s)\n", out, secs);
+    }
+    cJSON_Delete(root);
+    status = CLI_OK;
+    goto done;
+fail:
+    status = cli_fail(gm_last_error()[0] ? GM_EINVAL : GM_ENOMEM);
+done:
+    gm_moe_fit_result_free(&res);
+    free(fnames);
+    free(fcol);
+    free(X);
+    free(y);
+    free(classes);
+    moe_csv_free(&tab);
+    return status;
+}
+
+/* ============================================================================================== */
+/* predict                                                                                         */
+/* ============================================================================================== */
+
+static void predict_usage(FILE *f) {
+    fprintf(f,
+            "usage: genmix moe predict --model model.json --csv data.csv [--out probs.csv]\n\n"
+            "Class probabilities of a fitted model for every row of a CSV holding the model's feature columns.\n"
+            "Writes columns p_<class> and the arg-max class 'pred' (to stdout without --out). If the CSV also\n"
+            "holds the model's target column, prints the accuracy and mean log-likelihood on stderr.\n");
+}
+
+static int moe_predict(int argc, char **argv) {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"csv", required_argument, 0, 'c'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *model = NULL, *csv = NULL, *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'c': csv = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': predict_usage(stdout); return CLI_OK;
+        default: predict_usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (!model || !csv) return cli_usage_error("moe predict", "--model and --csv are required");
+    gm_moe m;
+    char **features = NULL;
+    double *classes = NULL;
+    int rc = model_from_json(model, &m, &features, &classes);
+    if (rc) return cli_fail(rc);
+    size_t d = m.dim, S = m.n_classes, n = 0;
+    moe_csv tab;
+    memset(&tab, 0, sizeof tab);
+    double *X = NULL, *P = NULL;
+    int status = CLI_ERR;
+    rc = moe_csv_read(csv, &tab);
+    if (rc) {
+        status = cli_fail(rc);
+        goto done;
+    }
+    n = tab.nrows;
+    X = malloc((n ? n : 1) * d * sizeof(double));
+    P = malloc((n ? n : 1) * S * sizeof(double));
+    if (!X || !P) {
+        status = cli_fail(GM_ENOMEM);
+        goto done;
+    }
+    for (size_t j = 0; j < d; j++) {
+        long col = moe_csv_col(&tab, features[j]);
+        if (col < 0) {
+            gm_set_error(GM_EINVAL, "%s: no feature column '%s' (needed by %s)", csv, features[j], model);
+            status = cli_fail(GM_EINVAL);
+            goto done;
+        }
+        for (size_t t = 0; t < n; t++) X[t * d + j] = tab.values[t * tab.ncols + (size_t)col];
+    }
+    gm_moe_predict_proba(&m, X, n, P);
+    {
+        /* output table */
+        size_t cap = 64 + S * 32 + n * (S + 1) * 26;
+        char *buf = malloc(cap), *w = buf;
+        if (!buf) {
+            status = cli_fail(GM_ENOMEM);
+            goto done;
+        }
+        for (size_t s = 0; s < S; s++) w += sprintf(w, "%sp_%.17g", s ? "," : "", classes[s]);
+        w += sprintf(w, ",pred\n");
+        for (size_t t = 0; t < n; t++) {
+            size_t best = 0;
+            for (size_t s = 0; s < S; s++) {
+                w += sprintf(w, "%s%.17g", s ? "," : "", P[t * S + s]);
+                if (P[t * S + s] > P[t * S + best]) best = s;
+            }
+            w += sprintf(w, ",%.17g\n", classes[best]);
+        }
+        if (out) {
+            rc = gm_write_file_atomic(out, buf, (size_t)(w - buf));
+            if (rc) {
+                free(buf);
+                status = cli_fail(rc);
+                goto done;
+            }
+        } else {
+            fwrite(buf, 1, (size_t)(w - buf), stdout);
+        }
+        free(buf);
+    }
+    /* accuracy if the target is present: the model JSON names it */
+    {
+        void *data;
+        size_t len;
+        if (gm_read_file(model, &data, &len) == GM_OK) {
+            cJSON *root = cJSON_ParseWithLength(data, len);
+            gm_free(data);
+            const cJSON *jt = root ? cJSON_GetObjectItemCaseSensitive(root, "target") : NULL;
+            long tcol = cJSON_IsString(jt) ? moe_csv_col(&tab, jt->valuestring) : -1;
+            if (tcol >= 0 && n > 0) {
+                size_t correct = 0, known = 0;
+                double ll = 0.0;
+                for (size_t t = 0; t < n; t++) {
+                    double v = tab.values[t * tab.ncols + (size_t)tcol];
+                    size_t best = 0, hit = S;
+                    for (size_t s = 0; s < S; s++) {
+                        if (P[t * S + s] > P[t * S + best]) best = s;
+                        if (classes[s] == v) hit = s;
+                    }
+                    if (hit < S) {
+                        known++;
+                        correct += best == hit;
+                        ll += log(P[t * S + hit]);
+                    }
+                }
+                if (known)
+                    fprintf(stderr, "moe predict: %zu rows, accuracy %.4f, mean log-likelihood %.6f\n", n,
+                            (double)correct / (double)known, ll / (double)known);
+            }
+            cJSON_Delete(root);
+        }
+    }
+    if (out) printf("wrote %s (%zu rows x %zu classes)\n", out, n, S);
+    status = CLI_OK;
+done:
+    for (size_t j = 0; j < d && features; j++) free(features[j]);
+    free(features);
+    free(classes);
+    free(X);
+    free(P);
+    moe_csv_free(&tab);
+    gm_moe_free(&m);
+    return status;
+}
+
+/* ============================================================================================== */
+/* simulate                                                                                        */
+/* ============================================================================================== */
+
+static void simulate_usage(FILE *f) {
+    fprintf(f,
+            "usage: genmix moe simulate [--case all|exact|over|regime2|modified] [options] --out DIR\n\n"
+            "The convergence-rate study of the softmax-gated multinomial-logistic MoE (spec section 4.2): data\n"
+            "from design A (K = 3 classes, 2 true experts, x ~ U[-1,1], LCG generator shared with R), nearTrue\n"
+            "start, EM (tol 1e-6, <= max-iter; as the reference code, no polish unless --polish), D1 Voronoi\n"
+            "loss. Cases:\n"
+            "  exact     k = 2 fitted experts, standard gating (theory: D1 ~ n^-1/2)\n"
+            "  over      k = 3, standard gating, all true slopes non-zero (D1 ~ n^-1/2 with exponents built in)\n"
+            "  regime2   k = 3, expert 2's slopes a*_2 = 0, standard gating (slower than polynomial)\n"
+            "  modified  as regime2 with the modified gate sigmoid(x) (polynomial rates restored)\n"
+            "For each n on a log grid and R replications, writes DIR/moe_sim_<case>.csv (one row per fit),\n"
+            "DIR/moe_sim_summary.json (mean losses, log-log slopes) and prints the slopes.\n\n"
+            "options:\n"
+            "  --reps R        replications per n (default 40)\n"
+            "  --nmin N        smallest n (default 1000; exact: same)\n"
+            "  --nmax N        largest n (default 100000)\n"
+            "  --ngrid G       grid points, log-spaced (default 20)\n"
+            "  --max-iter N    EM iterations (default 2000)\n"
+            "  --seed N        base seed (default 1)\n"
+            "  --tol X         EM relative tolerance (default 1e-6)\n"
+            "  --polish        Newton-polish each EM fit to the local maximum (see docs/moe.md)\n"
+            "  --out DIR       output directory (required)\n"
+            "Replications run in parallel (--threads); results do not depend on the thread count.\n");
+}
+
+typedef struct {
+    const char *name;
+    size_t k_fit;
+    int regime2;
+    gm_moe_gate gate;
+    const char *theory;
+} sim_case;
+
+static const sim_case sim_cases[] = {
+    {"exact", 2, 0, GM_MOE_GATE_IDENTITY, "-1/2"},
+    {"over", 3, 0, GM_MOE_GATE_IDENTITY, "-1/2 (D1; multi-atom parameters -1/4)"},
+    {"regime2", 3, 1, GM_MOE_GATE_IDENTITY, "slower than any polynomial (slope -> 0)"},
+    {"modified", 3, 1, GM_MOE_GATE_SIGMOID, "-1/2 on mass, beta1, a (b of the split cell not identifiable)"},
+};
+
+static void design_a_truth(gm_moe *m, int regime2, gm_moe_gate gate) {
+    gm_moe_init(m, 2, 3, 1, gate);
+    m->W[0] = 0.5;
+    m->W[2] = 3.0;
+    double *v1 = m->V, *v2 = m->V + 6;
+    v1[0] = 1.0, v1[1] = 0.5, v1[3] = 2.0, v1[4] = -1.0;
+    v2[0] = -0.5, v2[1] = 1.0, v2[3] = regime2 ? 0.0 : -2.0, v2[4] = regime2 ? 0.0 : 1.5;
+}
+
+static void sim_progress(size_t done, size_t total, void *ctx) {
+    cli_progress("moe simulate %s: n grid point %zu/%zu done (%.1f s)", ((const char **)ctx)[0], done, total,
+                 gm_time_now() - *(const double *)((const char **)ctx)[1]);
+}
+
+static int moe_simulate(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"case", required_argument, 0, 'c'},     {"reps", required_argument, 0, 'r'},
+        {"nmin", required_argument, 0, 'a'},     {"nmax", required_argument, 0, 'b'},
+        {"ngrid", required_argument, 0, 'g'},    {"max-iter", required_argument, 0, 'm'},
+        {"seed", required_argument, 0, 's'},     {"out", required_argument, 0, 'o'},
+        {"polish", no_argument, 0, 'P'},         {"tol", required_argument, 0, 'e'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *which = "all", *outdir = NULL;
+    int polish = 0;
+    double tol = 1e-6;
+    long reps = 40, ngrid = 20, max_iter = 2000;
+    double nmin = 1000, nmax = 100000;
+    unsigned long long seed = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': which = optarg; break;
+        case 'r':
+            if (cli_parse_long(optarg, &reps) || reps < 1) return cli_usage_error("moe simulate", "--reps >= 1");
+            break;
+        case 'a':
+            if (cli_parse_double(optarg, &nmin) || nmin < 50) return cli_usage_error("moe simulate", "--nmin >= 50");
+            break;
+        case 'b':
+            if (cli_parse_double(optarg, &nmax) || nmax < 50) return cli_usage_error("moe simulate", "--nmax >= 50");
+            break;
+        case 'g':
+            if (cli_parse_long(optarg, &ngrid) || ngrid < 2) return cli_usage_error("moe simulate", "--ngrid >= 2");
+            break;
+        case 'm':
+            if (cli_parse_long(optarg, &max_iter) || max_iter < 1) return cli_usage_error("moe simulate", "--max-iter >= 1");
+            break;
+        case 's':
+            if (cli_parse_u64(optarg, &seed)) return cli_usage_error("moe simulate", "--seed takes an integer");
+            break;
+        case 'o': outdir = optarg; break;
+        case 'P': polish = 1; break;
+        case 'e':
+            if (cli_parse_double(optarg, &tol) || !(tol >= 0)) return cli_usage_error("moe simulate", "--tol >= 0");
+            break;
+        case 'h': simulate_usage(stdout); return CLI_OK;
+        default: simulate_usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (!outdir) return cli_usage_error("moe simulate", "--out DIR is required");
+    if (nmax < nmin) return cli_usage_error("moe simulate", "--nmax must be >= --nmin");
+    int any = 0;
+    for (size_t i = 0; i < 4; i++) any |= !strcmp(which, "all") || !strcmp(which, sim_cases[i].name);
+    if (!any) return cli_usage_error("moe simulate", "--case must be all, exact, over, regime2 or modified");
+    int rc = cli_mkdirs(outdir);
+    if (rc) return cli_fail(rc);
+    size_t G = (size_t)ngrid, R = (size_t)reps;
+    double *ns = malloc(G * sizeof(double));
+    gm_moe_sim_record *rec = malloc(G * R * sizeof(gm_moe_sim_record));
+    double *mean = malloc(G * sizeof(double)), *mean_nb = malloc(G * sizeof(double));
+    if (!ns || !rec || !mean || !mean_nb) return cli_fail(GM_ENOMEM);
+    for (size_t g = 0; g < G; g++) ns[g] = floor(exp(log(nmin) + (log(nmax) - log(nmin)) * (double)g / (double)(G - 1)) + 0.5);
+    cJSON *summary = cJSON_CreateObject();
+    cJSON_AddNumberToObject(summary, "reps", (double)R);
+    cJSON_AddNumberToObject(summary, "seed", (double)seed);
+    cJSON_AddBoolToObject(summary, "polish", polish);
+    cJSON_AddNumberToObject(summary, "tol", tol);
+    cJSON_AddNumberToObject(summary, "max_iter", (double)max_iter);
+    cJSON_AddItemToObject(summary, "n", num_array(ns, G));
+    cJSON *cases = cJSON_AddObjectToObject(summary, "cases");
+    int status = CLI_OK;
+    printf("slopes of log mean loss on log n: over the whole grid, and over its upper half (n >= %.0f);\n"
+           "noB = D1 without the intercept terms of multi-atom cells (not identifiable in Regime 2)\n",
+           ns[G / 2]);
+    printf("%-9s %-5s %9s %9s %9s %9s %6s  %s\n", "case", "k_fit", "D1", "D1_noB", "D1_upper", "noB_upper", "degen",
+           "theory");
+    for (size_t ci = 0; ci < 4; ci++) {
+        const sim_case *sc = &sim_cases[ci];
+        if (strcmp(which, "all") && strcmp(which, sc->name)) continue;
+        gm_moe truth;
+        design_a_truth(&truth, sc->regime2, sc->gate);
+        gm_moe_sim_config cfg = gm_moe_sim_config_default();
+        cfg.truth = &truth;
+        cfg.k_fit = sc->k_fit;
+        cfg.ns = ns;
+        cfg.n_grid = G;
+        cfg.reps = R;
+        cfg.seed = seed;
+        cfg.fit.max_iter = (size_t)max_iter;
+        cfg.fit.polish = polish;
+        cfg.fit.tol = tol;
+        double t0 = gm_time_now();
+        const void *ctx[2] = {sc->name, &t0};
+        rc = gm_moe_simulate(&cfg, rec, sim_progress, (void *)ctx);
+        gm_moe_free(&truth);
+        if (rc) {
+            status = cli_fail(rc);
+            break;
+        }
+        /* per-fit CSV */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/moe_sim_%s.csv", outdir, sc->name);
+        size_t cap = 256 + G * R * 256;
+        char *buf = malloc(cap), *w = buf;
+        if (!buf) {
+            status = cli_fail(GM_ENOMEM);
+            break;
+        }
+        w += sprintf(w, "n,rep,data_seed,loss,mass,beta,a,b,b_multi,n_multi,n_empty,loglik,iterations,flags\n");
+        size_t degenerate = 0;
+        for (size_t g = 0; g < G; g++) {
+            mean[g] = mean_nb[g] = 0.0;
+            for (size_t r = 0; r < R; r++) {
+                const gm_moe_sim_record *q = &rec[g * R + r];
+                w += sprintf(w, "%zu,%zu,%u,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%zu,%zu,%.17g,%zu,%d\n", q->n, q->rep,
+                             q->data_seed, q->loss.total, q->loss.mass, q->loss.beta, q->loss.a, q->loss.b,
+                             q->loss.b_multi, q->loss.n_multi, q->loss.n_empty, q->loglik, q->iterations, q->flags);
+                mean[g] += q->loss.total / (double)R;
+                mean_nb[g] += (q->loss.total - q->loss.b_multi) / (double)R;
+                degenerate += (q->flags & GM_MOE_DEGENERATE) != 0;
+            }
+        }
+        rc = gm_write_file_atomic(path, buf, (size_t)(w - buf));
+        free(buf);
+        if (rc) {
+            status = cli_fail(rc);
+            break;
+        }
+        double slope = NAN, slope_nb = NAN, icpt = NAN, slope_up = NAN, slope_up_nb = NAN;
+        size_t h = G / 2;
+        gm_loglog_slope(ns, mean, G, &slope, &icpt);
+        gm_loglog_slope(ns, mean_nb, G, &slope_nb, NULL);
+        gm_loglog_slope(ns + h, mean + h, G - h, &slope_up, NULL);
+        gm_loglog_slope(ns + h, mean_nb + h, G - h, &slope_up_nb, NULL);
+        printf("%-9s %-5zu %9.3f %9.3f %9.3f %9.3f %6zu  %s\n", sc->name, sc->k_fit, slope, slope_nb, slope_up,
+               slope_up_nb, degenerate, sc->theory);
+        cJSON *cj = cJSON_AddObjectToObject(cases, sc->name);
+        cJSON_AddNumberToObject(cj, "k_fit", (double)sc->k_fit);
+        cJSON_AddStringToObject(cj, "gate", gate_name(sc->gate));
+        cJSON_AddBoolToObject(cj, "vanishing_a2", sc->regime2);
+        cJSON_AddItemToObject(cj, "mean_D1", num_array(mean, G));
+        cJSON_AddItemToObject(cj, "mean_D1_without_multi_b", num_array(mean_nb, G));
+        cJSON_AddNumberToObject(cj, "slope_D1", slope);
+        cJSON_AddNumberToObject(cj, "intercept_D1", icpt);
+        cJSON_AddNumberToObject(cj, "slope_D1_without_multi_b", slope_nb);
+        cJSON_AddNumberToObject(cj, "slope_D1_upper_half", slope_up);
+        cJSON_AddNumberToObject(cj, "slope_D1_without_multi_b_upper_half", slope_up_nb);
+        cJSON_AddNumberToObject(cj, "degenerate_fits", (double)degenerate);
+        cJSON_AddStringToObject(cj, "theory", sc->theory);
+        cJSON_AddNumberToObject(cj, "seconds", gm_time_now() - t0);
+    }
+    if (status == CLI_OK) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/moe_sim_summary.json", outdir);
+        rc = write_json(path, summary);
+        if (rc) status = cli_fail(rc);
+        else printf("wrote %s/moe_sim_*.csv and %s\n", outdir, path);
+    }
+    cJSON_Delete(summary);
+    free(ns);
+    free(rec);
+    free(mean);
+    free(mean_nb);
+    return status;
+}
+
+/* ============================================================================================== */
+
+static void moe_usage(FILE *f) {
+    fprintf(f,
+            "usage: genmix moe <fit|predict|simulate> [options]\n\n"
+            "Softmax-gated multinomial-logistic mixture of experts (classification).\n"
+            "  fit       EM fit with restarts from a CSV; writes a model .json\n"
+            "  predict   class probabilities of a fitted model on a CSV\n"
+            "  simulate  the convergence-rate study (Voronoi losses vs n, log-log slopes)\n"
+            "See 'genmix moe <sub> --help'.\n");
+}
+
+int cmd_moe(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        moe_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    const char *sub = argv[1];
+    optind = 1;
+    if (!strcmp(sub, "fit")) return moe_fit(argc - 1, argv + 1);
+    if (!strcmp(sub, "predict")) return moe_predict(argc - 1, argv + 1);
+    if (!strcmp(sub, "simulate")) return moe_simulate(argc - 1, argv + 1);
+    fprintf(stderr, "genmix moe: unknown subcommand '%s'\n", sub);
+    moe_usage(stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# cli_moe.sh — genmix moe fit/predict round trip and bad-input errors (exit codes and one-line messages).
+set -u
+G=${1:-build/genmix}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0; pass=0
+ok()  { pass=$((pass+1)); }
+bad() { echo "FAIL: $*" >&2; fail=$((fail+1)); }
+expect() { # expect CODE PATTERN cmd...
+  local code=$1 pat=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; local rc=$?
+  if [ "$rc" != "$code" ]; then bad "$* -> exit $rc (want $code): $(cat "$T/err")"; return; fi
+  if [ -n "$pat" ] && ! grep -q -- "$pat" "$T/err" "$T/out"; then bad "$* -> output lacks '$pat': $(cat "$T/err")"; return; fi
+  ok
+}
+# 600 rows: x1, x2 from an LCG, label from a two-regime rule (x1 < 0: by x2, else by x1), with noise
+awk 'BEGIN { s = 12345; print "x1,x2,label";
+  for (t = 0; t < 600; t++) {
+    s = (1664525 * s + 1013904223) % 4294967296; a = 2 * s / 4294967296 - 1;
+    s = (1664525 * s + 1013904223) % 4294967296; b = 2 * s / 4294967296 - 1;
+    s = (1664525 * s + 1013904223) % 4294967296; u = s / 4294967296;
+    if (a < 0) y = (b < -0.3) ? 0 : ((b < 0.3) ? 1 : 2); else y = (a < 0.5) ? 2 : 0;
+    if (u < 0.1) y = int(u * 30) % 3;
+    printf "%.6f,%.6f,%d\n", a, b, y } }' > "$T/d.csv"
+
+expect 0 "usage: genmix moe" "$G" moe --help
+expect 0 "--experts K" "$G" moe fit --help
+expect 2 "" "$G" moe
+expect 2 "unknown subcommand" "$G" moe frobnicate
+expect 2 "required" "$G" moe fit --csv "$T/d.csv"
+expect 0 "loglik" "$G" --quiet moe fit --csv "$T/d.csv" --target label --experts 2 --restarts 3 --seed 5 --out "$T/m.json"
+grep -q '"format":[[:space:]]*"genmix-moe"' "$T/m.json" && ok || bad "model json lacks format"
+# same seed -> identical model file
+"$G" --quiet moe fit --csv "$T/d.csv" --target label --experts 2 --restarts 3 --seed 5 --out "$T/m2.json" >/dev/null
+cmp -s "$T/m.json" "$T/m2.json" && ok || bad "refit with the same seed differs"
+# --threads does not change the result
+"$G" --quiet --threads 1 moe fit --csv "$T/d.csv" --target label --experts 2 --restarts 3 --seed 5 --out "$T/m3.json" >/dev/null
+cmp -s "$T/m.json" "$T/m3.json" && ok || bad "--threads 1 changes the model"
+expect 0 "wrote" "$G" moe predict --model "$T/m.json" --csv "$T/d.csv" --out "$T/p.csv"
+head -1 "$T/p.csv" | grep -q '^p_0,p_1,p_2,pred$' && ok || bad "predict header: $(head -1 "$T/p.csv")"
+[ "$(wc -l < "$T/p.csv")" = 601 ] && ok || bad "predict rows: $(wc -l < "$T/p.csv")"
+awk -F, 'NR > 1 { s = $1 + $2 + $3; if (s < 1 - 1e-12 || s > 1 + 1e-12) bad = 1 } END { exit bad }' "$T/p.csv" && ok || bad "probabilities do not sum to 1"
+grep -q "accuracy" "$T/err" && ok || bad "no accuracy line"
+acc=$(sed -n 's/.*accuracy \([0-9.]*\).*/\1/p' "$T/err")
+awk -v a="$acc" 'BEGIN { exit !(a > 0.75) }' && ok || bad "accuracy $acc <= 0.75 on a learnable rule"
+# modified gating runs and writes its transform
+expect 0 "loglik" "$G" --quiet moe fit --csv "$T/d.csv" --target label --experts 2 --restarts 2 --gating modified --out "$T/mm.json"
+grep -q '"gate_transform":[[:space:]]*"sigmoid"' "$T/mm.json" && ok || bad "modified gating not recorded"
+
+# bad input
+sed '5s/.*/0.1,abc,1/' "$T/d.csv" > "$T/nonnum.csv"
+expect 1 "line 5, column 'x2'" "$G" moe fit --csv "$T/nonnum.csv" --target label --experts 2 --out "$T/x.json"
+expect 1 "no target column 'nope'" "$G" moe fit --csv "$T/d.csv" --target nope --experts 2 --out "$T/x.json"
+expect 1 "class 3 has no rows" "$G" moe fit --csv "$T/d.csv" --target label --classes 4 --experts 2 --out "$T/x.json"
+expect 1 "K must be >= 1" "$G" moe fit --csv "$T/d.csv" --target label --experts 0 --out "$T/x.json"
+sed '7s/.*/0.1,0.2,1.5/' "$T/d.csv" > "$T/frac.csv"
+expect 1 "row 6, column 'label'" "$G" moe fit --csv "$T/frac.csv" --target label --experts 2 --out "$T/x.json"
+sed '9s/.*/0.1,0.2/' "$T/d.csv" > "$T/short.csv"
+expect 1 "line 9 has 2 cells" "$G" moe fit --csv "$T/short.csv" --target label --experts 2 --out "$T/x.json"
+expect 1 "No such file" "$G" moe fit --csv "$T/missing.csv" --target label --experts 2 --out "$T/x.json"
+cut -d, -f1,3 "$T/d.csv" > "$T/nox2.csv"
+expect 1 "no feature column 'x2'" "$G" moe predict --model "$T/m.json" --csv "$T/nox2.csv"
+echo '{"format": "genmix-moe"}' > "$T/badmodel.json"
+expect 1 "not a genmix-moe model" "$G" moe predict --model "$T/badmodel.json" --csv "$T/d.csv"
+[ -e "$T/x.json" ] && bad "a failed fit wrote its output" || ok
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
