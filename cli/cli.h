@@ -39,5 +39,6 @@ int cli_mkdirs(const char *path);
 
 /* ---- subcommands: one line per command here and in the table in main.c ------------------------ */
 int cmd_version(int argc, char **argv);
+int cmd_mcmc_linear(int argc, char **argv);
 
 #endif

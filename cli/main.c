@@ -23,6 +23,7 @@ struct gm_cmd {
 
 static const struct gm_cmd commands[] = {
     {"version", cmd_version, "print the genmix version"},
+    {"mcmc-linear", cmd_mcmc_linear, "latent decode->encode chains of linear-Gaussian AEs: closed form vs simulation"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
