@@ -479,6 +479,76 @@ int gm_latent_median_distance(const float *x, size_t m, const float *y, size_t n
     return GM_OK;
 }
 
+int gm_latent_swd(const float *x, const float *y, size_t n, size_t d, size_t L, uint64_t seed, double *swd) {
+    GM_ASSERT(x && y && swd);
+    if (n == 0 || d == 0 || L == 0) GM_FAIL(GM_EINVAL, "swd: need n, d, L > 0");
+    double *px = gm_malloc((2 * n + d) * sizeof(double));
+    if (!px) return GM_ENOMEM;
+    double *py = px + n, *u = py + n;
+    gm_rng r;
+    gm_rng_init(&r, seed, gm_rng_stream_id(GM_STREAM_EVAL, 0));
+    double tot = 0.0;
+    for (size_t l = 0; l < L; l++) {
+        double nu = 0.0;
+        for (size_t j = 0; j < d; j++) {
+            u[j] = gm_rng_normal(&r);
+            nu += u[j] * u[j];
+        }
+        nu = sqrt(nu);
+        for (size_t j = 0; j < d; j++) u[j] /= nu;
+        for (size_t i = 0; i < n; i++) {
+            double a = 0.0, b = 0.0;
+            for (size_t j = 0; j < d; j++) {
+                a += u[j] * (double)x[i * d + j];
+                b += u[j] * (double)y[i * d + j];
+            }
+            px[i] = a;
+            py[i] = b;
+        }
+        qsort(px, n, sizeof(double), cmp_double);
+        qsort(py, n, sizeof(double), cmp_double);
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) s += (px[i] - py[i]) * (px[i] - py[i]);
+        tot += s / (double)n;
+    }
+    gm_free(px);
+    *swd = sqrt(tot / (double)L);
+    if (!isfinite(*swd)) GM_FAIL(GM_ENUMERIC, "swd: non-finite result (NaN/Inf in the inputs?)");
+    return GM_OK;
+}
+
+int gm_latent_log_phat(double *out, const float *z, size_t m, const float *mu, const float *logvar, size_t N,
+                       size_t d) {
+    GM_ASSERT(out && z && mu && logvar);
+    if (m == 0 || N == 0 || d == 0) GM_FAIL(GM_EINVAL, "log P-hat: need m, N, d > 0");
+    const double c = -0.5 * (double)d * log(2.0 * 3.14159265358979323846) - log((double)N);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (long lq = 0; lq < (long)m; lq++) {
+        size_t q = (size_t)lq;
+        const float *zq = z + q * d;
+        double mx = -HUGE_VAL, s = 0.0; /* streaming log-sum-exp */
+        for (size_t i = 0; i < N; i++) {
+            double l = 0.0;
+            for (size_t j = 0; j < d; j++) {
+                double lv = (double)logvar[i * d + j], t = (double)zq[j] - (double)mu[i * d + j];
+                l -= 0.5 * (lv + t * t * exp(-lv));
+            }
+            if (l > mx) {
+                s = s * exp(mx - l) + 1.0;
+                mx = l;
+            } else {
+                s += exp(l - mx);
+            }
+        }
+        out[q] = mx + log(s) + c;
+    }
+    for (size_t q = 0; q < m; q++)
+        if (isnan(out[q])) GM_FAIL(GM_ENUMERIC, "log P-hat: NaN at query %zu (NaN in the inputs?)", q);
+    return GM_OK;
+}
+
 void gm_latent_slerp(float *out, const float *a, const float *b, size_t d, double mu) {
     double na = 0.0, nb = 0.0, dot = 0.0;
     for (size_t j = 0; j < d; j++) {

@@ -856,6 +856,48 @@ GM_TEST(test_median_distance) {
     CHECK_RC(gm_latent_median_distance(x, 1, NULL, 0, 1, 0, &h), GM_EINVAL);
 }
 
+GM_TEST(test_swd) {
+    /* y = x + c: every projection is shifted by u.c, so SW2^2 = mean_u (u.c)^2 -> |c|^2 / d */
+    const size_t n = 500, d = 4;
+    float *x = malloc(n * d * sizeof(float)), *y = malloc(n * d * sizeof(float));
+    gm_rng r;
+    gm_rng_init(&r, 8, gm_rng_stream_id(GM_STREAM_SIM, 0));
+    for (size_t i = 0; i < n * d; i++) x[i] = (float)gm_rng_normal(&r);
+    const float c[4] = {1, -2, 0.5f, 2};
+    for (size_t i = 0; i < n * d; i++) y[i] = x[i] + c[i % d];
+    double v, v2;
+    CHECK_OK(gm_latent_swd(x, y, n, d, 2000, 1, &v));
+    CHECK_NEAR(v * v, (1 + 4 + 0.25 + 4) / 4.0, 0.06, 0); /* Monte-Carlo over 2000 directions */
+    CHECK_OK(gm_latent_swd(x, x, n, d, 10, 1, &v));
+    CHECK_NEAR(v, 0.0, 0, 0);
+    /* scale: N(0, I) vs N(0, 4 I): each projection W2 = |1 - 2| (up to sampling error) */
+    for (size_t i = 0; i < n * d; i++) y[i] = 2.0f * (float)gm_rng_normal(&r);
+    CHECK_OK(gm_latent_swd(x, y, n, d, 256, 2, &v));
+    CHECK_NEAR(v, 1.0, 0.15, 0);
+    CHECK_OK(gm_latent_swd(x, y, n, d, 256, 2, &v2));
+    CHECK(v == v2); /* seeded */
+    CHECK_RC(gm_latent_swd(x, y, n, d, 0, 2, &v), GM_EINVAL);
+    free(x);
+    free(y);
+}
+
+GM_TEST(test_log_phat) {
+    /* N = 1: the Gaussian log-density; N = 2: hand log-sum-exp */
+    float z[2] = {0.5f, -1.0f}, mu[4] = {0, 0, 1, -1}, lv[4] = {0, 0, logf(4.0f), 0};
+    double out[1];
+    CHECK_OK(gm_latent_log_phat(out, z, 1, mu, lv, 1, 2));
+    double l1 = gm_normal_logpdf(0.5, 0, 1) + gm_normal_logpdf(-1.0, 0, 1);
+    CHECK_NEAR(out[0], l1, 1e-12, 0);
+    CHECK_OK(gm_latent_log_phat(out, z, 1, mu, lv, 2, 2));
+    double l2 = gm_normal_logpdf(0.5, 1, 2) + gm_normal_logpdf(-1.0, -1, 1);
+    CHECK_NEAR(out[0], log(0.5 * exp(l1) + 0.5 * exp(l2)), 1e-6, 0);
+    /* far away from every component: log-sum-exp stays finite */
+    float zf[2] = {300, 300};
+    CHECK_OK(gm_latent_log_phat(out, zf, 1, mu, lv, 2, 2));
+    CHECK(isfinite(out[0]) && out[0] < -1e4);
+    CHECK_RC(gm_latent_log_phat(out, z, 0, mu, lv, 2, 2), GM_EINVAL);
+}
+
 GM_TEST(test_slerp) {
     float a[2] = {1, 0}, b[2] = {0, 1}, o[2];
     gm_latent_slerp(o, a, b, 2, 0.5);
@@ -887,4 +929,4 @@ GM_TEST_MAIN({"closed_forms_table", test_closed_forms_table}, {"closed_form_rand
              {"create_oom", test_create_oom}, {"step_does_not_allocate", test_step_does_not_allocate},
              {"ess_rhat_ar1", test_ess_rhat_ar1}, {"ess_rhat_known_answer", test_ess_rhat_known_answer},
              {"mmd_known_answers", test_mmd_known_answers}, {"median_distance", test_median_distance},
-             {"slerp", test_slerp})
+             {"swd", test_swd}, {"log_phat", test_log_phat}, {"slerp", test_slerp})

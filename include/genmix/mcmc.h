@@ -135,6 +135,16 @@ int gm_latent_mmd2_rbf(const float *x, size_t m, const float *y, size_t n, size_
 int gm_latent_median_distance(const float *x, size_t m, const float *y, size_t n, size_t d, size_t max_points,
                        double *h);
 
+/* Sliced Wasserstein-2 distance between equal-size sets x, y (n x d, n >= 1): L random unit
+ * directions from the Philox stream (seed, GM_STREAM_EVAL, 0); for each, sort both projections and
+ * average the squared differences; average over directions; square root. Allocates O(n + d). */
+int gm_latent_swd(const float *x, const float *y, size_t n, size_t d, size_t L, uint64_t seed, double *swd);
+/* log of the empirical aggregated posterior of a VAE at m query points z (m x d):
+ * out[q] = logsumexp_i log N(z_q; mu_i, diag exp(logvar_i)) - log N over the N encodings (mu, logvar
+ * N x d). Parallel over queries (identical for any thread count). O(m N d). */
+int gm_latent_log_phat(double *out, const float *z, size_t m, const float *mu, const float *logvar, size_t N,
+                       size_t d);
+
 /* Spherical interpolation slerp(a, b; mu) = [sin((1-mu) th) a + sin(mu th) b] / sin th with
  * th = angle(a, b) (White 2016); linear interpolation when th < 1e-6 or a vector is zero.
  * out may alias neither a nor b. */
