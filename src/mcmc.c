@@ -549,6 +549,135 @@ int gm_latent_log_phat(double *out, const float *z, size_t m, const float *mu, c
     return GM_OK;
 }
 
+/* Solve the SPD system H x = g (k x k, Cholesky, in place; H destroyed). GM_ENUMERIC if not SPD. */
+static int chol_solve(double *H, double *g, size_t k) {
+    for (size_t j = 0; j < k; j++) {
+        double s = H[j * k + j];
+        for (size_t l = 0; l < j; l++) s -= H[j * k + l] * H[j * k + l];
+        if (!(s > 0.0)) GM_FAIL(GM_ENUMERIC, "c2st: Hessian not positive definite");
+        double r = sqrt(s);
+        H[j * k + j] = r;
+        for (size_t i = j + 1; i < k; i++) {
+            double t = H[i * k + j];
+            for (size_t l = 0; l < j; l++) t -= H[i * k + l] * H[j * k + l];
+            H[i * k + j] = t / r;
+        }
+    }
+    for (size_t i = 0; i < k; i++) { /* L y = g */
+        double t = g[i];
+        for (size_t l = 0; l < i; l++) t -= H[i * k + l] * g[l];
+        g[i] = t / H[i * k + i];
+    }
+    for (size_t i = k; i-- > 0;) { /* L^T x = y */
+        double t = g[i];
+        for (size_t l = i + 1; l < k; l++) t -= H[l * k + i] * g[l];
+        g[i] = t / H[i * k + i];
+    }
+    return GM_OK;
+}
+
+int gm_latent_c2st(const float *x, size_t m, const float *y, size_t n, size_t d, uint64_t seed, double *acc) {
+    GM_ASSERT(x && y && acc);
+    if (m < 4 || n < 4 || d == 0) GM_FAIL(GM_EINVAL, "c2st: need >= 4 points per set and d > 0");
+    const size_t tot = m + n, k = d + 1;
+    size_t *perm = gm_malloc(tot * sizeof(size_t));
+    double *w = gm_malloc((3 * k + k * k + tot) * sizeof(double));
+    if (!perm || !w) {
+        gm_free(perm);
+        gm_free(w);
+        return GM_ENOMEM;
+    }
+    double *g = w + k, *step = g + k, *H = step + k, *lab = H + k * k;
+    /* the training set: the first half of each set in a seeded order; rows 0..m-1 are x, m.. are y */
+    gm_rng r;
+    gm_rng_init(&r, seed, gm_rng_stream_id(GM_STREAM_EVAL, 1));
+    gm_rng_permutation(&r, perm, m);
+    gm_rng_permutation(&r, perm + m, n);
+    for (size_t i = 0; i < n; i++) perm[m + i] += m;
+    const size_t mt = m / 2, nt = n / 2;
+    for (size_t i = 0; i < tot; i++) lab[i] = i < m ? 1.0 : 0.0;
+#define C2ST_ROW(idx) ((idx) < m ? x + (idx) * d : y + ((idx) - m) * d)
+    memset(w, 0, k * sizeof(double));
+    int rc = GM_OK, converged = 0;
+    for (int it = 0; it < 50 && !converged; it++) {
+        /* gradient and Hessian of the mean negative log-likelihood (+ 1e-4/2 |w|^2, bias unpenalised) */
+        memset(g, 0, k * sizeof(double));
+        memset(H, 0, k * k * sizeof(double));
+        const size_t ntr = mt + nt;
+        for (size_t t = 0; t < ntr; t++) {
+            size_t idx = t < mt ? perm[t] : perm[m + (t - mt)];
+            const float *row = C2ST_ROW(idx);
+            double a = w[d];
+            for (size_t j = 0; j < d; j++) a += w[j] * (double)row[j];
+            double p = 1.0 / (1.0 + exp(-a)), e = p - lab[idx], v = p * (1.0 - p);
+            for (size_t j = 0; j <= d; j++) {
+                double fj = j < d ? (double)row[j] : 1.0;
+                g[j] += e * fj;
+                for (size_t l = 0; l <= j; l++) H[j * k + l] += v * fj * (l < d ? (double)row[l] : 1.0);
+            }
+        }
+        for (size_t j = 0; j < k; j++) {
+            g[j] /= (double)ntr;
+            for (size_t l = 0; l <= j; l++) H[j * k + l] /= (double)ntr;
+            if (j < d) {
+                g[j] += 1e-4 * w[j];
+                H[j * k + j] += 1e-4;
+            }
+        }
+        H[d * k + d] += 1e-10;
+        for (size_t j = 0; j < k; j++)
+            for (size_t l = j + 1; l < k; l++) H[j * k + l] = H[l * k + j];
+        double gn = 0.0;
+        for (size_t j = 0; j < k; j++) gn += g[j] * g[j];
+        if (sqrt(gn) < 1e-9) {
+            converged = 1;
+            break;
+        }
+        memcpy(step, g, k * sizeof(double));
+        if ((rc = chol_solve(H, step, k))) break;
+        for (size_t j = 0; j < k; j++) w[j] -= step[j];
+    }
+    if (!rc && !converged) rc = gm_set_error(GM_ENUMERIC, "c2st: logistic regression did not converge");
+    if (!rc) {
+        size_t correct = 0, ntest = (m - mt) + (n - nt);
+        for (size_t t = 0; t < ntest; t++) {
+            size_t idx = t < m - mt ? perm[mt + t] : perm[m + nt + (t - (m - mt))];
+            const float *row = C2ST_ROW(idx);
+            double a = w[d];
+            for (size_t j = 0; j < d; j++) a += w[j] * (double)row[j];
+            correct += (a > 0.0) == (idx < m);
+        }
+        *acc = (double)correct / (double)ntest;
+    }
+#undef C2ST_ROW
+    gm_free(perm);
+    gm_free(w);
+    return rc;
+}
+
+int gm_latent_phat_moments(const float *mu, const float *logvar, size_t N, size_t d, double active_thresh,
+                           double *mean, double *var, size_t *n_active) {
+    GM_ASSERT(mu);
+    if (N < 2 || d == 0) GM_FAIL(GM_EINVAL, "P-hat moments: need N >= 2 encodings and d > 0");
+    size_t act = 0;
+    for (size_t j = 0; j < d; j++) {
+        double s = 0.0, ev = 0.0;
+        for (size_t i = 0; i < N; i++) {
+            s += (double)mu[i * d + j];
+            if (logvar) ev += exp((double)logvar[i * d + j]);
+        }
+        double mj = s / (double)N, v = 0.0;
+        for (size_t i = 0; i < N; i++) v += ((double)mu[i * d + j] - mj) * ((double)mu[i * d + j] - mj);
+        v /= (double)(N - 1);
+        if (!isfinite(v) || !isfinite(ev)) GM_FAIL(GM_ENUMERIC, "P-hat moments: non-finite in dimension %zu", j);
+        if (mean) mean[j] = mj;
+        if (var) var[j] = ev / (double)N + v;
+        act += v > active_thresh;
+    }
+    if (n_active) *n_active = act;
+    return GM_OK;
+}
+
 void gm_latent_slerp(float *out, const float *a, const float *b, size_t d, double mu) {
     double na = 0.0, nb = 0.0, dot = 0.0;
     for (size_t j = 0; j < d; j++) {

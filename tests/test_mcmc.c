@@ -898,6 +898,52 @@ GM_TEST(test_log_phat) {
     CHECK_RC(gm_latent_log_phat(out, z, 0, mu, lv, 2, 2), GM_EINVAL);
 }
 
+GM_TEST(test_c2st) {
+    /* two unit Gaussians with mean difference delta along one axis: the best linear classifier has
+     * accuracy Phi(delta / 2); identical laws give 0.5 */
+    const size_t n = 4000, d = 3;
+    float *a = malloc(n * d * sizeof(float)), *b = malloc(n * d * sizeof(float));
+    gm_rng r;
+    gm_rng_init(&r, 12, gm_rng_stream_id(GM_STREAM_SIM, 0));
+    for (size_t i = 0; i < n * d; i++) a[i] = (float)gm_rng_normal(&r);
+    for (size_t i = 0; i < n * d; i++) b[i] = (float)gm_rng_normal(&r);
+    double acc, se = 0.5 / sqrt((double)n);
+    CHECK_OK(gm_latent_c2st(a, n, b, n, d, 1, &acc));
+    CHECK_NEAR(acc, 0.5, 0, 5 * se);
+    for (size_t i = 0; i < n; i++) b[i * d + 1] += 1.0f;
+    CHECK_OK(gm_latent_c2st(a, n, b, n, d, 1, &acc));
+    double want = 0.5 * erfc(-0.5 / sqrt(2.0)); /* Phi(0.5) = 0.6915 */
+    CHECK_NEAR(acc, want, 0, 5 * sqrt(want * (1 - want) / (double)n) + 0.01);
+    /* separable sets: accuracy 1 (the L2 penalty keeps Newton finite) */
+    for (size_t i = 0; i < n; i++) b[i * d] = 50.0f + fabsf(b[i * d]);
+    CHECK_OK(gm_latent_c2st(a, n, b, n, d, 1, &acc));
+    CHECK_NEAR(acc, 1.0, 0, 0);
+    CHECK_RC(gm_latent_c2st(a, 3, b, n, d, 1, &acc), GM_EINVAL);
+    free(a);
+    free(b);
+}
+
+GM_TEST(test_phat_moments) {
+    /* mu = (i, 0), logvar = (0, log 4) for i = 0..3: mean (1.5, 0), var (1 + 5/3, 4), 1 active dim */
+    float mu[8], lv[8];
+    for (int i = 0; i < 4; i++) {
+        mu[i * 2] = (float)i;
+        mu[i * 2 + 1] = 0.0f;
+        lv[i * 2] = 0.0f;
+        lv[i * 2 + 1] = logf(4.0f);
+    }
+    double mean[2], var[2];
+    size_t act;
+    CHECK_OK(gm_latent_phat_moments(mu, lv, 4, 2, 0.01, mean, var, &act));
+    CHECK_NEAR(mean[0], 1.5, 1e-12, 0);
+    CHECK_NEAR(var[0], 1.0 + 5.0 / 3.0, 1e-12, 0);
+    CHECK_NEAR(var[1], 4.0, 1e-6, 0);
+    CHECK_INT_EQ(act, 1);
+    CHECK_OK(gm_latent_phat_moments(mu, NULL, 4, 2, 0.01, NULL, var, NULL));
+    CHECK_NEAR(var[0], 5.0 / 3.0, 1e-12, 0);
+    CHECK_RC(gm_latent_phat_moments(mu, lv, 1, 2, 0.01, mean, var, &act), GM_EINVAL);
+}
+
 GM_TEST(test_slerp) {
     float a[2] = {1, 0}, b[2] = {0, 1}, o[2];
     gm_latent_slerp(o, a, b, 2, 0.5);
@@ -929,4 +975,4 @@ GM_TEST_MAIN({"closed_forms_table", test_closed_forms_table}, {"closed_form_rand
              {"create_oom", test_create_oom}, {"step_does_not_allocate", test_step_does_not_allocate},
              {"ess_rhat_ar1", test_ess_rhat_ar1}, {"ess_rhat_known_answer", test_ess_rhat_known_answer},
              {"mmd_known_answers", test_mmd_known_answers}, {"median_distance", test_median_distance},
-             {"swd", test_swd}, {"log_phat", test_log_phat}, {"slerp", test_slerp})
+             {"swd", test_swd}, {"c2st", test_c2st}, {"phat_moments", test_phat_moments}, {"log_phat", test_log_phat}, {"slerp", test_slerp})

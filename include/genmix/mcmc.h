@@ -145,6 +145,17 @@ int gm_latent_swd(const float *x, const float *y, size_t n, size_t d, size_t L, 
 int gm_latent_log_phat(double *out, const float *z, size_t m, const float *mu, const float *logvar, size_t N,
                        size_t d);
 
+/* Classifier two-sample test: logistic regression (L2 penalty 1e-4 per weight, Newton's method) on
+ * the first half of each set (rows in a seeded random order), accuracy on the second half. 0.5 means
+ * indistinguishable; sd under the null ~ 0.5 / sqrt((m + n) / 2). Needs m, n >= 4. Allocates
+ * O((m + n) + d^2). GM_ENUMERIC if Newton's method does not converge in 50 iterations. */
+int gm_latent_c2st(const float *x, size_t m, const float *y, size_t n, size_t d, uint64_t seed, double *acc);
+/* Per-dimension moments of a VAE's aggregated posterior from N encodings (mu, logvar: N x d):
+ * mean_j = E mu_j, var_j = E exp(logvar_j) + Var mu_j (logvar NULL: deterministic encoder), and the
+ * number of active dimensions, Var mu_j > active_thresh (spec: 0.01). Outputs may be NULL. */
+int gm_latent_phat_moments(const float *mu, const float *logvar, size_t N, size_t d, double active_thresh,
+                           double *mean, double *var, size_t *n_active);
+
 /* Spherical interpolation slerp(a, b; mu) = [sin((1-mu) th) a + sin(mu th) b] / sin th with
  * th = angle(a, b) (White 2016); linear interpolation when th < 1e-6 or a vector is zero.
  * out may alias neither a nor b. */
