@@ -944,6 +944,66 @@ GM_TEST(test_phat_moments) {
     CHECK_RC(gm_latent_phat_moments(mu, lv, 1, 2, 0.01, mean, var, &act), GM_EINVAL);
 }
 
+GM_TEST(test_run_and_interpolate) {
+    const double lam[2] = {4.0, 2.0};
+    fixture f;
+    fixture_vae(&f, lam, 0.5);
+    f.b[0] = 0.3;
+    f.ae.b = f.b;
+    gm_ae_model m = gm_linear_ae_model(&f.ae);
+    gm_latent_mcmc_config cfg = gm_latent_mcmc_config_default();
+    cfg.n_chains = 8;
+    cfg.dec_mode = GM_LATENT_DECODE_SAMPLE;
+    cfg.seed = 4;
+    /* run(record {0, 3, 5}) equals decode, 3 steps, decode, 2 steps, decode of an identical chain */
+    gm_latent_mcmc *a, *b;
+    CHECK_OK(gm_latent_mcmc_create(&a, &cfg, &m));
+    CHECK_OK(gm_latent_mcmc_create(&b, &cfg, &m));
+    const size_t rec[3] = {0, 3, 5};
+    float out[3 * 8 * 4], ref[8 * 4];
+    CHECK_OK(gm_latent_mcmc_run(a, rec, 3, out));
+    CHECK_OK(gm_latent_mcmc_decode(b, ref));
+    CHECK(memcmp(out, ref, sizeof ref) == 0);
+    for (int t = 0; t < 5; t++) CHECK_OK(gm_latent_mcmc_step(b));
+    CHECK_OK(gm_latent_mcmc_decode(b, ref));
+    CHECK(memcmp(out + 2 * 32, ref, sizeof ref) == 0);
+    CHECK_INT_EQ(gm_latent_mcmc_get_stats(a).t, 5);
+    const size_t bad[2] = {3, 3};
+    CHECK_RC(gm_latent_mcmc_run(a, bad, 2, out), GM_EINVAL);
+    gm_latent_mcmc_free(a);
+    gm_latent_mcmc_free(b);
+
+    /* interpolation: row T = 0 decodes the slerp points (endpoints exactly); a mean/mean chain
+     * drives every point to the decoded fixed point */
+    float za[2] = {1.0f, 0.0f}, zb[2] = {0.0f, 2.0f}, iv[2 * 5 * 4];
+    const size_t rec2[2] = {0, 300};
+    cfg.dec_mode = GM_LATENT_DECODE_MEAN;
+    cfg.enc_mode = GM_LATENT_ENCODE_MEAN;
+    CHECK_OK(gm_latent_interpolate(&m, &cfg, za, zb, 5, 1, rec2, 2, iv));
+    float xa[4], xb[4], zs[2], xs[4];
+    CHECK_OK(m.decode(xa, za, 1, m.params));
+    CHECK_OK(m.decode(xb, zb, 1, m.params));
+    gm_latent_slerp(zs, za, zb, 2, 0.5);
+    CHECK_OK(m.decode(xs, zs, 1, m.params));
+    for (int k = 0; k < 4; k++) {
+        CHECK_NEAR(iv[k], xa[k], 0, 1e-6);
+        CHECK_NEAR(iv[4 * 4 + k], xb[k], 0, 1e-6);
+        CHECK_NEAR(iv[2 * 4 + k], xs[k], 0, 1e-6);
+    }
+    double mu[2], S[4];
+    CHECK_OK(gm_linear_ae_stationary(&f.ae, GM_LATENT_DECODE_MEAN, GM_LATENT_ENCODE_MEAN, 0.0, mu, S, NULL));
+    float zf[2] = {(float)mu[0], (float)mu[1]}, xf[4];
+    CHECK_OK(m.decode(xf, zf, 1, m.params));
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < 4; k++) CHECK_NEAR(iv[20 + i * 4 + k], xf[k], 0, 1e-5);
+    /* linear interpolation midpoint */
+    CHECK_OK(gm_latent_interpolate(&m, &cfg, za, zb, 3, 0, rec2, 1, iv));
+    float zl[2] = {0.5f, 1.0f};
+    CHECK_OK(m.decode(xs, zl, 1, m.params));
+    for (int k = 0; k < 4; k++) CHECK_NEAR(iv[4 + k], xs[k], 0, 1e-6);
+    CHECK_RC(gm_latent_interpolate(&m, &cfg, za, zb, 1, 0, rec2, 1, iv), GM_EINVAL);
+}
+
 GM_TEST(test_slerp) {
     float a[2] = {1, 0}, b[2] = {0, 1}, o[2];
     gm_latent_slerp(o, a, b, 2, 0.5);
@@ -975,4 +1035,4 @@ GM_TEST_MAIN({"closed_forms_table", test_closed_forms_table}, {"closed_form_rand
              {"create_oom", test_create_oom}, {"step_does_not_allocate", test_step_does_not_allocate},
              {"ess_rhat_ar1", test_ess_rhat_ar1}, {"ess_rhat_known_answer", test_ess_rhat_known_answer},
              {"mmd_known_answers", test_mmd_known_answers}, {"median_distance", test_median_distance},
-             {"swd", test_swd}, {"c2st", test_c2st}, {"phat_moments", test_phat_moments}, {"log_phat", test_log_phat}, {"slerp", test_slerp})
+             {"run_and_interpolate", test_run_and_interpolate}, {"swd", test_swd}, {"c2st", test_c2st}, {"phat_moments", test_phat_moments}, {"log_phat", test_log_phat}, {"slerp", test_slerp})

@@ -113,6 +113,19 @@ gm_latent_mcmc_stats gm_latent_mcmc_get_stats(const gm_latent_mcmc *s);
 size_t gm_latent_mcmc_n_chains(const gm_latent_mcmc *s);
 void gm_latent_mcmc_free(gm_latent_mcmc *s);
 
+/* Step the chain and record the decoder means after the steps listed in `record` (strictly
+ * increasing, relative to the current t; 0 = the current states): out is n_record x n_chains x D,
+ * caller-owned. On return the chain stands at the last recorded step. */
+int gm_latent_mcmc_run(gm_latent_mcmc *s, const size_t *record, size_t n_record, float *out);
+
+/* Interpolation with MCMC refinement (spec 4.4): n_points codes z_i = slerp (or linear when
+ * use_slerp = 0) between za and zb (d each) at mu = i / (n_points - 1); one chain per point (cfg
+ * n_chains is overridden); rows of decoder means after the steps in `record`:
+ * out is n_record x n_points x D. Allocates one chain object. */
+int gm_latent_interpolate(const gm_ae_model *model, const gm_latent_mcmc_config *cfg, const float *za,
+                          const float *zb, size_t n_points, int use_slerp, const size_t *record, size_t n_record,
+                          float *out);
+
 /* ==== diagnostics ================================================================================ */
 
 /* Effective sample size of a scalar quantity over m chains of n draws each (draws chain-major:
