@@ -45,7 +45,7 @@ typedef enum {
 
 /* An autoencoder seen by the chain: deterministic batched functions plus a description of the noise.
  * Every callback returns GM_OK or a status (with gm_set_error); n is the number of rows. */
-typedef struct {
+typedef struct gm_ae_model {
     size_t data_dim;   /* D */
     size_t latent_dim; /* d */
     /* Decoder mean E[x|z]: x_mean (n, D) <- z (n, d). Required. */
