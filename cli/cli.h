@@ -39,6 +39,8 @@ int cli_mkdirs(const char *path);
 
 /* ---- subcommands: one line per command here and in the table in main.c ------------------------ */
 int cmd_version(int argc, char **argv);
+int cmd_train(int argc, char **argv);    /* nn: genmix train <model> */
+int cmd_features(int argc, char **argv); /* nn: classifier features */
 int cmd_mcmc_linear(int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ struct gm_cmd {
 
 static const struct gm_cmd commands[] = {
     {"version", cmd_version, "print the genmix version"},
+    {"train", cmd_train, "train a model (classifier|...), write .safetensors"},
+    {"features", cmd_features, "classifier penultimate-layer features of images (.npy)"},
     {"mcmc-linear", cmd_mcmc_linear, "latent decode->encode chains of linear-Gaussian AEs: closed form vs simulation"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];

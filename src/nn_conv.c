@@ -1,0 +1,476 @@
+/* nn_conv.c — convolution kernels (im2col/col2im + SGEMM over the whole batch), transposed convolution,
+ * pooling and nearest upsampling, each with a naive _ref twin (see nn.h for the contract).
+ * Layout of the batched column matrix: col(C*K*K, B*OH*OW), row (c,kh,kw), column (b,oh,ow); one large
+ * GEMM per pass keeps BLAS efficient for small images. Owns nothing. Thread safety: reentrant; OpenMP
+ * over images/planes with schedule(static); no cross-thread reductions. */
+#include <float.h>
+#include <string.h>
+
+#include "genmix/nn.h"
+#include "nn_internal.h"
+
+/* ==== geometry ================================================================================= */
+
+int gm_conv2d_dims(gm_conv_dims *d) {
+    if (d->K == 0 || d->stride == 0) GM_FAIL(GM_EINVAL, "conv2d: kernel size and stride must be positive");
+    if (d->H + 2 * d->pad < d->K || d->W + 2 * d->pad < d->K)
+        GM_FAIL(GM_ESHAPE, "conv2d: %zux%zu input with pad %zu is smaller than the %zux%zu kernel", d->H, d->W,
+                d->pad, d->K, d->K);
+    d->OH = (d->H + 2 * d->pad - d->K) / d->stride + 1;
+    d->OW = (d->W + 2 * d->pad - d->K) / d->stride + 1;
+    return GM_OK;
+}
+
+int gm_conv_transpose2d_dims(gm_conv_dims *d) {
+    if (d->K == 0 || d->stride == 0 || d->H == 0 || d->W == 0)
+        GM_FAIL(GM_EINVAL, "conv_transpose2d: kernel size, stride and input size must be positive");
+    size_t oh = (d->H - 1) * d->stride + d->K, ow = (d->W - 1) * d->stride + d->K;
+    if (oh <= 2 * d->pad || ow <= 2 * d->pad) GM_FAIL(GM_ESHAPE, "conv_transpose2d: padding %zu too large", d->pad);
+    d->OH = oh - 2 * d->pad;
+    d->OW = ow - 2 * d->pad;
+    return GM_OK;
+}
+
+size_t gm_conv2d_col_size(const gm_conv_dims *d) { return d->C * d->K * d->K * d->B * d->OH * d->OW; }
+size_t gm_conv2d_work_size(const gm_conv_dims *d) {
+    return (d->OC + d->C * d->K * d->K) * d->B * d->OH * d->OW;
+}
+
+/* ==== im2col / col2im ========================================================================== */
+
+void gm_im2col(float *col, const float *img, const gm_conv_dims *d) {
+    const size_t K = d->K, P = d->OH * d->OW, NP = d->B * P;
+    long bc;
+    /* one (image, channel) pair per iteration: disjoint writes */
+#pragma omp parallel for schedule(static) if (NP * d->C * K * K > GM__PAR_MIN)
+    for (bc = 0; bc < (long)(d->B * d->C); bc++) {
+        size_t b = (size_t)bc / d->C, c = (size_t)bc % d->C;
+        const float *x = img + (b * d->C + c) * d->H * d->W;
+        for (size_t kh = 0; kh < K; kh++)
+            for (size_t kw = 0; kw < K; kw++) {
+                float *row = col + ((c * K + kh) * K + kw) * NP + b * P;
+                for (size_t oh = 0; oh < d->OH; oh++) {
+                    long ih = (long)(oh * d->stride + kh) - (long)d->pad;
+                    float *r = row + oh * d->OW;
+                    if (ih < 0 || ih >= (long)d->H) {
+                        memset(r, 0, d->OW * sizeof(float));
+                        continue;
+                    }
+                    const float *xr = x + (size_t)ih * d->W;
+                    if (d->stride == 1) {
+                        /* contiguous run with zero borders */
+                        for (size_t ow = 0; ow < d->OW; ow++) {
+                            long iw = (long)(ow + kw) - (long)d->pad;
+                            r[ow] = (iw >= 0 && iw < (long)d->W) ? xr[iw] : 0.0f;
+                        }
+                    } else {
+                        for (size_t ow = 0; ow < d->OW; ow++) {
+                            long iw = (long)(ow * d->stride + kw) - (long)d->pad;
+                            r[ow] = (iw >= 0 && iw < (long)d->W) ? xr[iw] : 0.0f;
+                        }
+                    }
+                }
+            }
+    }
+}
+
+void gm_col2im(float *img, const float *col, const gm_conv_dims *d) {
+    const size_t K = d->K, P = d->OH * d->OW, NP = d->B * P;
+    long bc;
+    /* each (image, channel) plane is owned by one iteration, and its kernel offsets are visited in a
+     * fixed order, so the sums are thread-count independent */
+#pragma omp parallel for schedule(static) if (NP * d->C * K * K > GM__PAR_MIN)
+    for (bc = 0; bc < (long)(d->B * d->C); bc++) {
+        size_t b = (size_t)bc / d->C, c = (size_t)bc % d->C;
+        float *x = img + (b * d->C + c) * d->H * d->W;
+        for (size_t kh = 0; kh < K; kh++)
+            for (size_t kw = 0; kw < K; kw++) {
+                const float *row = col + ((c * K + kh) * K + kw) * NP + b * P;
+                for (size_t oh = 0; oh < d->OH; oh++) {
+                    long ih = (long)(oh * d->stride + kh) - (long)d->pad;
+                    if (ih < 0 || ih >= (long)d->H) continue;
+                    float *xr = x + (size_t)ih * d->W;
+                    const float *r = row + oh * d->OW;
+                    for (size_t ow = 0; ow < d->OW; ow++) {
+                        long iw = (long)(ow * d->stride + kw) - (long)d->pad;
+                        if (iw >= 0 && iw < (long)d->W) xr[iw] += r[ow];
+                    }
+                }
+            }
+    }
+}
+
+/* NCHW (B,C,P) <-> channel-major (C, B*P) */
+static void to_cmajor(float *dst, const float *src, size_t B, size_t C, size_t P) {
+    long bc;
+#pragma omp parallel for schedule(static) if (B * C * P > GM__PAR_MIN)
+    for (bc = 0; bc < (long)(B * C); bc++) {
+        size_t b = (size_t)bc / C, c = (size_t)bc % C;
+        memcpy(dst + c * B * P + b * P, src + (size_t)bc * P, P * sizeof(float));
+    }
+}
+/* dst(B,C,P) (+)= src(C,B*P) + bias(C) */
+static void from_cmajor(float *dst, const float *src, const float *bias, size_t B, size_t C, size_t P, int acc) {
+    long bc;
+#pragma omp parallel for schedule(static) if (B * C * P > GM__PAR_MIN)
+    for (bc = 0; bc < (long)(B * C); bc++) {
+        size_t b = (size_t)bc / C, c = (size_t)bc % C;
+        const float *s = src + c * B * P + b * P;
+        float *o = dst + (size_t)bc * P;
+        float bb = bias ? bias[c] : 0.0f;
+        if (acc)
+            for (size_t p = 0; p < P; p++) o[p] += s[p];
+        else
+            for (size_t p = 0; p < P; p++) o[p] = s[p] + bb;
+    }
+}
+/* db(C) += sum over b, p of x(B,C,P) */
+static void channel_sums(float *db, const float *x, size_t B, size_t C, size_t P) {
+    long c;
+#pragma omp parallel for schedule(static) if (B * C * P > GM__PAR_MIN)
+    for (c = 0; c < (long)C; c++) {
+        double s = 0.0;
+        for (size_t b = 0; b < B; b++) {
+            const float *r = x + (b * C + (size_t)c) * P;
+            for (size_t p = 0; p < P; p++) s += (double)r[p];
+        }
+        db[c] += (float)s;
+    }
+}
+
+/* ==== conv2d =================================================================================== */
+
+void gm_conv2d_forward(float *out, float *col, const float *in, const float *w, const float *b,
+                       const gm_conv_dims *d, float *work) {
+    GM_ASSERT(out && col && in && w && work && d->OH > 0);
+    const size_t CKK = d->C * d->K * d->K, NP = d->B * d->OH * d->OW;
+    gm_im2col(col, in, d);
+    /* Y(OC, NP) = W(OC, CKK) col(CKK, NP) */
+    gm__sgemm(0, 0, d->OC, NP, CKK, 1.0f, w, CKK, col, NP, 0.0f, work, NP);
+    from_cmajor(out, work, b, d->B, d->OC, d->OH * d->OW, 0);
+}
+
+void gm_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *col, const float *w,
+                        const gm_conv_dims *d, float *work) {
+    GM_ASSERT(dout && col && work);
+    const size_t CKK = d->C * d->K * d->K, P = d->OH * d->OW, NP = d->B * P;
+    float *dY = work, *dcol = work + d->OC * NP;
+    if (db) channel_sums(db, dout, d->B, d->OC, P);
+    if (!dw && !din) return;
+    to_cmajor(dY, dout, d->B, d->OC, P);
+    if (dw) gm__sgemm(0, 1, d->OC, CKK, NP, 1.0f, dY, NP, col, NP, 1.0f, dw, CKK); /* dW += dY col^T */
+    if (din) {
+        gm__sgemm(1, 0, CKK, NP, d->OC, 1.0f, w, CKK, dY, NP, 0.0f, dcol, NP); /* dcol = W^T dY */
+        gm_col2im(din, dcol, d);
+    }
+}
+
+void gm_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d) {
+    const size_t K = d->K;
+    for (size_t n = 0; n < d->B; n++)
+        for (size_t o = 0; o < d->OC; o++)
+            for (size_t oh = 0; oh < d->OH; oh++)
+                for (size_t ow = 0; ow < d->OW; ow++) {
+                    double s = b ? b[o] : 0.0f;
+                    for (size_t c = 0; c < d->C; c++)
+                        for (size_t kh = 0; kh < K; kh++)
+                            for (size_t kw = 0; kw < K; kw++) {
+                                long ih = (long)(oh * d->stride + kh) - (long)d->pad;
+                                long iw = (long)(ow * d->stride + kw) - (long)d->pad;
+                                if (ih < 0 || iw < 0 || ih >= (long)d->H || iw >= (long)d->W) continue;
+                                s += (double)in[((n * d->C + c) * d->H + (size_t)ih) * d->W + (size_t)iw] *
+                                     (double)w[((o * d->C + c) * K + kh) * K + kw];
+                            }
+                    out[((n * d->OC + o) * d->OH + oh) * d->OW + ow] = (float)s;
+                }
+}
+
+void gm_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                            const gm_conv_dims *d) {
+    const size_t K = d->K;
+    for (size_t n = 0; n < d->B; n++)
+        for (size_t o = 0; o < d->OC; o++)
+            for (size_t oh = 0; oh < d->OH; oh++)
+                for (size_t ow = 0; ow < d->OW; ow++) {
+                    float g = dout[((n * d->OC + o) * d->OH + oh) * d->OW + ow];
+                    if (db) db[o] += g;
+                    for (size_t c = 0; c < d->C; c++)
+                        for (size_t kh = 0; kh < K; kh++)
+                            for (size_t kw = 0; kw < K; kw++) {
+                                long ih = (long)(oh * d->stride + kh) - (long)d->pad;
+                                long iw = (long)(ow * d->stride + kw) - (long)d->pad;
+                                if (ih < 0 || iw < 0 || ih >= (long)d->H || iw >= (long)d->W) continue;
+                                size_t xi = ((n * d->C + c) * d->H + (size_t)ih) * d->W + (size_t)iw;
+                                size_t wi = ((o * d->C + c) * K + kh) * K + kw;
+                                if (din) din[xi] += g * w[wi];
+                                if (dw) dw[wi] += g * in[xi];
+                            }
+                }
+}
+
+/* ==== transposed convolution =================================================================== */
+/* ConvT from (C,H,W) to (OC,OH,OW) is the input-adjoint of the conv from (OC,OH,OW) to (C,H,W) with the
+ * same K, stride, pad; `cd` is that conv's geometry, so its im2col/col2im do the work. */
+static gm_conv_dims adjoint_dims(const gm_conv_dims *d) {
+    gm_conv_dims c = *d;
+    c.C = d->OC;
+    c.H = d->OH;
+    c.W = d->OW;
+    c.OC = d->C;
+    c.OH = d->H;
+    c.OW = d->W;
+    return c;
+}
+
+size_t gm_conv_transpose2d_work_size(const gm_conv_dims *d) {
+    size_t N = d->B * d->H * d->W;
+    return 2 * d->C * N + d->OC * d->K * d->K * N;
+}
+
+void gm_conv_transpose2d_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
+                                 float *work) {
+    GM_ASSERT(out && in && w && work);
+    gm_conv_dims cd = adjoint_dims(d);
+    const size_t HW = d->H * d->W, N = d->B * HW, OKK = d->OC * d->K * d->K;
+    float *Xg = work, *col = work + 2 * d->C * N;
+    to_cmajor(Xg, in, d->B, d->C, HW);
+    gm__sgemm(1, 0, OKK, N, d->C, 1.0f, w, OKK, Xg, N, 0.0f, col, N); /* col = Wm^T Xg */
+    long bc;
+#pragma omp parallel for schedule(static) if (d->B * d->OC * d->OH * d->OW > GM__PAR_MIN)
+    for (bc = 0; bc < (long)(d->B * d->OC); bc++) {
+        float *o = out + (size_t)bc * d->OH * d->OW;
+        float bb = b ? b[(size_t)bc % d->OC] : 0.0f;
+        for (size_t p = 0; p < d->OH * d->OW; p++) o[p] = bb;
+    }
+    gm_col2im(out, col, &cd);
+}
+
+void gm_conv_transpose2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                                  const float *w, const gm_conv_dims *d, float *work) {
+    GM_ASSERT(dout && work);
+    gm_conv_dims cd = adjoint_dims(d);
+    const size_t HW = d->H * d->W, N = d->B * HW, OKK = d->OC * d->K * d->K;
+    float *Xg = work, *dXg = work + d->C * N, *dcol = work + 2 * d->C * N;
+    if (db) channel_sums(db, dout, d->B, d->OC, d->OH * d->OW);
+    if (!din && !dw) return;
+    gm_im2col(dcol, dout, &cd); /* dcol(OKK, N) */
+    if (dw) {
+        to_cmajor(Xg, in, d->B, d->C, HW);
+        gm__sgemm(0, 1, d->C, OKK, N, 1.0f, Xg, N, dcol, N, 1.0f, dw, OKK); /* dWm += Xg dcol^T */
+    }
+    if (din) {
+        gm__sgemm(0, 0, d->C, N, OKK, 1.0f, w, OKK, dcol, N, 0.0f, dXg, N); /* dXg = Wm dcol */
+        from_cmajor(din, dXg, NULL, d->B, d->C, HW, 1);
+    }
+}
+
+void gm_conv_transpose2d_forward_ref(float *out, const float *in, const float *w, const float *b,
+                                     const gm_conv_dims *d) {
+    const size_t K = d->K;
+    for (size_t n = 0; n < d->B; n++)
+        for (size_t o = 0; o < d->OC; o++)
+            for (size_t p = 0; p < d->OH * d->OW; p++) out[(n * d->OC + o) * d->OH * d->OW + p] = b ? b[o] : 0.0f;
+    for (size_t n = 0; n < d->B; n++)
+        for (size_t c = 0; c < d->C; c++)
+            for (size_t ih = 0; ih < d->H; ih++)
+                for (size_t iw = 0; iw < d->W; iw++) {
+                    float x = in[((n * d->C + c) * d->H + ih) * d->W + iw];
+                    for (size_t o = 0; o < d->OC; o++)
+                        for (size_t kh = 0; kh < K; kh++)
+                            for (size_t kw = 0; kw < K; kw++) {
+                                long oh = (long)(ih * d->stride + kh) - (long)d->pad;
+                                long ow = (long)(iw * d->stride + kw) - (long)d->pad;
+                                if (oh < 0 || ow < 0 || oh >= (long)d->OH || ow >= (long)d->OW) continue;
+                                out[((n * d->OC + o) * d->OH + (size_t)oh) * d->OW + (size_t)ow] +=
+                                    x * w[((c * d->OC + o) * K + kh) * K + kw];
+                            }
+                }
+}
+
+void gm_conv_transpose2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
+                                      const float *w, const gm_conv_dims *d) {
+    const size_t K = d->K;
+    if (db)
+        for (size_t n = 0; n < d->B; n++)
+            for (size_t o = 0; o < d->OC; o++)
+                for (size_t p = 0; p < d->OH * d->OW; p++) db[o] += dout[(n * d->OC + o) * d->OH * d->OW + p];
+    for (size_t n = 0; n < d->B; n++)
+        for (size_t c = 0; c < d->C; c++)
+            for (size_t ih = 0; ih < d->H; ih++)
+                for (size_t iw = 0; iw < d->W; iw++) {
+                    size_t xi = ((n * d->C + c) * d->H + ih) * d->W + iw;
+                    for (size_t o = 0; o < d->OC; o++)
+                        for (size_t kh = 0; kh < K; kh++)
+                            for (size_t kw = 0; kw < K; kw++) {
+                                long oh = (long)(ih * d->stride + kh) - (long)d->pad;
+                                long ow = (long)(iw * d->stride + kw) - (long)d->pad;
+                                if (oh < 0 || ow < 0 || oh >= (long)d->OH || ow >= (long)d->OW) continue;
+                                float g = dout[((n * d->OC + o) * d->OH + (size_t)oh) * d->OW + (size_t)ow];
+                                size_t wi = ((c * d->OC + o) * K + kh) * K + kw;
+                                if (din) din[xi] += g * w[wi];
+                                if (dw) dw[wi] += g * in[xi];
+                            }
+                }
+}
+
+/* ==== pooling ================================================================================== */
+
+static void avgpool_plane(float *o, const float *x, size_t H, size_t W, size_t K, size_t S) {
+    size_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+    float inv = 1.0f / (float)(K * K);
+    for (size_t oh = 0; oh < OH; oh++)
+        for (size_t ow = 0; ow < OW; ow++) {
+            float s = 0.0f;
+            for (size_t i = 0; i < K; i++)
+                for (size_t j = 0; j < K; j++) s += x[(oh * S + i) * W + ow * S + j];
+            o[oh * OW + ow] = s * inv;
+        }
+}
+static void avgpool_plane_back(float *dx, const float *dy, size_t H, size_t W, size_t K, size_t S) {
+    size_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+    float inv = 1.0f / (float)(K * K);
+    for (size_t oh = 0; oh < OH; oh++)
+        for (size_t ow = 0; ow < OW; ow++) {
+            float g = dy[oh * OW + ow] * inv;
+            for (size_t i = 0; i < K; i++)
+                for (size_t j = 0; j < K; j++) dx[(oh * S + i) * W + ow * S + j] += g;
+        }
+}
+static void maxpool_plane(float *o, int32_t *am, const float *x, size_t H, size_t W, size_t K, size_t S) {
+    size_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+    for (size_t oh = 0; oh < OH; oh++)
+        for (size_t ow = 0; ow < OW; ow++) {
+            size_t best = oh * S * W + ow * S;
+            float m = x[best];
+            for (size_t i = 0; i < K; i++)
+                for (size_t j = 0; j < K; j++) {
+                    size_t idx = (oh * S + i) * W + ow * S + j;
+                    if (x[idx] > m) {
+                        m = x[idx];
+                        best = idx;
+                    }
+                }
+            o[oh * OW + ow] = m;
+            am[oh * OW + ow] = (int32_t)best;
+        }
+}
+static void maxpool_plane_back(float *dx, const float *dy, const int32_t *am, size_t OHW) {
+    for (size_t p = 0; p < OHW; p++) dx[am[p]] += dy[p];
+}
+
+#define POOL_DIMS                                                                                     \
+    GM_ASSERT(K > 0 && S > 0 && H >= K && W >= K);                                                    \
+    const size_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;                                          \
+    (void)OH;                                                                                         \
+    long pl
+
+void gm_avgpool2d_forward(float *out, const float *in, size_t BC, size_t H, size_t W, size_t K, size_t S) {
+    POOL_DIMS;
+#pragma omp parallel for schedule(static) if (BC * H * W > GM__PAR_MIN)
+    for (pl = 0; pl < (long)BC; pl++) avgpool_plane(out + (size_t)pl * OH * OW, in + (size_t)pl * H * W, H, W, K, S);
+}
+void gm_avgpool2d_backward(float *din, const float *dout, size_t BC, size_t H, size_t W, size_t K, size_t S) {
+    if (!din) return;
+    POOL_DIMS;
+#pragma omp parallel for schedule(static) if (BC * H * W > GM__PAR_MIN)
+    for (pl = 0; pl < (long)BC; pl++)
+        avgpool_plane_back(din + (size_t)pl * H * W, dout + (size_t)pl * OH * OW, H, W, K, S);
+}
+void gm_maxpool2d_forward(float *out, int32_t *argmax, const float *in, size_t BC, size_t H, size_t W, size_t K,
+                          size_t S) {
+    POOL_DIMS;
+    if (K == 2 && S == 2) { /* the common case, unrolled */
+#pragma omp parallel for schedule(static) if (BC * H * W > GM__PAR_MIN)
+        for (pl = 0; pl < (long)BC; pl++) {
+            const float *x = in + (size_t)pl * H * W;
+            float *o = out + (size_t)pl * OH * OW;
+            int32_t *am = argmax + (size_t)pl * OH * OW;
+            for (size_t oh = 0; oh < OH; oh++)
+                for (size_t ow = 0; ow < OW; ow++) {
+                    size_t i0 = 2 * oh * W + 2 * ow, best = i0;
+                    float m = x[i0];
+                    if (x[i0 + 1] > m) { m = x[i0 + 1]; best = i0 + 1; }
+                    if (x[i0 + W] > m) { m = x[i0 + W]; best = i0 + W; }
+                    if (x[i0 + W + 1] > m) { m = x[i0 + W + 1]; best = i0 + W + 1; }
+                    o[oh * OW + ow] = m;
+                    am[oh * OW + ow] = (int32_t)best;
+                }
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static) if (BC * H * W > GM__PAR_MIN)
+    for (pl = 0; pl < (long)BC; pl++)
+        maxpool_plane(out + (size_t)pl * OH * OW, argmax + (size_t)pl * OH * OW, in + (size_t)pl * H * W, H, W, K, S);
+}
+void gm_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax, size_t BC, size_t H, size_t W,
+                           size_t K, size_t S) {
+    if (!din) return;
+    POOL_DIMS;
+#pragma omp parallel for schedule(static) if (BC * H * W > GM__PAR_MIN)
+    for (pl = 0; pl < (long)BC; pl++)
+        maxpool_plane_back(din + (size_t)pl * H * W, dout + (size_t)pl * OH * OW, argmax + (size_t)pl * OH * OW,
+                           OH * OW);
+}
+
+void gm_avgpool2d_forward_ref(float *out, const float *in, size_t BC, size_t H, size_t W, size_t K, size_t S) {
+    size_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+    for (size_t p = 0; p < BC; p++) avgpool_plane(out + p * OH * OW, in + p * H * W, H, W, K, S);
+}
+void gm_avgpool2d_backward_ref(float *din, const float *dout, size_t BC, size_t H, size_t W, size_t K, size_t S) {
+    size_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+    if (din)
+        for (size_t p = 0; p < BC; p++) avgpool_plane_back(din + p * H * W, dout + p * OH * OW, H, W, K, S);
+}
+void gm_maxpool2d_forward_ref(float *out, int32_t *argmax, const float *in, size_t BC, size_t H, size_t W,
+                              size_t K, size_t S) {
+    size_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+    for (size_t p = 0; p < BC; p++) maxpool_plane(out + p * OH * OW, argmax + p * OH * OW, in + p * H * W, H, W, K, S);
+}
+void gm_maxpool2d_backward_ref(float *din, const float *dout, const int32_t *argmax, size_t BC, size_t H,
+                               size_t W, size_t K, size_t S) {
+    size_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+    if (din)
+        for (size_t p = 0; p < BC; p++) maxpool_plane_back(din + p * H * W, dout + p * OH * OW, argmax + p * OH * OW, OH * OW);
+}
+
+/* ==== nearest upsampling ======================================================================= */
+
+void gm_upsample_nearest_forward(float *out, const float *in, size_t BC, size_t H, size_t W, size_t F) {
+    long pl;
+    const size_t OW = W * F;
+#pragma omp parallel for schedule(static) if (BC * H * W * F * F > GM__PAR_MIN)
+    for (pl = 0; pl < (long)BC; pl++) {
+        const float *x = in + (size_t)pl * H * W;
+        float *o = out + (size_t)pl * H * W * F * F;
+        for (size_t oh = 0; oh < H * F; oh++)
+            for (size_t ow = 0; ow < OW; ow++) o[oh * OW + ow] = x[(oh / F) * W + ow / F];
+    }
+}
+void gm_upsample_nearest_backward(float *din, const float *dout, size_t BC, size_t H, size_t W, size_t F) {
+    if (!din) return;
+    long pl;
+    const size_t OW = W * F;
+#pragma omp parallel for schedule(static) if (BC * H * W * F * F > GM__PAR_MIN)
+    for (pl = 0; pl < (long)BC; pl++) {
+        float *dx = din + (size_t)pl * H * W;
+        const float *g = dout + (size_t)pl * H * W * F * F;
+        for (size_t h = 0; h < H; h++)
+            for (size_t w = 0; w < W; w++) {
+                float s = 0.0f;
+                for (size_t i = 0; i < F; i++)
+                    for (size_t j = 0; j < F; j++) s += g[(h * F + i) * OW + w * F + j];
+                dx[h * W + w] += s;
+            }
+    }
+}
+void gm_upsample_nearest_forward_ref(float *out, const float *in, size_t BC, size_t H, size_t W, size_t F) {
+    for (size_t p = 0; p < BC; p++)
+        for (size_t h = 0; h < H * F; h++)
+            for (size_t w = 0; w < W * F; w++) out[(p * H * F + h) * W * F + w] = in[(p * H + h / F) * W + w / F];
+}
+void gm_upsample_nearest_backward_ref(float *din, const float *dout, size_t BC, size_t H, size_t W, size_t F) {
+    if (!din) return;
+    for (size_t p = 0; p < BC; p++)
+        for (size_t h = 0; h < H * F; h++)
+            for (size_t w = 0; w < W * F; w++) din[(p * H + h / F) * W + w / F] += dout[(p * H * F + h) * W * F + w];
+}
