@@ -42,5 +42,8 @@ int cmd_version(int argc, char **argv);
 int cmd_train(int argc, char **argv);    /* nn: genmix train <model> */
 int cmd_features(int argc, char **argv); /* nn: classifier features */
 int cmd_mcmc_linear(int argc, char **argv);
+int cmd_sample(int argc, char **argv);      /* ae: latent MCMC samples of an autoencoder */
+int cmd_interpolate(int argc, char **argv); /* ae: slerp strips with MCMC refinement */
+int train_ae(int argc, char **argv);        /* ae: genmix train vae|dvae|aae|daae */
 
 #endif

@@ -25,6 +25,8 @@ static const struct gm_cmd commands[] = {
     {"version", cmd_version, "print the genmix version"},
     {"train", cmd_train, "train a model (classifier|...), write .safetensors"},
     {"features", cmd_features, "classifier penultimate-layer features of images (.npy)"},
+    {"sample", cmd_sample, "samples of a trained autoencoder, optionally refined by latent MCMC (.npy, .png)"},
+    {"interpolate", cmd_interpolate, "slerp between two encoded test images, each point refined by latent MCMC (.png)"},
     {"mcmc-linear", cmd_mcmc_linear, "latent decode->encode chains of linear-Gaussian AEs: closed form vs simulation"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
