@@ -44,6 +44,7 @@ int cmd_features(int argc, char **argv); /* nn: classifier features */
 int cmd_mcmc_linear(int argc, char **argv);
 int cmd_sample(int argc, char **argv);      /* ae: latent MCMC samples of an autoencoder */
 int cmd_interpolate(int argc, char **argv); /* ae: slerp strips with MCMC refinement */
-int train_ae(int argc, char **argv);        /* ae: genmix train vae|dvae|aae|daae */
+int train_ae(int argc, char **argv);
+int cmd_latent_study(int argc, char **argv); /* ae: per-step latent MCMC study measurements */        /* ae: genmix train vae|dvae|aae|daae */
 
 #endif

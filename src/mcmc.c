@@ -16,6 +16,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef GM_HAVE_BLAS
+#include <cblas.h>
+#endif
 
 /* ==== the chain ================================================================================== */
 
@@ -723,6 +726,54 @@ int gm_latent_phat_moments(const float *mu, const float *logvar, size_t N, size_
         act += v > active_thresh;
     }
     if (n_active) *n_active = act;
+    return GM_OK;
+}
+
+int gm_latent_nearest_sqdist(const float *q, size_t m, const float *ref, size_t n, size_t d, float *out) {
+    GM_ASSERT(q && ref && out);
+    if (m == 0 || n == 0 || d == 0) GM_FAIL(GM_EINVAL, "nearest: empty input");
+#ifdef GM_HAVE_BLAS
+    const size_t TILE = 256;
+    float *G = gm_malloc(TILE * n * sizeof(float)), *rn = gm_malloc(n * sizeof(float));
+    if (!G || !rn) {
+        gm_free(G);
+        gm_free(rn);
+        return GM_ENOMEM;
+    }
+    for (size_t j = 0; j < n; j++) {
+        double s = 0.0;
+        for (size_t k = 0; k < d; k++) s += (double)ref[j * d + k] * (double)ref[j * d + k];
+        rn[j] = (float)s;
+    }
+    for (size_t i0 = 0; i0 < m; i0 += TILE) {
+        size_t mb = m - i0 < TILE ? m - i0 : TILE;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mb, (int)n, (int)d, 1.0f, q + i0 * d, (int)d, ref,
+                    (int)d, 0.0f, G, (int)n);
+        for (size_t i = 0; i < mb; i++) {
+            double qn = 0.0;
+            for (size_t k = 0; k < d; k++) qn += (double)q[(i0 + i) * d + k] * (double)q[(i0 + i) * d + k];
+            float best = HUGE_VALF;
+            for (size_t j = 0; j < n; j++) {
+                float v = (float)qn + rn[j] - 2.0f * G[i * n + j];
+                if (v < best) best = v;
+            }
+            out[i0 + i] = best > 0.0f ? best : 0.0f;
+        }
+    }
+    gm_free(G);
+    gm_free(rn);
+#else
+    for (size_t i = 0; i < m; i++) {
+        double best = HUGE_VAL;
+        for (size_t j = 0; j < n; j++) {
+            double v = sqdist(q + i * d, ref + j * d, d);
+            if (v < best) best = v;
+        }
+        out[i] = (float)best;
+    }
+#endif
+    for (size_t i = 0; i < m; i++)
+        if (!isfinite(out[i])) GM_FAIL(GM_ENUMERIC, "nearest: non-finite distance for query %zu", i);
     return GM_OK;
 }
 

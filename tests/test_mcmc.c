@@ -1004,6 +1004,34 @@ GM_TEST(test_run_and_interpolate) {
     CHECK_RC(gm_latent_interpolate(&m, &cfg, za, zb, 1, 0, rec2, 1, iv), GM_EINVAL);
 }
 
+GM_TEST(test_nearest_sqdist) {
+    /* against brute force on random points; an exact copy of a reference row has distance ~0 */
+    const size_t m = 300, n = 700, d = 20;
+    float *q = malloc(m * d * sizeof(float)), *r = malloc(n * d * sizeof(float)), *o = malloc(m * sizeof(float));
+    gm_rng g;
+    gm_rng_init(&g, 4, gm_rng_stream_id(GM_STREAM_SIM, 0));
+    gm_rng_uniform_fill(&g, q, m * d);
+    gm_rng_uniform_fill(&g, r, n * d);
+    memcpy(q + 5 * d, r + 17 * d, d * sizeof(float));
+    CHECK_OK(gm_latent_nearest_sqdist(q, m, r, n, d, o));
+    int bad = 0;
+    for (size_t i = 0; i < m; i++) {
+        double best = HUGE_VAL;
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t k = 0; k < d; k++) s += pow((double)q[i * d + k] - (double)r[j * d + k], 2);
+            best = fmin(best, s);
+        }
+        bad += fabs((double)o[i] - best) > 1e-4 * (1 + best);
+    }
+    CHECK_INT_EQ(bad, 0);
+    CHECK(o[5] < 1e-5f);
+    CHECK_RC(gm_latent_nearest_sqdist(q, 0, r, n, d, o), GM_EINVAL);
+    free(q);
+    free(r);
+    free(o);
+}
+
 GM_TEST(test_slerp) {
     float a[2] = {1, 0}, b[2] = {0, 1}, o[2];
     gm_latent_slerp(o, a, b, 2, 0.5);
@@ -1035,4 +1063,4 @@ GM_TEST_MAIN({"closed_forms_table", test_closed_forms_table}, {"closed_form_rand
              {"create_oom", test_create_oom}, {"step_does_not_allocate", test_step_does_not_allocate},
              {"ess_rhat_ar1", test_ess_rhat_ar1}, {"ess_rhat_known_answer", test_ess_rhat_known_answer},
              {"mmd_known_answers", test_mmd_known_answers}, {"median_distance", test_median_distance},
-             {"run_and_interpolate", test_run_and_interpolate}, {"swd", test_swd}, {"c2st", test_c2st}, {"phat_moments", test_phat_moments}, {"log_phat", test_log_phat}, {"slerp", test_slerp})
+             {"run_and_interpolate", test_run_and_interpolate}, {"swd", test_swd}, {"nearest_sqdist", test_nearest_sqdist}, {"c2st", test_c2st}, {"phat_moments", test_phat_moments}, {"log_phat", test_log_phat}, {"slerp", test_slerp})

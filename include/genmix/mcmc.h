@@ -169,6 +169,11 @@ int gm_latent_c2st(const float *x, size_t m, const float *y, size_t n, size_t d,
 int gm_latent_phat_moments(const float *mu, const float *logvar, size_t N, size_t d, double active_thresh,
                            double *mean, double *var, size_t *n_active);
 
+/* Squared Euclidean distance from each of the m query rows q (m x d) to its nearest row of ref (n x d):
+ * out (m). BLAS SGEMM in tiles when built with BLAS (||a||^2 + ||b||^2 - 2 a.b, clamped at 0), naive
+ * double loops otherwise. Allocates O(tile x n). Used for memorisation checks (nearest training image). */
+int gm_latent_nearest_sqdist(const float *q, size_t m, const float *ref, size_t n, size_t d, float *out);
+
 /* Spherical interpolation slerp(a, b; mu) = [sin((1-mu) th) a + sin(mu th) b] / sin th with
  * th = angle(a, b) (White 2016); linear interpolation when th < 1e-6 or a vector is zero.
  * out may alias neither a nor b. */
