@@ -37,6 +37,6 @@ for m in models:
 sp = os.path.join(out, "sanity.json")
 if os.path.exists(sp):
     r = json.load(open(sp))["results"]
-    print("\nSanity check (KID × 1 in the classifier's feature space, against the test set): uniform noise %.4g ± %.4g, "
+    print("\nSanity check (KID in the classifier's feature space, genmix eval's units, against the test set): uniform noise %.4g ± %.4g, "
           "%s samples (T = 0) %.4g ± %.4g." % (r[0]["metrics"]["kid"]["mean"], r[0]["metrics"]["kid"]["std"], models[0],
                                               r[1]["metrics"]["kid"]["mean"], r[1]["metrics"]["kid"]["std"]))
