@@ -197,7 +197,9 @@ int train_ae(int argc, char **argv) {
             cfg.dec_sigma = x;
             break;
         case 'A':
-            if (strcmp(optarg, "mlp")) return cli_usage_error(cmd, "--arch: only 'mlp' is implemented (conv is not yet)");
+            if (!strcmp(optarg, "mlp")) cfg.conv = 0;
+            else if (!strcmp(optarg, "conv")) cfg.conv = 1;
+            else return cli_usage_error(cmd, "--arch takes mlp or conv");
             break;
         case 's':
             if (cli_parse_u64(optarg, &seed)) return cli_usage_error(cmd, "--seed takes a non-negative integer");
@@ -218,14 +220,15 @@ int train_ae(int argc, char **argv) {
                    "  --data-dir DIR       IDX files (default %s)\n"
                    "  --out FILE           checkpoint (required)\n"
                    "  --latent D           latent dimension (default %zu)\n"
-                   "  --hidden H0,H1       hidden widths (default %zu,%zu)\n"
+                   "  --hidden H0,H1       hidden widths (default %zu,%zu; with --arch conv: channels, e.g. 32,64)\n"
                    "  --epochs E           (default %lld)   --batch B (default %zu)\n"
                    "  --lr LR              Adam learning rate (default %g)   --beta1 B1 (default %g)\n"
                    "  --likelihood L       bernoulli (pixel BCE, default) or gaussian (--dec-sigma S, default %g)\n"
                    "  --beta B             KL weight of the VAE types (default 1)\n"
                    "  --sigma-c S          input corruption std of the denoising types (default 0.5; no clipping)\n"
                    "  --lambda-adv L       adversarial weight of the AAE types (default 1)\n"
-                   "  --arch mlp           architecture (only mlp)\n"
+                   "  --arch mlp|conv      MLP (default) or conv: 4x4 stride-2 convs 1->H0->H1 (28->14->7), linear\n"
+                   "                       to the code; mirrored transposed convs in the decoder\n"
                    "  --seed S             initialisation, data order and noise (default 42)\n"
                    "  --resume             continue from --out (settings taken from the checkpoint)\n"
                    "  --limit N            only the first N training images\n"

@@ -87,7 +87,20 @@ static int add_linear(gm_ae *ae, const char *prefix, size_t in, size_t out) {
     return r < 0 ? (int)r : GM_OK;
 }
 
+/* 4x4 kernel weight (s0, s1, 4, 4) and a bias of nb values */
+static int add_conv(gm_ae *ae, const char *prefix, int64_t s0, int64_t s1, int64_t nb) {
+    char nm[64];
+    int64_t w[4] = {s0, s1, 4, 4}, b[1] = {nb};
+    snprintf(nm, sizeof nm, "%s.weight", prefix);
+    long r = gm_params_add(&ae->p, nm, 4, w);
+    if (r < 0) return (int)r;
+    snprintf(nm, sizeof nm, "%s.bias", prefix);
+    r = gm_params_add(&ae->p, nm, 1, b);
+    return r < 0 ? (int)r : GM_OK;
+}
+
 static int check_config(const gm_ae_config *cfg) {
+    if (cfg->conv && cfg->data_dim != 784) GM_FAIL(GM_EINVAL, "ae: the convolutional model needs 28x28 images (D = 784)");
     if ((unsigned)cfg->type > GM_AE_DAAE) GM_FAIL(GM_EINVAL, "ae: unknown model type %d", (int)cfg->type);
     if (!cfg->data_dim || !cfg->latent_dim || !cfg->hidden[0] || !cfg->hidden[1])
         GM_FAIL(GM_EINVAL, "ae: dimensions must be positive");
@@ -117,13 +130,25 @@ int gm_ae_create(gm_ae **out, const gm_ae_config *cfg, uint64_t seed) {
     gm_params_init(&ae->p);
     const size_t D = cfg->data_dim, d = cfg->latent_dim, h0 = cfg->hidden[0], h1 = cfg->hidden[1];
     ae->enc_first = 0;
-    if ((rc = add_linear(ae, "enc.fc1", D, h0)) || (rc = add_linear(ae, "enc.fc2", h0, h1)) ||
-        (rc = add_linear(ae, "enc.out", h1, is_aae(cfg->type) ? d : 2 * d)))
-        goto fail;
-    ae->dec_first = ae->p.count;
-    if ((rc = add_linear(ae, "dec.fc1", d, h1)) || (rc = add_linear(ae, "dec.fc2", h1, h0)) ||
-        (rc = add_linear(ae, "dec.out", h0, D)))
-        goto fail;
+    const size_t eo = is_aae(cfg->type) ? d : 2 * d;
+    if (cfg->conv) {
+        /* conv weights (OC, C, 4, 4); transposed-conv weights (C, OC, 4, 4) as in PyTorch */
+        if ((rc = add_conv(ae, "enc.conv1", (int64_t)h0, 1, (int64_t)h0)) || (rc = add_conv(ae, "enc.conv2", (int64_t)h1, (int64_t)h0, (int64_t)h1)) ||
+            (rc = add_linear(ae, "enc.out", h1 * 49, eo)))
+            goto fail;
+        ae->dec_first = ae->p.count;
+        if ((rc = add_linear(ae, "dec.fc", d, h1 * 49)) || (rc = add_conv(ae, "dec.convt1", (int64_t)h1, (int64_t)h0, (int64_t)h0)) ||
+            (rc = add_conv(ae, "dec.convt2", (int64_t)h0, 1, 1)))
+            goto fail;
+    } else {
+        if ((rc = add_linear(ae, "enc.fc1", D, h0)) || (rc = add_linear(ae, "enc.fc2", h0, h1)) ||
+            (rc = add_linear(ae, "enc.out", h1, eo)))
+            goto fail;
+        ae->dec_first = ae->p.count;
+        if ((rc = add_linear(ae, "dec.fc1", d, h1)) || (rc = add_linear(ae, "dec.fc2", h1, h0)) ||
+            (rc = add_linear(ae, "dec.out", h0, D)))
+            goto fail;
+    }
     ae->disc_first = ae->p.count;
     if (is_aae(cfg->type) &&
         ((rc = add_linear(ae, "disc.fc1", d, cfg->disc_hidden)) ||
@@ -140,12 +165,13 @@ int gm_ae_create(gm_ae **out, const gm_ae_config *cfg, uint64_t seed) {
     if ((rc = gm_optim_init(&ae->opt, &oc, ae->p.total))) goto fail;
     if ((rc = gm_tape_create(&ae->train_tape, 0)) || (rc = gm_tape_create(&ae->inf_tape, 0))) goto fail;
     gm_tape_no_grad(ae->inf_tape, 1);
-    /* PyTorch Linear default: weight and bias ~ U(+-1/sqrt(fan_in)) */
+    /* PyTorch default: weight and bias ~ U(+-1/sqrt(fan_in)), fan_in = dim 1 x kernel area (also for
+     * transposed convs, as PyTorch computes it); a bias uses its weight's fan_in */
     gm_rng r;
     gm_rng_init(&r, seed, gm_rng_stream_id(GM_STREAM_INIT, 0));
     for (size_t i = 0; i < ae->p.count; i++) {
-        const gm_param_info *in = &ae->p.info[i];
-        double fan_in = (double)(in->ndim == 2 ? in->shape[1] : ae->p.info[i - 1].shape[1]);
+        const gm_param_info *in = ae->p.info[i].ndim == 1 ? &ae->p.info[i - 1] : &ae->p.info[i];
+        double fan_in = (double)in->shape[1] * (in->ndim == 4 ? (double)(in->shape[2] * in->shape[3]) : 1.0);
         gm_params_uniform(&ae->p, i, 1.0 / sqrt(fan_in), &r);
     }
     *out = ae;
@@ -191,6 +217,27 @@ static gm_var *mlp3(gm_tape *t, gm_var *x, gm_var *const *p, gm_act act, float a
     gm_var *h = gm_op_act(t, gm_op_linear(t, x, p[0], p[1]), act, alpha);
     h = gm_op_act(t, gm_op_linear(t, h, p[2], p[3]), act, alpha);
     return gm_op_linear(t, h, p[4], p[5]);
+}
+
+/* Encoder / decoder forward for either architecture (p: the part's 6 parameter vars). */
+static gm_var *enc_forward(gm_ae *ae, gm_tape *t, gm_var *x, gm_var *const *p) {
+    const gm_act a = (gm_act)ae->cfg.hidden_act;
+    if (!ae->cfg.conv) return mlp3(t, x, p, a, 0.0f);
+    if (!x) return NULL;
+    int64_t B = x->shape[0], s4[4] = {B, 1, 28, 28}, s2[2] = {B, (int64_t)ae->cfg.hidden[1] * 49};
+    gm_var *h = gm_op_act(t, gm_op_conv2d(t, gm_op_reshape(t, x, 4, s4), p[0], p[1], 2, 1), a, 0.0f);
+    h = gm_op_act(t, gm_op_conv2d(t, h, p[2], p[3], 2, 1), a, 0.0f);
+    return gm_op_linear(t, gm_op_reshape(t, h, 2, s2), p[4], p[5]);
+}
+
+static gm_var *dec_forward(gm_ae *ae, gm_tape *t, gm_var *z, gm_var *const *p) {
+    const gm_act a = (gm_act)ae->cfg.hidden_act;
+    if (!ae->cfg.conv) return mlp3(t, z, p, a, 0.0f);
+    if (!z) return NULL;
+    int64_t B = z->shape[0], s4[4] = {B, (int64_t)ae->cfg.hidden[1], 7, 7}, s2[2] = {B, 784};
+    gm_var *h = gm_op_act(t, gm_op_linear(t, z, p[0], p[1]), a, 0.0f);
+    h = gm_op_act(t, gm_op_conv_transpose2d(t, gm_op_reshape(t, h, 4, s4), p[2], p[3], 2, 1), a, 0.0f);
+    return gm_op_reshape(t, gm_op_conv_transpose2d(t, h, p[4], p[5], 2, 1), 2, s2);
 }
 
 /* z = mu + exp(logvar / 2) * eps (eps copied into the arena); composite node. */
@@ -267,7 +314,7 @@ int gm_ae_loss(gm_ae *ae, gm_tape *t, const float *x, size_t B, const gm_ae_nois
         if ((rc = param_vars(ae, t, ae->enc_first, 1, enc)) || (rc = param_vars(ae, t, ae->disc_first, 0, disc)))
             return rc;
         int prev = gm_tape_no_grad(t, 1);
-        gm_var *zf = mlp3(t, xt, enc, (gm_act)ae->cfg.hidden_act, 0.0f);
+        gm_var *zf = enc_forward(ae, t, xt, enc);
         gm_tape_no_grad(t, prev);
         int64_t zs[2] = {(int64_t)B, (int64_t)d};
         gm_var *zr = gm_tape_input(t, (float *)(uintptr_t)noise->prior, 2, zs, 0);
@@ -280,7 +327,7 @@ int gm_ae_loss(gm_ae *ae, gm_tape *t, const float *x, size_t B, const gm_ae_nois
     }
     if ((rc = param_vars(ae, t, ae->enc_first, 0, enc)) || (rc = param_vars(ae, t, ae->dec_first, 0, dec)))
         return rc;
-    gm_var *o = mlp3(t, xt, enc, (gm_act)ae->cfg.hidden_act, 0.0f);
+    gm_var *o = enc_forward(ae, t, xt, enc);
     gm_var *z, *kl = NULL, *adv = NULL;
     if (!aae) {
         gm_var *mu = NULL, *lv = NULL;
@@ -292,7 +339,7 @@ int gm_ae_loss(gm_ae *ae, gm_tape *t, const float *x, size_t B, const gm_ae_nois
         if ((rc = param_vars(ae, t, ae->disc_first, 1, disc))) return rc;
         adv = gm_op_bce_logits(t, mlp3(t, z, disc, GM_ACT_LEAKY_RELU, 0.2f), const_var(t, (int64_t)B, 1, 1.0f));
     }
-    gm_var *rec = rec_loss(ae, t, mlp3(t, z, dec, (gm_act)ae->cfg.hidden_act, 0.0f), xv);
+    gm_var *rec = rec_loss(ae, t, dec_forward(ae, t, z, dec), xv);
     if (!aae)
         *loss = gm_op_add(t, rec, gm_op_scale(t, kl, (float)ae->cfg.beta, 0.0f));
     else
@@ -414,7 +461,7 @@ int gm_ae_save(const gm_ae *ae, const char *path) {
     cJSON *j = cJSON_CreateObject();
     if (!j) return GM_ENOMEM;
     cJSON_AddStringToObject(j, "type", gm_ae_type_name(c->type));
-    cJSON_AddStringToObject(j, "arch", "mlp");
+    cJSON_AddStringToObject(j, "arch", c->conv ? "conv" : "mlp");
     cJSON_AddNumberToObject(j, "data_dim", (double)c->data_dim);
     cJSON_AddNumberToObject(j, "latent_dim", (double)c->latent_dim);
     cJSON *h = cJSON_AddArrayToObject(j, "hidden");
@@ -469,13 +516,14 @@ int gm_ae_load(gm_ae **out, const char *path) {
     const cJSON *h = j ? cJSON_GetObjectItemCaseSensitive(j, "hidden") : NULL;
     const char *act = j ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "hidden_act")) : NULL;
     const char *lik = j ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "likelihood")) : NULL;
+    const char *arch = j ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "arch")) : NULL;
     const char *seed = gm_checkpoint_meta_get(ck, "seed"), *epoch = gm_checkpoint_meta_get(ck, "epoch");
     if (!j || jnum(j, "data_dim", &v[0]) || jnum(j, "latent_dim", &v[1]) || !cJSON_IsArray(h) ||
         cJSON_GetArraySize(h) != 2 || jnum(j, "disc_hidden", &v[2]) || jnum(j, "dec_sigma", &v[3]) ||
         jnum(j, "beta", &v[4]) || jnum(j, "sigma_c", &v[5]) || jnum(j, "lambda_adv", &v[6]) || jnum(j, "lr", &v[7]) ||
         jnum(j, "beta1", &v[8]) || jnum(j, "beta2", &v[9]) || jnum(j, "adam_eps", &v[10]) ||
         jnum(j, "epochs", &v[11]) || jnum(j, "batch", &v[12]) || !act || gm_act_from_name(act) < 0 || !lik ||
-        !seed || !epoch || v[0] < 1 || v[1] < 1 || v[12] < 1) {
+        !seed || !epoch || v[0] < 1 || v[1] < 1 || v[12] < 1 || !arch || (strcmp(arch, "mlp") && strcmp(arch, "conv"))) {
         rc = gm_set_error(GM_EFORMAT, "%s: __metadata__ 'config' is missing, invalid or incomplete", path);
         goto done;
     }
@@ -487,6 +535,7 @@ int gm_ae_load(gm_ae **out, const char *path) {
     c.batch = (size_t)v[12];
     c.hidden_act = gm_act_from_name(act);
     c.gaussian = !strcmp(lik, "gaussian");
+    c.conv = !strcmp(arch, "conv");
     if ((rc = gm_ae_create(&ae, &c, strtoull(seed, NULL, 10)))) {
         gm_error_prefix(rc, path);
         goto done;
@@ -516,7 +565,7 @@ int gm_ae_encode(gm_ae *ae, float *mu, float *logvar, const float *x, size_t n) 
         int rc = param_vars(ae, t, ae->enc_first, 1, p);
         if (rc) return rc;
         int64_t xs[2] = {(int64_t)nb, (int64_t)D};
-        gm_var *o = mlp3(t, gm_tape_input(t, (float *)(uintptr_t)(x + r0 * D), 2, xs, 0), p, (gm_act)ae->cfg.hidden_act, 0.0f);
+        gm_var *o = enc_forward(ae, t, gm_tape_input(t, (float *)(uintptr_t)(x + r0 * D), 2, xs, 0), p);
         if ((rc = gm_tape_status(t))) return rc;
         const size_t w = aae ? d : 2 * d;
         for (size_t i = 0; i < nb; i++) {
@@ -544,7 +593,7 @@ int gm_ae_decode(gm_ae *ae, float *x_mean, const float *z, size_t n) {
         int rc = param_vars(ae, t, ae->dec_first, 1, p);
         if (rc) return rc;
         int64_t zs[2] = {(int64_t)nb, (int64_t)d};
-        gm_var *o = mlp3(t, gm_tape_input(t, (float *)(uintptr_t)(z + r0 * d), 2, zs, 0), p, (gm_act)ae->cfg.hidden_act, 0.0f);
+        gm_var *o = dec_forward(ae, t, gm_tape_input(t, (float *)(uintptr_t)(z + r0 * d), 2, zs, 0), p);
         o = gm_op_act(t, o, GM_ACT_SIGMOID, 0.0f);
         if ((rc = gm_tape_status(t))) return rc;
         memcpy(x_mean + r0 * D, o->val, nb * D * sizeof(float));

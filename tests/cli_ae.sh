@@ -14,7 +14,11 @@ done
 "$G" train vae --latent 0 --out "$T/x" > /dev/null 2>&1; check "[ $? -eq 2 ]"
 "$G" train vae --latent 4 > /dev/null 2>&1; check "[ $? -eq 2 ]"                      # no --out
 "$G" train vae $small --data cifar --out "$T/x" > /dev/null 2>&1; check "[ $? -eq 2 ]"
-"$G" train vae $small --arch conv --out "$T/x" > /dev/null 2>&1; check "[ $? -eq 2 ]"
+"$G" train vae $small --arch transformer --out "$T/x" > /dev/null 2>&1; check "[ $? -eq 2 ]"
+# the convolutional option trains and samples
+"$G" --quiet train dvae --data fashion-mnist --limit 200 --arch conv --hidden 4,8 --latent 4 --batch 50 --epochs 1 --out "$T/conv.st" > /dev/null
+check "[ $? -eq 0 ]"
+"$G" --quiet sample --model "$T/conv.st" --n 10 --mcmc-steps 2 --out "$T/conv.npy" > /dev/null; check "[ $? -eq 0 ]"
 
 # training is resumable: 2 epochs in one run == 1 epoch, interruption, --resume (byte-identical files)
 "$G" --quiet train daae $small --epochs 2 --seed 5 --out "$T/full.st" > /dev/null; check "[ $? -eq 0 ]"

@@ -26,11 +26,13 @@ static gm_ae_config tiny_config(gm_ae_type type, int gaussian) {
     return c;
 }
 
+static size_t g_batch = TB;
+
 static double loss_value(gm_ae *ae, gm_tape *t, const float *x, const gm_ae_noise *nz, int which) {
     gm_tape_reset(t);
     int prev = gm_tape_no_grad(t, 1);
     gm_var *l;
-    int rc = gm_ae_loss(ae, t, x, TB, nz, which, &l, NULL);
+    int rc = gm_ae_loss(ae, t, x, g_batch, nz, which, &l, NULL);
     double v = rc ? (double)NAN : (double)l->val[0];
     gm_tape_no_grad(t, prev);
     gm_tape_reset(t);
@@ -39,10 +41,14 @@ static double loss_value(gm_ae *ae, gm_tape *t, const float *x, const gm_ae_nois
 
 /* Central differences (eps 1e-2, float32 forward) against the tape over every parameter; parameters
  * outside `lo..hi` must get exactly zero gradient. Hidden layers use tanh (smooth); elements whose one-sided
- * slopes disagree strongly (a leaky-ReLU kink of the discriminator within eps) are skipped; every other
+ * slopes disagree and whose tape gradient equals one of them (a leaky-ReLU kink within eps) are skipped; every other
  * element must match to 1e-3 + 1e-2 relative. */
-static void gradcheck(gm_ae_type type, int gaussian, int which) {
-    gm_ae_config cfg = tiny_config(type, gaussian);
+static void gradcheck_cfg(const gm_ae_config *cfgp, size_t B, int which) {
+    gm_ae_config cfg = *cfgp;
+    gm_ae_type type = cfg.type;
+    int gaussian = cfg.gaussian;
+    const size_t D = cfg.data_dim, dd = cfg.latent_dim;
+    g_batch = B;
     gm_ae *ae;
     CHECK_OK(gm_ae_create(&ae, &cfg, 5));
     if (!ae) return;
@@ -50,17 +56,18 @@ static void gradcheck(gm_ae_type type, int gaussian, int which) {
     CHECK_OK(gm_tape_create(&t, 0));
     gm_rng r;
     gm_rng_init(&r, 3, gm_rng_stream_id(GM_STREAM_SIM, 0));
-    float x[TB * TD], eps[TB * Td], cor[TB * TD], pri[TB * Td];
-    gm_rng_uniform_fill(&r, x, TB * TD);
-    gm_rng_normal_fill(&r, eps, TB * Td);
-    gm_rng_normal_fill(&r, cor, TB * TD);
-    gm_rng_normal_fill(&r, pri, TB * Td);
+    float *x = malloc(B * D * sizeof(float)), *eps = malloc(B * dd * sizeof(float));
+    float *cor = malloc(B * D * sizeof(float)), *pri = malloc(B * dd * sizeof(float));
+    gm_rng_uniform_fill(&r, x, B * D);
+    gm_rng_normal_fill(&r, eps, B * dd);
+    gm_rng_normal_fill(&r, cor, B * D);
+    gm_rng_normal_fill(&r, pri, B * dd);
     gm_ae_noise nz = {eps, cor, pri};
     const size_t P = gm_ae_num_params(ae);
     float *p = gm_ae_param_values(ae), *g = gm_ae_param_grads(ae);
     memset(g, 0, P * sizeof(float));
     gm_var *loss;
-    CHECK_OK(gm_ae_loss(ae, t, x, TB, &nz, which, &loss, NULL));
+    CHECK_OK(gm_ae_loss(ae, t, x, B, &nz, which, &loss, NULL));
     CHECK_OK(gm_tape_backward(t, loss));
     gm_tape_reset(t);
     /* which part is trained by this loss: encoder + decoder, or the discriminator after them */
@@ -81,16 +88,22 @@ static void gradcheck(gm_ae_type type, int gaussian, int which) {
             nonzero_num_outside += fabs(num) > 1e-4;
             continue;
         }
-        /* a ReLU kink inside [p - eps, p + eps] shows as one-sided slopes that disagree */
+        /* A kink of the discriminator's leaky ReLU (AAE types only; everything else is smooth) inside
+         * [p - eps, p + eps]: the one-sided slopes disagree and the tape's gradient equals one of them.
+         * Anything else must match the central difference. */
         double fwd = (lp - l0) / 1e-2, bwd = (l0 - lm) / 1e-2;
-        if (fabs(fwd - bwd) > 5e-3 + 0.05 * fabs(num)) {
-            kinks++;
-            continue;
-        }
-        checked++;
+        double tol = 1e-3 + 1e-2 * fabs(num);
         double err = fabs(num - ana) / (fabs(num) + fabs(ana) + 1e-3);
-        if (err > worst) worst = err;
-        if (fabs(num - ana) > 1e-3 + 1e-2 * fabs(num)) bad++;
+        if (fabs(num - ana) <= tol) {
+            checked++;
+            if (err > worst) worst = err;
+        } else if ((type == GM_AE_AAE || type == GM_AE_DAAE) && fabs(fwd - bwd) > tol &&
+                   (fabs(ana - fwd) <= 1e-3 + 1e-2 * fabs(fwd) || fabs(ana - bwd) <= 1e-3 + 1e-2 * fabs(bwd))) {
+            kinks++;
+        } else {
+            bad++;
+            fprintf(stderr, "   param %zu: numeric %.6g (one-sided %.6g, %.6g), tape %.6g\n", i, num, fwd, bwd, ana);
+        }
     }
     if (bad || zero_bad || getenv("GC_VERBOSE"))
         fprintf(stderr, "  %s gaussian=%d loss %d: %d checked, %d kinks skipped, %d mismatches, %d frozen with "
@@ -104,6 +117,29 @@ static void gradcheck(gm_ae_type type, int gaussian, int which) {
     if (type == GM_AE_AAE || type == GM_AE_DAAE) CHECK(nonzero_num_outside > 0);
     gm_tape_free(t);
     gm_ae_free(ae);
+    free(x), free(eps), free(cor), free(pri);
+}
+
+static void gradcheck(gm_ae_type type, int gaussian, int which) {
+    gm_ae_config cfg = tiny_config(type, gaussian);
+    gradcheck_cfg(&cfg, TB, which);
+}
+
+GM_TEST(test_gradcheck_conv) {
+    /* convolutional encoder/decoder (28x28, 2 and 3 channels, d = 2), every type. The Gaussian likelihood
+     * with a wide decoder std keeps the loss O(1), so float32 central differences resolve the gradients
+     * (the summed BCE over 784 pixels is ~500 and its rounding noise swamps them; the BCE kernel path
+     * itself is covered by the MLP checks). */
+    for (int type = 0; type < 4; type++) {
+        gm_ae_config cfg = tiny_config((gm_ae_type)type, 1);
+        cfg.dec_sigma = 3.0;
+        cfg.conv = 1;
+        cfg.data_dim = 784;
+        cfg.hidden[0] = 2;
+        cfg.hidden[1] = 3;
+        gradcheck_cfg(&cfg, 2, 1);
+        if (type >= 2) gradcheck_cfg(&cfg, 2, 2);
+    }
 }
 
 GM_TEST(test_gradcheck_vae) {
@@ -273,7 +309,7 @@ GM_TEST(test_bad_config) {
     gm_ae_free(ae);
 }
 
-GM_TEST_MAIN({"gradcheck_vae", test_gradcheck_vae}, {"gradcheck_dvae", test_gradcheck_dvae},
+GM_TEST_MAIN({"gradcheck_vae", test_gradcheck_vae}, {"gradcheck_conv", test_gradcheck_conv}, {"gradcheck_dvae", test_gradcheck_dvae},
              {"gradcheck_aae", test_gradcheck_aae}, {"gradcheck_daae", test_gradcheck_daae},
              {"training_lowers_loss_and_resumes", test_training_lowers_loss_and_resumes},
              {"epochs_resume_and_bad_checkpoint", test_epochs_resume_and_bad_checkpoint}, {"bad_config", test_bad_config})

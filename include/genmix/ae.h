@@ -47,7 +47,10 @@ typedef struct {
     gm_ae_type type;
     size_t data_dim;       /* D (784) */
     size_t latent_dim;     /* d (32) */
-    size_t hidden[2];      /* (512, 256) */
+    int conv;              /* 0: MLP (default); 1: convolutional (28x28 images only): encoder 4x4 stride-2
+                            * convs 1 -> hidden[0] -> hidden[1] channels (28 -> 14 -> 7), linear to the code;
+                            * decoder linear to hidden[1] x 7 x 7, 4x4 stride-2 transposed convs back to 1 x 28 x 28 */
+    size_t hidden[2];      /* MLP widths (512, 256) or conv channels (32, 64) */
     size_t disc_hidden;    /* AAE discriminator width (256) */
     int hidden_act;        /* gm_act of the encoder/decoder hidden layers (GM_ACT_RELU; smooth ones such as
                             * GM_ACT_TANH are used by the finite-difference gradient checks) */
