@@ -47,5 +47,10 @@ int cmd_train(int argc, char **argv);    /* nn: genmix train <model> */
 int cmd_features(int argc, char **argv); /* nn: classifier features */
 int cmd_mix(int argc, char **argv);
 int cmd_moe(int argc, char **argv);
+int cmd_mcmc_linear(int argc, char **argv);
+int cmd_sample(int argc, char **argv);      /* ae: latent MCMC samples of an autoencoder */
+int cmd_interpolate(int argc, char **argv); /* ae: slerp strips with MCMC refinement */
+int train_ae(int argc, char **argv);
+int cmd_latent_study(int argc, char **argv); /* ae: per-step latent MCMC study measurements */        /* ae: genmix train vae|dvae|aae|daae */
 
 #endif

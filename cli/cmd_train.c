@@ -21,6 +21,10 @@ static int train_classifier(int argc, char **argv);
 
 static const struct train_cmd trainers[] = {
     {"classifier", train_classifier, "CNN image classifier on Fashion-MNIST (the default feature extractor)"},
+    {"vae", train_ae, "variational autoencoder (MLP), for latent MCMC sampling"},
+    {"dvae", train_ae, "denoising VAE (inputs corrupted by N(0, sigma_c^2))"},
+    {"aae", train_ae, "adversarial autoencoder (latent discriminator matches codes to N(0, I))"},
+    {"daae", train_ae, "denoising adversarial autoencoder"},
 };
 static const size_t n_trainers = sizeof trainers / sizeof trainers[0];
 
