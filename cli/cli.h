@@ -5,6 +5,7 @@
 #ifndef GM_CLI_H
 #define GM_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "genmix/base.h"
@@ -39,6 +40,10 @@ int cli_mkdirs(const char *path);
 
 /* ---- subcommands: one line per command here and in the table in main.c ------------------------ */
 int cmd_version(int argc, char **argv);
+
+/* Fashion-MNIST from `dir` (Debian's dataset-fashion-mnist): n x 784 floats in [0,1] and labels 0..9;
+ * both malloc'd, release with free(). Defined in cmd_train.c. */
+int cli_fashion_mnist(const char *dir, int train, float **images, uint8_t **labels, size_t *n);
 int cmd_data(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_plot(int argc, char **argv);

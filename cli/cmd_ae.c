@@ -16,7 +16,6 @@
 #include "genmix/mcmc.h"
 #include "genmix/rng.h"
 
-int cli_fashion_mnist(const char *dir, int train, float **images, uint8_t **labels, size_t *n); /* cmd_train.c */
 
 /* ---- local writers ------------------------------------------------------------------------------ */
 

@@ -15,7 +15,6 @@
 #include "genmix/rng.h"
 #include "genmix/tape.h"
 
-int cli_fashion_mnist(const char *dir, int train, float **images, uint8_t **labels, size_t *n); /* cmd_train.c */
 
 /* local .npy writer (same as cmd_ae.c; until the io module is merged) */
 static int npy2(const char *path, const float *x, size_t a, size_t b) {

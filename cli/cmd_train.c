@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include "cli.h"
 #include "genmix/classifier.h"
@@ -48,57 +47,15 @@ int cmd_train(int argc, char **argv) {
     return CLI_USAGE;
 }
 
-/* ---- Fashion-MNIST (gzipped IDX) --------------------------------------------------------------- */
-/* Local reader until the io module's gm_fashion_mnist_load is merged (same contract). */
-static int read_gz(const char *path, unsigned char **out, size_t *len) {
-    gzFile g = gzopen(path, "rb");
-    if (!g) GM_FAIL(GM_EIO, "%s: cannot open", path);
-    size_t cap = 1 << 20, n = 0;
-    unsigned char *b = malloc(cap);
-    int r;
-    while (b && (r = gzread(g, b + n, (unsigned)(cap - n))) > 0) {
-        n += (size_t)r;
-        if (n == cap) {
-            unsigned char *nb = realloc(b, cap *= 2);
-            if (!nb) { free(b); b = NULL; }
-            else b = nb;
-        }
-    }
-    gzclose(g);
-    if (!b) return GM_ENOMEM;
-    *out = b;
-    *len = n;
+/* ---- Fashion-MNIST ------------------------------------------------------------------------------ */
+/* Images (n x 784 floats in [0,1]) and labels through io's gm_fashion_mnist_load. The CLI never replaces
+ * the allocator, so the buffers are plain malloc memory and callers release them with free(). */
+int cli_fashion_mnist(const char *dir, int train, float **images, uint8_t **labels, size_t *n) {
+    gm_tensor t;
+    int rc = gm_fashion_mnist_load(dir, train, &t, labels, n);
+    if (rc != GM_OK) return rc;
+    *images = t.data; /* ownership moves to the caller */
     return GM_OK;
-}
-static uint32_t be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-
-static int cli_fashion_mnist(const char *dir, int train, float **images, uint8_t **labels, size_t *n) {
-    char pi[4096], pl[4096];
-    snprintf(pi, sizeof pi, "%s/%s-images-idx3-ubyte.gz", dir, train ? "train" : "t10k");
-    snprintf(pl, sizeof pl, "%s/%s-labels-idx1-ubyte.gz", dir, train ? "train" : "t10k");
-    unsigned char *bi = NULL, *bl = NULL;
-    size_t li, ll;
-    int rc = read_gz(pi, &bi, &li);
-    if (rc == GM_OK) rc = read_gz(pl, &bl, &ll);
-    if (rc != GM_OK) goto done;
-    if (li < 16 || be32(bi) != 0x803 || be32(bi + 8) != 28 || be32(bi + 12) != 28 || li != 16 + (size_t)be32(bi + 4) * 784) {
-        rc = gm_set_error(GM_EFORMAT, "%s: not a 28x28 IDX image file", pi);
-        goto done;
-    }
-    if (ll < 8 || be32(bl) != 0x801 || be32(bl + 4) != be32(bi + 4) || ll != 8 + (size_t)be32(bl + 4)) {
-        rc = gm_set_error(GM_EFORMAT, "%s: not an IDX label file matching %s", pl, pi);
-        goto done;
-    }
-    *n = be32(bi + 4);
-    *images = malloc(*n * 784 * sizeof(float));
-    *labels = malloc(*n);
-    if (!*images || !*labels) { rc = GM_ENOMEM; goto done; }
-    for (size_t i = 0; i < *n * 784; i++) (*images)[i] = (float)bi[16 + i] / 255.0f;
-    memcpy(*labels, bl + 8, *n);
-done:
-    free(bi);
-    free(bl);
-    return rc;
 }
 
 /* ---- train classifier -------------------------------------------------------------------------- */
