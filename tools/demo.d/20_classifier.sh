@@ -14,5 +14,7 @@ else
   "$GENMIX" train classifier --data fashion-mnist --out "$CLF" --seed 1 --json "$CACHE/clf.json" $resume >&2
 fi
 cp "$CACHE/clf.json" "$OUT/classifier.json"
-acc=$(/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('%.2f%% test accuracy, %d epochs, %.0f s' % (100*d['test_accuracy'], d['epochs'], d['train_seconds']))" "$OUT/classifier.json")
+json_num() { grep -o "\"$1\": *[-0-9.eE+]*" "$OUT/classifier.json" | head -1 | sed 's/.*: *//'; }
+acc=$(awk -v a="$(json_num test_accuracy)" -v e="$(json_num epochs)" -v t="$(json_num train_seconds)" \
+  'BEGIN { printf "%.2f%% test accuracy, %d epochs, %.0f s", 100 * a, e, t }')
 echo "classifier (Fashion-MNIST CNN, feature extractor): $acc" >> "$OUT/summary.txt"
