@@ -4,6 +4,7 @@
 #   make bench   benchmarks against NumPy/PyTorch references (see docs/benchmarks.md)
 #   make fuzz    libFuzzer targets for the file parsers, bounded time
 #   make valgrind  the unit tests under valgrind --leak-check=full
+#   make study-latent-mcmc  the latent-MCMC study of docs/latent_mcmc.md
 
 JOBS    ?= 2
 BUILD   ?= build
@@ -33,7 +34,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind clean
+.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc clean
 
 all: build
 
@@ -56,6 +57,10 @@ test: test-release test-asan
 
 demo: build
 	bash tools/demo.sh $(BUILD)/genmix
+
+# The latent-MCMC study of docs/latent_mcmc.md (four autoencoders x chain lengths; about an hour).
+study-latent-mcmc: build
+	OUT=results/latent_mcmc CACHE=cache bash tools/study_latent_mcmc.sh $(BUILD)/genmix
 
 bench: build
 	$(call install_deps,$(DEPS_BENCH))
