@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "cli.h"
 #include "genmix/eval.h"
@@ -20,339 +19,35 @@
 #define MAX_FAKE 16
 #define MAX_SIGMA 8
 
-/* ---- local .npy / .npz reader and writer ------------------------------------------------------------
- * io.h's gm_npy_read / gm_npz_read / gm_npy_write / gm_npz_write were not on main when this command was
- * written; these static helpers implement the subset `genmix eval` needs (NumPy format spec, PKWARE
- * APPNOTE) and can be replaced by the io.h calls one for one. Arrays are owned (alloc_ = data). */
+/* ---- reading through io.h ---------------------------------------------------------------------------
+ * Feature arrays are used as float32 (when stored as <f4/>f4) or float64 (any other numeric dtype). */
 
-static void ev_free(gm_array *a) {
-    if (!a) return;
-    gm_free(a->alloc_);
-    memset(a, 0, sizeof *a);
-}
-
-static size_t ev_numel(const gm_array *a) {
-    size_t n = 1;
-    for (int i = 0; i < a->ndim; i++) n *= (size_t)a->shape[i];
-    return n;
-}
-
-static uint64_t ev_le(const unsigned char *p, int bytes) {
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-
-/* Parse an in-memory .npy into float32 (<f4/>f4) or float64 (everything else numeric), C order. */
-static int ev_npy_parse(const unsigned char *p, size_t len, const char *name, gm_array *out) {
-    memset(out, 0, sizeof *out);
-    if (len < 10 || memcmp(p, "\x93NUMPY", 6)) GM_FAIL(GM_EFORMAT, "%s: not a .npy file (bad magic)", name);
-    int major = p[6];
-    size_t off = major == 1 ? 10 : 12;
-    if (major < 1 || major > 3 || len < off) GM_FAIL(GM_EFORMAT, "%s: unsupported .npy version %d", name, major);
-    size_t hl = (size_t)ev_le(p + 8, major == 1 ? 2 : 4);
-    if (hl > 10000 || off + hl > len) GM_FAIL(GM_EFORMAT, "%s: bad .npy header length %zu", name, hl);
-    char h[10001];
-    memcpy(h, p + off, hl);
-    h[hl] = '\0';
-    char *d = strstr(h, "'descr'"), *fo = strstr(h, "'fortran_order'"), *sh = strstr(h, "'shape'");
-    if (!d || !fo || !sh) GM_FAIL(GM_EFORMAT, "%s: .npy header lacks descr/fortran_order/shape", name);
-    d = strchr(d + 7, '\'');
-    if (!d || strlen(d) < 5 || d[4] != '\'') GM_FAIL(GM_EFORMAT, "%s: unsupported dtype (object or structured?)", name);
-    char order = d[1], kind = d[2];
-    int isz = d[3] - '0';
-    int fortran = strstr(fo, "True") && (!strstr(fo, "False") || strstr(fo, "True") < strstr(fo, "False"));
-    char *s = strchr(sh, '(');
-    if (!s) GM_FAIL(GM_EFORMAT, "%s: bad shape in .npy header", name);
-    s++;
-    out->ndim = 0;
-    while (*s && *s != ')') {
-        while (*s == ' ' || *s == ',') s++;
-        if (*s == ')') break;
-        char *e;
-        long long v = strtoll(s, &e, 10);
-        if (e == s || v < 0 || out->ndim >= GM_ARRAY_MAX_DIMS) GM_FAIL(GM_EFORMAT, "%s: bad shape in .npy header", name);
-        out->shape[out->ndim++] = v;
-        s = e;
-    }
-    size_t n = 1;
-    for (int i = 0; i < out->ndim; i++) {
-        if (out->shape[i] && n > (SIZE_MAX / 16) / (size_t)out->shape[i]) GM_FAIL(GM_EFORMAT, "%s: shape overflows", name);
-        n *= (size_t)out->shape[i];
-    }
-    int ok = (kind == 'f' && (isz == 4 || isz == 8)) || ((kind == 'i' || kind == 'u') && (isz == 1 || isz == 2 || isz == 4 || isz == 8)) ||
-             (kind == 'b' && isz == 1);
-    if (!ok) GM_FAIL(GM_EFORMAT, "%s: unsupported dtype '%.4s'", name, d + 1);
-    if (off + hl + n * (size_t)isz != len)
-        GM_FAIL(GM_EFORMAT, "%s: data size %zu does not match shape and dtype (%zu bytes expected)", name,
-                len - off - hl, n * (size_t)isz);
-    const unsigned char *src = p + off + hl;
-    int swap = order == '>' && isz > 1;
-    int f32 = kind == 'f' && isz == 4;
-    size_t es = f32 ? 4 : 8;
-    unsigned char *dst = gm_malloc(n * es + 1);
-    if (!dst) return GM_ENOMEM;
-    size_t rows = out->ndim >= 1 ? (size_t)out->shape[0] : 1, cols = rows ? n / (rows ? rows : 1) : 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char b[8];
-        for (int k = 0; k < isz; k++) b[k] = src[i * (size_t)isz + (size_t)(swap ? isz - 1 - k : k)];
-        double v;
-        if (kind == 'f' && isz == 4) {
-            float f;
-            memcpy(&f, b, 4);
-            v = (double)f;
-        } else if (kind == 'f') {
-            memcpy(&v, b, 8);
-        } else {
-            uint64_t u = ev_le(b, isz);
-            if (kind == 'i' && isz < 8 && (u >> (8 * isz - 1))) u |= ~(uint64_t)0 << (8 * isz);
-            v = kind == 'i' ? (double)(int64_t)u : (double)u;
-        }
-        /* Fortran order (2-D): element (r, c) is stored at c·rows + r */
-        size_t at = i;
-        if (fortran && out->ndim == 2 && rows) at = (i % rows) * cols + i / rows;
-        if (f32) {
-            float f = (float)v;
-            memcpy(dst + at * 4, &f, 4);
-        } else {
-            memcpy(dst + at * 8, &v, 8);
-        }
-    }
-    if (fortran && out->ndim > 2) {
-        gm_free(dst);
-        GM_FAIL(GM_EFORMAT, "%s: Fortran-order arrays of rank > 2 are not supported", name);
-    }
-    out->dtype = f32 ? GM_DTYPE_F32 : GM_DTYPE_F64;
-    out->data = out->alloc_ = dst;
-    out->nbytes = n * es;
-    return GM_OK;
-}
-
-/* Members of a .npz: calls fn(name, data, len) for each (inflating DEFLATE members); stops when fn
- * returns non-zero. Handles zip64 sizes in the local extra field. */
-typedef int (*ev_member_fn)(const char *name, const unsigned char *data, size_t len, void *ctx);
-static int ev_npz_walk(const char *path, ev_member_fn fn, void *ctx) {
-    void *buf;
-    size_t n;
-    int rc = gm_read_file(path, &buf, &n);
+static int ev_read_as_float(int rc, gm_array *a) {
     if (rc) return rc;
-    const unsigned char *p = buf;
-    size_t pos = 0;
-    int stop = 0, members = 0;
-    while (!stop && pos + 30 <= n && !memcmp(p + pos, "PK\3\4", 4)) {
-        unsigned flags = (unsigned)ev_le(p + pos + 6, 2), meth = (unsigned)ev_le(p + pos + 8, 2);
-        uint64_t cs = ev_le(p + pos + 18, 4), us = ev_le(p + pos + 22, 4);
-        size_t fl = (size_t)ev_le(p + pos + 26, 2), el = (size_t)ev_le(p + pos + 28, 2);
-        if (pos + 30 + fl + el > n) break;
-        const unsigned char *ex = p + pos + 30 + fl;
-        for (size_t e = 0; e + 4 <= el;) { /* zip64 extended information */
-            unsigned id = (unsigned)ev_le(ex + e, 2), sz = (unsigned)ev_le(ex + e + 2, 2);
-            if (id == 1 && sz >= 16 && e + 4 + sz <= el) {
-                if (us == 0xffffffffu) us = ev_le(ex + e + 4, 8);
-                if (cs == 0xffffffffu) cs = ev_le(ex + e + 12, 8);
-            }
-            e += 4 + sz;
-        }
-        if ((flags & 8) && cs == 0) {
-            rc = gm_set_error(GM_EFORMAT, "%s: zip members with data descriptors are not supported", path);
-            break;
-        }
-        size_t data = pos + 30 + fl + el;
-        if (cs > n - data) {
-            rc = gm_set_error(GM_EFORMAT, "%s: truncated zip member", path);
-            break;
-        }
-        char name[512];
-        size_t k = fl < sizeof name - 1 ? fl : sizeof name - 1;
-        memcpy(name, p + pos + 30, k);
-        name[k] = '\0';
-        if (k > 4 && !strcmp(name + k - 4, ".npy")) name[k - 4] = '\0';
-        members++;
-        if (meth == 0) {
-            stop = fn(name, p + data, (size_t)cs, ctx);
-        } else if (meth == 8) {
-            unsigned char *u = gm_malloc((size_t)us + 1);
-            if (!u) {
-                rc = GM_ENOMEM;
-                break;
-            }
-            z_stream z;
-            memset(&z, 0, sizeof z);
-            int zr = inflateInit2(&z, -MAX_WBITS);
-            uint64_t got = 0;
-            if (zr == Z_OK) {
-                z.next_in = (unsigned char *)(p + data);
-                z.next_out = u;
-                uint64_t in_left = cs, out_left = us;
-                do { /* zlib counts in uInt: feed in chunks */
-                    if (z.avail_in == 0) {
-                        z.avail_in = (uInt)(in_left < (1u << 30) ? in_left : (1u << 30));
-                        in_left -= z.avail_in;
-                    }
-                    if (z.avail_out == 0) {
-                        z.avail_out = (uInt)(out_left < (1u << 30) ? out_left : (1u << 30));
-                        out_left -= z.avail_out;
-                    }
-                    zr = inflate(&z, Z_NO_FLUSH);
-                } while (zr == Z_OK);
-                got = z.total_out;
-                inflateEnd(&z);
-            }
-            if (zr != Z_STREAM_END || got != us) {
-                gm_free(u);
-                rc = gm_set_error(GM_EFORMAT, "%s: corrupt DEFLATE member '%s'", path, name);
-                break;
-            }
-            stop = fn(name, u, (size_t)us, ctx);
-            gm_free(u);
-        } else {
-            rc = gm_set_error(GM_EFORMAT, "%s: zip compression method %u is not supported", path, meth);
-            break;
-        }
-        pos = data + (size_t)cs;
-    }
-    if (rc == GM_OK && members == 0) rc = gm_set_error(GM_EFORMAT, "%s: not a .npz (zip) file", path);
-    gm_free(buf);
-    return rc < 0 ? rc : (stop < 0 ? stop : GM_OK);
+    if (a->dtype != GM_DTYPE_F32 && (rc = gm_array_convert(a, GM_DTYPE_F64))) gm_array_free(a);
+    return rc;
 }
 
-typedef struct {
-    const char *want, *path;
-    gm_array *out;
-    int found, rc;
-} ev_find;
-
-static int ev_find_cb(const char *name, const unsigned char *data, size_t len, void *ctx) {
-    ev_find *f = ctx;
-    if (f->want && strcmp(f->want, name)) return 0;
-    f->found = 1;
-    char label[4200];
-    snprintf(label, sizeof label, "%s:%s", f->path, name);
-    f->rc = ev_npy_parse(data, len, label, f->out);
-    return 1;
-}
-
-static int ev_npz_read(const char *path, const char *member, gm_array *out) {
-    ev_find f = {member, path, out, 0, GM_OK};
-    memset(out, 0, sizeof *out);
-    int rc = ev_npz_walk(path, ev_find_cb, &f);
-    if (rc) return rc;
-    if (!f.found) GM_FAIL(GM_EFORMAT, "%s: no member '%s'", path, member ? member : "(any)");
-    return f.rc;
-}
-
-static int ev_has_cb(const char *name, const unsigned char *data, size_t len, void *ctx) {
-    (void)data;
-    (void)len;
-    ev_find *f = ctx;
-    if (!strcmp(f->want, name)) f->found = 1;
-    return 0;
-}
-
+/* True if the .npz at `path` has a member `name` (false also when it cannot be listed). */
 static int npz_has(const char *path, const char *name) {
-    ev_find f = {name, path, NULL, 0, GM_OK};
-    return ev_npz_walk(path, ev_has_cb, &f) == GM_OK && f.found;
-}
-
-static int ev_npy_read(const char *path, gm_array *out) {
-    void *buf;
+    char **names;
     size_t n;
-    memset(out, 0, sizeof *out);
-    int rc = gm_read_file(path, &buf, &n);
-    if (rc) return rc;
-    rc = ev_npy_parse(buf, n, path, out);
-    gm_free(buf);
-    return rc;
+    int found = 0;
+    if (gm_npz_list(path, &names, &n)) return 0;
+    for (size_t i = 0; i < n && !found; i++) found = !strcmp(names[i], name);
+    gm_npz_names_free(names, n);
+    return found;
 }
 
+/* NaN/Inf in an input file is bad input (exit 1), not a numerical failure (exit 3): keep io's message,
+ * report it as GM_EINVAL. */
 static int ev_check_finite(const gm_array *a, const char *what) {
-    size_t n = ev_numel(a), row = a->ndim > 1 && a->shape[0] ? n / (size_t)a->shape[0] : 1;
-    for (size_t i = 0; i < n; i++) {
-        double v = a->dtype == GM_DTYPE_F32 ? (double)((const float *)a->data)[i] : ((const double *)a->data)[i];
-        if (!isfinite(v)) GM_FAIL(GM_EINVAL, "%s: non-finite value (%g) in row %zu", what, v, i / row);
+    int rc = gm_array_check_finite(a, what);
+    if (rc == GM_ENUMERIC) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", gm_last_error());
+        rc = gm_set_error(GM_EINVAL, "%s", msg);
     }
-    return GM_OK;
-}
-
-/* .npy v1.0 bytes of a C-order array (<f8, <i8 or |u1), header padded to 64 bytes. */
-static unsigned char *ev_npy_bytes(gm_dtype t, int nd, const int64_t *sh, const void *data, size_t *len) {
-    char h[256], shp[96];
-    const char *ds = t == GM_DTYPE_F64 ? "<f8" : t == GM_DTYPE_I64 ? "<i8" : t == GM_DTYPE_F32 ? "<f4" : "|u1";
-    size_t es = t == GM_DTYPE_F64 || t == GM_DTYPE_I64 ? 8 : t == GM_DTYPE_F32 ? 4 : 1, n = 1;
-    if (nd == 0) snprintf(shp, sizeof shp, "()");
-    else if (nd == 1) snprintf(shp, sizeof shp, "(%lld,)", (long long)sh[0]);
-    else snprintf(shp, sizeof shp, "(%lld, %lld)", (long long)sh[0], (long long)sh[1]);
-    for (int i = 0; i < nd; i++) n *= (size_t)sh[i];
-    int hl = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", ds, shp);
-    size_t total = ((size_t)(10 + hl + 1) + 63) / 64 * 64;
-    while ((size_t)(10 + hl + 1) < total) h[hl++] = ' ';
-    h[hl++] = '\n';
-    unsigned char *b = gm_malloc(10 + (size_t)hl + n * es);
-    if (!b) return NULL;
-    memcpy(b, "\x93NUMPY\x01\x00", 8);
-    b[8] = (unsigned char)(hl & 255);
-    b[9] = (unsigned char)(hl >> 8);
-    memcpy(b + 10, h, (size_t)hl);
-    memcpy(b + 10 + hl, data, n * es);
-    *len = 10 + (size_t)hl + n * es;
-    return b;
-}
-
-static int ev_npy_write(const char *path, gm_dtype t, int nd, const int64_t *sh, const void *data) {
-    size_t len;
-    unsigned char *b = ev_npy_bytes(t, nd, sh, data, &len);
-    if (!b) return GM_ENOMEM;
-    int rc = gm_write_file_atomic(path, b, len);
-    gm_free(b);
-    return rc;
-}
-
-static void ev_put(unsigned char **p, uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; i++) *(*p)++ = (unsigned char)(v >> (8 * i));
-}
-
-/* Uncompressed .npz (stored members, as np.savez), written atomically. */
-static int ev_npz_write(const char *path, size_t n, const char *const *names, const gm_array *arrays) {
-    unsigned char *mem[8];
-    size_t len[8], total = 22, off[8];
-    uint32_t crc[8];
-    GM_ASSERT(n <= 8);
-    for (size_t i = 0; i < n; i++) {
-        mem[i] = ev_npy_bytes(arrays[i].dtype, arrays[i].ndim, arrays[i].shape, arrays[i].data, &len[i]);
-        if (!mem[i]) {
-            for (size_t j = 0; j < i; j++) gm_free(mem[j]);
-            return GM_ENOMEM;
-        }
-        crc[i] = (uint32_t)crc32(0L, mem[i], (uInt)len[i]);
-        total += 2 * (30 + strlen(names[i]) + 4) + 16 + len[i];
-    }
-    unsigned char *z = gm_malloc(total), *q = z;
-    if (!z) {
-        for (size_t j = 0; j < n; j++) gm_free(mem[j]);
-        return GM_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t fl = strlen(names[i]) + 4;
-        off[i] = (size_t)(q - z);
-        ev_put(&q, 0x04034b50, 4), ev_put(&q, 20, 2), ev_put(&q, 0, 2), ev_put(&q, 0, 2), ev_put(&q, 0, 4);
-        ev_put(&q, crc[i], 4), ev_put(&q, len[i], 4), ev_put(&q, len[i], 4), ev_put(&q, fl, 2), ev_put(&q, 0, 2);
-        memcpy(q, names[i], fl - 4), q += fl - 4, memcpy(q, ".npy", 4), q += 4;
-        memcpy(q, mem[i], len[i]), q += len[i];
-    }
-    size_t cd = (size_t)(q - z);
-    for (size_t i = 0; i < n; i++) {
-        size_t fl = strlen(names[i]) + 4;
-        ev_put(&q, 0x02014b50, 4), ev_put(&q, 20, 2), ev_put(&q, 20, 2), ev_put(&q, 0, 2), ev_put(&q, 0, 2);
-        ev_put(&q, 0, 4), ev_put(&q, crc[i], 4), ev_put(&q, len[i], 4), ev_put(&q, len[i], 4), ev_put(&q, fl, 2);
-        ev_put(&q, 0, 2), ev_put(&q, 0, 2), ev_put(&q, 0, 2), ev_put(&q, 0, 2), ev_put(&q, 0, 4), ev_put(&q, off[i], 4);
-        memcpy(q, names[i], fl - 4), q += fl - 4, memcpy(q, ".npy", 4), q += 4;
-    }
-    size_t ce = (size_t)(q - z);
-    ev_put(&q, 0x06054b50, 4), ev_put(&q, 0, 2), ev_put(&q, 0, 2), ev_put(&q, n, 2), ev_put(&q, n, 2);
-    ev_put(&q, ce - cd, 4), ev_put(&q, cd, 4), ev_put(&q, 0, 2);
-    int rc = gm_write_file_atomic(path, z, (size_t)(q - z));
-    gm_free(z);
-    for (size_t j = 0; j < n; j++) gm_free(mem[j]);
     return rc;
 }
 
@@ -418,8 +113,8 @@ static int read_array(const char *spec, gm_array *out) {
         colon[4] = '\0';
         member = colon + 5;
     }
-    if (ends_with(path, ".npz")) return ev_npz_read(path, member, out);
-    return ev_npy_read(path, out);
+    if (ends_with(path, ".npz")) return ev_read_as_float(gm_npz_read(path, member, out), out);
+    return ev_read_as_float(gm_npy_read(path, out), out);
 }
 
 static int load_stats(input *in) {
@@ -427,7 +122,9 @@ static int load_stats(input *in) {
     memset(&mu, 0, sizeof mu);
     memset(&sigma, 0, sizeof sigma);
     int rc;
-    if ((rc = ev_npz_read(in->path, "mu", &mu)) || (rc = ev_npz_read(in->path, "sigma", &sigma))) goto done;
+    if ((rc = ev_read_as_float(gm_npz_read(in->path, "mu", &mu), &mu)) ||
+        (rc = ev_read_as_float(gm_npz_read(in->path, "sigma", &sigma), &sigma)))
+        goto done;
     if (mu.dtype != GM_DTYPE_F64 || sigma.dtype != GM_DTYPE_F64) {
         rc = gm_set_error(GM_EFORMAT, "%s: mu and sigma must be float64", in->path);
         goto done;
@@ -448,8 +145,8 @@ static int load_stats(input *in) {
     in->dtype = "stats";
     rc = GM_OK;
 done:
-    ev_free(&mu);
-    ev_free(&sigma);
+    gm_array_free(&mu);
+    gm_array_free(&sigma);
     return rc;
 }
 
@@ -474,7 +171,7 @@ static int load_input(input *in, const char *path, const char *role) {
 }
 
 static void free_input(input *in) {
-    ev_free(&in->arr);
+    gm_array_free(&in->arr);
     gm_fdstats_free(&in->stats);
 }
 
@@ -790,7 +487,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
             jnum(cJSON_GetObjectItem(m, c.want_pr ? "prc" : "prdc"), "realism_mean", mean);
             if (o->realism_out && fi == 0) {
                 int64_t shape[1] = {(int64_t)r.n_fake};
-                rc = ev_npy_write(o->realism_out, GM_DTYPE_F64, 1, shape, r.realism);
+                rc = gm_npy_write(o->realism_out, GM_DTYPE_F64, 1, shape, r.realism);
             }
         }
         gm_knn_result_free(&r);
@@ -816,7 +513,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
                 cur[2 * a + 1] = pr[c.num_angles + a];
             }
             int64_t shape[2] = {(int64_t)c.num_angles, 2};
-            if (cur) rc = ev_npy_write(o->prd_out, GM_DTYPE_F64, 2, shape, cur);
+            if (cur) rc = gm_npy_write(o->prd_out, GM_DTYPE_F64, 2, shape, cur);
             free(cur);
         }
         free(pr);
@@ -928,7 +625,7 @@ static int save_stats(const char *path, const input *in, gm_cov_norm norm, unsig
         a[2].nbytes = sizeof n;
         a[4].nbytes = strlen(meta);
         const char *names[5] = {"mu", "sigma", "n", "m2", "meta"};
-        rc = ev_npz_write(path, 5, names, a);
+        rc = gm_npz_write(path, 5, names, a);
     }
     free(cov);
     gm_fdstats_free(&s);
