@@ -5,7 +5,6 @@
  * (Small local .npy writer and PNG grid writer until the io/plot modules are merged.) */
 #include <getopt.h>
 #include <math.h>
-#include <png.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,74 +15,6 @@
 #include "genmix/mcmc.h"
 #include "genmix/rng.h"
 
-
-/* ---- local writers ------------------------------------------------------------------------------ */
-
-/* float32 .npy v1.0 with shape (a, b) or (a, b, c) (c = 0: 2-D), header padded to 64 bytes. */
-static int npy_write_f32(const char *path, const float *x, size_t a, size_t b, size_t c) {
-    char hdr[256];
-    int hl = c ? snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu, %zu), }", a, b, c)
-               : snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", a, b);
-    size_t total = 10 + (size_t)hl + 1, pad = (64 - total % 64) % 64;
-    size_t hlen = (size_t)hl + pad + 1, n = a * b * (c ? c : 1);
-    gm_atomic_file af;
-    int rc = gm_atomic_open(&af, path);
-    if (rc) return rc;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
-    fwrite(pre, 1, 10, af.f);
-    fwrite(hdr, 1, (size_t)hl, af.f);
-    for (size_t i = 0; i < pad; i++) fputc(' ', af.f);
-    fputc('\n', af.f);
-    if (fwrite(x, sizeof(float), n, af.f) != n) {
-        gm_atomic_abort(&af);
-        GM_FAIL(GM_EIO, "%s: write failed", path);
-    }
-    return gm_atomic_commit(&af);
-}
-
-/* Grid of n 28x28 gray images, ncols columns, 2-pixel gray border, 8-bit PNG. */
-static int png_grid(const char *path, const float *img, size_t n, size_t ncols) {
-    const size_t S = 28, P = 2, nrows = (n + ncols - 1) / ncols;
-    const size_t W = ncols * (S + P) + P, H = nrows * (S + P) + P;
-    unsigned char *pix = malloc(W * H);
-    if (!pix) GM_FAIL(GM_ENOMEM, "out of memory");
-    memset(pix, 128, W * H);
-    for (size_t k = 0; k < n; k++) {
-        size_t r0 = P + (k / ncols) * (S + P), c0 = P + (k % ncols) * (S + P);
-        for (size_t i = 0; i < S; i++)
-            for (size_t j = 0; j < S; j++) {
-                float v = img[k * S * S + i * S + j];
-                v = v < 0 ? 0 : v > 1 ? 1 : v;
-                pix[(r0 + i) * W + c0 + j] = (unsigned char)lrintf(v * 255.0f);
-            }
-    }
-    gm_atomic_file af;
-    int rc = gm_atomic_open(&af, path);
-    if (rc) {
-        free(pix);
-        return rc;
-    }
-    png_structp ps = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop pi = ps ? png_create_info_struct(ps) : NULL;
-    png_bytep *rows = malloc(H * sizeof *rows);
-    if (!ps || !pi || !rows || setjmp(png_jmpbuf(ps))) {
-        png_destroy_write_struct(&ps, &pi);
-        free(rows);
-        free(pix);
-        gm_atomic_abort(&af);
-        GM_FAIL(GM_EIO, "%s: PNG encoding failed", path);
-    }
-    png_init_io(ps, af.f);
-    png_set_IHDR(ps, pi, (png_uint_32)W, (png_uint_32)H, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    for (size_t i = 0; i < H; i++) rows[i] = pix + i * W;
-    png_set_rows(ps, pi, rows);
-    png_write_png(ps, pi, PNG_TRANSFORM_IDENTITY, NULL);
-    png_destroy_write_struct(&ps, &pi);
-    free(rows);
-    free(pix);
-    return gm_atomic_commit(&af);
-}
 
 /* Comma-separated increasing step list "0,1,5,10". */
 static int parse_steps(const char *s, size_t *out, size_t max, size_t *n) {
@@ -375,7 +306,7 @@ int cmd_sample(int argc, char **argv) {
                    "  --z0-std S          std of the starting codes (default 1)\n"
                    "  --seed S            (default 0)\n"
                    "  --out FILE.npy      samples;  --latents FILE.npy  final codes (N x d)\n"
-                   "  --grid FILE.png     first min(N, 64) samples of the last recorded step as an 8-column grid\n"
+                   "  --grid FILE.png     first min(N, 64) samples of the last recorded step as an 8-column grid (N columns if N < 8)\n"
                    "  --json FILE         chain diagnostics\n");
             return CLI_OK;
         default: return cli_usage_error("sample", "unknown option");
@@ -416,10 +347,18 @@ int cmd_sample(int argc, char **argv) {
     double t0 = gm_time_now();
     if ((rc = gm_latent_mcmc_run(s, rec, nrec, x))) goto done;
     double secs = gm_time_now() - t0;
-    rc = nrec == 1 ? npy_write_f32(out, x, (size_t)n, 784, 0) : npy_write_f32(out, x, nrec, (size_t)n, 784);
-    if (rc) goto done;
-    if (zout && (rc = npy_write_f32(zout, gm_latent_mcmc_z(s), (size_t)n, ac->latent_dim, 0))) goto done;
-    if (grid && (rc = png_grid(grid, x + (nrec - 1) * (size_t)n * 784, (size_t)(n < 64 ? n : 64), 8))) goto done;
+    {
+        /* (n, 784) for one recorded step, else (steps, n, 784) */
+        int64_t shape[3] = {(int64_t)nrec, (int64_t)n, 784};
+        rc = nrec == 1 ? gm_npy_write(out, GM_DTYPE_F32, 2, shape + 1, x) : gm_npy_write(out, GM_DTYPE_F32, 3, shape, x);
+        if (rc) goto done;
+        int64_t zshape[2] = {(int64_t)n, (int64_t)ac->latent_dim};
+        if (zout && (rc = gm_npy_write(zout, GM_DTYPE_F32, 2, zshape, gm_latent_mcmc_z(s)))) goto done;
+    }
+    /* last recorded step, up to 64 images, 8 columns, 2-pixel gray border */
+    if (grid && (rc = gm_png_write_grid(grid, x + (nrec - 1) * (size_t)n * 784, (size_t)(n < 64 ? n : 64), 1, 28, 28, 8,
+                                        2)))
+        goto done;
     gm_latent_mcmc_stats st = gm_latent_mcmc_get_stats(s);
     printf("sample: %ld samples from %s (%s), steps %zu, E||z_t - z_0||^2 %.4f, E||z_t|| %.4f, %.2f s; wrote %s\n", n,
            model, gm_ae_type_name(ac->type), st.t, st.drift_sq, st.norm_mean, secs, out);
@@ -543,8 +482,9 @@ int cmd_interpolate(int argc, char **argv) {
         goto done;
     }
     if ((rc = gm_latent_interpolate(&m, &mc, za, zb, (size_t)points, !lin, rec, nrec, img))) goto done;
-    if ((rc = png_grid(out, img, nrec * (size_t)points, (size_t)points))) goto done;
-    if (npy && (rc = npy_write_f32(npy, img, nrec, (size_t)points, 784))) goto done;
+    if ((rc = gm_png_write_grid(out, img, nrec * (size_t)points, 1, 28, 28, (int)points, 2))) goto done;
+    int64_t ishape[3] = {(int64_t)nrec, (int64_t)points, 784};
+    if (npy && (rc = gm_npy_write(npy, GM_DTYPE_F32, 3, ishape, img))) goto done;
     printf("interpolate: test images %ld -> %ld, %ld points (%s), rows after", ia, ib, points, lin ? "linear" : "slerp");
     for (size_t i = 0; i < nrec; i++) printf(" %zu", rec[i]);
     printf(" steps; wrote %s\n", out);

@@ -16,26 +16,6 @@
 #include "genmix/tape.h"
 
 
-/* local .npy writer (same as cmd_ae.c; until the io module is merged) */
-static int npy2(const char *path, const float *x, size_t a, size_t b) {
-    char hdr[200];
-    int hl = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", a, b);
-    size_t total = 10 + (size_t)hl + 1, pad = (64 - total % 64) % 64, hlen = (size_t)hl + pad + 1;
-    gm_atomic_file af;
-    int rc = gm_atomic_open(&af, path);
-    if (rc) return rc;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
-    fwrite(pre, 1, 10, af.f);
-    fwrite(hdr, 1, (size_t)hl, af.f);
-    for (size_t i = 0; i < pad; i++) fputc(' ', af.f);
-    fputc('\n', af.f);
-    if (fwrite(x, sizeof(float), a * b, af.f) != a * b) {
-        gm_atomic_abort(&af);
-        GM_FAIL(GM_EIO, "%s: write failed", path);
-    }
-    return gm_atomic_commit(&af);
-}
-
 /* argmax of the classifier's logits for n images; hist[10] counts */
 static int class_hist(gm_clf *c, const float *x, size_t n, double hist[10]) {
     gm_tape *t;
@@ -190,8 +170,9 @@ int cmd_latent_study(int argc, char **argv) {
     const float p5 = dist[N / 20];
     double test_nn = 0;
     for (size_t i = 0; i < N; i++) test_nn += sqrt((double)dist[i]) / (double)N;
+    const int64_t img_shape[2] = {(int64_t)N, 784}; /* test.npy and samples_t*.npy: float32 (N, 784) */
     snprintf(path, sizeof path, "%s/test.npy", odir);
-    if ((rc = npy2(path, Xte, N, 784))) goto done;
+    if ((rc = gm_npy_write(path, GM_DTYPE_F32, 2, img_shape, Xte))) goto done;
     double hist_test[10] = {0};
     if (clf && (rc = class_hist(clf, Xte, N, hist_test))) goto done;
 
@@ -225,7 +206,7 @@ int cmd_latent_study(int argc, char **argv) {
         if ((rc = gm_latent_mmd2_rbf(gm_latent_mcmc_z(s), N, zt, N, d, h, &mmd))) goto done;
         if ((rc = gm_latent_mcmc_decode(s, img))) goto done;
         snprintf(path, sizeof path, "%s/samples_t%zu.npy", odir, rec[k]);
-        if ((rc = npy2(path, img, N, 784))) goto done;
+        if ((rc = gm_npy_write(path, GM_DTYPE_F32, 2, img_shape, img))) goto done;
         double hist[10] = {0}, kl = 0;
         int big = 0;
         if (clf && (rc = class_hist(clf, img, N, hist))) goto done;

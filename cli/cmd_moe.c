@@ -1,7 +1,5 @@
 /* cmd_moe.c — `genmix moe fit|predict|simulate`: softmax-gated multinomial-logistic mixture of experts.
  * No numerics here: CSV/JSON in and out, then the library (genmix/moe.h). */
-#include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -21,120 +19,22 @@
 /* CSV (numeric table with a header row)                                                           */
 /* ============================================================================================== */
 
-/* Temporary local reader (gm_csv_read from io.h is not in main yet): same contract as gm_csv_read —
- * comma-separated, header row, every cell a finite number; errors name the 1-based line and the column. */
-typedef struct {
-    size_t nrows, ncols;
-    char **colnames;
-    double *values;
-} moe_csv;
-
-static void moe_csv_free(moe_csv *t) {
-    if (!t) return;
-    for (size_t j = 0; j < t->ncols && t->colnames; j++) gm_free(t->colnames[j]);
-    gm_free(t->colnames);
-    gm_free(t->values);
-    memset(t, 0, sizeof *t);
-}
-
-static char *trim(char *s) {
-    while (*s == ' ' || *s == '\t' || *s == '"') s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == '"'))
-        s[--n] = '\0';
-    return s;
-}
-
-static int moe_csv_read(const char *path, moe_csv *out) {
-    memset(out, 0, sizeof *out);
-    void *data;
-    size_t len;
-    int rc = gm_read_file(path, &data, &len);
+/* gm_csv_read accepts "nan"/"inf" cells; the model cannot use them, so refuse them here, naming the
+ * 1-based file line (header = line 1; gm_csv_read allows no blank lines inside the table) and the column. */
+static int moe_csv_load(const char *path, gm_csv *out) {
+    int rc = gm_csv_read(path, out);
     if (rc) return rc;
-    char *text = data, *save = NULL, *line;
-    size_t lineno = 0, cap = 0;
-    rc = GM_OK;
-    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        char *l = trim(line);
-        if (*l == '\0') continue;
-        if (!out->colnames) {
-            size_t nc = 1;
-            for (char *c = l; *c; c++) nc += *c == ',';
-            out->colnames = gm_calloc(nc, sizeof(char *));
-            if (!out->colnames) {
-                rc = GM_ENOMEM;
-                goto fail;
-            }
-            out->ncols = nc;
-            char *s2 = NULL, *tok = l;
-            for (size_t j = 0; j < nc; j++) {
-                char *comma = strchr(tok, ',');
-                if (comma) *comma = '\0';
-                out->colnames[j] = gm_strdup(trim(tok));
-                if (!out->colnames[j]) {
-                    rc = GM_ENOMEM;
-                    goto fail;
-                }
-                tok = comma ? comma + 1 : tok + strlen(tok);
-            }
-            (void)s2;
-            continue;
-        }
-        if (out->nrows == cap) {
-            cap = cap ? 2 * cap : 1024;
-            double *nv = gm_realloc(out->values, cap * out->ncols * sizeof(double));
-            if (!nv) {
-                rc = GM_ENOMEM;
-                goto fail;
-            }
-            out->values = nv;
-        }
-        char *tok = l;
+    for (size_t r = 0; r < out->nrows; r++)
         for (size_t j = 0; j < out->ncols; j++) {
-            char *comma = strchr(tok, ',');
-            if (!comma && j + 1 < out->ncols) {
-                rc = gm_set_error(GM_EFORMAT, "%s: line %zu has %zu cells, the header has %zu columns", path, lineno,
-                                  j + 1, out->ncols);
-                goto fail;
+            double v = out->values[r * out->ncols + j];
+            if (!isfinite(v)) {
+                gm_set_error(GM_EFORMAT, "%s:%zu: column '%s': '%g' is not a finite number", path, r + 2,
+                             out->colnames[j], v);
+                gm_csv_free(out);
+                return GM_EFORMAT;
             }
-            if (comma) {
-                if (j + 1 == out->ncols) {
-                    rc = gm_set_error(GM_EFORMAT, "%s: line %zu has more cells than the %zu header columns", path,
-                                      lineno, out->ncols);
-                    goto fail;
-                }
-                *comma = '\0';
-            }
-            char *cell = trim(tok), *end;
-            errno = 0;
-            double v = strtod(cell, &end);
-            if (*cell == '\0' || *end != '\0' || !isfinite(v)) {
-                rc = gm_set_error(GM_EFORMAT, "%s: line %zu, column '%s': '%s' is not a finite number", path, lineno,
-                                  out->colnames[j], cell);
-                goto fail;
-            }
-            out->values[out->nrows * out->ncols + j] = v;
-            tok = comma ? comma + 1 : tok + strlen(tok);
         }
-        out->nrows++;
-    }
-    if (!out->colnames) {
-        rc = gm_set_error(GM_EFORMAT, "%s: empty file (no header row)", path);
-        goto fail;
-    }
-    gm_free(data);
     return GM_OK;
-fail:
-    gm_free(data);
-    moe_csv_free(out);
-    return rc;
-}
-
-static long moe_csv_col(const moe_csv *t, const char *name) {
-    for (size_t j = 0; j < t->ncols; j++)
-        if (!strcmp(t->colnames[j], name)) return (long)j;
-    return -1;
 }
 
 /* ============================================================================================== */
@@ -337,6 +237,15 @@ static void fit_usage(FILE *f) {
             "  --json              print the summary as JSON on stdout\n");
 }
 
+/* Trim blanks, quotes and line ends around a name (used for --features lists). */
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '"') s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == '"'))
+        s[--n] = '\0';
+    return s;
+}
+
 static int split_names(char *s, char ***out, size_t *n) {
     size_t c = 1;
     for (char *q = s; *q; q++) c += *q == ',';
@@ -428,8 +337,8 @@ static int moe_fit(int argc, char **argv) {
     if (olen < 5 || strcmp(out + olen - 5, ".json"))
         return cli_usage_error("moe fit", "--out must end in .json");
 
-    moe_csv tab;
-    int rc = moe_csv_read(csv, &tab);
+    gm_csv tab;
+    int rc = moe_csv_load(csv, &tab);
     if (rc) return cli_fail(rc);
     int status = CLI_ERR;
     char **fnames = NULL;
@@ -439,7 +348,7 @@ static int moe_fit(int argc, char **argv) {
     int *y = NULL;
     gm_moe_fit_result res;
     memset(&res, 0, sizeof res);
-    long tcol = moe_csv_col(&tab, target);
+    long tcol = gm_csv_col(&tab, target);
     if (tcol < 0) {
         gm_set_error(GM_EINVAL, "%s: no target column '%s'", csv, target);
         goto fail;
@@ -459,7 +368,7 @@ static int moe_fit(int argc, char **argv) {
     fcol = calloc(d, sizeof(long));
     if (!fcol) goto fail;
     for (size_t j = 0; j < d; j++) {
-        fcol[j] = moe_csv_col(&tab, fnames[j]);
+        fcol[j] = gm_csv_col(&tab, fnames[j]);
         if (fcol[j] < 0) {
             gm_set_error(GM_EINVAL, "%s: no feature column '%s'", csv, fnames[j]);
             goto fail;
@@ -585,7 +494,7 @@ done:
     free(X);
     free(y);
     free(classes);
-    moe_csv_free(&tab);
+    gm_csv_free(&tab);
     return status;
 }
 
@@ -625,11 +534,11 @@ static int moe_predict(int argc, char **argv) {
     int rc = model_from_json(model, &m, &features, &classes);
     if (rc) return cli_fail(rc);
     size_t d = m.dim, S = m.n_classes, n = 0;
-    moe_csv tab;
+    gm_csv tab;
     memset(&tab, 0, sizeof tab);
     double *X = NULL, *P = NULL;
     int status = CLI_ERR;
-    rc = moe_csv_read(csv, &tab);
+    rc = moe_csv_load(csv, &tab);
     if (rc) {
         status = cli_fail(rc);
         goto done;
@@ -642,7 +551,7 @@ static int moe_predict(int argc, char **argv) {
         goto done;
     }
     for (size_t j = 0; j < d; j++) {
-        long col = moe_csv_col(&tab, features[j]);
+        long col = gm_csv_col(&tab, features[j]);
         if (col < 0) {
             gm_set_error(GM_EINVAL, "%s: no feature column '%s' (needed by %s)", csv, features[j], model);
             status = cli_fail(GM_EINVAL);
@@ -689,7 +598,7 @@ static int moe_predict(int argc, char **argv) {
             cJSON *root = cJSON_ParseWithLength(data, len);
             gm_free(data);
             const cJSON *jt = root ? cJSON_GetObjectItemCaseSensitive(root, "target") : NULL;
-            long tcol = cJSON_IsString(jt) ? moe_csv_col(&tab, jt->valuestring) : -1;
+            long tcol = cJSON_IsString(jt) ? gm_csv_col(&tab, jt->valuestring) : -1;
             if (tcol >= 0 && n > 0) {
                 size_t correct = 0, known = 0;
                 double ll = 0.0;
@@ -721,7 +630,7 @@ done:
     free(classes);
     free(X);
     free(P);
-    moe_csv_free(&tab);
+    gm_csv_free(&tab);
     gm_moe_free(&m);
     return status;
 }

@@ -50,15 +50,20 @@ grep -q '"gate_transform":[[:space:]]*"sigmoid"' "$T/mm.json" && ok || bad "modi
 
 # bad input
 sed '5s/.*/0.1,abc,1/' "$T/d.csv" > "$T/nonnum.csv"
-expect 1 "line 5, column 'x2'" "$G" moe fit --csv "$T/nonnum.csv" --target label --experts 2 --out "$T/x.json"
+expect 1 "nonnum.csv:5: column 'x2'" "$G" moe fit --csv "$T/nonnum.csv" --target label --experts 2 --out "$T/x.json"
 expect 1 "no target column 'nope'" "$G" moe fit --csv "$T/d.csv" --target nope --experts 2 --out "$T/x.json"
 expect 1 "class 3 has no rows" "$G" moe fit --csv "$T/d.csv" --target label --classes 4 --experts 2 --out "$T/x.json"
 expect 1 "K must be >= 1" "$G" moe fit --csv "$T/d.csv" --target label --experts 0 --out "$T/x.json"
 sed '7s/.*/0.1,0.2,1.5/' "$T/d.csv" > "$T/frac.csv"
 expect 1 "row 6, column 'label'" "$G" moe fit --csv "$T/frac.csv" --target label --experts 2 --out "$T/x.json"
 sed '9s/.*/0.1,0.2/' "$T/d.csv" > "$T/short.csv"
-expect 1 "line 9 has 2 cells" "$G" moe fit --csv "$T/short.csv" --target label --experts 2 --out "$T/x.json"
+expect 1 "short.csv:9: 2 fields" "$G" moe fit --csv "$T/short.csv" --target label --experts 2 --out "$T/x.json"
 expect 1 "No such file" "$G" moe fit --csv "$T/missing.csv" --target label --experts 2 --out "$T/x.json"
+# gm_csv_read parses nan/inf; moe still refuses them (line and column named)
+sed '4s/.*/nan,0.2,1/' "$T/d.csv" > "$T/nan.csv"
+expect 1 "nan.csv:4: column 'x1': 'nan' is not a finite number" "$G" moe fit --csv "$T/nan.csv" --target label --experts 2 --out "$T/x.json"
+sed '6s/.*/0.1,-inf,1/' "$T/d.csv" > "$T/inf.csv"
+expect 1 "inf.csv:6: column 'x2': '-inf' is not a finite number" "$G" moe predict --model "$T/m.json" --csv "$T/inf.csv"
 cut -d, -f1,3 "$T/d.csv" > "$T/nox2.csv"
 expect 1 "no feature column 'x2'" "$G" moe predict --model "$T/m.json" --csv "$T/nox2.csv"
 echo '{"format": "genmix-moe"}' > "$T/badmodel.json"
