@@ -6,12 +6,11 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <png.h>
-#include <setjmp.h>
 
 #include "cli.h"
 #include "genmix/io.h"
 #include "genmix/mix.h"
+#include "genmix/plot.h"
 #include "genmix/rng.h"
 
 static void usage(FILE *f) {
@@ -64,78 +63,28 @@ typedef struct {
     double w[GM_MIX_MAX_ARMS];
 } algo_result;
 
-/* ---- input: a local .npy reader -------------------------------------------------------------------
- * io.h's gm_npy_read is being written in parallel; until it is in main this subcommand reads the common
- * case itself: .npy v1/v2/v3, little-endian C-order <f4, <f8 or |u1, 2-D. Rows are converted to float32
- * and checked for NaN/Inf. (Switch to gm_npy_read + gm_array_convert once io lands.) */
-static void feats_free(gm_array *a) {
-    if (a) gm_free(a->alloc_);
-    if (a) memset(a, 0, sizeof *a);
-}
-
-static int npy_load_f32(const char *path, gm_array *out) {
-    memset(out, 0, sizeof *out);
-    void *buf = NULL;
-    size_t len = 0;
-    int rc = gm_read_file(path, &buf, &len);
-    if (rc) return rc;
-    const unsigned char *b = buf;
-    size_t hl = 0, off = 0;
-    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) { rc = gm_set_error(GM_EFORMAT, "%s: not a .npy file", path); goto out; }
-    if (b[6] == 1) hl = (size_t)b[8] | ((size_t)b[9] << 8), off = 10;
-    else if ((b[6] == 2 || b[6] == 3) && len >= 12)
-        hl = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24), off = 12;
-    else { rc = gm_set_error(GM_EFORMAT, "%s: unsupported .npy version %d", path, b[6]); goto out; }
-    if (hl > 10000 || off + hl > len) { rc = gm_set_error(GM_EFORMAT, "%s: bad .npy header length", path); goto out; }
-    char h[10001];
-    memcpy(h, b + off, hl);
-    h[hl] = '\0';
-    int es = strstr(h, "'<f4'") ? 4 : strstr(h, "'<f8'") ? 8 : strstr(h, "'|u1'") ? 1 : 0;
-    if (!es) { rc = gm_set_error(GM_EFORMAT, "%s: features must be <f4, <f8 or |u1 (header: %.60s)", path, h); goto out; }
-    if (!strstr(h, "'fortran_order': False")) { rc = gm_set_error(GM_EFORMAT, "%s: Fortran-order arrays are not supported", path); goto out; }
-    const char *sp = strstr(h, "'shape': (");
-    long long r = -1, c = -1;
-    if (!sp || sscanf(sp + 10, "%lld, %lld", &r, &c) != 2 || r < 0 || c < 1) {
-        rc = gm_set_error(GM_ESHAPE, "%s: features must be a 2-D array (N x D)", path);
-        goto out;
-    }
-    if (r > 0 && (unsigned long long)r > (len - off - hl) / (size_t)es / (unsigned long long)c) {
-        rc = gm_set_error(GM_EFORMAT, "%s: truncated: %lld x %lld values do not fit in the file", path, r, c);
-        goto out;
-    }
-    size_t n = (size_t)r * (size_t)c;
-    float *f = gm_malloc((n ? n : 1) * sizeof *f);
-    if (!f) { rc = GM_ENOMEM; goto out; }
-    const unsigned char *d = b + off + hl;
-    for (size_t i = 0; i < n; i++) {
-        if (es == 4) memcpy(&f[i], d + 4 * i, 4);
-        else if (es == 8) { double v; memcpy(&v, d + 8 * i, 8); f[i] = (float)v; }
-        else f[i] = (float)d[i];
-        if (!isfinite(f[i])) {
-            gm_free(f);
-            rc = gm_set_error(GM_EINVAL, "%s: row %zu has a NaN or Inf", path, i / (size_t)c);
-            goto out;
-        }
-    }
-    out->dtype = GM_DTYPE_F32;
-    out->ndim = 2;
-    out->shape[0] = r;
-    out->shape[1] = c;
-    out->data = out->alloc_ = f;
-    out->nbytes = n * sizeof *f;
-out:
-    gm_free(buf);
-    return rc;
-}
-
+/* ---- input: feature matrices through io.h --------------------------------------------------------------
+ * Any .npy the io reader accepts (v1-v3, either endianness, C or Fortran order) with dtype float32, float64
+ * or uint8 and rank 2 (N x D); converted to float32 and checked for NaN/Inf. */
 static int load_features(const char *path, gm_array *a, const char *what) {
-    int rc = npy_load_f32(path, a);
+    int rc = gm_npy_read(path, a);
     if (rc) return rc;
-    if (a->shape[0] == 0) {
-        feats_free(a);
-        GM_FAIL(GM_EINVAL, "%s: %s is empty (0 rows)", path, what);
-    }
-    return GM_OK;
+    gm_dtype t = a->dtype;
+    if (t != GM_DTYPE_F32 && t != GM_DTYPE_F64 && t != GM_DTYPE_U8)
+        rc = gm_set_error(GM_EFORMAT, "%s: %s features must be float32, float64 or uint8 (got %s)", path, what,
+                          gm_dtype_name(t));
+    else if (a->ndim != 2 || a->shape[1] < 1)
+        rc = gm_set_error(GM_ESHAPE, "%s: %s features must be a 2-D array (N x D)", path, what);
+    else if (a->shape[0] == 0)
+        rc = gm_set_error(GM_EINVAL, "%s: %s is empty (0 rows)", path, what);
+    else if (gm_array_check_finite(a, path) != GM_OK) {
+        char msg[512]; /* keep the io message ("row r contains NaN") but exit 1 like other bad input */
+        snprintf(msg, sizeof msg, "%s", gm_last_error());
+        rc = gm_set_error(GM_EINVAL, "%s", msg);
+    } else
+        rc = gm_array_convert(a, GM_DTYPE_F32);
+    if (rc) gm_array_free(a);
+    return rc;
 }
 
 static int parse_score(const char *s, gm_mix_quad *quad, int *lin) {
@@ -165,96 +114,41 @@ static const char *score_name(gm_mix_quad q, int lin) {
     return "objective";
 }
 
-/* ---- output: a minimal score-vs-round PNG -----------------------------------------------------------
- * plot.h (gm_plot_*) is being written in parallel; until it is in main the figure is drawn here with
- * libpng: white background, grey frame and quarter grid, one coloured polyline per algorithm in the
- * order of --algo (colours listed in mix.json "plot_colors"), the offline optimum as a dashed black line.
- * No text: x = rounds 1..T, y = the score range after the first 2 % of rounds (plus the optimum). */
-static const unsigned char mix_palette[8][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
-                                                {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
-static const char *const mix_palette_names[8] = {"blue", "orange", "green", "red", "purple", "brown", "pink", "grey"};
+/* ---- output: score vs round ----------------------------------------------------------------------------
+ * One line per algorithm (legend = algorithm name, plot.h palette in the order of --algo; the colour names
+ * are listed in mix.json "plot_colors"), the offline optimum as a dashed reference line. The y range covers
+ * the rounds after the first 2 % (the first few samples give wild scores) and the optimum, plus 5 %. */
+static const char *const mix_palette_names[8] = {"blue", "vermillion", "bluish green", "orange",
+                                                 "reddish purple", "sky blue", "black", "yellow"};
 
-static void px_set(unsigned char *img, int w, int h, int x, int y, const unsigned char *c) {
-    if (x < 0 || y < 0 || x >= w || y >= h) return;
-    memcpy(img + 3 * ((size_t)y * (size_t)w + (size_t)x), c, 3);
-}
-
-static void px_line(unsigned char *img, int w, int h, int x0, int y0, int x1, int y1, const unsigned char *c) {
-    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, e = dx + dy;
-    for (;;) {
-        px_set(img, w, h, x0, y0, c);
-        px_set(img, w, h, x0, y0 + 1, c);
-        if (x0 == x1 && y0 == y1) break;
-        int e2 = 2 * e;
-        if (e2 >= dy) e += dy, x0 += sx;
-        if (e2 <= dx) e += dx, y0 += sy;
-    }
-}
-
-static int score_png(const char *path, double *const *ys, size_t ns, size_t T, double hline) {
-    const int W = 900, H = 560, L = 40, R = 20, TOP = 20, BOT = 40;
+static int score_plot(const char *path, const algo_result *res, size_t nalgo, size_t T, size_t runs, const char *sn,
+                      double hline) {
     double lo = INFINITY, hi = -INFINITY;
-    size_t t0 = T > 20 ? T / 50 : 0; /* skip the first rounds (tiny samples) when scaling the y axis */
-    for (size_t s = 0; s < ns; s++)
+    size_t t0 = T > 20 ? T / 50 : 0;
+    for (size_t a = 0; a < nalgo; a++)
         for (size_t t = t0; t < T; t++)
-            if (isfinite(ys[s][t])) lo = fmin(lo, ys[s][t]), hi = fmax(hi, ys[s][t]);
+            if (isfinite(res[a].mean_score[t])) lo = fmin(lo, res[a].mean_score[t]), hi = fmax(hi, res[a].mean_score[t]);
     if (isfinite(hline)) lo = fmin(lo, hline), hi = fmax(hi, hline);
-    if (!(hi > lo)) hi = lo + 1.0;
-    double pad = 0.05 * (hi - lo);
-    lo -= pad, hi += pad;
-    unsigned char *img = gm_malloc((size_t)W * H * 3);
-    if (!img) return GM_ENOMEM;
-    memset(img, 255, (size_t)W * H * 3);
-    const unsigned char grey[3] = {200, 200, 200}, frame[3] = {90, 90, 90}, black[3] = {0, 0, 0};
-    for (int k = 1; k < 4; k++) {
-        int y = TOP + (H - TOP - BOT) * k / 4, x = L + (W - L - R) * k / 4;
-        px_line(img, W, H, L, y, W - R, y, grey);
-        px_line(img, W, H, x, TOP, x, H - BOT, grey);
+    char title[128];
+    if (runs > 1) snprintf(title, sizeof title, "%s vs round (mean of %zu runs)", sn, runs);
+    else snprintf(title, sizeof title, "%s vs round", sn);
+    double *x = gm_malloc(T * sizeof *x);
+    gm_plot *p = NULL;
+    int rc = x ? gm_plot_create(&p, title, "round", sn) : GM_ENOMEM;
+    if (rc) goto out;
+    for (size_t t = 0; t < T; t++) x[t] = (double)(t + 1);
+    if (isfinite(lo) && isfinite(hi)) {
+        double pad = hi > lo ? 0.05 * (hi - lo) : 0.05 * fmax(fabs(lo), 1e-12);
+        gm_plot_set_yrange(p, lo - pad, hi + pad);
     }
-    px_line(img, W, H, L, TOP, W - R, TOP, frame);
-    px_line(img, W, H, L, H - BOT, W - R, H - BOT, frame);
-    px_line(img, W, H, L, TOP, L, H - BOT, frame);
-    px_line(img, W, H, W - R, TOP, W - R, H - BOT, frame);
-#define MIX_PX(t) (L + (int)((double)(W - L - R) * (double)(t) / (double)(T > 1 ? T - 1 : 1)))
-#define MIX_PY(v) (H - BOT - (int)((double)(H - TOP - BOT) * (((v) < lo ? lo : (v) > hi ? hi : (v)) - lo) / (hi - lo)))
-    if (isfinite(hline))
-        for (int x = L; x < W - R; x += 12) px_line(img, W, H, x, MIX_PY(hline), x + 6, MIX_PY(hline), black);
-    for (size_t s = 0; s < ns; s++)
-        for (size_t t = 1; t < T; t++)
-            if (isfinite(ys[s][t - 1]) && isfinite(ys[s][t]))
-                px_line(img, W, H, MIX_PX(t - 1), MIX_PY(ys[s][t - 1]), MIX_PX(t), MIX_PY(ys[s][t]), mix_palette[s % 8]);
-#undef MIX_PX
-#undef MIX_PY
-    int rc = GM_OK;
-    gm_atomic_file af;
-    if ((rc = gm_atomic_open(&af, path))) {
-        gm_free(img);
-        return rc;
-    }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    png_bytep *rows = gm_malloc((size_t)H * sizeof *rows);
-    if (!png || !info || !rows) {
-        rc = gm_set_error(GM_ENOMEM, "%s: cannot start the PNG writer", path);
-    } else if (setjmp(png_jmpbuf(png))) {
-        rc = gm_set_error(GM_EIO, "%s: PNG write failed", path);
-    } else {
-        png_init_io(png, af.f);
-        png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-        for (int y = 0; y < H; y++) rows[y] = img + (size_t)y * W * 3;
-        png_write_info(png, info);
-        png_write_image(png, rows);
-        png_write_end(png, NULL);
-    }
-    if (png) png_destroy_write_struct(&png, info ? &info : NULL);
-    gm_free(rows);
-    gm_free(img);
-    if (rc) {
-        gm_atomic_abort(&af);
-        return rc;
-    }
-    return gm_atomic_commit(&af);
+    gm_plot_set_xrange(p, 1.0, T > 1 ? (double)T : 2.0);
+    for (size_t a = 0; a < nalgo && !rc; a++) rc = gm_plot_line(p, x, res[a].mean_score, T, gm_mix_algo_name(res[a].algo));
+    if (!rc && isfinite(hline)) rc = gm_plot_hline(p, hline, "offline optimum");
+    if (!rc) rc = gm_plot_write_png(p, path, 900, 560);
+out:
+    gm_plot_free(p);
+    gm_free(x);
+    return rc;
 }
 
 static int write_outputs(const char *dir, const gm_mix_config *base, size_t m, size_t d, char **arm_paths,
@@ -314,11 +208,10 @@ static int write_outputs(const char *dir, const gm_mix_config *base, size_t m, s
     cJSON_free(js);
     if (rc) return rc;
     /* PNG: score vs round */
-    double *ys[GM_MIX_ALGO_COUNT];
-    for (size_t a = 0; a < nalgo; a++) ys[a] = res[a].mean_score;
     snprintf(path, sizeof path, "%s/score.png", dir);
-    rc = score_png(path, ys, nalgo, T, isfinite(opt_obj) ? gm_mix_score_of(base->quad, base->lin, opt_obj) : (double)NAN);
-    (void)opt_alpha, (void)runs;
+    rc = score_plot(path, res, nalgo, T, runs, score_name(base->quad, base->lin),
+                    isfinite(opt_obj) ? gm_mix_score_of(base->quad, base->lin, opt_obj) : (double)NAN);
+    (void)opt_alpha;
     return rc;
 }
 
@@ -686,7 +579,7 @@ done:
         gm_free(off_t[i]);
     }
     gm_mix_ref_free(ref);
-    for (size_t i = 0; i < loaded; i++) feats_free(&arms[i]);
-    feats_free(&refa);
+    for (size_t i = 0; i < loaded; i++) gm_array_free(&arms[i]);
+    gm_array_free(&refa);
     return ret;
 }
