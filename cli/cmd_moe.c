@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "genmix/io.h"
 #include "genmix/moe.h"
+#include "genmix/plot.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -644,23 +645,30 @@ static void simulate_usage(FILE *f) {
             "usage: genmix moe simulate [--case all|exact|over|regime2|modified] [options] --out DIR\n\n"
             "The convergence-rate study of the softmax-gated multinomial-logistic MoE (spec section 4.2): data\n"
             "from design A (K = 3 classes, 2 true experts, x ~ U[-1,1], LCG generator shared with R), nearTrue\n"
-            "start, EM (tol 1e-6, <= max-iter; as the reference code, no polish unless --polish), D1 Voronoi\n"
-            "loss. Cases:\n"
-            "  exact     k = 2 fitted experts, standard gating (theory: D1 ~ n^-1/2)\n"
-            "  over      k = 3, standard gating, all true slopes non-zero (D1 ~ n^-1/2 with exponents built in)\n"
-            "  regime2   k = 3, expert 2's slopes a*_2 = 0, standard gating (slower than polynomial)\n"
-            "  modified  as regime2 with the modified gate sigmoid(x) (polynomial rates restored)\n"
-            "For each n on a log grid and R replications, writes DIR/moe_sim_<case>.csv (one row per fit),\n"
-            "DIR/moe_sim_summary.json (mean losses, log-log slopes) and prints the slopes.\n\n"
+            "start, EM (tol 1e-6, <= max-iter; as the reference code, no polish unless --polish). Cases:\n"
+            "  exact     k = 2 fitted experts, standard gating\n"
+            "  over      k = 3, standard gating, all true slopes non-zero (Regime 1)\n"
+            "  regime2   k = 3, expert 2's slopes a*_2 = 0, standard gating (vanishing parameters)\n"
+            "  modified  as regime2 with the modified gate sigmoid(x)\n"
+            "Measured per fit: D1 (exponent 1 on singleton, 2 on multi-atom cells) and the plain parameter errors\n"
+            "(exponent 1) of the over-specified cell's gate slopes and expert slopes, without its intercepts b\n"
+            "(not identifiable when a* = 0). Summaries: median and mean over replications, OLS slopes of their\n"
+            "logs on log n (whole grid and upper half). Theory: exact D1 n^-1/2; over D1 n^-1/2 and cell\n"
+            "parameters n^-1/4; regime2 cell parameters slower than any polynomial; modified n^-1/4 again.\n"
+            "Writes DIR/moe_sim_<case>.csv (one row per fit), DIR/moe_sim_summary.json and the log-log plots\n"
+            "DIR/moe_sim.png (D1) and DIR/moe_sim_params.png (cell parameter errors).\n\n"
             "options:\n"
             "  --reps R        replications per n (default 40)\n"
-            "  --nmin N        smallest n (default 1000; exact: same)\n"
+            "  --nmin N        smallest n (default 1000)\n"
             "  --nmax N        largest n (default 100000)\n"
             "  --ngrid G       grid points, log-spaced (default 20)\n"
             "  --max-iter N    EM iterations (default 2000)\n"
             "  --seed N        base seed (default 1)\n"
             "  --tol X         EM relative tolerance (default 1e-6)\n"
-            "  --polish        Newton-polish each EM fit to the local maximum (see docs/moe.md)\n"
+            "  --split J|random  nearTrue: the extra fitted atom copies true expert J (default 2, the expert\n"
+            "                  whose slopes vanish in regime2/modified) or a random one (spec 4.1)\n"
+            "  --polish        Newton-polish each EM fit to the local maximum (slow; see docs/moe.md)\n"
+            "  --no-plot       do not write the PNG plots\n"
             "  --out DIR       output directory (required)\n"
             "Replications run in parallel (--threads); results do not depend on the thread count.\n");
 }
@@ -674,11 +682,12 @@ typedef struct {
 } sim_case;
 
 static const sim_case sim_cases[] = {
-    {"exact", 2, 0, GM_MOE_GATE_IDENTITY, "-1/2"},
-    {"over", 3, 0, GM_MOE_GATE_IDENTITY, "-1/2 (D1; multi-atom parameters -1/4)"},
-    {"regime2", 3, 1, GM_MOE_GATE_IDENTITY, "slower than any polynomial (slope -> 0)"},
-    {"modified", 3, 1, GM_MOE_GATE_SIGMOID, "-1/2 on mass, beta1, a (b of the split cell not identifiable)"},
+    {"exact", 2, 0, GM_MOE_GATE_IDENTITY, "D1 -1/2; parameters -1/2"},
+    {"over", 3, 0, GM_MOE_GATE_IDENTITY, "D1 -1/2; cell parameters -1/4"},
+    {"regime2", 3, 1, GM_MOE_GATE_IDENTITY, "cell parameters slower than any polynomial (slope -> 0)"},
+    {"modified", 3, 1, GM_MOE_GATE_SIGMOID, "cell parameters -1/4 (b of the cell not identifiable)"},
 };
+#define N_SIM_CASES 4
 
 static void design_a_truth(gm_moe *m, int regime2, gm_moe_gate gate) {
     gm_moe_init(m, 2, 3, 1, gate);
@@ -694,6 +703,96 @@ static void sim_progress(size_t done, size_t total, void *ctx) {
                  gm_time_now() - *(const double *)((const char **)ctx)[1]);
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* median of v[0..m) ignoring NaN (NaN if none); sorts a scratch copy */
+static double median_of(const double *v, size_t m, double *scratch) {
+    size_t c = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!isnan(v[i])) scratch[c++] = v[i];
+    if (c == 0) return NAN;
+    qsort(scratch, c, sizeof(double), cmp_dbl);
+    return c % 2 ? scratch[c / 2] : 0.5 * (scratch[c / 2 - 1] + scratch[c / 2]);
+}
+
+static double mean_of(const double *v, size_t m) {
+    double s = 0.0;
+    size_t c = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!isnan(v[i])) s += v[i], c++;
+    return c ? s / (double)c : (double)NAN;
+}
+
+/* the measured quantities of one fit */
+enum { Q_D1, Q_D1_NOB, Q_CELL, Q_MASS, Q_SINGLE, N_Q };
+static const char *q_names[N_Q] = {"D1", "D1_without_cell_b", "cell_params", "mass", "singleton_params"};
+
+static void record_quantities(const gm_moe_sim_record *q, double out[N_Q]) {
+    out[Q_D1] = q->loss.total;
+    out[Q_D1_NOB] = q->loss.total - q->loss.b_multi;
+    /* plain (exponent 1) errors of gate and expert slopes in the multi-atom cells: the over-specified cell */
+    out[Q_CELL] = q->loss1.n_multi ? q->loss1.beta_multi + q->loss1.a_multi : (double)NAN;
+    out[Q_MASS] = q->loss1.mass;
+    out[Q_SINGLE] = (q->loss1.beta - q->loss1.beta_multi) + (q->loss1.a - q->loss1.a_multi) +
+                    (q->loss1.b - q->loss1.b_multi);
+}
+
+typedef struct {
+    double median[N_Q][64], mean[N_Q][64];
+    double slope_median[N_Q], slope_mean[N_Q], slope_median_upper[N_Q], intercept_median[N_Q];
+} sim_summary;
+
+static double slope_or_nan(const double *x, const double *y, size_t m, double *icpt) {
+    double s = NAN, c = NAN;
+    if (gm_loglog_slope(x, y, m, &s, &c) != GM_OK) s = c = NAN;
+    if (icpt) *icpt = c;
+    return s;
+}
+
+static cJSON *num_array_nan(const double *v, size_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber(v[i]) : cJSON_CreateNull());
+    return a;
+}
+
+static void add_num_or_null(cJSON *o, const char *key, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
+}
+
+/* log-log plot of one quantity for every case run, slopes of the medians in the legend */
+static int sim_plot(const char *path, const char *title, const char *ylabel, int qi, const double *ns, size_t G,
+                    const sim_summary *sum, const int *ran, int with_ref) {
+    gm_plot *p;
+    int rc = gm_plot_create(&p, title, "n", ylabel);
+    if (rc) return rc;
+    gm_plot_set_log(p, 1, 1);
+    double y0 = NAN;
+    for (size_t ci = 0; ci < N_SIM_CASES && !rc; ci++) {
+        if (!ran[ci] || !isfinite(sum[ci].slope_median[qi])) continue;
+        char label[128];
+        snprintf(label, sizeof label, "%s: slope %.2f", sim_cases[ci].name, sum[ci].slope_median[qi]);
+        rc = gm_plot_line(p, ns, sum[ci].median[qi], G, label);
+        if (!rc) rc = gm_plot_points(p, ns, sum[ci].median[qi], G, NULL);
+        if (isnan(y0) && isfinite(sum[ci].median[qi][0])) y0 = sum[ci].median[qi][0];
+    }
+    if (!rc && with_ref && isfinite(y0)) {
+        double ref[64], ref4[64];
+        for (size_t g = 0; g < G; g++) {
+            ref[g] = y0 * pow(ns[g] / ns[0], -0.5);
+            ref4[g] = y0 * pow(ns[g] / ns[0], -0.25);
+        }
+        rc = gm_plot_line(p, ns, ref, G, "reference n^-1/2");
+        if (!rc) rc = gm_plot_line(p, ns, ref4, G, "reference n^-1/4");
+    }
+    if (!rc) rc = gm_plot_write_png(p, path, 900, 600);
+    gm_plot_free(p);
+    return rc;
+}
+
 static int moe_simulate(int argc, char **argv) {
     static const struct option opts[] = {
         {"case", required_argument, 0, 'c'},     {"reps", required_argument, 0, 'r'},
@@ -701,12 +800,13 @@ static int moe_simulate(int argc, char **argv) {
         {"ngrid", required_argument, 0, 'g'},    {"max-iter", required_argument, 0, 'm'},
         {"seed", required_argument, 0, 's'},     {"out", required_argument, 0, 'o'},
         {"polish", no_argument, 0, 'P'},         {"tol", required_argument, 0, 'e'},
+        {"split", required_argument, 0, 'S'},    {"no-plot", no_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *which = "all", *outdir = NULL;
-    int polish = 0;
+    int polish = 0, plot = 1;
     double tol = 1e-6;
-    long reps = 40, ngrid = 20, max_iter = 2000;
+    long reps = 40, ngrid = 20, max_iter = 2000, split = 2;
     double nmin = 1000, nmax = 100000;
     unsigned long long seed = 1;
     int c;
@@ -723,7 +823,8 @@ static int moe_simulate(int argc, char **argv) {
             if (cli_parse_double(optarg, &nmax) || nmax < 50) return cli_usage_error("moe simulate", "--nmax >= 50");
             break;
         case 'g':
-            if (cli_parse_long(optarg, &ngrid) || ngrid < 2) return cli_usage_error("moe simulate", "--ngrid >= 2");
+            if (cli_parse_long(optarg, &ngrid) || ngrid < 2 || ngrid > 64)
+                return cli_usage_error("moe simulate", "--ngrid between 2 and 64");
             break;
         case 'm':
             if (cli_parse_long(optarg, &max_iter) || max_iter < 1) return cli_usage_error("moe simulate", "--max-iter >= 1");
@@ -733,6 +834,12 @@ static int moe_simulate(int argc, char **argv) {
             break;
         case 'o': outdir = optarg; break;
         case 'P': polish = 1; break;
+        case 'N': plot = 0; break;
+        case 'S':
+            if (!strcmp(optarg, "random")) split = 0;
+            else if (cli_parse_long(optarg, &split) || split < 1 || split > 2)
+                return cli_usage_error("moe simulate", "--split takes 1, 2 or random");
+            break;
         case 'e':
             if (cli_parse_double(optarg, &tol) || !(tol >= 0)) return cli_usage_error("moe simulate", "--tol >= 0");
             break;
@@ -743,31 +850,40 @@ static int moe_simulate(int argc, char **argv) {
     if (!outdir) return cli_usage_error("moe simulate", "--out DIR is required");
     if (nmax < nmin) return cli_usage_error("moe simulate", "--nmax must be >= --nmin");
     int any = 0;
-    for (size_t i = 0; i < 4; i++) any |= !strcmp(which, "all") || !strcmp(which, sim_cases[i].name);
+    for (size_t i = 0; i < N_SIM_CASES; i++) any |= !strcmp(which, "all") || !strcmp(which, sim_cases[i].name);
     if (!any) return cli_usage_error("moe simulate", "--case must be all, exact, over, regime2 or modified");
     int rc = cli_mkdirs(outdir);
     if (rc) return cli_fail(rc);
     size_t G = (size_t)ngrid, R = (size_t)reps;
     double *ns = malloc(G * sizeof(double));
     gm_moe_sim_record *rec = malloc(G * R * sizeof(gm_moe_sim_record));
-    double *mean = malloc(G * sizeof(double)), *mean_nb = malloc(G * sizeof(double));
-    if (!ns || !rec || !mean || !mean_nb) return cli_fail(GM_ENOMEM);
+    double *vals = malloc(R * sizeof(double)), *scratch = malloc(R * sizeof(double));
+    sim_summary *sum = calloc(N_SIM_CASES, sizeof(sim_summary));
+    int ran[N_SIM_CASES] = {0};
+    if (!ns || !rec || !vals || !scratch || !sum) {
+        free(ns), free(rec), free(vals), free(scratch), free(sum);
+        return cli_fail(GM_ENOMEM);
+    }
     for (size_t g = 0; g < G; g++) ns[g] = floor(exp(log(nmin) + (log(nmax) - log(nmin)) * (double)g / (double)(G - 1)) + 0.5);
+    size_t h = G / 2;
     cJSON *summary = cJSON_CreateObject();
     cJSON_AddNumberToObject(summary, "reps", (double)R);
     cJSON_AddNumberToObject(summary, "seed", (double)seed);
     cJSON_AddBoolToObject(summary, "polish", polish);
     cJSON_AddNumberToObject(summary, "tol", tol);
     cJSON_AddNumberToObject(summary, "max_iter", (double)max_iter);
+    if (split) cJSON_AddNumberToObject(summary, "split_expert", (double)split);
+    else cJSON_AddStringToObject(summary, "split_expert", "random");
     cJSON_AddItemToObject(summary, "n", num_array(ns, G));
+    cJSON_AddNumberToObject(summary, "upper_half_from_n", ns[h]);
     cJSON *cases = cJSON_AddObjectToObject(summary, "cases");
     int status = CLI_OK;
-    printf("slopes of log mean loss on log n: over the whole grid, and over its upper half (n >= %.0f);\n"
-           "noB = D1 without the intercept terms of multi-atom cells (not identifiable in Regime 2)\n",
-           ns[G / 2]);
-    printf("%-9s %-5s %9s %9s %9s %9s %6s  %s\n", "case", "k_fit", "D1", "D1_noB", "D1_upper", "noB_upper", "degen",
-           "theory");
-    for (size_t ci = 0; ci < 4; ci++) {
+    printf("slopes of log(median over replications) on log n, whole grid | upper half (n >= %.0f)\n"
+           "D1 = Voronoi loss D1; cell = gate+expert slope errors (exponent 1) in the over-specified cell;\n"
+           "single = all parameter errors in singleton cells (exponent 1)\n", ns[h]);
+    printf("%-9s %15s %15s %15s %6s %7s  %s\n", "case", "D1", "cell", "single", "degen", "med_it", "theory");
+    double t_all = gm_time_now();
+    for (size_t ci = 0; ci < N_SIM_CASES; ci++) {
         const sim_case *sc = &sim_cases[ci];
         if (strcmp(which, "all") && strcmp(which, sc->name)) continue;
         gm_moe truth;
@@ -782,6 +898,7 @@ static int moe_simulate(int argc, char **argv) {
         cfg.fit.max_iter = (size_t)max_iter;
         cfg.fit.polish = polish;
         cfg.fit.tol = tol;
+        cfg.split_atom = split ? (size_t)(split - 1) : SIZE_MAX;
         double t0 = gm_time_now();
         const void *ctx[2] = {sc->name, &t0};
         rc = gm_moe_simulate(&cfg, rec, sim_progress, (void *)ctx);
@@ -790,70 +907,105 @@ static int moe_simulate(int argc, char **argv) {
             status = cli_fail(rc);
             break;
         }
+        ran[ci] = 1;
         /* per-fit CSV */
         char path[4096];
         snprintf(path, sizeof path, "%s/moe_sim_%s.csv", outdir, sc->name);
-        size_t cap = 256 + G * R * 256;
+        size_t cap = 512 + G * R * 512;
         char *buf = malloc(cap), *w = buf;
         if (!buf) {
             status = cli_fail(GM_ENOMEM);
             break;
         }
-        w += sprintf(w, "n,rep,data_seed,loss,mass,beta,a,b,b_multi,n_multi,n_empty,loglik,iterations,flags\n");
+        w += sprintf(w, "n,rep,data_seed,D1,D1_mass,D1_beta,D1_a,D1_b,D1_b_cell,n_multi,n_empty,err_mass,err_beta,"
+                        "err_a,err_b,err_beta_cell,err_a_cell,err_b_cell,loglik,grad_norm,iterations,flags\n");
         size_t degenerate = 0;
-        for (size_t g = 0; g < G; g++) {
-            mean[g] = mean_nb[g] = 0.0;
+        double its[4096];
+        for (size_t g = 0; g < G; g++)
             for (size_t r = 0; r < R; r++) {
                 const gm_moe_sim_record *q = &rec[g * R + r];
-                w += sprintf(w, "%zu,%zu,%u,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%zu,%zu,%.17g,%zu,%d\n", q->n, q->rep,
-                             q->data_seed, q->loss.total, q->loss.mass, q->loss.beta, q->loss.a, q->loss.b,
-                             q->loss.b_multi, q->loss.n_multi, q->loss.n_empty, q->loglik, q->iterations, q->flags);
-                mean[g] += q->loss.total / (double)R;
-                mean_nb[g] += (q->loss.total - q->loss.b_multi) / (double)R;
+                const gm_moe_voronoi *L = &q->loss, *E = &q->loss1;
+                w += sprintf(w,
+                             "%zu,%zu,%u,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%zu,%zu,%.17g,%.17g,%.17g,%.17g,%.17g,"
+                             "%.17g,%.17g,%.17g,%.17g,%zu,%d\n",
+                             q->n, q->rep, q->data_seed, L->total, L->mass, L->beta, L->a, L->b, L->b_multi,
+                             L->n_multi, L->n_empty, E->mass, E->beta, E->a, E->b, E->beta_multi, E->a_multi,
+                             E->b_multi, q->loglik, q->grad_norm, q->iterations, q->flags);
                 degenerate += (q->flags & GM_MOE_DEGENERATE) != 0;
             }
-        }
         rc = gm_write_file_atomic(path, buf, (size_t)(w - buf));
         free(buf);
         if (rc) {
             status = cli_fail(rc);
             break;
         }
-        double slope = NAN, slope_nb = NAN, icpt = NAN, slope_up = NAN, slope_up_nb = NAN;
-        size_t h = G / 2;
-        gm_loglog_slope(ns, mean, G, &slope, &icpt);
-        gm_loglog_slope(ns, mean_nb, G, &slope_nb, NULL);
-        gm_loglog_slope(ns + h, mean + h, G - h, &slope_up, NULL);
-        gm_loglog_slope(ns + h, mean_nb + h, G - h, &slope_up_nb, NULL);
-        printf("%-9s %-5zu %9.3f %9.3f %9.3f %9.3f %6zu  %s\n", sc->name, sc->k_fit, slope, slope_nb, slope_up,
-               slope_up_nb, degenerate, sc->theory);
+        sim_summary *S = &sum[ci];
+        double med_it = 0.0;
+        size_t nit = 0;
+        for (size_t g = 0; g < G; g++) {
+            for (int qi = 0; qi < N_Q; qi++) {
+                for (size_t r = 0; r < R; r++) {
+                    double qv[N_Q];
+                    record_quantities(&rec[g * R + r], qv);
+                    vals[r] = qv[qi];
+                }
+                S->median[qi][g] = median_of(vals, R, scratch);
+                S->mean[qi][g] = mean_of(vals, R);
+            }
+            if (g == G - 1)
+                for (size_t r = 0; r < R && nit < 4096; r++) its[nit++] = (double)rec[g * R + r].iterations;
+        }
+        med_it = median_of(its, nit, scratch);
         cJSON *cj = cJSON_AddObjectToObject(cases, sc->name);
         cJSON_AddNumberToObject(cj, "k_fit", (double)sc->k_fit);
         cJSON_AddStringToObject(cj, "gate", gate_name(sc->gate));
         cJSON_AddBoolToObject(cj, "vanishing_a2", sc->regime2);
-        cJSON_AddItemToObject(cj, "mean_D1", num_array(mean, G));
-        cJSON_AddItemToObject(cj, "mean_D1_without_multi_b", num_array(mean_nb, G));
-        cJSON_AddNumberToObject(cj, "slope_D1", slope);
-        cJSON_AddNumberToObject(cj, "intercept_D1", icpt);
-        cJSON_AddNumberToObject(cj, "slope_D1_without_multi_b", slope_nb);
-        cJSON_AddNumberToObject(cj, "slope_D1_upper_half", slope_up);
-        cJSON_AddNumberToObject(cj, "slope_D1_without_multi_b_upper_half", slope_up_nb);
+        for (int qi = 0; qi < N_Q; qi++) {
+            S->slope_median[qi] = slope_or_nan(ns, S->median[qi], G, &S->intercept_median[qi]);
+            S->slope_mean[qi] = slope_or_nan(ns, S->mean[qi], G, NULL);
+            S->slope_median_upper[qi] = slope_or_nan(ns + h, S->median[qi] + h, G - h, NULL);
+            cJSON *qo = cJSON_AddObjectToObject(cj, q_names[qi]);
+            cJSON_AddItemToObject(qo, "median", num_array_nan(S->median[qi], G));
+            cJSON_AddItemToObject(qo, "mean", num_array_nan(S->mean[qi], G));
+            add_num_or_null(qo, "slope_median", S->slope_median[qi]);
+            add_num_or_null(qo, "slope_median_upper_half", S->slope_median_upper[qi]);
+            add_num_or_null(qo, "slope_mean", S->slope_mean[qi]);
+        }
         cJSON_AddNumberToObject(cj, "degenerate_fits", (double)degenerate);
+        cJSON_AddNumberToObject(cj, "median_em_iterations_at_nmax", med_it);
         cJSON_AddStringToObject(cj, "theory", sc->theory);
         cJSON_AddNumberToObject(cj, "seconds", gm_time_now() - t0);
+        printf("%-9s %6.3f | %6.3f %6.3f | %6.3f %6.3f | %6.3f %6zu %7.0f  %s\n", sc->name, S->slope_median[Q_D1],
+               S->slope_median_upper[Q_D1], S->slope_median[Q_CELL], S->slope_median_upper[Q_CELL],
+               S->slope_median[Q_SINGLE], S->slope_median_upper[Q_SINGLE], degenerate, med_it, sc->theory);
+        fflush(stdout);
     }
     if (status == CLI_OK) {
+        cJSON_AddNumberToObject(summary, "seconds", gm_time_now() - t_all);
         char path[4096];
         snprintf(path, sizeof path, "%s/moe_sim_summary.json", outdir);
         rc = write_json(path, summary);
         if (rc) status = cli_fail(rc);
-        else printf("wrote %s/moe_sim_*.csv and %s\n", outdir, path);
+        if (!rc && plot) {
+            snprintf(path, sizeof path, "%s/moe_sim.png", outdir);
+            rc = sim_plot(path, "MoE design A: median Voronoi loss D1 vs n", "median D1", Q_D1, ns, G, sum, ran, 1);
+            if (!rc) {
+                snprintf(path, sizeof path, "%s/moe_sim_params.png", outdir);
+                rc = sim_plot(path, "over-specified cell: gate + expert slope errors vs n", "median error",
+                              Q_CELL, ns, G, sum, ran, 1);
+            }
+            if (rc) status = cli_fail(rc);
+        }
+        if (status == CLI_OK)
+            printf("wrote %s/moe_sim_*.csv, moe_sim_summary.json%s (%.1f s)\n", outdir,
+                   plot ? ", moe_sim.png, moe_sim_params.png" : "", gm_time_now() - t_all);
     }
     cJSON_Delete(summary);
     free(ns);
     free(rec);
-    free(mean);
-    free(mean_nb);
+    free(vals);
+    free(scratch);
+    free(sum);
     return status;
 }
 

@@ -136,6 +136,7 @@ int gm_moe_voronoi_loss(const gm_moe *fit, const gm_moe *truth, const gm_moe_vor
     }
     for (size_t j = 0; j < kt; j++) {
         out->mass += fabs(mass[j] - exp(g.W[j]));
+        if (size[j] >= 2) out->mass_multi += fabs(mass[j] - exp(g.W[j]));
         if (size[j] == 0) out->n_empty++;
         if (size[j] >= 2) out->n_multi++;
     }
@@ -150,7 +151,11 @@ int gm_moe_voronoi_loss(const gm_moe *fit, const gm_moe *truth, const gm_moe_vor
         out->beta += tb;
         out->a += ta;
         out->b += tc;
-        if (size[j] >= 2) out->b_multi += tc;
+        if (size[j] >= 2) {
+            out->b_multi += tc;
+            out->beta_multi += tb;
+            out->a_multi += ta;
+        }
     }
     out->total = out->mass + out->beta + out->a + out->b;
     if (cell_of_out) memcpy(cell_of_out, cell, kf * sizeof(size_t));
@@ -193,8 +198,15 @@ int gm_loglog_slope(const double *x, const double *y, size_t m, double *slope, d
 
 int gm_moe_init_near_true(const gm_moe *truth, size_t k_fit, double sd_gate, double sd_expert, uint64_t seed,
                           uint64_t stream, gm_moe *out) {
+    return gm_moe_init_near_true_split(truth, k_fit, sd_gate, sd_expert, seed, stream, SIZE_MAX, out);
+}
+
+int gm_moe_init_near_true_split(const gm_moe *truth, size_t k_fit, double sd_gate, double sd_expert,
+                                uint64_t seed, uint64_t stream, size_t split_atom, gm_moe *out) {
     size_t kt = truth->n_experts, S = truth->n_classes, p = truth->dim + 1;
     if (k_fit < kt) GM_FAIL(GM_EINVAL, "near_true: k_fit %zu < true number of experts %zu", k_fit, kt);
+    if (split_atom != SIZE_MAX && split_atom >= kt)
+        GM_FAIL(GM_EINVAL, "near_true: split atom %zu out of range (k_* = %zu)", split_atom, kt);
     int rc = gm_moe_init(out, k_fit, S, truth->dim, truth->gate);
     if (rc) return rc;
     size_t *src = gm_malloc(k_fit * sizeof(size_t));
@@ -217,6 +229,15 @@ int gm_moe_init_near_true(const gm_moe *truth, size_t k_fit, double sd_gate, dou
     gm_rng r;
     gm_rng_init(&r, seed, stream);
     for (;;) {
+        if (split_atom != SIZE_MAX) {
+            /* fitted atoms: the non-reference true atoms in order, the extra copies of split_atom, and the
+             * reference last (so the reference is copied by the last fitted atom, as in the spec) */
+            size_t i = 0;
+            for (size_t j = 0; j + 1 < kt; j++) src[i++] = j;
+            while (i + 1 < k_fit) src[i++] = split_atom;
+            src[k_fit - 1] = kt - 1;
+            break;
+        }
         for (size_t j = 0; j < kt; j++) used[j] = 0;
         for (size_t i = 0; i + 1 < k_fit; i++) src[i] = (size_t)gm_rng_below(&r, kt);
         src[k_fit - 1] = kt - 1;
@@ -251,6 +272,7 @@ gm_moe_sim_config gm_moe_sim_config_default(void) {
     c.seed = 1;
     c.init_sd_gate = 0.005;
     c.init_sd_expert = 0.05;
+    c.split_atom = SIZE_MAX;
     c.fit = gm_moe_fit_config_default();
     c.fit.tol = 1e-6;
     c.fit.max_iter = 2000;
@@ -285,13 +307,14 @@ static int sim_one(const gm_moe_sim_config *cfg, size_t gi, size_t rep, gm_moe_s
     /* a class with no rows (tiny n) cannot be fitted: record as degenerate with NaN loss */
     if (gm_moe_check_labels(y, n, S) != GM_OK) {
         rec->flags = GM_MOE_DEGENERATE;
-        rec->loss.total = NAN;
+        rec->loss.total = rec->loss1.total = NAN;
         rc = GM_OK;
         goto done;
     }
     double shrink = pow((double)n, -0.083);
-    rc = gm_moe_init_near_true(truth, cfg->k_fit, cfg->init_sd_gate * shrink, cfg->init_sd_expert * shrink,
-                               cfg->seed, gm_rng_stream_id(GM_STREAM_SIM, gi * cfg->reps + rep), &init);
+    rc = gm_moe_init_near_true_split(truth, cfg->k_fit, cfg->init_sd_gate * shrink, cfg->init_sd_expert * shrink,
+                                     cfg->seed, gm_rng_stream_id(GM_STREAM_SIM, gi * cfg->reps + rep),
+                                     cfg->split_atom, &init);
     if (rc) goto done;
     gm_moe_fit_config fc = cfg->fit;
     fc.n_experts = cfg->k_fit;
@@ -303,7 +326,12 @@ static int sim_one(const gm_moe_sim_config *cfg, size_t gi, size_t rep, gm_moe_s
     rec->loglik = res.loglik;
     rec->iterations = res.iterations;
     rec->flags = res.flags;
+    rec->grad_norm = res.grad_norm;
     rc = gm_moe_voronoi_loss(&res.model, truth, &cfg->loss, &rec->loss, NULL);
+    if (rc) goto done;
+    gm_moe_voronoi_config c1 = gm_moe_voronoi_d2r(1.0);
+    c1.align = cfg->loss.align;
+    rc = gm_moe_voronoi_loss(&res.model, truth, &c1, &rec->loss1, NULL);
 done:
     gm_free(X);
     gm_free(y);

@@ -48,6 +48,16 @@ awk -v a="$acc" 'BEGIN { exit !(a > 0.75) }' && ok || bad "accuracy $acc <= 0.75
 expect 0 "loglik" "$G" --quiet moe fit --csv "$T/d.csv" --target label --experts 2 --restarts 2 --gating modified --out "$T/mm.json"
 grep -q '"gate_transform":[[:space:]]*"sigmoid"' "$T/mm.json" && ok || bad "modified gating not recorded"
 
+# simulate: tiny grid, CSV + summary + both plots
+expect 0 "wrote" "$G" --quiet moe simulate --case over --reps 2 --ngrid 2 --nmin 500 --nmax 1000 --seed 3 --out "$T/sim"
+for f in moe_sim_over.csv moe_sim_summary.json moe_sim.png moe_sim_params.png; do
+  [ -s "$T/sim/$f" ] && ok || bad "simulate did not write $f"
+done
+[ "$(wc -l < "$T/sim/moe_sim_over.csv")" = 5 ] && ok || bad "simulate csv rows"
+head -c 8 "$T/sim/moe_sim.png" | od -An -tx1 | grep -q "89 50 4e 47" && ok || bad "moe_sim.png is not a PNG"
+grep -q '"cell_params"' "$T/sim/moe_sim_summary.json" && ok || bad "summary lacks cell_params"
+expect 2 "--split" "$G" moe simulate --split 3 --out "$T/sim"
+
 # bad input
 sed '5s/.*/0.1,abc,1/' "$T/d.csv" > "$T/nonnum.csv"
 expect 1 "nonnum.csv:5: column 'x2'" "$G" moe fit --csv "$T/nonnum.csv" --target label --experts 2 --out "$T/x.json"

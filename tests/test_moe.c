@@ -529,6 +529,45 @@ GM_TEST(test_planted_recovery) {
     gm_moe_free(&m);
 }
 
+/* nearTrue with a forced split: with zero noise, the start is the truth with true atom j split in two
+ * copies of mass e^{beta0*}/2 each, so D1 = D_{2,1} = 0 and the split atom's cell has 2 fitted atoms;
+ * with noise, the multi-atom cell is still atom j's and the multi-cell parts add up */
+GM_TEST(test_near_true_split) {
+    gm_moe m;
+    design_a(&m);
+    for (size_t j = 0; j < 2; j++) {
+        gm_moe init;
+        CHECK_OK(gm_moe_init_near_true_split(&m, 3, 0.0, 0.0, 7, 0, j, &init));
+        CHECK(init.n_experts == 3);
+        gm_moe_voronoi v;
+        size_t cell[3];
+        gm_moe_voronoi_config d1 = gm_moe_voronoi_d1(), e1 = gm_moe_voronoi_d2r(1.0);
+        CHECK_OK(gm_moe_voronoi_loss(&init, &m, &d1, &v, cell));
+        CHECK_NEAR(v.total, 0.0, 0, 1e-12);
+        CHECK(v.n_multi == 1);
+        size_t in_j = 0;
+        for (int i = 0; i < 3; i++) in_j += cell[i] == j;
+        CHECK(in_j == 2);
+        /* same density as the truth */
+        dataset ds;
+        make_data(&ds, &m, 300, 99u, 1.0);
+        CHECK_NEAR(gm_moe_loglik(&init, ds.X, ds.y, ds.n, NULL), gm_moe_loglik(&m, ds.X, ds.y, ds.n, NULL), 0, 1e-9);
+        free_data(&ds);
+        gm_moe_free(&init);
+        CHECK_OK(gm_moe_init_near_true_split(&m, 3, 0.005, 0.05, 7, 1, j, &init));
+        CHECK_OK(gm_moe_voronoi_loss(&init, &m, &e1, &v, cell));
+        in_j = 0;
+        for (int i = 0; i < 3; i++) in_j += cell[i] == j;
+        CHECK(in_j == 2);
+        CHECK(v.total > 0.0 && v.beta_multi <= v.beta && v.a_multi <= v.a && v.b_multi <= v.b && v.mass_multi <= v.mass);
+        CHECK_NEAR(v.total, v.mass + v.beta + v.a + v.b, 0, 1e-12);
+        gm_moe_free(&init);
+    }
+    gm_moe init;
+    CHECK_RC(gm_moe_init_near_true_split(&m, 3, 0.0, 0.0, 7, 0, 2, &init), GM_EINVAL);
+    gm_moe_free(&m);
+}
+
 /* simulation smoke: design B exact-specified, nearTrue + EM + polish. Records are identical for 1 and 2
  * threads; the median D1 loss falls with n. (The mean-loss slope of this weakly identified design is
  * reported by `genmix moe simulate`, see docs/moe.md, not asserted here.) */
@@ -649,4 +688,5 @@ GM_TEST_MAIN({"design_a_data", test_design_a_data}, {"design_b_data", test_desig
              {"design_a_restarts", test_design_a_restarts}, {"design_b_k2_and_bic", test_design_b_k2_and_bic},
              {"gradient_fd", test_gradient_fd}, {"mlogit_fd", test_mlogit_fd}, {"em_monotone", test_em_monotone},
              {"invariances", test_invariances}, {"planted_recovery", test_planted_recovery},
+             {"near_true_split", test_near_true_split},
              {"simulation_smoke", test_simulation_smoke}, {"flexmix_agreement", test_flexmix_agreement}, {"bad_input", test_bad_input})

@@ -229,6 +229,7 @@ typedef struct {
     double mass;    /* sum_j | sum_{i in A_j} e^{beta0_i} - e^{beta0*_j} | */
     double beta, a, b; /* parameter terms per block, weighted by e^{beta0_i} */
     double b_multi; /* the part of b from multi-atom cells (not identifiable in Regime 2) */
+    double mass_multi, beta_multi, a_multi; /* the parts of mass, beta, a from multi-atom cells */
     size_t n_multi; /* number of true atoms whose cell has >= 2 fitted atoms */
     size_t n_empty; /* number of empty cells */
 } gm_moe_voronoi;
@@ -253,6 +254,9 @@ typedef struct {
     uint64_t seed;
     double init_sd_gate, init_sd_expert; /* nearTrue noise sd at n: sd * n^-0.083 (0.005, 0.05) */
     size_t random_restarts;    /* extra random-partition restarts besides nearTrue (0) */
+    size_t split_atom;         /* nearTrue: SIZE_MAX (default) draws which true atoms the fitted atoms copy
+                                  (spec 4.1); j < k_* makes every extra fitted atom copy true atom j, so the
+                                  over-specified cell is around atom j in every replication */
     gm_moe_fit_config fit;     /* tol 1e-6, max_iter 2000, ridge 0, polish 0 (EM only, as the reference code) */
     gm_moe_voronoi_config loss;
 } gm_moe_sim_config;
@@ -261,7 +265,10 @@ gm_moe_sim_config gm_moe_sim_config_default(void);
 typedef struct {
     size_t n, rep;
     uint32_t data_seed;
-    gm_moe_voronoi loss;
+    gm_moe_voronoi loss;       /* cfg->loss (D1 by default) */
+    gm_moe_voronoi loss1;      /* D_{2,1}: exponent 1 on every block and cell, i.e. plain parameter errors
+                                  (per-parameter rates: n^-1/2 singleton, n^-1/4 multi-atom cells) */
+    double grad_norm;          /* max |d ell / d theta| at the returned fit (0 at an exact local maximum) */
     double loglik;
     size_t iterations;
     int flags;
@@ -279,6 +286,11 @@ int gm_moe_simulate(const gm_moe_sim_config *cfg, gm_moe_sim_record *out,
  * beta0* and so starts with m times the true mass in that cell). */
 int gm_moe_init_near_true(const gm_moe *truth, size_t k_fit, double sd_gate, double sd_expert, uint64_t seed,
                           uint64_t stream, gm_moe *out);
+/* As gm_moe_init_near_true, but with split_atom < k_* every fitted atom beyond the first k_* copies true
+ * atom split_atom (fitted atoms 0..k_*-1 copy true atoms 0..k_*-1 in order, then the model is permuted so
+ * the last fitted atom copies the reference); SIZE_MAX = the random draw of the spec. */
+int gm_moe_init_near_true_split(const gm_moe *truth, size_t k_fit, double sd_gate, double sd_expert,
+                                uint64_t seed, uint64_t stream, size_t split_atom, gm_moe *out);
 
 #ifdef __cplusplus
 }
