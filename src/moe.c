@@ -1156,3 +1156,81 @@ void gm_moe_sample_lcg(const gm_moe *m, size_t n, uint32_t seed, double xr, doub
     }
     gm_free(v);
 }
+
+/* ============================================================================================== */
+/* sampling with Philox and choosing k                                                             */
+/* ============================================================================================== */
+
+void gm_moe_sample_y(const gm_moe *m, const double *X, size_t n, gm_rng *rng, int *y, int *z) {
+    size_t k = m->n_experts, S = m->n_classes, d = m->dim, p = d + 1;
+    double *v = gm_malloc((k + S + 2 * p) * sizeof(double));
+    GM_ASSERT(v != NULL);
+    double *xt = v + k + S, *gt = xt + p, *f = v + k;
+    for (size_t t = 0; t < n; t++) {
+        const double *x = X + t * d;
+        double uz = gm_rng_uniform(rng), uy = gm_rng_uniform(rng);
+        design_rows(m->gate, x, d, xt, gt);
+        for (size_t i = 0; i < k; i++) {
+            double e = 0.0;
+            for (size_t j = 0; j < p; j++) e += m->W[j * k + i] * gt[j];
+            v[i] = e;
+        }
+        size_t zi = inverse_cdf(v, k, uz);
+        for (size_t c = 0; c < S; c++) {
+            double e = 0.0;
+            for (size_t j = 0; j < p; j++) e += m->V[(zi * p + j) * S + c] * xt[j];
+            f[c] = e;
+        }
+        y[t] = (int)inverse_cdf(f, S, uy);
+        if (z) z[t] = (int)zi;
+    }
+    gm_free(v);
+}
+
+void gm_moe_sample(const gm_moe *m, size_t n, double xr, gm_rng *rng, double *X, int *y, int *z) {
+    size_t d = m->dim;
+    for (size_t t = 0; t < n * d; t++) X[t] = xr * (-1.0 + 2.0 * gm_rng_uniform(rng));
+    gm_moe_sample_y(m, X, n, rng, y, z);
+}
+
+double gm_moe_criterion_value(const gm_moe_fit_result *r, gm_moe_criterion c) {
+    return c == GM_MOE_SELECT_AIC ? r->aic : (c == GM_MOE_SELECT_ICL ? r->icl : r->bic);
+}
+
+void gm_moe_select_result_free(gm_moe_select_result *res) {
+    if (!res) return;
+    if (res->fits)
+        for (size_t k = 0; k < res->k_max; k++) gm_moe_fit_result_free(&res->fits[k]);
+    gm_free(res->fits);
+    memset(res, 0, sizeof *res);
+}
+
+int gm_moe_select(const gm_moe_fit_config *cfg, const double *X, const int *y, size_t n, size_t d,
+                  size_t n_classes, size_t k_max, gm_moe_criterion criterion, gm_moe_select_result *res) {
+    memset(res, 0, sizeof *res);
+    if (k_max < 1) GM_FAIL(GM_EINVAL, "moe select: the largest number of experts must be >= 1 (got %zu)", k_max);
+    res->fits = gm_calloc(k_max, sizeof(gm_moe_fit_result));
+    if (!res->fits) return GM_ENOMEM;
+    res->k_max = k_max;
+    res->criterion = criterion;
+    int best_deg = 1;
+    double best = INFINITY;
+    for (size_t k = 1; k <= k_max; k++) {
+        gm_moe_fit_config c = *cfg;
+        c.n_experts = k;
+        int rc = gm_moe_fit(&c, X, y, n, d, n_classes, NULL, &res->fits[k - 1]);
+        if (rc) {
+            gm_moe_select_result_free(res);
+            return rc;
+        }
+        const gm_moe_fit_result *r = &res->fits[k - 1];
+        int deg = (r->flags & GM_MOE_DEGENERATE) != 0;
+        double v = gm_moe_criterion_value(r, criterion);
+        if (res->best_k == 0 || (best_deg && !deg) || (deg == best_deg && v < best)) {
+            res->best_k = k;
+            best = v;
+            best_deg = deg;
+        }
+    }
+    return GM_OK;
+}

@@ -38,6 +38,7 @@
 #define GM_MOE_H
 
 #include "genmix/base.h"
+#include "genmix/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -205,6 +206,33 @@ int gm_moe_check_labels(const int *y, size_t n, size_t n_classes);
  * uses d + 2 uniforms: x_tj = xr (-1 + 2u), then z (expert) and y (class) by inverse CDF. X (n x d),
  * y and z (nullable) are the caller's. */
 void gm_moe_sample_lcg(const gm_moe *m, size_t n, uint32_t seed, double xr, double *X, int *y, int *z);
+
+/* Draw (x, y) from the model with a Philox generator: x_tj ~ U[-xr, xr] (X is filled), then as
+ * gm_moe_sample_y. X (n x d), y, z (nullable) are the caller's. */
+void gm_moe_sample(const gm_moe *m, size_t n, double xr, gm_rng *rng, double *X, int *y, int *z);
+/* Draw labels for given inputs X (n x d): z_t ~ Cat(pi(x_t)), y_t ~ Cat(f_{z_t}(. | x_t)), each by
+ * inverse CDF of one uniform; z (nullable) receives the experts. */
+void gm_moe_sample_y(const gm_moe *m, const double *X, size_t n, gm_rng *rng, int *y, int *z);
+
+/* ---- choosing the number of experts ---------------------------------------------------------- */
+
+typedef enum { GM_MOE_SELECT_BIC = 0, GM_MOE_SELECT_AIC = 1, GM_MOE_SELECT_ICL = 2 } gm_moe_criterion;
+
+typedef struct {
+    size_t k_max;            /* fits for k = 1..k_max */
+    size_t best_k;           /* chosen k (1-based) */
+    gm_moe_criterion criterion;
+    gm_moe_fit_result *fits; /* k_max results, fits[k-1] (each owns its model) */
+} gm_moe_select_result;
+
+/* Fit k = 1..k_max experts (cfg->n_experts is ignored; k = 1 is the multinomial logit, no gate) and choose
+ * the k with the smallest criterion among non-degenerate fits (among all fits if every one is degenerate;
+ * ties go to the smaller k). GM_EINVAL (k_max < 1 or bad data), GM_ENOMEM, GM_ENUMERIC. */
+int gm_moe_select(const gm_moe_fit_config *cfg, const double *X, const int *y, size_t n, size_t d,
+                  size_t n_classes, size_t k_max, gm_moe_criterion criterion, gm_moe_select_result *res);
+void gm_moe_select_result_free(gm_moe_select_result *res);
+/* The criterion value of one fit. */
+double gm_moe_criterion_value(const gm_moe_fit_result *r, gm_moe_criterion c);
 
 /* ---- Voronoi losses -------------------------------------------------------------------------- */
 
