@@ -123,7 +123,7 @@ static int model_to_json(const gm_moe *m, char **features, const char *target, c
 }
 
 /* Parse a model written by model_to_json. features/class_values are malloc'd (free with free_strings / free). */
-static int model_from_json(const char *path, gm_moe *m, char ***features, double **class_values) {
+static int model_from_json(const char *path, gm_moe *m, char ***features, double **class_values, char **target) {
     void *data;
     size_t len;
     int rc = gm_read_file(path, &data, &len);
@@ -141,6 +141,7 @@ static int model_from_json(const char *path, gm_moe *m, char ***features, double
     const cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "class_values");
     const cJSON *jW = cJSON_GetObjectItemCaseSensitive(root, "gate");
     const cJSON *jE = cJSON_GetObjectItemCaseSensitive(root, "experts");
+    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(root, "target");
     gm_moe_gate gate;
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "genmix-moe") || !cJSON_IsNumber(jk) || !cJSON_IsNumber(jS) ||
         !cJSON_IsNumber(jd) || !cJSON_IsString(jg) || parse_gate(jg->valuestring, &gate) || !cJSON_IsArray(jf) ||
@@ -196,7 +197,9 @@ static int model_from_json(const char *path, gm_moe *m, char ***features, double
             }
         }
     }
+    *target = strdup(cJSON_IsString(jt) ? jt->valuestring : "");
     cJSON_Delete(root);
+    if (!*target) goto bad;
     return GM_OK;
 bad:
     cJSON_Delete(root);
@@ -210,13 +213,158 @@ bad:
     GM_FAIL(GM_EFORMAT, "%s: malformed model arrays (gate/experts/features/class_values)", path);
 }
 
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+/* .safetensors model: tensors "gate" (F64, p x k), "experts" (F64, k x p x S), "class_values" (F64, S);
+ * __metadata__: format "genmix-moe", gate_transform, target, features (JSON array of names), fit summary. */
+static int model_to_safetensors(const char *path, const gm_moe *m, char **features, const char *target,
+                                const double *class_values, const gm_moe_fit_result *res, unsigned long long seed) {
+    size_t k = m->n_experts, S = m->n_classes, d = m->dim, p = d + 1;
+    gm_st_writer *w;
+    int rc = gm_st_writer_create(&w);
+    if (rc) return rc;
+    int64_t sg[2] = {(int64_t)p, (int64_t)k}, se[3] = {(int64_t)k, (int64_t)p, (int64_t)S}, sc[1] = {(int64_t)S};
+    cJSON *fa = cJSON_CreateArray();
+    for (size_t j = 0; j < d; j++) cJSON_AddItemToArray(fa, cJSON_CreateString(features[j]));
+    char *ftxt = cJSON_PrintUnformatted(fa);
+    cJSON_Delete(fa);
+    char num[64];
+    rc = ftxt ? GM_OK : GM_ENOMEM;
+    if (!rc) rc = gm_st_writer_add(w, "gate", GM_DTYPE_F64, 2, sg, m->W);
+    if (!rc) rc = gm_st_writer_add(w, "experts", GM_DTYPE_F64, 3, se, m->V);
+    if (!rc) rc = gm_st_writer_add(w, "class_values", GM_DTYPE_F64, 1, sc, class_values);
+    if (!rc) rc = gm_st_writer_meta(w, "format", "genmix-moe");
+    if (!rc) rc = gm_st_writer_meta(w, "genmix_version", gm_version());
+    if (!rc) rc = gm_st_writer_meta(w, "gate_transform", gate_name(m->gate));
+    if (!rc) rc = gm_st_writer_meta(w, "target", target);
+    if (!rc) rc = gm_st_writer_meta(w, "features", ftxt);
+    if (!rc) rc = gm_st_writer_meta(w, "layout",
+                                    "gate[j][i]: row j (0 = intercept), expert i (last = reference 0); "
+                                    "experts[i][j][s]: expert i, row j, class s (last = reference 0)");
+    if (!rc && res) {
+        const char *keys[6] = {"loglik", "aic", "bic", "icl", "grad_norm", "df"};
+        double vals[6] = {res->loglik, res->aic, res->bic, res->icl, res->grad_norm, (double)res->df};
+        for (int i = 0; i < 6 && !rc; i++) {
+            snprintf(num, sizeof num, "%.17g", vals[i]);
+            rc = gm_st_writer_meta(w, keys[i], num);
+        }
+        snprintf(num, sizeof num, "%d", res->flags);
+        if (!rc) rc = gm_st_writer_meta(w, "flags", num);
+        snprintf(num, sizeof num, "%zu", res->n);
+        if (!rc) rc = gm_st_writer_meta(w, "n", num);
+    }
+    snprintf(num, sizeof num, "%llu", seed);
+    if (!rc) rc = gm_st_writer_meta(w, "seed", num);
+    if (!rc) rc = gm_st_writer_write(w, path);
+    gm_st_writer_free(w);
+    cJSON_free(ftxt);
+    return rc;
+}
+
+static int model_from_safetensors(const char *path, gm_moe *m, char ***features, double **class_values,
+                                  char **target) {
+    gm_safetensors *st;
+    int rc = gm_safetensors_read(&st, path);
+    if (rc) return rc;
+    gm_array g = {0}, e = {0}, c = {0};
+    cJSON *fa = NULL;
+    const char *fmt = gm_safetensors_meta(st, "format"), *gt = gm_safetensors_meta(st, "gate_transform");
+    const char *tg = gm_safetensors_meta(st, "target"), *ft = gm_safetensors_meta(st, "features");
+    gm_moe_gate gate;
+    *features = NULL;
+    *class_values = NULL;
+    *target = NULL;
+    memset(m, 0, sizeof *m);
+    if (!fmt || strcmp(fmt, "genmix-moe") || !gt || parse_gate(gt, &gate) || !tg || !ft) {
+        gm_safetensors_free(st);
+        GM_FAIL(GM_EFORMAT, "%s: not a genmix-moe model (missing or bad metadata)", path);
+    }
+    rc = gm_safetensors_get(st, "gate", &g);
+    if (!rc) rc = gm_safetensors_get(st, "experts", &e);
+    if (!rc) rc = gm_safetensors_get(st, "class_values", &c);
+    if (rc) goto out;
+    rc = GM_EFORMAT;
+    fa = cJSON_Parse(ft);
+    if (g.dtype != GM_DTYPE_F64 || e.dtype != GM_DTYPE_F64 || c.dtype != GM_DTYPE_F64 || g.ndim != 2 || e.ndim != 3 ||
+        c.ndim != 1 || !cJSON_IsArray(fa)) {
+        gm_set_error(GM_EFORMAT, "%s: tensors gate/experts/class_values must be F64 of ranks 2/3/1", path);
+        goto out;
+    }
+    size_t p = (size_t)g.shape[0], k = (size_t)g.shape[1], S = (size_t)c.shape[0];
+    if (p < 2 || k < 1 || S < 2 || (size_t)e.shape[0] != k || (size_t)e.shape[1] != p || (size_t)e.shape[2] != S ||
+        (size_t)cJSON_GetArraySize(fa) != p - 1) {
+        gm_set_error(GM_EFORMAT, "%s: inconsistent shapes (gate %zu x %zu, experts %lld x %lld x %lld, %zu classes)",
+                     path, p, k, (long long)e.shape[0], (long long)e.shape[1], (long long)e.shape[2], S);
+        goto out;
+    }
+    rc = gm_moe_init(m, k, S, p - 1, gate);
+    if (rc) goto out;
+    memcpy(m->W, g.data, p * k * sizeof(double));
+    memcpy(m->V, e.data, k * p * S * sizeof(double));
+    for (size_t i = 0; i < p * k; i++)
+        if (!isfinite(m->W[i])) rc = GM_EFORMAT;
+    for (size_t i = 0; i < k * p * S; i++)
+        if (!isfinite(m->V[i])) rc = GM_EFORMAT;
+    if (rc) {
+        gm_set_error(GM_EFORMAT, "%s: non-finite coefficient", path);
+        goto out;
+    }
+    *class_values = malloc(S * sizeof(double));
+    *features = calloc(p - 1, sizeof(char *));
+    *target = strdup(tg);
+    rc = GM_ENOMEM;
+    if (!*class_values || !*features || !*target) goto out;
+    memcpy(*class_values, c.data, S * sizeof(double));
+    rc = GM_OK;
+    for (size_t j = 0; j + 1 < p && !rc; j++) {
+        const cJSON *sj = cJSON_GetArrayItem(fa, (int)j);
+        if (!cJSON_IsString(sj)) {
+            gm_set_error(GM_EFORMAT, "%s: metadata 'features' must be a JSON array of names", path);
+            rc = GM_EFORMAT;
+        } else if (!((*features)[j] = strdup(sj->valuestring))) {
+            rc = GM_ENOMEM;
+        }
+    }
+out:
+    cJSON_Delete(fa);
+    gm_safetensors_free(st);
+    if (rc) {
+        if (*features)
+            for (size_t j = 0; j < m->dim; j++) free((*features)[j]);
+        free(*features);
+        free(*class_values);
+        free(*target);
+        *features = NULL;
+        *class_values = NULL;
+        *target = NULL;
+        gm_moe_free(m);
+    }
+    return rc;
+}
+
+/* load a model written by fit/select: .safetensors by extension, JSON otherwise */
+static int model_load(const char *path, gm_moe *m, char ***features, double **class_values, char **target) {
+    if (ends_with(path, ".safetensors")) return model_from_safetensors(path, m, features, class_values, target);
+    return model_from_json(path, m, features, class_values, target);
+}
+
+static void model_names_free(char **features, size_t d, double *class_values, char *target) {
+    for (size_t j = 0; j < d && features; j++) free(features[j]);
+    free(features);
+    free(class_values);
+    free(target);
+}
+
 /* ============================================================================================== */
 /* fit                                                                                             */
 /* ============================================================================================== */
 
 static void fit_usage(FILE *f) {
     fprintf(f,
-            "usage: genmix moe fit --csv data.csv --target COLUMN --experts K --out model.json [options]\n\n"
+            "usage: genmix moe fit --csv data.csv --target COLUMN --experts K --out model.json|model.safetensors [options]\n\n"
             "Fit a softmax-gated multinomial-logistic mixture of experts by EM (Newton M-steps, random-partition\n"
             "restarts, Newton polish). Features are all other columns (or --features). Target values must be\n"
             "integers; classes are its distinct values in increasing order (or 0..S-1 with --classes S).\n\n"
@@ -234,7 +382,7 @@ static void fit_usage(FILE *f) {
             "  --ridge X           ridge on all coefficients (default 1e-8)\n"
             "  --no-polish         skip the Newton polish after EM\n"
             "  --seed N            restart seed (default 0)\n"
-            "  --out FILE          model file (.json) (required)\n"
+            "  --out FILE          model file, .json or .safetensors (required)\n"
             "  --json              print the summary as JSON on stdout\n");
 }
 
@@ -265,7 +413,29 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int moe_fit(int argc, char **argv) {
+static void select_usage(FILE *f) {
+    fprintf(f,
+            "usage: genmix moe select --csv data.csv --target COLUMN --kmax K --out best.json|best.safetensors [options]\n\n"
+            "Fit k = 1..K experts (k = 1 is the multinomial logit) with the options of 'genmix moe fit' and choose\n"
+            "k by an information criterion (smaller is better; degenerate fits are skipped unless all are).\n"
+            "Prints one line per k (loglik, df, AIC, BIC, ICL, flags) and writes the chosen model.\n\n"
+            "options (besides those of 'genmix moe fit' except --experts):\n"
+            "  --kmax K            largest number of experts, >= 1 (required)\n"
+            "  --criterion C       bic | aic | icl (default bic)\n");
+}
+
+/* write the model as .safetensors or .json (by extension) */
+static int write_model(const char *out, const gm_moe *m, char **fnames, const char *target, const double *classes,
+                       const gm_moe_fit_result *res, unsigned long long seed) {
+    if (ends_with(out, ".safetensors")) return model_to_safetensors(out, m, fnames, target, classes, res, seed);
+    cJSON *root;
+    model_to_json(m, fnames, target, classes, res, seed, &root);
+    int rc = write_json(out, root);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int moe_fit_or_select(int argc, char **argv, int select) {
     static const struct option opts[] = {
         {"csv", required_argument, 0, 'c'},      {"target", required_argument, 0, 't'},
         {"features", required_argument, 0, 'F'}, {"experts", required_argument, 0, 'k'},
@@ -275,8 +445,12 @@ static int moe_fit(int argc, char **argv) {
         {"ridge", required_argument, 0, 'l'},    {"no-polish", no_argument, 0, 'P'},
         {"seed", required_argument, 0, 's'},     {"out", required_argument, 0, 'o'},
         {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
+        {"kmax", required_argument, 0, 'K'},     {"criterion", required_argument, 0, 'C'},
         {0, 0, 0, 0}};
+    const char *cmdname = select ? "moe select" : "moe fit";
     const char *csv = NULL, *target = NULL, *out = NULL, *gating = "standard", *transform = "sigmoid";
+    long kmax = -1;
+    gm_moe_criterion crit = GM_MOE_SELECT_BIC;
     char *features_arg = NULL;
     long K = -1, S_opt = 0, restarts = 10, max_iter = 5000;
     double tol = 1e-8, ridge = 1e-8;
@@ -288,41 +462,61 @@ static int moe_fit(int argc, char **argv) {
         case 't': target = optarg; break;
         case 'F': features_arg = optarg; break;
         case 'k':
-            if (cli_parse_long(optarg, &K)) return cli_usage_error("moe fit", "--experts takes an integer");
+            if (cli_parse_long(optarg, &K)) return cli_usage_error(cmdname, "--experts takes an integer");
             break;
         case 'S':
             if (cli_parse_long(optarg, &S_opt) || S_opt < 2)
-                return cli_usage_error("moe fit", "--classes takes an integer >= 2");
+                return cli_usage_error(cmdname, "--classes takes an integer >= 2");
             break;
         case 'r':
             if (cli_parse_long(optarg, &restarts) || restarts < 1)
-                return cli_usage_error("moe fit", "--restarts takes an integer >= 1");
+                return cli_usage_error(cmdname, "--restarts takes an integer >= 1");
             break;
         case 'g': gating = optarg; break;
         case 'T': transform = optarg; break;
         case 'm':
             if (cli_parse_long(optarg, &max_iter) || max_iter < 1)
-                return cli_usage_error("moe fit", "--max-iter takes an integer >= 1");
+                return cli_usage_error(cmdname, "--max-iter takes an integer >= 1");
             break;
         case 'e':
-            if (cli_parse_double(optarg, &tol) || !(tol >= 0)) return cli_usage_error("moe fit", "--tol takes a number >= 0");
+            if (cli_parse_double(optarg, &tol) || !(tol >= 0)) return cli_usage_error(cmdname, "--tol takes a number >= 0");
             break;
         case 'l':
             if (cli_parse_double(optarg, &ridge) || !(ridge >= 0))
-                return cli_usage_error("moe fit", "--ridge takes a number >= 0");
+                return cli_usage_error(cmdname, "--ridge takes a number >= 0");
             break;
         case 'P': polish = 0; break;
         case 's':
-            if (cli_parse_u64(optarg, &seed)) return cli_usage_error("moe fit", "--seed takes a non-negative integer");
+            if (cli_parse_u64(optarg, &seed)) return cli_usage_error(cmdname, "--seed takes a non-negative integer");
             break;
         case 'o': out = optarg; break;
         case 'j': json = 1; break;
-        case 'h': fit_usage(stdout); return CLI_OK;
-        default: fit_usage(stderr); return CLI_USAGE;
+        case 'K':
+            if (!select || cli_parse_long(optarg, &kmax)) return cli_usage_error(cmdname, "--kmax takes an integer (select only)");
+            break;
+        case 'C':
+            if (!select) return cli_usage_error(cmdname, "--criterion is an option of 'moe select'");
+            if (!strcmp(optarg, "bic")) crit = GM_MOE_SELECT_BIC;
+            else if (!strcmp(optarg, "aic")) crit = GM_MOE_SELECT_AIC;
+            else if (!strcmp(optarg, "icl")) crit = GM_MOE_SELECT_ICL;
+            else return cli_usage_error(cmdname, "--criterion must be bic, aic or icl");
+            break;
+        case 'h': select ? select_usage(stdout) : fit_usage(stdout); return CLI_OK;
+        default: select ? select_usage(stderr) : fit_usage(stderr); return CLI_USAGE;
         }
     }
+    if (select) {
+        if (K != -1) return cli_usage_error(cmdname, "use --kmax, not --experts");
+        if (!csv || !target || !out || kmax == -1)
+            return cli_usage_error(cmdname, "--csv, --target, --kmax and --out are required");
+        if (kmax < 1) {
+            gm_set_error(GM_EINVAL, "--kmax: the largest number of experts must be >= 1 (got %ld)", kmax);
+            return cli_fail(GM_EINVAL);
+        }
+        K = kmax;
+    }
     if (!csv || !target || !out || K == -1)
-        return cli_usage_error("moe fit", "--csv, --target, --experts and --out are required");
+        return cli_usage_error(cmdname, "--csv, --target, --experts and --out are required");
     if (K < 1) {
         gm_set_error(GM_EINVAL, "--experts: the number of experts K must be >= 1 (got %ld)", K);
         return cli_fail(GM_EINVAL);
@@ -330,13 +524,12 @@ static int moe_fit(int argc, char **argv) {
     gm_moe_gate gate = GM_MOE_GATE_IDENTITY;
     if (!strcmp(gating, "modified")) {
         if (parse_gate(transform, &gate) || gate == GM_MOE_GATE_IDENTITY)
-            return cli_usage_error("moe fit", "--transform must be sigmoid or tanh");
+            return cli_usage_error(cmdname, "--transform must be sigmoid or tanh");
     } else if (strcmp(gating, "standard")) {
-        return cli_usage_error("moe fit", "--gating must be standard or modified");
+        return cli_usage_error(cmdname, "--gating must be standard or modified");
     }
-    size_t olen = strlen(out);
-    if (olen < 5 || strcmp(out + olen - 5, ".json"))
-        return cli_usage_error("moe fit", "--out must end in .json");
+    if (!ends_with(out, ".json") && !ends_with(out, ".safetensors"))
+        return cli_usage_error(cmdname, "--out must end in .json or .safetensors");
 
     gm_csv tab;
     int rc = moe_csv_load(csv, &tab);
@@ -349,6 +542,8 @@ static int moe_fit(int argc, char **argv) {
     int *y = NULL;
     gm_moe_fit_result res;
     memset(&res, 0, sizeof res);
+    gm_moe_select_result sel;
+    memset(&sel, 0, sizeof sel);
     long tcol = gm_csv_col(&tab, target);
     if (tcol < 0) {
         gm_set_error(GM_EINVAL, "%s: no target column '%s'", csv, target);
@@ -441,21 +636,71 @@ static int moe_fit(int argc, char **argv) {
     cfg.ridge = ridge;
     cfg.polish = polish;
     cfg.seed = seed;
-    cli_progress("moe fit: n %zu d %zu classes %zu experts %ld restarts %ld gate %s", n, d, S, K, restarts,
-                 gate_name(gate));
+    cli_progress("%s: n %zu d %zu classes %zu experts %s%ld restarts %ld gate %s", cmdname, n, d, S, select ? "1.." : "",
+                 K, restarts, gate_name(gate));
     double t0 = gm_time_now();
+    if (select) {
+        rc = gm_moe_select(&cfg, X, y, n, d, S, (size_t)K, crit, &sel);
+        if (rc) {
+            status = cli_fail(rc);
+            goto done;
+        }
+        const gm_moe_fit_result *best = &sel.fits[sel.best_k - 1];
+        rc = write_model(out, &best->model, fnames, target, classes, best, seed);
+        if (rc) {
+            status = cli_fail(rc);
+            goto done;
+        }
+        double secs = gm_time_now() - t0;
+        const char *cn = crit == GM_MOE_SELECT_AIC ? "aic" : (crit == GM_MOE_SELECT_ICL ? "icl" : "bic");
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "model", out);
+            cJSON_AddStringToObject(o, "criterion", cn);
+            cJSON_AddNumberToObject(o, "best_k", (double)sel.best_k);
+            cJSON_AddNumberToObject(o, "n", (double)n);
+            cJSON *arr = cJSON_AddArrayToObject(o, "fits");
+            for (size_t k = 1; k <= (size_t)K; k++) {
+                const gm_moe_fit_result *r = &sel.fits[k - 1];
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddNumberToObject(e, "k", (double)k);
+                cJSON_AddNumberToObject(e, "loglik", r->loglik);
+                cJSON_AddNumberToObject(e, "df", (double)r->df);
+                cJSON_AddNumberToObject(e, "aic", r->aic);
+                cJSON_AddNumberToObject(e, "bic", r->bic);
+                cJSON_AddNumberToObject(e, "icl", r->icl);
+                cJSON_AddBoolToObject(e, "degenerate", (r->flags & GM_MOE_DEGENERATE) != 0);
+                cJSON_AddBoolToObject(e, "converged", (r->flags & GM_MOE_CONVERGED) != 0);
+                cJSON_AddItemToArray(arr, e);
+            }
+            cJSON_AddNumberToObject(o, "seconds", secs);
+            char *txt = cJSON_Print(o);
+            printf("%s\n", txt);
+            cJSON_free(txt);
+            cJSON_Delete(o);
+        } else {
+            printf("%3s %16s %5s %12s %12s %12s  %s\n", "k", "loglik", "df", "AIC", "BIC", "ICL", "flags");
+            for (size_t k = 1; k <= (size_t)K; k++) {
+                const gm_moe_fit_result *r = &sel.fits[k - 1];
+                printf("%3zu %16.6f %5zu %12.4f %12.4f %12.4f  %s%s%s\n", k, r->loglik, r->df, r->aic, r->bic, r->icl,
+                       (r->flags & GM_MOE_CONVERGED) ? "converged" : "NOT converged",
+                       (r->flags & GM_MOE_DEGENERATE) ? ", DEGENERATE" : "", k == sel.best_k ? "  <- chosen" : "");
+            }
+            printf("%s chooses k = %zu; wrote %s (%.2f s)\n", cn, sel.best_k, out, secs);
+        }
+        status = CLI_OK;
+        goto done;
+    }
     rc = gm_moe_fit(&cfg, X, y, n, d, S, NULL, &res);
     if (rc) {
         status = cli_fail(rc);
         goto done;
     }
     double secs = gm_time_now() - t0;
-    cJSON *root;
-    model_to_json(&res.model, fnames, target, classes, &res, seed, &root);
-    rc = write_json(out, root);
+    rc = write_model(out, &res.model, fnames, target, classes, &res, seed);
     if (rc) {
-        cJSON_Delete(root);
-        goto fail;
+        status = cli_fail(rc);
+        goto done;
     }
     if (json) {
         cJSON *summary = cJSON_CreateObject();
@@ -483,13 +728,13 @@ static int moe_fit(int argc, char **argv) {
         for (size_t r = 0; r < res.n_restarts; r++) printf(" %.6f", res.restart_loglik[r]);
         printf("\nwrote %s (%.2f s)\n", out, secs);
     }
-    cJSON_Delete(root);
     status = CLI_OK;
     goto done;
 fail:
     status = cli_fail(gm_last_error()[0] ? GM_EINVAL : GM_ENOMEM);
 done:
     gm_moe_fit_result_free(&res);
+    gm_moe_select_result_free(&sel);
     free(fnames);
     free(fcol);
     free(X);
@@ -505,7 +750,7 @@ done:
 
 static void predict_usage(FILE *f) {
     fprintf(f,
-            "usage: genmix moe predict --model model.json --csv data.csv [--out probs.csv]\n\n"
+            "usage: genmix moe predict --model model.json|model.safetensors --csv data.csv [--out probs.csv]\n\n"
             "Class probabilities of a fitted model for every row of a CSV holding the model's feature columns.\n"
             "Writes columns p_<class> and the arg-max class 'pred' (to stdout without --out). If the CSV also\n"
             "holds the model's target column, prints the accuracy and mean log-likelihood on stderr.\n");
@@ -530,9 +775,9 @@ static int moe_predict(int argc, char **argv) {
     }
     if (!model || !csv) return cli_usage_error("moe predict", "--model and --csv are required");
     gm_moe m;
-    char **features = NULL;
+    char **features = NULL, *target = NULL;
     double *classes = NULL;
-    int rc = model_from_json(model, &m, &features, &classes);
+    int rc = model_load(model, &m, &features, &classes, &target);
     if (rc) return cli_fail(rc);
     size_t d = m.dim, S = m.n_classes, n = 0;
     gm_csv tab;
@@ -591,46 +836,166 @@ static int moe_predict(int argc, char **argv) {
         }
         free(buf);
     }
-    /* accuracy if the target is present: the model JSON names it */
+    /* accuracy if the target is present: the model names it */
     {
-        void *data;
-        size_t len;
-        if (gm_read_file(model, &data, &len) == GM_OK) {
-            cJSON *root = cJSON_ParseWithLength(data, len);
-            gm_free(data);
-            const cJSON *jt = root ? cJSON_GetObjectItemCaseSensitive(root, "target") : NULL;
-            long tcol = cJSON_IsString(jt) ? gm_csv_col(&tab, jt->valuestring) : -1;
-            if (tcol >= 0 && n > 0) {
-                size_t correct = 0, known = 0;
-                double ll = 0.0;
-                for (size_t t = 0; t < n; t++) {
-                    double v = tab.values[t * tab.ncols + (size_t)tcol];
-                    size_t best = 0, hit = S;
-                    for (size_t s = 0; s < S; s++) {
-                        if (P[t * S + s] > P[t * S + best]) best = s;
-                        if (classes[s] == v) hit = s;
-                    }
-                    if (hit < S) {
-                        known++;
-                        correct += best == hit;
-                        ll += log(P[t * S + hit]);
-                    }
+        long tcol = target[0] ? gm_csv_col(&tab, target) : -1;
+        if (tcol >= 0 && n > 0) {
+            size_t correct = 0, known = 0;
+            double ll = 0.0;
+            for (size_t t = 0; t < n; t++) {
+                double v = tab.values[t * tab.ncols + (size_t)tcol];
+                size_t best = 0, hit = S;
+                for (size_t s = 0; s < S; s++) {
+                    if (P[t * S + s] > P[t * S + best]) best = s;
+                    if (classes[s] == v) hit = s;
                 }
-                if (known)
-                    fprintf(stderr, "moe predict: %zu rows, accuracy %.4f, mean log-likelihood %.6f\n", n,
-                            (double)correct / (double)known, ll / (double)known);
+                if (hit < S) {
+                    known++;
+                    correct += best == hit;
+                    ll += log(P[t * S + hit]);
+                }
             }
-            cJSON_Delete(root);
+            if (known)
+                fprintf(stderr, "moe predict: %zu rows, accuracy %.4f, mean log-likelihood %.6f\n", n,
+                        (double)correct / (double)known, ll / (double)known);
         }
     }
     if (out) printf("wrote %s (%zu rows x %zu classes)\n", out, n, S);
     status = CLI_OK;
 done:
-    for (size_t j = 0; j < d && features; j++) free(features[j]);
-    free(features);
-    free(classes);
+    model_names_free(features, d, classes, target);
     free(X);
     free(P);
+    gm_csv_free(&tab);
+    gm_moe_free(&m);
+    return status;
+}
+
+/* ============================================================================================== */
+/* sample                                                                                          */
+/* ============================================================================================== */
+
+static void sample_usage(FILE *f) {
+    fprintf(f,
+            "usage: genmix moe sample --model model.json|model.safetensors --n N --out data.csv [options]\n\n"
+            "Draw rows from a model (spec section 7.1 with a Philox generator): x_tj ~ U[-xr, xr], the expert\n"
+            "z_t ~ Cat(pi(x_t)) and the class y_t ~ Cat(f_z(. | x_t)). Columns: the model's features, its target\n"
+            "(class values) and, with --expert, the drawn expert (0-based). With --csv, the features are taken\n"
+            "from that file instead (all its rows; --n is then not needed) and only y (and z) are drawn.\n\n"
+            "options:\n"
+            "  --n N         number of rows (required without --csv)\n"
+            "  --xr R        half-width of the uniform x range (default 1)\n"
+            "  --csv FILE    take x from this CSV's feature columns\n"
+            "  --expert      add the drawn expert as column 'expert'\n"
+            "  --seed N      Philox seed (default 0); the same seed gives the same rows\n"
+            "  --out FILE    output CSV (required)\n");
+}
+
+static int moe_sample(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"n", required_argument, 0, 'n'},
+        {"xr", required_argument, 0, 'x'},    {"csv", required_argument, 0, 'c'},
+        {"expert", no_argument, 0, 'z'},      {"seed", required_argument, 0, 's'},
+        {"out", required_argument, 0, 'o'},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *model = NULL, *csv = NULL, *out = NULL;
+    long nrows = -1;
+    double xr = 1.0;
+    int with_z = 0, c;
+    unsigned long long seed = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'n':
+            if (cli_parse_long(optarg, &nrows) || nrows < 1) return cli_usage_error("moe sample", "--n takes an integer >= 1");
+            break;
+        case 'x':
+            if (cli_parse_double(optarg, &xr) || !(xr > 0) || !isfinite(xr))
+                return cli_usage_error("moe sample", "--xr takes a finite number > 0");
+            break;
+        case 'c': csv = optarg; break;
+        case 'z': with_z = 1; break;
+        case 's':
+            if (cli_parse_u64(optarg, &seed)) return cli_usage_error("moe sample", "--seed takes a non-negative integer");
+            break;
+        case 'o': out = optarg; break;
+        case 'h': sample_usage(stdout); return CLI_OK;
+        default: sample_usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (!model || !out) return cli_usage_error("moe sample", "--model and --out are required");
+    if (!csv && nrows < 0) return cli_usage_error("moe sample", "--n is required (or --csv)");
+    gm_moe m;
+    char **features = NULL, *target = NULL;
+    double *classes = NULL;
+    int rc = model_load(model, &m, &features, &classes, &target);
+    if (rc) return cli_fail(rc);
+    size_t d = m.dim, n = csv ? 0 : (size_t)nrows;
+    gm_csv tab;
+    memset(&tab, 0, sizeof tab);
+    double *X = NULL;
+    int *y = NULL, *z = NULL, status = CLI_ERR;
+    char *buf = NULL;
+    if (csv) {
+        rc = moe_csv_load(csv, &tab);
+        if (rc) {
+            status = cli_fail(rc);
+            goto done;
+        }
+        n = tab.nrows;
+    }
+    X = malloc((n ? n : 1) * d * sizeof(double));
+    y = malloc((n ? n : 1) * sizeof(int));
+    z = malloc((n ? n : 1) * sizeof(int));
+    if (!X || !y || !z) {
+        status = cli_fail(GM_ENOMEM);
+        goto done;
+    }
+    gm_rng r;
+    gm_rng_init(&r, seed, gm_rng_stream_id(GM_STREAM_DATA, 0));
+    if (csv) {
+        for (size_t j = 0; j < d; j++) {
+            long col = gm_csv_col(&tab, features[j]);
+            if (col < 0) {
+                gm_set_error(GM_EINVAL, "%s: no feature column '%s' (needed by %s)", csv, features[j], model);
+                status = cli_fail(GM_EINVAL);
+                goto done;
+            }
+            for (size_t t = 0; t < n; t++) X[t * d + j] = tab.values[t * tab.ncols + (size_t)col];
+        }
+        gm_moe_sample_y(&m, X, n, &r, y, z);
+    } else {
+        gm_moe_sample(&m, n, xr, &r, X, y, z);
+    }
+    size_t cap = 256 + (d + 1) * 64 + strlen(target) + n * ((d + 2) * 26 + 8);
+    for (size_t j = 0; j < d; j++) cap += strlen(features[j]);
+    buf = malloc(cap);
+    if (!buf) {
+        status = cli_fail(GM_ENOMEM);
+        goto done;
+    }
+    char *w = buf;
+    for (size_t j = 0; j < d; j++) w += sprintf(w, "%s,", features[j]);
+    w += sprintf(w, "%s%s\n", target[0] ? target : "y", with_z ? ",expert" : "");
+    for (size_t t = 0; t < n; t++) {
+        for (size_t j = 0; j < d; j++) w += sprintf(w, "%.17g,", X[t * d + j]);
+        w += sprintf(w, "%.17g", classes[y[t]]);
+        if (with_z) w += sprintf(w, ",%d", z[t]);
+        *w++ = '\n';
+    }
+    rc = gm_write_file_atomic(out, buf, (size_t)(w - buf));
+    if (rc) {
+        status = cli_fail(rc);
+        goto done;
+    }
+    printf("wrote %s (%zu rows, %zu features, %zu classes)\n", out, n, d, m.n_classes);
+    status = CLI_OK;
+done:
+    model_names_free(features, d, classes, target);
+    free(X);
+    free(y);
+    free(z);
+    free(buf);
     gm_csv_free(&tab);
     gm_moe_free(&m);
     return status;
@@ -1013,10 +1378,12 @@ static int moe_simulate(int argc, char **argv) {
 
 static void moe_usage(FILE *f) {
     fprintf(f,
-            "usage: genmix moe <fit|predict|simulate> [options]\n\n"
+            "usage: genmix moe <fit|select|predict|sample|simulate> [options]\n\n"
             "Softmax-gated multinomial-logistic mixture of experts (classification).\n"
-            "  fit       EM fit with restarts from a CSV; writes a model .json\n"
+            "  fit       EM fit with restarts from a CSV; writes a model .json or .safetensors\n"
+            "  select    fit k = 1..K experts and choose k by BIC (or AIC/ICL)\n"
             "  predict   class probabilities of a fitted model on a CSV\n"
+            "  sample    draw (x, y) rows from a model (x uniform on [-xr, xr]^d, or y for the x of a CSV)\n"
             "  simulate  the convergence-rate study (Voronoi losses vs n, log-log slopes)\n"
             "See 'genmix moe <sub> --help'.\n");
 }
@@ -1028,7 +1395,9 @@ int cmd_moe(int argc, char **argv) {
     }
     const char *sub = argv[1];
     optind = 1;
-    if (!strcmp(sub, "fit")) return moe_fit(argc - 1, argv + 1);
+    if (!strcmp(sub, "fit")) return moe_fit_or_select(argc - 1, argv + 1, 0);
+    if (!strcmp(sub, "select")) return moe_fit_or_select(argc - 1, argv + 1, 1);
+    if (!strcmp(sub, "sample")) return moe_sample(argc - 1, argv + 1);
     if (!strcmp(sub, "predict")) return moe_predict(argc - 1, argv + 1);
     if (!strcmp(sub, "simulate")) return moe_simulate(argc - 1, argv + 1);
     fprintf(stderr, "genmix moe: unknown subcommand '%s'\n", sub);

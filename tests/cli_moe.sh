@@ -48,6 +48,34 @@ awk -v a="$acc" 'BEGIN { exit !(a > 0.75) }' && ok || bad "accuracy $acc <= 0.75
 expect 0 "loglik" "$G" --quiet moe fit --csv "$T/d.csv" --target label --experts 2 --restarts 2 --gating modified --out "$T/mm.json"
 grep -q '"gate_transform":[[:space:]]*"sigmoid"' "$T/mm.json" && ok || bad "modified gating not recorded"
 
+# .safetensors model: same fit, predictions equal to the JSON model's (JSON keeps 17 digits: within 1e-12)
+expect 0 "wrote" "$G" --quiet moe fit --csv "$T/d.csv" --target label --experts 2 --restarts 3 --seed 5 --out "$T/m.safetensors"
+head -c 8 "$T/m.safetensors" | od -An -tu8 | awk '{ exit !($1 > 0 && $1 < 10000) }' && ok || bad "safetensors header length"
+expect 0 "accuracy" "$G" moe predict --model "$T/m.safetensors" --csv "$T/d.csv" --out "$T/ps.csv"
+paste -d, "$T/p.csv" "$T/ps.csv" | awk -F, 'NR > 1 { for (i = 1; i <= 3; i++) { d = $i - $(i + 4); if (d < 0) d = -d; if (d > 1e-12) bad = 1 }
+  if ($4 != $8) bad = 1 } END { exit bad }' && ok || bad "safetensors and JSON models predict differently"
+head -c 100 "$T/m.safetensors" > "$T/trunc.safetensors"
+expect 1 "trunc.safetensors" "$G" moe predict --model "$T/trunc.safetensors" --csv "$T/d.csv"
+expect 2 "--out must end in .json or .safetensors" "$G" moe fit --csv "$T/d.csv" --target label --experts 2 --out "$T/m.txt"
+# sample: columns, rows, reproducible, classes from the model, x within [-xr, xr]
+expect 0 "wrote" "$G" moe sample --model "$T/m.safetensors" --n 2000 --xr 0.5 --seed 9 --expert --out "$T/s.csv"
+head -1 "$T/s.csv" | grep -q '^x1,x2,label,expert$' && ok || bad "sample header: $(head -1 "$T/s.csv")"
+[ "$(wc -l < "$T/s.csv")" = 2001 ] && ok || bad "sample rows"
+awk -F, 'NR > 1 { if ($1 < -0.5 || $1 >= 0.5 || $2 < -0.5 || $2 >= 0.5 || ($3 != 0 && $3 != 1 && $3 != 2) || ($4 != 0 && $4 != 1)) bad = 1
+  c[$3]++ } END { exit bad || c[0] == 0 || c[1] == 0 || c[2] == 0 }' "$T/s.csv" && ok || bad "sample values out of range"
+"$G" moe sample --model "$T/m.json" --n 2000 --xr 0.5 --seed 9 --expert --out "$T/s2.csv" >/dev/null
+cmp -s "$T/s.csv" "$T/s2.csv" && ok || bad "same seed, JSON vs safetensors model: different samples"
+expect 0 "wrote" "$G" moe sample --model "$T/m.json" --csv "$T/d.csv" --seed 1 --out "$T/s3.csv"
+[ "$(wc -l < "$T/s3.csv")" = 601 ] && ok || bad "sample --csv rows"
+# a fit on a large sample from the model predicts like the model (accuracy of the model on its own draws)
+expect 0 "accuracy" "$G" moe predict --model "$T/m.json" --csv "$T/s.csv" --out "$T/ps2.csv"
+expect 2 "--n is required" "$G" moe sample --model "$T/m.json" --out "$T/x.csv"
+# select: k = 1..3 table, BIC choice written as a loadable model
+expect 0 "chooses k = 2" "$G" --quiet moe select --csv "$T/d.csv" --target label --kmax 3 --restarts 2 --seed 1 --out "$T/best.safetensors"
+expect 0 "wrote" "$G" moe predict --model "$T/best.safetensors" --csv "$T/d.csv" --out "$T/pb.csv"
+expect 1 "must be >= 1" "$G" moe select --csv "$T/d.csv" --target label --kmax 0 --out "$T/b.json"
+expect 2 "use --kmax" "$G" moe select --csv "$T/d.csv" --target label --experts 2 --out "$T/b.json"
+
 # simulate: tiny grid, CSV + summary + both plots
 expect 0 "wrote" "$G" --quiet moe simulate --case over --reps 2 --ngrid 2 --nmin 500 --nmax 1000 --seed 3 --out "$T/sim"
 for f in moe_sim_over.csv moe_sim_summary.json moe_sim.png moe_sim_params.png; do
