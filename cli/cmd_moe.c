@@ -1034,6 +1034,7 @@ static void simulate_usage(FILE *f) {
             "                  whose slopes vanish in regime2/modified) or a random one (spec 4.1)\n"
             "  --polish        Newton-polish each EM fit to the local maximum (slow; see docs/moe.md)\n"
             "  --no-plot       do not write the PNG plots\n"
+            "  --replot DIR    only redraw DIR's PNG plots from its moe_sim_summary.json (no fitting)\n"
             "  --out DIR       output directory (required)\n"
             "Replications run in parallel (--threads); results do not depend on the thread count.\n");
 }
@@ -1141,7 +1142,6 @@ static int sim_plot(const char *path, const char *title, const char *ylabel, int
         char label[128];
         snprintf(label, sizeof label, "%s: slope %.2f", sim_cases[ci].name, sum[ci].slope_median[qi]);
         rc = gm_plot_line(p, ns, sum[ci].median[qi], G, label);
-        if (!rc) rc = gm_plot_points(p, ns, sum[ci].median[qi], G, NULL);
         if (isnan(y0) && isfinite(sum[ci].median[qi][0])) y0 = sum[ci].median[qi][0];
     }
     if (!rc && with_ref && isfinite(y0)) {
@@ -1158,6 +1158,63 @@ static int sim_plot(const char *path, const char *title, const char *ylabel, int
     return rc;
 }
 
+/* --replot DIR: redraw the PNGs from DIR/moe_sim_summary.json (no fitting) */
+static int sim_replot(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/moe_sim_summary.json", dir);
+    void *data;
+    size_t len;
+    int rc = gm_read_file(path, &data, &len);
+    if (rc) return cli_fail(rc);
+    cJSON *root = cJSON_ParseWithLength(data, len);
+    gm_free(data);
+    const cJSON *jn = root ? cJSON_GetObjectItemCaseSensitive(root, "n") : NULL;
+    const cJSON *jc = root ? cJSON_GetObjectItemCaseSensitive(root, "cases") : NULL;
+    size_t G = cJSON_IsArray(jn) ? (size_t)cJSON_GetArraySize(jn) : 0;
+    if (!cJSON_IsObject(jc) || G < 2 || G > 64) {
+        cJSON_Delete(root);
+        gm_set_error(GM_EFORMAT, "%s: not a moe simulate summary", path);
+        return cli_fail(GM_EFORMAT);
+    }
+    double ns[64];
+    sim_summary *sum = calloc(N_SIM_CASES, sizeof(sim_summary));
+    int ran[N_SIM_CASES] = {0};
+    if (!sum) {
+        cJSON_Delete(root);
+        return cli_fail(GM_ENOMEM);
+    }
+    for (size_t g = 0; g < G; g++) ns[g] = cJSON_GetNumberValue(cJSON_GetArrayItem(jn, (int)g));
+    const int qs[2] = {Q_D1, Q_CELL};
+    for (size_t ci = 0; ci < N_SIM_CASES; ci++) {
+        const cJSON *cj = cJSON_GetObjectItemCaseSensitive(jc, sim_cases[ci].name);
+        if (!cJSON_IsObject(cj)) continue;
+        ran[ci] = 1;
+        for (int a = 0; a < 2; a++) {
+            int qi = qs[a];
+            const cJSON *qo = cJSON_GetObjectItemCaseSensitive(cj, q_names[qi]);
+            const cJSON *med = qo ? cJSON_GetObjectItemCaseSensitive(qo, "median") : NULL;
+            const cJSON *sl = qo ? cJSON_GetObjectItemCaseSensitive(qo, "slope_median") : NULL;
+            for (size_t g = 0; g < G; g++) {
+                const cJSON *v = cJSON_IsArray(med) ? cJSON_GetArrayItem(med, (int)g) : NULL;
+                sum[ci].median[qi][g] = cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
+            }
+            sum[ci].slope_median[qi] = cJSON_IsNumber(sl) ? sl->valuedouble : (double)NAN;
+        }
+    }
+    cJSON_Delete(root);
+    snprintf(path, sizeof path, "%s/moe_sim.png", dir);
+    rc = sim_plot(path, "MoE design A: median Voronoi loss D1 vs n", "median D1", Q_D1, ns, G, sum, ran, 1);
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/moe_sim_params.png", dir);
+        rc = sim_plot(path, "over-specified cell: gate + expert slope errors vs n", "median error", Q_CELL, ns, G,
+                      sum, ran, 1);
+    }
+    free(sum);
+    if (rc) return cli_fail(rc);
+    printf("wrote %s/moe_sim.png and moe_sim_params.png\n", dir);
+    return CLI_OK;
+}
+
 static int moe_simulate(int argc, char **argv) {
     static const struct option opts[] = {
         {"case", required_argument, 0, 'c'},     {"reps", required_argument, 0, 'r'},
@@ -1166,6 +1223,7 @@ static int moe_simulate(int argc, char **argv) {
         {"seed", required_argument, 0, 's'},     {"out", required_argument, 0, 'o'},
         {"polish", no_argument, 0, 'P'},         {"tol", required_argument, 0, 'e'},
         {"split", required_argument, 0, 'S'},    {"no-plot", no_argument, 0, 'N'},
+        {"replot", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *which = "all", *outdir = NULL;
@@ -1200,6 +1258,7 @@ static int moe_simulate(int argc, char **argv) {
         case 'o': outdir = optarg; break;
         case 'P': polish = 1; break;
         case 'N': plot = 0; break;
+        case 'R': return sim_replot(optarg);
         case 'S':
             if (!strcmp(optarg, "random")) split = 0;
             else if (cli_parse_long(optarg, &split) || split < 1 || split > 2)

@@ -85,6 +85,10 @@ done
 head -c 8 "$T/sim/moe_sim.png" | od -An -tx1 | grep -q "89 50 4e 47" && ok || bad "moe_sim.png is not a PNG"
 grep -q '"cell_params"' "$T/sim/moe_sim_summary.json" && ok || bad "summary lacks cell_params"
 expect 2 "--split" "$G" moe simulate --split 3 --out "$T/sim"
+rm -f "$T/sim/moe_sim.png"
+expect 0 "wrote" "$G" moe simulate --replot "$T/sim"
+[ -s "$T/sim/moe_sim.png" ] && ok || bad "--replot did not redraw moe_sim.png"
+expect 1 "moe_sim_summary.json" "$G" moe simulate --replot "$T"
 
 # bad input
 sed '5s/.*/0.1,abc,1/' "$T/d.csv" > "$T/nonnum.csv"
