@@ -64,6 +64,7 @@ void gm_im2col(float *col, const float *img, const gm_conv_dims *d) {
                         if (lo > hi) lo = hi;
                         const size_t sh = kw - d->pad; /* ow + sh >= 0 for ow >= lo (wraps harmlessly) */
                         for (size_t ow = 0; ow < lo; ow++) r[ow] = 0.0f;
+#pragma omp simd
                         for (size_t ow = lo; ow < hi; ow++) r[ow] = xr[ow + sh];
                         for (size_t ow = hi; ow < d->OW; ow++) r[ow] = 0.0f;
                     } else {
@@ -494,7 +495,9 @@ void gm_upsample_nearest_backward_ref(float *din, const float *dout, size_t BC, 
  * the group partials are added in group order, so results are the same for any thread count. */
 #define CRP_SLOTS 16 /* threads that get their own scratch (more threads are not used) */
 #define CRP_GROUPS 16
+#ifndef CRP_CHUNK_BYTES
 #define CRP_CHUNK_BYTES ((size_t)384 * 1024)
+#endif
 
 typedef struct {
     size_t CKK, P, PH, PW, cimg, nch, ng, slot;
@@ -528,6 +531,26 @@ static int crp_threads(void) { return 1; }
 static size_t crp_tid(void) { return 0; }
 #endif
 
+/* One row of 2x2 windows over conv rows r0, r1 (+ bias), ReLU folded in. The order of the first-wins rule
+ * (r0[2j], r0[2j+1], r1[2j], r1[2j+1]) is kept by taking each row's first maximum, then row 1 only if it is
+ * strictly larger. Written with masks so that the compiler vectorises it (the comparisons are unpredictable,
+ * branches would mispredict half the time). */
+static void crp_pool_row(float *restrict orow, int32_t *restrict arow, const float *restrict r0,
+                         const float *restrict r1, size_t PW, float bb, int32_t base, int32_t OW) {
+#pragma omp simd
+    for (size_t pw = 0; pw < PW; pw++) {
+        float a = r0[2 * pw] + bb, b = r0[2 * pw + 1] + bb, c = r1[2 * pw] + bb, e = r1[2 * pw + 1] + bb;
+        int32_t gb = -(int32_t)(b > a), ge = -(int32_t)(e > c);
+        float h0 = b > a ? b : a, h1 = e > c ? e : c;
+        int32_t g1 = -(int32_t)(h1 > h0);
+        float m = h1 > h0 ? h1 : h0;
+        int32_t k = (g1 & (OW + (ge & 1))) | (~g1 & (gb & 1));
+        int32_t pos = -(int32_t)(m > 0.0f);
+        orow[pw] = m > 0.0f ? m : 0.0f;
+        arow[pw] = (pos & (base + 2 * (int32_t)pw + k)) | ~pos;
+    }
+}
+
 size_t gm_conv_relu_pool_work_size(const gm_conv_dims *d) {
     crp_geom g = crp_geom_of(d);
     /* per group: db partial (OC doubles = 2 OC floats) and dW partial (OC*CKK); then the thread slots */
@@ -560,20 +583,7 @@ void gm_conv_relu_pool_forward(float *out, int32_t *argmax, const float *in, con
                     const float *r0 = y + 2 * ph * OW, *r1 = r0 + OW;
                     float *orow = po + ph * PW;
                     int32_t *arow = pa + ph * PW, base = (int32_t)(2 * ph * OW);
-                    /* branch-free (the comparisons are unpredictable): selects only */
-#pragma omp simd
-                    for (size_t pw = 0; pw < PW; pw++) {
-                        float m = r0[2 * pw] + bb, v1 = r0[2 * pw + 1] + bb, v2 = r1[2 * pw] + bb, v3 = r1[2 * pw + 1] + bb;
-                        int32_t k = 0;
-                        k = v1 > m ? 1 : k;
-                        m = v1 > m ? v1 : m;
-                        k = v2 > m ? (int32_t)OW : k;
-                        m = v2 > m ? v2 : m;
-                        k = v3 > m ? (int32_t)OW + 1 : k;
-                        m = v3 > m ? v3 : m;
-                        orow[pw] = m > 0.0f ? m : 0.0f;
-                        arow[pw] = m > 0.0f ? base + 2 * (int32_t)pw + k : -1;
-                    }
+                    crp_pool_row(orow, arow, r0, r1, PW, bb, base, (int32_t)OW);
                 }
             }
     }
