@@ -592,7 +592,7 @@ void gm_conv_relu_pool_forward(float *out, int32_t *argmax, const float *in, con
 void gm_conv_relu_pool_backward(float *din, float *dw, float *db, const float *dout, const int32_t *argmax,
                                 const float *in, const float *w, const gm_conv_dims *d, float *work) {
     GM_ASSERT(dout && argmax && in && w && work);
-    if (!din && !dw && !db) return;
+    if ((!din && !dw && !db) || d->B == 0) return; /* an empty batch adds nothing */
     const crp_geom g = crp_geom_of(d);
     const size_t OC = d->OC, P = g.P, PQ = g.PH * g.PW, img = d->C * d->H * d->W;
     double *pdb = (double *)(void *)work;
