@@ -2,48 +2,27 @@
  * (d = 784), sigma = 5, arms A = {0,1,2}, B = {3,4,5}, C = {6,7}, D = {8,9}, E = {0}. The reference is
  * class-balanced, so it equals 0.3A + 0.3B + 0.2C + 0.2D and the KID optimum is (0.3, 0.3, 0.2, 0.2, 0).
  * Train images only: reference = the first 300 of each class, arm pools = later, disjoint images.
- * Reads /usr/share/datasets/fashion-mnist directly (gzip IDX, test-local reader); skipped if absent. */
-#include <zlib.h>
-
+ * Loaded with io.h's gm_fashion_mnist_load from GM_FASHION_MNIST_DIR; every case is skipped if absent. */
 #include "gm_test.h"
+#include "genmix/io.h"
 #include "genmix/mix.h"
 
-#define FM_DIR "/usr/share/datasets/fashion-mnist/"
 #define NREF_PER_CLASS 300
 
+static gm_tensor g_imgs; /* 60000 x 784 in [0, 1] */
 static float *g_img;
-static unsigned char *g_lab;
+static uint8_t *g_lab;
 static size_t g_n;
 
+/* 1 when the train split is loaded (io.h's loader), 0 when the dataset is absent (tests skip). */
 static int load_fmnist(void) {
     if (g_img) return 1;
-    gzFile fi = gzopen(FM_DIR "train-images-idx3-ubyte.gz", "rb");
-    gzFile fl = gzopen(FM_DIR "train-labels-idx1-ubyte.gz", "rb");
-    if (!fi || !fl) {
-        if (fi) gzclose(fi);
-        if (fl) gzclose(fl);
+    if (gm_fashion_mnist_load(NULL, 1, &g_imgs, &g_lab, &g_n) != GM_OK) {
+        fprintf(stderr, "  Fashion-MNIST not loaded from " GM_FASHION_MNIST_DIR " (%s): skipped\n", gm_last_error());
         return 0;
     }
-    unsigned char h[16];
-    int ok = gzread(fi, h, 16) == 16 && gzread(fl, h, 8) == 8;
-    g_n = 60000;
-    unsigned char *raw = malloc(g_n * 784);
-    g_lab = malloc(g_n);
-    g_img = malloc(g_n * 784 * sizeof *g_img);
-    ok = ok && raw && g_lab && g_img && gzread(fi, raw, (unsigned)(g_n * 784)) == (int)(g_n * 784) &&
-         gzread(fl, g_lab, (unsigned)g_n) == (int)g_n;
-    gzclose(fi);
-    gzclose(fl);
-    if (ok)
-        for (size_t i = 0; i < g_n * 784; i++) g_img[i] = (float)raw[i] / 255.0f;
-    free(raw);
-    if (!ok) {
-        free(g_img);
-        free(g_lab);
-        g_img = NULL;
-        g_lab = NULL;
-    }
-    return ok;
+    g_img = g_imgs.data;
+    return 1;
 }
 
 /* Pool of `per_class` images of each class in `cls` (class-stratified), skipping the reference images. */
@@ -79,10 +58,7 @@ static float *make_ref(size_t *n_out) {
 static const int CA[3] = {0, 1, 2}, CB[3] = {3, 4, 5}, CC[2] = {6, 7}, CD[2] = {8, 9}, CE[1] = {0};
 
 GM_TEST(test_fmnist_kid) {
-    if (!load_fmnist()) {
-        fprintf(stderr, "  Fashion-MNIST not found under " FM_DIR ": skipped\n");
-        return;
-    }
+    if (!load_fmnist()) return;
     size_t T = 3000, nref;
     float *Y = make_ref(&nref);
     gm_mix_ref *ref;
@@ -178,8 +154,8 @@ GM_TEST(test_fmnist_rke) {
 }
 
 GM_TEST(test_fmnist_cleanup) {
-    free(g_img);
-    free(g_lab);
+    gm_tensor_free(&g_imgs);
+    gm_free(g_lab);
     g_img = NULL;
     g_lab = NULL;
 }
