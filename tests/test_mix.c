@@ -78,6 +78,23 @@ static const double MU3[3][2] = {{0, 0}, {10, 0}, {0, 10}};
 
 /* ---- QP ------------------------------------------------------------------------------------- */
 
+GM_TEST(test_exp_neg) {
+    /* the vectorised exp of the kernel rows against exp() on a grid of [-87, 0] (and exactly 1 at 0) */
+    size_t n = 200001;
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = (float)(-87.0 * (double)i / (double)(n - 1));
+    gm_mix_exp_neg(v, n);
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)(float)(-87.0 * (double)i / (double)(n - 1)), e = exp(x);
+        worst = fmax(worst, fabs((double)v[i] - e) / e);
+    }
+    fprintf(stderr, "  max relative error %.3g\n", worst);
+    CHECK(worst < 5e-7);
+    CHECK(v[0] == 1.0f);
+    free(v);
+}
+
 GM_TEST(test_qp_vs_brute_force) {
     gm_rng r;
     gm_rng_init(&r, 11, 0);
@@ -742,7 +759,7 @@ GM_TEST(test_alloc_failure) {
     CHECK(saw_ok);
 }
 
-GM_TEST_MAIN({"qp_vs_brute_force", test_qp_vs_brute_force}, {"qp_duplicate_arm_case_F", test_qp_duplicate_arm_case_F},
+GM_TEST_MAIN({"exp_neg", test_exp_neg}, {"qp_vs_brute_force", test_qp_vs_brute_force}, {"qp_duplicate_arm_case_F", test_qp_duplicate_arm_case_F},
              {"closed_form_cases", test_closed_form_cases},
              {"collected_set_identity_and_queue", test_collected_set_identity_and_queue}, {"code_compat_double_count", test_code_compat_double_count}, {"kii_bias", test_kii_bias},
              {"online_case_B", test_online_case_B}, {"online_case_B_table", test_online_case_B_table}, {"online_case_D_corner", test_online_case_D_corner},
