@@ -247,7 +247,7 @@ struct gm_mix_ref {
 };
 
 #define MIX_TILE 128
-#define MIX_KB 512 /* stored samples per block of the online kernel sums */
+#define MIX_KB 4096 /* stored samples per block of the online kernel sums (one SGEMM per push up to this t) */
 
 int gm_mix_ref_create(gm_mix_ref **out, const float *Y, size_t n, size_t d, gm_mix_kernel kernel, double sigma, int lin,
                       size_t knn_k) {
