@@ -48,6 +48,39 @@ static inline double kself(const mixk *k, double sqx) {
     return 1.0;
 }
 
+/* Kernel values of x (squared norm sqx) against n rows with squared norms sq, from their dot products:
+ * v[i] = kappa, overwriting the dots in place. Gaussian: the exponents in one pass (distances in double),
+ * then gm_mix_exp_neg over the row, which vectorises. */
+static void krow(const mixk *k, float *v, const double *sq, double sqx, size_t n) {
+    if (k->type == KT_POLY) {
+        for (size_t i = 0; i < n; i++) {
+            double u = (double)v[i] * k->invd + 1.0;
+            v[i] = (float)(u * u * u);
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double e = (sqx + sq[i] - 2.0 * (double)v[i]) * k->g;
+        e = e < 0.0 ? 0.0 : e > 87.0 ? 87.0 : e; /* exp(-87) ~ 1.6e-38: below it, 1.6e-38 instead of less */
+        v[i] = (float)-e;
+    }
+    gm_mix_exp_neg(v, n);
+}
+
+/* out[lab[i]] += v[i] (m arms), in double, with two interleaved accumulator sets so that runs of one
+ * label do not serialise on one memory cell; the order of the additions is fixed. */
+static void acc_arms(const float *v, const unsigned char *lab, size_t n, size_t m, double *out) {
+    double a0[GM_MIX_MAX_ARMS], a1[GM_MIX_MAX_ARMS];
+    for (size_t j = 0; j < m; j++) a0[j] = a1[j] = 0.0;
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        a0[lab[i]] += (double)v[i];
+        a1[lab[i + 1]] += (double)v[i + 1];
+    }
+    if (i < n) a0[lab[i]] += (double)v[i];
+    for (size_t j = 0; j < m; j++) out[j] += a0[j] + a1[j];
+}
+
 static mixk kid_kernel(gm_mix_kernel kernel, double sigma, size_t d) {
     mixk k;
     k.type = kernel == GM_MIX_KERNEL_POLY3 ? KT_POLY : KT_GAUSS;
@@ -214,6 +247,7 @@ struct gm_mix_ref {
 };
 
 #define MIX_TILE 128
+#define MIX_KB 4096 /* stored samples per block of the online kernel sums (one SGEMM per push up to this t) */
 
 int gm_mix_ref_create(gm_mix_ref **out, const float *Y, size_t n, size_t d, gm_mix_kernel kernel, double sigma, int lin,
                       size_t knn_k) {
@@ -366,6 +400,7 @@ struct gm_mix {
     double *Qsq, *Qf, *QR; /* QR: (m*B) x m kernel sums against stored samples per arm */
     size_t qpos[GM_MIX_MAX_ARMS], qcnt[GM_MIX_MAX_ARMS];
     float *tile;     /* B x T */
+    double *part;    /* per-block partial kernel sums: nblk(T) x max(B, 1) x m */
     gm_rng rng;
     /* successive halving */
     int sh_init;
@@ -413,7 +448,8 @@ int gm_mix_create(gm_mix **out, const gm_mix_config *cfg, const gm_mix_ref *ref)
         b->QR = gm_malloc(m * B * m * sizeof *b->QR);
         b->tile = gm_malloc(B * T * sizeof *b->tile);
     }
-    if (!b->X || !b->sq || !b->lab || !b->dots || (B && (!b->Qx || !b->Qsq || !b->Qf || !b->QR || !b->tile))) {
+    b->part = gm_malloc(((T + MIX_KB - 1) / MIX_KB) * (B ? B : 1) * m * sizeof *b->part);
+    if (!b->X || !b->sq || !b->lab || !b->dots || !b->part || (B && (!b->Qx || !b->Qsq || !b->Qf || !b->QR || !b->tile))) {
         gm_mix_free(b);
         return GM_ENOMEM;
     }
@@ -439,6 +475,7 @@ void gm_mix_free(gm_mix *b) {
     gm_free(b->Qf);
     gm_free(b->QR);
     gm_free(b->tile);
+    gm_free(b->part);
     gm_free(b);
 }
 
@@ -640,8 +677,18 @@ int gm_mix_update(gm_mix *b, size_t arm, const float *x, const double *terms) {
             fv = fval_of(&b->cfg, tv);
         }
         if (quad && b->t > 0) {
-            gm_mix_dots(b->X, b->t, d, x, b->dots);
-            for (size_t i = 0; i < b->t; i++) s[b->lab[i]] += kval(&b->k, b->dots[i], sqx, b->sq[i]);
+            /* one GEMV per fixed block of MIX_KB stored samples, partial sums added in block order */
+            size_t t = b->t, nblk = (t + MIX_KB - 1) / MIX_KB;
+            for (size_t k = 0; k < nblk; k++) {
+                size_t i0 = k * MIX_KB, ni = t - i0 < MIX_KB ? t - i0 : MIX_KB;
+                double *P = b->part + k * m;
+                for (size_t j = 0; j < m; j++) P[j] = 0.0;
+                gm_mix_dots(b->X + i0 * d, ni, d, xv, b->dots + i0);
+                krow(&b->k, b->dots + i0, b->sq + i0, sqx, ni);
+                acc_arms(b->dots + i0, b->lab + i0, ni, m, P);
+            }
+            for (size_t k = 0; k < nblk; k++)
+                for (size_t j = 0; j < m; j++) s[j] += b->part[k * m + j];
         }
     }
     if (quad) {
@@ -650,8 +697,9 @@ int gm_mix_update(gm_mix *b, size_t arm, const float *x, const double *terms) {
             size_t r0 = a * B + b->qpos[a], r1 = a * B + b->qcnt[a];
             if (r1 <= r0) continue;
             gm_mix_dots(b->Qx + r0 * d, r1 - r0, d, xv, b->dots);
+            krow(&b->k, b->dots, b->Qsq + r0, sqx, r1 - r0);
             for (size_t r = r0; r < r1; r++)
-                if (r != skip_row) b->QR[r * m + arm] += kval(&b->k, b->dots[r - r0], b->Qsq[r], sqx);
+                if (r != skip_row) b->QR[r * m + arm] += (double)b->dots[r - r0];
         }
         double kxx = kself(&b->k, sqx);
         for (size_t j = 0; j < m; j++) {
@@ -699,12 +747,25 @@ int gm_mix_push_ahead(gm_mix *b, size_t arm, const float *x, size_t n, const dou
         for (size_t j = 0; j < m; j++) R[j] = 0.0;
     }
     if (b->k.type != KT_NONE && b->t > 0 && n > 0) {
-        gm_mix_dots_tile(Q, n, b->X, b->t, d, b->tile, b->t);
+        /* one SGEMM per fixed block of MIX_KB stored samples (columns i0.. of the n x T tile), per-block
+         * partial sums added in block order (serial: running these blocks in an OpenMP loop, with OpenBLAS
+         * calls inside, stalled for minutes on the shared 2-core machine) */
+        size_t t = b->T, nblk = (b->t + MIX_KB - 1) / MIX_KB;
+        for (size_t k = 0; k < nblk; k++) {
+            size_t i0 = k * MIX_KB, ni = b->t - i0 < MIX_KB ? b->t - i0 : MIX_KB;
+            gm_mix_dots_tile(Q, n, b->X + i0 * d, ni, d, b->tile + i0, t);
+            for (size_t r = 0; r < n; r++) {
+                double *P = b->part + (k * B + r) * m;
+                for (size_t j = 0; j < m; j++) P[j] = 0.0;
+                float *tr = b->tile + r * t + i0;
+                krow(&b->k, tr, b->sq + i0, b->Qsq[arm * B + r], ni);
+                acc_arms(tr, b->lab + i0, ni, m, P);
+            }
+        }
         for (size_t r = 0; r < n; r++) {
-            size_t row = arm * B + r;
-            double *R = b->QR + row * m;
-            const float *tr = b->tile + r * b->t;
-            for (size_t i = 0; i < b->t; i++) R[b->lab[i]] += kval(&b->k, tr[i], b->Qsq[row], b->sq[i]);
+            double *R = b->QR + (arm * B + r) * m;
+            for (size_t k = 0; k < nblk; k++)
+                for (size_t j = 0; j < m; j++) R[j] += b->part[(k * B + r) * m + j];
         }
     }
     b->qpos[arm] = 0;

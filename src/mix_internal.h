@@ -12,6 +12,9 @@ void gm_mix_dots(const float *Y, size_t n, size_t d, const float *x, float *out)
 /* out (na x nb, row stride ldo) = A (na x d) B' (nb x d). */
 void gm_mix_dots_tile(const float *A, size_t na, const float *B, size_t nb, size_t d, float *out, size_t ldo);
 
+/* v[i] = exp(v[i]) for v[i] in [-87, 0] (the caller clamps), vectorisable; relative error a few float ulps. */
+void gm_mix_exp_neg(float *v, size_t n);
+
 /* Simplex-QP warm start on a known support (mix_qp.c): 1 if that support's KKT solution is optimal. */
 int gm_mix_qp_try_support(const double *K, const double *c, size_t m, unsigned long mask, double *alpha);
 

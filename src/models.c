@@ -301,7 +301,15 @@ static gm_var *seq_forward(gm_seq *s, gm_tape *t, gm_var *x, long n_layers, int 
         gm_var *b = L->bias >= 0 ? gm_params_var(&s->params, t, (size_t)L->bias, frozen) : NULL;
         switch (L->kind) {
         case GM_LAYER_LINEAR: h = gm_op_linear(t, h, w, b); break;
-        case GM_LAYER_CONV: h = gm_op_conv2d(t, h, w, b, L->c, L->d); break;
+        case GM_LAYER_CONV:
+            if (i + 2 < n_layers && L[1].kind == GM_LAYER_ACT && L[1].a == GM_ACT_RELU &&
+                L[2].kind == GM_LAYER_MAXPOOL && L[2].a == 2 && L[2].b == 2) {
+                /* conv -> relu -> maxpool:2 runs as one fused node (same values, far less memory traffic) */
+                h = gm_op_conv_relu_pool(t, h, w, b, L->c, L->d);
+                i += 2;
+            } else
+                h = gm_op_conv2d(t, h, w, b, L->c, L->d);
+            break;
         case GM_LAYER_CONVT: h = gm_op_conv_transpose2d(t, h, w, b, L->c, L->d); break;
         case GM_LAYER_MAXPOOL: h = gm_op_maxpool2d(t, h, L->a, L->b); break;
         case GM_LAYER_AVGPOOL: h = gm_op_avgpool2d(t, h, L->a, L->b); break;

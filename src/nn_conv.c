@@ -58,11 +58,15 @@ void gm_im2col(float *col, const float *img, const gm_conv_dims *d) {
                     }
                     const float *xr = x + (size_t)ih * d->W;
                     if (d->stride == 1) {
-                        /* contiguous run with zero borders */
-                        for (size_t ow = 0; ow < d->OW; ow++) {
-                            long iw = (long)(ow + kw) - (long)d->pad;
-                            r[ow] = (iw >= 0 && iw < (long)d->W) ? xr[iw] : 0.0f;
-                        }
+                        /* contiguous run [lo, hi) with zero borders */
+                        size_t lo = d->pad > kw ? d->pad - kw : 0, hi = d->W + d->pad - kw;
+                        if (hi > d->OW) hi = d->OW;
+                        if (lo > hi) lo = hi;
+                        const size_t sh = kw - d->pad; /* ow + sh >= 0 for ow >= lo (wraps harmlessly) */
+                        for (size_t ow = 0; ow < lo; ow++) r[ow] = 0.0f;
+#pragma omp simd
+                        for (size_t ow = lo; ow < hi; ow++) r[ow] = xr[ow + sh];
+                        for (size_t ow = hi; ow < d->OW; ow++) r[ow] = 0.0f;
                     } else {
                         for (size_t ow = 0; ow < d->OW; ow++) {
                             long iw = (long)(ow * d->stride + kw) - (long)d->pad;
@@ -91,6 +95,14 @@ void gm_col2im(float *img, const float *col, const gm_conv_dims *d) {
                     if (ih < 0 || ih >= (long)d->H) continue;
                     float *xr = x + (size_t)ih * d->W;
                     const float *r = row + oh * d->OW;
+                    if (d->stride == 1) {
+                        size_t lo = d->pad > kw ? d->pad - kw : 0, hi = d->W + d->pad - kw;
+                        if (hi > d->OW) hi = d->OW;
+                        const size_t sh = kw - d->pad;
+#pragma omp simd
+                        for (size_t ow = lo; ow < hi; ow++) xr[ow + sh] += r[ow];
+                        continue;
+                    }
                     for (size_t ow = 0; ow < d->OW; ow++) {
                         long iw = (long)(ow * d->stride + kw) - (long)d->pad;
                         if (iw >= 0 && iw < (long)d->W) xr[iw] += r[ow];
@@ -473,4 +485,231 @@ void gm_upsample_nearest_backward_ref(float *din, const float *dout, size_t BC, 
     for (size_t p = 0; p < BC; p++)
         for (size_t h = 0; h < H * F; h++)
             for (size_t w = 0; w < W * F; w++) din[(p * H + h / F) * W + w / F] += dout[(p * H * F + h) * W * F + w];
+}
+
+/* ==== fused conv2d + bias + ReLU + 2x2/2 max-pool =============================================== */
+/* The batch is cut into chunks of `cimg` images (a function of the geometry only) so that a chunk's column
+ * matrix, conv output and column gradient stay in L2; each chunk is im2col + one serial GEMM + the pooling
+ * on one thread, and nothing of size B*OC*OH*OW is ever written to memory. The backward pass rebuilds the
+ * chunk's columns (cheaper than storing them) and sums the weight/bias gradients per fixed group of chunks;
+ * the group partials are added in group order, so results are the same for any thread count. */
+#define CRP_SLOTS 16 /* threads that get their own scratch (more threads are not used) */
+#define CRP_GROUPS 16
+#ifndef CRP_CHUNK_BYTES
+#define CRP_CHUNK_BYTES ((size_t)384 * 1024)
+#endif
+
+typedef struct {
+    size_t CKK, P, PH, PW, cimg, nch, ng, slot;
+} crp_geom;
+
+static crp_geom crp_geom_of(const gm_conv_dims *d) {
+    crp_geom g;
+    g.CKK = d->C * d->K * d->K;
+    g.P = d->OH * d->OW;
+    g.PH = d->OH / 2;
+    g.PW = d->OW / 2;
+    size_t per = (2 * g.CKK + d->OC) * g.P * sizeof(float);
+    g.cimg = CRP_CHUNK_BYTES / (per ? per : 1);
+    if (g.cimg < 1) g.cimg = 1;
+    if (g.cimg > d->B) g.cimg = d->B ? d->B : 1;
+    g.nch = (d->B + g.cimg - 1) / g.cimg;
+    g.ng = g.nch < CRP_GROUPS ? g.nch : CRP_GROUPS;
+    if (g.ng < 1) g.ng = 1;
+    g.slot = (2 * g.CKK + d->OC) * g.cimg * g.P; /* col | Y (or dY) | dcol */
+    return g;
+}
+
+#ifdef _OPENMP
+static int crp_threads(void) {
+    int n = omp_get_max_threads();
+    return n < CRP_SLOTS ? n : CRP_SLOTS;
+}
+static size_t crp_tid(void) { return (size_t)omp_get_thread_num(); }
+#else
+static int crp_threads(void) { return 1; }
+static size_t crp_tid(void) { return 0; }
+#endif
+
+/* One row of 2x2 windows over conv rows r0, r1 (+ bias), ReLU folded in. The order of the first-wins rule
+ * (r0[2j], r0[2j+1], r1[2j], r1[2j+1]) is kept by taking each row's first maximum, then row 1 only if it is
+ * strictly larger. Written with masks so that the compiler vectorises it (the comparisons are unpredictable,
+ * branches would mispredict half the time). */
+static void crp_pool_row(float *restrict orow, int32_t *restrict arow, const float *restrict r0,
+                         const float *restrict r1, size_t PW, float bb, int32_t base, int32_t OW) {
+#pragma omp simd
+    for (size_t pw = 0; pw < PW; pw++) {
+        float a = r0[2 * pw] + bb, b = r0[2 * pw + 1] + bb, c = r1[2 * pw] + bb, e = r1[2 * pw + 1] + bb;
+        int32_t gb = -(int32_t)(b > a), ge = -(int32_t)(e > c);
+        float h0 = b > a ? b : a, h1 = e > c ? e : c;
+        int32_t g1 = -(int32_t)(h1 > h0);
+        float m = h1 > h0 ? h1 : h0;
+        int32_t k = (g1 & (OW + (ge & 1))) | (~g1 & (gb & 1));
+        int32_t pos = -(int32_t)(m > 0.0f);
+        orow[pw] = m > 0.0f ? m : 0.0f;
+        arow[pw] = (pos & (base + 2 * (int32_t)pw + k)) | ~pos;
+    }
+}
+
+size_t gm_conv_relu_pool_work_size(const gm_conv_dims *d) {
+    crp_geom g = crp_geom_of(d);
+    /* per group: db partial (OC doubles = 2 OC floats) and dW partial (OC*CKK); then the thread slots */
+    return g.ng * (2 * d->OC + d->OC * g.CKK) + CRP_SLOTS * g.slot;
+}
+
+void gm_conv_relu_pool_forward(float *out, int32_t *argmax, const float *in, const float *w, const float *b,
+                               const gm_conv_dims *d, float *work) {
+    GM_ASSERT(out && argmax && in && w && work && d->OH >= 2 && d->OW >= 2);
+    const crp_geom g = crp_geom_of(d);
+    const size_t OC = d->OC, OW = d->OW, P = g.P, PH = g.PH, PW = g.PW, img = d->C * d->H * d->W;
+    float *slots = work + g.ng * (2 * OC + OC * g.CKK);
+    long ch;
+#pragma omp parallel for schedule(static) num_threads(crp_threads()) if (g.nch > 1)
+    for (ch = 0; ch < (long)g.nch; ch++) {
+        float *col = slots + crp_tid() * g.slot, *Y = col + g.CKK * g.cimg * P;
+        size_t b0 = (size_t)ch * g.cimg, nb = d->B - b0 < g.cimg ? d->B - b0 : g.cimg, cNP = nb * P;
+        gm_conv_dims dc = *d;
+        dc.B = nb;
+        gm_im2col(col, in + b0 * img, &dc);
+        gm__sgemm_serial(0, 0, OC, cNP, g.CKK, 1.0f, w, g.CKK, col, cNP, 0.0f, Y, cNP);
+        for (size_t bl = 0; bl < nb; bl++)
+            for (size_t o = 0; o < OC; o++) {
+                const float *y = Y + o * cNP + bl * P;
+                const float bb = b ? b[o] : 0.0f;
+                size_t pl = ((b0 + bl) * OC + o) * PH * PW;
+                float *po = out + pl;
+                int32_t *pa = argmax + pl;
+                for (size_t ph = 0; ph < PH; ph++) {
+                    const float *r0 = y + 2 * ph * OW, *r1 = r0 + OW;
+                    float *orow = po + ph * PW;
+                    int32_t *arow = pa + ph * PW, base = (int32_t)(2 * ph * OW);
+                    crp_pool_row(orow, arow, r0, r1, PW, bb, base, (int32_t)OW);
+                }
+            }
+    }
+}
+
+void gm_conv_relu_pool_backward(float *din, float *dw, float *db, const float *dout, const int32_t *argmax,
+                                const float *in, const float *w, const gm_conv_dims *d, float *work) {
+    GM_ASSERT(dout && argmax && in && w && work);
+    if ((!din && !dw && !db) || d->B == 0) return; /* an empty batch adds nothing */
+    const crp_geom g = crp_geom_of(d);
+    const size_t OC = d->OC, P = g.P, PQ = g.PH * g.PW, img = d->C * d->H * d->W;
+    double *pdb = (double *)(void *)work;
+    float *pdw = work + 2 * g.ng * OC, *slots = pdw + g.ng * OC * g.CKK;
+    long gi;
+#pragma omp parallel for schedule(static) num_threads(crp_threads()) if (g.ng > 1)
+    for (gi = 0; gi < (long)g.ng; gi++) {
+        float *col = slots + crp_tid() * g.slot, *dY = col + g.CKK * g.cimg * P, *dcol = dY + OC * g.cimg * P;
+        double *gdb = pdb + (size_t)gi * OC;
+        float *gdw = pdw + (size_t)gi * OC * g.CKK;
+        size_t c_lo = g.nch * (size_t)gi / g.ng, c_hi = g.nch * (size_t)(gi + 1) / g.ng;
+        for (size_t o = 0; o < OC; o++) gdb[o] = 0.0;
+        for (size_t ch = c_lo; ch < c_hi; ch++) {
+            size_t b0 = ch * g.cimg, nb = d->B - b0 < g.cimg ? d->B - b0 : g.cimg, cNP = nb * P;
+            gm_conv_dims dc = *d;
+            dc.B = nb;
+            /* dY(OC, nb*P): the pooled gradient routed to the winning pixel when it was positive */
+            memset(dY, 0, OC * cNP * sizeof(float));
+            for (size_t bl = 0; bl < nb; bl++)
+                for (size_t o = 0; o < OC; o++) {
+                    size_t pl = ((b0 + bl) * OC + o) * PQ;
+                    const float *go = dout + pl;
+                    const int32_t *pa = argmax + pl;
+                    float *dy = dY + o * cNP + bl * P;
+                    double s = 0.0;
+                    for (size_t q = 0; q < PQ; q++)
+                        if (pa[q] >= 0) {
+                            dy[pa[q]] = go[q];
+                            s += (double)go[q];
+                        }
+                    gdb[o] += s;
+                }
+            if (dw) {
+                gm_im2col(col, in + b0 * img, &dc);
+                gm__sgemm_serial(0, 1, OC, g.CKK, cNP, 1.0f, dY, cNP, col, cNP, ch == c_lo ? 0.0f : 1.0f, gdw, g.CKK);
+            }
+            if (din) {
+                gm__sgemm_serial(1, 0, g.CKK, cNP, OC, 1.0f, w, g.CKK, dY, cNP, 0.0f, dcol, cNP);
+                gm_col2im(din + b0 * img, dcol, &dc);
+            }
+        }
+    }
+    if (db)
+        for (size_t o = 0; o < OC; o++) {
+            double s = 0.0;
+            for (size_t k = 0; k < g.ng; k++) s += pdb[k * OC + o];
+            db[o] += (float)s;
+        }
+    if (dw) {
+        const size_t nw = OC * g.CKK;
+        long i;
+#pragma omp parallel for schedule(static) if (nw * g.ng > GM__PAR_MIN)
+        for (i = 0; i < (long)nw; i++) {
+            double s = 0.0;
+            for (size_t k = 0; k < g.ng; k++) s += (double)pdw[k * nw + (size_t)i];
+            dw[i] += (float)s;
+        }
+    }
+}
+
+/* naive twin: each pooled output recomputes its four conv values directly */
+static double conv_at(const float *in, const float *w, const float *b, const gm_conv_dims *d, size_t n, size_t o,
+                      size_t oh, size_t ow) {
+    double s = b ? (double)b[o] : 0.0;
+    for (size_t c = 0; c < d->C; c++)
+        for (size_t kh = 0; kh < d->K; kh++)
+            for (size_t kw = 0; kw < d->K; kw++) {
+                long ih = (long)(oh * d->stride + kh) - (long)d->pad, iw = (long)(ow * d->stride + kw) - (long)d->pad;
+                if (ih < 0 || iw < 0 || ih >= (long)d->H || iw >= (long)d->W) continue;
+                s += (double)in[((n * d->C + c) * d->H + (size_t)ih) * d->W + (size_t)iw] *
+                     (double)w[((o * d->C + c) * d->K + kh) * d->K + kw];
+            }
+    return s;
+}
+
+void gm_conv_relu_pool_forward_ref(float *out, int32_t *argmax, const float *in, const float *w, const float *b,
+                                   const gm_conv_dims *d) {
+    const size_t PH = d->OH / 2, PW = d->OW / 2;
+    for (size_t n = 0; n < d->B; n++)
+        for (size_t o = 0; o < d->OC; o++)
+            for (size_t ph = 0; ph < PH; ph++)
+                for (size_t pw = 0; pw < PW; pw++) {
+                    float m = 0.0f;
+                    int32_t best = -1;
+                    for (size_t i = 0; i < 2; i++)
+                        for (size_t j = 0; j < 2; j++) {
+                            size_t oh = 2 * ph + i, ow = 2 * pw + j;
+                            float v = (float)conv_at(in, w, b, d, n, o, oh, ow);
+                            if (v > m) m = v, best = (int32_t)(oh * d->OW + ow);
+                        }
+                    size_t q = ((n * d->OC + o) * PH + ph) * PW + pw;
+                    out[q] = m;
+                    argmax[q] = best;
+                }
+}
+
+void gm_conv_relu_pool_backward_ref(float *din, float *dw, float *db, const float *dout, const int32_t *argmax,
+                                    const float *in, const float *w, const gm_conv_dims *d) {
+    const size_t PQ = (d->OH / 2) * (d->OW / 2), K = d->K;
+    for (size_t n = 0; n < d->B; n++)
+        for (size_t o = 0; o < d->OC; o++)
+            for (size_t q = 0; q < PQ; q++) {
+                int32_t a = argmax[(n * d->OC + o) * PQ + q];
+                if (a < 0) continue;
+                float gq = dout[(n * d->OC + o) * PQ + q];
+                size_t oh = (size_t)a / d->OW, ow = (size_t)a % d->OW;
+                if (db) db[o] += gq;
+                for (size_t c = 0; c < d->C; c++)
+                    for (size_t kh = 0; kh < K; kh++)
+                        for (size_t kw = 0; kw < K; kw++) {
+                            long ih = (long)(oh * d->stride + kh) - (long)d->pad;
+                            long iw = (long)(ow * d->stride + kw) - (long)d->pad;
+                            if (ih < 0 || iw < 0 || ih >= (long)d->H || iw >= (long)d->W) continue;
+                            size_t xi = ((n * d->C + c) * d->H + (size_t)ih) * d->W + (size_t)iw;
+                            size_t wi = ((o * d->C + c) * K + kh) * K + kw;
+                            if (din) din[xi] += gq * w[wi];
+                            if (dw) dw[wi] += gq * in[xi];
+                        }
+            }
 }

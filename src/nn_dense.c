@@ -14,7 +14,7 @@
 
 /* ==== sgemm wrapper ============================================================================ */
 
-static void sgemm_serial(int transA, int transB, size_t M, size_t N, size_t K, float alpha, const float *A,
+void gm__sgemm_serial(int transA, int transB, size_t M, size_t N, size_t K, float alpha, const float *A,
                          size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
 #ifdef GM_HAVE_BLAS
 #ifdef _OPENMP
@@ -62,7 +62,7 @@ void gm__sgemm(int transA, int transB, size_t M, size_t N, size_t K, float alpha
     size_t np = dim / minp;
     if (np > 16) np = 16;
     if (flops < 4e6 || np < 2) {
-        sgemm_serial(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        gm__sgemm_serial(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     long p;
@@ -73,10 +73,10 @@ void gm__sgemm(int transA, int transB, size_t M, size_t N, size_t K, float alpha
         if (hi <= lo) continue;
         if (split_n) {
             const float *Bp = transB ? B + lo * ldb : B + lo;
-            sgemm_serial(transA, transB, M, hi - lo, K, alpha, A, lda, Bp, ldb, beta, C + lo, ldc);
+            gm__sgemm_serial(transA, transB, M, hi - lo, K, alpha, A, lda, Bp, ldb, beta, C + lo, ldc);
         } else {
             const float *Ap = transA ? A + lo : A + lo * lda;
-            sgemm_serial(transA, transB, hi - lo, N, K, alpha, Ap, lda, B, ldb, beta, C + lo * ldc, ldc);
+            gm__sgemm_serial(transA, transB, hi - lo, N, K, alpha, Ap, lda, B, ldb, beta, C + lo * ldc, ldc);
         }
     }
 }

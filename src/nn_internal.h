@@ -26,5 +26,8 @@ static inline size_t gm__block_lo(size_t N, size_t nb, size_t k) { return (size_
 /* C(M,N) = alpha op(A) op(B) + beta C, row-major; lda/ldb/ldc are row strides. */
 void gm__sgemm(int transA, int transB, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                const float *B, size_t ldb, float beta, float *C, size_t ldc);
+/* The same product on the calling thread only (for kernels that parallelise over chunks of the batch). */
+void gm__sgemm_serial(int transA, int transB, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                      const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
 #endif

@@ -262,6 +262,37 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
     return y;
 }
 
+static void bw_crp(gm_tape *t, gm_node *n) {
+    gm_conv_dims d = dims_of(n);
+    float *work = save_buf(t, gm_conv_relu_pool_work_size(&d) * sizeof(float));
+    if (!work) return;
+    gm_var *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    gm_conv_relu_pool_backward(G(x), G(w), b ? G(b) : NULL, n->out->grad, n->save[0], x->val, w->val, &d, work);
+}
+gm_var *gm_op_conv_relu_pool(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad) {
+    if (!x || !w || t->status) return gm_tape_fail(t, GM_EINVAL, "conv_relu_pool: NULL input");
+    if (x->ndim != 4 || w->ndim != 4 || w->shape[1] != x->shape[1] || w->shape[2] != w->shape[3])
+        return shape_fail(t, "conv_relu_pool", "expected x(B,C,H,W) and w(OC,C,K,K)");
+    if (b && b->n != (size_t)w->shape[0]) return shape_fail(t, "conv_relu_pool", "bias is not (OC)");
+    gm_conv_dims d = {(size_t)x->shape[0], (size_t)x->shape[1], (size_t)x->shape[2], (size_t)x->shape[3],
+                      (size_t)w->shape[0], (size_t)w->shape[2], (size_t)stride, (size_t)pad, 0, 0};
+    if (stride < 1 || pad < 0 || gm_conv2d_dims(&d) != GM_OK) return shape_fail(t, "conv_relu_pool", gm_last_error());
+    if (d.OH < 2 || d.OW < 2) return shape_fail(t, "conv_relu_pool", "conv output smaller than the 2x2 pool");
+    int64_t sh[4] = {(int64_t)d.B, (int64_t)d.OC, (int64_t)(d.OH / 2), (int64_t)(d.OW / 2)};
+    gm_var *y = new_var(t, NULL, 4, sh);
+    int32_t *am = y ? save_buf(t, y->n * sizeof(int32_t)) : NULL;
+    float *work = am ? save_buf(t, gm_conv_relu_pool_work_size(&d) * sizeof(float)) : NULL;
+    if (!work) return NULL;
+    gm_conv_relu_pool_forward(y->val, am, x->val, w->val, b ? b->val : NULL, &d, work);
+    gm_var *in[3] = {x, w, b};
+    gm_node *n = gm_tape_record(t, bw_crp, y, 3, in);
+    if (n) {
+        put_dims(n, &d);
+        n->save[0] = am;
+    }
+    return y;
+}
+
 static void bw_convt(gm_tape *t, gm_node *n) {
     gm_conv_dims d = dims_of(n);
     float *work = save_buf(t, gm_conv_transpose2d_work_size(&d) * sizeof(float));

@@ -78,6 +78,23 @@ static const double MU3[3][2] = {{0, 0}, {10, 0}, {0, 10}};
 
 /* ---- QP ------------------------------------------------------------------------------------- */
 
+GM_TEST(test_exp_neg) {
+    /* the vectorised exp of the kernel rows against exp() on a grid of [-87, 0] (and exactly 1 at 0) */
+    size_t n = 200001;
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = (float)(-87.0 * (double)i / (double)(n - 1));
+    gm_mix_exp_neg(v, n);
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)(float)(-87.0 * (double)i / (double)(n - 1)), e = exp(x);
+        worst = fmax(worst, fabs((double)v[i] - e) / e);
+    }
+    fprintf(stderr, "  max relative error %.3g\n", worst);
+    CHECK(worst < 5e-7);
+    CHECK(v[0] == 1.0f);
+    free(v);
+}
+
 GM_TEST(test_qp_vs_brute_force) {
     gm_rng r;
     gm_rng_init(&r, 11, 0);
@@ -372,6 +389,48 @@ GM_TEST(test_online_case_B) {
         for (int i = 0; i < 3; i++) CHECK_NEAR(f[i], want[i], 0, v >= 2 ? 0.05 : 0.08);
         CHECK_NEAR(1.0 / obj, 8.25, 0.03, 0);
     }
+}
+
+GM_TEST(test_online_case_B_table) {
+    /* spec §6.1 "expected online results on case B" (T = 1500, 3 seeds, oracle 8.25): CAB with paper
+     * constants 7.7-7.9, CAB with Delta_L = 0.6 8.1-8.4, OGD with Delta_L = 0.6 8.1-8.3, greedy 8.3-8.4.
+     * Eight seeds k, each with its own data (pools of T samples per arm from data seed 100 + k) and its own
+     * algorithm seed k: with one shared pool, the pool's own K_hat (e.g. K_22 2.4 % below 0.2 for data
+     * seed 7) shifts every run the same way. The collected set's RKE varies by about +-3 % from seed to seed
+     * (measured 7.67-8.22 for CAB with paper constants), so: the mean over the 8 seeds within the spec range
+     * widened by 0.15, every seed within the range widened by 0.45, and the ordering of the means (paper
+     * constants at least 0.1 below Delta_L = 0.6; greedy above CAB with 0.6 and below the oracle + 0.1). */
+    double s[3] = {0.25, 0.5, 1.0};
+    size_t T = 1500, R = 8;
+    static const double lo[4] = {7.7, 8.1, 8.1, 8.3}, hi[4] = {7.9, 8.4, 8.3, 8.4};
+    double mean[4] = {0, 0, 0, 0};
+    for (int v = 0; v < 4; v++) {
+        for (size_t k = 0; k < R; k++) {
+            gm_mix_config cfg;
+            gm_mix_config_default(&cfg, 3, 2, T, GM_MIX_QUAD_RKE, 0);
+            cfg.sigma = 1.0;
+            cfg.seed = k;
+            cfg.algo = v == 2 ? GM_MIX_OGD : v == 3 ? GM_MIX_GREEDY : GM_MIX_CAB;
+            if (v == 1 || v == 2) cfg.delta_L = 0.6, cfg.delta_kappa = 0.0;
+            float *pool[3];
+            size_t pn[3];
+            for (size_t i = 0; i < 3; i++) pool[i] = gauss_pool(100 + k, i, MU3[i], s[i], T), pn[i] = T;
+            gm_mix_trace tr;
+            CHECK_OK(gm_mix_simulate(&cfg, NULL, (const float *const *)pool, pn, NULL, 1, &tr));
+            for (size_t i = 0; i < 3; i++) free(pool[i]);
+            if (!tr.score) continue;
+            double rke = tr.score[T - 1];
+            const double *fq = tr.freq + (T - 1) * 3;
+            fprintf(stderr, "  case B T=1500 %s DL=%.1f seed %zu: RKE %.3f freq %.3f %.3f %.3f\n", gm_mix_algo_name(cfg.algo),
+                    v == 3 ? 0.0 : cfg.delta_L, k, rke, fq[0], fq[1], fq[2]);
+            CHECK(rke > lo[v] - 0.45 && rke < hi[v] + 0.45);
+            mean[v] += rke / (double)R;
+            gm_mix_trace_free(&tr);
+        }
+        fprintf(stderr, "  case B T=1500 mean over %zu seeds: %.3f\n", R, mean[v]);
+        CHECK(mean[v] > lo[v] - 0.15 && mean[v] < hi[v] + 0.15);
+    }
+    CHECK(mean[0] < mean[1] - 0.1 && mean[0] < mean[2] - 0.1 && mean[1] < mean[3] && mean[3] < 8.25 + 0.1);
 }
 
 GM_TEST(test_online_case_D_corner) {
@@ -700,10 +759,10 @@ GM_TEST(test_alloc_failure) {
     CHECK(saw_ok);
 }
 
-GM_TEST_MAIN({"qp_vs_brute_force", test_qp_vs_brute_force}, {"qp_duplicate_arm_case_F", test_qp_duplicate_arm_case_F},
+GM_TEST_MAIN({"exp_neg", test_exp_neg}, {"qp_vs_brute_force", test_qp_vs_brute_force}, {"qp_duplicate_arm_case_F", test_qp_duplicate_arm_case_F},
              {"closed_form_cases", test_closed_form_cases},
              {"collected_set_identity_and_queue", test_collected_set_identity_and_queue}, {"code_compat_double_count", test_code_compat_double_count}, {"kii_bias", test_kii_bias},
-             {"online_case_B", test_online_case_B}, {"online_case_D_corner", test_online_case_D_corner},
+             {"online_case_B", test_online_case_B}, {"online_case_B_table", test_online_case_B_table}, {"online_case_D_corner", test_online_case_D_corner},
              {"online_case_E_kid", test_online_case_E_kid}, {"regret_trend", test_regret_trend},
              {"baselines", test_baselines}, {"threads_identical", test_threads_identical},
              {"precision_density_terms", test_precision_density_terms},

@@ -249,6 +249,100 @@ static void max_b(gc *g) {
 static void up_f(gc *g) { gm_upsample_nearest_forward(g->out, g->in[0], g->B * g->C, g->H, g->W, g->S); }
 static void up_b(gc *g) { gm_upsample_nearest_backward(g->d[0], g->dout, g->B * g->C, g->H, g->W, g->S); }
 
+/* ---- fused conv + relu + 2x2 max-pool ---------------------------------------------------------- */
+static void crp_f(gc *g) {
+    gm_conv_relu_pool_forward(g->out, g->icache, g->in[0], g->in[1], g->in[2], &g->cd, g->work);
+}
+static void crp_b(gc *g) {
+    gm_conv_relu_pool_backward(g->d[0], g->d[1], g->d[2], g->dout, g->icache, g->in[0], g->in[1], &g->cd, g->work);
+}
+
+/* fast == ref (values, argmax, gradients) and, for a batch cut into many chunks and groups, identical
+ * results with 1 and 2 threads */
+static void check_crp(size_t B, size_t C, size_t H, size_t W, size_t OC, size_t K, size_t S, size_t P, int grad) {
+    gc g = {0};
+    gm_conv_dims d = {B, C, H, W, OC, K, S, P, 0, 0};
+    CHECK_OK(gm_conv2d_dims(&d));
+    g.cd = d;
+    size_t n[3] = {B * C * H * W, OC * C * K * K, OC}, nout = B * OC * (d.OH / 2) * (d.OW / 2);
+    gc_alloc(&g, 3, n, nout);
+    fill(g.in[2], OC, 9, -2.0f, 0.5f);
+    g.icache = calloc(nout, sizeof(int32_t));
+    g.work = fbuf(gm_conv_relu_pool_work_size(&d));
+    g.fwd = crp_f, g.bwd = crp_b;
+    if (grad) CHECK(gradcheck("conv_relu_pool", &g, 4e-3f));
+    float *o2 = fbuf(nout), *dr[3];
+    int32_t *am = calloc(nout, sizeof(int32_t));
+    for (int k = 0; k < 3; k++) dr[k] = fbuf(n[k]);
+    crp_f(&g);
+    gm_conv_relu_pool_forward_ref(o2, am, g.in[0], g.in[1], g.in[2], &d);
+    size_t npos = 0, nam = 0;
+    for (size_t i = 0; i < nout; i++) {
+        CHECK_NEAR(g.out[i], o2[i], 1e-5, 1e-6);
+        nam += am[i] == g.icache[i];
+        npos += am[i] >= 0;
+        CHECK(g.out[i] >= 0.0f && (g.icache[i] < 0) == (g.out[i] == 0.0f));
+    }
+    CHECK(nam == nout);
+    if (nout > 64 && !(npos > 0 && npos < nout)) fprintf(stderr, "  B%zu: %zu of %zu windows positive\n", B, npos, nout);
+    CHECK(nout <= 64 || (npos > 0 && npos < nout)); /* both branches of the ReLU are exercised */
+    fill(g.dout, nout, 5, -1, 1);
+    for (int k = 0; k < 3; k++) memset(g.d[k], 0, n[k] * 4);
+    crp_b(&g);
+    gm_conv_relu_pool_backward_ref(dr[0], dr[1], dr[2], g.dout, g.icache, g.in[0], g.in[1], &d);
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < n[k]; i++) CHECK_NEAR(g.d[k][i], dr[k][i], 1e-4, 1e-5);
+    /* NULL gradients are skipped; backward accumulates */
+    memcpy(dr[1], g.d[1], n[1] * 4);
+    gm_conv_relu_pool_backward(NULL, g.d[1], NULL, g.dout, g.icache, g.in[0], g.in[1], &d, g.work);
+    for (size_t i = 0; i < n[1]; i++) CHECK_NEAR(g.d[1][i], 2.0f * dr[1][i], 1e-5, 1e-6);
+#ifdef _OPENMP
+    float *res[2][4];
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        res[t][0] = fbuf(nout);
+        for (int k = 0; k < 3; k++) res[t][k + 1] = fbuf(n[k]);
+        gm_conv_relu_pool_forward(res[t][0], g.icache, g.in[0], g.in[1], g.in[2], &d, g.work);
+        gm_conv_relu_pool_backward(res[t][1], res[t][2], res[t][3], g.dout, g.icache, g.in[0], g.in[1], &d, g.work);
+    }
+    omp_set_num_threads(2);
+    CHECK(memcmp(res[0][0], res[1][0], nout * 4) == 0);
+    for (int k = 0; k < 3; k++) CHECK(memcmp(res[0][k + 1], res[1][k + 1], n[k] * 4) == 0);
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 4; k++) free(res[t][k]);
+#endif
+    free(o2), free(am);
+    for (int k = 0; k < 3; k++) free(dr[k]);
+    gc_free(&g);
+}
+
+GM_TEST(test_conv_relu_pool) {
+    check_crp(2, 2, 6, 6, 3, 3, 1, 1, 1);  /* gradient check, one chunk */
+    check_crp(2, 2, 7, 5, 3, 3, 1, 1, 1);  /* odd conv output: the last row/column is not pooled */
+    check_crp(2, 3, 9, 9, 2, 3, 2, 0, 1);  /* stride 2, no padding */
+    check_crp(37, 8, 16, 16, 16, 3, 1, 1, 0); /* 19 chunks of <= 2 images in 16 groups */
+    check_crp(5, 1, 28, 28, 8, 3, 1, 1, 0);   /* the first layer of the Fashion-MNIST CNN */
+    /* the fused kernel equals conv2d -> relu -> maxpool:2 run one after the other */
+    gm_conv_dims d = {3, 4, 10, 10, 5, 3, 1, 1, 0, 0};
+    CHECK_OK(gm_conv2d_dims(&d));
+    size_t nx = 3 * 4 * 100, nw = 5 * 4 * 9, ny = 3 * 5 * 100, np = 3 * 5 * 25;
+    float *x = fbuf(nx), *w = fbuf(nw), *b = fbuf(5), *y = fbuf(ny), *r = fbuf(ny), *p1 = fbuf(np), *p2 = fbuf(np);
+    float *col = fbuf(gm_conv2d_col_size(&d)), *work = fbuf(gm_conv2d_work_size(&d));
+    float *work2 = fbuf(gm_conv_relu_pool_work_size(&d));
+    int32_t *a1 = calloc(np, 4), *a2 = calloc(np, 4);
+    fill(x, nx, 1, -1, 1), fill(w, nw, 2, -1, 1), fill(b, 5, 3, -1, 1);
+    gm_conv2d_forward(y, col, x, w, b, &d, work);
+    gm_act_forward(GM_ACT_RELU, r, y, ny, 0.0f);
+    gm_maxpool2d_forward(p1, a1, r, 15, 10, 10, 2, 2);
+    gm_conv_relu_pool_forward(p2, a2, x, w, b, &d, work2);
+    for (size_t i = 0; i < np; i++) {
+        CHECK_NEAR(p2[i], p1[i], 1e-6, 1e-7);
+        if (p1[i] > 0.0f) CHECK(a1[i] == a2[i]);
+        else CHECK(a2[i] == -1);
+    }
+    free(x), free(w), free(b), free(y), free(r), free(p1), free(p2), free(col), free(work), free(work2), free(a1), free(a2);
+}
+
 GM_TEST(test_pool_upsample) {
     size_t shapes[3][2] = {{2, 2}, {3, 2}, {3, 1}}; /* (K, S) */
     for (int s = 0; s < 3; s++) {
@@ -583,5 +677,6 @@ GM_TEST(test_thread_invariance) {
 }
 
 GM_TEST_MAIN({"linear", test_linear}, {"conv2d", test_conv2d}, {"conv_transpose2d", test_conv_transpose2d},
+             {"conv_relu_pool", test_conv_relu_pool},
              {"pool_upsample", test_pool_upsample}, {"activations", test_activations}, {"norms", test_norms},
              {"elementwise", test_elementwise}, {"losses", test_losses}, {"thread_invariance", test_thread_invariance})

@@ -82,6 +82,22 @@ void gm_conv_transpose2d_forward_ref(float *out, const float *in, const float *w
 void gm_conv_transpose2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
                                       const float *w, const gm_conv_dims *d);
 
+/* Fused conv2d + bias + ReLU + 2x2 max-pool with stride 2 (the CNN block conv -> relu -> maxpool:2): the same
+ * values as the three kernels in sequence (first maximum of a window wins), without ever storing the
+ * B*OC*OH*OW conv output. out(B,OC,OH/2,OW/2); argmax (same shape) = index of the winning pixel in its OH*OW
+ * plane, or -1 when the window's maximum is <= 0 (ReLU blocks the gradient). Needs OH, OW >= 2. work:
+ * gm_conv_relu_pool_work_size floats (forward and backward). Backward accumulates into din/dw/db (each may
+ * be NULL) and reads the input `in` again (no column cache). */
+size_t gm_conv_relu_pool_work_size(const gm_conv_dims *d);
+void gm_conv_relu_pool_forward(float *out, int32_t *argmax, const float *in, const float *w, const float *b,
+                               const gm_conv_dims *d, float *work);
+void gm_conv_relu_pool_backward(float *din, float *dw, float *db, const float *dout, const int32_t *argmax,
+                                const float *in, const float *w, const gm_conv_dims *d, float *work);
+void gm_conv_relu_pool_forward_ref(float *out, int32_t *argmax, const float *in, const float *w, const float *b,
+                                   const gm_conv_dims *d);
+void gm_conv_relu_pool_backward_ref(float *din, float *dw, float *db, const float *dout, const int32_t *argmax,
+                                    const float *in, const float *w, const gm_conv_dims *d);
+
 /* im2col / col2im over a batch: col(C*K*K, B*OH*OW) with row (c,kh,kw) and column (b,oh,ow).
  * col2im accumulates (+=) into img. */
 void gm_im2col(float *col, const float *img, const gm_conv_dims *d);

@@ -98,6 +98,9 @@ gm_var *gm_tape_fail(gm_tape *t, int code, const char *msg);
 gm_var *gm_op_linear(gm_tape *t, gm_var *x, gm_var *w, gm_var *b);
 /* x(B,C,H,W), w(OC,C,K,K), b(OC) or NULL -> (B,OC,OH,OW). */
 gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad);
+/* maxpool2d(relu(conv2d(x, w, b)), 2, 2) as one node (gm_conv_relu_pool_*): same values and gradients,
+ * far less memory traffic. -> (B,OC,OH/2,OW/2). */
+gm_var *gm_op_conv_relu_pool(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad);
 /* x(B,C,H,W), w(C,OC,K,K), b(OC) or NULL -> (B,OC,OH,OW), OH = (H-1) stride - 2 pad + K. */
 gm_var *gm_op_conv_transpose2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad);
 gm_var *gm_op_maxpool2d(gm_tape *t, gm_var *x, int k, int stride);
