@@ -49,16 +49,20 @@ static void save(const char *dir, const char *name, const float *x, size_t n, si
     fclose(f);
 }
 
-/* GEMM flops genmix's tiled PRDC performs: symmetric X×X tiles (J >= I) twice plus the full cross product. */
+/* GEMM flops genmix's tiled PRDC performs (src/eval_knn.c): per set, blocks of tile/2 rows against column
+ * tiles, upper triangle only (a block on the diagonal starts at its own first column), plus the full
+ * real x fake product. */
 static double prdc_flops(size_t n, size_t m, size_t d, size_t tile) {
     double f = 0;
-    size_t ns[2] = {n, m};
+    size_t ns[2] = {n, m}, rb = tile % 2 ? tile : tile / 2;
     for (int s = 0; s < 2; s++)
-        for (size_t i0 = 0; i0 < ns[s]; i0 += tile)
-            for (size_t j0 = i0; j0 < ns[s]; j0 += tile) {
-                double a = (double)(ns[s] - i0 < tile ? ns[s] - i0 : tile), b = (double)(ns[s] - j0 < tile ? ns[s] - j0 : tile);
-                f += 2 * a * b * (double)d;
+        for (size_t j0 = 0; j0 < ns[s]; j0 += tile) {
+            size_t j1 = j0 + tile < ns[s] ? j0 + tile : ns[s];
+            for (size_t r0 = 0; r0 + 1 < j1; r0 += rb) {
+                size_t mb = ns[s] - r0 < rb ? ns[s] - r0 : rb, c0 = r0 > j0 ? r0 : j0;
+                f += 2.0 * (double)mb * (double)(j1 - c0) * (double)d;
             }
+        }
     return f + 2.0 * (double)n * (double)m * (double)d;
 }
 
