@@ -69,7 +69,7 @@ static void usage(FILE *f) {
             "  rke     RKE mode count ||K/n||_F^-2 and RRKE vs the real set (--rke-sigma, required)\n"
             "  is      Inception Score: the generated files hold logits (or --is-probs probabilities)\n\n"
             "options:\n"
-            "  --profile P         genmix (default) | torch-fidelity | clean-fid | prdc | dgm-eval | nvidia\n"
+            "  --profile P         genmix (default) | torch-fidelity | clean-fid | prdc | dgm-eval | nvidia | openai\n"
             "  --k K               k for both P/R and PRDC;  --k-pr K, --k-dc K   each alone\n"
             "  --cmp le|lt         inside-ball comparison for both;  --cov-norm unbiased|biased (FD)\n"
             "  --kid-subsets S     (100)   --kid-size M (1000)   --kid-seed N (2020, RandomState-exact)\n"
@@ -81,6 +81,8 @@ static void usage(FILE *f) {
             "  --prd-clusters C (20)  --prd-angles A (1001)  --prd-runs R (10)  --prd-out FILE.npy\n"
             "  --realism-out FILE.npy  per-sample realism of the first generated set\n"
             "  --tile T            rows per distance tile (1024);  --f32 / --f64  k-NN GEMM precision\n"
+            "  --fp16 / --no-fp16  k-NN binary16 emulation: features, then each squared distance, rounded to\n"
+            "                      fp16 (nvidia/openai); recomputed without it if a distance overflows\n"
             "  --bootstrap B       95%% percentile intervals from B resamples (FD: B extra FD computations)\n"
             "  --seed N            seed of every genmix stream (k-means, bootstrap, subsampling, RKE-MC) (0)\n"
             "  --json FILE         write all results as JSON;  --save-stats FILE.npz  statistics of --real\n"
@@ -185,7 +187,7 @@ typedef struct {
     unsigned metrics;
     gm_eval_profile prof;
     long k_pr, k_dc;
-    int cmp, cov_norm, kid_f32, knn_prec;
+    int cmp, cov_norm, kid_f32, knn_prec, fp16;
     long kid_subsets, kid_size;
     long long kid_seed;
     double mmd_sigma, rke_sigma[MAX_SIGMA], vendi_q, vendi_sigma;
@@ -416,6 +418,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
             c.realism = c.want_pr ? GM_REALISM_KYNKAAT : GM_REALISM_DGM;
         if (o->realism_out && fi == 0 && c.realism == GM_REALISM_KYNKAAT && !c.want_pr) c.realism = GM_REALISM_DGM;
         if (c.realism == GM_REALISM_KYNKAAT && !c.want_pr) c.realism = GM_REALISM_NONE;
+        if (o->fp16 >= 0) c.fp16 = o->fp16;
         if (o->knn_prec >= 0)
             c.f32 = o->knn_prec;
         else if (p->knn_f32_if_input_f32)
@@ -474,6 +477,14 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
                 jci(ci, "prdc_recall", &kc.dc_recall);
                 jci(ci, "density", &kc.density);
                 jci(ci, "coverage", &kc.coverage);
+            }
+        }
+        if (c.fp16) {
+            cJSON_AddBoolToObject(m, "knn_fp16", !r.fp16_fallback);
+            if (r.fp16_fallback) {
+                snprintf(w, sizeof w, "%s: a squared distance overflowed binary16; k-NN recomputed without fp16 emulation",
+                         fake->path);
+                cJSON_AddItemToArray(warn, cJSON_CreateString(w));
             }
         }
         if (rf.n != real->f.n || ff.n != fake->f.n) {
@@ -638,7 +649,7 @@ int cmd_eval(int argc, char **argv) {
     opts o;
     memset(&o, 0, sizeof o);
     o.k_pr = o.k_dc = -1;
-    o.cmp = o.cov_norm = o.kid_f32 = o.knn_prec = -1;
+    o.cmp = o.cov_norm = o.kid_f32 = o.knn_prec = o.fp16 = -1;
     o.kid_subsets = o.kid_size = -1;
     o.kid_seed = -1;
     o.mmd_sigma = 10;
@@ -653,7 +664,7 @@ int cmd_eval(int argc, char **argv) {
     enum {
         O_REAL = 256, O_FAKE, O_METRICS, O_PROFILE, O_K, O_KPR, O_KDC, O_CMP, O_COVN, O_KIDS, O_KIDM, O_KIDSEED,
         O_KIDF32, O_KIDF64, O_MMDS, O_RKES, O_RKEMC, O_VQ, O_VK, O_ISS, O_ISP, O_ISSH, O_PRDC, O_PRDA, O_PRDR,
-        O_PRDO, O_REALO, O_TILE, O_F32, O_F64, O_BOOT, O_SEED, O_JSON, O_SAVE
+        O_PRDO, O_REALO, O_TILE, O_F32, O_F64, O_FP16, O_NOFP16, O_BOOT, O_SEED, O_JSON, O_SAVE
     };
     static const struct option lo[] = {
         {"real", required_argument, 0, O_REAL}, {"fake", required_argument, 0, O_FAKE},
@@ -671,6 +682,7 @@ int cmd_eval(int argc, char **argv) {
         {"prd-angles", required_argument, 0, O_PRDA}, {"prd-runs", required_argument, 0, O_PRDR},
         {"prd-out", required_argument, 0, O_PRDO}, {"realism-out", required_argument, 0, O_REALO},
         {"tile", required_argument, 0, O_TILE}, {"f32", no_argument, 0, O_F32}, {"f64", no_argument, 0, O_F64},
+        {"fp16", no_argument, 0, O_FP16}, {"no-fp16", no_argument, 0, O_NOFP16},
         {"bootstrap", required_argument, 0, O_BOOT}, {"seed", required_argument, 0, O_SEED},
         {"json", required_argument, 0, O_JSON}, {"save-stats", required_argument, 0, O_SAVE},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -765,6 +777,8 @@ int cmd_eval(int argc, char **argv) {
         case O_REALO: o.realism_out = optarg; break;
         case O_F32: o.knn_prec = 1; break;
         case O_F64: o.knn_prec = 0; break;
+        case O_FP16: o.fp16 = 1; break;
+        case O_NOFP16: o.fp16 = 0; break;
         case O_SEED:
             if (cli_parse_u64(optarg, &o.seed)) return cli_usage_error("eval", "--seed takes a non-negative integer");
             break;

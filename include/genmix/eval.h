@@ -328,7 +328,7 @@ typedef struct {
     int is_drop_remainder;
 } gm_eval_profile;
 
-/* Fill `out` for "genmix", "torch-fidelity", "clean-fid", "prdc", "dgm-eval" or "nvidia";
+/* Fill `out` for "genmix", "torch-fidelity", "clean-fid", "prdc", "dgm-eval", "nvidia" or "openai";
  * GM_EINVAL naming the known profiles otherwise. */
 int gm_eval_profile_get(const char *name, gm_eval_profile *out);
 
