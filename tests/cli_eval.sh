@@ -103,6 +103,14 @@ near "fp16 coverage" "$(val "$TMP/fp16b.txt" "coverage" "coverage")" 0.946666666
 "$GENMIX" --quiet eval --real $G/eval_fp16_real.npy --fake $G/eval_fp16_fake.npy --metrics prdc > "$TMP/fp16c.txt" 2>&1 || bad "no-fp16 run"
 [ "$(val "$TMP/fp16c.txt" "density" "density")" != "$(val "$TMP/fp16b.txt" "density" "density")" ] && ok || bad "fp16 made no difference"
 
+# per-class Vendi (--labels) against tools/gen_eval_labels.py (NumPy eigvalsh)
+lref() { awk -v k="$1" '$1 == k {print $2}' $G/eval_labels_ref.txt; }
+"$GENMIX" --quiet eval --fake $G/eval_fake.npy --metrics vendi --labels $G/eval_labels.npy > "$TMP/lab.txt" 2>&1 || bad "--labels run"
+near "vendi class 0" "$(val "$TMP/lab.txt" "class 0 (n=120)" "class 0 (n=120)")" "$(lref vendi_class_0)" 1e-8
+near "vendi class 5" "$(val "$TMP/lab.txt" "class 5 (n=60)" "class 5 (n=60)")" "$(lref vendi_class_5)" 1e-8
+near "vendi class mean" "$(val "$TMP/lab.txt" "Vendi class mean (4)" "Vendi class mean (4)")" "$(lref vendi_per_class_mean)" 1e-8
+expect_exit 1 "labels of the wrong length/dtype" -- "$GENMIX" eval --fake $G/eval_fake.npy --metrics vendi --labels $G/eval_fake.npy
+
 expect_exit 1 "k >= n" -- "$GENMIX" eval --real $G/eval_real.npy --fake $G/eval_fake.npy --metrics prdc --k 300
 expect_exit 1 "missing file" -- "$GENMIX" eval --real $G/nope.npy --fake $G/eval_fake.npy
 expect_exit 1 "strict KID subset" -- "$GENMIX" eval --profile torch-fidelity --real $G/eval_real.npy --fake $G/eval_fake.npy --metrics kid
