@@ -22,8 +22,10 @@
  * Errors: GM_EINVAL (bad configuration: k >= n, empty sets, subset larger than a set in strict mode),
  * GM_ESHAPE (feature dimensions differ), GM_ENUMERIC (an eigen/SVD solver failed or a NaN appeared),
  * GM_ENOMEM. Inputs are assumed finite (check files with gm_array_check_finite).
- * Thread safety: no shared state. With OpenMP, parallel loops use static partitions and per-block partial
- * sums added in index order, so every result is bitwise the same for any thread count.
+ * Thread safety: no shared state (a gm_knn_stream must not be used by two threads at once). With OpenMP,
+ * parallel loops use static partitions and per-block partial sums added in index order, or (k-NN items,
+ * KID subsets) dynamically scheduled work units of fixed shape whose results are combined by order-free
+ * operations, so every result is bitwise the same for any thread count.
  */
 #ifndef GM_EVAL_H
 #define GM_EVAL_H
