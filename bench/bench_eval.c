@@ -49,16 +49,20 @@ static void save(const char *dir, const char *name, const float *x, size_t n, si
     fclose(f);
 }
 
-/* GEMM flops genmix's tiled PRDC performs: symmetric X×X tiles (J >= I) twice plus the full cross product. */
+/* GEMM flops genmix's tiled PRDC performs (src/eval_knn.c): per set, blocks of tile/2 rows against column
+ * tiles, upper triangle only (a block on the diagonal starts at its own first column), plus the full
+ * real x fake product. */
 static double prdc_flops(size_t n, size_t m, size_t d, size_t tile) {
     double f = 0;
-    size_t ns[2] = {n, m};
+    size_t ns[2] = {n, m}, rb = tile % 2 ? tile : tile / 2;
     for (int s = 0; s < 2; s++)
-        for (size_t i0 = 0; i0 < ns[s]; i0 += tile)
-            for (size_t j0 = i0; j0 < ns[s]; j0 += tile) {
-                double a = (double)(ns[s] - i0 < tile ? ns[s] - i0 : tile), b = (double)(ns[s] - j0 < tile ? ns[s] - j0 : tile);
-                f += 2 * a * b * (double)d;
+        for (size_t j0 = 0; j0 < ns[s]; j0 += tile) {
+            size_t j1 = j0 + tile < ns[s] ? j0 + tile : ns[s];
+            for (size_t r0 = 0; r0 + 1 < j1; r0 += rb) {
+                size_t mb = ns[s] - r0 < rb ? ns[s] - r0 : rb, c0 = r0 > j0 ? r0 : j0;
+                f += 2.0 * (double)mb * (double)(j1 - c0) * (double)d;
             }
+        }
     return f + 2.0 * (double)n * (double)m * (double)d;
 }
 
@@ -83,6 +87,22 @@ static double sgemm_rate(void) {
     free(B);
     free(C);
     return 2.0 * (double)m * (double)m * (double)k / best / 1e9;
+}
+
+/* The machine's DGEMM rate: 2048^3, OpenBLAS threading, best of 3 (GFLOP/s). */
+static double dgemm_rate(void) {
+    double best = 1e30;
+    double *DA = malloc(2048 * 2048 * sizeof(double)), *DC = malloc(2048 * 2048 * sizeof(double));
+    for (size_t i = 0; i < 2048 * 2048; i++) DA[i] = (double)(i % 89) * 0.01;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = gm_time_now();
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2048, 2048, 2048, 1.0, DA, 2048, DA, 2048, 0.0, DC, 2048);
+        double t = gm_time_now() - t0;
+        if (t < best) best = t;
+    }
+    free(DA);
+    free(DC);
+    return 2.0 * 2048.0 * 2048.0 * 2048.0 / best / 1e9;
 }
 #endif
 
@@ -128,22 +148,8 @@ int main(int argc, char **argv) {
     }
     float *R = load(dir, "real.f32", n, d), *F = load(dir, "fake.f32", n, d);
 #ifdef GM_HAVE_BLAS
-    {
-        printf("sgemm_gflops %.1f\n", sgemm_rate());
-        double best = 1e30;
-        double *DA = malloc(2048 * 2048 * sizeof(double)), *DC = malloc(2048 * 2048 * sizeof(double));
-        for (size_t i = 0; i < 2048 * 2048; i++) DA[i] = (double)(i % 89) * 0.01;
-        for (int rep = 0; rep < 3; rep++) {
-            double t0 = gm_time_now();
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2048, 2048, 2048, 1.0, DA, 2048, DA, 2048, 0.0, DC,
-                        2048);
-            double t = gm_time_now() - t0;
-            if (t < best) best = t;
-        }
-        printf("dgemm_gflops %.1f\n", 2.0 * 2048.0 * 2048.0 * 2048.0 / best / 1e9);
-        free(DA);
-        free(DC);
-    }
+    printf("sgemm_gflops %.1f\n", sgemm_rate());
+    printf("dgemm_gflops %.1f\n", dgemm_rate());
 #endif
     gm_knn_result r;
     double t = run_prdc(R, F, n, d, &r);
@@ -187,6 +193,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("kid_s %.3f\nkid_value %.12g %.6g\n", gm_time_now() - t0, kid.mean, kid.std);
+    printf("kid_gemm_gflop %.1f\n", 4.0 * (double)kc.subsets * (double)kid.subset_size * (double)kid.subset_size * (double)d / 1e9);
+#ifdef GM_HAVE_BLAS
+    printf("dgemm_gflops_after %.1f\n", dgemm_rate()); /* right after KID: load drift check */
+#endif
     free(R);
     free(F);
     return 0;

@@ -45,7 +45,14 @@ fd = v["fd_stats_s"] + v["fd_sqrt_s"]
 print("FD genmix %.2f s (stats %.2f + trace-sqrt %.2f) vs np.cov + sqrtm %.2f s -> %.2fx; trace-sqrt alone vs sqrtm %.2f s -> %.2fx"
       % (fd, v["fd_stats_s"], v["fd_sqrt_s"], v["ref_fd_s"], v["ref_fd_s"] / fd, v["ref_fd_sqrtm_s"],
          v["ref_fd_sqrtm_s"] / v["fd_sqrt_s"]))
+print("PRDC vs the 4*n^2*d minimum (%.0f GFLOP) at the SGEMM rate: %.2fx" % (v["prdc_min_gemm_gflop"], v["prdc_s"] / (v["prdc_min_gemm_gflop"] / rate)))
 print("KID float64 genmix %.2f s vs NumPy %.2f s -> %.2fx" % (v["kid_s"], v["ref_kid_s"], v["ref_kid_s"] / v["kid_s"]))
+drate = 0.5 * (v["dgemm_gflops"] + v.get("dgemm_gflops_after", v["dgemm_gflops"]))
+kmin = v["kid_gemm_gflop"] / drate
+print("KID DGEMM bound: %.0f GFLOP (SYRK+SYRK+GEMM per subset) at %.1f GFLOP/s (before %.1f, after %.1f) = %.2f s;"
+      " genmix %.2fx the bound, the NumPy reference %.2fx -> at most %.2fx faster than NumPy with float64 GEMM"
+      % (v["kid_gemm_gflop"], drate, v["dgemm_gflops"], v.get("dgemm_gflops_after", float("nan")), kmin,
+         v["kid_s"] / kmin, v["ref_kid_s"] / kmin, v["ref_kid_s"] / kmin))
 print("FD values %.12g / %.12g (rel %.1e); KID %.12g / %.12g (rel %.1e)" % (v["fd_value"], v["ref_fd_value"],
       abs(v["fd_value"] / v["ref_fd_value"] - 1), v["kid_value"], v["ref_kid_value"], abs(v["kid_value"] / v["ref_kid_value"] - 1)))
 print("\n# acceptance targets")

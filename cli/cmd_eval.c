@@ -69,7 +69,7 @@ static void usage(FILE *f) {
             "  rke     RKE mode count ||K/n||_F^-2 and RRKE vs the real set (--rke-sigma, required)\n"
             "  is      Inception Score: the generated files hold logits (or --is-probs probabilities)\n\n"
             "options:\n"
-            "  --profile P         genmix (default) | torch-fidelity | clean-fid | prdc | dgm-eval | nvidia\n"
+            "  --profile P         genmix (default) | torch-fidelity | clean-fid | prdc | dgm-eval | nvidia | openai\n"
             "  --k K               k for both P/R and PRDC;  --k-pr K, --k-dc K   each alone\n"
             "  --cmp le|lt         inside-ball comparison for both;  --cov-norm unbiased|biased (FD)\n"
             "  --kid-subsets S     (100)   --kid-size M (1000)   --kid-seed N (2020, RandomState-exact)\n"
@@ -80,7 +80,11 @@ static void usage(FILE *f) {
             "  --is-splits S (10)  --is-probs   --is-shuffle (RandomState(2020) permutation)\n"
             "  --prd-clusters C (20)  --prd-angles A (1001)  --prd-runs R (10)  --prd-out FILE.npy\n"
             "  --realism-out FILE.npy  per-sample realism of the first generated set\n"
+            "  --labels FILE.npy   integer class of each generated row: vendi also per class and the\n"
+            "                      mean over classes (dgm-eval's per-class Vendi)\n"
             "  --tile T            rows per distance tile (1024);  --f32 / --f64  k-NN GEMM precision\n"
+            "  --fp16 / --no-fp16  k-NN binary16 emulation: features, then each squared distance, rounded to\n"
+            "                      fp16 (nvidia/openai); recomputed without it if a distance overflows\n"
             "  --bootstrap B       95%% percentile intervals from B resamples (FD: B extra FD computations)\n"
             "  --seed N            seed of every genmix stream (k-means, bootstrap, subsampling, RKE-MC) (0)\n"
             "  --json FILE         write all results as JSON;  --save-stats FILE.npz  statistics of --real\n"
@@ -185,14 +189,14 @@ typedef struct {
     unsigned metrics;
     gm_eval_profile prof;
     long k_pr, k_dc;
-    int cmp, cov_norm, kid_f32, knn_prec;
+    int cmp, cov_norm, kid_f32, knn_prec, fp16;
     long kid_subsets, kid_size;
     long long kid_seed;
     double mmd_sigma, rke_sigma[MAX_SIGMA], vendi_q, vendi_sigma;
     int n_rke_sigma, is_probs, is_shuffle, vendi_rbf;
     long rke_mc, is_splits, prd_clusters, prd_angles, prd_runs, tile, bootstrap;
     unsigned long long seed;
-    const char *json, *save_stats, *prd_out, *realism_out;
+    const char *json, *save_stats, *prd_out, *realism_out, *labels;
 } opts;
 
 static int parse_metrics(const char *s, unsigned *m) {
@@ -249,6 +253,77 @@ static void progress_cb(const char *stage, double frac, void *ctx) {
 }
 
 /* ---- one generated set -------------------------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Vendi of the rows of each class (--labels: one integer per generated row) and the unweighted mean over
+ * classes, as dgm-eval reports per-class Vendi. */
+static int vendi_per_class(const opts *o, const input *fake, const gm_kernel *k, cJSON *j) {
+    gm_array la;
+    int rc = gm_npy_read(o->labels, &la);
+    if (rc) return rc;
+    size_t n = fake->f.n, d = fake->f.d, es = fake->f.is_f64 ? sizeof(double) : sizeof(float);
+    if (la.dtype == GM_DTYPE_BOOL || la.dtype > GM_DTYPE_U64 || la.ndim != 1 || la.shape[0] != (int64_t)n) {
+        gm_array_free(&la);
+        return gm_set_error(GM_ESHAPE, "%s: labels must be a 1-D integer array with one entry per generated row (%zu)",
+                            o->labels, n);
+    }
+    if ((rc = gm_array_convert(&la, GM_DTYPE_F64))) { /* exact for integers below 2^53 */
+        gm_array_free(&la);
+        return rc;
+    }
+    int64_t *lab = malloc(n * sizeof(int64_t)), *cls = malloc(n * sizeof(int64_t));
+    char *buf = malloc(n * d * es);
+    if (!lab || !cls || !buf) {
+        free(lab);
+        free(cls);
+        free(buf);
+        gm_array_free(&la);
+        return gm_set_error(GM_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) lab[i] = (int64_t)((const double *)la.data)[i];
+    memcpy(cls, lab, n * sizeof(int64_t));
+    qsort(cls, n, sizeof(int64_t), cmp_i64);
+    cJSON *arr = cJSON_AddArrayToObject(j, "per_class");
+    double sum = 0;
+    size_t ncls = 0;
+    for (size_t a = 0; a < n && !rc; a++) {
+        if (a > 0 && cls[a] == cls[a - 1]) continue;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (lab[i] == cls[a]) memcpy(buf + m++ * d * es, (const char *)fake->f.data + i * d * es, d * es);
+        gm_feats sub = {buf, m, d, fake->f.is_f64};
+        double v;
+        if ((rc = gm_vendi(&sub, k, o->vendi_q, &v, NULL))) break;
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "label", (double)cls[a]);
+        cJSON_AddNumberToObject(c, "n", (double)m);
+        jnum(c, "value", v);
+        cJSON_AddItemToArray(arr, c);
+        if (ncls < 20) {
+            char name[64];
+            snprintf(name, sizeof name, "  class %lld (n=%zu)", (long long)cls[a], m);
+            row(name, v, NULL);
+        }
+        sum += v;
+        ncls++;
+    }
+    if (!rc) {
+        jnum(j, "per_class_mean", sum / (double)ncls);
+        cJSON_AddNumberToObject(j, "classes", (double)ncls);
+        char name[64];
+        snprintf(name, sizeof name, "Vendi class mean (%zu)", ncls);
+        row(name, sum / (double)ncls, NULL);
+    }
+    free(lab);
+    free(cls);
+    free(buf);
+    gm_array_free(&la);
+    return rc;
+}
 
 static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res, cJSON *warn) {
     cJSON *m = cJSON_AddObjectToObject(res, "metrics"), *ci = cJSON_AddObjectToObject(res, "ci"),
@@ -416,6 +491,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
             c.realism = c.want_pr ? GM_REALISM_KYNKAAT : GM_REALISM_DGM;
         if (o->realism_out && fi == 0 && c.realism == GM_REALISM_KYNKAAT && !c.want_pr) c.realism = GM_REALISM_DGM;
         if (c.realism == GM_REALISM_KYNKAAT && !c.want_pr) c.realism = GM_REALISM_NONE;
+        if (o->fp16 >= 0) c.fp16 = o->fp16;
         if (o->knn_prec >= 0)
             c.f32 = o->knn_prec;
         else if (p->knn_f32_if_input_f32)
@@ -474,6 +550,14 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
                 jci(ci, "prdc_recall", &kc.dc_recall);
                 jci(ci, "density", &kc.density);
                 jci(ci, "coverage", &kc.coverage);
+            }
+        }
+        if (c.fp16) {
+            cJSON_AddBoolToObject(m, "knn_fp16", !r.fp16_fallback);
+            if (r.fp16_fallback) {
+                snprintf(w, sizeof w, "%s: a squared distance overflowed binary16; k-NN recomputed without fp16 emulation",
+                         fake->path);
+                cJSON_AddItemToArray(warn, cJSON_CreateString(w));
             }
         }
         if (rf.n != real->f.n || ff.n != fake->f.n) {
@@ -542,6 +626,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
         char name[64];
         snprintf(name, sizeof name, "Vendi (q=%g, %s)", o->vendi_q, o->vendi_rbf ? "rbf" : "cosine");
         row(name, v, NULL);
+        if (o->labels && (rc = vendi_per_class(o, fake, &k, j))) return rc;
         jnum(tm, "vendi", gm_time_now() - t0);
     }
     if (o->metrics & M_RKE) {
@@ -638,7 +723,7 @@ int cmd_eval(int argc, char **argv) {
     opts o;
     memset(&o, 0, sizeof o);
     o.k_pr = o.k_dc = -1;
-    o.cmp = o.cov_norm = o.kid_f32 = o.knn_prec = -1;
+    o.cmp = o.cov_norm = o.kid_f32 = o.knn_prec = o.fp16 = -1;
     o.kid_subsets = o.kid_size = -1;
     o.kid_seed = -1;
     o.mmd_sigma = 10;
@@ -653,7 +738,7 @@ int cmd_eval(int argc, char **argv) {
     enum {
         O_REAL = 256, O_FAKE, O_METRICS, O_PROFILE, O_K, O_KPR, O_KDC, O_CMP, O_COVN, O_KIDS, O_KIDM, O_KIDSEED,
         O_KIDF32, O_KIDF64, O_MMDS, O_RKES, O_RKEMC, O_VQ, O_VK, O_ISS, O_ISP, O_ISSH, O_PRDC, O_PRDA, O_PRDR,
-        O_PRDO, O_REALO, O_TILE, O_F32, O_F64, O_BOOT, O_SEED, O_JSON, O_SAVE
+        O_PRDO, O_REALO, O_LABELS, O_TILE, O_F32, O_F64, O_FP16, O_NOFP16, O_BOOT, O_SEED, O_JSON, O_SAVE
     };
     static const struct option lo[] = {
         {"real", required_argument, 0, O_REAL}, {"fake", required_argument, 0, O_FAKE},
@@ -670,7 +755,9 @@ int cmd_eval(int argc, char **argv) {
         {"is-shuffle", no_argument, 0, O_ISSH}, {"prd-clusters", required_argument, 0, O_PRDC},
         {"prd-angles", required_argument, 0, O_PRDA}, {"prd-runs", required_argument, 0, O_PRDR},
         {"prd-out", required_argument, 0, O_PRDO}, {"realism-out", required_argument, 0, O_REALO},
+        {"labels", required_argument, 0, O_LABELS},
         {"tile", required_argument, 0, O_TILE}, {"f32", no_argument, 0, O_F32}, {"f64", no_argument, 0, O_F64},
+        {"fp16", no_argument, 0, O_FP16}, {"no-fp16", no_argument, 0, O_NOFP16},
         {"bootstrap", required_argument, 0, O_BOOT}, {"seed", required_argument, 0, O_SEED},
         {"json", required_argument, 0, O_JSON}, {"save-stats", required_argument, 0, O_SAVE},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -763,8 +850,11 @@ int cmd_eval(int argc, char **argv) {
         case O_ISSH: o.is_shuffle = 1; break;
         case O_PRDO: o.prd_out = optarg; break;
         case O_REALO: o.realism_out = optarg; break;
+        case O_LABELS: o.labels = optarg; break;
         case O_F32: o.knn_prec = 1; break;
         case O_F64: o.knn_prec = 0; break;
+        case O_FP16: o.fp16 = 1; break;
+        case O_NOFP16: o.fp16 = 0; break;
         case O_SEED:
             if (cli_parse_u64(optarg, &o.seed)) return cli_usage_error("eval", "--seed takes a non-negative integer");
             break;

@@ -226,6 +226,10 @@ int gm_eval_profile_get(const char *name, gm_eval_profile *p) {
         p->cov_norm = GM_COV_BIASED;
         p->kid.f32 = 1;
         p->knn.want_dc = 0;
+    } else if (!strcmp(name, "openai")) { /* guided-diffusion evaluator: k 3, <=, fp16 squared distances */
+        p->knn.f32 = 1;
+        p->knn.fp16 = 1;
+        p->knn.want_dc = 0;
     } else if (!strcmp(name, "prdc") || !strcmp(name, "dgm-eval")) {
         p->knn.k_pr = 5;
         p->knn.cmp_pr = GM_CMP_LT;
@@ -239,7 +243,7 @@ int gm_eval_profile_get(const char *name, gm_eval_profile *p) {
             p->is_drop_remainder = 1;
         }
     } else {
-        GM_FAIL(GM_EINVAL, "unknown profile '%s' (genmix, torch-fidelity, clean-fid, prdc, dgm-eval, nvidia)", name);
+        GM_FAIL(GM_EINVAL, "unknown profile '%s' (genmix, torch-fidelity, clean-fid, prdc, dgm-eval, nvidia, openai)", name);
     }
     snprintf(p->name, sizeof p->name, "%s", name);
     return GM_OK;

@@ -7,6 +7,13 @@
 #include <math.h>
 #include <string.h>
 
+#ifdef GM_HAVE_BLAS
+#include <cblas.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* ---- MT19937 (numpy.random.RandomState) ------------------------------------------------------- */
 
 void gm_mt19937_seed(gm_mt19937 *r, uint32_t seed) {
@@ -221,6 +228,114 @@ gm_kid_config gm_kid_config_default(void) {
     return c;
 }
 
+/* Per-thread scratch of one KID subset. */
+typedef struct {
+    void *X, *Y, *G;
+    double *nx, *ny, *rb, *rd;
+} kid_ws;
+
+static void kid_ws_free(kid_ws *w) {
+    gm_free(w->X);
+    gm_free(w->Y);
+    gm_free(w->G);
+    gm_free(w->nx);
+    gm_free(w->ny);
+    gm_free(w->rb);
+    gm_free(w->rd);
+}
+
+static int kid_ws_init(kid_ws *w, size_t m, size_t d, int f32) {
+    size_t es = f32 ? sizeof(float) : sizeof(double);
+    w->X = gm_malloc(m * d * es);
+    w->Y = gm_malloc(m * d * es);
+    w->G = gm_malloc(m * m * es);
+    w->nx = gm_malloc(m * sizeof(double));
+    w->ny = gm_malloc(m * sizeof(double));
+    w->rb = gm_malloc(m * sizeof(double));
+    w->rd = gm_malloc(m * sizeof(double));
+    return w->X && w->Y && w->G && w->nx && w->ny && w->rb && w->rd ? GM_OK : GM_ENOMEM;
+}
+
+/* Gram products of one subset. single = 1: one single-threaded BLAS call each (SYRK for the symmetric
+ * blocks; used when whole subsets run in parallel), else the fixed-block helpers (thread-count invariant). */
+static void gram_syrk(int f32, int single, size_t m, size_t d, const void *A, void *C) {
+#ifdef GM_HAVE_BLAS
+    if (single) {
+        if (f32)
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)m, (int)d, 1.0f, A, (int)d, 0.0f, C, (int)m);
+        else
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)m, (int)d, 1.0, A, (int)d, 0.0, C, (int)m);
+        return;
+    }
+#endif
+    (void)single;
+    if (f32)
+        gm__ssyrk_nt(m, d, A, C);
+    else
+        gm__dsyrk_nt(m, d, A, C);
+}
+
+static void gram_gemm(int f32, int single, size_t m, size_t d, const void *A, const void *B, void *C) {
+#ifdef GM_HAVE_BLAS
+    if (single) {
+        if (f32)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)m, (int)d, 1.0f, A, (int)d, B, (int)d,
+                        0.0f, C, (int)m);
+        else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)m, (int)d, 1.0, A, (int)d, B, (int)d,
+                        0.0, C, (int)m);
+        return;
+    }
+#endif
+    (void)single;
+    if (f32)
+        gm__sgemm_nt(m, m, d, A, B, C);
+    else
+        gm__dgemm_nt(m, m, d, 1.0, A, B, 0.0, C);
+}
+
+/* MMD² of the subset (fake rows ix, real rows iy). block_sum reads the upper triangle and the diagonal. */
+static double kid_subset(const gm_feats *real, const gm_feats *fake, const gm_kid_config *cfg, size_t m,
+                         double gamma, const size_t *ix, const size_t *iy, kid_ws *w, int single) {
+    size_t d = real->d;
+    int f32 = cfg->f32;
+    for (size_t i = 0; i < m; i++) {
+        if (f32) {
+            gm__rows_f32(fake, ix[i], 1, (float *)w->X + i * d);
+            gm__rows_f32(real, iy[i], 1, (float *)w->Y + i * d);
+        } else {
+            gm__rows_f64(fake, ix[i], 1, (double *)w->X + i * d);
+            gm__rows_f64(real, iy[i], 1, (double *)w->Y + i * d);
+        }
+    }
+    for (size_t i = 0; i < m; i++) {
+        double a = 0, b = 0;
+        for (size_t t = 0; t < d; t++) {
+            double u = f32 ? (double)((float *)w->X)[i * d + t] : ((double *)w->X)[i * d + t];
+            double v = f32 ? (double)((float *)w->Y)[i * d + t] : ((double *)w->Y)[i * d + t];
+            a += u * u;
+            b += v * v;
+        }
+        w->nx[i] = a;
+        w->ny[i] = b;
+    }
+    ksum sxx, syy, sxy;
+    gram_syrk(f32, single, m, d, w->X, w->G);
+    sxx = f32 ? block_sum_f32(w->G, m, m, w->nx, w->nx, &cfg->kernel, (float)gamma, 1, w->rb, w->rd)
+              : block_sum(w->G, m, m, w->nx, w->nx, &cfg->kernel, gamma, 1, w->rb, w->rd);
+    gram_syrk(f32, single, m, d, w->Y, w->G);
+    syy = f32 ? block_sum_f32(w->G, m, m, w->ny, w->ny, &cfg->kernel, (float)gamma, 1, w->rb, w->rd)
+              : block_sum(w->G, m, m, w->ny, w->ny, &cfg->kernel, gamma, 1, w->rb, w->rd);
+    gram_gemm(f32, single, m, d, w->X, w->Y, w->G);
+    sxy = f32 ? block_sum_f32(w->G, m, m, w->nx, w->ny, &cfg->kernel, (float)gamma, 0, w->rb, w->rd)
+              : block_sum(w->G, m, m, w->nx, w->ny, &cfg->kernel, gamma, 0, w->rb, w->rd);
+    return mmd_combine(cfg->estimator, sxx.full, sxx.diag, syy.full, syy.diag, sxy.full, sxy.diag, (double)m,
+                       (double)m);
+}
+
+/* Subsets are drawn first (one MT19937 stream, in order). With >= 2 subsets, whole subsets run in parallel
+ * (dynamic schedule), each with single-threaded SYRK/GEMM calls of fixed shape: every subset's value is
+ * the same for any thread count, and the mean/std are summed in subset order. */
 int gm_kid(const gm_feats *real, const gm_feats *fake, const gm_kid_config *cfg, gm_kid_result *out,
            double *per_subset) {
     int rc = gm__check_pair(real, fake, 2, "KID");
@@ -229,7 +344,7 @@ int gm_kid(const gm_feats *real, const gm_feats *fake, const gm_kid_config *cfg,
     memset(out, 0, sizeof *out);
     if (cfg->subsets == 0) GM_FAIL(GM_EINVAL, "KID: number of subsets must be >= 1");
     if (cfg->kernel.kind == GM_KERNEL_RBF && !(cfg->kernel.sigma > 0)) GM_FAIL(GM_EINVAL, "KID: RBF sigma must be > 0");
-    size_t m = cfg->subset_size, nmin = real->n < fake->n ? real->n : fake->n, d = real->d;
+    size_t m = cfg->subset_size, nmin = real->n < fake->n ? real->n : fake->n, d = real->d, S = cfg->subsets;
     if (m < 2) GM_FAIL(GM_EINVAL, "KID: subset size must be >= 2");
     if (m > nmin) {
         if (cfg->strict)
@@ -237,86 +352,64 @@ int gm_kid(const gm_feats *real, const gm_feats *fake, const gm_kid_config *cfg,
         m = nmin;
         out->shrunk = 1;
     }
+    int nthr = 1;
+#ifdef _OPENMP
+    nthr = omp_get_max_threads();
+#endif
+    int par = S >= 2;
+    int nws = par ? nthr : 1;
     size_t nmax = real->n > fake->n ? real->n : fake->n;
-    size_t *work = gm_malloc(nmax * sizeof(size_t)), *ix = gm_malloc(m * sizeof(size_t)),
-           *iy = gm_malloc(m * sizeof(size_t));
-    double *X = NULL, *Y = NULL, *G = NULL, *nx = gm_malloc(m * sizeof(double)), *ny = gm_malloc(m * sizeof(double));
-    double *rb = gm_malloc(m * sizeof(double)), *rd = gm_malloc(m * sizeof(double));
-    double *vals = gm_malloc(cfg->subsets * sizeof(double));
-    size_t es = cfg->f32 ? sizeof(float) : sizeof(double);
-    X = gm_malloc(m * d * es);
-    Y = gm_malloc(m * d * es);
-    G = gm_malloc(m * m * es);
+    size_t *work = gm_malloc(nmax * sizeof(size_t)), *idx = gm_malloc(2 * S * m * sizeof(size_t));
+    double *vals = gm_malloc(S * sizeof(double));
+    kid_ws *ws = gm_calloc((size_t)nws, sizeof(kid_ws));
     rc = GM_ENOMEM;
-    if (!work || !ix || !iy || !X || !Y || !G || !nx || !ny || !rb || !rd || !vals) goto done;
+    if (!work || !idx || !vals || !ws) goto done;
+    for (int t = 0; t < nws; t++)
+        if (kid_ws_init(&ws[t], m, d, cfg->f32)) goto done;
     gm_mt19937 mt;
     gm_mt19937_seed(&mt, cfg->seed);
+    for (size_t s = 0; s < S; s++) {
+        gm_mt19937_choice(&mt, fake->n, m, idx + 2 * s * m, work);
+        gm_mt19937_choice(&mt, real->n, m, idx + (2 * s + 1) * m, work);
+    }
     double gamma = kgamma(&cfg->kernel, d);
-    for (size_t s = 0; s < cfg->subsets; s++) {
-        gm_mt19937_choice(&mt, fake->n, m, ix, work);
-        gm_mt19937_choice(&mt, real->n, m, iy, work);
-        for (size_t i = 0; i < m; i++) {
-            if (cfg->f32) {
-                gm__rows_f32(fake, ix[i], 1, (float *)X + i * d);
-                gm__rows_f32(real, iy[i], 1, (float *)Y + i * d);
-            } else {
-                gm__rows_f64(fake, ix[i], 1, X + i * d);
-                gm__rows_f64(real, iy[i], 1, Y + i * d);
+    if (par) {
+        size_t ndone = 0;
+#pragma omp parallel num_threads(nthr)
+        {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+#pragma omp for schedule(dynamic, 1)
+            for (long s = 0; s < (long)S; s++) {
+                vals[s] = kid_subset(real, fake, cfg, m, gamma, idx + 2 * (size_t)s * m, idx + (2 * (size_t)s + 1) * m,
+                                     &ws[tid], 1);
+                size_t dn;
+#pragma omp atomic capture
+                dn = ++ndone;
+                if (tid == 0 && cfg->progress) cfg->progress("kid subsets", (double)dn / (double)S, cfg->progress_ctx);
             }
         }
-        for (size_t i = 0; i < m; i++) {
-            double a = 0, b = 0;
-            for (size_t t = 0; t < d; t++) {
-                double u = cfg->f32 ? (double)((float *)X)[i * d + t] : X[i * d + t];
-                double v = cfg->f32 ? (double)((float *)Y)[i * d + t] : Y[i * d + t];
-                a += u * u;
-                b += v * v;
-            }
-            nx[i] = a;
-            ny[i] = b;
-        }
-        ksum sxx, syy, sxy;
-        if (cfg->f32) {
-            float *Xf = (float *)X, *Yf = (float *)Y, *Gf = (float *)G;
-            gm__ssyrk_nt(m, d, Xf, Gf);
-            sxx = block_sum_f32(Gf, m, m, nx, nx, &cfg->kernel, (float)gamma, 1, rb, rd);
-            gm__ssyrk_nt(m, d, Yf, Gf);
-            syy = block_sum_f32(Gf, m, m, ny, ny, &cfg->kernel, (float)gamma, 1, rb, rd);
-            gm__sgemm_nt(m, m, d, Xf, Yf, Gf);
-            sxy = block_sum_f32(Gf, m, m, nx, ny, &cfg->kernel, (float)gamma, 0, rb, rd);
-        } else {
-            gm__dsyrk_nt(m, d, X, G);
-            sxx = block_sum(G, m, m, nx, nx, &cfg->kernel, gamma, 1, rb, rd);
-            gm__dsyrk_nt(m, d, Y, G);
-            syy = block_sum(G, m, m, ny, ny, &cfg->kernel, gamma, 1, rb, rd);
-            gm__dgemm_nt(m, m, d, 1.0, X, Y, 0.0, G);
-            sxy = block_sum(G, m, m, nx, ny, &cfg->kernel, gamma, 0, rb, rd);
-        }
-        vals[s] = mmd_combine(cfg->estimator, sxx.full, sxx.diag, syy.full, syy.diag, sxy.full, sxy.diag, (double)m,
-                              (double)m);
-        if (cfg->progress) cfg->progress("kid subsets", (double)(s + 1) / (double)cfg->subsets, cfg->progress_ctx);
+    } else {
+        vals[0] = kid_subset(real, fake, cfg, m, gamma, idx, idx + m, &ws[0], 0);
+        if (cfg->progress) cfg->progress("kid subsets", 1.0, cfg->progress_ctx);
     }
     double mean = 0, var = 0;
-    for (size_t s = 0; s < cfg->subsets; s++) mean += vals[s];
-    mean /= (double)cfg->subsets;
-    for (size_t s = 0; s < cfg->subsets; s++) var += (vals[s] - mean) * (vals[s] - mean);
+    for (size_t s = 0; s < S; s++) mean += vals[s];
+    mean /= (double)S;
+    for (size_t s = 0; s < S; s++) var += (vals[s] - mean) * (vals[s] - mean);
     out->mean = mean;
-    out->std = sqrt(var / (double)cfg->subsets);
-    out->subsets = cfg->subsets;
+    out->std = sqrt(var / (double)S);
+    out->subsets = S;
     out->subset_size = m;
-    if (per_subset) memcpy(per_subset, vals, cfg->subsets * sizeof(double));
+    if (per_subset) memcpy(per_subset, vals, S * sizeof(double));
     rc = isfinite(mean) ? GM_OK : gm_set_error(GM_ENUMERIC, "KID is not finite");
 done:
+    for (int t = 0; ws && t < nws; t++) kid_ws_free(&ws[t]);
+    gm_free(ws);
     gm_free(work);
-    gm_free(ix);
-    gm_free(iy);
-    gm_free(X);
-    gm_free(Y);
-    gm_free(G);
-    gm_free(nx);
-    gm_free(ny);
-    gm_free(rb);
-    gm_free(rd);
+    gm_free(idx);
     gm_free(vals);
     return rc;
 }

@@ -3,8 +3,9 @@
  * Reader: finds the end-of-central-directory record, walks the central directory (sizes, CRCs and
  * offsets come from there; NumPy's local headers carry a forced ZIP64 extra field, which is skipped),
  * extracts stored (method 0) or deflated (method 8, raw inflate via zlib) members, checks their CRC-32,
- * and parses them with gm_npy_parse. ZIP64 archives (more than 65535 members or 4 GiB), encrypted
- * members and other compression methods are refused with a clear message.
+ * and parses them with gm_npy_parse. ZIP64 archives (more than 65535 members or 4 GiB, as NumPy writes
+ * them) are read through the ZIP64 end-of-central-directory record and the 0x0001 extra fields; encrypted
+ * members, multi-disk archives and other compression methods are refused with a clear message.
  * Writer: uncompressed members "name.npy" (v1.0 .npy bytes identical to numpy.save), fixed DOS timestamp
  * 1980-01-01 00:00 so the output is reproducible, atomic temp-file + rename.
  * Owns: the arrays and name lists it returns. Thread safety: no shared state. */
@@ -18,6 +19,7 @@
 #define SIG_CENTRAL 0x02014b50u
 #define SIG_EOCD 0x06054b50u
 #define SIG_EOCD64_LOC 0x07064b50u
+#define SIG_EOCD64 0x06064b50u
 
 typedef struct {
     const uint8_t *name; /* not NUL-terminated */
@@ -26,6 +28,42 @@ typedef struct {
     uint32_t crc;
     size_t csize, usize, local_off;
 } zip_entry;
+
+/* Replace the 0xffffffff fields of a central-directory entry by the 64-bit values of its ZIP64 extra
+ * field (id 0x0001: uncompressed size, compressed size, local header offset — only those that overflow,
+ * in that order). ex points at the entry's extra fields (exlen bytes). */
+static int zip64_extra(zip_entry *ze, const uint8_t *ex, size_t exlen) {
+    int need_u = ze->usize == 0xffffffffu, need_c = ze->csize == 0xffffffffu, need_o = ze->local_off == 0xffffffffu;
+    size_t p = 0;
+    while (exlen - p >= 4) {
+        unsigned id = gm__rd16le(ex + p), sz = gm__rd16le(ex + p + 2);
+        if (exlen - p - 4 < sz) return -1;
+        if (id == 0x0001) {
+            const uint8_t *d = ex + p + 4;
+            size_t q = 0;
+            if (need_u) {
+                if (sz - q < 8) return -1;
+                ze->usize = (size_t)gm__rd64le(d + q);
+                q += 8;
+                need_u = 0;
+            }
+            if (need_c) {
+                if (sz - q < 8) return -1;
+                ze->csize = (size_t)gm__rd64le(d + q);
+                q += 8;
+                need_c = 0;
+            }
+            if (need_o) {
+                if (sz - q < 8) return -1;
+                ze->local_off = (size_t)gm__rd64le(d + q);
+                need_o = 0;
+            }
+            break;
+        }
+        p += 4 + (size_t)sz;
+    }
+    return need_u || need_c || need_o ? -1 : 0;
+}
 
 typedef struct {
     const uint8_t *buf;
@@ -61,9 +99,30 @@ static int zip_open(zip_dir *z, const uint8_t *buf, size_t len, const char *labe
     unsigned disk = gm__rd16le(e + 4), cd_disk = gm__rd16le(e + 6);
     size_t n_here = gm__rd16le(e + 8), n_total = gm__rd16le(e + 10);
     size_t cd_size = gm__rd32le(e + 12), cd_off = gm__rd32le(e + 16);
-    if ((eocd >= 20 && gm__rd32le(buf + eocd - 20) == SIG_EOCD64_LOC) || n_total == 0xffff || cd_size == 0xffffffffu ||
-        cd_off == 0xffffffffu)
-        GM_FAIL(GM_EFORMAT, "%s: ZIP64 archives are not supported", label);
+    if (eocd >= 20 && gm__rd32le(buf + eocd - 20) == SIG_EOCD64_LOC) {
+        /* ZIP64: locator (sig, disk, offset of the ZIP64 EOCD record, disks), then the record's 64-bit counts */
+        const uint8_t *loc = buf + eocd - 20;
+        uint64_t off64 = gm__rd64le(loc + 8);
+        if (gm__rd32le(loc + 4) != 0 || gm__rd32le(loc + 16) > 1)
+            GM_FAIL(GM_EFORMAT, "%s: multi-disk zip archives are not supported", label);
+        if (off64 > eocd - 20 || eocd - 20 - off64 < 56 || gm__rd32le(buf + off64) != SIG_EOCD64)
+            GM_FAIL(GM_EFORMAT, "%s: corrupt ZIP64 end of central directory (offset %llu)", label,
+                    (unsigned long long)off64);
+        const uint8_t *e64 = buf + off64;
+        uint64_t h = gm__rd64le(e64 + 24), t = gm__rd64le(e64 + 32), cs = gm__rd64le(e64 + 40), co = gm__rd64le(e64 + 48);
+        disk = gm__rd32le(e64 + 16) != 0;
+        cd_disk = gm__rd32le(e64 + 20) != 0;
+        if (cs > len || co > len || t > len / 46 + 1)
+            GM_FAIL(GM_EFORMAT, "%s: ZIP64 central directory (offset %llu, %llu bytes, %llu entries) lies outside the archive",
+                    label, (unsigned long long)co, (unsigned long long)cs, (unsigned long long)t);
+        n_here = (size_t)h;
+        n_total = (size_t)t;
+        cd_size = (size_t)cs;
+        cd_off = (size_t)co;
+        eocd = (size_t)off64; /* the central directory ends before the ZIP64 record */
+    } else if (n_total == 0xffff || cd_size == 0xffffffffu || cd_off == 0xffffffffu) {
+        GM_FAIL(GM_EFORMAT, "%s: ZIP64 fields without a ZIP64 end-of-central-directory locator", label);
+    }
     if (disk != 0 || cd_disk != 0 || n_here != n_total) GM_FAIL(GM_EFORMAT, "%s: multi-disk zip archives are not supported", label);
     if (cd_off > eocd || cd_size > eocd - cd_off)
         GM_FAIL(GM_EFORMAT, "%s: central directory (offset %zu, %zu bytes) lies outside the archive", label, cd_off, cd_size);
@@ -92,10 +151,11 @@ static int zip_open(zip_dir *z, const uint8_t *buf, size_t len, const char *labe
         }
         ze->name = c + 46;
         ze->name_len = fn;
-        if (ze->csize == 0xffffffffu || ze->usize == 0xffffffffu || ze->local_off == 0xffffffffu) {
+        if ((ze->csize == 0xffffffffu || ze->usize == 0xffffffffu || ze->local_off == 0xffffffffu) &&
+            zip64_extra(ze, c + 46 + fn, ex) != 0) {
             gm_free(z->e);
             z->e = NULL;
-            GM_FAIL(GM_EFORMAT, "%s: member %zu needs ZIP64, which is not supported", label, k);
+            GM_FAIL(GM_EFORMAT, "%s: member %zu: missing or corrupt ZIP64 extra field", label, k);
         }
         p += 46 + fn + ex + cm;
     }

@@ -90,6 +90,27 @@ expect_exit 1 "NaN row" -- "$GENMIX" eval --real $G/eval_real.npy --fake $G/eval
 grep -q "eval_nan.npy" "$TMP/err" && ok || bad "NaN error names the file"
 expect_exit 1 "mismatched D" -- "$GENMIX" eval --real $G/eval_real.npy --fake $G/eval_d23.npy
 expect_exit 1 "empty file" -- "$GENMIX" eval --real $G/eval_real.npy --fake $G/eval_empty.npy
+# fp16 emulation (openai profile, or --fp16) against the NumPy float16 fixture of tools/gen_eval_fp16.py:
+# counts [84, 129, 97, 140, 475, 142] of 120 fake / 150 real rows
+"$GENMIX" --quiet eval --profile openai --real $G/eval_fp16_real.npy --fake $G/eval_fp16_fake.npy --metrics pr \
+  --json "$TMP/fp16.json" > "$TMP/fp16.txt" 2>&1 || bad "openai profile run"
+near "fp16 precision" "$(val "$TMP/fp16.txt" "precision (k=3, <=)" "precision (k=3, <=)")" 0.7 1e-12
+near "fp16 recall" "$(val "$TMP/fp16.txt" "recall (k=3, <=)" "recall (k=3, <=)")" 0.86 1e-12
+grep -q '"knn_fp16":[[:space:]]*true' "$TMP/fp16.json" && ok || bad "json lacks knn_fp16 true"
+"$GENMIX" --quiet eval --fp16 --real $G/eval_fp16_real.npy --fake $G/eval_fp16_fake.npy --metrics prdc > "$TMP/fp16b.txt" 2>&1 || bad "--fp16 run"
+near "fp16 density" "$(val "$TMP/fp16b.txt" "density" "density")" 0.7916666667 1e-9
+near "fp16 coverage" "$(val "$TMP/fp16b.txt" "coverage" "coverage")" 0.9466666667 1e-9
+"$GENMIX" --quiet eval --real $G/eval_fp16_real.npy --fake $G/eval_fp16_fake.npy --metrics prdc > "$TMP/fp16c.txt" 2>&1 || bad "no-fp16 run"
+[ "$(val "$TMP/fp16c.txt" "density" "density")" != "$(val "$TMP/fp16b.txt" "density" "density")" ] && ok || bad "fp16 made no difference"
+
+# per-class Vendi (--labels) against tools/gen_eval_labels.py (NumPy eigvalsh)
+lref() { awk -v k="$1" '$1 == k {print $2}' $G/eval_labels_ref.txt; }
+"$GENMIX" --quiet eval --fake $G/eval_fake.npy --metrics vendi --labels $G/eval_labels.npy > "$TMP/lab.txt" 2>&1 || bad "--labels run"
+near "vendi class 0" "$(val "$TMP/lab.txt" "class 0 (n=120)" "class 0 (n=120)")" "$(lref vendi_class_0)" 1e-8
+near "vendi class 5" "$(val "$TMP/lab.txt" "class 5 (n=60)" "class 5 (n=60)")" "$(lref vendi_class_5)" 1e-8
+near "vendi class mean" "$(val "$TMP/lab.txt" "Vendi class mean (4)" "Vendi class mean (4)")" "$(lref vendi_per_class_mean)" 1e-8
+expect_exit 1 "labels of the wrong length/dtype" -- "$GENMIX" eval --fake $G/eval_fake.npy --metrics vendi --labels $G/eval_fake.npy
+
 expect_exit 1 "k >= n" -- "$GENMIX" eval --real $G/eval_real.npy --fake $G/eval_fake.npy --metrics prdc --k 300
 expect_exit 1 "missing file" -- "$GENMIX" eval --real $G/nope.npy --fake $G/eval_fake.npy
 expect_exit 1 "strict KID subset" -- "$GENMIX" eval --profile torch-fidelity --real $G/eval_real.npy --fake $G/eval_fake.npy --metrics kid

@@ -22,8 +22,10 @@
  * Errors: GM_EINVAL (bad configuration: k >= n, empty sets, subset larger than a set in strict mode),
  * GM_ESHAPE (feature dimensions differ), GM_ENUMERIC (an eigen/SVD solver failed or a NaN appeared),
  * GM_ENOMEM. Inputs are assumed finite (check files with gm_array_check_finite).
- * Thread safety: no shared state. With OpenMP, parallel loops use static partitions and per-block partial
- * sums added in index order, so every result is bitwise the same for any thread count.
+ * Thread safety: no shared state (a gm_knn_stream must not be used by two threads at once). With OpenMP,
+ * parallel loops use static partitions and per-block partial sums added in index order, or (k-NN items,
+ * KID subsets) dynamically scheduled work units of fixed shape whose results are combined by order-free
+ * operations, so every result is bitwise the same for any thread count.
  */
 #ifndef GM_EVAL_H
 #define GM_EVAL_H
@@ -185,6 +187,9 @@ typedef struct {
     gm_realism_kind realism;
     size_t tile;      /* 1024 rows per distance tile */
     int f32;          /* 1: SGEMM dot products (distances still assembled in float64) */
+    int fp16;         /* 1: binary16 emulation (nvidia/openai): features, then each squared distance, rounded
+                         to binary16 (nearest even); if a distance overflows, everything is recomputed without
+                         it and the result says fp16_fallback = 1 */
     void (*progress)(const char *stage, double frac, void *ctx); /* may be NULL */
     void *progress_ctx;
 } gm_knn_config;
@@ -203,15 +208,31 @@ typedef struct {
     uint8_t *covered;        /* n_real: nearest fake within r_i (k_dc) */
     double *realism;         /* n_fake or NULL */
     double *radius_real_pr, *radius_fake_pr, *radius_real_dc, *radius_fake_dc; /* squared radii */
+    int fp16_fallback;       /* 1: fp16 was requested but a distance overflowed binary16 (recomputed without) */
 } gm_knn_result;
 
 int gm_knn(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out);
 void gm_knn_result_free(gm_knn_result *r);
-/* Naive reference: full distance matrices, sort per row. Same outputs (indicators and counts). */
+/* Naive reference: full distance matrices, sort per row. Same outputs (indicators and counts); ignores fp16. */
 int gm_knn_ref(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out);
 /* Squared k-th nearest neighbour distance of each row of x within x (self excluded), tiled:
  * radii[i*kmax + (k-1)] for k = 1..kmax (ascending). */
 int gm_knn_radii(const gm_feats *x, size_t kmax, size_t tile, int f32, double *radii);
+/* x rounded to the nearest IEEE binary16 value (ties to even; |x| >= 65520 -> ±inf), as a double. */
+double gm_round_half(double x);
+
+/* Streaming k-NN: feed real and fake rows in batches of any size (any order, interleaved), then finish.
+ * The stream keeps the rows (in the compute precision: float when cfg->f32, else double), their norms and
+ * the top-k lists; each batch that completes a column tile runs that tile's radius items at once, and
+ * finish runs the rest. The result is bitwise identical to gm_knn on the concatenated sets, for any batch
+ * sizes and thread count (items have shapes fixed by n and tile). Lifecycle: create -> feed* -> finish ->
+ * free; after an error or finish, feed/finish return GM_EINVAL. cfg->progress is used by finish only. */
+typedef struct gm_knn_stream gm_knn_stream;
+enum { GM_KNN_REAL = 0, GM_KNN_FAKE = 1 };
+int gm_knn_stream_create(gm_knn_stream **out, size_t d, const gm_knn_config *cfg);
+int gm_knn_stream_feed(gm_knn_stream *s, int set, const gm_feats *rows);
+int gm_knn_stream_finish(gm_knn_stream *s, gm_knn_result *out);
+void gm_knn_stream_free(gm_knn_stream *s);
 
 /* ---- PRD ------------------------------------------------------------------------------------------ */
 
@@ -309,7 +330,7 @@ typedef struct {
     int is_drop_remainder;
 } gm_eval_profile;
 
-/* Fill `out` for "genmix", "torch-fidelity", "clean-fid", "prdc", "dgm-eval" or "nvidia";
+/* Fill `out` for "genmix", "torch-fidelity", "clean-fid", "prdc", "dgm-eval", "nvidia" or "openai";
  * GM_EINVAL naming the known profiles otherwise. */
 int gm_eval_profile_get(const char *name, gm_eval_profile *out);
 
