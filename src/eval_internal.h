@@ -4,6 +4,7 @@
 #define GM_EVAL_INTERNAL_H
 
 #include "genmix/eval.h"
+#include "linalg_internal.h"
 
 /* C(m,n) = alpha * A(m,k) B(n,k)^T + beta * C, row-major (lda = ldb = k, ldc = n). */
 void gm__dgemm_nt(size_t m, size_t n, size_t k, double alpha, const double *A, const double *B, double beta,
@@ -16,11 +17,6 @@ void gm__dsyrk_tn(size_t n, size_t d, const double *A, double *C);
 /* C(n,n) = A(n,d) A(n,d)^T (both triangles). */
 void gm__dsyrk_nt(size_t n, size_t d, const double *A, double *C);
 void gm__ssyrk_nt(size_t n, size_t d, const float *A, float *C);
-/* Eigenvalues (ascending) of the symmetric n x n matrix A (destroyed). If vecs != 0, on return row i of
- * A holds the unit eigenvector of w[i]. use_lapack = 0 forces the cyclic Jacobi reference. */
-int gm__dsyev(double *A, size_t n, double *w, int vecs, int use_lapack);
-/* Singular values (descending) of the m x n matrix A (destroyed). */
-int gm__dsvd_values(double *A, size_t m, size_t n, double *s, int use_lapack);
 
 /* Rows [r0, r0+cnt) of x converted into dst (double / float), row-major cnt x d. */
 void gm__rows_f64(const gm_feats *x, size_t r0, size_t cnt, double *dst);

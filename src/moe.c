@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "genmix/rng.h"
+#include "linalg_internal.h"
 
 #ifdef GM_HAVE_BLAS
 #include <lapacke.h>
@@ -410,73 +411,22 @@ static int newton_direction(const double *H, const double *g, size_t m, double *
 
 /* Saddle-free Newton direction for the polish: delta = V |Lambda|^-1 V^T g with the eigenvalues of the
  * negative Hessian replaced by max(|lambda|, 1e-8 max|lambda|), so that delta is an ascent direction even
- * where ell is not concave; the step is then capped to max|delta_i| <= 1. Needs LAPACK (dsyev); without
- * it, falls back to the shifted Cholesky direction. work: m*m + m. */
-/* Cyclic Jacobi eigen-decomposition of a small symmetric matrix: on return A's diagonal is destroyed,
- * ev holds the eigenvalues and Q (m x m, row-major) the eigenvectors in its columns. */
-static void jacobi_eig(double *A, size_t m, double *Q, double *ev) {
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < m; j++) Q[i * m + j] = i == j ? 1.0 : 0.0;
-    for (int sweep = 0; sweep < 100; sweep++) {
-        double off = 0.0, tot = 0.0;
-        for (size_t i = 0; i < m; i++)
-            for (size_t j = 0; j < m; j++) {
-                tot += A[i * m + j] * A[i * m + j];
-                if (i != j) off += A[i * m + j] * A[i * m + j];
-            }
-        if (off <= 1e-30 * tot) break;
-        for (size_t p = 0; p < m; p++)
-            for (size_t q = p + 1; q < m; q++) {
-                double apq = A[p * m + q];
-                if (apq == 0.0) continue;
-                double theta = (A[q * m + q] - A[p * m + p]) / (2.0 * apq);
-                double t = (theta >= 0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
-                double c = 1.0 / sqrt(t * t + 1.0), sn = t * c;
-                for (size_t k = 0; k < m; k++) { /* A <- A J */
-                    double akp = A[k * m + p], akq = A[k * m + q];
-                    A[k * m + p] = c * akp - sn * akq;
-                    A[k * m + q] = sn * akp + c * akq;
-                }
-                for (size_t k = 0; k < m; k++) { /* A <- J^T A */
-                    double apk = A[p * m + k], aqk = A[q * m + k];
-                    A[p * m + k] = c * apk - sn * aqk;
-                    A[q * m + k] = sn * apk + c * aqk;
-                }
-                for (size_t k = 0; k < m; k++) {
-                    double qkp = Q[k * m + p], qkq = Q[k * m + q];
-                    Q[k * m + p] = c * qkp - sn * qkq;
-                    Q[k * m + q] = sn * qkp + c * qkq;
-                }
-            }
-    }
-    for (size_t i = 0; i < m; i++) ev[i] = A[i * m + i];
-}
-
-/* Saddle-free Newton direction for the polish: delta = V |Lambda|^-1 V^T g with the eigenvalues of the
- * negative Hessian replaced by max(|lambda|, 1e-8 max|lambda|), so that delta is an ascent direction even
- * where ell is not concave; the step is then capped to max|delta_i| <= 1. LAPACKE dsyev for m >= 48,
- * a Jacobi sweep below (OpenBLAS threading overhead dominates tiny problems). work: 2*m*m + m. */
+ * where ell is not concave; the step is then capped to max|delta_i| <= 1. Eigen-decomposition by
+ * gm__dsyev: LAPACK for m >= 48, its Jacobi reference below (OpenBLAS threading overhead dominates tiny
+ * problems). work: m*m + m; Q row c = eigenvector of ev[c]. */
 static int polish_direction(const double *H, const double *g, size_t m, double *delta, double *work) {
-    double *Q = work, *ev = work + m * m, *A = ev + m;
-#ifdef GM_HAVE_BLAS
-    if (m >= 48) {
-        memcpy(Q, H, m * m * sizeof(double));
-        if (LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)m, Q, (lapack_int)m, ev) != 0) return 1;
-    } else
-#endif
-    {
-        memcpy(A, H, m * m * sizeof(double));
-        jacobi_eig(A, m, Q, ev);
-    }
+    double *Q = work, *ev = work + m * m;
+    memcpy(Q, H, m * m * sizeof(double));
+    if (gm__dsyev(Q, m, ev, 1, m >= 48) != GM_OK) return 1;
     double emax = 0.0;
     for (size_t i = 0; i < m; i++) emax = fmax(emax, fabs(ev[i]));
     if (!(emax > 0.0)) return 1;
     memset(delta, 0, m * sizeof(double));
     for (size_t c = 0; c < m; c++) {
         double proj = 0.0;
-        for (size_t i = 0; i < m; i++) proj += Q[i * m + c] * g[i];
+        for (size_t i = 0; i < m; i++) proj += Q[c * m + i] * g[i];
         proj /= fmax(fabs(ev[c]), 1e-8 * emax);
-        for (size_t i = 0; i < m; i++) delta[i] += proj * Q[i * m + c];
+        for (size_t i = 0; i < m; i++) delta[i] += proj * Q[c * m + i];
     }
     double mx = 0.0;
     for (size_t i = 0; i < m; i++) {
