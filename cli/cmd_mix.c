@@ -118,9 +118,6 @@ static const char *score_name(gm_mix_quad q, int lin) {
  * One line per algorithm (legend = algorithm name, plot.h palette in the order of --algo; the colour names
  * are listed in mix.json "plot_colors"), the offline optimum as a dashed reference line. The y range covers
  * the rounds after the first 2 % (the first few samples give wild scores) and the optimum, plus 5 %. */
-static const char *const mix_palette_names[8] = {"blue", "vermillion", "bluish green", "orange",
-                                                 "reddish purple", "sky blue", "black", "yellow"};
-
 static int score_plot(const char *path, const algo_result *res, size_t nalgo, size_t T, size_t runs, const char *sn,
                       double hline) {
     double lo = INFINITY, hi = -INFINITY;
@@ -522,7 +519,7 @@ int cmd_mix(int argc, char **argv) {
     cJSON_AddNumberToObject(jo, "score", gm_mix_score_of(quad, lin, opt_obj));
     cJSON_AddNumberToObject(jo, "objective", opt_obj);
     cJSON *pc = cJSON_AddArrayToObject(summary, "plot_colors");
-    for (size_t a = 0; a < nalgo; a++) cJSON_AddItemToArray(pc, cJSON_CreateString(mix_palette_names[a % 8]));
+    for (size_t a = 0; a < nalgo; a++) cJSON_AddItemToArray(pc, cJSON_CreateString(gm_plot_color_name(a)));
     cJSON *jr = cJSON_AddObjectToObject(summary, "results");
     for (size_t a = 0; a < nalgo; a++) {
         cJSON *o = cJSON_AddObjectToObject(jr, gm_mix_algo_name(res[a].algo));

@@ -46,7 +46,14 @@ struct gm_plot {
 
 /* Okabe & Ito (2008) colour-blind-safe palette, ordered for contrast on white (yellow last). */
 static const uint32_t palette[] = {0x0072B2, 0xD55E00, 0x009E73, 0xE69F00, 0xCC79A7, 0x56B4E9, 0x000000, 0xF0E442};
+static const char *const palette_names[] = {"blue", "vermillion", "bluish green", "orange",
+                                            "reddish purple", "sky blue", "black", "yellow"};
 #define N_PALETTE ((int)(sizeof palette / sizeof palette[0]))
+_Static_assert(sizeof palette_names / sizeof palette_names[0] == sizeof palette / sizeof palette[0],
+               "one name per palette colour");
+
+const char *gm_plot_color_name(size_t i) { return palette_names[i % (size_t)N_PALETTE]; }
+uint32_t gm_plot_color_rgb(size_t i) { return palette[i % (size_t)N_PALETTE]; }
 static const uint32_t ref_grays[] = {0x333333, 0x888888};
 
 static uint32_t series_rgb(int color) {

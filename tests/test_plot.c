@@ -407,6 +407,35 @@ GM_TEST(test_band_colour_and_legend_corner) {
     gm_plot_free(p);
 }
 
+GM_TEST(test_series_colours_named) {
+    /* three horizontal lines: the pixels of the i-th are gm_plot_color_rgb(i); names cycle with the palette */
+    gm_plot *p;
+    CHECK_OK(gm_plot_create(&p, NULL, NULL, NULL));
+    gm_plot_set_grid(p, 0);
+    gm_plot_set_xrange(p, 0, 1);
+    gm_plot_set_yrange(p, 0, 1);
+    double x[2] = {0.0, 1.0}, y[3][2] = {{0.2, 0.2}, {0.5, 0.5}, {0.8, 0.8}};
+    for (int i = 0; i < 3; i++) CHECK_OK(gm_plot_line(p, x, y[i], 2, NULL));
+    gm_plot_frame f;
+    CHECK_OK(gm_plot_frame_get(p, 400, 300, &f));
+    image im;
+    CHECK_OK(render(p, 400, 300, &im));
+    int cx = (f.left + f.right) / 2;
+    for (int i = 0; i < 3; i++) {
+        uint32_t want = gm_plot_color_rgb((size_t)i);
+        int yc = (int)(f.bottom - y[i][0] * (f.bottom - f.top)), found = 0;
+        for (int yy = yc - 2; yy <= yc + 2; yy++) {
+            const uint8_t *q = pix(&im, cx, yy);
+            found |= q[0] == (want >> 16 & 0xFF) && q[1] == (want >> 8 & 0xFF) && q[2] == (want & 0xFF);
+        }
+        CHECK(found);
+    }
+    CHECK(!strcmp(gm_plot_color_name(0), "blue") && !strcmp(gm_plot_color_name(1), "vermillion"));
+    CHECK(!strcmp(gm_plot_color_name(8), gm_plot_color_name(0)) && gm_plot_color_rgb(9) == gm_plot_color_rgb(1));
+    gm_free(im.px);
+    gm_plot_free(p);
+}
+
 GM_TEST(test_bad_args) {
     gm_plot *p;
     CHECK_OK(gm_plot_create(&p, "t", NULL, NULL));
@@ -464,6 +493,6 @@ GM_TEST(test_alloc_failure) {
 GM_TEST_MAIN({"deterministic", test_deterministic}, {"diagonal_line", test_diagonal_line},
              {"zoomed_line_clipped", test_zoomed_line_clipped},
              {"nan_breaks_line", test_nan_breaks_line}, {"log_axes_drop_nonpositive", test_log_axes_drop_nonpositive},
-             {"linear_ticks", test_linear_ticks}, {"empty_plot", test_empty_plot},
+             {"linear_ticks", test_linear_ticks}, {"series_colours_named", test_series_colours_named}, {"empty_plot", test_empty_plot},
              {"band_colour_and_legend_corner", test_band_colour_and_legend_corner}, {"bad_args", test_bad_args},
              {"alloc_failure", test_alloc_failure})

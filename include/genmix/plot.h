@@ -35,6 +35,10 @@ void gm_plot_set_xrange(gm_plot *p, double lo, double hi);
 void gm_plot_set_yrange(gm_plot *p, double lo, double hi);
 /* A polyline with a legend label (NULL: no legend entry); colours cycle through a fixed palette. */
 int gm_plot_line(gm_plot *p, const double *x, const double *y, size_t n, const char *label);
+/* The colour of the i-th line/points series of a plot (the palette cycles): its name ("blue",
+ * "vermillion", ...) and 0xRRGGBB value, so that programs can describe a plot's legend in text/JSON. */
+const char *gm_plot_color_name(size_t i);
+uint32_t gm_plot_color_rgb(size_t i);
 /* Markers only. */
 int gm_plot_points(gm_plot *p, const double *x, const double *y, size_t n, const char *label);
 /* A translucent band between lo and hi in the colour of the most recent line (e.g. mean +- std). */
