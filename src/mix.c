@@ -247,7 +247,8 @@ struct gm_mix_ref {
 };
 
 #define MIX_TILE 128
-#define MIX_KB 4096 /* stored samples per block of the online kernel sums (one SGEMM per push up to this t) */
+#define MIX_KB 4096 /* stored samples per block of the online kernel sums (one GEMV per sample up to this t) */
+#define MIX_KBA 1024 /* stored samples per block of a look-ahead push: one SGEMM each, run as OpenMP tasks */
 
 int gm_mix_ref_create(gm_mix_ref **out, const float *Y, size_t n, size_t d, gm_mix_kernel kernel, double sigma, int lin,
                       size_t knn_k) {
@@ -448,7 +449,7 @@ int gm_mix_create(gm_mix **out, const gm_mix_config *cfg, const gm_mix_ref *ref)
         b->QR = gm_malloc(m * B * m * sizeof *b->QR);
         b->tile = gm_malloc(B * T * sizeof *b->tile);
     }
-    b->part = gm_malloc(((T + MIX_KB - 1) / MIX_KB) * (B ? B : 1) * m * sizeof *b->part);
+    b->part = gm_malloc(((T + MIX_KBA - 1) / MIX_KBA) * (B ? B : 1) * m * sizeof *b->part); /* MIX_KBA <= MIX_KB */
     if (!b->X || !b->sq || !b->lab || !b->dots || !b->part || (B && (!b->Qx || !b->Qsq || !b->Qf || !b->QR || !b->tile))) {
         gm_mix_free(b);
         return GM_ENOMEM;
@@ -747,21 +748,28 @@ int gm_mix_push_ahead(gm_mix *b, size_t arm, const float *x, size_t n, const dou
         for (size_t j = 0; j < m; j++) R[j] = 0.0;
     }
     if (b->k.type != KT_NONE && b->t > 0 && n > 0) {
-        /* one SGEMM per fixed block of MIX_KB stored samples (columns i0.. of the n x T tile), per-block
-         * partial sums added in block order (serial: running these blocks in an OpenMP loop, with OpenBLAS
-         * calls inside, stalled for minutes on the shared 2-core machine) */
-        size_t t = b->T, nblk = (b->t + MIX_KB - 1) / MIX_KB;
+        /* one SGEMM per fixed block of MIX_KBA stored samples (columns i0.. of the n x T tile), per-block
+         * partial sums added in block order, so the result does not depend on which thread ran a block.
+         * The blocks are OpenMP tasks: gm_mix_simulate calls this inside its replication loop's parallel
+         * region, where a thread without a replication of its own (e.g. one run on 2 threads) waits at the
+         * loop's barrier and runs tasks, and OpenBLAS stays single-threaded. (A nested `parallel for` here
+         * would run serially inside that region; outside any region the tasks run on the calling thread.) */
+        size_t t = b->T, nblk = (b->t + MIX_KBA - 1) / MIX_KBA;
         for (size_t k = 0; k < nblk; k++) {
-            size_t i0 = k * MIX_KB, ni = b->t - i0 < MIX_KB ? b->t - i0 : MIX_KB;
-            gm_mix_dots_tile(Q, n, b->X + i0 * d, ni, d, b->tile + i0, t);
-            for (size_t r = 0; r < n; r++) {
-                double *P = b->part + (k * B + r) * m;
-                for (size_t j = 0; j < m; j++) P[j] = 0.0;
-                float *tr = b->tile + r * t + i0;
-                krow(&b->k, tr, b->sq + i0, b->Qsq[arm * B + r], ni);
-                acc_arms(tr, b->lab + i0, ni, m, P);
+#pragma omp task default(shared) firstprivate(k) if (nblk > 1)
+            {
+                size_t i0 = k * MIX_KBA, ni = b->t - i0 < MIX_KBA ? b->t - i0 : MIX_KBA;
+                gm_mix_dots_tile(Q, n, b->X + i0 * d, ni, d, b->tile + i0, t);
+                for (size_t r = 0; r < n; r++) {
+                    double *P = b->part + (k * B + r) * m;
+                    for (size_t j = 0; j < m; j++) P[j] = 0.0;
+                    float *tr = b->tile + r * t + i0;
+                    krow(&b->k, tr, b->sq + i0, b->Qsq[arm * B + r], ni);
+                    acc_arms(tr, b->lab + i0, ni, m, P);
+                }
             }
         }
+#pragma omp taskwait
         for (size_t r = 0; r < n; r++) {
             double *R = b->QR + (arm * B + r) * m;
             for (size_t k = 0; k < nblk; k++)

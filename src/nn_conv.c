@@ -526,8 +526,7 @@ static int crp_threads(void) {
     return n < CRP_SLOTS ? n : CRP_SLOTS;
 }
 static size_t crp_tid(void) { return (size_t)omp_get_thread_num(); }
-#else
-static int crp_threads(void) { return 1; }
+#else /* serial build: the pragmas that call crp_threads() are ignored */
 static size_t crp_tid(void) { return 0; }
 #endif
 

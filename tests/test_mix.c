@@ -590,6 +590,30 @@ GM_TEST(test_threads_identical) {
         gm_mix_trace_free(&t1);
         gm_mix_trace_free(&t2);
     }
+    /* one run longer than a look-ahead block (1024 stored samples): with 2 threads the second thread runs
+     * some of the blocks as OpenMP tasks; the trace must not change */
+    {
+        size_t T1 = 2600;
+        gm_mix_config cfg;
+        gm_mix_config_default(&cfg, 3, 2, T1, GM_MIX_QUAD_RKE, 0);
+        cfg.sigma = 1.0;
+        gm_mix_trace t1, t2;
+#ifdef _OPENMP
+        omp_set_num_threads(1);
+#endif
+        run_case(MU3, s, 3, T1, 1, &cfg, NULL, f, &obj, &t1);
+#ifdef _OPENMP
+        omp_set_num_threads(2);
+#endif
+        run_case(MU3, s, 3, T1, 1, &cfg, NULL, f, &obj, &t2);
+        CHECK(t1.objective && t2.objective);
+        if (t1.objective && t2.objective) {
+            CHECK(memcmp(t1.objective, t2.objective, T1 * sizeof(double)) == 0);
+            CHECK(memcmp(t1.freq, t2.freq, T1 * 3 * sizeof(double)) == 0);
+        }
+        gm_mix_trace_free(&t1);
+        gm_mix_trace_free(&t2);
+    }
 }
 
 /* ---- reference terms vs naive prdc ------------------------------------------------------------ */
