@@ -17,7 +17,7 @@ for target in npy npz safetensors idx; do
   mkdir -p "$corpus"
   case $target in
     npy) cp tests/golden/io/*.npy "$corpus"/ 2>/dev/null ;;
-    npz) cp tests/golden/io/*.npz "$corpus"/ 2>/dev/null ;;
+    npz) cp tests/golden/io/*.npz tests/golden/eval_zip64*.npz "$corpus"/ 2>/dev/null ;;
     safetensors) cp tests/golden/io/*.safetensors "$corpus"/ 2>/dev/null
                  printf '\x08\x00\x00\x00\x00\x00\x00\x00{}      ' >"$corpus/empty.safetensors" ;;
     idx)
