@@ -963,9 +963,13 @@ static int moe_sample(int argc, char **argv) {
             }
             for (size_t t = 0; t < n; t++) X[t * d + j] = tab.values[t * tab.ncols + (size_t)col];
         }
-        gm_moe_sample_y(&m, X, n, &r, y, z);
+        rc = gm_moe_sample_y(&m, X, n, &r, y, z);
     } else {
-        gm_moe_sample(&m, n, xr, &r, X, y, z);
+        rc = gm_moe_sample(&m, n, xr, &r, X, y, z);
+    }
+    if (rc) {
+        status = cli_fail(rc);
+        goto done;
     }
     size_t cap = 256 + (d + 1) * 64 + strlen(target) + n * ((d + 2) * 26 + 8);
     for (size_t j = 0; j < d; j++) cap += strlen(features[j]);

@@ -1078,69 +1078,65 @@ static size_t inverse_cdf(double *v, size_t m, double u) {
     return m - 1;
 }
 
-void gm_moe_sample_lcg(const gm_moe *m, size_t n, uint32_t seed, double xr, double *X, int *y, int *z) {
+/* One draw of (z, y) at x from two uniforms, by inverse CDF of the gate and then of expert z's class
+ * probabilities. work: k + S + 2 (d + 1) doubles. */
+static void draw_row(const gm_moe *m, const double *x, double uz, double uy, double *work, int *y, int *z) {
     size_t k = m->n_experts, S = m->n_classes, d = m->dim, p = d + 1;
+    double *v = work, *f = work + k, *xt = f + S, *gt = xt + p;
+    design_rows(m->gate, x, d, xt, gt);
+    for (size_t i = 0; i < k; i++) {
+        double e = 0.0;
+        for (size_t j = 0; j < p; j++) e += m->W[j * k + i] * gt[j];
+        v[i] = e;
+    }
+    size_t zi = inverse_cdf(v, k, uz);
+    for (size_t c = 0; c < S; c++) {
+        double e = 0.0;
+        for (size_t j = 0; j < p; j++) e += m->V[(zi * p + j) * S + c] * xt[j];
+        f[c] = e;
+    }
+    *y = (int)inverse_cdf(f, S, uy);
+    if (z) *z = (int)zi;
+}
+
+static double *draw_work(const gm_moe *m) {
+    return gm_malloc((m->n_experts + m->n_classes + 2 * (m->dim + 1)) * sizeof(double));
+}
+
+int gm_moe_sample_lcg(const gm_moe *m, size_t n, uint32_t seed, double xr, double *X, int *y, int *z) {
+    size_t d = m->dim;
     uint32_t s = seed;
-    double *v = gm_malloc((k + S + 2 * p) * sizeof(double));
-    GM_ASSERT(v != NULL);
-    double *xt = v + k + S, *gt = xt + p;
+    double *w = draw_work(m);
+    if (!w) return GM_ENOMEM;
     for (size_t t = 0; t < n; t++) {
         double *x = X + t * d;
         for (size_t j = 0; j < d; j++) x[j] = xr * (-1.0 + 2.0 * lcg_next(&s));
         double uz = lcg_next(&s), uy = lcg_next(&s);
-        design_rows(m->gate, x, d, xt, gt);
-        for (size_t i = 0; i < k; i++) {
-            double e = 0.0;
-            for (size_t j = 0; j < p; j++) e += m->W[j * k + i] * gt[j];
-            v[i] = e;
-        }
-        size_t zi = inverse_cdf(v, k, uz);
-        double *f = v + k;
-        for (size_t c = 0; c < S; c++) {
-            double e = 0.0;
-            for (size_t j = 0; j < p; j++) e += m->V[(zi * p + j) * S + c] * xt[j];
-            f[c] = e;
-        }
-        y[t] = (int)inverse_cdf(f, S, uy);
-        if (z) z[t] = (int)zi;
+        draw_row(m, x, uz, uy, w, y + t, z ? z + t : NULL);
     }
-    gm_free(v);
+    gm_free(w);
+    return GM_OK;
 }
 
 /* ============================================================================================== */
 /* sampling with Philox and choosing k                                                             */
 /* ============================================================================================== */
 
-void gm_moe_sample_y(const gm_moe *m, const double *X, size_t n, gm_rng *rng, int *y, int *z) {
-    size_t k = m->n_experts, S = m->n_classes, d = m->dim, p = d + 1;
-    double *v = gm_malloc((k + S + 2 * p) * sizeof(double));
-    GM_ASSERT(v != NULL);
-    double *xt = v + k + S, *gt = xt + p, *f = v + k;
+int gm_moe_sample_y(const gm_moe *m, const double *X, size_t n, gm_rng *rng, int *y, int *z) {
+    double *w = draw_work(m);
+    if (!w) return GM_ENOMEM;
     for (size_t t = 0; t < n; t++) {
-        const double *x = X + t * d;
         double uz = gm_rng_uniform(rng), uy = gm_rng_uniform(rng);
-        design_rows(m->gate, x, d, xt, gt);
-        for (size_t i = 0; i < k; i++) {
-            double e = 0.0;
-            for (size_t j = 0; j < p; j++) e += m->W[j * k + i] * gt[j];
-            v[i] = e;
-        }
-        size_t zi = inverse_cdf(v, k, uz);
-        for (size_t c = 0; c < S; c++) {
-            double e = 0.0;
-            for (size_t j = 0; j < p; j++) e += m->V[(zi * p + j) * S + c] * xt[j];
-            f[c] = e;
-        }
-        y[t] = (int)inverse_cdf(f, S, uy);
-        if (z) z[t] = (int)zi;
+        draw_row(m, X + t * m->dim, uz, uy, w, y + t, z ? z + t : NULL);
     }
-    gm_free(v);
+    gm_free(w);
+    return GM_OK;
 }
 
-void gm_moe_sample(const gm_moe *m, size_t n, double xr, gm_rng *rng, double *X, int *y, int *z) {
+int gm_moe_sample(const gm_moe *m, size_t n, double xr, gm_rng *rng, double *X, int *y, int *z) {
     size_t d = m->dim;
     for (size_t t = 0; t < n * d; t++) X[t] = xr * (-1.0 + 2.0 * gm_rng_uniform(rng));
-    gm_moe_sample_y(m, X, n, rng, y, z);
+    return gm_moe_sample_y(m, X, n, rng, y, z);
 }
 
 double gm_moe_criterion_value(const gm_moe_fit_result *r, gm_moe_criterion c) {

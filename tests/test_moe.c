@@ -41,7 +41,7 @@ static void make_data(dataset *ds, const gm_moe *m, size_t n, uint32_t seed, dou
     ds->X = gm_malloc(n * m->dim * sizeof(double));
     ds->y = gm_malloc(n * sizeof(int));
     ds->z = gm_malloc(n * sizeof(int));
-    gm_moe_sample_lcg(m, n, seed, xr, ds->X, ds->y, ds->z);
+    CHECK_OK(gm_moe_sample_lcg(m, n, seed, xr, ds->X, ds->y, ds->z));
 }
 static void free_data(dataset *ds) {
     gm_free(ds->X);
@@ -579,7 +579,7 @@ GM_TEST(test_sample_philox) {
     int *y = gm_malloc(n * sizeof(int)), *z = gm_malloc(n * sizeof(int));
     gm_rng r;
     gm_rng_init(&r, 11, gm_rng_stream_id(GM_STREAM_DATA, 0));
-    gm_moe_sample(&m, n, 2.0, &r, X, y, z);
+    CHECK_OK(gm_moe_sample(&m, n, 2.0, &r, X, y, z));
     double xmin = 1e300, xmax = -1e300, xs = 0.0;
     for (size_t t = 0; t < n; t++) {
         xmin = fmin(xmin, X[t]);
@@ -608,7 +608,7 @@ GM_TEST(test_sample_philox) {
     int *y2 = gm_malloc(n * sizeof(int));
     gm_rng_init(&r, 11, gm_rng_stream_id(GM_STREAM_DATA, 0));
     for (size_t t = 0; t < n; t++) (void)gm_rng_uniform(&r);
-    gm_moe_sample_y(&m, X, n, &r, y2, NULL);
+    CHECK_OK(gm_moe_sample_y(&m, X, n, &r, y2, NULL));
     CHECK(memcmp(y, y2, n * sizeof(int)) == 0);
     gm_free(y2);
     gm_free(X), gm_free(P), gm_free(Gp), gm_free(y), gm_free(z);

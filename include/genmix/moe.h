@@ -204,15 +204,15 @@ int gm_moe_check_labels(const int *y, size_t n, size_t n_classes);
 
 /* n observations with the LCG s' = 1664525 s + 1013904223 mod 2^32, u = (s + 0.5) / 2^32; observation t
  * uses d + 2 uniforms: x_tj = xr (-1 + 2u), then z (expert) and y (class) by inverse CDF. X (n x d),
- * y and z (nullable) are the caller's. */
-void gm_moe_sample_lcg(const gm_moe *m, size_t n, uint32_t seed, double xr, double *X, int *y, int *z);
+ * y and z (nullable) are the caller's. GM_ENOMEM if its small work buffer cannot be allocated. */
+int gm_moe_sample_lcg(const gm_moe *m, size_t n, uint32_t seed, double xr, double *X, int *y, int *z);
 
 /* Draw (x, y) from the model with a Philox generator: x_tj ~ U[-xr, xr] (X is filled), then as
  * gm_moe_sample_y. X (n x d), y, z (nullable) are the caller's. */
-void gm_moe_sample(const gm_moe *m, size_t n, double xr, gm_rng *rng, double *X, int *y, int *z);
+int gm_moe_sample(const gm_moe *m, size_t n, double xr, gm_rng *rng, double *X, int *y, int *z);
 /* Draw labels for given inputs X (n x d): z_t ~ Cat(pi(x_t)), y_t ~ Cat(f_{z_t}(. | x_t)), each by
  * inverse CDF of one uniform; z (nullable) receives the experts. */
-void gm_moe_sample_y(const gm_moe *m, const double *X, size_t n, gm_rng *rng, int *y, int *z);
+int gm_moe_sample_y(const gm_moe *m, const double *X, size_t n, gm_rng *rng, int *y, int *z);
 
 /* ---- choosing the number of experts ---------------------------------------------------------- */
 
