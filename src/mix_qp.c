@@ -54,6 +54,27 @@ static int solve_small(double *M, double *r, size_t n, double scale) {
     return 0;
 }
 
+/* KKT system of min a'Ka + c'a on the simplex restricted to the support `mask`: [2K_AA 1; 1' 0] [a_A; -nu]
+ * = [-c_A; 1], solved in place. On success (0) idx[0..*k) lists the support, r[0..*k) its weights and r[*k]
+ * the multiplier -nu. M and r hold (GM_MIX_QP_ENUM_MAX + 1)^2 and GM_MIX_QP_ENUM_MAX + 1 doubles. */
+static int kkt_support(const double *K, const double *c, size_t m, unsigned long mask, double scale, double *M,
+                       double *r, size_t *idx, size_t *k_out) {
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        if (mask & (1UL << i)) idx[k++] = i;
+    size_t n = k + 1;
+    for (size_t a = 0; a < k; a++) {
+        for (size_t b = 0; b < k; b++) M[a * n + b] = 2.0 * K[idx[a] * m + idx[b]];
+        M[a * n + k] = 1.0;
+        M[k * n + a] = 1.0;
+        r[a] = -c[idx[a]];
+    }
+    M[k * n + k] = 0.0;
+    r[k] = 1.0;
+    *k_out = k;
+    return solve_small(M, r, n, scale);
+}
+
 static void qp_enumerate(const double *K, const double *c, size_t m, double *alpha, double *obj) {
     double scale = 1.0;
     for (size_t i = 0; i < m * m; i++) scale = fmax(scale, fabs(K[i]));
@@ -62,19 +83,8 @@ static void qp_enumerate(const double *K, const double *c, size_t m, double *alp
     size_t idx[GM_MIX_QP_ENUM_MAX];
     double best = INFINITY;
     for (unsigned long mask = 1; mask < (1UL << m); mask++) {
-        size_t k = 0;
-        for (size_t i = 0; i < m; i++)
-            if (mask & (1UL << i)) idx[k++] = i;
-        size_t n = k + 1;
-        for (size_t a = 0; a < k; a++) {
-            for (size_t b = 0; b < k; b++) M[a * n + b] = 2.0 * K[idx[a] * m + idx[b]];
-            M[a * n + k] = 1.0;
-            M[k * n + a] = 1.0;
-            r[a] = -c[idx[a]];
-        }
-        M[k * n + k] = 0.0;
-        r[k] = 1.0;
-        if (solve_small(M, r, n, scale) != 0) continue;
+        size_t k;
+        if (kkt_support(K, c, m, mask, scale, M, r, idx, &k) != 0) continue;
         int ok = 1;
         double sum = 0.0;
         for (size_t a = 0; a < k; a++) {
@@ -166,19 +176,8 @@ int gm_mix_qp_try_support(const double *K, const double *c, size_t m, unsigned l
     double scale = 1.0;
     for (size_t i = 0; i < m * m; i++) scale = fmax(scale, fabs(K[i]));
     double M[(GM_MIX_QP_ENUM_MAX + 1) * (GM_MIX_QP_ENUM_MAX + 1)], r[GM_MIX_QP_ENUM_MAX + 1];
-    size_t idx[GM_MIX_QP_ENUM_MAX], k = 0;
-    for (size_t i = 0; i < m; i++)
-        if (mask & (1UL << i)) idx[k++] = i;
-    size_t n = k + 1;
-    for (size_t a = 0; a < k; a++) {
-        for (size_t b = 0; b < k; b++) M[a * n + b] = 2.0 * K[idx[a] * m + idx[b]];
-        M[a * n + k] = 1.0;
-        M[k * n + a] = 1.0;
-        r[a] = -c[idx[a]];
-    }
-    M[k * n + k] = 0.0;
-    r[k] = 1.0;
-    if (solve_small(M, r, n, scale) != 0) return 0;
+    size_t idx[GM_MIX_QP_ENUM_MAX], k;
+    if (kkt_support(K, c, m, mask, scale, M, r, idx, &k) != 0) return 0;
     double cand[GM_MIX_QP_ENUM_MAX] = {0}, sum = 0.0;
     for (size_t a = 0; a < k; a++) {
         if (!(r[a] > 0.0)) return 0;
