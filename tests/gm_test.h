@@ -16,6 +16,18 @@
 #include <string.h>
 
 #include "genmix/base.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Thread count for the OpenMP loops of the code under test (no-op in a serial build). */
+static inline void gm_test_set_threads(int t) {
+#ifdef _OPENMP
+    omp_set_num_threads(t);
+#else
+    (void)t;
+#endif
+}
 
 static int gm_t_failed_checks;
 

@@ -5,18 +5,6 @@
 #include "genmix/eval.h"
 #include "eval_data.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-static void set_threads(int t) {
-#ifdef _OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
-}
-
 GM_TEST(test_mt19937_choice_vectors) {
     /* spec §4: RandomState(2020), three consecutive choice(5000, 8, replace=False) */
     static const size_t want[3][8] = {{2398, 2360, 3232, 27, 1246, 2217, 3617, 3744},
@@ -395,13 +383,13 @@ GM_TEST(test_thread_invariance) {
     nc.realism = GM_REALISM_KYNKAAT;
     gm_kernel rb = gm_kernel_rbf_sigma(1.5);
     for (int t = 0; t < 2; t++) {
-        set_threads(t + 1);
+        gm_test_set_threads(t + 1);
         CHECK_OK(gm_fd(&r, &f, GM_COV_UNBIASED, &fd[t]));
         CHECK_OK(gm_kid(&r, &f, &kc, &kid[t], NULL));
         CHECK_OK(gm_knn(&r, &f, &nc, &kn[t]));
         CHECK_OK(gm_mmd(&r, &f, &rb, GM_MMD_UNBIASED, &mmd[t]));
     }
-    set_threads(2);
+    gm_test_set_threads(2);
     CHECK(memcmp(&fd[0].fd, &fd[1].fd, sizeof(double)) == 0);
     CHECK(memcmp(&fd[0].trace_sqrt, &fd[1].trace_sqrt, sizeof(double)) == 0);
     CHECK(memcmp(&kid[0].mean, &kid[1].mean, sizeof(double)) == 0);
@@ -451,10 +439,10 @@ GM_TEST(test_bootstrap_and_profiles) {
     gm_knn_ci ci[2];
     CHECK_OK(gm_knn(&r, &f, &c, &k));
     for (int t = 0; t < 2; t++) {
-        set_threads(t + 1);
+        gm_test_set_threads(t + 1);
         CHECK_OK(gm_knn_bootstrap(&k, &c, 200, 5, 0.95, &ci[t]));
     }
-    set_threads(2);
+    gm_test_set_threads(2);
     CHECK(memcmp(&ci[0], &ci[1], sizeof ci[0]) == 0);
     CHECK(ci[0].precision.lo < k.precision && k.precision < ci[0].precision.hi);
     CHECK(ci[0].coverage.lo < k.coverage && k.coverage < ci[0].coverage.hi);

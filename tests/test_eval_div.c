@@ -4,10 +4,6 @@
 #include "genmix/eval.h"
 #include "eval_data.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 GM_TEST(test_vendi_known) {
     double K6[36];
     double x[6] = {0, 0, 10, 10, 20, 20};
@@ -216,13 +212,9 @@ GM_TEST(test_prd_kmeans) {
     CHECK(g18 > 0.9);   /* F_1/8 weighs precision: every generated point is on a real mode */
     /* deterministic for a seed and the thread count */
     double h8, h18;
-#ifdef _OPENMP
-    omp_set_num_threads(1);
-#endif
+    gm_test_set_threads(1);
     CHECK_OK(gm_prd(&a, &b, &c, P, R, &h8, &h18));
-#ifdef _OPENMP
-    omp_set_num_threads(2);
-#endif
+    gm_test_set_threads(2);
     CHECK(h8 == g8 && h18 == g18);
     free(P);
     free(R);
@@ -236,9 +228,7 @@ GM_TEST(test_div_thread_invariance) {
     double fr[2][2], v[2], mc[2], s[2] = {1.0, 2.0};
     gm_kernel cs = {GM_KERNEL_COSINE, 0, 0, 0, 0};
     for (int t = 0; t < 2; t++) {
-#ifdef _OPENMP
-        omp_set_num_threads(t + 1);
-#endif
+        gm_test_set_threads(t + 1);
         CHECK_OK(gm_rke_frobenius(&f, s, 2, 512, fr[t]));
         CHECK_OK(gm_vendi(&f, &cs, 1, &v[t], NULL));
         CHECK_OK(gm_rke_mc(&f, 1.0, 100000, 3, &mc[t]));

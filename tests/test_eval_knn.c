@@ -9,18 +9,6 @@
 #include "genmix/io.h"
 #include "eval_data.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-static void set_threads(int t) {
-#ifdef _OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
-}
-
 static int same_bytes(const void *a, const void *b, size_t n) {
     if (!a || !b) return a == b;
     return memcmp(a, b, n) == 0;
@@ -98,9 +86,9 @@ GM_TEST(test_stream_matches_in_memory) {
         CHECK_OK(run_stream(cases[ci].real, &f, &c, sizes_b, 1, &b2));
         check_identical(&a, &b);
         check_identical(&a, &b2);
-        set_threads(1); /* one thread, same bits */
+        gm_test_set_threads(1); /* one thread, same bits */
         CHECK_OK(gm_knn(cases[ci].real, &f, &c, &t1));
-        set_threads(2);
+        gm_test_set_threads(2);
         check_identical(&a, &t1);
         CHECK(a.precision > 0.3 && a.recall > 0.3 && a.density > 0.3); /* overlapping sets */
         gm_knn_result_free(&a);

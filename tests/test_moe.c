@@ -6,10 +6,6 @@
 #include "genmix/moe.h"
 #include "genmix/rng.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 /* Design A (spec 7.2): K = 3 classes, 2 experts, d = 1. */
 static void design_a(gm_moe *m) {
     CHECK_OK(gm_moe_init(m, 2, 3, 1, GM_MOE_GATE_IDENTITY));
@@ -665,13 +661,9 @@ GM_TEST(test_simulation_smoke) {
     sc.reps = 4;
     sc.seed = 2024;
     gm_moe_sim_record rec1[12], rec2[12];
-#ifdef _OPENMP
-    omp_set_num_threads(1);
-#endif
+    gm_test_set_threads(1);
     CHECK_OK(gm_moe_simulate(&sc, rec1, NULL, NULL));
-#ifdef _OPENMP
-    omp_set_num_threads(2);
-#endif
+    gm_test_set_threads(2);
     sc.n_grid = 2; /* the two smaller sizes again with 2 threads */
     CHECK_OK(gm_moe_simulate(&sc, rec2, NULL, NULL));
     int same = 1;
