@@ -351,6 +351,19 @@ static int model_load(const char *path, gm_moe *m, char ***features, double **cl
     return model_from_json(path, m, features, class_values, target);
 }
 
+/* X (n x d) = the model's feature columns of the table, by name (the CSV may order them differently or
+ * carry extra columns). GM_EINVAL naming the missing column otherwise. */
+static int features_from_csv(const gm_csv *tab, const char *csv, const char *model, char *const *features, size_t d,
+                             double *X) {
+    size_t n = tab->nrows;
+    for (size_t j = 0; j < d; j++) {
+        long col = gm_csv_col(tab, features[j]);
+        if (col < 0) GM_FAIL(GM_EINVAL, "%s: no feature column '%s' (needed by %s)", csv, features[j], model);
+        for (size_t t = 0; t < n; t++) X[t * d + j] = tab->values[t * tab->ncols + (size_t)col];
+    }
+    return GM_OK;
+}
+
 static void model_names_free(char **features, size_t d, double *class_values, char *target) {
     for (size_t j = 0; j < d && features; j++) free(features[j]);
     free(features);
@@ -796,14 +809,9 @@ static int moe_predict(int argc, char **argv) {
         status = cli_fail(GM_ENOMEM);
         goto done;
     }
-    for (size_t j = 0; j < d; j++) {
-        long col = gm_csv_col(&tab, features[j]);
-        if (col < 0) {
-            gm_set_error(GM_EINVAL, "%s: no feature column '%s' (needed by %s)", csv, features[j], model);
-            status = cli_fail(GM_EINVAL);
-            goto done;
-        }
-        for (size_t t = 0; t < n; t++) X[t * d + j] = tab.values[t * tab.ncols + (size_t)col];
+    if ((rc = features_from_csv(&tab, csv, model, features, d, X)) != GM_OK) {
+        status = cli_fail(rc);
+        goto done;
     }
     gm_moe_predict_proba(&m, X, n, P);
     {
@@ -954,16 +962,8 @@ static int moe_sample(int argc, char **argv) {
     gm_rng r;
     gm_rng_init(&r, seed, gm_rng_stream_id(GM_STREAM_DATA, 0));
     if (csv) {
-        for (size_t j = 0; j < d; j++) {
-            long col = gm_csv_col(&tab, features[j]);
-            if (col < 0) {
-                gm_set_error(GM_EINVAL, "%s: no feature column '%s' (needed by %s)", csv, features[j], model);
-                status = cli_fail(GM_EINVAL);
-                goto done;
-            }
-            for (size_t t = 0; t < n; t++) X[t * d + j] = tab.values[t * tab.ncols + (size_t)col];
-        }
-        rc = gm_moe_sample_y(&m, X, n, &r, y, z);
+        rc = features_from_csv(&tab, csv, model, features, d, X);
+        if (rc == GM_OK) rc = gm_moe_sample_y(&m, X, n, &r, y, z);
     } else {
         rc = gm_moe_sample(&m, n, xr, &r, X, y, z);
     }
