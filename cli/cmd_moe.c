@@ -1027,6 +1027,8 @@ static void simulate_usage(FILE *f) {
             "Writes DIR/moe_sim_<case>.csv (one row per fit), DIR/moe_sim_summary.json and the log-log plots\n"
             "DIR/moe_sim.png (D1) and DIR/moe_sim_params.png (cell parameter errors).\n\n"
             "options:\n"
+            "  --design A|B    true model: design A (default; spec 7.2) or design B (spec 7.3: K = 2 classes,\n"
+            "                  x ~ U[-3,3], gate (0, 1.5), experts (0.5, 1) and (-0.5, -1.5); regime2 sets -1.5 to 0)\n"
             "  --reps R        replications per n (default 10; the documented study uses 40)\n"
             "  --nmin N        smallest n (default 1000)\n"
             "  --nmax N        largest n (default 32000; the documented study uses 100000)\n"
@@ -1059,13 +1061,28 @@ static const sim_case sim_cases[] = {
 };
 #define N_SIM_CASES 4
 
-static void design_a_truth(gm_moe *m, int regime2, gm_moe_gate gate) {
+/* The true model of the study: design A (spec 7.2; K = 3, x in [-1, 1]) or design B (spec 7.3; K = 2,
+ * x in [-3, 3]); regime2 sets expert 2's slopes to 0. Returns the x half-range. */
+static double design_truth(gm_moe *m, char design, int regime2, gm_moe_gate gate) {
+    if (design == 'B') {
+        gm_moe_init(m, 2, 2, 1, gate);
+        m->W[2] = 1.5;
+        double *v1 = m->V, *v2 = m->V + 4;
+        v1[0] = 0.5, v1[2] = 1.0;
+        v2[0] = -0.5, v2[2] = regime2 ? 0.0 : -1.5;
+        return 3.0;
+    }
     gm_moe_init(m, 2, 3, 1, gate);
     m->W[0] = 0.5;
     m->W[2] = 3.0;
     double *v1 = m->V, *v2 = m->V + 6;
     v1[0] = 1.0, v1[1] = 0.5, v1[3] = 2.0, v1[4] = -1.0;
     v2[0] = -0.5, v2[1] = 1.0, v2[3] = regime2 ? 0.0 : -2.0, v2[4] = regime2 ? 0.0 : 1.5;
+    return 1.0;
+}
+
+static const char *sim_title(char design) {
+    return design == 'B' ? "MoE design B: median Voronoi loss D1 vs n" : "MoE design A: median Voronoi loss D1 vs n";
 }
 
 static void sim_progress(size_t done, size_t total, void *ctx) {
@@ -1205,9 +1222,11 @@ static int sim_replot(const char *dir) {
             sum[ci].slope_median[qi] = cJSON_IsNumber(sl) ? sl->valuedouble : (double)NAN;
         }
     }
+    const cJSON *jd = cJSON_GetObjectItemCaseSensitive(root, "design");
+    char design = cJSON_IsString(jd) && !strcmp(jd->valuestring, "B") ? 'B' : 'A';
     cJSON_Delete(root);
     snprintf(path, sizeof path, "%s/moe_sim.png", dir);
-    rc = sim_plot(path, "MoE design A: median Voronoi loss D1 vs n", "median D1", Q_D1, ns, G, sum, ran, 1);
+    rc = sim_plot(path, sim_title(design), "median D1", Q_D1, ns, G, sum, ran, 1);
     if (!rc) {
         snprintf(path, sizeof path, "%s/moe_sim_params.png", dir);
         rc = sim_plot(path, "over-specified cell: gate + expert slope errors vs n", "median error", Q_CELL, ns, G,
@@ -1227,10 +1246,11 @@ static int moe_simulate(int argc, char **argv) {
         {"seed", required_argument, 0, 's'},     {"out", required_argument, 0, 'o'},
         {"polish", no_argument, 0, 'P'},         {"tol", required_argument, 0, 'e'},
         {"split", required_argument, 0, 'S'},    {"no-plot", no_argument, 0, 'N'},
-        {"replot", required_argument, 0, 'R'},
+        {"replot", required_argument, 0, 'R'},   {"design", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *which = "all", *outdir = NULL;
+    char design = 'A';
     int polish = 0, plot = 1;
     double tol = 1e-6;
     long reps = 10, ngrid = 5, max_iter = 2000, split = 2;
@@ -1263,6 +1283,10 @@ static int moe_simulate(int argc, char **argv) {
         case 'P': polish = 1; break;
         case 'N': plot = 0; break;
         case 'R': return sim_replot(optarg);
+        case 'D':
+            if (strcmp(optarg, "A") && strcmp(optarg, "B")) return cli_usage_error("moe simulate", "--design takes A or B");
+            design = optarg[0];
+            break;
         case 'S':
             if (!strcmp(optarg, "random")) split = 0;
             else if (cli_parse_long(optarg, &split) || split < 1 || split > 2)
@@ -1295,6 +1319,7 @@ static int moe_simulate(int argc, char **argv) {
     for (size_t g = 0; g < G; g++) ns[g] = floor(exp(log(nmin) + (log(nmax) - log(nmin)) * (double)g / (double)(G - 1)) + 0.5);
     size_t h = G / 2;
     cJSON *summary = cJSON_CreateObject();
+    cJSON_AddStringToObject(summary, "design", design == 'B' ? "B" : "A");
     cJSON_AddNumberToObject(summary, "reps", (double)R);
     cJSON_AddNumberToObject(summary, "seed", (double)seed);
     cJSON_AddBoolToObject(summary, "polish", polish);
@@ -1315,9 +1340,10 @@ static int moe_simulate(int argc, char **argv) {
         const sim_case *sc = &sim_cases[ci];
         if (strcmp(which, "all") && strcmp(which, sc->name)) continue;
         gm_moe truth;
-        design_a_truth(&truth, sc->regime2, sc->gate);
+        double xr = design_truth(&truth, design, sc->regime2, sc->gate);
         gm_moe_sim_config cfg = gm_moe_sim_config_default();
         cfg.truth = &truth;
+        cfg.xr = xr;
         cfg.k_fit = sc->k_fit;
         cfg.ns = ns;
         cfg.n_grid = G;
@@ -1416,7 +1442,7 @@ static int moe_simulate(int argc, char **argv) {
         if (rc) status = cli_fail(rc);
         if (!rc && plot) {
             snprintf(path, sizeof path, "%s/moe_sim.png", outdir);
-            rc = sim_plot(path, "MoE design A: median Voronoi loss D1 vs n", "median D1", Q_D1, ns, G, sum, ran, 1);
+            rc = sim_plot(path, sim_title(design), "median D1", Q_D1, ns, G, sum, ran, 1);
             if (!rc) {
                 snprintf(path, sizeof path, "%s/moe_sim_params.png", outdir);
                 rc = sim_plot(path, "over-specified cell: gate + expert slope errors vs n", "median error",

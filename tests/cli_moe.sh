@@ -89,6 +89,11 @@ rm -f "$T/sim/moe_sim.png"
 expect 0 "wrote" "$G" moe simulate --replot "$T/sim"
 [ -s "$T/sim/moe_sim.png" ] && ok || bad "--replot did not redraw moe_sim.png"
 expect 1 "moe_sim_summary.json" "$G" moe simulate --replot "$T"
+# design B (spec 7.3: 2 classes, x in [-3, 3]) runs and is recorded; other designs are refused
+expect 0 "wrote" "$G" --quiet moe simulate --design B --case exact --reps 2 --ngrid 2 --nmin 500 --nmax 1000 --no-plot --out "$T/simB"
+grep -Eq '"design":[[:space:]]*"B"' "$T/simB/moe_sim_summary.json" && ok || bad "summary does not record design B"
+[ "$(wc -l < "$T/simB/moe_sim_exact.csv")" = 5 ] && ok || bad "design B csv rows"
+expect 2 "--design" "$G" moe simulate --design C --out "$T/simB"
 
 # bad input
 sed '5s/.*/0.1,abc,1/' "$T/d.csv" > "$T/nonnum.csv"
