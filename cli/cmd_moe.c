@@ -1013,8 +1013,9 @@ static void simulate_usage(FILE *f) {
     fprintf(f,
             "usage: genmix moe simulate [--case all|exact|over|regime2|modified] [options] --out DIR\n\n"
             "The convergence-rate study of the softmax-gated multinomial-logistic MoE (spec section 4.2): data\n"
-            "from design A (K = 3 classes, 2 true experts, x ~ U[-1,1], LCG generator shared with R), nearTrue\n"
-            "start, EM (tol 1e-6, <= max-iter; as the reference code, no polish unless --polish). Cases:\n"
+            "from design A (default; K = 3 classes, 2 true experts, x ~ U[-1,1]) or B (--design B), drawn by the\n"
+            "LCG generator shared with R; nearTrue start, EM (tol 1e-6, <= max-iter; as the reference code, no\n"
+            "polish unless --polish). Cases:\n"
             "  exact     k = 2 fitted experts, standard gating\n"
             "  over      k = 3, standard gating, all true slopes non-zero (Regime 1)\n"
             "  regime2   k = 3, expert 2's slopes a*_2 = 0, standard gating (vanishing parameters)\n"
