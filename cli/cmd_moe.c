@@ -1062,26 +1062,6 @@ static const sim_case sim_cases[] = {
 };
 #define N_SIM_CASES 4
 
-/* The true model of the study: design A (spec 7.2; K = 3, x in [-1, 1]) or design B (spec 7.3; K = 2,
- * x in [-3, 3]); regime2 sets expert 2's slopes to 0. Returns the x half-range. */
-static double design_truth(gm_moe *m, char design, int regime2, gm_moe_gate gate) {
-    if (design == 'B') {
-        gm_moe_init(m, 2, 2, 1, gate);
-        m->W[2] = 1.5;
-        double *v1 = m->V, *v2 = m->V + 4;
-        v1[0] = 0.5, v1[2] = 1.0;
-        v2[0] = -0.5, v2[2] = regime2 ? 0.0 : -1.5;
-        return 3.0;
-    }
-    gm_moe_init(m, 2, 3, 1, gate);
-    m->W[0] = 0.5;
-    m->W[2] = 3.0;
-    double *v1 = m->V, *v2 = m->V + 6;
-    v1[0] = 1.0, v1[1] = 0.5, v1[3] = 2.0, v1[4] = -1.0;
-    v2[0] = -0.5, v2[1] = 1.0, v2[3] = regime2 ? 0.0 : -2.0, v2[4] = regime2 ? 0.0 : 1.5;
-    return 1.0;
-}
-
 static const char *sim_title(char design) {
     return design == 'B' ? "MoE design B: median Voronoi loss D1 vs n" : "MoE design A: median Voronoi loss D1 vs n";
 }
@@ -1341,7 +1321,12 @@ static int moe_simulate(int argc, char **argv) {
         const sim_case *sc = &sim_cases[ci];
         if (strcmp(which, "all") && strcmp(which, sc->name)) continue;
         gm_moe truth;
-        double xr = design_truth(&truth, design, sc->regime2, sc->gate);
+        double xr = 1.0;
+        rc = gm_moe_spec_design(&truth, design, sc->regime2, sc->gate, &xr);
+        if (rc) {
+            status = cli_fail(rc);
+            break;
+        }
         gm_moe_sim_config cfg = gm_moe_sim_config_default();
         cfg.truth = &truth;
         cfg.xr = xr;

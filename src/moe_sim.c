@@ -264,6 +264,25 @@ int gm_moe_init_near_true_split(const gm_moe *truth, size_t k_fit, double sd_gat
     return GM_OK;
 }
 
+int gm_moe_spec_design(gm_moe *m, char design, int vanish, gm_moe_gate gate, double *xr) {
+    if (design != 'A' && design != 'B') GM_FAIL(GM_EINVAL, "moe: unknown design '%c' (A or B)", design);
+    size_t S = design == 'A' ? 3 : 2, p = 2;
+    int rc = gm_moe_init(m, 2, S, 1, gate);
+    if (rc) return rc;
+    double *v1 = m->V, *v2 = m->V + p * S; /* row 0 intercepts, row 1 slopes; last class 0 */
+    if (design == 'A') {
+        m->W[0] = 0.5, m->W[2] = 3.0;
+        v1[0] = 1.0, v1[1] = 0.5, v1[3] = 2.0, v1[4] = -1.0;
+        v2[0] = -0.5, v2[1] = 1.0, v2[3] = vanish ? 0.0 : -2.0, v2[4] = vanish ? 0.0 : 1.5;
+    } else {
+        m->W[2] = 1.5;
+        v1[0] = 0.5, v1[2] = 1.0;
+        v2[0] = -0.5, v2[2] = vanish ? 0.0 : -1.5;
+    }
+    if (xr) *xr = design == 'A' ? 1.0 : 3.0;
+    return GM_OK;
+}
+
 gm_moe_sim_config gm_moe_sim_config_default(void) {
     gm_moe_sim_config c;
     memset(&c, 0, sizeof c);

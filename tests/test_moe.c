@@ -6,25 +6,10 @@
 #include "genmix/moe.h"
 #include "genmix/rng.h"
 
-/* Design A (spec 7.2): K = 3 classes, 2 experts, d = 1. */
-static void design_a(gm_moe *m) {
-    CHECK_OK(gm_moe_init(m, 2, 3, 1, GM_MOE_GATE_IDENTITY));
-    m->W[0] = 0.5; /* row 0 intercepts, expert 1 */
-    m->W[2] = 3.0; /* row 1 slopes */
-    double *v1 = m->V, *v2 = m->V + 2 * 3;
-    v1[0] = 1.0, v1[1] = 0.5, v1[3] = 2.0, v1[4] = -1.0;
-    v2[0] = -0.5, v2[1] = 1.0, v2[3] = -2.0, v2[4] = 1.5;
-}
-
-/* Design B (spec 7.3): binary experts. */
-static void design_b(gm_moe *m) {
-    CHECK_OK(gm_moe_init(m, 2, 2, 1, GM_MOE_GATE_IDENTITY));
-    m->W[0] = 0.0;
-    m->W[2] = 1.5;
-    double *v1 = m->V, *v2 = m->V + 2 * 2;
-    v1[0] = 0.5, v1[2] = 1.0;
-    v2[0] = -0.5, v2[2] = -1.5;
-}
+/* Design A (spec 7.2): K = 3 classes, 2 experts, d = 1; design B (spec 7.3): binary experts. The
+ * known-answer checks below (ell at the truth, data counts) pin every coefficient to the spec's R values. */
+static void design_a(gm_moe *m) { CHECK_OK(gm_moe_spec_design(m, 'A', 0, GM_MOE_GATE_IDENTITY, NULL)); }
+static void design_b(gm_moe *m) { CHECK_OK(gm_moe_spec_design(m, 'B', 0, GM_MOE_GATE_IDENTITY, NULL)); }
 
 typedef struct {
     size_t n;
@@ -756,7 +741,31 @@ GM_TEST(test_bad_input) {
     CHECK_NEAR(s, -1.0, 1e-12, 0);
 }
 
-GM_TEST_MAIN({"design_a_data", test_design_a_data}, {"design_b_data", test_design_b_data},
+/* gm_moe_spec_design: regime-2 variants zero exactly expert 2's slopes, x ranges, unknown letters refused */
+GM_TEST(test_spec_design) {
+    const char designs[2] = {'A', 'B'};
+    for (int t = 0; t < 2; t++) {
+        gm_moe full, van;
+        double xr = 0.0;
+        CHECK_OK(gm_moe_spec_design(&full, designs[t], 0, GM_MOE_GATE_IDENTITY, &xr));
+        CHECK(xr == (t == 0 ? 1.0 : 3.0));
+        CHECK_OK(gm_moe_spec_design(&van, designs[t], 1, GM_MOE_GATE_SIGMOID, NULL));
+        CHECK(van.gate == GM_MOE_GATE_SIGMOID);
+        size_t S = full.n_classes, p = 2, nv = 2 * p * S;
+        for (size_t q = 0; q < nv; q++) {
+            int slope2 = q >= p * S + S; /* expert 2, row 1 */
+            CHECK(van.V[q] == (slope2 ? 0.0 : full.V[q]));
+            if (slope2 && q % S != S - 1) CHECK(full.V[q] != 0.0);
+        }
+        for (size_t q = 0; q < 4; q++) CHECK(van.W[q] == full.W[q]);
+        gm_moe_free(&full);
+        gm_moe_free(&van);
+    }
+    gm_moe m;
+    CHECK(gm_moe_spec_design(&m, 'C', 0, GM_MOE_GATE_IDENTITY, NULL) == GM_EINVAL);
+}
+
+GM_TEST_MAIN({"spec_design", test_spec_design}, {"design_a_data", test_design_a_data}, {"design_b_data", test_design_b_data},
              {"design_a_k1", test_design_a_k1}, {"design_a_k2", test_design_a_k2},
              {"design_a_restarts", test_design_a_restarts}, {"design_b_k2_and_bic", test_design_b_k2_and_bic},
              {"gradient_fd", test_gradient_fd}, {"mlogit_fd", test_mlogit_fd}, {"em_monotone", test_em_monotone},

@@ -290,6 +290,12 @@ typedef struct {
 } gm_moe_sim_config;
 gm_moe_sim_config gm_moe_sim_config_default(void);
 
+/* The spec's known-answer truths (k_* = 2, d = 1): design 'A' (section 7.2; S = 3, x in [-1, 1]) or 'B'
+ * (section 7.3; S = 2, x in [-3, 3]). vanish != 0 sets expert 2's slopes to 0 (Regime 2); `gate` is the
+ * gate transform. *m must be uninitialised; *xr (nullable) gets the x half-range. GM_EINVAL for another
+ * design letter, GM_ENOMEM. */
+int gm_moe_spec_design(gm_moe *m, char design, int vanish, gm_moe_gate gate, double *xr);
+
 typedef struct {
     size_t n, rep;
     uint32_t data_seed;
