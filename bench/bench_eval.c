@@ -49,7 +49,7 @@ static void save(const char *dir, const char *name, const float *x, size_t n, si
     fclose(f);
 }
 
-/* GEMM flops genmix's tiled PRDC performs (src/eval_knn.c): per set, blocks of tile/2 rows against column
+/* GEMM flops genmix's tiled PRDC performs (src/eval/eval_knn.c): per set, blocks of tile/2 rows against column
  * tiles, upper triangle only (a block on the diagonal starts at its own first column), plus the full
  * real x fake product. */
 static double prdc_flops(size_t n, size_t m, size_t d, size_t tile) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reference values for tests/test_mcmc.c (ESS and split R-hat), computed with NumPy by a vectorised
-implementation written independently of src/mcmc.c. Conventions (BDA3 11.4-11.5, Stan):
+implementation written independently of src/latent/mcmc.c. Conventions (BDA3 11.4-11.5, Stan):
   split R-hat: halves of each chain (middle draw of odd n dropped), W = mean within-half variance (ddof 1),
                var+ = (h-1)/h W + var(half means, ddof 1), R = sqrt(var+ / W).
   ESS: rho_t = 1 - (W - mean_c acov_c(t)) / var+ with acov biased (1/n) and W, var+ over whole chains;

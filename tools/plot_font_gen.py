@@ -2,7 +2,7 @@
 """plot_font_gen.py — genmix's built-in 5x9 bitmap font (ASCII 32..126), drawn here as ASCII art.
 
 Each glyph is 5 columns wide; rows 0-6 are the cap height (the baseline is below row 6) and rows 7-8
-hold descenders. Run `python3 tools/plot_font_gen.py > src/plot_font.h` after editing a glyph.
+hold descenders. Run `python3 tools/plot_font_gen.py > src/plot/plot_font.h` after editing a glyph.
 The glyphs were designed for genmix; they are not taken from any font file.
 """
 import sys

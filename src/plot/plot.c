@@ -5,7 +5,7 @@
  * Rendering: each series is rasterised into the coverage layer (anti-aliased by distance to the
  * segment, or binary when anti-aliasing is off) taking the max over its segments, then composited once
  * in its colour, so joints are clean and translucent bands do not double up. Text uses the built-in
- * 5x9 bitmap font (src/plot_font.h) at an integer scale chosen from the image size.
+ * 5x9 bitmap font (src/plot/plot_font.h) at an integer scale chosen from the image size.
  * Output is a pure function of the plot and the size (no time stamps, no threads): same input, same bytes.
  * Thread safety: one plot per thread.
  */
