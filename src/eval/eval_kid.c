@@ -120,7 +120,7 @@ static double kgamma(const gm_kernel *k, size_t d) { return k->gamma > 0 ? k->ga
 
 void gm_kernel_matrix(double *K, const double *X, size_t nx, const double *Y, size_t ny, size_t d,
                       const gm_kernel *k) {
-    gm__dgemm_nt(nx, ny, d, 1.0, X, Y, 0.0, K);
+    gm_la_dgemm_nt(nx, ny, d, 1.0, X, Y, 0.0, K);
     double g = kgamma(k, d);
 #pragma omp parallel for schedule(static) if (nx * ny > 65536)
     for (long i = 0; i < (long)nx; i++) {
@@ -270,9 +270,9 @@ static void gram_syrk(int f32, int single, size_t m, size_t d, const void *A, vo
 #endif
     (void)single;
     if (f32)
-        gm__ssyrk_nt(m, d, A, C);
+        gm_la_ssyrk_nt(m, d, A, C);
     else
-        gm__dsyrk_nt(m, d, A, C);
+        gm_la_dsyrk_nt(m, d, A, C);
 }
 
 static void gram_gemm(int f32, int single, size_t m, size_t d, const void *A, const void *B, void *C) {
@@ -289,9 +289,9 @@ static void gram_gemm(int f32, int single, size_t m, size_t d, const void *A, co
 #endif
     (void)single;
     if (f32)
-        gm__sgemm_nt(m, m, d, A, B, C);
+        gm_la_sgemm_nt(m, m, d, A, B, C);
     else
-        gm__dgemm_nt(m, m, d, 1.0, A, B, 0.0, C);
+        gm_la_dgemm_nt(m, m, d, 1.0, A, B, 0.0, C);
 }
 
 /* MMD² of the subset (fake rows ix, real rows iy). block_sum reads the upper triangle and the diagonal. */
@@ -441,7 +441,7 @@ static int tiled_sum(const gm_feats *a, const double *na, const gm_feats *b, con
         for (size_t j0 = sym ? i0 : 0; j0 < b->n; j0 += t) {
             size_t mj = b->n - j0 < t ? b->n - j0 : t;
             gm__rows_f64(b, j0, mj, B);
-            gm__dgemm_nt(mi, mj, d, 1.0, A, B, 0.0, G);
+            gm_la_dgemm_nt(mi, mj, d, 1.0, A, B, 0.0, G);
             int dblock = sym && j0 == i0;
             ksum s = block_sum(G, mi, mj, na + i0, nb + j0, k, gamma, dblock, rb, rd);
             *full += s.full;
