@@ -279,6 +279,44 @@ typedef enum { GM_IS_SHUFFLE_NONE = 0, GM_IS_SHUFFLE_MT2020 = 1 } gm_is_shuffle;
 int gm_inception_score(const gm_feats *x, int is_prob, size_t splits, gm_is_shuffle shuffle,
                        int drop_remainder, double *mean, double *std);
 
+/* ---- two-sample statistics of float point sets (latent codes, images) -------------------------- */
+
+/* Unbiased MMD^2 with the RBF kernel k(a,b) = exp(-||a-b||^2 / (2 h^2)) between x (m x d) and
+ * y (n x d), m, n >= 2:
+ *   1/(m(m-1)) sum_{i!=j} k(x_i,x_j) + 1/(n(n-1)) sum_{i!=j} k(y_i,y_j) - 2/(mn) sum_{i,j} k(x_i,y_j).
+ * gm_mmd with gm_kernel_rbf_sigma(h) and GM_MMD_UNBIASED: identical for any thread count. O((m+n)^2 d). */
+int gm_latent_mmd2_rbf(const float *x, size_t m, const float *y, size_t n, size_t d, double h, double *mmd2);
+/* Median of the pairwise Euclidean distances of the pooled set {x, y} (y may be NULL with n = 0),
+ * computed on at most max_points evenly spaced rows of the pool (0 = 1000). Allocates O(max_points^2). */
+int gm_latent_median_distance(const float *x, size_t m, const float *y, size_t n, size_t d, size_t max_points,
+                              double *h);
+
+/* Sliced Wasserstein-2 distance between equal-size sets x, y (n x d, n >= 1): L random unit
+ * directions from the Philox stream (seed, GM_STREAM_EVAL, 0); for each, sort both projections and
+ * average the squared differences; average over directions; square root. Allocates O(n + d). */
+int gm_latent_swd(const float *x, const float *y, size_t n, size_t d, size_t L, uint64_t seed, double *swd);
+/* log of the empirical aggregated posterior of a VAE at m query points z (m x d):
+ * out[q] = logsumexp_i log N(z_q; mu_i, diag exp(logvar_i)) - log N over the N encodings (mu, logvar
+ * N x d). Parallel over queries (identical for any thread count). O(m N d). */
+int gm_latent_log_phat(double *out, const float *z, size_t m, const float *mu, const float *logvar, size_t N,
+                       size_t d);
+
+/* Classifier two-sample test: logistic regression (L2 penalty 1e-4 per weight, Newton's method) on
+ * the first half of each set (rows in a seeded random order), accuracy on the second half. 0.5 means
+ * indistinguishable; sd under the null ~ 0.5 / sqrt((m + n) / 2). Needs m, n >= 4. Allocates
+ * O((m + n) + d^2). GM_ENUMERIC if Newton's method does not converge in 50 iterations. */
+int gm_latent_c2st(const float *x, size_t m, const float *y, size_t n, size_t d, uint64_t seed, double *acc);
+/* Per-dimension moments of a VAE's aggregated posterior from N encodings (mu, logvar: N x d):
+ * mean_j = E mu_j, var_j = E exp(logvar_j) + Var mu_j (logvar NULL: deterministic encoder), and the
+ * number of active dimensions, Var mu_j > active_thresh (spec: 0.01). Outputs may be NULL. */
+int gm_latent_phat_moments(const float *mu, const float *logvar, size_t N, size_t d, double active_thresh,
+                           double *mean, double *var, size_t *n_active);
+
+/* Squared Euclidean distance from each of the m query rows q (m x d) to its nearest row of ref (n x d):
+ * out (m). BLAS SGEMM in tiles when built with BLAS (||a||^2 + ||b||^2 - 2 a.b, clamped at 0), naive
+ * double loops otherwise. Allocates O(tile x n). Used for memorisation checks (nearest training image). */
+int gm_latent_nearest_sqdist(const float *q, size_t m, const float *ref, size_t n, size_t d, float *out);
+
 /* ---- uncertainty --------------------------------------------------------------------------------- */
 
 /* np.percentile(v, q) with linear interpolation (q in [0, 100]); v is not modified. NaN on ENOMEM. */

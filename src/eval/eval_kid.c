@@ -110,7 +110,7 @@ gm_kernel gm_kernel_rbf_sigma(double sigma) {
 static inline double kval(const gm_kernel *k, double gamma, double dot, double na, double nb) {
     if (k->kind == GM_KERNEL_RBF) {
         double d2 = na + nb - 2 * dot;
-        return exp(-(d2 > 0 ? d2 : 0) / (2 * k->sigma * k->sigma));
+        return exp(-(d2 < 0 ? 0 : d2) / (2 * k->sigma * k->sigma)); /* a NaN distance stays NaN */
     }
     if (k->kind == GM_KERNEL_COSINE) return dot / sqrt(na * nb);
     return gm_kernel_poly(dot, gamma, k->coef0, k->degree);
