@@ -126,22 +126,6 @@ int gm_fd(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, gm_fd_result
 int gm_fd_from_moments_ref(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
                            gm_fd_result *out);
 
-/* ---- numpy.random.RandomState-compatible MT19937 ------------------------------------------------ */
-
-typedef struct {
-    uint32_t mt[624];
-    int pos;
-} gm_mt19937;
-
-void gm_mt19937_seed(gm_mt19937 *r, uint32_t seed);
-uint32_t gm_mt19937_u32(gm_mt19937 *r);
-/* Uniform integer in [0, max] by masked rejection, as NumPy's legacy random_interval. */
-uint64_t gm_mt19937_interval(gm_mt19937 *r, uint64_t max);
-/* RandomState.permutation(n): identity then shuffle i = n-1..1 with j = interval(i). */
-void gm_mt19937_permutation(gm_mt19937 *r, size_t *perm, size_t n);
-/* RandomState.choice(n, m, replace=False) = permutation(n)[:m]; `work` holds n entries. */
-void gm_mt19937_choice(gm_mt19937 *r, size_t n, size_t m, size_t *out, size_t *work);
-
 /* ---- KID / MMD ---------------------------------------------------------------------------------- */
 
 typedef enum { GM_MMD_UNBIASED = 0, GM_MMD_USTAT = 1, GM_MMD_BIASED = 2 } gm_mmd_estimator;
@@ -344,13 +328,6 @@ int gm_mean_bootstrap(const double *v, size_t n, size_t B, uint64_t seed, double
  * recomputes the weighted statistics and FD; values[0..B) receive the replicate FDs. */
 int gm_fd_bootstrap(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, size_t B, uint64_t seed,
                     double *values);
-
-/* ---- provenance ---------------------------------------------------------------------------------- */
-
-/* SHA-256 (FIPS 180-4) as 64 lowercase hex digits + NUL. */
-void gm_sha256_hex(const void *data, size_t len, char hex[65]);
-/* SHA-256 of a file's bytes (GM_EIO if unreadable). */
-int gm_sha256_file(const char *path, char hex[65]);
 
 /* ---- compatibility profiles ------------------------------------------------------------------------ */
 
