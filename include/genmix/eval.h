@@ -56,10 +56,7 @@ int gm_feats_subsample(const gm_feats *x, size_t m, uint64_t seed, uint64_t stre
 
 /* ---- kernels (shared with other modules) ------------------------------------------------------ */
 
-/* Cubic-polynomial (KID) kernel value from a dot product: (gamma * dot + coef0)^degree. */
-double gm_kernel_poly(double dot, double gamma, double coef0, int degree);
-/* RBF kernel value from a squared distance: exp(-d2 / (2 sigma^2)). */
-double gm_kernel_rbf(double d2, double sigma);
+/* The scalar kernel values gm_kernel_poly / gm_kernel_rbf are in genmix/linalg.h. */
 /* K(nx, ny) = poly(X Y^T) or rbf(||x||² + ||y||² - 2 X Y^T) in float64 (DGEMM).
  * kind GM_KERNEL_POLY uses gamma (<= 0 means 1/d), coef0, degree; GM_KERNEL_RBF uses sigma. */
 typedef enum { GM_KERNEL_POLY = 0, GM_KERNEL_RBF = 1, GM_KERNEL_COSINE = 2 } gm_kernel_kind;

@@ -71,6 +71,13 @@ int gm_la_spd_solve_ref(double *A, double *B, size_t n, size_t nrhs);
 int gm_la_lu_solve(double *A, double *B, size_t n, size_t nrhs, double tol);
 int gm_la_lu_solve_ref(double *A, double *B, size_t n, size_t nrhs, double tol);
 
+/* ---- kernel values (the one implementation every module calls) ---------------------------------- */
+
+/* Polynomial kernel value from a dot product: (gamma * dot + coef0)^degree (repeated multiplication). */
+double gm_kernel_poly(double dot, double gamma, double coef0, int degree);
+/* RBF kernel value from a squared distance: exp(-d2 / (2 sigma^2)). */
+double gm_kernel_rbf(double d2, double sigma);
+
 /* ---- order statistics ------------------------------------------------------------------------------ */
 
 /* Sort v[0..n) ascending in place (NaNs are not ordered: check finiteness first). */

@@ -18,14 +18,6 @@
 
 /* ---- kernels ------------------------------------------------------------------------------------ */
 
-double gm_kernel_poly(double dot, double gamma, double coef0, int degree) {
-    double b = gamma * dot + coef0, v = 1;
-    for (int i = 0; i < degree; i++) v *= b;
-    return v;
-}
-
-double gm_kernel_rbf(double d2, double sigma) { return exp(-d2 / (2 * sigma * sigma)); }
-
 gm_kernel gm_kernel_poly3(void) {
     gm_kernel k = {GM_KERNEL_POLY, 3, 0.0, 1.0, 0.0};
     return k;
@@ -40,7 +32,7 @@ gm_kernel gm_kernel_rbf_sigma(double sigma) {
 static inline double kval(const gm_kernel *k, double gamma, double dot, double na, double nb) {
     if (k->kind == GM_KERNEL_RBF) {
         double d2 = na + nb - 2 * dot;
-        return exp(-(d2 < 0 ? 0 : d2) / (2 * k->sigma * k->sigma)); /* a NaN distance stays NaN */
+        return gm_kernel_rbf(d2 < 0 ? 0 : d2, k->sigma); /* a NaN distance stays NaN */
     }
     if (k->kind == GM_KERNEL_COSINE) return dot / sqrt(na * nb);
     return gm_kernel_poly(dot, gamma, k->coef0, k->degree);
@@ -114,8 +106,7 @@ static ksum block_sum_f32(const float *G, size_t m, size_t n, const double *na, 
         rowdiag[i] = 0;
         if ((size_t)i < n) {
             if (k->kind == GM_KERNEL_RBF) {
-                rowdiag[i] = exp(-fmax((double)((float)na[i] + (float)nb[i] - 2.0f * g[i]), 0.0) /
-                                 (2 * k->sigma * k->sigma));
+                rowdiag[i] = gm_kernel_rbf(fmax((double)((float)na[i] + (float)nb[i] - 2.0f * g[i]), 0.0), k->sigma);
             } else {
                 float b = gamma * g[i] + (float)k->coef0, v = 1.0f;
                 for (int p = 0; p < k->degree; p++) v *= b;
