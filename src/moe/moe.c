@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "genmix/rng.h"
-#include "linalg_internal.h"
+#include "genmix/linalg.h"
 
 #ifdef GM_HAVE_BLAS
 #include <lapacke.h>
@@ -412,12 +412,12 @@ static int newton_direction(const double *H, const double *g, size_t m, double *
 /* Saddle-free Newton direction for the polish: delta = V |Lambda|^-1 V^T g with the eigenvalues of the
  * negative Hessian replaced by max(|lambda|, 1e-8 max|lambda|), so that delta is an ascent direction even
  * where ell is not concave; the step is then capped to max|delta_i| <= 1. Eigen-decomposition by
- * gm__dsyev: LAPACK for m >= 48, its Jacobi reference below (OpenBLAS threading overhead dominates tiny
+ * gm_la_syev: LAPACK for m >= 48, its Jacobi reference below (OpenBLAS threading overhead dominates tiny
  * problems). work: m*m + m; Q row c = eigenvector of ev[c]. */
 static int polish_direction(const double *H, const double *g, size_t m, double *delta, double *work) {
     double *Q = work, *ev = work + m * m;
     memcpy(Q, H, m * m * sizeof(double));
-    if (gm__dsyev(Q, m, ev, 1, m >= 48) != GM_OK) return 1;
+    if ((m >= 48 ? gm_la_syev : gm_la_syev_ref)(Q, m, ev, 1) != GM_OK) return 1;
     double emax = 0.0;
     for (size_t i = 0; i < m; i++) emax = fmax(emax, fabs(ev[i]));
     if (!(emax > 0.0)) return 1;
