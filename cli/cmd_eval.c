@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "genmix/eval.h"
+#include "genmix/hash.h"
 #include "genmix/io.h"
 
 #ifdef _OPENMP

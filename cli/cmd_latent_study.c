@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "genmix/ae.h"
 #include "genmix/classifier.h"
+#include "genmix/eval.h"
 #include "genmix/io.h"
 #include "genmix/mcmc.h"
 #include "genmix/models.h"

@@ -3,6 +3,8 @@
  * untiled, thread-count invariance and bad input. */
 #include "gm_test.h"
 #include "genmix/eval.h"
+#include "genmix/hash.h"
+#include "genmix/rng.h"
 #include "eval_data.h"
 
 GM_TEST(test_mt19937_choice_vectors) {

@@ -8,6 +8,7 @@
  * sample/sample chain is a two-block Gibbs sampler whose stationary law is r. Replacing the encoder by
  * its moment-matched single Gaussian breaks compatibility and shifts the stationary law. */
 #include "gm_test.h"
+#include "genmix/eval.h"
 #include "genmix/mcmc.h"
 #include "genmix/rng.h"
 

@@ -35,7 +35,36 @@ extern "C" {
 
 struct gm_tape;
 struct gm_var;
-struct gm_ae_model;
+/* ---- the autoencoder interface (what latent MCMC and the study tools see) ----------------------- */
+
+typedef enum {
+    GM_AE_BERNOULLI = 0, /* decoder mean = pixel probabilities; a sample is x_j ~ Bernoulli(p_j) */
+    GM_AE_GAUSSIAN = 1   /* decoder mean = Gaussian mean; a sample is x_j = mean_j + std_j N(0,1) */
+} gm_ae_likelihood;
+
+/* An autoencoder seen by the chain: deterministic batched functions plus a description of the noise.
+ * Every callback returns GM_OK or a status (with gm_set_error); n is the number of rows. */
+typedef struct gm_ae_model {
+    size_t data_dim;   /* D */
+    size_t latent_dim; /* d */
+    /* Decoder mean E[x|z]: x_mean (n, D) <- z (n, d). Required. */
+    int (*decode)(float *x_mean, const float *z, size_t n, void *params);
+    gm_ae_likelihood likelihood;
+    double dec_sigma;      /* Gaussian decoder std (all pixels) when dec_std is NULL */
+    const double *dec_std; /* optional per-pixel Gaussian std (D values) */
+    /* Encoder: mu (n, d), logvar (n, d) <- x (n, D). For a deterministic encoder (AAE) set
+     * enc_stochastic = 0: logvar is then NULL and z = mu. Required unless encode_sample is set and the
+     * chain only ever samples. */
+    int (*encode)(float *mu, float *logvar, const float *x, size_t n, void *params);
+    int enc_stochastic;
+    /* Optional general reparameterised encoder sampler z (n, d) <- g(x (n, D), eps (n, enc_noise_dim)),
+     * eps ~ N(0, I) from the chain's streams. When set, it replaces mu + exp(logvar/2) eps in
+     * GM_LATENT_ENCODE_SAMPLE mode (e.g. an exact mixture posterior). */
+    int (*encode_sample)(float *z, const float *x, const float *eps, size_t n, void *params);
+    size_t enc_noise_dim;
+    void *params;
+} gm_ae_model;
+
 
 typedef enum { GM_AE_VAE = 0, GM_AE_DVAE = 1, GM_AE_AAE = 2, GM_AE_DAAE = 3 } gm_ae_type;
 

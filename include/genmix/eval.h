@@ -56,10 +56,7 @@ int gm_feats_subsample(const gm_feats *x, size_t m, uint64_t seed, uint64_t stre
 
 /* ---- kernels (shared with other modules) ------------------------------------------------------ */
 
-/* Cubic-polynomial (KID) kernel value from a dot product: (gamma * dot + coef0)^degree. */
-double gm_kernel_poly(double dot, double gamma, double coef0, int degree);
-/* RBF kernel value from a squared distance: exp(-d2 / (2 sigma^2)). */
-double gm_kernel_rbf(double d2, double sigma);
+/* The scalar kernel values gm_kernel_poly / gm_kernel_rbf are in genmix/linalg.h. */
 /* K(nx, ny) = poly(X Y^T) or rbf(||x||² + ||y||² - 2 X Y^T) in float64 (DGEMM).
  * kind GM_KERNEL_POLY uses gamma (<= 0 means 1/d), coef0, degree; GM_KERNEL_RBF uses sigma. */
 typedef enum { GM_KERNEL_POLY = 0, GM_KERNEL_RBF = 1, GM_KERNEL_COSINE = 2 } gm_kernel_kind;
@@ -125,22 +122,6 @@ int gm_fd(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, gm_fd_result
 /* The same, always through the naive (no BLAS/LAPACK, Jacobi eigen) reference path. */
 int gm_fd_from_moments_ref(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
                            gm_fd_result *out);
-
-/* ---- numpy.random.RandomState-compatible MT19937 ------------------------------------------------ */
-
-typedef struct {
-    uint32_t mt[624];
-    int pos;
-} gm_mt19937;
-
-void gm_mt19937_seed(gm_mt19937 *r, uint32_t seed);
-uint32_t gm_mt19937_u32(gm_mt19937 *r);
-/* Uniform integer in [0, max] by masked rejection, as NumPy's legacy random_interval. */
-uint64_t gm_mt19937_interval(gm_mt19937 *r, uint64_t max);
-/* RandomState.permutation(n): identity then shuffle i = n-1..1 with j = interval(i). */
-void gm_mt19937_permutation(gm_mt19937 *r, size_t *perm, size_t n);
-/* RandomState.choice(n, m, replace=False) = permutation(n)[:m]; `work` holds n entries. */
-void gm_mt19937_choice(gm_mt19937 *r, size_t n, size_t m, size_t *out, size_t *work);
 
 /* ---- KID / MMD ---------------------------------------------------------------------------------- */
 
@@ -279,6 +260,44 @@ typedef enum { GM_IS_SHUFFLE_NONE = 0, GM_IS_SHUFFLE_MT2020 = 1 } gm_is_shuffle;
 int gm_inception_score(const gm_feats *x, int is_prob, size_t splits, gm_is_shuffle shuffle,
                        int drop_remainder, double *mean, double *std);
 
+/* ---- two-sample statistics of float point sets (latent codes, images) -------------------------- */
+
+/* Unbiased MMD^2 with the RBF kernel k(a,b) = exp(-||a-b||^2 / (2 h^2)) between x (m x d) and
+ * y (n x d), m, n >= 2:
+ *   1/(m(m-1)) sum_{i!=j} k(x_i,x_j) + 1/(n(n-1)) sum_{i!=j} k(y_i,y_j) - 2/(mn) sum_{i,j} k(x_i,y_j).
+ * gm_mmd with gm_kernel_rbf_sigma(h) and GM_MMD_UNBIASED: identical for any thread count. O((m+n)^2 d). */
+int gm_latent_mmd2_rbf(const float *x, size_t m, const float *y, size_t n, size_t d, double h, double *mmd2);
+/* Median of the pairwise Euclidean distances of the pooled set {x, y} (y may be NULL with n = 0),
+ * computed on at most max_points evenly spaced rows of the pool (0 = 1000). Allocates O(max_points^2). */
+int gm_latent_median_distance(const float *x, size_t m, const float *y, size_t n, size_t d, size_t max_points,
+                              double *h);
+
+/* Sliced Wasserstein-2 distance between equal-size sets x, y (n x d, n >= 1): L random unit
+ * directions from the Philox stream (seed, GM_STREAM_EVAL, 0); for each, sort both projections and
+ * average the squared differences; average over directions; square root. Allocates O(n + d). */
+int gm_latent_swd(const float *x, const float *y, size_t n, size_t d, size_t L, uint64_t seed, double *swd);
+/* log of the empirical aggregated posterior of a VAE at m query points z (m x d):
+ * out[q] = logsumexp_i log N(z_q; mu_i, diag exp(logvar_i)) - log N over the N encodings (mu, logvar
+ * N x d). Parallel over queries (identical for any thread count). O(m N d). */
+int gm_latent_log_phat(double *out, const float *z, size_t m, const float *mu, const float *logvar, size_t N,
+                       size_t d);
+
+/* Classifier two-sample test: logistic regression (L2 penalty 1e-4 per weight, Newton's method) on
+ * the first half of each set (rows in a seeded random order), accuracy on the second half. 0.5 means
+ * indistinguishable; sd under the null ~ 0.5 / sqrt((m + n) / 2). Needs m, n >= 4. Allocates
+ * O((m + n) + d^2). GM_ENUMERIC if Newton's method does not converge in 50 iterations. */
+int gm_latent_c2st(const float *x, size_t m, const float *y, size_t n, size_t d, uint64_t seed, double *acc);
+/* Per-dimension moments of a VAE's aggregated posterior from N encodings (mu, logvar: N x d):
+ * mean_j = E mu_j, var_j = E exp(logvar_j) + Var mu_j (logvar NULL: deterministic encoder), and the
+ * number of active dimensions, Var mu_j > active_thresh (spec: 0.01). Outputs may be NULL. */
+int gm_latent_phat_moments(const float *mu, const float *logvar, size_t N, size_t d, double active_thresh,
+                           double *mean, double *var, size_t *n_active);
+
+/* Squared Euclidean distance from each of the m query rows q (m x d) to its nearest row of ref (n x d):
+ * out (m). BLAS SGEMM in tiles when built with BLAS (||a||^2 + ||b||^2 - 2 a.b, clamped at 0), naive
+ * double loops otherwise. Allocates O(tile x n). Used for memorisation checks (nearest training image). */
+int gm_latent_nearest_sqdist(const float *q, size_t m, const float *ref, size_t n, size_t d, float *out);
+
 /* ---- uncertainty --------------------------------------------------------------------------------- */
 
 /* np.percentile(v, q) with linear interpolation (q in [0, 100]); v is not modified. NaN on ENOMEM. */
@@ -306,13 +325,6 @@ int gm_mean_bootstrap(const double *v, size_t n, size_t B, uint64_t seed, double
  * recomputes the weighted statistics and FD; values[0..B) receive the replicate FDs. */
 int gm_fd_bootstrap(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, size_t B, uint64_t seed,
                     double *values);
-
-/* ---- provenance ---------------------------------------------------------------------------------- */
-
-/* SHA-256 (FIPS 180-4) as 64 lowercase hex digits + NUL. */
-void gm_sha256_hex(const void *data, size_t len, char hex[65]);
-/* SHA-256 of a file's bytes (GM_EIO if unreadable). */
-int gm_sha256_file(const char *path, char hex[65]);
 
 /* ---- compatibility profiles ------------------------------------------------------------------------ */
 

@@ -1,6 +1,6 @@
 /* genmix/mcmc.h — latent decode->encode Markov chains for generative autoencoders, chain diagnostics
- * (ESS, split R-hat, RBF MMD^2 between latent sets), slerp, and the linear-Gaussian autoencoder whose
- * chain has closed-form stationary moments (spec: latent_mcmc.md, sections 1.2-1.5, 3, 4.3).
+ * (ESS, split R-hat), slerp, and the linear-Gaussian autoencoder whose chain has closed-form stationary
+ * moments. Two-sample statistics between latent sets (MMD, C2ST, SWD, ...) are in eval.h (spec: latent_mcmc.md, sections 1.2-1.5, 3, 4.3).
  *
  * Usage (the caller owns the loop, GSL style):
  *     gm_ae_model m = ...;                       // function pointers + params (neural or linear AE)
@@ -30,41 +30,12 @@
 #ifndef GM_MCMC_H
 #define GM_MCMC_H
 
+#include "genmix/ae.h" /* the autoencoder interface gm_ae_model */
 #include "genmix/base.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ==== autoencoder interface ===================================================================== */
-
-typedef enum {
-    GM_AE_BERNOULLI = 0, /* decoder mean = pixel probabilities; a sample is x_j ~ Bernoulli(p_j) */
-    GM_AE_GAUSSIAN = 1   /* decoder mean = Gaussian mean; a sample is x_j = mean_j + std_j N(0,1) */
-} gm_ae_likelihood;
-
-/* An autoencoder seen by the chain: deterministic batched functions plus a description of the noise.
- * Every callback returns GM_OK or a status (with gm_set_error); n is the number of rows. */
-typedef struct gm_ae_model {
-    size_t data_dim;   /* D */
-    size_t latent_dim; /* d */
-    /* Decoder mean E[x|z]: x_mean (n, D) <- z (n, d). Required. */
-    int (*decode)(float *x_mean, const float *z, size_t n, void *params);
-    gm_ae_likelihood likelihood;
-    double dec_sigma;      /* Gaussian decoder std (all pixels) when dec_std is NULL */
-    const double *dec_std; /* optional per-pixel Gaussian std (D values) */
-    /* Encoder: mu (n, d), logvar (n, d) <- x (n, D). For a deterministic encoder (AAE) set
-     * enc_stochastic = 0: logvar is then NULL and z = mu. Required unless encode_sample is set and the
-     * chain only ever samples. */
-    int (*encode)(float *mu, float *logvar, const float *x, size_t n, void *params);
-    int enc_stochastic;
-    /* Optional general reparameterised encoder sampler z (n, d) <- g(x (n, D), eps (n, enc_noise_dim)),
-     * eps ~ N(0, I) from the chain's streams. When set, it replaces mu + exp(logvar/2) eps in
-     * GM_LATENT_ENCODE_SAMPLE mode (e.g. an exact mixture posterior). */
-    int (*encode_sample)(float *z, const float *x, const float *eps, size_t n, void *params);
-    size_t enc_noise_dim;
-    void *params;
-} gm_ae_model;
 
 /* ==== the decode->encode chain =================================================================== */
 
@@ -137,42 +108,6 @@ int gm_mcmc_ess(const double *x, size_t m, size_t n, double *ess);
 /* Split R-hat (BDA3): each chain is split into halves (the middle draw of an odd n is dropped),
  * R = sqrt(var_plus / W) over the 2m half-chains. Needs n >= 4; constant input gives 1. */
 int gm_mcmc_rhat(const double *x, size_t m, size_t n, double *rhat);
-
-/* Unbiased MMD^2 with the RBF kernel k(a,b) = exp(-||a-b||^2 / (2 h^2)) between x (m x d) and
- * y (n x d), m, n >= 2:
- *   1/(m(m-1)) sum_{i!=j} k(x_i,x_j) + 1/(n(n-1)) sum_{i!=j} k(y_i,y_j) - 2/(mn) sum_{i,j} k(x_i,y_j).
- * Row sums are kept per row and added in order: identical for any thread count. O((m+n)^2 d). */
-int gm_latent_mmd2_rbf(const float *x, size_t m, const float *y, size_t n, size_t d, double h, double *mmd2);
-/* Median of the pairwise Euclidean distances of the pooled set {x, y} (y may be NULL with n = 0),
- * computed on at most max_points evenly spaced rows of the pool (0 = 1000). Allocates O(max_points^2). */
-int gm_latent_median_distance(const float *x, size_t m, const float *y, size_t n, size_t d, size_t max_points,
-                       double *h);
-
-/* Sliced Wasserstein-2 distance between equal-size sets x, y (n x d, n >= 1): L random unit
- * directions from the Philox stream (seed, GM_STREAM_EVAL, 0); for each, sort both projections and
- * average the squared differences; average over directions; square root. Allocates O(n + d). */
-int gm_latent_swd(const float *x, const float *y, size_t n, size_t d, size_t L, uint64_t seed, double *swd);
-/* log of the empirical aggregated posterior of a VAE at m query points z (m x d):
- * out[q] = logsumexp_i log N(z_q; mu_i, diag exp(logvar_i)) - log N over the N encodings (mu, logvar
- * N x d). Parallel over queries (identical for any thread count). O(m N d). */
-int gm_latent_log_phat(double *out, const float *z, size_t m, const float *mu, const float *logvar, size_t N,
-                       size_t d);
-
-/* Classifier two-sample test: logistic regression (L2 penalty 1e-4 per weight, Newton's method) on
- * the first half of each set (rows in a seeded random order), accuracy on the second half. 0.5 means
- * indistinguishable; sd under the null ~ 0.5 / sqrt((m + n) / 2). Needs m, n >= 4. Allocates
- * O((m + n) + d^2). GM_ENUMERIC if Newton's method does not converge in 50 iterations. */
-int gm_latent_c2st(const float *x, size_t m, const float *y, size_t n, size_t d, uint64_t seed, double *acc);
-/* Per-dimension moments of a VAE's aggregated posterior from N encodings (mu, logvar: N x d):
- * mean_j = E mu_j, var_j = E exp(logvar_j) + Var mu_j (logvar NULL: deterministic encoder), and the
- * number of active dimensions, Var mu_j > active_thresh (spec: 0.01). Outputs may be NULL. */
-int gm_latent_phat_moments(const float *mu, const float *logvar, size_t N, size_t d, double active_thresh,
-                           double *mean, double *var, size_t *n_active);
-
-/* Squared Euclidean distance from each of the m query rows q (m x d) to its nearest row of ref (n x d):
- * out (m). BLAS SGEMM in tiles when built with BLAS (||a||^2 + ||b||^2 - 2 a.b, clamped at 0), naive
- * double loops otherwise. Allocates O(tile x n). Used for memorisation checks (nearest training image). */
-int gm_latent_nearest_sqdist(const float *q, size_t m, const float *ref, size_t n, size_t d, float *out);
 
 /* Spherical interpolation slerp(a, b; mu) = [sin((1-mu) th) a + sin(mu th) b] / sin th with
  * th = angle(a, b) (White 2016); linear interpolation when th < 1e-6 or a vector is zero.

@@ -92,6 +92,23 @@ void gm_rng_shuffle(gm_rng *r, size_t *a, size_t n);
  * Returns GM_OK, GM_EINVAL (k > n) or GM_ENOMEM. */
 int gm_rng_choice(gm_rng *r, size_t n, size_t k, size_t *out);
 
+/* ---- numpy.random.RandomState-compatible MT19937 (src/core/mt19937.c) ----------------------------
+ * Not a genmix stream: used where a reference tool's NumPy draws must be reproduced (KID subsets). */
+
+typedef struct {
+    uint32_t mt[624];
+    int pos;
+} gm_mt19937;
+
+void gm_mt19937_seed(gm_mt19937 *r, uint32_t seed);
+uint32_t gm_mt19937_u32(gm_mt19937 *r);
+/* Uniform integer in [0, max] by masked rejection, as NumPy's legacy random_interval. */
+uint64_t gm_mt19937_interval(gm_mt19937 *r, uint64_t max);
+/* RandomState.permutation(n): identity then shuffle i = n-1..1 with j = interval(i). */
+void gm_mt19937_permutation(gm_mt19937 *r, size_t *perm, size_t n);
+/* RandomState.choice(n, m, replace=False) = permutation(n)[:m]; `work` holds n entries. */
+void gm_mt19937_choice(gm_mt19937 *r, size_t n, size_t m, size_t *out, size_t *work);
+
 /* Log-densities of the distributions above. */
 double gm_normal_logpdf(double x, double mu, double sigma);
 double gm_gamma_logpdf(double x, double shape);

@@ -1,8 +1,9 @@
-/* eval_sha256.c — SHA-256 (FIPS 180-4) of buffers and files, for the provenance of evaluation inputs
+/* sha256.c — SHA-256 (FIPS 180-4) of buffers and files, for the provenance of evaluation inputs
  * (JSON `inputs[].sha256`, statistics-file metadata). Owns nothing. Thread safety: re-entrant. */
-#include "eval_internal.h"
+#include "genmix/hash.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 

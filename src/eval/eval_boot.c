@@ -9,22 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmpd(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 double gm_eval_percentile(const double *v, size_t n, double q) {
-    if (n == 0) return NAN;
-    double *s = gm_malloc(n * sizeof(double));
-    if (!s) return NAN;
-    memcpy(s, v, n * sizeof(double));
-    qsort(s, n, sizeof(double), cmpd);
-    double pos = q / 100.0 * (double)(n - 1);
-    size_t i = (size_t)floor(pos);
-    double f = pos - (double)i, r = i + 1 < n ? s[i] + (s[i + 1] - s[i]) * f : s[n - 1];
-    gm_free(s);
-    return r;
+    double r;
+    return gm_percentile(v, n, q, &r) == GM_OK ? r : (double)NAN;
 }
 
 static gm_ci interval(const double *v, size_t B, double level) {
@@ -124,7 +111,7 @@ static int weighted_stats(const gm_feats *x, const uint32_t *c, gm_fdstats *s, d
         for (size_t j = 0; j < d; j++) A[rows * d + j] = w * (gm_feats_at(x, i, j) - s->mean[j]);
         rows++;
     }
-    gm__dsyrk_tn(rows, d, A, s->m2);
+    gm_la_dsyrk_tn(rows, d, A, s->m2);
     s->n = (int64_t)n;
     return GM_OK;
 }

@@ -46,7 +46,7 @@ int gm_vendi_from_kernel(const double *K, size_t n, double q, double *out) {
     int rc = GM_ENOMEM;
     if (A && w) {
         for (size_t i = 0; i < n * n; i++) A[i] = K[i] / (double)n;
-        if ((rc = gm__dsyev(A, n, w, 0, 1)) == GM_OK) {
+        if ((rc = gm_la_syev(A, n, w, 0)) == GM_OK) {
             clamp_eigs(w, n, n);
             *out = vendi_entropy(w, n, q);
         }
@@ -82,14 +82,14 @@ int gm_vendi(const gm_feats *x, const gm_kernel *k, double q, double *out, size_
             for (size_t j = 0; j < d; j++) X[i * d + j] *= s;
         }
         if (dual)
-            gm__dsyrk_tn(n, d, X, A);
+            gm_la_dsyrk_tn(n, d, X, A);
         else
-            gm__dsyrk_nt(n, d, X, A);
+            gm_la_dsyrk_nt(n, d, X, A);
     } else {
         gm_kernel_matrix(A, X, n, X, n, d, k);
     }
     for (size_t i = 0; i < m * m; i++) A[i] /= (double)n;
-    if ((rc = gm__dsyev(A, m, w, 0, 1))) goto done;
+    if ((rc = gm_la_syev(A, m, w, 0))) goto done;
     size_t c = clamp_eigs(w, m, n);
     if (n_clamped) *n_clamped = c;
     *out = vendi_entropy(w, m, q);
@@ -124,7 +124,7 @@ int gm_rke_frobenius(const gm_feats *x, const double *sigmas, size_t ns, size_t 
             size_t mj = n - j0 < tile ? n - j0 : tile;
             int diag = j0 == i0;
             if (!diag) gm__rows_f64(x, j0, mj, B);
-            gm__dgemm_nt(mi, mj, d, -2.0, A, diag ? A : B, 0.0, G);
+            gm_la_dgemm_nt(mi, mj, d, -2.0, A, diag ? A : B, 0.0, G);
 #pragma omp parallel for schedule(static) if (mi * mj > 65536)
             for (long i = 0; i < (long)mi; i++) {
                 double *acc_row = rows + (size_t)i * ns;
@@ -198,7 +198,7 @@ int gm_rrke(const gm_feats *x, const gm_feats *y, double sigma, double *out) {
         gm_kernel_matrix(K, X, n, Y, m, d, &k);
         double sc = 1 / sqrt((double)n * (double)m);
         for (size_t i = 0; i < n * m; i++) K[i] *= sc;
-        if ((rc = gm__dsvd_values(K, n, m, s, 1)) == GM_OK) {
+        if ((rc = gm_la_svd_values(K, n, m, s)) == GM_OK) {
             double nuc = 0;
             for (size_t i = 0; i < r; i++) nuc += s[i];
             *out = -log(nuc * nuc);

@@ -83,7 +83,7 @@ int gm_fdstats_add(gm_fdstats *s, const gm_feats *x) {
         for (size_t j = 0; j < d; j++) mu[j] /= (double)cnt;
         for (size_t i = 0; i < cnt; i++)
             for (size_t j = 0; j < d; j++) buf[i * d + j] -= mu[j];
-        gm__dsyrk_tn(cnt, d, buf, m2);
+        gm_la_dsyrk_tn(cnt, d, buf, m2);
         chan_merge(s, (int64_t)cnt, mu, m2);
     }
     gm_free(buf);
@@ -147,14 +147,14 @@ static int fd_moments_impl(const double *mu1, const double *S1, const double *mu
     memcpy(U, S1, dd * sizeof(double));
     memcpy(M, S2, dd * sizeof(double));
     /* The two eigenproblems are independent: solve them side by side (each LAPACK call is
-     * single-threaded, see gm__dsyev, so the bits do not depend on the thread count). mu holds the
+     * single-threaded, see gm_la_syev, so the bits do not depend on the thread count). mu holds the
      * eigenvalues of S2 until M is formed. */
 #pragma omp parallel sections num_threads(2)
     {
 #pragma omp section
-        rc1 = gm__dsyev(U, d, w, 1, fast);
+        rc1 = (fast ? gm_la_syev : gm_la_syev_ref)(U, d, w, 1);
 #pragma omp section
-        rc2 = gm__dsyev(M, d, mu, 0, fast);
+        rc2 = (fast ? gm_la_syev : gm_la_syev_ref)(M, d, mu, 0);
     }
     if ((rc = rc1) || (rc = rc2)) { /* the message was recorded on the worker thread */
         rc = rc == GM_ENOMEM ? rc : gm_set_error(GM_ENUMERIC, "FD: the eigen solver failed on a %zu x %zu covariance", d, d);
@@ -170,8 +170,8 @@ static int fd_moments_impl(const double *mu1, const double *S1, const double *mu
         for (size_t j = 0; j < d; j++) U[i * d + j] *= sc;
     }
     if (fast) {
-        gm__dgemm_nn(d, d, d, U, S2, T);
-        gm__dgemm_nt(d, d, d, 1.0, T, U, 0.0, M);
+        gm_la_dgemm_nn(d, d, d, U, S2, T);
+        gm_la_dgemm_nt(d, d, d, 1.0, T, U, 0.0, M);
     } else {
         naive_nn(d, d, d, U, S2, T);
         naive_nt(d, d, d, T, U, M);
@@ -181,7 +181,7 @@ static int fd_moments_impl(const double *mu1, const double *S1, const double *mu
             double a = 0.5 * (M[i * d + j] + M[j * d + i]);
             M[i * d + j] = M[j * d + i] = a;
         }
-    rc = gm__dsyev(M, d, mu, 0, fast);
+    rc = (fast ? gm_la_syev : gm_la_syev_ref)(M, d, mu, 0);
     if (rc) goto fail;
     for (size_t i = 0; i < d; i++) {
         if (mu[i] > 0)
@@ -261,8 +261,8 @@ int gm_fd_lowrank(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, gm_f
     for (size_t j = 0; j < d; j++) out->mean_term += (mu1[j] - mu2[j]) * (mu1[j] - mu2[j]);
     for (size_t i = 0; i < n1 * d; i++) out->trace1 += A1[i] * A1[i];
     for (size_t i = 0; i < n2 * d; i++) out->trace2 += A2[i] * A2[i];
-    gm__dgemm_nt(n1, n2, d, 1.0, A1, A2, 0.0, B);
-    if ((rc = gm__dsvd_values(B, n1, n2, s, 1))) goto done;
+    gm_la_dgemm_nt(n1, n2, d, 1.0, A1, A2, 0.0, B);
+    if ((rc = gm_la_svd_values(B, n1, n2, s))) goto done;
     for (size_t i = 0; i < r; i++) out->trace_sqrt += s[i];
     out->fd = out->mean_term + out->trace1 + out->trace2 - 2 * out->trace_sqrt;
     out->min_eig1 = out->min_eig2 = out->cond1 = out->cond2 = NAN;

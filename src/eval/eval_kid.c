@@ -1,8 +1,10 @@
 /* eval_kid.c — kernels (cubic polynomial, RBF), MMD² estimators, KID over subsets drawn exactly as
- * torch-fidelity draws them (NumPy RandomState MT19937 + legacy permutation), full-set MMD by tiles.
+ * torch-fidelity draws them (NumPy RandomState MT19937 of core/mt19937.c + legacy permutation), full-set
+ * MMD by tiles.
  * Owns nothing between calls. Thread safety: re-entrant. Reductions: per-row partial sums added in
  * row order, so results do not depend on the thread count. */
 #include "eval_internal.h"
+#include "genmix/rng.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,87 +16,7 @@
 #include <omp.h>
 #endif
 
-/* ---- MT19937 (numpy.random.RandomState) ------------------------------------------------------- */
-
-void gm_mt19937_seed(gm_mt19937 *r, uint32_t seed) {
-    r->mt[0] = seed;
-    for (uint32_t i = 1; i < 624; i++) r->mt[i] = 1812433253u * (r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) + i;
-    r->pos = 624;
-}
-
-static void mt_refill(gm_mt19937 *r) {
-    static const uint32_t mag[2] = {0u, 0x9908b0dfu};
-    uint32_t *mt = r->mt;
-    int k;
-    for (k = 0; k < 624 - 397; k++) {
-        uint32_t y = (mt[k] & 0x80000000u) | (mt[k + 1] & 0x7fffffffu);
-        mt[k] = mt[k + 397] ^ (y >> 1) ^ mag[y & 1];
-    }
-    for (; k < 623; k++) {
-        uint32_t y = (mt[k] & 0x80000000u) | (mt[k + 1] & 0x7fffffffu);
-        mt[k] = mt[k + 397 - 624] ^ (y >> 1) ^ mag[y & 1];
-    }
-    uint32_t y = (mt[623] & 0x80000000u) | (mt[0] & 0x7fffffffu);
-    mt[623] = mt[396] ^ (y >> 1) ^ mag[y & 1];
-    r->pos = 0;
-}
-
-uint32_t gm_mt19937_u32(gm_mt19937 *r) {
-    if (r->pos >= 624) mt_refill(r);
-    uint32_t y = r->mt[r->pos++];
-    y ^= y >> 11;
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= y >> 18;
-    return y;
-}
-
-uint64_t gm_mt19937_interval(gm_mt19937 *r, uint64_t max) {
-    if (max == 0) return 0;
-    uint64_t mask = max, v;
-    mask |= mask >> 1;
-    mask |= mask >> 2;
-    mask |= mask >> 4;
-    mask |= mask >> 8;
-    mask |= mask >> 16;
-    mask |= mask >> 32;
-    if (max <= 0xffffffffULL) {
-        while ((v = (gm_mt19937_u32(r) & mask)) > max) {
-        }
-    } else {
-        do {
-            uint64_t hi = gm_mt19937_u32(r);
-            v = ((hi << 32) | gm_mt19937_u32(r)) & mask;
-        } while (v > max);
-    }
-    return v;
-}
-
-void gm_mt19937_permutation(gm_mt19937 *r, size_t *perm, size_t n) {
-    for (size_t i = 0; i < n; i++) perm[i] = i;
-    for (size_t i = n; i-- > 1;) {
-        size_t j = (size_t)gm_mt19937_interval(r, i);
-        size_t t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
-}
-
-void gm_mt19937_choice(gm_mt19937 *r, size_t n, size_t m, size_t *out, size_t *work) {
-    GM_ASSERT(m <= n);
-    gm_mt19937_permutation(r, work, n);
-    memcpy(out, work, m * sizeof(size_t));
-}
-
 /* ---- kernels ------------------------------------------------------------------------------------ */
-
-double gm_kernel_poly(double dot, double gamma, double coef0, int degree) {
-    double b = gamma * dot + coef0, v = 1;
-    for (int i = 0; i < degree; i++) v *= b;
-    return v;
-}
-
-double gm_kernel_rbf(double d2, double sigma) { return exp(-d2 / (2 * sigma * sigma)); }
 
 gm_kernel gm_kernel_poly3(void) {
     gm_kernel k = {GM_KERNEL_POLY, 3, 0.0, 1.0, 0.0};
@@ -110,7 +32,7 @@ gm_kernel gm_kernel_rbf_sigma(double sigma) {
 static inline double kval(const gm_kernel *k, double gamma, double dot, double na, double nb) {
     if (k->kind == GM_KERNEL_RBF) {
         double d2 = na + nb - 2 * dot;
-        return exp(-(d2 > 0 ? d2 : 0) / (2 * k->sigma * k->sigma));
+        return gm_kernel_rbf(d2 < 0 ? 0 : d2, k->sigma); /* a NaN distance stays NaN */
     }
     if (k->kind == GM_KERNEL_COSINE) return dot / sqrt(na * nb);
     return gm_kernel_poly(dot, gamma, k->coef0, k->degree);
@@ -120,7 +42,7 @@ static double kgamma(const gm_kernel *k, size_t d) { return k->gamma > 0 ? k->ga
 
 void gm_kernel_matrix(double *K, const double *X, size_t nx, const double *Y, size_t ny, size_t d,
                       const gm_kernel *k) {
-    gm__dgemm_nt(nx, ny, d, 1.0, X, Y, 0.0, K);
+    gm_la_dgemm_nt(nx, ny, d, 1.0, X, Y, 0.0, K);
     double g = kgamma(k, d);
 #pragma omp parallel for schedule(static) if (nx * ny > 65536)
     for (long i = 0; i < (long)nx; i++) {
@@ -184,8 +106,7 @@ static ksum block_sum_f32(const float *G, size_t m, size_t n, const double *na, 
         rowdiag[i] = 0;
         if ((size_t)i < n) {
             if (k->kind == GM_KERNEL_RBF) {
-                rowdiag[i] = exp(-fmax((double)((float)na[i] + (float)nb[i] - 2.0f * g[i]), 0.0) /
-                                 (2 * k->sigma * k->sigma));
+                rowdiag[i] = gm_kernel_rbf(fmax((double)((float)na[i] + (float)nb[i] - 2.0f * g[i]), 0.0), k->sigma);
             } else {
                 float b = gamma * g[i] + (float)k->coef0, v = 1.0f;
                 for (int p = 0; p < k->degree; p++) v *= b;
@@ -270,9 +191,9 @@ static void gram_syrk(int f32, int single, size_t m, size_t d, const void *A, vo
 #endif
     (void)single;
     if (f32)
-        gm__ssyrk_nt(m, d, A, C);
+        gm_la_ssyrk_nt(m, d, A, C);
     else
-        gm__dsyrk_nt(m, d, A, C);
+        gm_la_dsyrk_nt(m, d, A, C);
 }
 
 static void gram_gemm(int f32, int single, size_t m, size_t d, const void *A, const void *B, void *C) {
@@ -289,9 +210,9 @@ static void gram_gemm(int f32, int single, size_t m, size_t d, const void *A, co
 #endif
     (void)single;
     if (f32)
-        gm__sgemm_nt(m, m, d, A, B, C);
+        gm_la_sgemm_nt(m, m, d, A, B, C);
     else
-        gm__dgemm_nt(m, m, d, 1.0, A, B, 0.0, C);
+        gm_la_dgemm_nt(m, m, d, 1.0, A, B, 0.0, C);
 }
 
 /* MMD² of the subset (fake rows ix, real rows iy). block_sum reads the upper triangle and the diagonal. */
@@ -441,7 +362,7 @@ static int tiled_sum(const gm_feats *a, const double *na, const gm_feats *b, con
         for (size_t j0 = sym ? i0 : 0; j0 < b->n; j0 += t) {
             size_t mj = b->n - j0 < t ? b->n - j0 : t;
             gm__rows_f64(b, j0, mj, B);
-            gm__dgemm_nt(mi, mj, d, 1.0, A, B, 0.0, G);
+            gm_la_dgemm_nt(mi, mj, d, 1.0, A, B, 0.0, G);
             int dblock = sym && j0 == i0;
             ksum s = block_sum(G, mi, mj, na + i0, nb + j0, k, gamma, dblock, rb, rd);
             *full += s.full;

@@ -407,18 +407,13 @@ static void merge_top(const knn_eng *e, int s, size_t n, double *out) {
     }
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* np.percentile(v, 50) (linear interpolation) */
+/* median of v (np.percentile(v, 50)): NaN on ENOMEM */
 static double median_of(const double *v, size_t n) {
     double *s = gm_malloc(n * sizeof(double));
     if (!s) return NAN;
     memcpy(s, v, n * sizeof(double));
-    qsort(s, n, sizeof(double), cmp_double);
-    double m = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    gm_sort_f64(s, n);
+    double m = gm_median_sorted(s, n);
     gm_free(s);
     return m;
 }
@@ -827,7 +822,7 @@ static int naive_radii(const gm_feats *x, size_t k, double *rad) {
         size_t m = 0;
         for (size_t j = 0; j < n; j++)
             if (j != i) row[m++] = naive_d2(x, i, x, j);
-        qsort(row, m, sizeof(double), cmp_double);
+        gm_sort_f64(row, m);
         rad[i] = row[k - 1];
     }
     gm_free(row);

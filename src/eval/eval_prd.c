@@ -44,7 +44,7 @@ double gm_prd_fbeta_max(const double *precision, const double *recall, size_t n,
 /* Squared distances of the N points to the K centers: D(N,K) = |x|² + |c|² - 2 X C^T, labels, inertia. */
 static double assign(const double *X, const double *xn, size_t N, size_t d, const double *C, size_t K, double *D,
                      size_t *lab, double *rowmin) {
-    gm__dgemm_nt(N, K, d, -2.0, X, C, 0.0, D);
+    gm_la_dgemm_nt(N, K, d, -2.0, X, C, 0.0, D);
     double cn[256];
     for (size_t k = 0; k < K; k++) {
         double s = 0;

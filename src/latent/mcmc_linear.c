@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "genmix/linalg.h"
 #include "genmix/mcmc.h"
 
 /* ==== gm_ae_model adapter ======================================================================== */
@@ -81,35 +82,14 @@ static double frob(const double *A, size_t n) {
     return sqrt(s);
 }
 
-/* Solve (I - M) x = m in place of x (d x d system, partial pivoting). GM_ENUMERIC if singular. */
+/* Solve (I - M) x = m (d x d, LU with partial pivoting; work: d x d). GM_ENUMERIC if singular. */
 static int solve_i_minus(const double *M, const double *m, double *x, size_t d, double *work) {
-    double *a = work; /* d x (d+1) augmented */
     for (size_t i = 0; i < d; i++) {
-        for (size_t j = 0; j < d; j++) a[i * (d + 1) + j] = (i == j ? 1.0 : 0.0) - M[i * d + j];
-        a[i * (d + 1) + d] = m[i];
+        for (size_t j = 0; j < d; j++) work[i * d + j] = (i == j ? 1.0 : 0.0) - M[i * d + j];
+        x[i] = m[i];
     }
-    for (size_t col = 0; col < d; col++) {
-        size_t piv = col;
-        for (size_t r = col + 1; r < d; r++)
-            if (fabs(a[r * (d + 1) + col]) > fabs(a[piv * (d + 1) + col])) piv = r;
-        if (fabs(a[piv * (d + 1) + col]) < 1e-14)
-            GM_FAIL(GM_ENUMERIC, "linear AE: I - A W is singular (a unit eigenvalue: no stationary law)");
-        if (piv != col)
-            for (size_t j = 0; j <= d; j++) {
-                double t = a[col * (d + 1) + j];
-                a[col * (d + 1) + j] = a[piv * (d + 1) + j];
-                a[piv * (d + 1) + j] = t;
-            }
-        for (size_t r = col + 1; r < d; r++) {
-            double f = a[r * (d + 1) + col] / a[col * (d + 1) + col];
-            for (size_t j = col; j <= d; j++) a[r * (d + 1) + j] -= f * a[col * (d + 1) + j];
-        }
-    }
-    for (size_t i = d; i-- > 0;) {
-        double s = a[i * (d + 1) + d];
-        for (size_t j = i + 1; j < d; j++) s -= a[i * (d + 1) + j] * x[j];
-        x[i] = s / a[i * (d + 1) + i];
-    }
+    if (gm_la_lu_solve_ref(work, x, d, 1, 1e-14) != GM_OK)
+        GM_FAIL(GM_ENUMERIC, "linear AE: I - A W is singular (a unit eigenvalue: no stationary law)");
     return GM_OK;
 }
 

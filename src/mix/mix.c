@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "genmix/linalg.h"
 #include "genmix/mix.h"
 #include "genmix/rng.h"
 #include "mix_internal.h"
@@ -29,10 +30,7 @@ typedef struct {
 } mixk;
 
 static inline double kval(const mixk *k, double dot, double sqx, double sqy) {
-    if (k->type == KT_POLY) {
-        double v = dot * k->invd + 1.0;
-        return v * v * v;
-    }
+    if (k->type == KT_POLY) return gm_kernel_poly(dot, k->invd, 1.0, 3);
     double d2 = sqx + sqy - 2.0 * dot;
     if (d2 < 0.0) d2 = 0.0;
     /* single-precision exp: its relative error (~1e-7) is far below that of the float dot product in
@@ -41,10 +39,7 @@ static inline double kval(const mixk *k, double dot, double sqx, double sqy) {
 }
 /* kappa(x, x) exactly (no cancellation). */
 static inline double kself(const mixk *k, double sqx) {
-    if (k->type == KT_POLY) {
-        double v = sqx * k->invd + 1.0;
-        return v * v * v;
-    }
+    if (k->type == KT_POLY) return gm_kernel_poly(sqx, k->invd, 1.0, 3);
     return 1.0;
 }
 
@@ -205,11 +200,6 @@ double gm_mix_score_of(gm_mix_quad quad, int lin, double objective) {
 
 int gm_mix_higher_better(gm_mix_quad quad, int lin) { return quad == GM_MIX_QUAD_RKE && !lin; }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int gm_mix_median_bandwidth(const float *X, size_t n, size_t d, size_t pairs, uint64_t seed, double *sigma) {
     if (n < 2 || d < 1) GM_FAIL(GM_EINVAL, "median bandwidth: need at least 2 rows");
     if (pairs == 0) pairs = 10000;
@@ -227,8 +217,8 @@ int gm_mix_median_bandwidth(const float *X, size_t n, size_t d, size_t pairs, ui
         }
         dist[p] = sqrt(s);
     }
-    qsort(dist, pairs, sizeof *dist, cmp_double);
-    *sigma = pairs % 2 ? dist[pairs / 2] : 0.5 * (dist[pairs / 2 - 1] + dist[pairs / 2]);
+    gm_sort_f64(dist, pairs);
+    *sigma = gm_median_sorted(dist, pairs);
     gm_free(dist);
     if (!isfinite(*sigma)) GM_FAIL(GM_ENUMERIC, "median bandwidth: non-finite distance (NaN in the data?)");
     return GM_OK;

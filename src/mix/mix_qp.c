@@ -3,11 +3,13 @@
  * Exact for m <= GM_MIX_QP_ENUM_MAX by enumerating the supports A and solving the equality-constrained
  * KKT system of each, [2 K_AA 1; 1' 0][alpha_A; nu] = [-c_A; 1]; every feasible solution is a point of the
  * simplex and the optimum's support is among them, so the feasible candidate of lowest objective is the
- * minimiser. Larger m: FISTA with the sort-based simplex projection. No allocation (stack arrays).
+ * minimiser (the KKT systems by gm_la_lu_solve_ref). Larger m: FISTA with the sort-based simplex
+ * projection. No allocation (stack arrays).
  * Thread-safe (no state). */
 #include <math.h>
 #include <string.h>
 
+#include "genmix/linalg.h"
 #include "genmix/mix.h"
 
 static double qp_objective(const double *K, const double *c, size_t m, const double *a) {
@@ -19,39 +21,6 @@ static double qp_objective(const double *K, const double *c, size_t m, const dou
         v += a[i] * (r + c[i]);
     }
     return v;
-}
-
-/* Solve the n x n system M z = r in place (partial pivoting). Returns 0, or -1 if (near) singular. */
-static int solve_small(double *M, double *r, size_t n, double scale) {
-    for (size_t k = 0; k < n; k++) {
-        size_t p = k;
-        double best = fabs(M[k * n + k]);
-        for (size_t i = k + 1; i < n; i++)
-            if (fabs(M[i * n + k]) > best) best = fabs(M[i * n + k]), p = i;
-        if (!(best > 1e-13 * scale)) return -1;
-        if (p != k) {
-            for (size_t j = 0; j < n; j++) {
-                double t = M[k * n + j];
-                M[k * n + j] = M[p * n + j];
-                M[p * n + j] = t;
-            }
-            double t = r[k];
-            r[k] = r[p];
-            r[p] = t;
-        }
-        for (size_t i = k + 1; i < n; i++) {
-            double f = M[i * n + k] / M[k * n + k];
-            if (f == 0.0) continue;
-            for (size_t j = k; j < n; j++) M[i * n + j] -= f * M[k * n + j];
-            r[i] -= f * r[k];
-        }
-    }
-    for (size_t k = n; k-- > 0;) {
-        double s = r[k];
-        for (size_t j = k + 1; j < n; j++) s -= M[k * n + j] * r[j];
-        r[k] = s / M[k * n + k];
-    }
-    return 0;
 }
 
 /* KKT system of min a'Ka + c'a on the simplex restricted to the support `mask`: [2K_AA 1; 1' 0] [a_A; -nu]
@@ -72,7 +41,8 @@ static int kkt_support(const double *K, const double *c, size_t m, unsigned long
     M[k * n + k] = 0.0;
     r[k] = 1.0;
     *k_out = k;
-    return solve_small(M, r, n, scale);
+    /* LU with partial pivoting, the reference path (no allocation, same bits on every build) */
+    return gm_la_lu_solve_ref(M, r, n, 1, 1e-13 * scale) == GM_OK ? 0 : -1;
 }
 
 static void qp_enumerate(const double *K, const double *c, size_t m, double *alpha, double *obj) {

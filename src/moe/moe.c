@@ -12,11 +12,8 @@
 #include <string.h>
 
 #include "genmix/rng.h"
-#include "linalg_internal.h"
+#include "genmix/linalg.h"
 
-#ifdef GM_HAVE_BLAS
-#include <lapacke.h>
-#endif
 
 /* ============================================================================================== */
 /* model storage                                                                                   */
@@ -348,47 +345,11 @@ void gm_moe_predict(const gm_moe *m, const double *X, size_t n, int *labels) {
 /* ============================================================================================== */
 
 /* Solve A X = B for symmetric positive definite A (m x m, row-major, destroyed), B (m x nrhs, row-major,
- * overwritten by X). Returns 0, or > 0 if A is not positive definite. */
-static int spd_solve_naive(double *A, double *B, size_t m, size_t nrhs) {
-    /* naive Cholesky A = L L^T (lower triangle) */
-    for (size_t j = 0; j < m; j++) {
-        double s = A[j * m + j];
-        for (size_t l = 0; l < j; l++) s -= A[j * m + l] * A[j * m + l];
-        if (!(s > 0.0)) return 1;
-        double ljj = sqrt(s);
-        A[j * m + j] = ljj;
-        for (size_t i = j + 1; i < m; i++) {
-            double v = A[i * m + j];
-            for (size_t l = 0; l < j; l++) v -= A[i * m + l] * A[j * m + l];
-            A[i * m + j] = v / ljj;
-        }
-    }
-    for (size_t r = 0; r < nrhs; r++) {
-        for (size_t i = 0; i < m; i++) {
-            double v = B[i * nrhs + r];
-            for (size_t l = 0; l < i; l++) v -= A[i * m + l] * B[l * nrhs + r];
-            B[i * nrhs + r] = v / A[i * m + i];
-        }
-        for (size_t i = m; i-- > 0;) {
-            double v = B[i * nrhs + r];
-            for (size_t l = i + 1; l < m; l++) v -= A[l * m + i] * B[l * nrhs + r];
-            B[i * nrhs + r] = v / A[i * m + i];
-        }
-    }
-    return 0;
-}
-
-/* LAPACKE dposv for systems of size >= 48; smaller ones by the naive Cholesky, because OpenBLAS's
- * threading overhead dominates tiny solves (measured: > 50% of EM time at m = 2..6 in libgomp). */
+ * overwritten by X). Returns 0, or 1 if A is not positive definite. LAPACKE dposv for systems of size
+ * >= 48; smaller ones by the naive Cholesky, because OpenBLAS's threading overhead dominates tiny solves
+ * (measured: > 50% of EM time at m = 2..6 in libgomp). */
 static int spd_solve(double *A, double *B, size_t m, size_t nrhs) {
-#ifdef GM_HAVE_BLAS
-    if (m >= 48) {
-        lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (lapack_int)m, (lapack_int)nrhs, A, (lapack_int)m, B,
-                                        (lapack_int)nrhs);
-        return info == 0 ? 0 : 1;
-    }
-#endif
-    return spd_solve_naive(A, B, m, nrhs);
+    return (m >= 48 ? gm_la_spd_solve : gm_la_spd_solve_ref)(A, B, m, nrhs) != GM_OK;
 }
 
 /* Newton direction: solve (H + mu I) delta = g for the negative Hessian H (m x m), raising mu from 0 by
@@ -412,12 +373,12 @@ static int newton_direction(const double *H, const double *g, size_t m, double *
 /* Saddle-free Newton direction for the polish: delta = V |Lambda|^-1 V^T g with the eigenvalues of the
  * negative Hessian replaced by max(|lambda|, 1e-8 max|lambda|), so that delta is an ascent direction even
  * where ell is not concave; the step is then capped to max|delta_i| <= 1. Eigen-decomposition by
- * gm__dsyev: LAPACK for m >= 48, its Jacobi reference below (OpenBLAS threading overhead dominates tiny
+ * gm_la_syev: LAPACK for m >= 48, its Jacobi reference below (OpenBLAS threading overhead dominates tiny
  * problems). work: m*m + m; Q row c = eigenvector of ev[c]. */
 static int polish_direction(const double *H, const double *g, size_t m, double *delta, double *work) {
     double *Q = work, *ev = work + m * m;
     memcpy(Q, H, m * m * sizeof(double));
-    if (gm__dsyev(Q, m, ev, 1, m >= 48) != GM_OK) return 1;
+    if ((m >= 48 ? gm_la_syev : gm_la_syev_ref)(Q, m, ev, 1) != GM_OK) return 1;
     double emax = 0.0;
     for (size_t i = 0; i < m; i++) emax = fmax(emax, fabs(ev[i]));
     if (!(emax > 0.0)) return 1;
