@@ -343,6 +343,25 @@ void gm_moe_predict(const gm_moe *m, const double *X, size_t n, int *labels) {
     gm_free(P);
 }
 
+void gm_moe_score(const double *P, size_t n, size_t S, const int *y, size_t *n_known, double *accuracy,
+                  double *mean_loglik) {
+    GM_ASSERT((P != NULL && y != NULL) || n == 0);
+    size_t correct = 0, known = 0;
+    double ll = 0.0;
+    for (size_t t = 0; t < n; t++) {
+        if (y[t] < 0 || (size_t)y[t] >= S) continue;
+        size_t best = 0, hit = (size_t)y[t];
+        for (size_t s = 0; s < S; s++)
+            if (P[t * S + s] > P[t * S + best]) best = s;
+        known++;
+        correct += best == hit;
+        ll += log(P[t * S + hit]);
+    }
+    if (n_known) *n_known = known;
+    if (accuracy) *accuracy = known ? (double)correct / (double)known : (double)NAN;
+    if (mean_loglik) *mean_loglik = known ? ll / (double)known : (double)NAN;
+}
+
 /* ============================================================================================== */
 /* dense symmetric positive-definite solves                                                        */
 /* ============================================================================================== */
