@@ -79,7 +79,7 @@ GM_TEST(test_exp_neg) {
     size_t n = 200001;
     float *v = malloc(n * sizeof *v);
     for (size_t i = 0; i < n; i++) v[i] = (float)(-87.0 * (double)i / (double)(n - 1));
-    gm_mix_exp_neg(v, n);
+    gm__mix_exp_neg(v, n);
     double worst = 0.0;
     for (size_t i = 0; i < n; i++) {
         double x = (double)(float)(-87.0 * (double)i / (double)(n - 1)), e = exp(x);
