@@ -167,3 +167,52 @@ done:
     if (rc) gm_mix_trace_free(out);
     return rc;
 }
+
+/* ==== summary over runs ========================================================================== */
+
+void gm_mix_trace_summary_free(gm_mix_trace_summary *s) {
+    if (!s) return;
+    gm_free(s->mean_score);
+    gm_free(s->sd_score);
+    gm_free(s->mean_objective);
+    gm_free(s->mean_freq);
+    gm_free(s->mean_qp);
+    memset(s, 0, sizeof *s);
+}
+
+int gm_mix_trace_summarize(const gm_mix_trace *tr, gm_mix_trace_summary *out) {
+    GM_ASSERT(tr != NULL && out != NULL);
+    memset(out, 0, sizeof *out);
+    if (tr->runs == 0 || tr->T == 0 || tr->m == 0 || tr->m > GM_MIX_MAX_ARMS)
+        GM_FAIL(GM_EINVAL, "mixing summary: empty trace (runs %zu, rounds %zu, arms %zu)", tr->runs, tr->T, tr->m);
+    size_t T = tr->T, m = tr->m, runs = tr->runs;
+    out->runs = runs, out->T = T, out->m = m;
+    out->mean_score = gm_calloc(T, sizeof(double));
+    out->sd_score = gm_calloc(T, sizeof(double));
+    out->mean_objective = gm_calloc(T, sizeof(double));
+    out->mean_freq = gm_calloc(T * m, sizeof(double));
+    if (tr->qp_alpha) out->mean_qp = gm_calloc(T * m, sizeof(double));
+    if (!out->mean_score || !out->sd_score || !out->mean_objective || !out->mean_freq || (tr->qp_alpha && !out->mean_qp)) {
+        gm_mix_trace_summary_free(out);
+        return gm_error_prefix(GM_ENOMEM, "mixing summary");
+    }
+    for (size_t t = 0; t < T; t++) {
+        double s = 0, s2 = 0, o = 0;
+        for (size_t k = 0; k < runs; k++) {
+            double v = tr->score[k * T + t];
+            s += v, s2 += v * v, o += tr->objective[k * T + t];
+            for (size_t i = 0; i < m; i++) out->mean_freq[t * m + i] += tr->freq[(k * T + t) * m + i] / (double)runs;
+            if (out->mean_qp)
+                for (size_t i = 0; i < m; i++) out->mean_qp[t * m + i] += tr->qp_alpha[(k * T + t) * m + i] / (double)runs;
+        }
+        out->mean_score[t] = s / (double)runs;
+        double var = s2 / (double)runs - out->mean_score[t] * out->mean_score[t];
+        out->sd_score[t] = runs > 1 && var > 0 ? sqrt(var * (double)runs / (double)(runs - 1)) : 0.0;
+        out->mean_objective[t] = o / (double)runs;
+    }
+    out->final_score_mean = out->mean_score[T - 1];
+    out->final_score_sd = out->sd_score[T - 1];
+    out->final_objective = out->mean_objective[T - 1];
+    for (size_t i = 0; i < m; i++) out->final_weights[i] = out->mean_freq[(T - 1) * m + i];
+    return GM_OK;
+}
