@@ -21,6 +21,7 @@ static const char *const algo_names[GM_MIX_ALGO_COUNT] = {"cab", "ogd", "ucb", "
 const char *gm_mix_algo_name(gm_mix_algo a) { return (unsigned)a < GM_MIX_ALGO_COUNT ? algo_names[a] : "?"; }
 
 int gm_mix_algo_parse(const char *s, gm_mix_algo *out) {
+    GM_ASSERT(s != NULL && out != NULL);
     for (int i = 0; i < GM_MIX_ALGO_COUNT; i++)
         if (!strcmp(s, algo_names[i])) {
             *out = (gm_mix_algo)i;
@@ -30,6 +31,7 @@ int gm_mix_algo_parse(const char *s, gm_mix_algo *out) {
 }
 
 void gm_mix_config_default(gm_mix_config *cfg, size_t m, size_t d, size_t T, gm_mix_quad quad, int lin) {
+    GM_ASSERT(cfg != NULL);
     memset(cfg, 0, sizeof *cfg);
     cfg->m = m;
     cfg->d = d;
@@ -60,6 +62,7 @@ void gm_mix_config_default(gm_mix_config *cfg, size_t m, size_t d, size_t T, gm_
 }
 
 void gm_mix_config_code(gm_mix_config *cfg) {
+    GM_ASSERT(cfg != NULL);
     cfg->n0 = 5;
     cfg->delta_L = 0.6;
     cfg->delta_kappa = 0.0;
@@ -68,6 +71,7 @@ void gm_mix_config_code(gm_mix_config *cfg) {
 }
 
 int gm_mix_config_check(const gm_mix_config *c) {
+    GM_ASSERT(c != NULL);
     if (c->m < 1 || c->m > GM_MIX_MAX_ARMS) GM_FAIL(GM_EINVAL, "mixing: %zu arms (1..%d allowed)", c->m, GM_MIX_MAX_ARMS);
     if (c->d < 1) GM_FAIL(GM_EINVAL, "mixing: feature dimension must be >= 1");
     if (c->T < 1) GM_FAIL(GM_EINVAL, "mixing: horizon T must be >= 1");
@@ -111,6 +115,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int gm_mix_median_bandwidth(const float *X, size_t n, size_t d, size_t pairs, uint64_t seed, double *sigma) {
+    GM_ASSERT((X != NULL || n == 0) && sigma != NULL);
     if (n < 2 || d < 1) GM_FAIL(GM_EINVAL, "median bandwidth: need at least 2 rows");
     if (pairs == 0) pairs = 10000;
     double *dist = gm_malloc(pairs * sizeof *dist);

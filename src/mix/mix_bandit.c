@@ -20,6 +20,7 @@
 
 
 int gm_mix_create(gm_mix **out, const gm_mix_config *cfg, const gm_mix_ref *ref) {
+    GM_ASSERT(out != NULL && cfg != NULL);
     *out = NULL;
     int rc = gm_mix_config_check(cfg);
     if (rc) return rc;
@@ -89,13 +90,29 @@ void gm_mix_free(gm_mix *b) {
     gm_free(b);
 }
 
-int gm_mix_done(const gm_mix *b) { return b->t >= b->T; }
-size_t gm_mix_count(const gm_mix *b) { return b->t; }
-const size_t *gm_mix_counts(const gm_mix *b) { return b->n; }
-const double *gm_mix_alpha(const gm_mix *b) { return b->alpha; }
-size_t gm_mix_queued(const gm_mix *b, size_t arm) { return arm < b->m ? b->qcnt[arm] - b->qpos[arm] : 0; }
+int gm_mix_done(const gm_mix *b) {
+    GM_ASSERT(b != NULL);
+    return b->t >= b->T;
+}
+size_t gm_mix_count(const gm_mix *b) {
+    GM_ASSERT(b != NULL);
+    return b->t;
+}
+const size_t *gm_mix_counts(const gm_mix *b) {
+    GM_ASSERT(b != NULL);
+    return b->n;
+}
+const double *gm_mix_alpha(const gm_mix *b) {
+    GM_ASSERT(b != NULL);
+    return b->alpha;
+}
+size_t gm_mix_queued(const gm_mix *b, size_t arm) {
+    GM_ASSERT(b != NULL);
+    return arm < b->m ? b->qcnt[arm] - b->qpos[arm] : 0;
+}
 
 void gm_mix_estimates(const gm_mix *b, double *K, double *f) {
+    GM_ASSERT(b != NULL);
     size_t m = b->m;
     for (size_t i = 0; i < m; i++) {
         for (size_t j = 0; j < m; j++) {
@@ -107,6 +124,7 @@ void gm_mix_estimates(const gm_mix *b, double *K, double *f) {
 }
 
 double gm_mix_objective(const gm_mix *b) {
+    GM_ASSERT(b != NULL);
     if (b->t == 0) return NAN;
     double s = 0.0, f = 0.0, t = (double)b->t;
     for (size_t i = 0; i < b->m * b->m; i++) s += b->S[i];
@@ -116,7 +134,10 @@ double gm_mix_objective(const gm_mix *b) {
     return v;
 }
 
-double gm_mix_score(const gm_mix *b) { return gm_mix_score_of(b->cfg.quad, b->cfg.lin, gm_mix_objective(b)); }
+double gm_mix_score(const gm_mix *b) {
+    GM_ASSERT(b != NULL);
+    return gm_mix_score_of(b->cfg.quad, b->cfg.lin, gm_mix_objective(b));
+}
 
 static size_t argmin(const double *v, size_t m, const unsigned char *mask) {
     size_t best = m;
@@ -159,6 +180,7 @@ static void sh_step(gm_mix *b, const double *Kh, const double *fh, size_t warm) 
 }
 
 int gm_mix_select(gm_mix *b, size_t *arm) {
+    GM_ASSERT(b != NULL && arm != NULL);
     if (b->t >= b->T) GM_FAIL(GM_EINVAL, "mixing: all %zu rounds are done", b->T);
     const gm_mix_config *c = &b->cfg;
     size_t m = b->m;
@@ -256,6 +278,7 @@ static int terms_from_ref(gm_mix *b, const float *x, double sqx, double *t) {
 }
 
 int gm_mix_update(gm_mix *b, size_t arm, const float *x, const double *terms) {
+    GM_ASSERT(b != NULL); /* x == NULL: the next queued sample */
     size_t m = b->m, d = b->d, B = b->B;
     if (arm >= m) GM_FAIL(GM_EINVAL, "mixing: arm %zu out of range (m = %zu)", arm, m);
     if (b->t >= b->T) GM_FAIL(GM_EINVAL, "mixing: the store is full (T = %zu samples)", b->T);
@@ -331,6 +354,7 @@ int gm_mix_update(gm_mix *b, size_t arm, const float *x, const double *terms) {
 }
 
 int gm_mix_push_ahead(gm_mix *b, size_t arm, const float *x, size_t n, const double *terms) {
+    GM_ASSERT(b != NULL && (x != NULL || n == 0));
     size_t m = b->m, d = b->d, B = b->B;
     if (arm >= m) GM_FAIL(GM_EINVAL, "mixing: arm %zu out of range (m = %zu)", arm, m);
     if (n > B) GM_FAIL(GM_EINVAL, "mixing: %zu samples exceed the look-ahead capacity %zu", n, B);

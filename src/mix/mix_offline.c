@@ -22,6 +22,7 @@ typedef struct {
 
 int gm_mix_offline(const gm_mix_config *cfg, const gm_mix_ref *ref, const float *const *X, const size_t *n,
                    const double *const *terms, double *alpha, double *obj, double *K_hat, double *f_hat) {
+    GM_ASSERT(cfg != NULL && X != NULL && n != NULL && alpha != NULL && obj != NULL);
     gm_mix_config c = *cfg;
     if (c.algo == GM_MIX_ORACLE || c.algo == GM_MIX_BEST1) c.algo = GM_MIX_CAB; /* no warm-up checks */
     if (c.n0 * c.m > c.T) c.n0 = 1, c.T = c.m;

@@ -19,6 +19,7 @@
 
 int gm_mix_ref_create(gm_mix_ref **out, const float *Y, size_t n, size_t d, gm_mix_kernel kernel, double sigma, int lin,
                       size_t knn_k) {
+    GM_ASSERT(out != NULL && (Y != NULL || n == 0));
     *out = NULL;
     if (n < 1 || d < 1) GM_FAIL(GM_EINVAL, "reference set is empty");
     if (kernel == GM_MIX_KERNEL_GAUSS && !(sigma > 0.0 && isfinite(sigma)))
@@ -115,6 +116,7 @@ void gm__mix_ref_terms_row(const gm_mix_ref *r, const float *dots, double sqx, d
 }
 
 int gm_mix_ref_terms(const gm_mix_ref *r, const float *X, size_t n, double *out) {
+    GM_ASSERT(r != NULL && (X != NULL || n == 0) && out != NULL);
     for (size_t i = 0; i < n; i++)
         if (!gm__mix_row_finite(X + i * r->d, r->d)) GM_FAIL(GM_ENUMERIC, "sample row %zu has a NaN or Inf", i);
     size_t nblk = (n + GM__MIX_TILE - 1) / GM__MIX_TILE;
@@ -137,8 +139,14 @@ int gm_mix_ref_terms(const gm_mix_ref *r, const float *X, size_t n, double *out)
     return GM_OK;
 }
 
-double gm_mix_ref_self(const gm_mix_ref *r) { return r->self; }
-size_t gm_mix_ref_size(const gm_mix_ref *r) { return r->n; }
+double gm_mix_ref_self(const gm_mix_ref *r) {
+    GM_ASSERT(r != NULL);
+    return r->self;
+}
+size_t gm_mix_ref_size(const gm_mix_ref *r) {
+    GM_ASSERT(r != NULL);
+    return r->n;
+}
 
 void gm_mix_ref_free(gm_mix_ref *r) {
     if (!r) return;

@@ -106,6 +106,7 @@ done:
 
 int gm_mix_simulate(const gm_mix_config *cfg, const gm_mix_ref *ref, const float *const *pool, const size_t *pool_n,
                     const double *const *pool_terms, size_t runs, gm_mix_trace *out) {
+    GM_ASSERT(cfg != NULL && pool != NULL && pool_n != NULL && out != NULL);
     memset(out, 0, sizeof *out);
     int rc = gm_mix_config_check(cfg);
     if (rc) return rc;
