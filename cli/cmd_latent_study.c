@@ -228,7 +228,7 @@ done:
     gm_latent_mcmc_free(s);
     gm_ae_free(ae);
     gm_clf_free(clf);
-    free(Xtr), free(Xte), free(ytr), free(yte), free(zt), free(lv), free(zp), free(ztr), free(img), free(dist);
+    gm_free(Xtr), gm_free(Xte), gm_free(ytr), gm_free(yte), free(zt), free(lv), free(zp), free(ztr), free(img), free(dist);
     free(json);
     return rc ? cli_fail(rc) : CLI_OK;
 }

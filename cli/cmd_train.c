@@ -181,10 +181,10 @@ static int train_classifier(int argc, char **argv) {
         if ((rc = gm_write_file_atomic(json, buf, (size_t)len)) != GM_OK) goto fail;
     }
     gm_clf_free(clf);
-    free(Xtr), free(ytr), free(Xte), free(yte);
+    gm_free(Xtr), gm_free(ytr), gm_free(Xte), gm_free(yte);
     return CLI_OK;
 fail:
     gm_clf_free(clf);
-    free(Xtr), free(ytr), free(Xte), free(yte);
+    gm_free(Xtr), gm_free(ytr), gm_free(Xte), gm_free(yte);
     return cli_fail(rc);
 }
