@@ -48,8 +48,8 @@ int cmd_train(int argc, char **argv) {
 }
 
 /* ---- Fashion-MNIST ------------------------------------------------------------------------------ */
-/* Images (n x 784 floats in [0,1]) and labels through io's gm_fashion_mnist_load. The CLI never replaces
- * the allocator, so the buffers are plain malloc memory and callers release them with free(). */
+/* Images (n x 784 floats in [0,1]) and labels through io's gm_fashion_mnist_load; both come from the
+ * library allocator, so callers release them with gm_free(). */
 int cli_fashion_mnist(const char *dir, int train, float **images, uint8_t **labels, size_t *n) {
     gm_tensor t;
     int rc = gm_fashion_mnist_load(dir, train, &t, labels, n);
