@@ -42,7 +42,7 @@ int cli_mkdirs(const char *path);
 int cmd_version(int argc, char **argv);
 
 /* Fashion-MNIST from `dir` (Debian's dataset-fashion-mnist): n x 784 floats in [0,1] and labels 0..9;
- * both malloc'd, release with free(). Defined in cmd_train.c. */
+ * both allocated by the library (gm_malloc), release each with gm_free(). Defined in cmd_train.c. */
 int cli_fashion_mnist(const char *dir, int train, float **images, uint8_t **labels, size_t *n);
 int cmd_data(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

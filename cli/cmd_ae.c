@@ -225,11 +225,11 @@ int train_ae(int argc, char **argv) {
         if ((rc = gm_write_file_atomic(json, buf, (size_t)len))) goto fail;
     }
     gm_ae_free(ae);
-    free(X), free(y);
+    gm_free(X), gm_free(y);
     return CLI_OK;
 fail:
     gm_ae_free(ae);
-    free(X), free(y);
+    gm_free(X), gm_free(y);
     return cli_fail(rc);
 }
 
@@ -490,8 +490,8 @@ int cmd_interpolate(int argc, char **argv) {
     printf(" steps; wrote %s\n", out);
 done:
     free(img);
-    free(X);
-    free(y);
+    gm_free(X);
+    gm_free(y);
     gm_ae_free(ae);
     return rc ? cli_fail(rc) : CLI_OK;
 }

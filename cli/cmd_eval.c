@@ -255,18 +255,13 @@ static void progress_cb(const char *stage, double frac, void *ctx) {
 
 /* ---- one generated set -------------------------------------------------------------------------- */
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Vendi of the rows of each class (--labels: one integer per generated row) and the unweighted mean over
  * classes, as dgm-eval reports per-class Vendi. */
 static int vendi_per_class(const opts *o, const input *fake, const gm_kernel *k, cJSON *j) {
     gm_array la;
     int rc = gm_npy_read(o->labels, &la);
     if (rc) return rc;
-    size_t n = fake->f.n, d = fake->f.d, es = fake->f.is_f64 ? sizeof(double) : sizeof(float);
+    size_t n = fake->f.n;
     if (la.dtype == GM_DTYPE_BOOL || la.dtype > GM_DTYPE_U64 || la.ndim != 1 || la.shape[0] != (int64_t)n) {
         gm_array_free(&la);
         return gm_set_error(GM_ESHAPE, "%s: labels must be a 1-D integer array with one entry per generated row (%zu)",
@@ -276,52 +271,36 @@ static int vendi_per_class(const opts *o, const input *fake, const gm_kernel *k,
         gm_array_free(&la);
         return rc;
     }
-    int64_t *lab = malloc(n * sizeof(int64_t)), *cls = malloc(n * sizeof(int64_t));
-    char *buf = malloc(n * d * es);
-    if (!lab || !cls || !buf) {
-        free(lab);
-        free(cls);
-        free(buf);
+    int64_t *lab = malloc(n * sizeof(int64_t));
+    if (!lab) {
         gm_array_free(&la);
         return gm_set_error(GM_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) lab[i] = (int64_t)((const double *)la.data)[i];
-    memcpy(cls, lab, n * sizeof(int64_t));
-    qsort(cls, n, sizeof(int64_t), cmp_i64);
-    cJSON *arr = cJSON_AddArrayToObject(j, "per_class");
-    double sum = 0;
-    size_t ncls = 0;
-    for (size_t a = 0; a < n && !rc; a++) {
-        if (a > 0 && cls[a] == cls[a - 1]) continue;
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++)
-            if (lab[i] == cls[a]) memcpy(buf + m++ * d * es, (const char *)fake->f.data + i * d * es, d * es);
-        gm_feats sub = {buf, m, d, fake->f.is_f64};
-        double v;
-        if ((rc = gm_vendi(&sub, k, o->vendi_q, &v, NULL))) break;
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddNumberToObject(c, "label", (double)cls[a]);
-        cJSON_AddNumberToObject(c, "n", (double)m);
-        jnum(c, "value", v);
-        cJSON_AddItemToArray(arr, c);
-        if (ncls < 20) {
-            char name[64];
-            snprintf(name, sizeof name, "  class %lld (n=%zu)", (long long)cls[a], m);
-            row(name, v, NULL);
-        }
-        sum += v;
-        ncls++;
-    }
+    gm_vendi_classes pc;
+    rc = gm_vendi_per_class(&fake->f, lab, k, o->vendi_q, &pc);
     if (!rc) {
-        jnum(j, "per_class_mean", sum / (double)ncls);
-        cJSON_AddNumberToObject(j, "classes", (double)ncls);
+        cJSON *arr = cJSON_AddArrayToObject(j, "per_class");
+        for (size_t a = 0; a < pc.n_classes; a++) {
+            cJSON *c = cJSON_CreateObject();
+            cJSON_AddNumberToObject(c, "label", (double)pc.labels[a]);
+            cJSON_AddNumberToObject(c, "n", (double)pc.counts[a]);
+            jnum(c, "value", pc.values[a]);
+            cJSON_AddItemToArray(arr, c);
+            if (a < 20) {
+                char name[64];
+                snprintf(name, sizeof name, "  class %lld (n=%zu)", (long long)pc.labels[a], pc.counts[a]);
+                row(name, pc.values[a], NULL);
+            }
+        }
+        jnum(j, "per_class_mean", pc.mean);
+        cJSON_AddNumberToObject(j, "classes", (double)pc.n_classes);
         char name[64];
-        snprintf(name, sizeof name, "Vendi class mean (%zu)", ncls);
-        row(name, sum / (double)ncls, NULL);
+        snprintf(name, sizeof name, "Vendi class mean (%zu)", pc.n_classes);
+        row(name, pc.mean, NULL);
     }
+    gm_vendi_per_class_free(&pc);
     free(lab);
-    free(cls);
-    free(buf);
     gm_array_free(&la);
     return rc;
 }

@@ -12,33 +12,18 @@
 #include "genmix/eval.h"
 #include "genmix/io.h"
 #include "genmix/mcmc.h"
-#include "genmix/models.h"
 #include "genmix/rng.h"
-#include "genmix/tape.h"
 
 
-/* argmax of the classifier's logits for n images; hist[10] counts */
+/* class histogram of n images from the classifier's predictions (gm_clf_predict); hist[10] fractions */
 static int class_hist(gm_clf *c, const float *x, size_t n, double hist[10]) {
-    gm_tape *t;
-    int rc = gm_tape_create(&t, 0);
-    if (rc) return rc;
-    gm_tape_no_grad(t, 1);
+    uint8_t *pred = malloc(n ? n : 1);
+    if (!pred) return GM_ENOMEM;
+    int rc = gm_clf_predict(c, x, n, pred);
     for (int k = 0; k < 10; k++) hist[k] = 0;
-    for (size_t r0 = 0; r0 < n && !rc; r0 += 256) {
-        size_t nb = n - r0 < 256 ? n - r0 : 256;
-        int64_t sh[4] = {(int64_t)nb, 1, 28, 28};
-        gm_tape_reset(t);
-        gm_var *in = gm_tape_input(t, (float *)(uintptr_t)(x + r0 * 784), 4, sh, 0);
-        gm_var *o = gm_seq_forward(c->net, t, in, -1, 0, NULL);
-        if ((rc = gm_tape_status(t))) break;
-        for (size_t i = 0; i < nb; i++) {
-            int best = 0;
-            for (int k = 1; k < 10; k++)
-                if (o->val[i * 10 + k] > o->val[i * 10 + best]) best = k;
-            hist[best] += 1;
-        }
-    }
-    gm_tape_free(t);
+    if (rc == GM_OK)
+        for (size_t i = 0; i < n; i++) hist[pred[i]] += 1;
+    free(pred);
     for (int k = 0; k < 10; k++) hist[k] /= (double)n;
     return rc;
 }
@@ -244,7 +229,7 @@ done:
     gm_latent_mcmc_free(s);
     gm_ae_free(ae);
     gm_clf_free(clf);
-    free(Xtr), free(Xte), free(ytr), free(yte), free(zt), free(lv), free(zp), free(ztr), free(img), free(dist);
+    gm_free(Xtr), gm_free(Xte), gm_free(ytr), gm_free(yte), free(zt), free(lv), free(zp), free(ztr), free(img), free(dist);
     free(json);
     return rc ? cli_fail(rc) : CLI_OK;
 }

@@ -57,10 +57,8 @@ static void usage(FILE *f) {
 typedef struct {
     gm_mix_algo algo;
     gm_mix_trace tr;
-    double *mean_score, *sd_score, *mean_obj, *mean_freq; /* T, T, T, T x m */
-    double *mean_qp;                                      /* T x m (CAB/greedy QP weights) or NULL */
-    double final_score_mean, final_score_sd, final_regret;
-    double w[GM_MIX_MAX_ARMS];
+    gm_mix_trace_summary sum; /* means over the runs (library) */
+    double final_regret;
 } algo_result;
 
 /* ---- input: feature matrices through io.h --------------------------------------------------------------
@@ -124,7 +122,7 @@ static int score_plot(const char *path, const algo_result *res, size_t nalgo, si
     size_t t0 = T > 20 ? T / 50 : 0;
     for (size_t a = 0; a < nalgo; a++)
         for (size_t t = t0; t < T; t++)
-            if (isfinite(res[a].mean_score[t])) lo = fmin(lo, res[a].mean_score[t]), hi = fmax(hi, res[a].mean_score[t]);
+            if (isfinite(res[a].sum.mean_score[t])) lo = fmin(lo, res[a].sum.mean_score[t]), hi = fmax(hi, res[a].sum.mean_score[t]);
     if (isfinite(hline)) lo = fmin(lo, hline), hi = fmax(hi, hline);
     char title[128];
     if (runs > 1) snprintf(title, sizeof title, "%s vs round (mean of %zu runs)", sn, runs);
@@ -139,7 +137,7 @@ static int score_plot(const char *path, const algo_result *res, size_t nalgo, si
         gm_plot_set_yrange(p, lo - pad, hi + pad);
     }
     gm_plot_set_xrange(p, 1.0, T > 1 ? (double)T : 2.0);
-    for (size_t a = 0; a < nalgo && !rc; a++) rc = gm_plot_line(p, x, res[a].mean_score, T, gm_mix_algo_name(res[a].algo));
+    for (size_t a = 0; a < nalgo && !rc; a++) rc = gm_plot_line(p, x, res[a].sum.mean_score, T, gm_mix_algo_name(res[a].algo));
     if (!rc && isfinite(hline)) rc = gm_plot_hline(p, hline, "offline optimum");
     if (!rc) rc = gm_plot_write_png(p, path, 900, 560);
 out:
@@ -164,15 +162,15 @@ static int write_outputs(const char *dir, const gm_mix_config *base, size_t m, s
         if (!buf) GM_FAIL(GM_ENOMEM, "out of memory");
         p += sprintf(p, "round,score_mean,score_sd,objective_mean,regret_mean");
         for (size_t i = 0; i < m; i++) p += sprintf(p, ",w%zu", i);
-        if (r->mean_qp)
+        if (r->sum.mean_qp)
             for (size_t i = 0; i < m; i++) p += sprintf(p, ",qp%zu", i);
         p += sprintf(p, "\n");
         for (size_t t = 0; t < T; t++) {
-            p += sprintf(p, "%zu,%.10g,%.10g,%.10g,%.10g", t + 1, r->mean_score[t], r->sd_score[t], r->mean_obj[t],
-                         r->mean_obj[t] - opt_obj);
-            for (size_t i = 0; i < m; i++) p += sprintf(p, ",%.6g", r->mean_freq[t * m + i]);
-            if (r->mean_qp)
-                for (size_t i = 0; i < m; i++) p += sprintf(p, ",%.6g", r->mean_qp[t * m + i]);
+            p += sprintf(p, "%zu,%.10g,%.10g,%.10g,%.10g", t + 1, r->sum.mean_score[t], r->sum.sd_score[t], r->sum.mean_objective[t],
+                         r->sum.mean_objective[t] - opt_obj);
+            for (size_t i = 0; i < m; i++) p += sprintf(p, ",%.6g", r->sum.mean_freq[t * m + i]);
+            if (r->sum.mean_qp)
+                for (size_t i = 0; i < m; i++) p += sprintf(p, ",%.6g", r->sum.mean_qp[t * m + i]);
             p += sprintf(p, "\n");
         }
         snprintf(path, sizeof path, "%s/trajectory_%s.csv", dir, gm_mix_algo_name(r->algo));
@@ -184,18 +182,18 @@ static int write_outputs(const char *dir, const gm_mix_config *base, size_t m, s
     cJSON *traj = cJSON_AddObjectToObject(summary, "trajectories");
     for (size_t a = 0; a < nalgo; a++) {
         cJSON *o = cJSON_AddObjectToObject(traj, gm_mix_algo_name(res[a].algo));
-        cJSON_AddItemToObject(o, "score", cJSON_CreateDoubleArray(res[a].mean_score, (int)T));
-        cJSON_AddItemToObject(o, "score_sd", cJSON_CreateDoubleArray(res[a].sd_score, (int)T));
+        cJSON_AddItemToObject(o, "score", cJSON_CreateDoubleArray(res[a].sum.mean_score, (int)T));
+        cJSON_AddItemToObject(o, "score_sd", cJSON_CreateDoubleArray(res[a].sum.sd_score, (int)T));
         double *reg = malloc(T * sizeof *reg);
         if (!reg) GM_FAIL(GM_ENOMEM, "out of memory");
-        for (size_t t = 0; t < T; t++) reg[t] = res[a].mean_obj[t] - opt_obj;
+        for (size_t t = 0; t < T; t++) reg[t] = res[a].sum.mean_objective[t] - opt_obj;
         cJSON_AddItemToObject(o, "regret", cJSON_CreateDoubleArray(reg, (int)T));
         free(reg);
         cJSON *w = cJSON_AddArrayToObject(o, "weights");
-        for (size_t t = 0; t < T; t++) cJSON_AddItemToArray(w, cJSON_CreateDoubleArray(res[a].mean_freq + t * m, (int)m));
-        if (res[a].mean_qp) {
+        for (size_t t = 0; t < T; t++) cJSON_AddItemToArray(w, cJSON_CreateDoubleArray(res[a].sum.mean_freq + t * m, (int)m));
+        if (res[a].sum.mean_qp) {
             cJSON *q = cJSON_AddArrayToObject(o, "qp_weights");
-            for (size_t t = 0; t < T; t++) cJSON_AddItemToArray(q, cJSON_CreateDoubleArray(res[a].mean_qp + t * m, (int)m));
+            for (size_t t = 0; t < T; t++) cJSON_AddItemToArray(q, cJSON_CreateDoubleArray(res[a].sum.mean_qp + t * m, (int)m));
         }
     }
     char *js = cJSON_Print(summary);
@@ -456,34 +454,8 @@ int cmd_mix(int argc, char **argv) {
         double t0 = gm_time_now();
         if ((rc = gm_mix_simulate(&ca, ref, pool, pn, ref ? (const double *const *)terms : NULL, (size_t)runs, &r->tr)))
             goto fail;
-        size_t TT = (size_t)T;
-        r->mean_score = gm_calloc(TT, sizeof(double));
-        r->sd_score = gm_calloc(TT, sizeof(double));
-        r->mean_obj = gm_calloc(TT, sizeof(double));
-        r->mean_freq = gm_calloc(TT * m, sizeof(double));
-        if (r->tr.qp_alpha) r->mean_qp = gm_calloc(TT * m, sizeof(double));
-        if (!r->mean_score || !r->sd_score || !r->mean_obj || !r->mean_freq || (r->tr.qp_alpha && !r->mean_qp)) {
-            rc = GM_ENOMEM;
-            goto fail;
-        }
-        for (size_t t = 0; t < TT; t++) {
-            double s = 0, s2 = 0, o = 0;
-            for (size_t k = 0; k < (size_t)runs; k++) {
-                double v = r->tr.score[k * TT + t];
-                s += v, s2 += v * v, o += r->tr.objective[k * TT + t];
-                for (size_t i = 0; i < m; i++) r->mean_freq[t * m + i] += r->tr.freq[(k * TT + t) * m + i] / (double)runs;
-                if (r->mean_qp)
-                    for (size_t i = 0; i < m; i++) r->mean_qp[t * m + i] += r->tr.qp_alpha[(k * TT + t) * m + i] / (double)runs;
-            }
-            r->mean_score[t] = s / (double)runs;
-            double var = s2 / (double)runs - r->mean_score[t] * r->mean_score[t];
-            r->sd_score[t] = runs > 1 && var > 0 ? sqrt(var * (double)runs / (double)(runs - 1)) : 0.0;
-            r->mean_obj[t] = o / (double)runs;
-        }
-        r->final_score_mean = r->mean_score[TT - 1];
-        r->final_score_sd = r->sd_score[TT - 1];
-        r->final_regret = r->mean_obj[TT - 1] - opt_obj;
-        for (size_t i = 0; i < m; i++) r->w[i] = r->mean_freq[(TT - 1) * m + i];
+        if ((rc = gm_mix_trace_summarize(&r->tr, &r->sum))) goto fail;
+        r->final_regret = r->sum.final_objective - opt_obj;
         cli_progress("mix: %s: %ld run(s) x %ld rounds in %.2f s", gm_mix_algo_name(r->algo), runs, T, gm_time_now() - t0);
     }
 
@@ -523,9 +495,9 @@ int cmd_mix(int argc, char **argv) {
     cJSON *jr = cJSON_AddObjectToObject(summary, "results");
     for (size_t a = 0; a < nalgo; a++) {
         cJSON *o = cJSON_AddObjectToObject(jr, gm_mix_algo_name(res[a].algo));
-        cJSON_AddItemToObject(o, "weights", cJSON_CreateDoubleArray(res[a].w, (int)m));
-        cJSON_AddNumberToObject(o, "score", res[a].final_score_mean);
-        cJSON_AddNumberToObject(o, "score_sd", res[a].final_score_sd);
+        cJSON_AddItemToObject(o, "weights", cJSON_CreateDoubleArray(res[a].sum.final_weights, (int)m));
+        cJSON_AddNumberToObject(o, "score", res[a].sum.final_score_mean);
+        cJSON_AddNumberToObject(o, "score_sd", res[a].sum.final_score_sd);
         cJSON_AddNumberToObject(o, "regret", res[a].final_regret);
     }
     if (json) {
@@ -542,9 +514,9 @@ int cmd_mix(int argc, char **argv) {
         printf("   %s %.5g\n", sn, gm_mix_score_of(quad, lin, opt_obj));
         for (size_t a = 0; a < nalgo; a++) {
             printf("%-16s", gm_mix_algo_name(res[a].algo));
-            for (size_t i = 0; i < m; i++) printf(" %8.3f", res[a].w[i]);
-            printf("   %s %.5g", sn, res[a].final_score_mean);
-            if (runs > 1) printf(" +- %.2g", res[a].final_score_sd);
+            for (size_t i = 0; i < m; i++) printf(" %8.3f", res[a].sum.final_weights[i]);
+            printf("   %s %.5g", sn, res[a].sum.final_score_mean);
+            if (runs > 1) printf(" +- %.2g", res[a].sum.final_score_sd);
             printf("   regret %.3g\n", res[a].final_regret);
         }
     }
@@ -563,11 +535,7 @@ done:
     if (res)
         for (size_t a = 0; a < nalgo; a++) {
             gm_mix_trace_free(&res[a].tr);
-            gm_free(res[a].mean_score);
-            gm_free(res[a].sd_score);
-            gm_free(res[a].mean_obj);
-            gm_free(res[a].mean_freq);
-            gm_free(res[a].mean_qp);
+            gm_mix_trace_summary_free(&res[a].sum);
         }
     gm_free(res);
     for (size_t i = 0; i < m; i++) {

@@ -48,8 +48,8 @@ int cmd_train(int argc, char **argv) {
 }
 
 /* ---- Fashion-MNIST ------------------------------------------------------------------------------ */
-/* Images (n x 784 floats in [0,1]) and labels through io's gm_fashion_mnist_load. The CLI never replaces
- * the allocator, so the buffers are plain malloc memory and callers release them with free(). */
+/* Images (n x 784 floats in [0,1]) and labels through io's gm_fashion_mnist_load; both come from the
+ * library allocator, so callers release them with gm_free(). */
 int cli_fashion_mnist(const char *dir, int train, float **images, uint8_t **labels, size_t *n) {
     gm_tensor t;
     int rc = gm_fashion_mnist_load(dir, train, &t, labels, n);
@@ -181,10 +181,10 @@ static int train_classifier(int argc, char **argv) {
         if ((rc = gm_write_file_atomic(json, buf, (size_t)len)) != GM_OK) goto fail;
     }
     gm_clf_free(clf);
-    free(Xtr), free(ytr), free(Xte), free(yte);
+    gm_free(Xtr), gm_free(ytr), gm_free(Xte), gm_free(yte);
     return CLI_OK;
 fail:
     gm_clf_free(clf);
-    free(Xtr), free(ytr), free(Xte), free(yte);
+    gm_free(Xtr), gm_free(ytr), gm_free(Xte), gm_free(yte);
     return cli_fail(rc);
 }

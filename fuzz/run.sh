@@ -10,7 +10,7 @@ F="$B/fuzz"
 [ -d "$F" ] || { echo "fuzz/run.sh: no $F (configure with CC=clang -DGM_FUZZ=ON)" >&2; exit 2; }
 mkdir -p "$F/findings"
 status=0
-for target in npy npz safetensors idx; do
+for target in npy npz safetensors idx moe_model; do
   exe="$F/fuzz_$target"
   [ -x "$exe" ] || { echo "fuzz/run.sh: missing $exe" >&2; status=1; continue; }
   corpus="$F/corpus_$target"
@@ -24,6 +24,17 @@ for target in npy npz safetensors idx; do
       printf '\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x03\x01\x02\x03\x04\x05\x06' >"$corpus/u8.idx"
       printf '\x00\x00\x0d\x01\x00\x00\x00\x01\x3f\x80\x00\x00' >"$corpus/f32.idx"
       gzip -c "$corpus/u8.idx" >"$corpus/u8.idx.gz" ;;
+    moe_model) # a JSON model and the same model as .safetensors (F64 gate 2x1, experts 1x2x2, class_values 2)
+      printf '{"format":"genmix-moe","n_experts":1,"n_classes":2,"dim":1,"gate_transform":"identity","features":["x"],"target":"y","class_values":[0,1],"gate":[[0],[0]],"experts":[[[0.5,0],[2,0]]]}' >"$corpus/m.json"
+      python3 -c '
+import json, struct, sys
+t = {"gate": [2, 1], "experts": [1, 2, 2], "class_values": [2]}
+vals = {"gate": [0.0, 0.0], "experts": [0.5, 0.0, 2.0, 0.0], "class_values": [0.0, 1.0]}
+h, off, data = {"__metadata__": {"format": "genmix-moe", "gate_transform": "identity", "target": "y", "features": "[\"x\"]"}}, 0, b""
+for k in ["class_values", "experts", "gate"]:
+    b = struct.pack("<%dd" % len(vals[k]), *vals[k]); h[k] = {"dtype": "F64", "shape": t[k], "data_offsets": [off, off + len(b)]}
+    off += len(b); data += b
+hj = json.dumps(h).encode(); sys.stdout.buffer.write(struct.pack("<Q", len(hj)) + hj + data)' >"$corpus/m.safetensors" ;;
   esac
   echo "fuzz_$target: ${S}s, corpus $(ls "$corpus" | wc -l) files" >&2
   # -rss_limit_mb bounds decompression bombs; -max_len covers the seeds; leaks are findings.

@@ -54,6 +54,12 @@ head -c 8 "$T/m.safetensors" | od -An -tu8 | awk '{ exit !($1 > 0 && $1 < 10000)
 expect 0 "accuracy" "$G" moe predict --model "$T/m.safetensors" --csv "$T/d.csv" --out "$T/ps.csv"
 paste -d, "$T/p.csv" "$T/ps.csv" | awk -F, 'NR > 1 { for (i = 1; i <= 3; i++) { d = $i - $(i + 4); if (d < 0) d = -d; if (d > 1e-12) bad = 1 }
   if ($4 != $8) bad = 1 } END { exit bad }' && ok || bad "safetensors and JSON models predict differently"
+# the model format is told by content, not by the file name
+cp "$T/m.safetensors" "$T/st_named.json"; cp "$T/m.json" "$T/json_named.safetensors"
+expect 0 "wrote" "$G" moe predict --model "$T/st_named.json" --csv "$T/d.csv" --out "$T/px1.csv"
+cmp -s "$T/ps.csv" "$T/px1.csv" && ok || bad "a .safetensors model named .json predicts differently"
+expect 0 "wrote" "$G" moe predict --model "$T/json_named.safetensors" --csv "$T/d.csv" --out "$T/px2.csv"
+cmp -s "$T/p.csv" "$T/px2.csv" && ok || bad "a JSON model named .safetensors predicts differently"
 head -c 100 "$T/m.safetensors" > "$T/trunc.safetensors"
 expect 1 "trunc.safetensors" "$G" moe predict --model "$T/trunc.safetensors" --csv "$T/d.csv"
 expect 2 "--out must end in .json or .safetensors" "$G" moe fit --csv "$T/d.csv" --target label --experts 2 --out "$T/m.txt"

@@ -79,7 +79,7 @@ GM_TEST(test_exp_neg) {
     size_t n = 200001;
     float *v = malloc(n * sizeof *v);
     for (size_t i = 0; i < n; i++) v[i] = (float)(-87.0 * (double)i / (double)(n - 1));
-    gm_mix_exp_neg(v, n);
+    gm__mix_exp_neg(v, n);
     double worst = 0.0;
     for (size_t i = 0; i < n; i++) {
         double x = (double)(float)(-87.0 * (double)i / (double)(n - 1)), e = exp(x);
@@ -757,6 +757,44 @@ GM_TEST(test_alloc_failure) {
     CHECK(saw_ok);
 }
 
+/* the summary over runs of a hand-made trace: means, sample sd, final values, QP weights only when present */
+GM_TEST(test_trace_summary) {
+    double obj[6] = {1, 2, 3, 3, 4, 5}, score[6] = {1, 1, 2, 3, 3, 6};
+    double freq[12] = {1, 0, 0.5, 0.5, 1.0 / 3, 2.0 / 3, 0, 1, 0.5, 0.5, 2.0 / 3, 1.0 / 3};
+    double qp[12] = {0.5, 0.5, 0.2, 0.8, 0.1, 0.9, 0.5, 0.5, 0.4, 0.6, 0.3, 0.7};
+    gm_mix_trace tr = {2, 3, 2, obj, score, freq, NULL, qp};
+    gm_mix_trace_summary s;
+    CHECK_OK(gm_mix_trace_summarize(&tr, &s));
+    double ms[3] = {2, 2, 4}, mo[3] = {2, 3, 4}, sd[3] = {sqrt(2.0), sqrt(2.0), sqrt(8.0)};
+    for (int t = 0; t < 3; t++) {
+        CHECK_NEAR(s.mean_score[t], ms[t], 1e-15, 0);
+        CHECK_NEAR(s.mean_objective[t], mo[t], 1e-15, 0);
+        CHECK_NEAR(s.sd_score[t], sd[t], 1e-14, 0);
+        for (int i = 0; i < 2; i++) {
+            CHECK_NEAR(s.mean_freq[t * 2 + i], 0.5 * (freq[t * 2 + i] + freq[6 + t * 2 + i]), 1e-15, 0);
+            CHECK_NEAR(s.mean_qp[t * 2 + i], 0.5 * (qp[t * 2 + i] + qp[6 + t * 2 + i]), 1e-15, 0);
+        }
+    }
+    CHECK_NEAR(s.final_score_mean, 4, 1e-15, 0);
+    CHECK_NEAR(s.final_objective, 4, 1e-15, 0);
+    CHECK_NEAR(s.final_weights[0], 0.5, 1e-15, 0);
+    gm_mix_trace_summary_free(&s);
+    /* one run: sd 0; no QP weights: mean_qp NULL */
+    tr.runs = 1;
+    tr.qp_alpha = NULL;
+    CHECK_OK(gm_mix_trace_summarize(&tr, &s));
+    CHECK(s.mean_qp == NULL && s.sd_score[2] == 0.0 && s.final_score_mean == 2.0);
+    gm_mix_trace_summary_free(&s);
+    for (long k = 1; k <= 4; k++) {
+        gm_alloc_fail_nth(k, 0);
+        CHECK_RC(gm_mix_trace_summarize(&tr, &s), GM_ENOMEM);
+        gm_alloc_fail_nth(0, 0);
+        CHECK(s.mean_score == NULL);
+    }
+    tr.runs = 0;
+    CHECK_RC(gm_mix_trace_summarize(&tr, &s), GM_EINVAL);
+}
+
 GM_TEST_MAIN({"exp_neg", test_exp_neg}, {"qp_vs_brute_force", test_qp_vs_brute_force}, {"qp_duplicate_arm_case_F", test_qp_duplicate_arm_case_F},
              {"closed_form_cases", test_closed_form_cases},
              {"collected_set_identity_and_queue", test_collected_set_identity_and_queue}, {"code_compat_double_count", test_code_compat_double_count}, {"kii_bias", test_kii_bias},
@@ -765,4 +803,4 @@ GM_TEST_MAIN({"exp_neg", test_exp_neg}, {"qp_vs_brute_force", test_qp_vs_brute_f
              {"baselines", test_baselines}, {"threads_identical", test_threads_identical},
              {"precision_density_terms", test_precision_density_terms},
              {"rke_precision_online", test_rke_precision_online}, {"bad_input", test_bad_input},
-             {"median_bandwidth", test_median_bandwidth}, {"alloc_failure", test_alloc_failure})
+             {"median_bandwidth", test_median_bandwidth}, {"alloc_failure", test_alloc_failure}, {"trace_summary", test_trace_summary})

@@ -4,6 +4,7 @@
 #include "gm_test.h"
 #include "genmix/classifier.h"
 #include "genmix/io.h"
+#include "genmix/tape.h"
 
 #include <unistd.h>
 
@@ -214,6 +215,40 @@ GM_TEST(test_classifier_resume) {
     CHECK_OK(gm_clf_features(a, X, n, f));
     for (size_t i = 0; i < n * 16; i++) CHECK(f[i] >= 0.0f); /* after ReLU */
     free(f);
+    /* gm_clf_predict = the arg-max of a plain tape forward in batches of 256 (the latent-study CLI's former
+     * path), and agrees with gm_clf_accuracy */
+    {
+        uint8_t *pred = malloc(n);
+        CHECK_OK(gm_clf_predict(a, X, n, pred));
+        size_t ok = 0;
+        for (size_t i = 0; i < n; i++) ok += pred[i] == y[i];
+        CHECK_NEAR((double)ok / (double)n, acc, 0, 0);
+        gm_tape *t;
+        CHECK_OK(gm_tape_create(&t, 0));
+        gm_tape_no_grad(t, 1);
+        size_t same = 0;
+        for (size_t r0 = 0; r0 < n; r0 += 64) {
+            size_t nb = n - r0 < 64 ? n - r0 : 64;
+            int64_t sh[4] = {(int64_t)nb, 1, 28, 28};
+            gm_tape_reset(t);
+            gm_var *in = gm_tape_input(t, X + r0 * 784, 4, sh, 0);
+            gm_var *o = gm_seq_forward(a->net, t, in, -1, 0, NULL);
+            CHECK_OK(gm_tape_status(t));
+            for (size_t i = 0; i < nb; i++) {
+                int best = 0;
+                for (int k = 1; k < 10; k++)
+                    if (o->val[i * 10 + k] > o->val[i * 10 + best]) best = k;
+                same += best == pred[r0 + i];
+            }
+        }
+        CHECK_INT_EQ(same, n);
+        gm_tape_free(t);
+        uint8_t one;
+        gm_alloc_fail_nth(1, 0);
+        CHECK_RC(gm_clf_predict(a, X, 1, &one), GM_ENOMEM);
+        gm_alloc_fail_nth(0, 0);
+        free(pred);
+    }
     /* a NaN reaching the logits -> clear numeric error naming the step */
     a->net->params.val[a->net->params.info[a->net->params.count - 1].offset] = NAN;
     int rc = gm_clf_train_epoch(a, X, y, n, NULL, NULL, NULL);

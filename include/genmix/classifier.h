@@ -61,6 +61,8 @@ typedef void (*gm_clf_progress_fn)(void *ctx, int64_t epoch, int64_t step, doubl
 /* One epoch over X(n,784), y(n). mean_loss (optional) receives the epoch's mean training loss. */
 int gm_clf_train_epoch(gm_clf *c, const float *X, const uint8_t *y, size_t n, double *mean_loss,
                        gm_clf_progress_fn progress, void *ctx);
+/* Predicted class (arg-max of the 10 logits, first index on ties) of n images X (n x 784 in [0,1]). */
+int gm_clf_predict(gm_clf *c, const float *X, size_t n, uint8_t *labels);
 int gm_clf_accuracy(gm_clf *c, const float *X, const uint8_t *y, size_t n, double *acc);
 /* Penultimate-layer features (after the last hidden activation): out(n, gm_clf_feature_dim(c)). */
 size_t gm_clf_feature_dim(const gm_clf *c);

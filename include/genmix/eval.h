@@ -242,6 +242,19 @@ int gm_prd(const gm_feats *ref, const gm_feats *eval, const gm_prd_config *cfg, 
  * or an RBF kernel (primal). Eigenvalues below n·eps·λmax are zeroed; *n_clamped (may be NULL) gets
  * their count. */
 int gm_vendi(const gm_feats *x, const gm_kernel *k, double q, double *out, size_t *n_clamped);
+/* Per-class Vendi (eval_perclass.c): the Vendi score of the rows of each class (labels: one integer per row
+ * of x) and the unweighted mean over classes (dgm-eval's per-class Vendi). Classes come in increasing label
+ * order. Fills *out (free with gm_vendi_per_class_free, NULL-safe). GM_EINVAL (no rows), GM_ENOMEM, or the
+ * status of gm_vendi. */
+typedef struct {
+    size_t n_classes;
+    int64_t *labels; /* n_classes distinct labels, increasing */
+    size_t *counts;  /* rows of each class */
+    double *values;  /* Vendi of each class */
+    double mean;     /* sum of values / n_classes, summed in label order */
+} gm_vendi_classes;
+int gm_vendi_per_class(const gm_feats *x, const int64_t *labels, const gm_kernel *k, double q, gm_vendi_classes *out);
+void gm_vendi_per_class_free(gm_vendi_classes *r);
 /* Vendi of a given PSD kernel matrix (n x n, k_ii = 1). */
 int gm_vendi_from_kernel(const double *K, size_t n, double q, double *out);
 /* ||K/n||_F² for each of n_sigma Gaussian bandwidths, exact by tiles (one pass). */

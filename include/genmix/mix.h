@@ -199,6 +199,20 @@ int gm_mix_simulate(const gm_mix_config *cfg, const gm_mix_ref *ref, const float
                     const size_t *pool_n, const double *const *pool_terms, size_t runs, gm_mix_trace *out);
 void gm_mix_trace_free(gm_mix_trace *t);
 
+/* Means over the runs of a trace, per round t: score (and its sample sd, 0 for one run), objective, pull
+ * frequencies and (CAB/greedy) QP weights; the final round's values. Sums run over the runs in order. */
+typedef struct {
+    size_t runs, T, m;
+    double *mean_score, *sd_score, *mean_objective; /* T each */
+    double *mean_freq;                              /* T x m */
+    double *mean_qp;                                /* T x m, NULL if the trace has no QP weights */
+    double final_score_mean, final_score_sd, final_objective; /* at round T */
+    double final_weights[GM_MIX_MAX_ARMS];          /* mean pull frequencies at round T */
+} gm_mix_trace_summary;
+/* GM_EINVAL for an empty trace, GM_ENOMEM; free with gm_mix_trace_summary_free (NULL-safe). */
+int gm_mix_trace_summarize(const gm_mix_trace *tr, gm_mix_trace_summary *out);
+void gm_mix_trace_summary_free(gm_mix_trace_summary *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -93,6 +93,11 @@ void gm_moe_predict_proba(const gm_moe *m, const double *X, size_t n, double *P)
 void gm_moe_gate_proba(const gm_moe *m, const double *X, size_t n, double *G);
 /* Arg-max class of each row. */
 void gm_moe_predict(const gm_moe *m, const double *X, size_t n, int *labels);
+/* Accuracy (arg-max of each row of P, first index on ties) and mean log P[t, y_t] of class probabilities
+ * P (n x S) against labels y; rows with y_t outside 0..S-1 are skipped. *n_known gets the rows used; the
+ * means are NaN if none. Outputs are nullable. */
+void gm_moe_score(const double *P, size_t n, size_t S, const int *y, size_t *n_known, double *accuracy,
+                  double *mean_loglik);
 /* Observed information -d2 ell (df x df, symmetrised central differences of the analytic gradient,
  * step 1e-5*max(1,|theta|)) and standard errors sqrt(diag(I^-1)). If I is not positive definite the SEs
  * are NaN and *singular = 1. info may be NULL. */
@@ -214,6 +219,41 @@ int gm_moe_sample(const gm_moe *m, size_t n, double xr, gm_rng *rng, double *X, 
  * inverse CDF of one uniform; z (nullable) receives the experts. */
 int gm_moe_sample_y(const gm_moe *m, const double *X, size_t n, gm_rng *rng, int *y, int *z);
 
+/* ---- model files (moe_io.c) ------------------------------------------------------------------ */
+
+/* Names that travel with a model: its feature columns, the original values of the classes 0..S-1 and
+ * the target column. Strings and arrays are owned (gm_moe_meta_free). */
+typedef struct {
+    size_t n_features;    /* = model dim */
+    size_t n_classes;     /* = model n_classes */
+    char **features;      /* n_features column names */
+    double *class_values; /* n_classes values of the target column, class s <-> class_values[s] */
+    char *target;         /* target column name ("" if unknown) */
+} gm_moe_meta;
+void gm_moe_meta_free(gm_moe_meta *meta); /* NULL-safe; zeroes *meta */
+
+typedef enum { GM_MOE_FILE_JSON = 0, GM_MOE_FILE_SAFETENSORS = 1 } gm_moe_file_format;
+
+/* "identity" / "sigmoid" / "tanh"; parse also accepts "standard" (identity) and "modified" (sigmoid);
+ * returns -1 for another name. */
+const char *gm_moe_gate_name(gm_moe_gate g);
+int gm_moe_gate_parse(const char *s, gm_moe_gate *g);
+
+/* Write m with its names (and, if res is non-NULL, the fit summary: loglik, df, n, AIC/BIC/ICL, ...; and
+ * the seed) to path atomically. JSON: "format": "genmix-moe", gate[j][i], experts[i][j][s] (17 digits).
+ * .safetensors: F64 tensors gate (p x k), experts (k x p x S), class_values (S), names and summary in
+ * __metadata__. GM_EIO, GM_ENOMEM. */
+int gm_moe_save(const char *path, gm_moe_file_format fmt, const gm_moe *m, const gm_moe_meta *meta,
+                const gm_moe_fit_result *res, uint64_t seed);
+/* Read a model written by gm_moe_save, in either format whatever the file is called (the content tells:
+ * see gm_moe_detect_format). *m and *meta are overwritten (uninitialised is fine) and owned by the caller
+ * on success, left empty on failure. GM_EIO (cannot read), GM_EFORMAT (message names the file), GM_ENOMEM. */
+int gm_moe_load(const char *path, gm_moe *m, gm_moe_meta *meta);
+/* The same from a buffer; `label` (nullable) names it in messages. */
+int gm_moe_load_mem(const void *data, size_t len, const char *label, gm_moe *m, gm_moe_meta *meta);
+/* SAFETENSORS if len >= 8 and byte 7 is 0 (a safetensors header length < 2^56), else JSON. */
+gm_moe_file_format gm_moe_detect_format(const void *data, size_t len);
+
 /* ---- choosing the number of experts ---------------------------------------------------------- */
 
 typedef enum { GM_MOE_SELECT_BIC = 0, GM_MOE_SELECT_AIC = 1, GM_MOE_SELECT_ICL = 2 } gm_moe_criterion;
@@ -314,6 +354,33 @@ typedef struct {
  * progress (nullable) is called after each finished grid point from one thread. */
 int gm_moe_simulate(const gm_moe_sim_config *cfg, gm_moe_sim_record *out,
                     void (*progress)(size_t done, size_t total, void *ctx), void *ctx);
+/* ---- summary of a simulation study (moe_sim.c) ----------------------------------------------- */
+
+/* The quantities measured per fit: D1; D1 without the cell's b term; the plain (exponent 1) gate + expert
+ * slope errors in the over-specified (multi-atom) cells (NaN if none); the D_{2,1} mass term; all plain
+ * parameter errors in singleton cells. */
+enum { GM_MOE_SIM_D1, GM_MOE_SIM_D1_NOB, GM_MOE_SIM_CELL, GM_MOE_SIM_MASS, GM_MOE_SIM_SINGLE, GM_MOE_SIM_NQ };
+#define GM_MOE_SIM_MAX_GRID 64
+/* "D1", "D1_without_cell_b", "cell_params", "mass", "singleton_params" */
+const char *gm_moe_sim_quantity_name(int q);
+void gm_moe_sim_quantities(const gm_moe_sim_record *rec, double out[GM_MOE_SIM_NQ]);
+
+typedef struct {
+    size_t n_grid, reps;
+    double median[GM_MOE_SIM_NQ][GM_MOE_SIM_MAX_GRID]; /* over replications, NaN ignored (NaN if all are) */
+    double mean[GM_MOE_SIM_NQ][GM_MOE_SIM_MAX_GRID];
+    double slope_median[GM_MOE_SIM_NQ];       /* OLS slope of log median on log n, whole grid (NaN if < 2 points) */
+    double intercept_median[GM_MOE_SIM_NQ];
+    double slope_mean[GM_MOE_SIM_NQ];
+    double slope_median_upper[GM_MOE_SIM_NQ]; /* ... on the upper half of the grid, g >= n_grid / 2 */
+    size_t degenerate;                        /* fits flagged GM_MOE_DEGENERATE */
+    double median_iterations_at_nmax;         /* median EM iterations at the largest n */
+} gm_moe_sim_summary;
+/* Summarise the n_grid * reps records of gm_moe_simulate (grid-major) over replications.
+ * GM_EINVAL if n_grid is not in 2..GM_MOE_SIM_MAX_GRID or reps is 0; GM_ENOMEM. */
+int gm_moe_sim_summarize(const gm_moe_sim_record *rec, const double *ns, size_t n_grid, size_t reps,
+                         gm_moe_sim_summary *out);
+
 /* The nearTrue start of the spec (section 4.1): fitted atoms copy random true atoms (all used, the last
  * fitted atom copies the reference), plus one scalar N(0, sd^2) per gate column / expert; m copies of one
  * true atom get the gate intercept beta0* - log m each (deviation from the reference code, which keeps

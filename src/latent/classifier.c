@@ -154,21 +154,32 @@ static int run_eval(gm_clf *c, const float *X, size_t n, long n_layers, float *o
     return rc;
 }
 
-int gm_clf_accuracy(gm_clf *c, const float *X, const uint8_t *y, size_t n, double *acc) {
+int gm_clf_predict(gm_clf *c, const float *X, size_t n, uint8_t *labels) {
+    GM_ASSERT(c != NULL && (n == 0 || (X != NULL && labels != NULL)));
     float *logits = gm_malloc((n ? n : 1) * 10 * sizeof(float));
     if (!logits) return GM_ENOMEM;
     int rc = run_eval(c, X, n, -1, logits, 10);
-    if (rc == GM_OK) {
-        size_t ok = 0;
+    if (rc == GM_OK)
         for (size_t i = 0; i < n; i++) {
             int best = 0;
             for (int k = 1; k < 10; k++)
                 if (logits[i * 10 + k] > logits[i * 10 + best]) best = k;
-            ok += best == y[i];
+            labels[i] = (uint8_t)best;
         }
+    gm_free(logits);
+    return rc;
+}
+
+int gm_clf_accuracy(gm_clf *c, const float *X, const uint8_t *y, size_t n, double *acc) {
+    uint8_t *pred = gm_malloc(n ? n : 1);
+    if (!pred) return GM_ENOMEM;
+    int rc = gm_clf_predict(c, X, n, pred);
+    if (rc == GM_OK) {
+        size_t ok = 0;
+        for (size_t i = 0; i < n; i++) ok += pred[i] == y[i];
         *acc = n ? (double)ok / (double)n : 0.0;
     }
-    gm_free(logits);
+    gm_free(pred);
     return rc;
 }
 

@@ -20,7 +20,7 @@ static float dot8(const float *a, const float *b, size_t d) {
 }
 #endif
 
-void gm_mix_dots(const float *Y, size_t n, size_t d, const float *x, float *out) {
+void gm__mix_dots(const float *Y, size_t n, size_t d, const float *x, float *out) {
     if (n == 0) return;
 #ifdef GM_HAVE_BLAS
     cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)d, 1.0f, Y, (int)d, x, 1, 0.0f, out, 1);
@@ -29,7 +29,7 @@ void gm_mix_dots(const float *Y, size_t n, size_t d, const float *x, float *out)
 #endif
 }
 
-void gm_mix_dots_tile(const float *A, size_t na, const float *B, size_t nb, size_t d, float *out, size_t ldo) {
+void gm__mix_dots_tile(const float *A, size_t na, const float *B, size_t nb, size_t d, float *out, size_t ldo) {
     if (na == 0 || nb == 0) return;
 #ifdef GM_HAVE_BLAS
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, 1.0f, A, (int)d, B, (int)d, 0.0f,
@@ -45,7 +45,7 @@ void gm_mix_dots_tile(const float *A, size_t na, const float *B, size_t nb, size
  * minimax polynomial of the Cephes expf; 2^n built from its exponent bits (exp(-87) ~ 1.6e-38 is still
  * a normal float). Branch-free, so the loop vectorises (omp simd); relative
  * error within a few float ulps (checked against exp() in tests/test_mix.c). */
-void gm_mix_exp_neg(float *v, size_t n) {
+void gm__mix_exp_neg(float *v, size_t n) {
     const float log2e = 1.44269504088896341f, c1 = 0.693359375f, c2 = -2.12194440e-4f, magic = 12582912.0f;
 #ifdef _OPENMP
 #pragma omp simd

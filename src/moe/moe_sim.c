@@ -3,9 +3,11 @@
  * and the convergence-rate simulation study (OpenMP over replications; results independent of the
  * thread count because every replication's data and start depend only on (seed, grid index, rep)).
  * Thread safety: no shared state. */
+#include "genmix/linalg.h"
 #include "genmix/moe.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "genmix/rng.h"
@@ -391,5 +393,91 @@ int gm_moe_simulate(const gm_moe_sim_config *cfg, gm_moe_sim_record *out,
         if (status) return gm_set_error(status, "simulate: %s", msg);
         if (progress) progress(g + 1, cfg->n_grid, ctx);
     }
+    return GM_OK;
+}
+
+/* ============================================================================================== */
+/* summary over replications                                                                       */
+/* ============================================================================================== */
+
+static const char *const q_names[GM_MOE_SIM_NQ] = {"D1", "D1_without_cell_b", "cell_params", "mass",
+                                                   "singleton_params"};
+
+const char *gm_moe_sim_quantity_name(int q) {
+    GM_ASSERT(q >= 0 && q < GM_MOE_SIM_NQ);
+    return q_names[q];
+}
+
+void gm_moe_sim_quantities(const gm_moe_sim_record *q, double out[GM_MOE_SIM_NQ]) {
+    out[GM_MOE_SIM_D1] = q->loss.total;
+    out[GM_MOE_SIM_D1_NOB] = q->loss.total - q->loss.b_multi;
+    /* plain (exponent 1) errors of gate and expert slopes in the multi-atom cells: the over-specified cell */
+    out[GM_MOE_SIM_CELL] = q->loss1.n_multi ? q->loss1.beta_multi + q->loss1.a_multi : (double)NAN;
+    out[GM_MOE_SIM_MASS] = q->loss1.mass;
+    out[GM_MOE_SIM_SINGLE] = (q->loss1.beta - q->loss1.beta_multi) + (q->loss1.a - q->loss1.a_multi) +
+                             (q->loss1.b - q->loss1.b_multi);
+}
+
+/* median of v[0..m) ignoring NaN (NaN if none); sorts a scratch copy */
+static double median_nan(const double *v, size_t m, double *scratch) {
+    size_t c = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!isnan(v[i])) scratch[c++] = v[i];
+    if (c == 0) return NAN;
+    gm_sort_f64(scratch, c);
+    return gm_median_sorted(scratch, c);
+}
+
+static double mean_nan(const double *v, size_t m) {
+    double s = 0.0;
+    size_t c = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!isnan(v[i])) s += v[i], c++;
+    return c ? s / (double)c : (double)NAN;
+}
+
+static double slope_or_nan(const double *x, const double *y, size_t m, double *icpt) {
+    double s = NAN, c = NAN;
+    if (gm_loglog_slope(x, y, m, &s, &c) != GM_OK) s = c = NAN;
+    if (icpt) *icpt = c;
+    return s;
+}
+
+int gm_moe_sim_summarize(const gm_moe_sim_record *rec, const double *ns, size_t G, size_t R, gm_moe_sim_summary *out) {
+    GM_ASSERT(rec != NULL && ns != NULL && out != NULL);
+    if (G < 2 || G > GM_MOE_SIM_MAX_GRID || R == 0)
+        GM_FAIL(GM_EINVAL, "moe sim summary: need 2..%d grid points and >= 1 replication (got %zu, %zu)",
+                GM_MOE_SIM_MAX_GRID, G, R);
+    memset(out, 0, sizeof *out);
+    out->n_grid = G;
+    out->reps = R;
+    double *vals = gm_malloc(R * sizeof(double)), *scratch = gm_malloc(R * sizeof(double));
+    if (!vals || !scratch) {
+        gm_free(vals);
+        gm_free(scratch);
+        return gm_error_prefix(GM_ENOMEM, "moe sim summary");
+    }
+    for (size_t g = 0; g < G; g++) {
+        for (int qi = 0; qi < GM_MOE_SIM_NQ; qi++) {
+            for (size_t r = 0; r < R; r++) {
+                double qv[GM_MOE_SIM_NQ];
+                gm_moe_sim_quantities(&rec[g * R + r], qv);
+                vals[r] = qv[qi];
+            }
+            out->median[qi][g] = median_nan(vals, R, scratch);
+            out->mean[qi][g] = mean_nan(vals, R);
+        }
+        for (size_t r = 0; r < R; r++) out->degenerate += (rec[g * R + r].flags & GM_MOE_DEGENERATE) != 0;
+    }
+    for (size_t r = 0; r < R; r++) vals[r] = (double)rec[(G - 1) * R + r].iterations;
+    out->median_iterations_at_nmax = median_nan(vals, R, scratch);
+    size_t h = G / 2;
+    for (int qi = 0; qi < GM_MOE_SIM_NQ; qi++) {
+        out->slope_median[qi] = slope_or_nan(ns, out->median[qi], G, &out->intercept_median[qi]);
+        out->slope_mean[qi] = slope_or_nan(ns, out->mean[qi], G, NULL);
+        out->slope_median_upper[qi] = slope_or_nan(ns + h, out->median[qi] + h, G - h, NULL);
+    }
+    gm_free(vals);
+    gm_free(scratch);
     return GM_OK;
 }
