@@ -79,28 +79,6 @@ GM_TEST(test_gmm_denoiser_vjp) {
     gm_gmm_free(&g);
 }
 
-/* Exact output mean/variance (per dimension) of the S-step sampler on the Gaussian target N(m, s2). */
-static void gauss_recursion(const gm_diff_schedule *s, int S, double eta, gm_spacing sp, double m, double s2,
-                            double *mean, double *var) {
-    int t[1000];
-    gm_diff_timesteps(s, S, sp, t);
-    double mu = 0.0, v = 1.0;
-    for (int i = 0; i < S; i++) {
-        double ab = gm_diff_abar(s, t[i]), abp = gm_diff_abar(s, i + 1 < S ? t[i + 1] : -1);
-        double sg2 = gm_diff_sigma2(ab, abp, eta), ce = sqrt(fmax(1 - abp - sg2, 0));
-        double vt = ab * s2 + 1 - ab;
-        /* eps = k (x - sqrt(ab) m), k = sqrt(1-ab)/vt;  x0 = (x - sqrt(1-ab) eps)/sqrt(ab) */
-        double k = sqrt(1 - ab) / vt;
-        double ea = k, eb = -k * sqrt(ab) * m;
-        double xa = (1 - sqrt(1 - ab) * ea) / sqrt(ab), xb = -sqrt(1 - ab) * eb / sqrt(ab);
-        double a = sqrt(abp) * xa + ce * ea, b = sqrt(abp) * xb + ce * eb;
-        mu = a * mu + b;
-        v = a * a * v + sg2;
-    }
-    *mean = mu;
-    *var = v;
-}
-
 GM_TEST(test_sampler_gaussian_target) {
     init_sch();
     gm_gmm g;
@@ -123,7 +101,7 @@ GM_TEST(test_sampler_gaussian_target) {
         CHECK_OK(gm_diff_sample(&sch_lin, &den, cases[c].S, cases[c].eta, cases[c].sp, n, 11 + c, x));
         for (int j = 0; j < 2; j++) {
             double em, ev;
-            gauss_recursion(&sch_lin, cases[c].S, cases[c].eta, cases[c].sp, g.mean[j], g.var[j], &em, &ev);
+            CHECK_OK(gm_diff_gauss_marginal(&sch_lin, cases[c].S, cases[c].eta, cases[c].sp, g.mean[j], g.var[j], &em, &ev));
             double s = 0, s2 = 0;
             for (int i = 0; i < n; i++) s += (double)x[i * 2 + j];
             s /= n;

@@ -88,6 +88,11 @@ void gm_diff_sampler_free(gm_diff_sampler *s);
 int gm_diff_sample(const gm_diff_schedule *sch, const gm_denoiser *den, int S, double eta, gm_spacing spacing,
                    size_t n, uint64_t seed, float *out);
 
+/* Exact law of the S-step sampler's output on the 1-D Gaussian target N(m, s2) with the exact denoiser
+ * (the step is affine in x, so mean' = a mean + b, var' = a^2 var + sigma^2 from N(0, 1)). */
+int gm_diff_gauss_marginal(const gm_diff_schedule *sch, int S, double eta, gm_spacing spacing, double m, double s2,
+                           double *mean, double *var);
+
 /* ---- exact denoiser of a Gaussian mixture with diagonal component covariances ---------------- */
 
 typedef struct {

@@ -103,6 +103,8 @@ int gm_smc_register(gm_smc *s, void *data, size_t row_bytes);
 /* lw += a, log Ẑ += LSE(lw + a) - LSE(lw), ESS recorded; then resample iff ESS < tau N.
  * `a` may hold -inf (kill), never NaN/+inf (GM_ENUMERIC naming the particle). *resampled may be NULL. */
 int gm_smc_step(gm_smc *s, const double *a, int *resampled);
+/* The reweighting half of gm_smc_step only (no resampling), e.g. for a terminal potential. */
+int gm_smc_reweight(gm_smc *s, const double *a);
 /* Force a resampling now (e.g. the final one of an output mode); same gather/reset as in step. */
 int gm_smc_resample_now(gm_smc *s);
 

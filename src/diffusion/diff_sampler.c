@@ -147,3 +147,25 @@ int gm_diff_sample(const gm_diff_schedule *sch, const gm_denoiser *den, int S, d
     gm_diff_sampler_free(s);
     return rc;
 }
+
+int gm_diff_gauss_marginal(const gm_diff_schedule *sch, int S, double eta, gm_spacing spacing, double m, double s2,
+                           double *mean, double *var) {
+    int *t = gm_malloc((S > 0 ? (size_t)S : 1) * sizeof *t);
+    if (!t) return GM_ENOMEM;
+    int rc = gm_diff_timesteps(sch, S, spacing, t);
+    double mu = 0.0, v = 1.0;
+    for (int i = 0; rc == GM_OK && i < S; i++) {
+        double ab = gm_diff_abar(sch, t[i]), abp = gm_diff_abar(sch, i + 1 < S ? t[i + 1] : -1);
+        double sg2 = gm_diff_sigma2(ab, abp, eta), ce = sqrt(fmax(1 - abp - sg2, 0));
+        double k = sqrt(1 - ab) / (ab * s2 + 1 - ab); /* eps^ = k (x - sqrt(ab) m) */
+        double ea = k, eb = -k * sqrt(ab) * m;
+        double xa = (1 - sqrt(1 - ab) * ea) / sqrt(ab), xb = -sqrt(1 - ab) * eb / sqrt(ab);
+        double a = sqrt(abp) * xa + ce * ea, b = sqrt(abp) * xb + ce * eb;
+        mu = a * mu + b;
+        v = a * a * v + sg2;
+    }
+    gm_free(t);
+    *mean = mu;
+    *var = v;
+    return rc;
+}

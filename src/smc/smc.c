@@ -100,8 +100,7 @@ int gm_smc_resample_now(gm_smc *s) {
     return GM_OK;
 }
 
-int gm_smc_step(gm_smc *s, const double *a, int *resampled) {
-    if (resampled) *resampled = 0;
+int gm_smc_reweight(gm_smc *s, const double *a) {
     for (size_t k = 0; k < s->n; k++)
         if (isnan(a[k]) || a[k] == HUGE_VAL)
             GM_FAIL(GM_ENUMERIC, "smc step %d: incremental log-weight of particle %zu is %g", s->steps, k, a[k]);
@@ -112,7 +111,13 @@ int gm_smc_step(gm_smc *s, const double *a, int *resampled) {
     s->log_z += after - before;
     s->ess = gm_ess(s->lw, s->n);
     for (size_t k = 0; k < s->n; k++) s->anc[k] = k;
-    int rc = GM_OK;
+    return GM_OK;
+}
+
+int gm_smc_step(gm_smc *s, const double *a, int *resampled) {
+    if (resampled) *resampled = 0;
+    int rc = gm_smc_reweight(s, a);
+    if (rc != GM_OK) return rc;
     if (s->ess < s->cfg.ess_threshold * (double)s->n) {
         rc = gm_smc_resample_now(s);
         if (rc == GM_OK && resampled) *resampled = 1;
