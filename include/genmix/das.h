@@ -55,6 +55,23 @@ typedef struct {
 int gm_toy_reward_parse(const char *spec, size_t dim, gm_toy_reward *out);
 gm_reward gm_toy_reward_as_reward(gm_toy_reward *t); /* t must outlive the reward */
 
+/* External rewards (gm_reward_ext_free releases either kind):
+ *   command: "PROGRAM ARGS... {in} {out}" (split on spaces, no shell). Per call the rows are written to
+ *     {in} as an N x D float32 .npy in a private temporary directory, the program runs, and {out} must
+ *     hold N rewards (float64 .npy, shape (N,) or (N, 1); other float dtypes are converted). A non-zero
+ *     exit, a missing/wrong-shape output or a non-finite reward is an error naming the command. No
+ *     gradient (pair with grad none).
+ *   plugin: a shared library exporting the genmix reward ABI v1 (C linkage):
+ *       int genmix_reward_v1(const float *x, size_t n, size_t dim, double *r, float *grad);
+ *         rows x (n x dim) -> rewards r[n]; if grad != NULL also d r / d x (n x dim); 0 = success.
+ *       int genmix_reward_v1_has_grad(void);        optional: non-zero if grad is supported
+ *       int genmix_reward_v1_init(size_t dim);      optional: called once; non-zero = refuse dim
+ *     A plugin's non-finite reward kills that particle (as for built-in rewards). */
+typedef struct gm_reward_ext gm_reward_ext;
+int gm_reward_cmd_open(gm_reward_ext **out, const char *cmdline, size_t dim, gm_reward *rw);
+int gm_reward_plugin_open(gm_reward_ext **out, const char *path, size_t dim, gm_reward *rw);
+void gm_reward_ext_free(gm_reward_ext *e);
+
 /* ---- closed forms (spec §7.1) ---------------------------------------------------------------- */
 
 /* Tilt of the diagonal-covariance mixture g by exp(r/alpha) for a toy reward: log Z = log E_g[e^{r/alpha}],
@@ -123,6 +140,10 @@ const gm_das_trace *gm_das_get_trace(const gm_das *d);
 int gm_das_n_resamples(const gm_das *d);
 /* Denoiser forward/VJP and reward calls made so far (rows). */
 void gm_das_costs(const gm_das *d, long *eps_rows, long *vjp_rows, long *reward_rows);
+/* Weighted mean of the final rewards, sum_k W_k r(x0_k). */
+double gm_das_mean_reward(const gm_das *d);
+/* Weighted fraction of particles per mixture component (nearest by gm_gmm_assign) into w[0..g->k-1]. */
+int gm_das_mode_weights(const gm_das *d, const gm_gmm *g, double *w);
 /* Output per cfg.output once done: WEIGHTED copies the N particles (m = N); RESAMPLE draws m rows by
  * systematic resampling of the final weights (stream {GM_STREAM_PARTICLE, 2^55 + 1}); ARGMAX copies the
  * largest-weight particle m times. out is m x dim. */

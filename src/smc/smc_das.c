@@ -283,6 +283,34 @@ void gm_das_costs(const gm_das *d, long *eps_rows, long *vjp_rows, long *reward_
     if (reward_rows) *reward_rows = d->reward_rows;
 }
 
+double gm_das_mean_reward(const gm_das *d) {
+    double *W = gm_malloc(d->n * sizeof *W), s = 0.0;
+    if (!W) return nan("");
+    gm_das_weights(d, W);
+    for (size_t k = 0; k < d->n; k++)
+        if (W[k] > 0.0) s += W[k] * d->r_final[k];
+    gm_free(W);
+    return s;
+}
+
+int gm_das_mode_weights(const gm_das *d, const gm_gmm *g, double *w) {
+    if (g->dim != d->d) GM_FAIL(GM_ESHAPE, "das: mixture dimension %zu != particle dimension %zu", g->dim, d->d);
+    double *W = gm_malloc(d->n * sizeof *W);
+    int *c = gm_malloc(d->n * sizeof *c);
+    if (!W || !c) {
+        gm_free(W);
+        gm_free(c);
+        return GM_ENOMEM;
+    }
+    gm_das_weights(d, W);
+    gm_gmm_assign(g, d->x, d->n, c);
+    for (size_t k = 0; k < g->k; k++) w[k] = 0.0;
+    for (size_t k = 0; k < d->n; k++) w[c[k]] += W[k];
+    gm_free(W);
+    gm_free(c);
+    return GM_OK;
+}
+
 int gm_das_output_samples(const gm_das *d, gm_das_output mode, size_t m, float *out) {
     size_t n = d->n, D = d->d;
     if (!gm_das_done(d)) GM_FAIL(GM_EINVAL, "das: output requested before the last step");
