@@ -426,7 +426,15 @@ int cmd_align(int argc, char **argv) {
         double er_se = runs > 1 ? sqrt(erv / (double)(runs - 1) / (double)runs) : 0.0;
         cJSON_AddNumberToObject(sum, "mean_reward", erm);
         cJSON_AddNumberToObject(sum, "mean_reward_se", er_se);
+        double lme = -HUGE_VAL; /* log of the mean of Ẑ over runs (the unbiased estimate of Z) */
         if (isfinite(lzm)) {
+            double *lzs = malloc((size_t)runs * sizeof(double));
+            if (lzs) {
+                for (long k = 0; k < runs; k++) lzs[k] = res[k].log_z;
+                lme = gm_log_sum_exp(lzs, (size_t)runs) - log((double)runs);
+                free(lzs);
+            }
+            cJSON_AddNumberToObject(sum, "log_mean_zhat", lme);
             cJSON_AddNumberToObject(sum, "log_z_mean", lzm);
             cJSON_AddNumberToObject(sum, "log_z_sd", runs > 1 ? sqrt(lzv / (double)(runs - 1)) : 0.0);
         }
@@ -456,7 +464,8 @@ int cmd_align(int argc, char **argv) {
             if (is_toy) printf("   (closed form %.5f)", cf_er);
             printf("\n");
             if (isfinite(lzm)) {
-                printf("log_z %.5f (sd %.5f over runs)", lzm, runs > 1 ? sqrt(lzv / (double)(runs - 1)) : 0.0);
+                printf("log_z: log mean Z^ %.5f, mean log Z^ %.5f (sd %.5f over runs)", lme, lzm,
+                       runs > 1 ? sqrt(lzv / (double)(runs - 1)) : 0.0);
                 if (is_toy) printf("   (closed form %.5f)", cf_lz);
                 printf("\n");
             }
