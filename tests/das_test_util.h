@@ -15,6 +15,30 @@ static void init_sch(void) {
     if (sch.T == 0) gm_diff_schedule_init(&sch, GM_BETA_LINEAR, 1000);
 }
 
+/* A toy mixture with its exact denoiser and the matching toy reward ("gmm1"/"gmm2"); used in place (the
+ * denoiser and reward point into the struct). */
+typedef struct {
+    gm_gmm g;
+    gm_denoiser den;
+    gm_toy_reward tr;
+    gm_reward rw;
+} toy_setup;
+
+static void toy_init(toy_setup *s, const char *name) {
+    init_sch();
+    CHECK_OK(gm_gmm_toy(&s->g, name));
+    s->den = gm_gmm_denoiser(&s->g, &sch);
+    CHECK_OK(gm_toy_reward_parse(name, 2, &s->tr));
+    s->rw = gm_toy_reward_as_reward(&s->tr);
+}
+
+/* Create and run one DAS to the end. */
+static inline int das_run(gm_das **d, const gm_das_config *c, const gm_denoiser *den, const gm_reward *rw) {
+    int rc = gm_das_create(d, c, &sch, den, rw);
+    while (rc == GM_OK && !gm_das_done(*d)) rc = gm_das_step(*d);
+    return rc;
+}
+
 typedef struct {
     double mode[16], mode_se[16]; /* mean over runs of the weighted mode fractions, and their SE */
     double er, er_se;             /* weighted E[r] */

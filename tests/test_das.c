@@ -86,13 +86,11 @@ GM_TEST(test_closed_forms) {
 #include "das_test_util.h"
 
 GM_TEST(test_das_gmm2_vs_oracle) {
-    init_sch();
-    gm_gmm g;
-    CHECK_OK(gm_gmm_toy(&g, "gmm2"));
-    gm_denoiser den = gm_gmm_denoiser(&g, &sch);
-    gm_toy_reward tr;
-    CHECK_OK(gm_toy_reward_parse("gmm2", 2, &tr));
-    gm_reward rw = gm_toy_reward_as_reward(&tr);
+    toy_setup ts;
+    toy_init(&ts, "gmm2");
+    gm_gmm g = ts.g;
+    gm_denoiser den = ts.den;
+    gm_reward rw = ts.rw;
     oracle_stats o;
     run_oracle(&g, &den, &rw, 100, 12000, &o);
     fprintf(stderr, "  oracle (M=12000, ESS %.0f): (0,4) %.4f±%.4f (0,-4) %.4f±%.4f E[r] %.4f log Z %.4f\n", o.ess, o.mode[2],
@@ -225,13 +223,11 @@ GM_TEST(test_das_gaussian_quadratic_resampling) {
 /* Telescoping (spec §7.4.3): without resampling and with g = 0, the final log-weight is r(x0)/alpha for any
  * lambda schedule, so W = softmax(r/alpha) and log Ẑ = log mean exp(r/alpha). */
 GM_TEST(test_das_telescoping) {
-    init_sch();
-    gm_gmm g;
-    CHECK_OK(gm_gmm_toy(&g, "gmm2"));
-    gm_denoiser den = gm_gmm_denoiser(&g, &sch);
-    gm_toy_reward tr;
-    CHECK_OK(gm_toy_reward_parse("gmm2", 2, &tr));
-    gm_reward rw = gm_toy_reward_as_reward(&tr);
+    toy_setup ts;
+    toy_init(&ts, "gmm2");
+    gm_gmm g = ts.g;
+    gm_denoiser den = ts.den;
+    gm_reward rw = ts.rw;
     const gm_temper_mode tm[3] = {GM_TEMPER_EXP, GM_TEMPER_NONE, GM_TEMPER_ADAPTIVE};
     for (int j = 0; j < 3; j++) {
         gm_das_config c = gm_das_config_default();
@@ -241,8 +237,7 @@ GM_TEST(test_das_telescoping) {
         c.grad = GM_DAS_GRAD_NONE;
         c.temper = tm[j];
         gm_das *d;
-        CHECK_OK(gm_das_create(&d, &c, &sch, &den, &rw));
-        while (!gm_das_done(d)) CHECK_OK(gm_das_step(d));
+        CHECK_OK(das_run(&d, &c, &den, &rw));
         double W[64], lw[64], W2[64];
         for (int k = 0; k < 64; k++) lw[k] = gm_das_rewards(d)[k] / c.alpha;
         gm_log_weights_normalise(lw, 64, W2);
@@ -260,19 +255,16 @@ GM_TEST(test_das_telescoping) {
 /* sigma^2 = 0 last step (linspace timesteps end at t = 0, the notebooks' NaN): deterministic, finite weights,
  * final reweighting applied (spec §4.2, §7.4.6). Also alpha -> inf: log Ẑ -> 0 and ESS ~ N (§7.4.7). */
 GM_TEST(test_das_sigma0_and_large_alpha) {
-    init_sch();
-    gm_gmm g;
-    CHECK_OK(gm_gmm_toy(&g, "gmm2"));
-    gm_denoiser den = gm_gmm_denoiser(&g, &sch);
-    gm_toy_reward tr;
-    CHECK_OK(gm_toy_reward_parse("gmm2", 2, &tr));
-    gm_reward rw = gm_toy_reward_as_reward(&tr);
+    toy_setup ts;
+    toy_init(&ts, "gmm2");
+    gm_gmm g = ts.g;
+    gm_denoiser den = ts.den;
+    gm_reward rw = ts.rw;
     gm_das_config c = gm_das_config_default();
     c.n_particles = 64;
     c.spacing = GM_SPACING_LINSPACE;
     gm_das *d;
-    CHECK_OK(gm_das_create(&d, &c, &sch, &den, &rw));
-    while (!gm_das_done(d)) CHECK_OK(gm_das_step(d));
+    CHECK_OK(das_run(&d, &c, &den, &rw));
     const gm_das_trace *t = gm_das_get_trace(d);
     CHECK_INT_EQ(t->n, 101);
     int fin = 1;
@@ -284,8 +276,7 @@ GM_TEST(test_das_sigma0_and_large_alpha) {
 
     c.spacing = GM_SPACING_LEADING;
     c.alpha = 1e8;
-    CHECK_OK(gm_das_create(&d, &c, &sch, &den, &rw));
-    while (!gm_das_done(d)) CHECK_OK(gm_das_step(d));
+    CHECK_OK(das_run(&d, &c, &den, &rw));
     t = gm_das_get_trace(d);
     double mn = 64;
     for (int i = 0; i < t->n; i++) mn = fmin(mn, t->ess[i]);
@@ -298,13 +289,11 @@ GM_TEST(test_das_sigma0_and_large_alpha) {
 
 /* Bitwise-identical results for 1 and 2 threads (N x dim above the OpenMP threshold). */
 GM_TEST(test_das_thread_invariance) {
-    init_sch();
-    gm_gmm g;
-    CHECK_OK(gm_gmm_toy(&g, "gmm2"));
-    gm_denoiser den = gm_gmm_denoiser(&g, &sch);
-    gm_toy_reward tr;
-    CHECK_OK(gm_toy_reward_parse("gmm2", 2, &tr));
-    gm_reward rw = gm_toy_reward_as_reward(&tr);
+    toy_setup ts;
+    toy_init(&ts, "gmm2");
+    gm_gmm g = ts.g;
+    gm_denoiser den = ts.den;
+    gm_reward rw = ts.rw;
     enum { N = 40000 };
     gm_das_config c = gm_das_config_default();
     c.n_particles = N;
@@ -316,8 +305,7 @@ GM_TEST(test_das_thread_invariance) {
     for (int th = 0; th < 2; th++) {
         gm_test_set_threads(th + 1);
         gm_das *d;
-        CHECK_OK(gm_das_create(&d, &c, &sch, &den, &rw));
-        while (!gm_das_done(d)) CHECK_OK(gm_das_step(d));
+        CHECK_OK(das_run(&d, &c, &den, &rw));
         x[th] = malloc(sizeof(float) * N * 2);
         W[th] = malloc(sizeof(double) * N);
         memcpy(x[th], gm_das_particles(d), sizeof(float) * N * 2);
@@ -341,19 +329,16 @@ GM_TEST(test_das_thread_invariance) {
 
 /* Baselines and output modes: plain guidance (no weights), best-of-N, resampled and argmax outputs. */
 GM_TEST(test_das_baselines_outputs) {
-    init_sch();
-    gm_gmm g;
-    CHECK_OK(gm_gmm_toy(&g, "gmm2"));
-    gm_denoiser den = gm_gmm_denoiser(&g, &sch);
-    gm_toy_reward tr;
-    CHECK_OK(gm_toy_reward_parse("gmm2", 2, &tr));
-    gm_reward rw = gm_toy_reward_as_reward(&tr);
+    toy_setup ts;
+    toy_init(&ts, "gmm2");
+    gm_gmm g = ts.g;
+    gm_denoiser den = ts.den;
+    gm_reward rw = ts.rw;
     gm_das_config c = gm_das_config_default();
     c.n_particles = 400;
     c.guidance_only = 1;
     gm_das *d;
-    CHECK_OK(gm_das_create(&d, &c, &sch, &den, &rw));
-    while (!gm_das_done(d)) CHECK_OK(gm_das_step(d));
+    CHECK_OK(das_run(&d, &c, &den, &rw));
     double W[400], er = 0;
     gm_das_weights(d, W);
     CHECK(W[17] == 1.0 / 400);
@@ -366,8 +351,7 @@ GM_TEST(test_das_baselines_outputs) {
 
     c.guidance_only = 0;
     c.n_particles = 100;
-    CHECK_OK(gm_das_create(&d, &c, &sch, &den, &rw));
-    while (!gm_das_done(d)) CHECK_OK(gm_das_step(d));
+    CHECK_OK(das_run(&d, &c, &den, &rw));
     float out[500 * 2];
     CHECK_OK(gm_das_output_samples(d, GM_DAS_OUT_RESAMPLE, 500, out));
     CHECK_OK(gm_das_output_samples(d, GM_DAS_OUT_ARGMAX, 3, out));
@@ -404,13 +388,11 @@ static int nan_reward(void *ctx, const float *x, size_t n, double *r, float *gra
 }
 
 GM_TEST(test_das_bad_input) {
-    init_sch();
-    gm_gmm g;
-    CHECK_OK(gm_gmm_toy(&g, "gmm2"));
-    gm_denoiser den = gm_gmm_denoiser(&g, &sch);
-    gm_toy_reward tr;
-    CHECK_OK(gm_toy_reward_parse("gmm2", 2, &tr));
-    gm_reward rw = gm_toy_reward_as_reward(&tr);
+    toy_setup ts;
+    toy_init(&ts, "gmm2");
+    gm_gmm g = ts.g;
+    gm_denoiser den = ts.den;
+    gm_reward rw = ts.rw;
     gm_das_config c = gm_das_config_default();
     gm_das *d;
     c.alpha = 0;

@@ -5,13 +5,11 @@
 
 /* Schedule/guidance/scheme invariance on GMM-1 (spec §7.4.5, T4): every variant matches the oracle. */
 GM_TEST(test_das_gmm1_variants) {
-    init_sch();
-    gm_gmm g;
-    CHECK_OK(gm_gmm_toy(&g, "gmm1"));
-    gm_denoiser den = gm_gmm_denoiser(&g, &sch);
-    gm_toy_reward tr;
-    CHECK_OK(gm_toy_reward_parse("gmm1", 2, &tr));
-    gm_reward rw = gm_toy_reward_as_reward(&tr);
+    toy_setup ts;
+    toy_init(&ts, "gmm1");
+    gm_gmm g = ts.g;
+    gm_denoiser den = ts.den;
+    gm_reward rw = ts.rw;
     oracle_stats o;
     run_oracle(&g, &den, &rw, 100, 16000, &o);
     fprintf(stderr, "  oracle (M=16000, ESS %.0f): middle row %.4f %.4f %.4f, E[r] %.4f, log Z %.4f\n", o.ess, o.mode[3], o.mode[4],
