@@ -19,6 +19,7 @@ static void usage(FILE *f) {
             "reward-twisted proposal and exact final reweighting), or run a baseline.\n"
             "model:\n"
             "  --model toy:gmm1|toy:gmm2   2-D Gaussian-mixture toys with their exact denoiser (T = 1000, linear beta)\n"
+            "  --model MODEL.safetensors   a toy model trained by genmix train ddpm (MLP denoiser, full VJPs)\n"
             "reward (--reward R):\n"
             "  gmm1 | gmm2                 the spec's toy rewards (-x^2/100 - y^2; -x^2 - (y-1)^2/10)\n"
             "  quad:a1,..,aD,c1,..,cD      -sum a_d (x_d - c_d)^2        linear:b1,..,bD   sum b_d x_d\n"
@@ -315,11 +316,27 @@ int cmd_align(int argc, char **argv) {
     gm_diff_schedule_init(sch, GM_BETA_LINEAR, 1000);
     gm_gmm g;
     memset(&g, 0, sizeof g);
-    if (strncmp(model, "toy:", 4) || gm_gmm_toy(&g, model + 4) != GM_OK) {
+    gm_diff_mlp *mlp = NULL;
+    gm_denoiser den;
+    size_t ml = strlen(model);
+    if (ml > 12 && !strcmp(model + ml - 12, ".safetensors")) {
+        /* a trained toy model (genmix train ddpm): modes of its training mixture for the statistics */
+        int lrc = gm_diff_mlp_load(&mlp, model, sch);
+        const char *data = lrc == GM_OK ? gm_diff_mlp_data(mlp) : "";
+        if (lrc == GM_OK && (strncmp(data, "toy:", 4) || gm_gmm_toy(&g, data + 4) != GM_OK))
+            lrc = gm_set_error(GM_EFORMAT, "%s: trained on '%s', not a toy mixture", model, data);
+        if (lrc != GM_OK) {
+            gm_diff_mlp_free(mlp);
+            free(sch);
+            return cli_fail(lrc);
+        }
+        den = gm_diff_mlp_denoiser(mlp);
+    } else if (strncmp(model, "toy:", 4) || gm_gmm_toy(&g, model + 4) != GM_OK) {
         free(sch);
-        return cli_usage_error("align", "unknown --model '%s' (toy:gmm1|toy:gmm2)", model);
+        return cli_usage_error("align", "unknown --model '%s' (toy:gmm1|toy:gmm2|MODEL.safetensors)", model);
+    } else {
+        den = gm_gmm_denoiser(&g, sch);
     }
-    gm_denoiser den = gm_gmm_denoiser(&g, sch);
     size_t D = den.dim;
 
     /* reward */
@@ -331,6 +348,7 @@ int cmd_align(int argc, char **argv) {
         rc = gm_reward_cmd_open(&ext, reward + 4, D, &rw);
         if (rc == GM_EINVAL) {
             gm_gmm_free(&g);
+            gm_diff_mlp_free(mlp);
             free(sch);
             return cli_usage_error("align", "--reward: %s", gm_last_error());
         }
@@ -339,6 +357,7 @@ int cmd_align(int argc, char **argv) {
     } else {
         if (gm_toy_reward_parse(reward, D, &toy) != GM_OK) {
             gm_gmm_free(&g);
+            gm_diff_mlp_free(mlp);
             free(sch);
             return cli_usage_error("align", "--reward: %s", gm_last_error());
         }
@@ -349,11 +368,13 @@ int cmd_align(int argc, char **argv) {
         (!strcmp(o.method, "das") || !strcmp(o.method, "guidance"))) {
         gm_reward_ext_free(ext);
         gm_gmm_free(&g);
+        gm_diff_mlp_free(mlp);
         free(sch);
         return cli_usage_error("align", "reward '%s' has no gradient: use --grad none", reward);
     }
     if (rc != GM_OK) {
         gm_gmm_free(&g);
+        gm_diff_mlp_free(mlp);
         free(sch);
         return cli_fail(rc);
     }
@@ -509,6 +530,7 @@ int cmd_align(int argc, char **argv) {
     free(res);
     gm_reward_ext_free(ext);
     gm_gmm_free(&g);
+    gm_diff_mlp_free(mlp);
     free(sch);
     return rc == GM_OK ? CLI_OK : cli_fail(rc);
 }

@@ -87,5 +87,17 @@ for m in oracle base best-of-n guidance; do
   $A --reward gmm2 --alpha 1 --particles 200 --steps 50 --method $m > "$T/$m.txt"; check "[ $? -eq 0 ]"
   check "grep -q 'mean_reward' '$T/$m.txt'"
 done
+# a trained toy model (genmix train ddpm, short run) aligns like the exact one; a checkpoint of another
+# model type is refused (exit 1)
+"$G" --quiet train ddpm --data toy:gmm2 --points 5000 --steps 150 --batch 256 --hidden 32 --out "$T/m.safetensors" > /dev/null
+check "[ $? -eq 0 ]"
+$A --reward gmm2 --alpha 1 --particles 50 --steps 20 --json > /dev/null; check "[ $? -eq 0 ]"
+"$G" --quiet align --model "$T/m.safetensors" --reward gmm2 --alpha 1 --particles 50 --steps 20 --json > "$T/m.json"
+check "[ $? -eq 0 ]"
+/usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert abs(sum(j['mode_weights'])-1)<1e-9 and j['mean_reward']<0" "$T/m.json" || fail=1
+"$G" --quiet train ddpm --data toy:gmm5 --out "$T/x.safetensors" > /dev/null 2>&1; check "[ $? -eq 2 ]"
+/usr/bin/python3 -c "import sys; d=open(sys.argv[1],'rb').read(); open(sys.argv[2],'wb').write(d.replace(b'ddpm-mlp', b'classify'))" "$T/m.safetensors" "$T/notddpm.safetensors"
+"$G" --quiet align --model "$T/notddpm.safetensors" --reward gmm2 --alpha 1 > /dev/null 2> "$T/err"; check "[ $? -eq 1 ]"
+check "grep -q 'not a ddpm-mlp' '$T/err'"
 [ $fail -eq 0 ] && echo "cli_align: ok"
 exit $fail

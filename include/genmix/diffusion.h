@@ -116,6 +116,28 @@ void gm_gmm_assign(const gm_gmm *g, const float *x, size_t n, int *comp);
 /* n i.i.d. draws (stream {GM_STREAM_SIM, 0} of seed). */
 void gm_gmm_sample(const gm_gmm *g, size_t n, uint64_t seed, float *x);
 
+/* ---- the 2-D toy model: MLP eps_theta([x, t/T]), dim+1 -> H -> H -> dim, ReLU ---------------- */
+
+typedef struct gm_diff_mlp gm_diff_mlp;
+
+int gm_diff_mlp_create(gm_diff_mlp **out, size_t dim, int hidden, const gm_diff_schedule *sch);
+void gm_diff_mlp_free(gm_diff_mlp *m);
+/* PyTorch-default init from seed; the EMA copy starts equal. */
+void gm_diff_mlp_init(gm_diff_mlp *m, uint64_t seed);
+size_t gm_diff_mlp_dim(const gm_diff_mlp *m);
+/* The training data recorded in a loaded checkpoint (e.g. "toy:gmm2"; "" if unknown). */
+const char *gm_diff_mlp_data(const gm_diff_mlp *m);
+/* One Adam step of the eps-MSE loss on the batch x0 (B x dim): t ~ U{0..T-1} and eps ~ N(0, I) from
+ * Philox stream {GM_STREAM_NOISE, 0} of seed at block `step`; then ema = decay ema + (1 - decay) w. */
+int gm_diff_mlp_train_step(gm_diff_mlp *m, const float *x0, size_t B, float lr, float ema_decay, uint64_t seed,
+                           uint64_t step, double *loss);
+/* Denoiser over the EMA weights, with input VJPs (through the tape). Not reentrant: one caller at a time. */
+gm_denoiser gm_diff_mlp_denoiser(gm_diff_mlp *m);
+/* Checkpoint (.safetensors) of the EMA weights; metadata model "ddpm-mlp", config {dim, hidden, T, data}.
+ * Loading another model type is GM_EFORMAT naming the file. */
+int gm_diff_mlp_save(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const char *data);
+int gm_diff_mlp_load(gm_diff_mlp **out, const char *path, const gm_diff_schedule *sch);
+
 #ifdef __cplusplus
 }
 #endif
