@@ -115,6 +115,18 @@ GM_TEST(test_ess_formula) {
     double lw3[3] = {1000 + log(0.5), 1000 + log(0.25), 1000 + log(0.25)};
     CHECK_NEAR(gm_ess(lw3, 3), 1.0 / 0.375, 1e-12, 0);
     CHECK_NEAR(gm_log_sum_exp(lw3, 3), 1000.0, 1e-14, 0);
+    /* huge log-weights (|lw| > 2^53): W = exp(lw - max)/sum still sums to 1 (exp(lw - LSE) gave 1 + 1; SSP
+     * then produced 2N children) */
+    double big[4] = {1e20, 1e20, -HUGE_VAL, 1e20 - 1e6}, Wb[4];
+    gm_log_weights_normalise(big, 4, Wb);
+    CHECK_NEAR(Wb[0], 0.5, 1e-15, 0);
+    CHECK_NEAR(Wb[0] + Wb[1] + Wb[2] + Wb[3], 1.0, 1e-15, 0);
+    CHECK_NEAR(gm_ess(big, 4), 2.0, 1e-14, 0);
+    size_t anc4[4];
+    gm_rng rb;
+    gm_rng_init(&rb, 1, 0);
+    CHECK_OK(gm_resample(GM_RESAMPLE_SSP, Wb, 4, 4, &rb, anc4));
+    CHECK(anc4[0] == 0 && anc4[1] == 0 && anc4[2] == 1 && anc4[3] == 1);
     double all_dead[2] = {-HUGE_VAL, -HUGE_VAL};
     CHECK(gm_log_sum_exp(all_dead, 2) == -HUGE_VAL);
     CHECK(gm_ess(all_dead, 2) == 0.0);

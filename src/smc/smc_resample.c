@@ -111,31 +111,38 @@ int gm_resample(gm_resample_scheme scheme, const double *W, size_t n, size_t m, 
     return rc;
 }
 
-double gm_log_sum_exp(const double *x, size_t n) {
-    double mx = -HUGE_VAL;
+/* max and sum_k exp(x_k - max); the weights are exp(x_k - max)/sum, never exp(x_k - LSE): when |max| is
+ * above ~2^52 the LSE's log(sum) term is lost to round-off and the weights would not sum to 1. */
+static double max_and_sum(const double *x, size_t n, double *sum) {
+    double mx = -HUGE_VAL, s = 0.0;
     for (size_t k = 0; k < n; k++)
         if (x[k] > mx) mx = x[k];
-    if (mx == -HUGE_VAL) return -HUGE_VAL;
-    double s = 0.0;
-    for (size_t k = 0; k < n; k++) s += exp(x[k] - mx);
-    return mx + log(s);
+    if (mx != -HUGE_VAL)
+        for (size_t k = 0; k < n; k++) s += exp(x[k] - mx);
+    *sum = s;
+    return mx;
 }
 
 double gm_log_weights_normalise(const double *lw, size_t n, double *W) {
-    double l = gm_log_sum_exp(lw, n);
-    for (size_t k = 0; k < n; k++) W[k] = l == -HUGE_VAL ? 0.0 : exp(lw[k] - l);
-    return l;
+    double s, mx = max_and_sum(lw, n, &s);
+    for (size_t k = 0; k < n; k++) W[k] = mx == -HUGE_VAL ? 0.0 : exp(lw[k] - mx) / s;
+    return mx == -HUGE_VAL ? -HUGE_VAL : mx + log(s);
 }
 
 double gm_ess(const double *lw, size_t n) {
-    double l = gm_log_sum_exp(lw, n);
-    if (l == -HUGE_VAL) return 0.0;
-    double s = 0.0;
+    double s, mx = max_and_sum(lw, n, &s);
+    if (mx == -HUGE_VAL) return 0.0;
+    double s2 = 0.0;
     for (size_t k = 0; k < n; k++) {
-        double w = exp(lw[k] - l);
-        s += w * w;
+        double w = exp(lw[k] - mx) / s;
+        s2 += w * w;
     }
-    return 1.0 / s;
+    return 1.0 / s2;
+}
+
+double gm_log_sum_exp(const double *x, size_t n) {
+    double s, mx = max_and_sum(x, n, &s);
+    return mx == -HUGE_VAL ? -HUGE_VAL : mx + log(s);
 }
 
 int gm_temper_parse(const char *name, gm_temper_mode *out) {
