@@ -1,7 +1,7 @@
 /* genmix/das.h — DAS (Diffusion Alignment as Sampling; Kim, Kim & Park, ICLR 2025): sample
  * p_tar(x) ∝ p_theta(x) exp(r(x)/alpha) from a diffusion model by tempered, twisted SMC; rewards; closed
  * forms of tilted Gaussian mixtures; baselines (SIR oracle, best-of-N, plain guidance, TDS, bootstrap).
- * The algorithm is /work/shared/specs/das.md §3.2 (see docs/das.md once written).
+ * The algorithm is the DAS spec §3.2 (/work/shared/specs/das.md); docs/das.md has usage and measurements.
  *
  * Usage:
  *     gm_das_config c = gm_das_config_default();  c.alpha = 1;  c.n_particles = 100;  c.n_steps = 100;

@@ -204,13 +204,15 @@ int gm_das_step(gm_das *d) {
             if (!isfinite(d->rhat[k])) d->base[k] = -HUGE_VAL;
         }
         lam = gm_temper_adapt(gm_smc_log_weights(d->smc), d->base, d->slope, n, d->lambda_prev, d->cfg.adapt_target_ess);
+    } else if (d->cfg.temper == GM_TEMPER_ADAPTIVE && !d->cfg.guidance_only) {
+        lam = 0.0; /* i = 0: pure noise */
     } else if (d->cfg.temper == GM_TEMPER_ADAPTIVE) {
-        lam = i == 0 ? 0.0 : d->lambda_prev;
+        lam = gm_temper_exp(i, d->gamma); /* guidance has no weights to adapt on: the exp schedule */
     } else {
         lam = lambda_fixed(d, i);
     }
     /* guidance strength: lambda_{i+1} for a fixed schedule, lambda_i when adaptive (spec §5) */
-    double lam_g = d->cfg.temper == GM_TEMPER_ADAPTIVE ? lam : lambda_fixed(d, i + 1);
+    double lam_g = d->cfg.temper == GM_TEMPER_ADAPTIVE && !d->cfg.guidance_only ? lam : lambda_fixed(d, i + 1);
     double gscale = lam_g / alpha * (d->cfg.guidance_only ? d->cfg.guidance_scale : 1.0);
 
     /* 3. twist, incremental weight, guidance vector */
