@@ -28,6 +28,7 @@
 #define GM_DIFFUSION_H
 
 #include "genmix/base.h"
+#include "genmix/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -137,6 +138,12 @@ gm_denoiser gm_diff_mlp_denoiser(gm_diff_mlp *m);
  * Loading another model type is GM_EFORMAT naming the file. */
 int gm_diff_mlp_save(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const char *data);
 int gm_diff_mlp_load(gm_diff_mlp **out, const char *path, const gm_diff_schedule *sch);
+/* Training state for bitwise resume (training weights, Adam state, step, data-RNG position; model
+ * "ddpm-mlp-train"). The EMA weights travel in the gm_diff_mlp_save
+ * file: gm_diff_mlp_load_ema copies them from it into m. */
+int gm_diff_mlp_save_state(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const gm_rng *rng);
+int gm_diff_mlp_load_state(gm_diff_mlp *m, const char *path, int64_t *step, gm_rng *rng);
+int gm_diff_mlp_load_ema(gm_diff_mlp *m, const char *path);
 
 #ifdef __cplusplus
 }

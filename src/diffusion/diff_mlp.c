@@ -7,6 +7,7 @@
  * results do not depend on the thread count. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -213,4 +214,41 @@ int gm_diff_mlp_load(gm_diff_mlp **out, const char *path, const gm_diff_schedule
     memcpy(m->net->params.val, m->ema->params.val, m->ema->params.total * sizeof(float));
     *out = m;
     return GM_OK;
+}
+
+int gm_diff_mlp_save_state(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const gm_rng *rng) {
+    char cfg[128];
+    snprintf(cfg, sizeof cfg, "{\"dim\": %zu, \"hidden\": %d, \"T\": %d}", m->dim, m->hidden, m->sch->T);
+    gm_checkpoint_meta meta;
+    memset(&meta, 0, sizeof meta);
+    meta.model = "ddpm-mlp-train";
+    meta.config = cfg;
+    meta.step = step;
+    meta.seed = seed;
+    meta.rng = rng;
+    return gm_checkpoint_save(path, &m->net->params, &m->opt, &meta);
+}
+
+int gm_diff_mlp_load_state(gm_diff_mlp *m, const char *path, int64_t *step, gm_rng *rng) {
+    gm_checkpoint *c;
+    int rc = gm_checkpoint_open(&c, path);
+    if (rc != GM_OK) return rc;
+    const char *model = gm_checkpoint_meta_get(c, "model"), *st = gm_checkpoint_meta_get(c, "step");
+    if (!model || strcmp(model, "ddpm-mlp-train") || !st) rc = gm_set_error(GM_EFORMAT, "%s: not a ddpm-mlp training state", path);
+    if (rc == GM_OK) rc = gm_checkpoint_load_params(c, &m->net->params);
+    if (rc == GM_OK) rc = gm_checkpoint_load_optim(c, &m->net->params, &m->opt);
+    if (rc == GM_OK) rc = gm_checkpoint_load_rng(c, rng);
+    if (rc == GM_OK) *step = strtoll(st, NULL, 10);
+    gm_checkpoint_close(c);
+    return rc == GM_OK ? rc : gm_error_prefix(rc, path);
+}
+
+int gm_diff_mlp_load_ema(gm_diff_mlp *m, const char *path) {
+    gm_diff_mlp *e;
+    int rc = gm_diff_mlp_load(&e, path, m->sch);
+    if (rc != GM_OK) return rc;
+    if (e->dim != m->dim || e->hidden != m->hidden) rc = gm_set_error(GM_ESHAPE, "%s: model shape differs from the training state", path);
+    else memcpy(m->ema->params.val, e->ema->params.val, m->ema->params.total * sizeof(float));
+    gm_diff_mlp_free(e);
+    return rc;
 }
