@@ -5,6 +5,7 @@
 #   make fuzz    libFuzzer targets for the file parsers, bounded time
 #   make valgrind  the unit tests under valgrind --leak-check=full
 #   make study-latent-mcmc  the latent-MCMC study of docs/latent_mcmc.md
+#   make study-das  the toy part of the DAS study of docs/das.md (about a minute)
 
 JOBS    ?= 2
 BUILD   ?= build
@@ -34,7 +35,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc clean
+.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das clean
 
 all: build
 
@@ -61,6 +62,10 @@ demo: build
 # The latent-MCMC study of docs/latent_mcmc.md (four autoencoders x chain lengths; about an hour).
 study-latent-mcmc: build
 	OUT=results/latent_mcmc CACHE=cache bash tools/study_latent_mcmc.sh $(BUILD)/genmix
+
+# The toy part of the DAS study of docs/das.md (results/study_das/).
+study-das: build
+	bash tools/study_das.sh $(BUILD)/genmix 100
 
 bench: build
 	$(call install_deps,$(DEPS_BENCH))
