@@ -17,6 +17,8 @@ FUZZ_SECONDS ?= 60
 DEPS_BUILD := cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcjson-dev \
               zlib1g-dev libpng-dev dataset-fashion-mnist
 DEPS_FUZZ  := clang libclang-rt-14-dev
+# CLI tests: JSON checks and the example reward command (tools/reward_cmd_example.py, standard library only).
+DEPS_TEST  := python3
 DEPS_CHECK := valgrind
 DEPS_BENCH := python3 python3-numpy python3-scipy python3-sklearn python3-torch r-cran-flexmix
 
@@ -47,9 +49,11 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 test-release: build
+	$(call install_deps,$(DEPS_TEST))
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan: deps
+	$(call install_deps,$(DEPS_TEST))
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_SANITIZE=address,undefined >/dev/null
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE slow
