@@ -24,7 +24,8 @@ check "grep -q -- '--particles' '$T/err'"
 $A --reward gmm7 --alpha 1 > /dev/null 2> "$T/err"; check "[ $? -eq 2 ]"
 check "grep -q 'gmm7' '$T/err'"
 "$G" --quiet align --model toy:nope --reward gmm2 --alpha 1 > /dev/null 2>&1; check "[ $? -eq 2 ]"
-$A --reward gmm2 --alpha 1 --steps 300 > /dev/null 2>&1; check "[ $? -eq 2 ]"
+$A --reward gmm2 --alpha 1 --steps 1001 > /dev/null 2>&1; check "[ $? -eq 2 ]"
+$A --reward gmm2 --alpha 1 --steps 30 --particles 10 > /dev/null 2>&1; check "[ $? -eq 0 ]"   # any step count
 $A --reward gmm2 --alpha 1 --resample stratified > /dev/null 2>&1; check "[ $? -eq 2 ]"
 $A --reward gmm2 --alpha 1 --grad some > /dev/null 2>&1; check "[ $? -eq 2 ]"
 $A --reward 'cmd:true' --alpha 1 --grad none > /dev/null 2>&1; check "[ $? -eq 2 ]"   # no {in} {out}

@@ -36,7 +36,14 @@ GM_TEST(test_schedules) {
     CHECK_INT_EQ(t[0], 999);
     CHECK_INT_EQ(t[99], 0);
     CHECK(gm_diff_sigma2(gm_diff_abar(&sch_lin, 0), gm_diff_abar(&sch_lin, -1), 1.0) == 0.0);
-    CHECK_RC(gm_diff_timesteps(&sch_lin, 300, GM_SPACING_LEADING, t), GM_EINVAL);
+    int t3[300];
+    CHECK_OK(gm_diff_timesteps(&sch_lin, 300, GM_SPACING_LEADING, t3)); /* any S */
+    CHECK_INT_EQ(t3[0], 997);
+    CHECK_INT_EQ(t3[299], 1);
+    int dec = 1;
+    for (int i = 1; i < 300; i++) dec &= t3[i] < t3[i - 1];
+    CHECK(dec);
+    CHECK_RC(gm_diff_timesteps(&sch_lin, 1001, GM_SPACING_LEADING, t), GM_EINVAL);
     CHECK_RC(gm_diff_schedule_init(&sch_cos, GM_BETA_LINEAR, 0), GM_EINVAL);
     CHECK_OK(gm_diff_schedule_init(&sch_cos, GM_BETA_COSINE, 1000));
 }

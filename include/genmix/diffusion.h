@@ -43,7 +43,7 @@ typedef enum {
 } gm_beta_kind;
 
 typedef enum {
-    GM_SPACING_LEADING = 0, /* t_i = (S-1-i) T/S + 1 (991..1 for S = 100); needs T % S == 0 */
+    GM_SPACING_LEADING = 0, /* t_i = floor((S-1-i) T/S) + 1 (991..1 for S = 100; T-1..0 for S = T) */
     GM_SPACING_LINSPACE = 1 /* t_i = round(linspace(T-1, 0, S)) (the toy notebooks) */
 } gm_spacing;
 
@@ -55,7 +55,7 @@ typedef struct {
 } gm_diff_schedule;
 
 int gm_diff_schedule_init(gm_diff_schedule *s, gm_beta_kind kind, int T);
-/* Timesteps t[0..S-1] (noisiest first). GM_EINVAL if S < 1, S > T, or LEADING with T % S != 0. */
+/* Timesteps t[0..S-1] (noisiest first). GM_EINVAL if S < 1 or S > T. */
 int gm_diff_timesteps(const gm_diff_schedule *s, int S, gm_spacing spacing, int *t);
 /* alpha_bar at timestep t (t < 0 -> alpha_bar[0]). */
 double gm_diff_abar(const gm_diff_schedule *s, int t);

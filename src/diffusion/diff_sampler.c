@@ -33,11 +33,14 @@ int gm_diff_schedule_init(gm_diff_schedule *s, gm_beta_kind kind, int T) {
 int gm_diff_timesteps(const gm_diff_schedule *s, int S, gm_spacing spacing, int *t) {
     if (S < 1 || S > s->T) GM_FAIL(GM_EINVAL, "diffusion: number of steps must be in 1..%d (got %d)", s->T, S);
     if (spacing == GM_SPACING_LEADING) {
-        if (s->T % S) GM_FAIL(GM_EINVAL, "diffusion: leading spacing needs the steps (%d) to divide T = %d", S, s->T);
-        int d = s->T / S;
-        for (int i = 0; i < S; i++) t[i] = (S - 1 - i) * d + 1;
-        if (d == 1)
-            for (int i = 0; i < S; i++) t[i] = S - 1 - i; /* every step: T-1..0 */
+        if (s->T % S == 0) {
+            int d = s->T / S;
+            for (int i = 0; i < S; i++) t[i] = (S - 1 - i) * d + 1;
+            if (d == 1)
+                for (int i = 0; i < S; i++) t[i] = S - 1 - i; /* every step: T-1..0 */
+        } else { /* floor((S-1-i) T/S) + 1: strictly decreasing, top < T, last 1 */
+            for (int i = 0; i < S; i++) t[i] = (int)(((long long)(S - 1 - i) * s->T) / S) + 1;
+        }
     } else if (spacing == GM_SPACING_LINSPACE) {
         for (int i = 0; i < S; i++) t[i] = S == 1 ? s->T - 1 : (int)lround((double)(s->T - 1) * (S - 1 - i) / (S - 1));
     } else {
