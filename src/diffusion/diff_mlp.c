@@ -169,17 +169,24 @@ gm_denoiser gm_diff_mlp_denoiser(gm_diff_mlp *m) {
     return d;
 }
 
-int gm_diff_mlp_save(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const char *data) {
+/* Checkpoint of one of the model's tables (EMA weights, or training weights + Adam + RNG). */
+static int save_ckpt(const gm_diff_mlp *m, const char *path, const char *model, const gm_params *p, const gm_optim *opt,
+                     int64_t step, uint64_t seed, const gm_rng *rng, const char *data) {
     char cfg[256];
-    snprintf(cfg, sizeof cfg, "{\"dim\": %zu, \"hidden\": %d, \"T\": %d, \"beta\": \"linear\", \"data\": \"%s\", \"weights\": \"ema\"}",
-             m->dim, m->hidden, m->sch->T, data ? data : "");
+    snprintf(cfg, sizeof cfg, "{\"dim\": %zu, \"hidden\": %d, \"T\": %d, \"beta\": \"linear\", \"data\": \"%s\"}", m->dim,
+             m->hidden, m->sch->T, data ? data : "");
     gm_checkpoint_meta meta;
     memset(&meta, 0, sizeof meta);
-    meta.model = "ddpm-mlp";
+    meta.model = model;
     meta.config = cfg;
     meta.step = step;
     meta.seed = seed;
-    return gm_checkpoint_save(path, &m->ema->params, NULL, &meta);
+    meta.rng = rng;
+    return gm_checkpoint_save(path, p, opt, &meta);
+}
+
+int gm_diff_mlp_save(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const char *data) {
+    return save_ckpt(m, path, "ddpm-mlp", &m->ema->params, NULL, step, seed, NULL, data);
 }
 
 int gm_diff_mlp_load(gm_diff_mlp **out, const char *path, const gm_diff_schedule *sch) {
@@ -217,16 +224,7 @@ int gm_diff_mlp_load(gm_diff_mlp **out, const char *path, const gm_diff_schedule
 }
 
 int gm_diff_mlp_save_state(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const gm_rng *rng) {
-    char cfg[128];
-    snprintf(cfg, sizeof cfg, "{\"dim\": %zu, \"hidden\": %d, \"T\": %d}", m->dim, m->hidden, m->sch->T);
-    gm_checkpoint_meta meta;
-    memset(&meta, 0, sizeof meta);
-    meta.model = "ddpm-mlp-train";
-    meta.config = cfg;
-    meta.step = step;
-    meta.seed = seed;
-    meta.rng = rng;
-    return gm_checkpoint_save(path, &m->net->params, &m->opt, &meta);
+    return save_ckpt(m, path, "ddpm-mlp-train", &m->net->params, &m->opt, step, seed, rng, NULL);
 }
 
 int gm_diff_mlp_load_state(gm_diff_mlp *m, const char *path, int64_t *step, gm_rng *rng) {
