@@ -5,6 +5,7 @@
 #   make fuzz    libFuzzer targets for the file parsers, bounded time
 #   make valgrind  the unit tests under valgrind --leak-check=full
 #   make study-latent-mcmc  the latent-MCMC study of docs/latent_mcmc.md
+#   make study-das  the toy part of the DAS study of docs/das.md (about a minute)
 
 JOBS    ?= 2
 BUILD   ?= build
@@ -16,6 +17,8 @@ FUZZ_SECONDS ?= 60
 DEPS_BUILD := cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcjson-dev \
               zlib1g-dev libpng-dev dataset-fashion-mnist
 DEPS_FUZZ  := clang libclang-rt-14-dev
+# CLI tests: JSON checks and the example reward command (tools/reward_cmd_example.py, standard library only).
+DEPS_TEST  := python3
 DEPS_CHECK := valgrind
 DEPS_BENCH := python3 python3-numpy python3-scipy python3-sklearn python3-torch r-cran-flexmix
 
@@ -34,7 +37,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc clean
+.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das clean
 
 all: build
 
@@ -46,9 +49,11 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 test-release: build
+	$(call install_deps,$(DEPS_TEST))
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan: deps
+	$(call install_deps,$(DEPS_TEST))
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_SANITIZE=address,undefined >/dev/null
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE slow
@@ -61,6 +66,10 @@ demo: build
 # The latent-MCMC study of docs/latent_mcmc.md (four autoencoders x chain lengths; about an hour).
 study-latent-mcmc: build
 	OUT=results/latent_mcmc CACHE=cache bash tools/study_latent_mcmc.sh $(BUILD)/genmix
+
+# The toy part of the DAS study of docs/das.md (results/study_das/).
+study-das: build
+	bash tools/study_das.sh $(BUILD)/genmix 100
 
 bench: build
 	$(call install_deps,$(DEPS_BENCH))

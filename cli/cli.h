@@ -53,6 +53,8 @@ int cmd_features(int argc, char **argv); /* nn: classifier features */
 int cmd_mix(int argc, char **argv);
 int cmd_moe(int argc, char **argv);
 int cmd_mcmc_linear(int argc, char **argv);
+int cmd_align(int argc, char **argv); /* das: genmix align */
+int train_ddpm(int argc, char **argv); /* das: genmix train ddpm */
 int cmd_sample(int argc, char **argv);      /* ae: latent MCMC samples of an autoencoder */
 int cmd_interpolate(int argc, char **argv); /* ae: slerp strips with MCMC refinement */
 int train_ae(int argc, char **argv);

@@ -1,0 +1,536 @@
+/* cmd_align.c — `genmix align`: reward alignment of a diffusion model by DAS (tempered twisted SMC) and
+ * its baselines; options, reward selection, output files and printing only (numerics in src/smc/). */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "genmix/das.h"
+#include "genmix/io.h"
+#include "genmix/plot.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: genmix align --model M --reward R --alpha A [options]\n"
+            "Sample p(x) exp(r(x)/alpha) from a diffusion model without training (DAS: tempered SMC with a\n"
+            "reward-twisted proposal and exact final reweighting), or run a baseline.\n"
+            "model:\n"
+            "  --model toy:gmm1|toy:gmm2   2-D Gaussian-mixture toys with their exact denoiser (T = 1000, linear beta)\n"
+            "  --model MODEL.safetensors   a toy model trained by genmix train ddpm (MLP denoiser, full VJPs)\n"
+            "reward (--reward R):\n"
+            "  gmm1 | gmm2                 the spec's toy rewards (-x^2/100 - y^2; -x^2 - (y-1)^2/10)\n"
+            "  quad:a1,..,aD,c1,..,cD      -sum a_d (x_d - c_d)^2        linear:b1,..,bD   sum b_d x_d\n"
+            "  'cmd:PROGRAM ARGS.. {in} {out}'  runs PROGRAM per evaluation: {in} = N x D float32 .npy of samples,\n"
+            "                              {out} = where it writes N float64 rewards (.npy); no gradient: use --grad none\n"
+            "  plugin:LIB.so               shared library with the genmix reward ABI v1 (see genmix/das.h)\n"
+            "options:\n"
+            "  --alpha A           temperature > 0 (required)\n"
+            "  --particles N       particles per run (default 16; for base/oracle/best-of-n: base samples)\n"
+            "  --steps S           sampling steps 1..1000 (default 100; t_i = floor((S-1-i) 1000/S) + 1)\n"
+            "  --tempering M       exp (default) | none (TDS) | adaptive\n"
+            "  --gamma G           exp schedule rate (default 2^(1/(0.87 S)) - 1)\n"
+            "  --resample M        ssp (default) | systematic | multinomial\n"
+            "  --ess T             resample when ESS < T N (default 0.5; >= 1 always)\n"
+            "  --grad M            full (default) | x0only | none (bootstrap SMC)\n"
+            "  --method M          das (default) | guidance (plain reward guidance, unweighted) | base |\n"
+            "                      oracle (SIR on base samples) | best-of-n\n"
+            "  --guidance-scale R  guidance strength multiplier for --method guidance (default 1)\n"
+            "  --output M          weighted (default: N particles + weights) | resample (N draws per run)\n"
+            "  --runs K            independent runs (seeds seed..seed+K-1; default 1)\n"
+            "  --seed S            random seed (default 42)\n"
+            "  --out DIR           write samples.npy, weights.npy, summary.json, trace.png, samples.png\n"
+            "  --json              print the summary as JSON on stdout\n"
+            "  -h, --help          this help\n"
+            "exit codes: 0 ok, 1 run-time error (e.g. a failing reward command), 2 usage error (bad value,\n"
+            "unknown model or reward), 3 numerical failure (every particle died, non-finite command reward)\n");
+}
+
+typedef struct {
+    float *x;      /* m x D */
+    double *W, *r; /* m */
+    size_t m;
+    double log_z, mean_r;
+    int resamples;
+    double *lambda, *ess; /* n_trace */
+    int *resampled, n_trace;
+} run_result;
+
+static void run_free(run_result *r) {
+    free(r->x);
+    free(r->W);
+    free(r->r);
+    free(r->lambda);
+    free(r->ess);
+    free(r->resampled);
+    memset(r, 0, sizeof *r);
+}
+
+typedef struct {
+    const char *method;
+    gm_das_config cfg;
+    int resample_out;
+} align_opts;
+
+static int alloc_result(run_result *res, size_t m, size_t D) {
+    res->m = m;
+    res->x = malloc(m * D * sizeof(float));
+    res->W = malloc(m * sizeof(double));
+    res->r = malloc(m * sizeof(double));
+    return res->x && res->W && res->r ? GM_OK : gm_set_error(GM_ENOMEM, "out of memory for %zu samples", m);
+}
+
+/* Base-sample methods: base (uniform weights), oracle (SIR weights), best-of-n (one sample). */
+static int run_base(const align_opts *o, const gm_diff_schedule *sch, const gm_denoiser *den, const gm_reward *rw,
+                    uint64_t seed, run_result *res) {
+    size_t N = (size_t)o->cfg.n_particles, D = den->dim;
+    int rc = alloc_result(res, N, D);
+    if (rc == GM_OK) rc = gm_diff_sample(sch, den, o->cfg.n_steps, o->cfg.eta, o->cfg.spacing, N, seed, res->x);
+    if (rc != GM_OK) return rc;
+    res->log_z = nan("");
+    if (!strcmp(o->method, "oracle")) {
+        rc = gm_sir_oracle(rw, res->x, N, o->cfg.alpha, res->W, &res->log_z, NULL, res->r);
+    } else {
+        rc = rw->eval(rw->ctx, res->x, N, res->r, NULL);
+        for (size_t k = 0; k < N; k++) res->W[k] = 1.0 / (double)N;
+        if (rc == GM_OK && !strcmp(o->method, "best-of-n")) {
+            size_t b;
+            double br;
+            rc = gm_best_of_n(rw, res->x, N, &b, &br);
+            if (rc == GM_OK) {
+                memmove(res->x, res->x + b * D, D * sizeof(float));
+                res->r[0] = br;
+                res->W[0] = 1.0;
+                res->m = 1;
+            }
+        }
+    }
+    res->mean_r = 0;
+    for (size_t k = 0; k < res->m && rc == GM_OK; k++)
+        if (res->W[k] > 0) res->mean_r += res->W[k] * res->r[k];
+    return rc;
+}
+
+static int run_das(const align_opts *o, const gm_diff_schedule *sch, const gm_denoiser *den, const gm_reward *rw,
+                   uint64_t seed, run_result *res) {
+    gm_das_config c = o->cfg;
+    c.seed = seed;
+    gm_das *d;
+    int rc = gm_das_create(&d, &c, sch, den, rw);
+    if (rc != GM_OK) return rc;
+    while (rc == GM_OK && !gm_das_done(d)) rc = gm_das_step(d);
+    size_t N = gm_das_size(d), D = den->dim;
+    if (rc == GM_OK) rc = alloc_result(res, N, D);
+    if (rc == GM_OK) {
+        gm_das_weights(d, res->W);
+        memcpy(res->r, gm_das_rewards(d), N * sizeof(double));
+        res->mean_r = gm_das_mean_reward(d);
+        res->log_z = gm_das_log_evidence(d);
+        res->resamples = gm_das_n_resamples(d);
+        if (o->resample_out) {
+            rc = gm_das_output_samples(d, GM_DAS_OUT_RESAMPLE, N, res->x);
+            for (size_t k = 0; k < N; k++) res->W[k] = 1.0 / (double)N;
+            /* rewards of the drawn rows */
+            if (rc == GM_OK) rc = rw->eval(rw->ctx, res->x, N, res->r, NULL);
+        } else {
+            memcpy(res->x, gm_das_particles(d), N * D * sizeof(float));
+        }
+        const gm_das_trace *t = gm_das_get_trace(d);
+        res->n_trace = t->n;
+        res->lambda = malloc((size_t)t->n * sizeof(double));
+        res->ess = malloc((size_t)t->n * sizeof(double));
+        res->resampled = malloc((size_t)t->n * sizeof(int));
+        if (!res->lambda || !res->ess || !res->resampled) rc = gm_set_error(GM_ENOMEM, "out of memory for traces");
+        for (int i = 0; i < t->n && rc == GM_OK; i++) {
+            res->lambda[i] = t->lambda[i];
+            res->ess[i] = t->ess[i] / (double)N;
+            res->resampled[i] = t->resampled[i];
+        }
+    }
+    gm_das_free(d);
+    return rc;
+}
+
+static cJSON *num_array(const double *v, size_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(isfinite(v[i]) ? v[i] : 0.0));
+    return a;
+}
+
+static int write_json(const char *path, cJSON *j) {
+    char *txt = cJSON_Print(j);
+    if (!txt) return gm_set_error(GM_ENOMEM, "out of memory for JSON");
+    int rc = gm_write_file_atomic(path, txt, strlen(txt));
+    cJSON_free(txt);
+    return rc;
+}
+
+static int write_plots(const char *dir, const run_result *r0, const run_result *all, int K, size_t D, const char *title) {
+    char path[4200];
+    int rc = GM_OK;
+    if (r0->n_trace > 0) {
+        gm_plot *p;
+        rc = gm_plot_create(&p, "DAS run 1: ESS/N and tempering exponent per step", "step", "");
+        if (rc != GM_OK) return rc;
+        double *xs = malloc((size_t)r0->n_trace * sizeof(double));
+        if (!xs) rc = GM_ENOMEM;
+        for (int i = 0; rc == GM_OK && i < r0->n_trace; i++) xs[i] = i;
+        if (rc == GM_OK) rc = gm_plot_line(p, xs, r0->ess, (size_t)r0->n_trace, "ESS / N");
+        if (rc == GM_OK) rc = gm_plot_line(p, xs, r0->lambda, (size_t)r0->n_trace, "lambda");
+        gm_plot_set_yrange(p, 0.0, 1.05);
+        snprintf(path, sizeof path, "%s/trace.png", dir);
+        if (rc == GM_OK) rc = gm_plot_write_png(p, path, 720, 420);
+        free(xs);
+        gm_plot_free(p);
+        if (rc != GM_OK) return rc;
+    }
+    if (D != 2) return GM_OK;
+    gm_plot *p;
+    rc = gm_plot_create(&p, title, "x", "y");
+    if (rc != GM_OK) return rc;
+    /* the samples with weight >= 1/(10 m) of each run (weighted output), or all draws */
+    size_t tot = 0;
+    for (int k = 0; k < K; k++) tot += all[k].m;
+    double *px = malloc(tot * sizeof(double)), *py = malloc(tot * sizeof(double));
+    size_t n = 0;
+    if (!px || !py) rc = GM_ENOMEM;
+    for (int k = 0; k < K && rc == GM_OK; k++)
+        for (size_t i = 0; i < all[k].m; i++)
+            if (all[k].W[i] >= 0.1 / (double)all[k].m) {
+                px[n] = (double)all[k].x[i * 2];
+                py[n++] = (double)all[k].x[i * 2 + 1];
+            }
+    gm_plot_set_xrange(p, -6, 6);
+    gm_plot_set_yrange(p, -6, 6);
+    if (rc == GM_OK && n) rc = gm_plot_points(p, px, py, n, "samples (weight >= 0.1/N)");
+    snprintf(path, sizeof path, "%s/samples.png", dir);
+    if (rc == GM_OK) rc = gm_plot_write_png(p, path, 560, 560);
+    free(px);
+    free(py);
+    gm_plot_free(p);
+    return rc;
+}
+
+int cmd_align(int argc, char **argv) {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},     {"reward", required_argument, 0, 'r'},
+                                         {"alpha", required_argument, 0, 'a'},     {"particles", required_argument, 0, 'n'},
+                                         {"steps", required_argument, 0, 's'},     {"tempering", required_argument, 0, 't'},
+                                         {"gamma", required_argument, 0, 'G'},     {"resample", required_argument, 0, 'R'},
+                                         {"ess", required_argument, 0, 'e'},       {"grad", required_argument, 0, 'g'},
+                                         {"method", required_argument, 0, 'M'},    {"guidance-scale", required_argument, 0, 'S'},
+                                         {"output", required_argument, 0, 'o'},    {"runs", required_argument, 0, 'k'},
+                                         {"seed", required_argument, 0, 'x'},      {"out", required_argument, 0, 'O'},
+                                         {"json", no_argument, 0, 'j'},            {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *model = NULL, *reward = NULL, *out = NULL;
+    align_opts o;
+    memset(&o, 0, sizeof o);
+    o.method = "das";
+    o.cfg = gm_das_config_default();
+    double alpha = nan("");
+    long runs = 1;
+    int json = 0, c;
+    unsigned long long seed = 42;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        long l;
+        double v;
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'r': reward = optarg; break;
+        case 'a':
+            if (cli_parse_double(optarg, &alpha) || !(alpha > 0) || !isfinite(alpha))
+                return cli_usage_error("align", "--alpha must be a number > 0 (got '%s')", optarg);
+            break;
+        case 'n':
+            if (cli_parse_long(optarg, &l) || l < 1 || l > 100000000)
+                return cli_usage_error("align", "--particles must be an integer >= 1 (got '%s')", optarg);
+            o.cfg.n_particles = (int)l;
+            break;
+        case 's':
+            if (cli_parse_long(optarg, &l) || l < 1 || l > 1000)
+                return cli_usage_error("align", "--steps must be in 1..1000 (got '%s')", optarg);
+            o.cfg.n_steps = (int)l;
+            break;
+        case 't':
+            if (gm_temper_parse(optarg, &o.cfg.temper)) return cli_usage_error("align", "--tempering: %s", gm_last_error());
+            break;
+        case 'G':
+            if (cli_parse_double(optarg, &v) || !(v > 0) || !isfinite(v))
+                return cli_usage_error("align", "--gamma must be > 0 (got '%s')", optarg);
+            o.cfg.gamma = v;
+            break;
+        case 'R':
+            if (gm_resample_parse(optarg, &o.cfg.scheme)) return cli_usage_error("align", "--resample: %s", gm_last_error());
+            break;
+        case 'e':
+            if (cli_parse_double(optarg, &v) || !(v >= 0) || !isfinite(v))
+                return cli_usage_error("align", "--ess must be a number >= 0 (got '%s')", optarg);
+            o.cfg.ess_threshold = v;
+            break;
+        case 'g':
+            if (gm_das_grad_parse(optarg, &o.cfg.grad)) return cli_usage_error("align", "--grad: %s", gm_last_error());
+            break;
+        case 'M':
+            if (strcmp(optarg, "das") && strcmp(optarg, "guidance") && strcmp(optarg, "base") && strcmp(optarg, "oracle") &&
+                strcmp(optarg, "best-of-n"))
+                return cli_usage_error("align", "unknown --method '%s' (das|guidance|base|oracle|best-of-n)", optarg);
+            o.method = optarg;
+            break;
+        case 'S':
+            if (cli_parse_double(optarg, &v) || !(v >= 0) || !isfinite(v))
+                return cli_usage_error("align", "--guidance-scale must be >= 0 (got '%s')", optarg);
+            o.cfg.guidance_scale = v;
+            break;
+        case 'o':
+            if (!strcmp(optarg, "weighted")) o.resample_out = 0;
+            else if (!strcmp(optarg, "resample")) o.resample_out = 1;
+            else return cli_usage_error("align", "unknown --output '%s' (weighted|resample)", optarg);
+            break;
+        case 'k':
+            if (cli_parse_long(optarg, &runs) || runs < 1 || runs > 100000)
+                return cli_usage_error("align", "--runs must be an integer >= 1 (got '%s')", optarg);
+            break;
+        case 'x':
+            if (cli_parse_u64(optarg, &seed)) return cli_usage_error("align", "--seed must be a non-negative integer");
+            break;
+        case 'O': out = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return CLI_OK;
+        default: return cli_usage_error("align", "unknown option");
+        }
+    }
+    if (optind < argc) return cli_usage_error("align", "unexpected argument '%s'", argv[optind]);
+    if (!model) return cli_usage_error("align", "--model is required");
+    if (!reward) return cli_usage_error("align", "--reward is required");
+    if (isnan(alpha)) return cli_usage_error("align", "--alpha is required");
+    o.cfg.alpha = alpha;
+    o.cfg.guidance_only = !strcmp(o.method, "guidance");
+    o.cfg.seed = seed;
+
+    /* model */
+    gm_diff_schedule *sch = malloc(sizeof *sch);
+    if (!sch) return cli_fail(gm_set_error(GM_ENOMEM, "out of memory"));
+    gm_diff_schedule_init(sch, GM_BETA_LINEAR, 1000);
+    gm_gmm g;
+    memset(&g, 0, sizeof g);
+    gm_diff_mlp *mlp = NULL;
+    gm_denoiser den;
+    size_t ml = strlen(model);
+    if (ml > 12 && !strcmp(model + ml - 12, ".safetensors")) {
+        /* a trained toy model (genmix train ddpm): modes of its training mixture for the statistics */
+        int lrc = gm_diff_mlp_load(&mlp, model, sch);
+        const char *data = lrc == GM_OK ? gm_diff_mlp_data(mlp) : "";
+        if (lrc == GM_OK && (strncmp(data, "toy:", 4) || gm_gmm_toy(&g, data + 4) != GM_OK))
+            lrc = gm_set_error(GM_EFORMAT, "%s: trained on '%s', not a toy mixture", model, data);
+        if (lrc != GM_OK) {
+            gm_diff_mlp_free(mlp);
+            free(sch);
+            return cli_fail(lrc);
+        }
+        den = gm_diff_mlp_denoiser(mlp);
+    } else if (strncmp(model, "toy:", 4) || gm_gmm_toy(&g, model + 4) != GM_OK) {
+        free(sch);
+        return cli_usage_error("align", "unknown --model '%s' (toy:gmm1|toy:gmm2|MODEL.safetensors)", model);
+    } else {
+        den = gm_gmm_denoiser(&g, sch);
+    }
+    size_t D = den.dim;
+
+    /* reward */
+    gm_toy_reward toy;
+    gm_reward rw;
+    gm_reward_ext *ext = NULL;
+    int rc = GM_OK, is_toy = 0;
+    if (!strncmp(reward, "cmd:", 4)) {
+        rc = gm_reward_cmd_open(&ext, reward + 4, D, &rw);
+        if (rc == GM_EINVAL) {
+            gm_gmm_free(&g);
+            gm_diff_mlp_free(mlp);
+            free(sch);
+            return cli_usage_error("align", "--reward: %s", gm_last_error());
+        }
+    } else if (!strncmp(reward, "plugin:", 7)) {
+        rc = gm_reward_plugin_open(&ext, reward + 7, D, &rw);
+    } else {
+        if (gm_toy_reward_parse(reward, D, &toy) != GM_OK) {
+            gm_gmm_free(&g);
+            gm_diff_mlp_free(mlp);
+            free(sch);
+            return cli_usage_error("align", "--reward: %s", gm_last_error());
+        }
+        rw = gm_toy_reward_as_reward(&toy);
+        is_toy = 1;
+    }
+    if (rc == GM_OK && !rw.has_grad && o.cfg.grad != GM_DAS_GRAD_NONE &&
+        (!strcmp(o.method, "das") || !strcmp(o.method, "guidance"))) {
+        gm_reward_ext_free(ext);
+        gm_gmm_free(&g);
+        gm_diff_mlp_free(mlp);
+        free(sch);
+        return cli_usage_error("align", "reward '%s' has no gradient: use --grad none", reward);
+    }
+    if (rc != GM_OK) {
+        gm_gmm_free(&g);
+        gm_diff_mlp_free(mlp);
+        free(sch);
+        return cli_fail(rc);
+    }
+
+    /* runs */
+    run_result *res = calloc((size_t)runs, sizeof *res);
+    if (!res) rc = gm_set_error(GM_ENOMEM, "out of memory");
+    int is_das = !strcmp(o.method, "das") || !strcmp(o.method, "guidance");
+    double t0 = gm_time_now();
+    for (long k = 0; k < runs && rc == GM_OK; k++) {
+        uint64_t s = seed + (uint64_t)k;
+        rc = is_das ? run_das(&o, sch, &den, &rw, s, &res[k]) : run_base(&o, sch, &den, &rw, s, &res[k]);
+        if (rc == GM_OK && runs > 1) cli_progress("run %ld/%ld mean_reward %.4f log_z %.4f", k + 1, runs, res[k].mean_r, res[k].log_z);
+    }
+    double secs = gm_time_now() - t0;
+
+    cJSON *sum = NULL;
+    if (rc == GM_OK) {
+        /* per-run mode weights (toy mixtures) and the summary */
+        double *mw = calloc((size_t)runs * g.k, sizeof(double)), lzm = 0, lzv = 0, erm = 0, erv = 0;
+        int *comp = NULL;
+        sum = cJSON_CreateObject();
+        cJSON_AddStringToObject(sum, "model", model);
+        cJSON_AddStringToObject(sum, "reward", reward);
+        cJSON_AddStringToObject(sum, "method", o.method);
+        cJSON_AddNumberToObject(sum, "alpha", alpha);
+        cJSON_AddNumberToObject(sum, "particles", o.cfg.n_particles);
+        cJSON_AddNumberToObject(sum, "steps", o.cfg.n_steps);
+        cJSON_AddStringToObject(sum, "tempering", o.cfg.temper == GM_TEMPER_EXP ? "exp" : o.cfg.temper == GM_TEMPER_NONE ? "none" : "adaptive");
+        cJSON_AddNumberToObject(sum, "gamma", o.cfg.gamma > 0 ? o.cfg.gamma : gm_temper_default_gamma(o.cfg.n_steps));
+        cJSON_AddStringToObject(sum, "resample", gm_resample_name(o.cfg.scheme));
+        cJSON_AddNumberToObject(sum, "ess_threshold", o.cfg.ess_threshold);
+        cJSON_AddStringToObject(sum, "grad", o.cfg.grad == GM_DAS_GRAD_FULL ? "full" : o.cfg.grad == GM_DAS_GRAD_X0ONLY ? "x0only" : "none");
+        cJSON_AddNumberToObject(sum, "runs", (double)runs);
+        cJSON_AddNumberToObject(sum, "seed", (double)seed);
+        cJSON_AddNumberToObject(sum, "seconds", secs);
+        cJSON *rl = cJSON_AddArrayToObject(sum, "run");
+        for (long k = 0; k < runs; k++) {
+            run_result *r = &res[k];
+            comp = realloc(comp, r->m * sizeof(int));
+            gm_gmm_assign(&g, r->x, r->m, comp);
+            for (size_t i = 0; i < r->m; i++) mw[(size_t)k * g.k + (size_t)comp[i]] += r->W[i];
+            lzm += r->log_z / (double)runs;
+            erm += r->mean_r / (double)runs;
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "seed", (double)(seed + (uint64_t)k));
+            cJSON_AddNumberToObject(j, "mean_reward", r->mean_r);
+            if (isfinite(r->log_z)) cJSON_AddNumberToObject(j, "log_z", r->log_z);
+            cJSON_AddNumberToObject(j, "resamples", r->resamples);
+            cJSON_AddItemToObject(j, "mode_weights", num_array(mw + (size_t)k * g.k, g.k));
+            if (r->n_trace) {
+                cJSON_AddItemToObject(j, "ess_frac", num_array(r->ess, (size_t)r->n_trace));
+                cJSON_AddItemToObject(j, "lambda", num_array(r->lambda, (size_t)r->n_trace));
+            }
+            cJSON_AddItemToArray(rl, j);
+        }
+        free(comp);
+        double *mwm = calloc(g.k, sizeof(double)), *mws = calloc(g.k, sizeof(double));
+        for (long k = 0; k < runs; k++) {
+            lzv += (res[k].log_z - lzm) * (res[k].log_z - lzm);
+            erv += (res[k].mean_r - erm) * (res[k].mean_r - erm);
+            for (size_t c2 = 0; c2 < g.k; c2++) mwm[c2] += mw[(size_t)k * g.k + c2] / (double)runs;
+        }
+        for (long k = 0; k < runs; k++)
+            for (size_t c2 = 0; c2 < g.k; c2++) {
+                double dv = mw[(size_t)k * g.k + c2] - mwm[c2];
+                mws[c2] += dv * dv;
+            }
+        for (size_t c2 = 0; c2 < g.k; c2++) mws[c2] = runs > 1 ? sqrt(mws[c2] / (double)(runs - 1) / (double)runs) : 0.0;
+        double er_se = runs > 1 ? sqrt(erv / (double)(runs - 1) / (double)runs) : 0.0;
+        cJSON_AddNumberToObject(sum, "mean_reward", erm);
+        cJSON_AddNumberToObject(sum, "mean_reward_se", er_se);
+        double lme = -HUGE_VAL; /* log of the mean of Ẑ over runs (the unbiased estimate of Z) */
+        if (isfinite(lzm)) {
+            double *lzs = malloc((size_t)runs * sizeof(double));
+            if (lzs) {
+                for (long k = 0; k < runs; k++) lzs[k] = res[k].log_z;
+                lme = gm_log_sum_exp(lzs, (size_t)runs) - log((double)runs);
+                free(lzs);
+            }
+            cJSON_AddNumberToObject(sum, "log_mean_zhat", lme);
+            cJSON_AddNumberToObject(sum, "log_z_mean", lzm);
+            cJSON_AddNumberToObject(sum, "log_z_sd", runs > 1 ? sqrt(lzv / (double)(runs - 1)) : 0.0);
+        }
+        cJSON_AddItemToObject(sum, "mode_weights", num_array(mwm, g.k));
+        cJSON_AddItemToObject(sum, "mode_weights_se", num_array(mws, g.k));
+        cJSON_AddItemToObject(sum, "mode_means", num_array(g.mean, g.k * D));
+        double cf_lz = nan(""), cf_er = nan("");
+        if (is_toy) {
+            double *cw = calloc(g.k, sizeof(double));
+            if (gm_gmm_tilt(&g, &toy, alpha, &cf_lz, cw, NULL, NULL, &cf_er) == GM_OK) {
+                cJSON *cf = cJSON_AddObjectToObject(sum, "closed_form");
+                cJSON_AddStringToObject(cf, "note", "continuous-time target; the S-step sampler's own target differs slightly (use --method oracle)");
+                cJSON_AddNumberToObject(cf, "log_z", cf_lz);
+                cJSON_AddNumberToObject(cf, "mean_reward", cf_er);
+                cJSON_AddItemToObject(cf, "mode_weights", num_array(cw, g.k));
+            }
+            free(cw);
+        }
+        if (json) {
+            char *txt = cJSON_Print(sum);
+            if (txt) puts(txt);
+            cJSON_free(txt);
+        } else {
+            printf("method %s  model %s  reward %s  alpha %g  particles %d  steps %d  runs %ld  (%.2f s)\n", o.method, model,
+                   reward, alpha, o.cfg.n_particles, o.cfg.n_steps, runs, secs);
+            printf("mean_reward %.5f +- %.5f", erm, er_se);
+            if (is_toy) printf("   (closed form %.5f)", cf_er);
+            printf("\n");
+            if (isfinite(lzm)) {
+                printf("log_z: log mean Z^ %.5f, mean log Z^ %.5f (sd %.5f over runs)", lme, lzm,
+                       runs > 1 ? sqrt(lzv / (double)(runs - 1)) : 0.0);
+                if (is_toy) printf("   (closed form %.5f)", cf_lz);
+                printf("\n");
+            }
+            printf("mode_weights");
+            for (size_t c2 = 0; c2 < g.k; c2++) printf(" %.4f", mwm[c2]);
+            printf("\n");
+        }
+        free(mw);
+        free(mwm);
+        free(mws);
+    }
+
+    /* files: only after every run succeeded */
+    if (rc == GM_OK && out) {
+        rc = cli_mkdirs(out);
+        size_t tot = 0;
+        for (long k = 0; k < runs; k++) tot += res[k].m;
+        float *X = malloc(tot * D * sizeof(float));
+        double *WW = malloc(tot * sizeof(double));
+        if (!X || !WW) rc = gm_set_error(GM_ENOMEM, "out of memory");
+        size_t at = 0;
+        for (long k = 0; k < runs && rc == GM_OK; k++) {
+            memcpy(X + at * D, res[k].x, res[k].m * D * sizeof(float));
+            for (size_t i = 0; i < res[k].m; i++) WW[at + i] = res[k].W[i] / (double)runs;
+            at += res[k].m;
+        }
+        char path[4200];
+        int64_t shape[2] = {(int64_t)tot, (int64_t)D};
+        snprintf(path, sizeof path, "%s/samples.npy", out);
+        if (rc == GM_OK) rc = gm_npy_write(path, GM_DTYPE_F32, 2, shape, X);
+        snprintf(path, sizeof path, "%s/weights.npy", out);
+        if (rc == GM_OK) rc = gm_npy_write(path, GM_DTYPE_F64, 1, shape, WW);
+        snprintf(path, sizeof path, "%s/summary.json", out);
+        if (rc == GM_OK) rc = write_json(path, sum);
+        if (rc == GM_OK) rc = write_plots(out, &res[0], res, (int)runs, D, model);
+        free(X);
+        free(WW);
+    }
+    cJSON_Delete(sum);
+    for (long k = 0; res && k < runs; k++) run_free(&res[k]);
+    free(res);
+    gm_reward_ext_free(ext);
+    gm_gmm_free(&g);
+    gm_diff_mlp_free(mlp);
+    free(sch);
+    return rc == GM_OK ? CLI_OK : cli_fail(rc);
+}

@@ -1,0 +1,151 @@
+/* genmix/diffusion.h — diffusion-model building blocks: noise schedules, inference timesteps, the
+ * denoiser interface, DDPM/DDIM(eta) samplers as state machines, and exact denoisers of Gaussian-mixture
+ * targets (closed-form score).
+ *
+ * Usage:
+ *     gm_diff_schedule sch;  gm_diff_schedule_init(&sch, GM_BETA_LINEAR, 1000);
+ *     gm_gmm g;  gm_gmm_toy(&g, "gmm2");            // or gm_gmm_init + fill
+ *     gm_denoiser den = gm_gmm_denoiser(&g, &sch);  // exact eps-hat(x, t) and its input VJP
+ *     gm_diff_sampler *s;
+ *     gm_diff_sampler_create(&s, &sch, &den, 100, 1.0, GM_SPACING_LEADING, n, seed);
+ *     while (!gm_diff_sampler_done(s)) gm_diff_sampler_step(s);
+ *     const float *x0 = gm_diff_sampler_samples(s);  // n x dim
+ *     gm_diff_sampler_free(s);  gm_gmm_free(&g);
+ *
+ * Conventions: alpha_bar[t] = prod_{s<=t} (1 - beta_s), t = 0..T-1. x_t = sqrt(ab_t) x0 + sqrt(1-ab_t) eps.
+ * Inference timesteps t_0 > ... > t_{S-1}; the step from t_i goes to t'_i = t_{i+1}, and after the last
+ * step to "t = -1" with alpha_bar := alpha_bar[0] (so every sigma^2 > 0 with LEADING spacing; LINSPACE ends
+ * at t = 0 where sigma^2 = 0 and that step is deterministic). DDIM step with eta (eta = 1: DDPM ancestral):
+ *     x0^ = (x - sqrt(1-ab) eps^)/sqrt(ab);  s2 = eta^2 (1-ab')/(1-ab) (1 - ab/ab');
+ *     x' = sqrt(ab') x0^ + sqrt(max(1-ab'-s2, 0)) eps^ + sqrt(s2) z.
+ * Noise of sample k at step i: Philox stream {GM_STREAM_NOISE, k}, counter word 3 = i + 1.
+ *
+ * Ownership: a gm_denoiser borrows its ctx; a sampler borrows the schedule and the denoiser and owns
+ * its state. Thread safety: denoisers must be callable concurrently on disjoint rows; samplers are
+ * single-owner (they parallelise over samples internally; results do not depend on the thread count).
+ */
+#ifndef GM_DIFFUSION_H
+#define GM_DIFFUSION_H
+
+#include "genmix/base.h"
+#include "genmix/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- schedules ------------------------------------------------------------------------------- */
+
+typedef enum {
+    GM_BETA_LINEAR = 0, /* beta linear from 1e-4 to 0.02 (DDPM) */
+    GM_BETA_COSINE = 1  /* Nichol & Dhariwal: abar(t) = f(t)/f(0), f = cos^2(((t/T)+s)/(1+s) pi/2), s = 0.008,
+                           beta clipped at 0.999 */
+} gm_beta_kind;
+
+typedef enum {
+    GM_SPACING_LEADING = 0, /* t_i = floor((S-1-i) T/S) + 1 (991..1 for S = 100; T-1..0 for S = T) */
+    GM_SPACING_LINSPACE = 1 /* t_i = round(linspace(T-1, 0, S)) (the toy notebooks) */
+} gm_spacing;
+
+#define GM_DIFF_MAX_T 10000
+typedef struct {
+    int T;
+    double beta[GM_DIFF_MAX_T];
+    double alpha_bar[GM_DIFF_MAX_T];
+} gm_diff_schedule;
+
+int gm_diff_schedule_init(gm_diff_schedule *s, gm_beta_kind kind, int T);
+/* Timesteps t[0..S-1] (noisiest first). GM_EINVAL if S < 1 or S > T. */
+int gm_diff_timesteps(const gm_diff_schedule *s, int S, gm_spacing spacing, int *t);
+/* alpha_bar at timestep t (t < 0 -> alpha_bar[0]). */
+double gm_diff_abar(const gm_diff_schedule *s, int t);
+/* sigma^2 of the DDIM(eta) step from ab to ab_prev. */
+double gm_diff_sigma2(double ab, double ab_prev, double eta);
+
+/* ---- denoiser interface ---------------------------------------------------------------------- */
+
+typedef struct {
+    size_t dim;
+    /* eps_out[n x dim] = eps^(x[n x dim], t). Returns GM_OK or an error. */
+    int (*eps)(void *ctx, const float *x, size_t n, int t, float *eps_out);
+    /* Optional (NULL if unavailable): eps_out = eps^(x, t) and vjp_out[i] = J_i^T u[i], J_i = d eps^/d x
+     * at row i. */
+    int (*eps_vjp)(void *ctx, const float *x, size_t n, int t, const float *u, float *eps_out, float *vjp_out);
+    void *ctx;
+} gm_denoiser;
+
+/* ---- samplers -------------------------------------------------------------------------------- */
+
+typedef struct gm_diff_sampler gm_diff_sampler;
+
+/* n samples, S steps, DDIM eta in [0, 1] (1 = DDPM ancestral). x_T ~ N(0, I) from the noise streams. */
+int gm_diff_sampler_create(gm_diff_sampler **out, const gm_diff_schedule *sch, const gm_denoiser *den, int S,
+                           double eta, gm_spacing spacing, size_t n, uint64_t seed);
+int gm_diff_sampler_step(gm_diff_sampler *s);
+int gm_diff_sampler_done(const gm_diff_sampler *s);
+const float *gm_diff_sampler_samples(const gm_diff_sampler *s); /* n x dim; x0 once done */
+void gm_diff_sampler_free(gm_diff_sampler *s);
+/* Convenience: create, run to the end, copy the n x dim samples into out. */
+int gm_diff_sample(const gm_diff_schedule *sch, const gm_denoiser *den, int S, double eta, gm_spacing spacing,
+                   size_t n, uint64_t seed, float *out);
+
+/* Exact law of the S-step sampler's output on the 1-D Gaussian target N(m, s2) with the exact denoiser
+ * (the step is affine in x, so mean' = a mean + b, var' = a^2 var + sigma^2 from N(0, 1)). */
+int gm_diff_gauss_marginal(const gm_diff_schedule *sch, int S, double eta, gm_spacing spacing, double m, double s2,
+                           double *mean, double *var);
+
+/* ---- exact denoiser of a Gaussian mixture with diagonal component covariances ---------------- */
+
+typedef struct {
+    size_t k, dim;
+    double *weight; /* k, sum 1 */
+    double *mean;   /* k x dim */
+    double *var;    /* k x dim (diagonal variances, > 0) */
+    const gm_diff_schedule *sch; /* borrowed; set by gm_gmm_denoiser */
+} gm_gmm;
+
+int gm_gmm_init(gm_gmm *g, size_t k, size_t dim); /* zero weights/means, unit variances */
+void gm_gmm_free(gm_gmm *g);
+/* The spec's toys (s^2 = 0.3, equal weights): "gmm1" = 3x3 grid {-4,0,4}^2, "gmm2" = 8 means on the
+ * circle of radius 4 (angles 0, 45, ... deg). GM_EINVAL naming the string otherwise. */
+int gm_gmm_toy(gm_gmm *g, const char *name);
+/* Exact eps^(x, t) = -sqrt(1-ab) grad log p_t(x) of the mixture pushed through the forward process, and
+ * its input VJP. g must outlive the denoiser. */
+gm_denoiser gm_gmm_denoiser(gm_gmm *g, const gm_diff_schedule *sch);
+/* Component index (most probable under the mixture) of each row of x; for mode-weight statistics. */
+void gm_gmm_assign(const gm_gmm *g, const float *x, size_t n, int *comp);
+/* n i.i.d. draws (stream {GM_STREAM_SIM, 0} of seed). */
+void gm_gmm_sample(const gm_gmm *g, size_t n, uint64_t seed, float *x);
+
+/* ---- the 2-D toy model: MLP eps_theta([x, t/T]), dim+1 -> H -> H -> dim, ReLU ---------------- */
+
+typedef struct gm_diff_mlp gm_diff_mlp;
+
+int gm_diff_mlp_create(gm_diff_mlp **out, size_t dim, int hidden, const gm_diff_schedule *sch);
+void gm_diff_mlp_free(gm_diff_mlp *m);
+/* PyTorch-default init from seed; the EMA copy starts equal. */
+void gm_diff_mlp_init(gm_diff_mlp *m, uint64_t seed);
+size_t gm_diff_mlp_dim(const gm_diff_mlp *m);
+/* The training data recorded in a loaded checkpoint (e.g. "toy:gmm2"; "" if unknown). */
+const char *gm_diff_mlp_data(const gm_diff_mlp *m);
+/* One Adam step of the eps-MSE loss on the batch x0 (B x dim): t ~ U{0..T-1} and eps ~ N(0, I) from
+ * Philox stream {GM_STREAM_NOISE, 0} of seed at block `step`; then ema = decay ema + (1 - decay) w. */
+int gm_diff_mlp_train_step(gm_diff_mlp *m, const float *x0, size_t B, float lr, float ema_decay, uint64_t seed,
+                           uint64_t step, double *loss);
+/* Denoiser over the EMA weights, with input VJPs (through the tape). Not reentrant: one caller at a time. */
+gm_denoiser gm_diff_mlp_denoiser(gm_diff_mlp *m);
+/* Checkpoint (.safetensors) of the EMA weights; metadata model "ddpm-mlp", config {dim, hidden, T, data}.
+ * Loading another model type is GM_EFORMAT naming the file. */
+int gm_diff_mlp_save(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const char *data);
+int gm_diff_mlp_load(gm_diff_mlp **out, const char *path, const gm_diff_schedule *sch);
+/* Training state for bitwise resume (training weights, Adam state, step, data-RNG position; model
+ * "ddpm-mlp-train"). The EMA weights travel in the gm_diff_mlp_save
+ * file: gm_diff_mlp_load_ema copies them from it into m. */
+int gm_diff_mlp_save_state(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const gm_rng *rng);
+int gm_diff_mlp_load_state(gm_diff_mlp *m, const char *path, int64_t *step, gm_rng *rng);
+int gm_diff_mlp_load_ema(gm_diff_mlp *m, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GM_DIFFUSION_H */
