@@ -247,6 +247,14 @@ class TestLeaks(unittest.TestCase):
         r, f = rng.random((40, 4)), rng.random((30, 4)).astype(np.float32)
         bad = np.full((5, 4), np.nan)
         mom = (f.mean(0), np.cov(f, rowvar=False))
+        yl = (r[:, 0] > 0.5).astype(int)
+        model = genmix.moe.fit(r, yl, restarts=1, max_iter=50)
+
+        def bandit():
+            b = genmix.mix.Bandit(2, 4, 6, sigma=1.0)
+            while not b.done:
+                b.observe(f[b.select()])
+            return b.counts
 
         def raises(fn):
             try:
@@ -270,8 +278,12 @@ class TestLeaks(unittest.TestCase):
             lambda: raises(lambda: ge.fd(r, f[:, :2])),
             lambda: raises(lambda: ge.kid(r, f, profile="nope")),
             lambda: raises(lambda: ge.FeatureStats(4).add(r[:, :3])),
+            lambda: genmix.mix.offline([r, f], sigma=1.0),
+            bandit,
+            lambda: (model.predict_proba(r), model.sample(5, seed=1)),
+            lambda: raises(lambda: genmix.mix.offline([r, f[:, :2]], sigma=1.0)),
         ]
-        for i in range(1400):
+        for i in range(1800):
             calls[i % len(calls)]()
         gc.collect()
         rc_r, rc_f, objs, rss0 = sys.getrefcount(r), sys.getrefcount(f), len(gc.get_objects()), rss_kib()
@@ -459,11 +471,168 @@ class TestExamples(unittest.TestCase):
         self.assertAlmostEqual(out["kernel_inception_distance_std"], np.std(vals), delta=1e-4 * np.std(vals) + 1e-7)
 
 
+class TestMix(unittest.TestCase):
+    def setUp(self):
+        rng = np.random.default_rng(10)
+        self.a = rng.standard_normal((120, 3)).astype(np.float32)                  # diverse
+        self.b = (0.05 * rng.standard_normal((100, 3)) + 1).astype(np.float32)      # nearly one mode
+        self.c = rng.standard_normal((90, 3)).astype(np.float32) * 0.5
+
+    def test_offline_rke_against_numpy(self):
+        sigma = 1.5
+        arms = [self.a, self.b, self.c]
+        res = genmix.mix.offline(arms, score="rke", sigma=sigma)
+        K = np.empty((3, 3))
+        for i, x in enumerate(arms):
+            for j, y in enumerate(arms):
+                d2 = ((x[:, None, :].astype(np.float64) - y[None].astype(np.float64)) ** 2).sum(-1)
+                K[i, j] = np.exp(-d2 / sigma ** 2).mean()
+        np.testing.assert_allclose(res["K"], K, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(res["f"], 0, atol=0)
+        alpha = res["alpha"]
+        self.assertAlmostEqual(alpha.sum(), 1.0, delta=1e-12)
+        self.assertTrue((alpha >= 0).all())
+        Kr = K + 1e-7 * np.eye(3)
+        obj = alpha @ Kr @ alpha
+        self.assertAlmostEqual(res["objective"], alpha @ K @ alpha, delta=1e-9)
+        # KKT on the simplex: gradient equal on the support, not smaller off it
+        g = 2 * Kr @ alpha
+        sup = alpha > 1e-9
+        self.assertLess(np.ptp(g[sup]), 1e-7)
+        self.assertTrue((g[~sup] >= g[sup].min() - 1e-7).all())
+        for w in np.random.default_rng(0).dirichlet(np.ones(3), 200):  # no better point
+            self.assertGreaterEqual(w @ Kr @ w, obj - 1e-12)
+        self.assertAlmostEqual(res["score"], 1 / res["objective"], delta=1e-9 * res["score"])
+        self.assertTrue(res["higher_is_better"])
+
+    def test_offline_kid_needs_reference(self):
+        with self.assertRaisesRegex(ValueError, "reference"):
+            genmix.mix.offline([self.a, self.b], score="kid", sigma=1.0)
+        r = genmix.mix.offline([self.a, self.b], score="kid", sigma=1.0, reference=self.c)
+        self.assertFalse(r["higher_is_better"])
+        with self.assertRaises(ValueError):
+            genmix.mix.offline([self.a, self.b], score="rke")          # sigma required
+        with self.assertRaises(ValueError):
+            genmix.mix.offline([self.a, self.b[:, :2]], score="rke", sigma=1.0)
+        with self.assertRaises(ValueError):
+            genmix.mix.offline([self.a], score="fid", sigma=1.0)
+
+    def test_bandit_drives_a_sampler(self):
+        rng = np.random.default_rng(11)
+        T, sigma = 240, 1.5
+        b = genmix.mix.Bandit(2, 3, T, score="rke", algo="cab", sigma=sigma, seed=1)
+        pools = [self.a, self.b]
+        seen = []
+        taken = [0, 0]
+        while not b.done:
+            i = b.select()
+            x = pools[i][taken[i] % len(pools[i])] + 1e-3 * rng.standard_normal(3).astype(np.float32)
+            taken[i] += 1
+            b.observe(x)
+            seen.append(x)
+        self.assertEqual(b.t, T)
+        self.assertEqual(b.counts.sum(), T)
+        self.assertGreater(b.counts[0], b.counts[1])       # the diverse generator wins most pulls
+        X = np.array(seen, dtype=np.float64)
+        d2 = ((X[:, None] - X[None]) ** 2).sum(-1)
+        self.assertAlmostEqual(b.objective, np.exp(-d2 / sigma ** 2).mean(), delta=1e-9)
+        self.assertAlmostEqual(b.score, 1 / b.objective, delta=1e-9 * b.score)
+        with self.assertRaises(ValueError):
+            b.select()                                      # horizon reached
+        b2 = genmix.mix.Bandit(2, 3, 10, sigma=1.0)
+        with self.assertRaises(ValueError):
+            b2.observe(self.a[0])                           # observe before select
+        b2.select()
+        with self.assertRaises(ValueError):
+            b2.observe(self.a[0][:2])
+        with self.assertRaises(ValueError):
+            b2.observe(self.a[0], arm=5)
+        with self.assertRaises(ValueError):
+            genmix.mix.Bandit(2, 3, 10, sigma=1.0, algo="nope")
+
+
+class TestMoE(unittest.TestCase):
+    """genmix.moe against `genmix moe fit` / `genmix moe sample` on the same data and seeds."""
+
+    def test_fit_and_sample_match_cli(self):
+        rng = np.random.default_rng(12)
+        X = rng.uniform(-1, 1, (300, 2))
+        y = ((X[:, 0] + 0.3 * rng.standard_normal(300)) > 0).astype(int) + (X[:, 1] > 0.5)
+        m = genmix.moe.fit(X, y, experts=2, restarts=3, seed=0)
+        with tempfile.TemporaryDirectory() as d:
+            np.savetxt(f"{d}/d.csv", np.c_[X, y], delimiter=",", header="a,b,y", comments="",
+                       fmt=["%.17g", "%.17g", "%d"])
+            out = subprocess.run([GENMIX, "--quiet", "moe", "fit", "--csv", f"{d}/d.csv", "--target", "y",
+                                  "--experts", "2", "--restarts", "3", "--seed", "0", "--json", "--out",
+                                  f"{d}/m.json"], check=True, capture_output=True, text=True).stdout
+            j = json.loads(out, parse_float=Num)
+            self.assertEqual(Num(j["loglik"]), m.info["loglik"])
+            self.assertEqual(Num(j["bic"]), m.info["bic"])
+            subprocess.run([GENMIX, "--quiet", "moe", "sample", "--model", f"{d}/m.json", "--n", "50", "--seed", "3",
+                            "--expert", "--out", f"{d}/s.csv"], check=True, stdout=subprocess.DEVNULL)
+            cli = np.loadtxt(f"{d}/s.csv", delimiter=",", skiprows=1)
+        Xs, ys, zs = m.sample(50, seed=3)
+        np.testing.assert_allclose(Xs, cli[:, :2], rtol=0, atol=1e-15)
+        self.assertTrue(np.array_equal(ys, cli[:, 2].astype(int)) and np.array_equal(zs, cli[:, 3].astype(int)))
+        P = m.predict_proba(X)
+        np.testing.assert_allclose(P.sum(1), 1, atol=1e-12)
+        self.assertTrue(np.array_equal(m.predict(X), P.argmax(1)))
+        self.assertGreater((m.predict(X) == y).mean(), 0.7)
+        self.assertEqual(m.W.shape, (3, 2))
+        self.assertEqual(m.V.shape, (2, 3, 3))
+        np.testing.assert_allclose(m.gate_proba(X).sum(1), 1, atol=1e-12)
+        k, fits = genmix.moe.select(X, y, 2, restarts=2)
+        self.assertIn(k, (1, 2))
+        self.assertEqual(len(fits), 2)
+        with self.assertRaises(ValueError):
+            genmix.moe.fit(X, y[:-1])
+        with self.assertRaises(ValueError):
+            genmix.moe.fit(X, y + 0.5)
+        with self.assertRaises(ValueError):
+            m.predict(X[:, :1])
+        with self.assertRaises(ValueError):
+            genmix.moe.fit(X, y, gate="relu")
+
+
+class TestLoad(unittest.TestCase):
+    """genmix.load(path).sample(n) == `genmix sample` on a tiny trained VAE (bitwise)."""
+
+    def test_sample_matches_cli(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = subprocess.run([GENMIX, "--quiet", "train", "vae", "--data", "fashion-mnist", "--limit", "200",
+                                "--hidden", "16,8", "--latent", "3", "--batch", "50", "--epochs", "1", "--out",
+                                f"{d}/m.st"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if r.returncode != 0:
+                self.skipTest("cannot train the tiny model: " + r.stderr.strip())
+            ae = genmix.load(f"{d}/m.st")
+            self.assertEqual((ae.info["type"], ae.info["latent_dim"], ae.info["data_dim"]), ("vae", 3, 784))
+            for steps in (0, 2):
+                subprocess.run([GENMIX, "--quiet", "sample", "--model", f"{d}/m.st", "--n", "6", "--seed", "4",
+                                "--mcmc-steps", str(steps), "--out", f"{d}/s.npy"], check=True,
+                               stdout=subprocess.DEVNULL)
+                x = ae.sample(6, seed=4, steps=steps)
+                self.assertEqual(x.dtype, np.float32)
+                self.assertTrue(np.array_equal(x, np.load(f"{d}/s.npy")), f"steps {steps}")
+            mu, lv = ae.encode(x)
+            self.assertEqual(ae.decode(mu).shape, (6, 784))
+            with self.assertRaises(ValueError):
+                ae.decode(np.zeros((2, 4)))
+            with self.assertRaises(ValueError):
+                ae.sample(0)
+        with self.assertRaises(Exception) as cm:
+            genmix.load(os.path.join(G, "eval_real.npy"))
+        self.assertIsInstance(cm.exception, (genmix.Error, ValueError))
+        with self.assertRaises(Exception):
+            genmix.load("/nonexistent/model.safetensors")
+
+
 class TestDocs(unittest.TestCase):
     def test_docstrings(self):
-        for name in ge.__all__:
-            doc = getattr(ge, name).__doc__
-            self.assertTrue(doc and len(doc) > 80, name)
+        for mod in (ge, genmix.mix, genmix.moe):
+            for name in mod.__all__:
+                doc = getattr(mod, name).__doc__
+                self.assertTrue(doc and len(doc) > 80, name)
+        self.assertTrue(len(genmix.load.__doc__) > 80)
         self.assertIn("nearest_k", ge.prdc.__doc__)
         self.assertEqual(genmix.__version__, genmix.version())
         out = subprocess.run([GENMIX, "--version"], capture_output=True, text=True, check=True).stdout
