@@ -471,6 +471,77 @@ class TestExamples(unittest.TestCase):
         self.assertAlmostEqual(out["kernel_inception_distance_std"], np.std(vals), delta=1e-4 * np.std(vals) + 1e-7)
 
 
+def np_fd(mu1, s1, mu2, s2):
+    """FD in NumPy: tr sqrt(S1 S2) from the eigenvalues of S1^1/2 S2 S1^1/2 (negative ones clipped)."""
+    w, u = np.linalg.eigh(s1)
+    h = (u * np.sqrt(np.clip(w, 0, None))) @ u.T
+    ev = np.linalg.eigvalsh(h @ s2 @ h)
+    return ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(ev, 0, None)).sum()
+
+
+class TestNewMetrics(unittest.TestCase):
+    """CMMD and FD-infinity against NumPy written from the papers' formulas (1e-9 relative)."""
+
+    def np_cmmd(self, x, y, sigma=10.0, unbiased=True):
+        g = 1 / (2 * sigma ** 2)
+        k = lambda a, b: np.exp(-g * ((a[:, None] - b[None]) ** 2).sum(-1))  # noqa: E731
+        kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+        n, m = len(x), len(y)
+        if unbiased:
+            v = (kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+        else:
+            v = kxx.mean() + kyy.mean() - 2 * kxy.mean()
+        return 1000 * v
+
+    def test_cmmd(self):
+        rng = np.random.default_rng(13)
+        x = rng.standard_normal((300, 16)) * 4
+        y = rng.standard_normal((250, 16)) * 4.4 + 0.5
+        for unbiased in (True, False):
+            want = self.np_cmmd(x, y, unbiased=unbiased)
+            got = ge.cmmd(x, y, estimator="unbiased" if unbiased else "biased")
+            self.assertAlmostEqual(got, want, delta=1e-9 * abs(want))
+        # unit-norm embeddings, as CLIP's: small values, still 1e-9 relative
+        xu, yu = x / np.linalg.norm(x, axis=1, keepdims=True), y / np.linalg.norm(y, axis=1, keepdims=True)
+        want = self.np_cmmd(xu, yu)
+        self.assertAlmostEqual(ge.cmmd(xu, yu), want, delta=1e-9 * abs(want))
+        self.assertAlmostEqual(ge.cmmd(x, y, sigma=3.0), self.np_cmmd(x, y, 3.0), delta=1e-9 * abs(self.np_cmmd(x, y, 3.0)))
+        self.assertEqual(ge.cmmd(x, y), 1000 * ge.mmd(x, y, sigma=10.0))
+        with self.assertRaises(ValueError):
+            ge.cmmd(x, y, sigma=0.0)
+        with self.assertRaises(ValueError):
+            ge.cmmd(x[:1], y)
+
+    def test_fd_infinity(self):
+        rng = np.random.default_rng(14)
+        d = 32  # FD_N's O(d/N) bias then dominates the subset noise
+        a = rng.standard_normal((d, d)) / np.sqrt(d)
+        real = rng.standard_normal((4000, d)) @ a
+        fake = rng.standard_normal((3000, d)) @ (a * 1.2) + 0.1
+        res = ge.fd_infinity(real, fake, n_min=300, points=15, shuffle=False)
+        ns = np.linspace(300, 3000, 15).astype(np.int32)
+        self.assertTrue(np.array_equal(res["n"], ns))
+        mu_r, s_r = real.mean(0), np.cov(real, rowvar=False)
+        fds = np.array([np_fd(mu_r, s_r, fake[:n].mean(0), np.cov(fake[:n], rowvar=False)) for n in ns])
+        np.testing.assert_allclose(res["fd"], fds, rtol=1e-9)
+        slope, icpt = np.polyfit(1.0 / ns, fds, 1)
+        self.assertAlmostEqual(res["value"], icpt, delta=1e-9 * abs(icpt))
+        self.assertAlmostEqual(res["slope"], slope, delta=1e-9 * abs(slope))
+        self.assertEqual(res["fd"][-1], ge.fd(real, fake))
+        # the bias of FD_N is positive and O(1/N): the extrapolation is below the full-set FD
+        self.assertGreater(res["slope"], 0)
+        self.assertLess(res["value"], res["fd"][-1])
+        # seeded random subsets: reproducible, and FeatureStats for the real side gives the same
+        r1 = ge.fd_infinity(real, fake, n_min=300, seed=5)
+        r2 = ge.fd_infinity(ge.FeatureStats(real), fake, n_min=300, seed=5)
+        self.assertEqual(r1["value"], r2["value"])
+        self.assertFalse(np.array_equal(r1["fd"][:-1], res["fd"][:-1]))
+        with self.assertRaises(ValueError):
+            ge.fd_infinity(real, fake, n_min=3000)
+        with self.assertRaises(ValueError):
+            ge.fd_infinity(real, fake, points=1)
+
+
 class TestMix(unittest.TestCase):
     def setUp(self):
         rng = np.random.default_rng(10)

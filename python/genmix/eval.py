@@ -6,8 +6,8 @@ names ('genmix', 'torch-fidelity', 'clean-fid', 'prdc', 'dgm-eval', 'nvidia', 'o
 same numbers as the CLI's JSON, bit for bit. Conventions and formulas: help() of each function, and
 docs/eval.md in the source tree.
 """
-from ._genmix import (FeatureStats, KNNStream, fd, fd_stats, is_score, kid, mmd, pr, prd, prdc,  # noqa: F401
-                      rke, vendi)
+from ._genmix import (FeatureStats, KNNStream, cmmd, fd, fd_infinity, fd_stats, is_score, kid,  # noqa: F401
+                      mmd, pr, prd, prdc, rke, vendi)
 
-__all__ = ["fd", "fd_stats", "kid", "mmd", "pr", "prdc", "prd", "vendi", "rke", "is_score", "FeatureStats",
-           "KNNStream"]
+__all__ = ["fd", "fd_stats", "kid", "mmd", "pr", "prdc", "prd", "vendi", "rke", "is_score", "cmmd", "fd_infinity",
+           "FeatureStats", "KNNStream"]

@@ -953,6 +953,107 @@ static PyObject *py_is_score(PyObject *self, PyObject *args, PyObject *kw) {
     return Py_BuildValue("(dd)", mean, sd);
 }
 
+/* ---- CMMD, FD-infinity ------------------------------------------------------------------------------- */
+
+static PyObject *py_cmmd(PyObject *self, PyObject *args, PyObject *kw) {
+    static char *kwl[] = {"real", "fake", "sigma", "estimator", NULL};
+    PyObject *ro, *fo, *res = NULL;
+    double sigma = 10;
+    const char *est = "unbiased";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$ds:cmmd", kwl, &ro, &fo, &sigma, &est)) return NULL;
+    gm_mmd_estimator e;
+    if (!strcmp(est, "unbiased")) e = GM_MMD_UNBIASED;
+    else if (!strcmp(est, "biased")) e = GM_MMD_BIASED;
+    else {
+        PyErr_Format(PyExc_ValueError, "estimator must be 'unbiased' or 'biased', got '%s'", est);
+        return NULL;
+    }
+    gm_feats r, g;
+    PyArrayObject *hr = NULL, *hg = NULL;
+    if (gm_py_feats(ro, "real", &r, &hr) || gm_py_feats(fo, "fake", &g, &hg) || same_d(&r, &g)) goto done;
+    double v;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = gm_cmmd(&r, &g, sigma, e, &v);
+    Py_END_ALLOW_THREADS if (rc) gm_py_raise(rc);
+    else res = PyFloat_FromDouble(v);
+done:
+    Py_XDECREF(hr);
+    Py_XDECREF(hg);
+    return res;
+}
+
+static PyObject *py_fd_infinity(PyObject *self, PyObject *args, PyObject *kw) {
+    static char *kwl[] = {"real", "fake", "n_min", "points", "seed", "shuffle", "cov_norm", NULL};
+    PyObject *ro, *fo, *nmo = Py_None, *res = NULL;
+    size_t points = 15, n_min = 0;
+    Py_ssize_t pts = 15;
+    unsigned long long seed = 0;
+    int shuffle = 1;
+    const char *cn = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$OnKpz:fd_infinity", kwl, &ro, &fo, &nmo, &pts, &seed, &shuffle, &cn))
+        return NULL;
+    gm_cov_norm norm = GM_COV_UNBIASED;
+    if (parse_cov_norm(cn, &norm)) return NULL;
+    if (pts < 2 || pts > 10000) {
+        PyErr_SetString(PyExc_ValueError, "points must be in 2..10000");
+        return NULL;
+    }
+    points = (size_t)pts;
+    gm_feats g;
+    PyArrayObject *hg = NULL, *hr = NULL;
+    gm_fdstats own;
+    memset(&own, 0, sizeof own);
+    const gm_fdstats *rs = NULL;
+    size_t *ns = NULL;
+    double *fds = NULL;
+    if (gm_py_feats(fo, "fake", &g, &hg)) return NULL;
+    n_min = g.n / 10; /* 5 000 of 50 000 in the paper */
+    if (gm_py_size(nmo, "n_min", &n_min, 2)) goto done;
+    if (PyObject_TypeCheck(ro, &FeatureStatsType)) {
+        if (fs_ready((FeatureStats *)ro)) goto done;
+        rs = &((FeatureStats *)ro)->s;
+    } else {
+        gm_feats r;
+        if (gm_py_feats(ro, "real", &r, &hr) || same_d(&r, &g)) goto done;
+        int rc = gm_fdstats_init(&own, r.d);
+        if (!rc) {
+            Py_BEGIN_ALLOW_THREADS rc = gm_fdstats_add(&own, &r);
+            Py_END_ALLOW_THREADS
+        }
+        if (rc) {
+            gm_py_raise(rc);
+            goto done;
+        }
+        rs = &own;
+    }
+    ns = PyMem_Malloc(points * sizeof(size_t));
+    fds = PyMem_Malloc(points * sizeof(double));
+    if (!ns || !fds) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    double inf, slope;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = gm_fd_infinity(rs, &g, norm, n_min, points, seed, shuffle, &inf, &slope, ns, fds);
+    Py_END_ALLOW_THREADS if (rc) {
+        gm_py_raise(rc);
+        goto done;
+    }
+    npy_intp np_ = (npy_intp)points;
+    PyObject *na = PyArray_SimpleNew(1, &np_, NPY_INT64), *fa = gm_py_vec(fds, np_);
+    for (size_t p = 0; na && p < points; p++) ((int64_t *)PyArray_DATA((PyArrayObject *)na))[p] = (int64_t)ns[p];
+    if (na && fa) res = Py_BuildValue("{s:d,s:d,s:O,s:O}", "value", inf, "slope", slope, "n", na, "fd", fa);
+    Py_XDECREF(na);
+    Py_XDECREF(fa);
+done:
+    PyMem_Free(ns);
+    PyMem_Free(fds);
+    gm_fdstats_free(&own);
+    Py_XDECREF(hg);
+    Py_XDECREF(hr);
+    return res;
+}
+
 /* ---- docstrings and registration -------------------------------------------------------------------- */
 
 #define PROFILES "'genmix' (default), 'torch-fidelity', 'clean-fid', 'prdc', 'dgm-eval', 'nvidia', 'openai'"
@@ -1022,7 +1123,22 @@ PyDoc_STRVAR(is_doc,
              "logits (softmax in float64) or, with probs=True, probabilities (rows sum to 1). shuffle=True or the\n"
              "torch-fidelity/dgm-eval profiles permute the rows with RandomState(2020) first.");
 
+PyDoc_STRVAR(cmmd_doc,
+             "cmmd(real, fake, *, sigma=10.0, estimator='unbiased') -> float\n\n"
+             "CMMD (Jayasumana et al. 2024): 1000 * MMD^2 between embeddings you provide (CLIP image embeddings in\n"
+             "the paper) with the Gaussian kernel k = exp(-||x-y||^2 / (2 sigma^2)), sigma = 10. estimator\n"
+             "'unbiased' excludes the diagonals of K_rr and K_ff (the paper's text); 'biased' takes the means over\n"
+             "all pairs (the paper's reference code).");
+PyDoc_STRVAR(fd_infinity_doc,
+             "fd_infinity(real, fake, *, n_min=len(fake)//10, points=15, seed=0, shuffle=True, cov_norm=None) -> dict\n\n"
+             "FD-infinity (Chong & Forsyth 2020): FD between the real statistics (an N x D array or a FeatureStats)\n"
+             "and `points` subsets of the generated rows of sizes N_p = int(linspace(n_min, len(fake), points)),\n"
+             "each drawn without replacement (seeded; shuffle=False takes the first N_p rows), then the\n"
+             "least-squares line FD_N = FD_inf + slope / N. Returns {'value': FD_inf, 'slope', 'n', 'fd'}.");
+
 PyMethodDef gm_py_eval_methods[] = {
+    {"cmmd", (PyCFunction)(void (*)(void))py_cmmd, METH_VARARGS | METH_KEYWORDS, cmmd_doc},
+    {"fd_infinity", (PyCFunction)(void (*)(void))py_fd_infinity, METH_VARARGS | METH_KEYWORDS, fd_infinity_doc},
     {"fd", (PyCFunction)(void (*)(void))py_fd, METH_VARARGS | METH_KEYWORDS, fd_doc},
     {"fd_stats", (PyCFunction)(void (*)(void))py_fd_stats, METH_VARARGS | METH_KEYWORDS, fd_stats_doc},
     {"kid", (PyCFunction)(void (*)(void))py_kid, METH_VARARGS | METH_KEYWORDS, kid_doc},
