@@ -54,7 +54,8 @@ static int ev_check_finite(const gm_array *a, const char *what) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: genmix eval --real R.npy --fake F.npy [--fake G.npy ...] [options]\n"
-            "       genmix eval --real R.npy --save-stats R_stats.npz\n\n"
+            "       genmix eval --real R.npy --save-stats R_stats.npz\n"
+            "       genmix eval merge-stats --out ALL.npz SHARD1.npz SHARD2.npz ...   (see merge-stats --help)\n\n"
             "Sample-quality metrics between a real (reference) feature set and one or more generated sets.\n"
             "Inputs are N x D float32/float64 matrices in .npy or .npz (FILE.npz:member picks a member);\n"
             "a .npz holding 'mu' and 'sigma' (pytorch-fid / clean-fid / genmix statistics) gives FD only.\n\n"
@@ -720,6 +721,7 @@ static int save_stats(const char *path, const input *in, gm_cov_norm norm, unsig
 /* ---- main ------------------------------------------------------------------------------------------ */
 
 int cmd_eval(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "merge-stats")) return cmd_eval_merge_stats(argc - 1, argv + 1);
     opts o;
     memset(&o, 0, sizeof o);
     o.k_pr = o.k_dc = -1;
