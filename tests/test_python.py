@@ -139,6 +139,13 @@ class TestCliAgreement(unittest.TestCase):
         self.assertEqual((prd["f8"], prd["f1_8"]), (j["prd"]["f8"], j["prd"]["f1_8"]))
         self.assertEqual(prd["precision"].shape, (1001,))
 
+    def test_cmmd_fdinf(self):
+        j = cli_json("--real", f"{G}/eval_real.npy", "--fake", f"{G}/eval_fake.npy", "--metrics", "cmmd,fdinf",
+                     "--seed", "7", "--fdinf-points", "6")
+        self.assertEqual(ge.cmmd(self.real, self.fake), j["cmmd"]["value"])
+        r = ge.fd_infinity(self.real, self.fake, seed=7, points=6)
+        self.assertEqual((r["value"], r["slope"]), (j["fdinf"]["value"], j["fdinf"]["slope"]))
+
     def test_vendi_q_and_rbf(self):
         j = cli_json("--fake", f"{G}/eval_fake.npy", "--metrics", "vendi", "--vendi-q", "inf",
                      "--vendi-kernel", "rbf:3")
