@@ -41,6 +41,18 @@ static int parse_cmp(const char *s, gm_cmp *out) {
     return 0;
 }
 
+static int parse_estimator(const char *s, int allow_ustat, gm_mmd_estimator *out) {
+    if (!strcmp(s, "unbiased")) *out = GM_MMD_UNBIASED;
+    else if (!strcmp(s, "biased")) *out = GM_MMD_BIASED;
+    else if (allow_ustat && !strcmp(s, "ustat")) *out = GM_MMD_USTAT;
+    else {
+        PyErr_Format(PyExc_ValueError, "estimator must be 'unbiased', 'biased'%s, got '%s'",
+                     allow_ustat ? " or 'ustat'" : "", s);
+        return -1;
+    }
+    return 0;
+}
+
 static int same_d(const gm_feats *a, const gm_feats *b) {
     if (a->d == b->d) return 0;
     PyErr_Format(PyExc_ValueError, "feature dimensions differ: real has D = %zu, fake has D = %zu", a->d, b->d);
@@ -534,13 +546,7 @@ static PyObject *py_mmd(PyObject *self, PyObject *args, PyObject *kw) {
         return NULL;
     }
     gm_mmd_estimator e;
-    if (!strcmp(est, "unbiased")) e = GM_MMD_UNBIASED;
-    else if (!strcmp(est, "ustat")) e = GM_MMD_USTAT;
-    else if (!strcmp(est, "biased")) e = GM_MMD_BIASED;
-    else {
-        PyErr_Format(PyExc_ValueError, "estimator must be 'unbiased', 'ustat' or 'biased', got '%s'", est);
-        return NULL;
-    }
+    if (parse_estimator(est, 1, &e)) return NULL;
     gm_feats x, y;
     PyArrayObject *hx = NULL, *hy = NULL;
     if (gm_py_feats(xo, "x", &x, &hx) || gm_py_feats(yo, "y", &y, &hy) || same_d(&x, &y)) goto done;
@@ -962,12 +968,7 @@ static PyObject *py_cmmd(PyObject *self, PyObject *args, PyObject *kw) {
     const char *est = "unbiased";
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$ds:cmmd", kwl, &ro, &fo, &sigma, &est)) return NULL;
     gm_mmd_estimator e;
-    if (!strcmp(est, "unbiased")) e = GM_MMD_UNBIASED;
-    else if (!strcmp(est, "biased")) e = GM_MMD_BIASED;
-    else {
-        PyErr_Format(PyExc_ValueError, "estimator must be 'unbiased' or 'biased', got '%s'", est);
-        return NULL;
-    }
+    if (parse_estimator(est, 0, &e)) return NULL;
     gm_feats r, g;
     PyArrayObject *hr = NULL, *hg = NULL;
     if (gm_py_feats(ro, "real", &r, &hr) || gm_py_feats(fo, "fake", &g, &hg) || same_d(&r, &g)) goto done;
