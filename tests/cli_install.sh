@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli_install.sh — `cmake --install` of this build into a DESTDIR scratch folder, then: the binary, both
-# libraries, every public header and the genmix/genmix.h umbrella, genmix.pc, the man page and the Python
+# libraries, every public header and the genmix/genmix.h umbrella (which must include all of them), genmix.pc, the man page and the Python
 # package are there; a C program built with `cc $(pkg-config --cflags --libs genmix)` (PKG_CONFIG_PATH and
 # PKG_CONFIG_SYSROOT_DIR into DESTDIR) links against libgenmix.so and runs; the installed binary prints its
 # version; Debian's python3 imports the installed package; the uninstall target removes everything.
@@ -39,6 +39,9 @@ for f in bin/genmix "$libdir/libgenmix.a" "$libdir/libgenmix.so" "$libdir/pkgcon
     [ -e "$P/$f" ] && ok || bad "missing $prefix/$f"
 done
 for h in "$root"/include/genmix/*.h; do
+    b="$(basename "$h")"
+    [ "$b" = genmix.h ] || grep -q "#include \"genmix/$b\"" "$root/include/genmix/genmix.h" ||
+        bad "the umbrella genmix/genmix.h does not include genmix/$b"
     cmp -s "$h" "$P/include/genmix/$(basename "$h")" || bad "header $(basename "$h") not installed"
 done
 ok
