@@ -709,8 +709,10 @@ class TestLoad(unittest.TestCase):
         with self.assertRaises(Exception) as cm:
             genmix.load(os.path.join(G, "eval_real.npy"))
         self.assertIsInstance(cm.exception, (genmix.Error, ValueError))
-        with self.assertRaises(Exception):
+        with self.assertRaisesRegex(genmix.Error, "cannot open"):
             genmix.load("/nonexistent/model.safetensors")
+        with self.assertRaisesRegex(genmix.Error, r"\\xff: cannot open"):  # a non-UTF-8 name stays visible
+            genmix.load(b"/nonexistent/\xff")
 
 
 class TestDocs(unittest.TestCase):

@@ -15,12 +15,13 @@ PyObject *gm_py_Error;
 PyObject *gm_py_raise(int rc) {
     const char *msg = gm_last_error();
     if (!msg || !*msg) msg = gm_strerror(rc);
-    if (rc == GM_ENOMEM)
-        PyErr_SetString(PyExc_MemoryError, msg);
-    else if (rc == GM_EINVAL || rc == GM_ESHAPE)
-        PyErr_SetString(PyExc_ValueError, msg);
-    else
-        PyErr_SetString(gm_py_Error, msg);
+    /* the message may name a file whose name is not UTF-8: keep its bytes visible */
+    PyObject *text = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "backslashreplace");
+    if (!text) return NULL;
+    PyObject *type = rc == GM_ENOMEM ? PyExc_MemoryError : (rc == GM_EINVAL || rc == GM_ESHAPE) ? PyExc_ValueError
+                                                                                                : gm_py_Error;
+    PyErr_SetObject(type, text);
+    Py_DECREF(text);
     return NULL;
 }
 
