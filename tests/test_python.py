@@ -366,6 +366,30 @@ class TestBadInput(unittest.TestCase):
                          ge.fd((r * 1000).astype(np.int32).astype(float), (f * 1000).astype(np.int64).astype(float)))
 
 
+class TestNoCopy(unittest.TestCase):
+    """C-order float32/float64 arrays are used in place: no NumPy allocation of their size during a call
+    (NumPy reports its buffers to tracemalloc), while a Fortran-order array is copied once."""
+
+    def peak_during(self, fn):
+        import tracemalloc
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        peak = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.stop()
+        return peak
+
+    def test_in_place(self):
+        for dt in (np.float32, np.float64):
+            x = np.random.default_rng(15).random((20000, 64)).astype(dt)   # 5 or 10 MB
+            s = ge.FeatureStats(64)
+            self.assertLess(self.peak_during(lambda: s.add(x)), 200_000, dt)
+            self.assertLess(self.peak_during(lambda: ge.vendi(x[:3000])), 200_000, dt)
+            xf = np.asfortranarray(x)
+            self.assertGreaterEqual(self.peak_during(lambda: s.add(xf)), x.nbytes, dt)
+
+
 class TestGIL(unittest.TestCase):
     def test_released_during_computation(self):
         rng = np.random.default_rng(6)
