@@ -6,7 +6,7 @@
 #   make valgrind  the unit tests under valgrind --leak-check=full
 #   make study-latent-mcmc  the latent-MCMC study of docs/latent_mcmc.md
 #   make install / make uninstall   PREFIX (/usr/local) and DESTDIR: genmix, libgenmix.{a,so}, headers,
-#                genmix.pc, man page, the Python package (PREFIX/lib/python3/dist-packages/genmix)
+#                genmix.pc, man page, the Python package (PREFIX/lib/python3.X/dist-packages/genmix)
 
 JOBS    ?= 2
 BUILD   ?= build

@@ -77,6 +77,10 @@ unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 
 if [ $have_py = 1 ]; then
     [ -f "$P/$pydir/genmix/__init__.py" ] && ok || bad "Python package not installed in $prefix/$pydir"
+    if [ "$prefix" = /usr/local ] || [ "$prefix" = /usr ]; then  # found without PYTHONPATH once installed
+        /usr/bin/python3 -c "import sys; sys.exit('$prefix/$pydir' not in sys.path)" && ok ||
+            bad "$prefix/$pydir is not on the sys.path of /usr/bin/python3"
+    fi
     out="$(cd "$tmp" && PYTHONPATH="$P/$pydir" /usr/bin/python3 -c "
 import genmix, numpy as np
 assert genmix.__file__.startswith('$dest'), genmix.__file__
