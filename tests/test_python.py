@@ -202,6 +202,11 @@ class TestFeatureStats(unittest.TestCase):
         self.assertIs(m.merge(shards[1]), m)
         self.assertEqual(m.n, 2000)
         self.assertEqual(shards[0].n, 1000)  # `+` did not modify its operands
+        twice = ge.FeatureStats(self.x[:500])
+        twice.merge(twice)                    # merging with itself pools two copies
+        ref = ge.FeatureStats(np.r_[self.x[:500], self.x[:500]])
+        self.assertEqual(twice.n, 1000)
+        np.testing.assert_allclose(twice.m2, ref.m2, rtol=1e-12, atol=1e-10)
 
     def test_pickle_exact(self):
         s = ge.FeatureStats(self.x)

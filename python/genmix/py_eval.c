@@ -201,13 +201,20 @@ static void fs_dealloc(FeatureStats *self) {
 }
 
 static int fs_ready(FeatureStats *self) {
-    if (self->s.mean) return 0;
-    PyErr_SetString(PyExc_RuntimeError, "FeatureStats was not initialised");
-    return -1;
+    if (!self->s.mean) {
+        PyErr_SetString(PyExc_RuntimeError, "FeatureStats was not initialised");
+        return -1;
+    }
+    if (self->busy) { /* another thread is adding to it with the GIL released */
+        PyErr_SetString(PyExc_RuntimeError, "FeatureStats is in use by another thread");
+        return -1;
+    }
+    return 0;
 }
 
 static PyObject *fs_add(FeatureStats *self, PyObject *batch) {
-    if (fs_ready(self) || fs_add_array(self, batch)) return NULL;
+    if (!self->s.mean) return fs_ready(self), NULL;
+    if (fs_add_array(self, batch)) return NULL;
     Py_INCREF(self);
     return (PyObject *)self;
 }
@@ -247,9 +254,16 @@ static int fs_merge_into(FeatureStats *dst, PyObject *other) {
 }
 
 static PyObject *fs_merge(FeatureStats *self, PyObject *other) {
-    if (fs_ready(self) || gm_py_enter(&self->busy, "FeatureStats")) return NULL;
-    int bad = fs_merge_into(self, other);
-    gm_py_leave(&self->busy);
+    if (fs_ready(self)) return NULL;
+    PyObject *src = other;
+    if (other == (PyObject *)self) { /* s.merge(s): merge a copy (the library's merge must not alias) */
+        if (!(src = (PyObject *)fs_copy(self))) return NULL;
+    } else {
+        Py_INCREF(src);
+    }
+    /* the merge runs with the GIL held; fs_ready has refused objects another thread is adding to */
+    int bad = fs_merge_into(self, src);
+    Py_DECREF(src);
     if (bad) return NULL;
     Py_INCREF(self);
     return (PyObject *)self;
@@ -1005,13 +1019,15 @@ static PyObject *py_fd_infinity(PyObject *self, PyObject *args, PyObject *kw) {
     gm_fdstats own;
     memset(&own, 0, sizeof own);
     const gm_fdstats *rs = NULL;
+    int *busy = NULL;
     size_t *ns = NULL;
     double *fds = NULL;
     if (gm_py_feats(fo, "fake", &g, &hg)) return NULL;
     n_min = g.n / 10; /* 5 000 of 50 000 in the paper */
     if (gm_py_size(nmo, "n_min", &n_min, 2)) goto done;
     if (PyObject_TypeCheck(ro, &FeatureStatsType)) {
-        if (fs_ready((FeatureStats *)ro)) goto done;
+        if (fs_ready((FeatureStats *)ro) || gm_py_enter(&((FeatureStats *)ro)->busy, "FeatureStats")) goto done;
+        busy = &((FeatureStats *)ro)->busy;
         rs = &((FeatureStats *)ro)->s;
     } else {
         gm_feats r;
@@ -1047,6 +1063,7 @@ static PyObject *py_fd_infinity(PyObject *self, PyObject *args, PyObject *kw) {
     Py_XDECREF(na);
     Py_XDECREF(fa);
 done:
+    if (busy) gm_py_leave(busy);
     PyMem_Free(ns);
     PyMem_Free(fds);
     gm_fdstats_free(&own);
