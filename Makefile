@@ -6,6 +6,8 @@
 #   make valgrind  the unit tests under valgrind --leak-check=full
 #   make study-latent-mcmc  the latent-MCMC study of docs/latent_mcmc.md
 #   make study-das  the toy part of the DAS study of docs/das.md (about a minute)
+#   make install / make uninstall   PREFIX (/usr/local) and DESTDIR: genmix, libgenmix.{a,so}, headers,
+#                genmix.pc, man page, the Python package (PREFIX/lib/python3.X/dist-packages/genmix)
 
 JOBS    ?= 2
 BUILD   ?= build
@@ -37,7 +39,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das clean
+.PHONY: all deps build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das clean
 
 all: build
 
@@ -48,8 +50,12 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The Python package and its tests (python/, tests/test_python.py) — appended to what `make test` installs.
+DEPS_PYTHON := python3 python3-dev python3-numpy python3-setuptools python3-pip python3-scipy
+
 test-release: build
-	$(call install_deps,$(DEPS_TEST))
+	$(call install_deps,$(DEPS_TEST) $(DEPS_PYTHON))
+	cmake -S . -B $(BUILD) >/dev/null && cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan: deps
@@ -89,6 +95,16 @@ valgrind: build
 	  OMP_NUM_THREADS=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	    --error-exitcode=1 $$t > /dev/null || fail=1; \
 	done; exit $$fail
+
+PREFIX ?= /usr/local
+install: deps
+	$(call install_deps,$(DEPS_PYTHON))
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	cmake --install $(BUILD)
+
+uninstall:
+	cmake --build $(BUILD) --target uninstall
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZDIR)

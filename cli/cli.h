@@ -48,6 +48,7 @@ int cmd_data(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_eval_merge_stats(int argc, char **argv); /* genmix eval merge-stats (cmd_eval_merge.c) */
 int cmd_train(int argc, char **argv);    /* nn: genmix train <model> */
 int cmd_features(int argc, char **argv); /* nn: classifier features */
 int cmd_mix(int argc, char **argv);

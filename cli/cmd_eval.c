@@ -55,7 +55,8 @@ static int ev_check_finite(const gm_array *a, const char *what) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: genmix eval --real R.npy --fake F.npy [--fake G.npy ...] [options]\n"
-            "       genmix eval --real R.npy --save-stats R_stats.npz\n\n"
+            "       genmix eval --real R.npy --save-stats R_stats.npz\n"
+            "       genmix eval merge-stats --out ALL.npz SHARD1.npz SHARD2.npz ...   (see merge-stats --help)\n\n"
             "Sample-quality metrics between a real (reference) feature set and one or more generated sets.\n"
             "Inputs are N x D float32/float64 matrices in .npy or .npz (FILE.npz:member picks a member);\n"
             "a .npz holding 'mu' and 'sigma' (pytorch-fid / clean-fid / genmix statistics) gives FD only.\n\n"
@@ -68,14 +69,17 @@ static void usage(FILE *f) {
             "  prd     PRD curves (Sajjadi et al.), max F_8 / F_1/8 (--prd-out curves.npy)\n"
             "  vendi   Vendi score of each generated set (--vendi-q, --vendi-kernel)\n"
             "  rke     RKE mode count ||K/n||_F^-2 and RRKE vs the real set (--rke-sigma, required)\n"
-            "  is      Inception Score: the generated files hold logits (or --is-probs probabilities)\n\n"
+            "  is      Inception Score: the generated files hold logits (or --is-probs probabilities)\n"
+            "  cmmd    CMMD: 1000 x unbiased MMD^2, Gaussian kernel sigma 10 (--cmmd-sigma), on given embeddings\n"
+            "  fdinf   FD-infinity: FD on --fdinf-points subsets (n_gen/10 .. n_gen rows, --fdinf-min), 1/N -> 0\n\n"
             "options:\n"
             "  --profile P         genmix (default) | torch-fidelity | clean-fid | prdc | dgm-eval | nvidia | openai\n"
             "  --k K               k for both P/R and PRDC;  --k-pr K, --k-dc K   each alone\n"
             "  --cmp le|lt         inside-ball comparison for both;  --cov-norm unbiased|biased (FD)\n"
             "  --kid-subsets S     (100)   --kid-size M (1000)   --kid-seed N (2020, RandomState-exact)\n"
             "  --kid-f32 / --kid-f64       kernel arithmetic precision (profile default)\n"
-            "  --mmd-sigma S       RBF bandwidth for mmd (10)\n"
+            "  --mmd-sigma S       RBF bandwidth for mmd (10);  --cmmd-sigma S  for cmmd (10)\n"
+            "  --fdinf-min N (n_gen/10)  --fdinf-points P (15)   FD-infinity subset sizes (seeded by --seed)\n"
             "  --rke-sigma S[,S..] Gaussian bandwidths for rke;  --rke-mc PAIRS  also the Monte-Carlo estimate\n"
             "  --vendi-q Q         order (1; 'inf' allowed)   --vendi-kernel cosine|rbf:SIGMA (cosine)\n"
             "  --is-splits S (10)  --is-probs   --is-shuffle (RandomState(2020) permutation)\n"
@@ -182,7 +186,8 @@ static void free_input(input *in) {
 
 /* ---- options ------------------------------------------------------------------------------------ */
 
-enum { M_FD = 1, M_KID = 2, M_MMD = 4, M_PR = 8, M_PRDC = 16, M_PRD = 32, M_VENDI = 64, M_RKE = 128, M_IS = 256 };
+enum { M_FD = 1, M_KID = 2, M_MMD = 4, M_PR = 8, M_PRDC = 16, M_PRD = 32, M_VENDI = 64, M_RKE = 128, M_IS = 256,
+       M_CMMD = 512, M_FDINF = 1024 };
 
 typedef struct {
     const char *real, *fake[MAX_FAKE];
@@ -193,7 +198,8 @@ typedef struct {
     int cmp, cov_norm, kid_f32, knn_prec, fp16;
     long kid_subsets, kid_size;
     long long kid_seed;
-    double mmd_sigma, rke_sigma[MAX_SIGMA], vendi_q, vendi_sigma;
+    double mmd_sigma, rke_sigma[MAX_SIGMA], vendi_q, vendi_sigma, cmmd_sigma;
+    long fdinf_min, fdinf_points;
     int n_rke_sigma, is_probs, is_shuffle, vendi_rbf;
     long rke_mc, is_splits, prd_clusters, prd_angles, prd_runs, tile, bootstrap;
     unsigned long long seed;
@@ -214,6 +220,8 @@ static int parse_metrics(const char *s, unsigned *m) {
         else if (!strcmp(t, "vendi")) *m |= M_VENDI;
         else if (!strcmp(t, "rke")) *m |= M_RKE;
         else if (!strcmp(t, "is")) *m |= M_IS;
+        else if (!strcmp(t, "cmmd")) *m |= M_CMMD;
+        else if (!strcmp(t, "fdinf")) *m |= M_FDINF;
         else if (!strcmp(t, "all")) *m |= M_FD | M_KID | M_MMD | M_PR | M_PRDC | M_PRD | M_VENDI;
         else return -1;
     }
@@ -640,6 +648,31 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
         }
         jnum(tm, "rke", gm_time_now() - t0);
     }
+    if (o->metrics & M_CMMD) {
+        double v;
+        if ((rc = gm_cmmd(&real->f, &fake->f, o->cmmd_sigma, GM_MMD_UNBIASED, &v))) return rc;
+        cJSON *j = cJSON_AddObjectToObject(m, "cmmd");
+        jnum(j, "value", v);
+        jnum(j, "sigma", o->cmmd_sigma);
+        cJSON_AddStringToObject(j, "estimator", "unbiased");
+        row("CMMD (x1000)", v, NULL);
+    }
+    if (o->metrics & M_FDINF) {
+        gm_fdstats rs;
+        double inf, slope;
+        size_t nmin = o->fdinf_min > 0 ? (size_t)o->fdinf_min : fake->f.n / 10;
+        if (!(rc = gm_fdstats_init(&rs, real->f.d)) && !(rc = gm_fdstats_add(&rs, &real->f)))
+            rc = gm_fd_infinity(&rs, &fake->f, (gm_cov_norm)o->cov_norm, nmin, (size_t)o->fdinf_points, o->seed, 1,
+                                &inf, &slope, NULL, NULL);
+        gm_fdstats_free(&rs);
+        if (rc) return rc;
+        cJSON *j = cJSON_AddObjectToObject(m, "fdinf");
+        jnum(j, "value", inf);
+        jnum(j, "slope", slope);
+        cJSON_AddNumberToObject(j, "n_min", (double)nmin);
+        cJSON_AddNumberToObject(j, "points", (double)o->fdinf_points);
+        row("FD-infinity", inf, NULL);
+    }
     if (o->metrics & M_IS) {
         double mean, sd;
         if ((rc = gm_inception_score(&fake->f, o->is_probs, (size_t)o->is_splits, o->prof.is_shuffle,
@@ -700,6 +733,7 @@ static int save_stats(const char *path, const input *in, gm_cov_norm norm, unsig
 /* ---- main ------------------------------------------------------------------------------------------ */
 
 int cmd_eval(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "merge-stats")) return cmd_eval_merge_stats(argc - 1, argv + 1);
     opts o;
     memset(&o, 0, sizeof o);
     o.k_pr = o.k_dc = -1;
@@ -707,6 +741,8 @@ int cmd_eval(int argc, char **argv) {
     o.kid_subsets = o.kid_size = -1;
     o.kid_seed = -1;
     o.mmd_sigma = 10;
+    o.cmmd_sigma = 10;
+    o.fdinf_points = 15;
     o.vendi_q = 1;
     o.is_splits = 10;
     o.prd_clusters = 20;
@@ -718,7 +754,8 @@ int cmd_eval(int argc, char **argv) {
     enum {
         O_REAL = 256, O_FAKE, O_METRICS, O_PROFILE, O_K, O_KPR, O_KDC, O_CMP, O_COVN, O_KIDS, O_KIDM, O_KIDSEED,
         O_KIDF32, O_KIDF64, O_MMDS, O_RKES, O_RKEMC, O_VQ, O_VK, O_ISS, O_ISP, O_ISSH, O_PRDC, O_PRDA, O_PRDR,
-        O_PRDO, O_REALO, O_LABELS, O_TILE, O_F32, O_F64, O_FP16, O_NOFP16, O_BOOT, O_SEED, O_JSON, O_SAVE
+        O_PRDO, O_REALO, O_LABELS, O_TILE, O_F32, O_F64, O_FP16, O_NOFP16, O_BOOT, O_SEED, O_JSON, O_SAVE,
+        O_CMMDS, O_FDINFMIN, O_FDINFPTS
     };
     static const struct option lo[] = {
         {"real", required_argument, 0, O_REAL}, {"fake", required_argument, 0, O_FAKE},
@@ -740,6 +777,8 @@ int cmd_eval(int argc, char **argv) {
         {"fp16", no_argument, 0, O_FP16}, {"no-fp16", no_argument, 0, O_NOFP16},
         {"bootstrap", required_argument, 0, O_BOOT}, {"seed", required_argument, 0, O_SEED},
         {"json", required_argument, 0, O_JSON}, {"save-stats", required_argument, 0, O_SAVE},
+        {"cmmd-sigma", required_argument, 0, O_CMMDS}, {"fdinf-min", required_argument, 0, O_FDINFMIN},
+        {"fdinf-points", required_argument, 0, O_FDINFPTS},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     long lv;
@@ -837,6 +876,17 @@ int cmd_eval(int argc, char **argv) {
         case O_NOFP16: o.fp16 = 0; break;
         case O_SEED:
             if (cli_parse_u64(optarg, &o.seed)) return cli_usage_error("eval", "--seed takes a non-negative integer");
+            break;
+        case O_CMMDS:
+            if (cli_parse_double(optarg, &o.cmmd_sigma) || !(o.cmmd_sigma > 0))
+                return cli_usage_error("eval", "--cmmd-sigma takes a positive number");
+            break;
+        case O_FDINFMIN:
+        case O_FDINFPTS:
+            if (cli_parse_long(optarg, &lv) || lv < 2)
+                return cli_usage_error("eval", "%s takes an integer >= 2", argv[optind - 1]);
+            if (c == O_FDINFMIN) o.fdinf_min = lv;
+            else o.fdinf_points = lv;
             break;
         case O_JSON: o.json = optarg; break;
         case O_SAVE: o.save_stats = optarg; break;

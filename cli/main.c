@@ -59,6 +59,7 @@ int cmd_version(int argc, char **argv) {
     (void)argc;
     (void)argv;
     printf("genmix %s\n", gm_version());
+    printf("Copyright (c) 2026 the genmix authors. License: MIT (SPDX-License-Identifier: MIT).\n");
     return CLI_OK;
 }
 

@@ -359,6 +359,21 @@ typedef struct {
  * GM_EINVAL naming the known profiles otherwise. */
 int gm_eval_profile_get(const char *name, gm_eval_profile *out);
 
+/* ---- CMMD, FD-infinity (eval_cmmd.c) --------------------------------------------------------------- */
+
+/* CMMD (Jayasumana et al. 2024) = 1000 * MMD^2(real, gen) with the Gaussian kernel
+ * exp(-||x-y||^2 / (2 sigma^2)) (sigma = 10 in the paper) on embeddings the caller provides (CLIP).
+ * est: GM_MMD_UNBIASED (diagonals excluded, the paper's text) or GM_MMD_BIASED (all-pairs means, the
+ * paper's code). GM_EINVAL for sigma <= 0, GM_MMD_USTAT, or fewer than 2 rows (unbiased). */
+int gm_cmmd(const gm_feats *real, const gm_feats *gen, double sigma, gm_mmd_estimator est, double *out);
+/* FD-infinity (Chong & Forsyth 2020): FD of `real` (statistics, covariance with `norm`) against `points`
+ * subsets of the generated rows of sizes N_p = trunc(linspace(n_min, n_gen, points)) — drawn without
+ * replacement from Philox stream (EVAL, 6*2^32 + 1000 + p) of `seed` when shuffle = 1, the first N_p rows
+ * otherwise — and the least-squares line FD_N = fd_inf + slope / N. ns/fds (may be NULL) receive the
+ * `points` sizes and FD values. GM_EINVAL for points < 2 or n_min outside 2..n_gen-1. */
+int gm_fd_infinity(const gm_fdstats *real, const gm_feats *gen, gm_cov_norm norm, size_t n_min, size_t points,
+                   uint64_t seed, int shuffle, double *fd_inf, double *slope, size_t *ns, double *fds);
+
 #ifdef __cplusplus
 }
 #endif

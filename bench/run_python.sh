@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# bench/run_python.sh — genmix's Python API vs the reference tools' computations (bench/bench_python.py),
+# same data and run; N x D from the environment (10000 x 2048 by default). Called by `make bench` with
+# BUILD=<build dir>; needs the extension built (python3-dev, python3-numpy) and scipy/sklearn.
+set -euo pipefail
+BUILD=${BUILD:-build}
+N=${N:-10000}
+D=${D:-2048}
+if [ ! -f "$BUILD/python/genmix/_genmix.so" ]; then
+  echo "skipped: the Python extension is not built in $BUILD (install python3-dev python3-numpy, rebuild)"; exit 0
+fi
+PYTHONPATH="$BUILD/python" /usr/bin/python3 bench/bench_python.py "$N" "$D"
