@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "genmix/eval.h"
+#include "genmix/io.h"
+#include "genmix/tensor.h"
 #include "gm_test.h"
 
 /* Deterministic pseudo-random fill (no library allocation involved). */
@@ -94,4 +96,315 @@ GM_TEST(test_sweep_knn) {
     CHECK_ALLOC_SWEEP(run_knn_stream, &c);
 }
 
-GM_TEST_MAIN({"sweep_knn", test_sweep_knn})
+
+static int nan_to_status(double v) { return isnan(v) ? (gm_last_error()[0] ? GM_ENOMEM : GM_EINVAL) : GM_OK; }
+
+static int run_fd(void *ctx) {
+    gm_fd_result r;
+    int rc = gm_fd(&R, &F, GM_COV_UNBIASED, &r);
+    if (rc) return rc;
+    if ((rc = gm_fd_lowrank(&R, &F, GM_COV_BIASED, &r))) return rc;
+    gm_fdstats a, b;
+    if ((rc = gm_fdstats_init(&a, D))) return rc;
+    if ((rc = gm_fdstats_init(&b, D))) {
+        gm_fdstats_free(&a);
+        return rc;
+    }
+    if (!(rc = gm_fdstats_add(&a, &R)) && !(rc = gm_fdstats_add(&b, &F)) &&
+        !(rc = gm_fd_from_stats(&a, &b, GM_COV_UNBIASED, &r))) {
+        double S1[D * D], S2[D * D];
+        if (!(rc = gm_fdstats_cov(&a, GM_COV_UNBIASED, S1)) && !(rc = gm_fdstats_cov(&b, GM_COV_UNBIASED, S2)) &&
+            !(rc = gm_fd_from_moments(a.mean, S1, b.mean, S2, D, &r)))
+            rc = gm_fd_from_moments_ref(a.mean, S1, b.mean, S2, D, &r);
+    }
+    gm_fdstats_free(&a);
+    gm_fdstats_free(&b);
+    if (rc) return rc;
+    double v[3];
+    return gm_fd_bootstrap(&R, &F, GM_COV_UNBIASED, 3, 7, v);
+}
+
+static int run_kid_mmd(void *ctx) {
+    gm_kid_config c = gm_kid_config_default();
+    c.subsets = 3;
+    c.subset_size = 20;
+    gm_kid_result r;
+    double per[3], m;
+    int rc = gm_kid(&R, &F, &c, &r, per);
+    if (rc) return rc;
+    c.f32 = 1;
+    if ((rc = gm_kid(&R, &F, &c, &r, per))) return rc;
+    gm_kernel k = gm_kernel_rbf_sigma(1.0);
+    if ((rc = gm_mmd(&R, &F, &k, GM_MMD_UNBIASED, &m))) return rc;
+    k = gm_kernel_poly3();
+    return gm_mmd(&R, &F, &k, GM_MMD_BIASED, &m);
+}
+
+static int run_prd(void *ctx) {
+    gm_prd_config c = gm_prd_config_default();
+    c.num_clusters = 3;
+    c.num_angles = 11;
+    c.num_runs = 2;
+    c.n_init = 2;
+    c.max_iter = 5;
+    double p[11], r[11], f8, f18;
+    return gm_prd(&R, &F, &c, p, r, &f8, &f18);
+}
+
+static int run_diversity(void *ctx) {
+    gm_kernel k = gm_kernel_rbf_sigma(0.7);
+    double v, sig[2] = {0.5, 1.0}, frob[2];
+    size_t nc;
+    int rc;
+    if ((rc = gm_vendi(&R, &k, 1.0, &v, &nc)) || (rc = gm_vendi(&R, &k, 2.0, &v, &nc))) return rc;
+    double K[9] = {1, 0.5, 0.2, 0.5, 1, 0.1, 0.2, 0.1, 1};
+    if ((rc = gm_vendi_from_kernel(K, 3, 1.0, &v))) return rc;
+    if ((rc = gm_rke_frobenius(&R, sig, 2, 16, frob))) return rc;
+    if ((rc = gm_rke_mc(&R, 0.7, 50, 3, &v))) return rc;
+    return gm_rrke(&R, &F, 0.7, &v);
+}
+
+static int run_is_boot(void *ctx) {
+    double p[12 * 3], m, sd;
+    for (int i = 0; i < 12; i++) p[3 * i] = 0.2, p[3 * i + 1] = 0.3 + 0.01 * i, p[3 * i + 2] = 0.5 - 0.01 * i;
+    gm_feats P = gm_feats_f64(p, 12, 3);
+    int rc = gm_inception_score(&P, 1, 2, GM_IS_SHUFFLE_MT2020, 0, &m, &sd);
+    if (rc) return rc;
+    double v[20];
+    fill(v, 20, 9);
+    if ((rc = nan_to_status(gm_eval_percentile(v, 20, 0.3)))) return rc;
+    gm_ci ci = gm_ci_bias_corrected(v, 20, 0.01, 0.95);
+    if ((rc = nan_to_status(ci.lo))) return rc;
+    if ((rc = gm_mean_bootstrap(v, 20, 30, 5, 0.9, &ci))) return rc;
+    void *buf;
+    gm_feats sub;
+    if ((rc = gm_feats_subsample(&R, 10, 3, 0, &buf, &sub))) return rc;
+    gm_free(buf);
+    return GM_OK;
+}
+
+static int run_knn_bootstrap(void *ctx) {
+    gm_knn_ci ci;
+    static gm_knn_config c;
+    c = gm_knn_config_default();
+    c.want_pr = c.want_dc = 1;
+    return gm_knn_bootstrap((const gm_knn_result *)ctx, &c, 20, 4, 0.9, &ci);
+}
+
+static int run_sha(void *ctx) {
+    char hex[65];
+    return gm_sha256_file((const char *)ctx, hex);
+}
+
+GM_TEST(test_sweep_eval) {
+    gm_test_set_threads(1);
+    eval_data();
+    CHECK_ALLOC_SWEEP(run_fd, NULL);
+    CHECK_ALLOC_SWEEP(run_kid_mmd, NULL);
+    CHECK_ALLOC_SWEEP(run_prd, NULL);
+    CHECK_ALLOC_SWEEP(run_diversity, NULL);
+    CHECK_ALLOC_SWEEP(run_is_boot, NULL);
+    gm_knn_config c = gm_knn_config_default();
+    c.want_pr = c.want_dc = 1;
+    gm_knn_result r;
+    CHECK_OK(gm_knn(&R, &F, &c, &r));
+    CHECK_ALLOC_SWEEP(run_knn_bootstrap, &r);
+    gm_knn_result_free(&r);
+    CHECK_ALLOC_SWEEP(run_sha, "tests/gm_test.h");
+}
+
+/* ---- core and io: tensors, arenas, files ----------------------------------------------------------- */
+
+static char g_dir[64];
+static char *tmp_path(const char *name) {
+    static char p[8][128];
+    static int i;
+    i = (i + 1) % 8;
+    snprintf(p[i], sizeof p[i], "%s/%s", g_dir, name);
+    return p[i];
+}
+
+static int run_tensor_arena(void *ctx) {
+    gm_tensor t;
+    int rc = gm_tensor_alloc(&t, 2, (int64_t[]){3, 4});
+    if (rc) return rc;
+    gm_tensor_free(&t);
+    gm_arena *a;
+    if ((rc = gm_arena_create(&a, 64))) return rc;
+    rc = GM_ENOMEM;
+    for (int i = 0; i < 4; i++)
+        if (!gm_arena_alloc(a, 100) || !gm_arena_floats(a, 50)) goto done;
+    gm_arena_reset(a); /* merges the blocks; keeps the biggest if that allocation fails */
+    if (!gm_arena_alloc(a, 1000)) goto done;
+    rc = GM_OK;
+done:
+    gm_arena_free(a);
+    return rc;
+}
+
+static int run_npy(void *ctx) {
+    const char *p = tmp_path("a.npy");
+    double x[6] = {1, 2, 3, 4, 5, 6};
+    int rc = gm_npy_write(p, GM_DTYPE_F64, 2, (int64_t[]){2, 3}, x);
+    if (rc) return rc;
+    gm_array a;
+    if ((rc = gm_npy_read(p, &a))) return rc;
+    rc = gm_array_convert(&a, GM_DTYPE_F32);
+    gm_tensor t;
+    if (!rc && !(rc = gm_array_to_tensor(&a, &t))) gm_tensor_free(&t);
+    gm_array_free(&a);
+    if (rc) return rc;
+    if ((rc = gm_npy_mmap(p, &a))) return rc;
+    gm_array_free(&a);
+    if ((rc = gm_npy_read_f32(p, &t))) return rc;
+    rc = gm_npy_write_f32(tmp_path("b.npy"), &t);
+    gm_tensor_free(&t);
+    if (rc) return rc;
+    void *buf;
+    size_t len;
+    if ((rc = gm_read_file(p, &buf, &len))) return rc;
+    if (!(rc = gm_npy_parse(buf, len, "a.npy", &a))) gm_array_free(&a);
+    gm_free(buf);
+    return rc;
+}
+
+static int run_npz(void *ctx) {
+    const char *p = tmp_path("a.npz");
+    double x[4] = {1, 2, 3, 4};
+    gm_array arr[2];
+    memset(arr, 0, sizeof arr);
+    for (int i = 0; i < 2; i++) {
+        arr[i].dtype = GM_DTYPE_F64;
+        arr[i].ndim = 1;
+        arr[i].shape[0] = 4;
+        arr[i].data = x;
+        arr[i].nbytes = sizeof x;
+    }
+    const char *names[2] = {"x", "y"};
+    int rc = gm_npz_write(p, 2, names, arr);
+    if (rc) return rc;
+    char **nm;
+    size_t cnt;
+    if ((rc = gm_npz_list(p, &nm, &cnt))) return rc;
+    gm_npz_names_free(nm, cnt);
+    gm_array a;
+    if ((rc = gm_npz_read(p, "y", &a))) return rc;
+    gm_array_free(&a);
+    void *buf;
+    size_t len;
+    if ((rc = gm_read_file(p, &buf, &len))) return rc;
+    if (!(rc = gm_npz_parse(buf, len, "a.npz", "x", &a))) gm_array_free(&a);
+    gm_free(buf);
+    return rc;
+}
+
+static int run_safetensors(void *ctx) {
+    const char *p = tmp_path("a.safetensors");
+    float x[6] = {1, 2, 3, 4, 5, 6};
+    gm_st_writer *w;
+    int rc = gm_st_writer_create(&w);
+    if (rc) return rc;
+    if (!(rc = gm_st_writer_add(w, "w", GM_DTYPE_F32, 2, (int64_t[]){2, 3}, x)) &&
+        !(rc = gm_st_writer_add(w, "b", GM_DTYPE_F32, 1, (int64_t[]){6}, x)) &&
+        !(rc = gm_st_writer_meta(w, "format", "pt")))
+        rc = gm_st_writer_write(w, p);
+    gm_st_writer_free(w);
+    if (rc) return rc;
+    gm_safetensors *st;
+    if ((rc = gm_safetensors_read(&st, p))) return rc;
+    gm_safetensors_free(st);
+    void *buf;
+    size_t len;
+    if ((rc = gm_read_file(p, &buf, &len))) return rc;
+    if (!(rc = gm_safetensors_parse(&st, buf, len, "a.safetensors"))) gm_safetensors_free(st);
+    gm_free(buf);
+    return rc;
+}
+
+static int write_idx(const char *path, const uint8_t *hdr, size_t hl, const uint8_t *body, size_t bl) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return GM_EIO;
+    fwrite(hdr, 1, hl, f);
+    fwrite(body, 1, bl, f);
+    return fclose(f) ? GM_EIO : GM_OK;
+}
+
+static int run_idx(void *ctx) {
+    gm_array a;
+    int rc = gm_idx_read(tmp_path("t10k-labels-idx1-ubyte"), &a);
+    if (rc) return rc;
+    gm_array_free(&a);
+    void *buf;
+    size_t len;
+    if ((rc = gm_read_file(tmp_path("t10k-images-idx3-ubyte"), &buf, &len))) return rc;
+    if (!(rc = gm_idx_parse(buf, len, "images", &a))) gm_array_free(&a);
+    gm_free(buf);
+    if (rc) return rc;
+    gm_tensor im;
+    uint8_t *lab;
+    size_t n;
+    if ((rc = gm_fashion_mnist_load(g_dir, 0, &im, &lab, &n))) return rc;
+    gm_tensor_free(&im);
+    gm_free(lab);
+    return GM_OK;
+}
+
+static int run_csv(void *ctx) {
+    const char *p = tmp_path("a.csv");
+    const char *cols[2] = {"x", "y"};
+    double v[6] = {1, 2, 3, 4, 5, 6};
+    int rc = gm_csv_write(p, 3, 2, cols, v);
+    if (rc) return rc;
+    gm_csv t;
+    if ((rc = gm_csv_read(p, &t))) return rc;
+    gm_csv_free(&t);
+    return GM_OK;
+}
+
+static int run_png(void *ctx) {
+    const char *p = tmp_path("a.png");
+    uint8_t px[4 * 3 * 3];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)(i * 7);
+    int rc = gm_png_write(p, px, 4, 3, 3);
+    if (rc) return rc;
+    uint8_t *q;
+    int w, h, c;
+    if ((rc = gm_png_read(p, &q, &w, &h, &c))) return rc;
+    gm_free(q);
+    float im[2 * 4 * 4];
+    for (size_t i = 0; i < 32; i++) im[i] = (float)i / 32.0f;
+    return gm_png_write_grid(tmp_path("g.png"), im, 2, 1, 4, 4, 2, 1);
+}
+
+static int run_atomic(void *ctx) {
+    gm_atomic_file af;
+    int rc = gm_atomic_open(&af, tmp_path("c.txt"));
+    if (rc) return rc;
+    fputs("hello\n", af.f);
+    if ((rc = gm_atomic_commit(&af))) return rc;
+    return gm_write_file_atomic(tmp_path("d.txt"), "abc", 3);
+}
+
+GM_TEST(test_sweep_core_io) {
+    gm_test_set_threads(1);
+    snprintf(g_dir, sizeof g_dir, "/tmp/gm_sweep_XXXXXX");
+    CHECK(mkdtemp(g_dir) != NULL);
+    CHECK_ALLOC_SWEEP_ABSORBS(run_tensor_arena, NULL);
+    CHECK_ALLOC_SWEEP(run_npy, NULL);
+    CHECK_ALLOC_SWEEP(run_npz, NULL);
+    CHECK_ALLOC_SWEEP(run_safetensors, NULL);
+    uint8_t ih[16] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 28, 0, 0, 0, 28}, lh[8] = {0, 0, 8, 1, 0, 0, 0, 3};
+    static uint8_t px[3 * 784];
+    uint8_t lab[3] = {1, 7, 9};
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)i;
+    CHECK_OK(write_idx(tmp_path("t10k-images-idx3-ubyte"), ih, 16, px, sizeof px));
+    CHECK_OK(write_idx(tmp_path("t10k-labels-idx1-ubyte"), lh, 8, lab, 3));
+    CHECK_ALLOC_SWEEP(run_idx, NULL);
+    CHECK_ALLOC_SWEEP(run_csv, NULL);
+    CHECK_ALLOC_SWEEP(run_png, NULL);
+    CHECK_ALLOC_SWEEP(run_atomic, NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    CHECK(system(cmd) == 0);
+}
+GM_TEST_MAIN({"sweep_knn", test_sweep_knn}, {"sweep_eval", test_sweep_eval}, {"sweep_core_io", test_sweep_core_io})
