@@ -12,8 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "genmix/ae.h"
+#include "genmix/classifier.h"
 #include "genmix/eval.h"
 #include "genmix/io.h"
+#include "genmix/mcmc.h"
+#include "genmix/models.h"
+#include "genmix/optim.h"
+#include "genmix/plot.h"
+#include "genmix/rng.h"
+#include "genmix/tape.h"
 #include "genmix/tensor.h"
 #include "gm_test.h"
 
@@ -407,4 +415,305 @@ GM_TEST(test_sweep_core_io) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     CHECK(system(cmd) == 0);
 }
-GM_TEST_MAIN({"sweep_knn", test_sweep_knn}, {"sweep_eval", test_sweep_eval}, {"sweep_core_io", test_sweep_core_io})
+
+/* ---- nn: the tape and every op, sequential models, optimiser, checkpoints -------------------------- */
+
+static float g_x[2 * 2 * 4 * 4], g_w[3 * 2 * 3 * 3], g_dw[3 * 2 * 3 * 3], g_b[3], g_db[3];
+static float g_wt[3 * 2 * 2 * 2], g_dwt[3 * 2 * 2 * 2], g_wl[3 * 32], g_dwl[3 * 32], g_tgt[2 * 32];
+
+static void nn_data(void) {
+    double tmp[2 * 32 * 3];
+    fill(tmp, sizeof tmp / sizeof tmp[0], 5);
+    float *dst[] = {g_x, g_w, g_b, g_wt, g_wl, g_tgt};
+    size_t len[] = {64, 54, 3, 24, 96, 64};
+    for (size_t k = 0, o = 0; k < 6; k++)
+        for (size_t i = 0; i < len[k]; i++, o = (o + 1) % (sizeof tmp / sizeof tmp[0])) dst[k][i] = (float)tmp[o];
+    for (size_t i = 0; i < 64; i++) g_tgt[i] = g_tgt[i] > 0 ? 1.0f : 0.0f;
+}
+
+/* One graph through every op (a small arena so that it grows), a scalar loss, backward. */
+static int run_tape(void *ctx) {
+    gm_tape *t;
+    int rc = gm_tape_create(&t, 256);
+    if (rc) return rc;
+    gm_rng rng;
+    gm_rng_init(&rng, 3, 1);
+    static const int32_t labels[2] = {0, 2};
+    gm_var *x = gm_tape_input(t, g_x, 4, (int64_t[]){2, 2, 4, 4}, 1);
+    gm_var *w = gm_tape_param(t, g_w, g_dw, 4, (int64_t[]){3, 2, 3, 3});
+    gm_var *b = gm_tape_param(t, g_b, g_db, 1, (int64_t[]){3});
+    gm_var *wt = gm_tape_param(t, g_wt, g_dwt, 4, (int64_t[]){3, 2, 2, 2});
+    gm_var *wl = gm_tape_param(t, g_wl, g_dwl, 2, (int64_t[]){3, 32});
+    gm_var *tg = gm_tape_input(t, g_tgt, 2, (int64_t[]){2, 32}, 0);
+    gm_var *c1 = gm_op_conv2d(t, x, w, b, 1, 1);                                /* 2,3,4,4 */
+    gm_var *crp = gm_op_conv_relu_pool(t, x, w, b, 1, 1);                       /* 2,3,2,2 */
+    gm_var *ct = gm_op_conv_transpose2d(t, crp, wt, NULL, 2, 0);                /* 2,2,4,4 */
+    gm_var *mp = gm_op_maxpool2d(t, c1, 2, 2), *ap = gm_op_avgpool2d(t, c1, 2, 2);
+    gm_var *up = gm_op_upsample(t, gm_op_add(t, mp, ap), 2);                    /* 2,3,4,4 */
+    gm_var *ac = gm_op_act(t, up, GM_ACT_TANH, 0);
+    gm_var *gn = gm_op_groupnorm(t, c1, 3, b, b, 1e-5f);
+    gm_var *dr = gm_op_dropout(t, gn, 0.5f, &rng);
+    gm_var *ch = gm_op_add_channel(t, gm_op_mul(t, ac, dr), gm_tape_input(t, g_wl, 2, (int64_t[]){2, 3}, 0));
+    gm_var *cat = gm_op_concat(t, ch, ct, 1);                                   /* 2,5,4,4 */
+    gm_var *sa = NULL, *sb = NULL;
+    gm_op_split(t, cat, 1, 2, &sa, &sb);
+    gm_var *fl = gm_op_reshape(t, gm_op_scale(t, sa, 2.0f, 0.5f), 2, (int64_t[]){2, 32});
+    gm_var *ln = gm_op_layernorm(t, fl, NULL, NULL, 1e-5f);
+    gm_var *lg = gm_op_linear(t, ln, wl, b);                                    /* 2,3 */
+    gm_var *l1 = gm_op_softmax_xent(t, lg, labels);
+    gm_var *l2 = gm_op_bce_logits(t, ln, tg);
+    gm_var *l3 = gm_op_mse(t, fl, tg);
+    gm_var *l4 = gm_op_gauss_kl(t, lg, gm_var_detach(t, lg));
+    gm_var *te = gm_op_time_embed(t, gm_op_reshape(t, lg, 1, (int64_t[]){6}), 4);
+    gm_var *l5 = gm_op_add(t, gm_op_mean(t, te), gm_op_sum(t, sb));
+    gm_var *loss = gm_op_add(t, gm_op_add(t, gm_op_add(t, l1, l2), gm_op_add(t, l3, l4)), l5);
+    if (!(rc = gm_tape_status(t))) rc = gm_tape_backward(t, loss);
+    gm_tape_reset(t);
+    if (!rc) { /* again after the reset (the arena merges its blocks), seeded with an output gradient */
+        gm_var *y = gm_op_linear(t, gm_tape_input(t, g_tgt, 2, (int64_t[]){2, 32}, 1), wl, NULL);
+        gm_var *n = gm_tape_new(t, 2, (int64_t[]){2, 3}, 0);
+        if (!(rc = gm_tape_status(t)) && !(rc = n ? GM_OK : GM_ENOMEM)) {
+            float dout[6] = {1, 2, 3, 4, 5, 6};
+            rc = gm_tape_backward_from(t, y, dout);
+        }
+    }
+    gm_tape_free(t);
+    return rc;
+}
+
+static int run_seq(void *ctx) {
+    gm_seq *s;
+    int rc = gm_seq_create(&s, "conv:3:3:1:1,relu,maxpool:2,dropout:0.25,flatten,linear:4,layernorm,linear:3", 3,
+                           (int64_t[]){2, 4, 4});
+    if (rc) return rc;
+    gm_seq_init(s, 5);
+    gm_tape *t = NULL;
+    gm_optim o;
+    memset(&o, 0, sizeof o);
+    gm_optim_config oc = gm_optim_config_default();
+    if ((rc = gm_tape_create(&t, 0)) || (rc = gm_optim_init(&o, &oc, s->params.total))) goto done;
+    gm_rng rng;
+    gm_rng_init(&rng, 9, 0);
+    gm_var *x = gm_tape_input(t, g_x, 4, (int64_t[]){2, 2, 4, 4}, 0);
+    gm_var *y = gm_seq_forward(s, t, x, -1, 1, &rng), *z = gm_seq_forward_frozen(s, t, x, 3, 0, NULL);
+    gm_var *l = gm_op_add(t, gm_op_mean(t, y), gm_op_mean(t, z));
+    gm_var *pv = gm_params_var(&s->params, t, 0, 0);
+    l = gm_op_add(t, l, gm_op_mean(t, pv));
+    gm_params_zero_grad(&s->params);
+    if ((rc = gm_tape_status(t)) || (rc = gm_tape_backward(t, l))) goto done;
+    gm_optim_step(&o, s->params.val, s->params.grad, 0.01f);
+    gm_checkpoint_meta m = {"sweep", "{\"x\":1}", 1, 0, 5, &rng};
+    const char *p = (const char *)ctx;
+    if ((rc = gm_checkpoint_save(p, &s->params, &o, &m))) goto done;
+    gm_checkpoint *c;
+    if ((rc = gm_checkpoint_open(&c, p))) goto done;
+    if (!(rc = gm_checkpoint_load_params(c, &s->params)) && !(rc = gm_checkpoint_load_optim(c, &s->params, &o)))
+        rc = gm_checkpoint_load_rng(c, &rng);
+    gm_checkpoint_close(c);
+done:
+    gm_optim_free(&o);
+    gm_tape_free(t);
+    gm_seq_free(s);
+    return rc;
+}
+
+static int run_params(void *ctx) {
+    gm_params p;
+    gm_params_init(&p);
+    int rc = GM_ENOMEM;
+    if (gm_params_add(&p, "a.weight", 2, (int64_t[]){3, 4}) < 0 || gm_params_add(&p, "a.bias", 1, (int64_t[]){3}) < 0)
+        goto done;
+    for (int i = 0; i < 20; i++) { /* grows the info table */
+        char name[32];
+        snprintf(name, sizeof name, "p%d", i);
+        if (gm_params_add(&p, name, 1, (int64_t[]){2}) < 0) goto done;
+    }
+    rc = gm_params_alloc(&p);
+done:
+    gm_params_free(&p);
+    return rc;
+}
+
+GM_TEST(test_sweep_nn) {
+    gm_test_set_threads(1);
+    nn_data();
+    CHECK(CHECK_ALLOC_SWEEP_ABSORBS(run_tape, NULL) > 10); /* gm_tape_reset keeps the old blocks if merging fails */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/gm_sweep_%d.safetensors", (int)getpid());
+    CHECK_ALLOC_SWEEP(run_seq, path);
+    remove(path);
+    CHECK_ALLOC_SWEEP(run_params, NULL);
+}
+
+
+/* ---- latent: autoencoders, classifier, latent MCMC and its metrics --------------------------------- */
+
+enum { AE_D = 6, AE_Z = 2, AE_N = 8 };
+static float g_ax[AE_N * AE_D];
+
+static int run_ae(void *ctx) {
+    gm_ae_config c = gm_ae_config_default(*(const gm_ae_type *)ctx);
+    c.data_dim = AE_D;
+    c.latent_dim = AE_Z;
+    c.hidden[0] = 5;
+    c.hidden[1] = 4;
+    c.disc_hidden = 3;
+    c.batch = 4;
+    c.epochs = 1;
+    gm_ae *ae, *ae2 = NULL;
+    int rc = gm_ae_create(&ae, &c, 3);
+    if (rc) return rc;
+    gm_ae_stats st;
+    float mu[AE_N * AE_Z], lv[AE_N * AE_Z], xm[AE_N * AE_D];
+    const char *path = tmp_path("ae.safetensors");
+    if ((rc = gm_ae_train_step(ae, g_ax, 4, &st)) || (rc = gm_ae_train_epoch(ae, g_ax, AE_N, NULL, NULL, 0)) ||
+        (rc = gm_ae_encode(ae, mu, lv, g_ax, AE_N)) || (rc = gm_ae_decode(ae, xm, mu, AE_N)) ||
+        (rc = gm_ae_save(ae, path)) || (rc = gm_ae_load(&ae2, path)))
+        goto done;
+    gm_tape *t;
+    if ((rc = gm_tape_create(&t, 0))) goto done;
+    float eps[4 * AE_Z] = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.7f, -0.8f};
+    float cor[4 * AE_D] = {0}, prior[4 * AE_Z] = {0};
+    gm_ae_noise nz = {eps, cor, prior};
+    gm_var *loss;
+    rc = gm_ae_loss(ae, t, g_ax, 4, &nz, 1, &loss, &st);
+    gm_tape_free(t);
+done:
+    gm_ae_free(ae2);
+    gm_ae_free(ae);
+    return rc;
+}
+
+static int run_clf(void *ctx) {
+    gm_clf_config c = gm_clf_config_default();
+    c.spec = "conv:2:3:1:1,relu,maxpool:2,flatten,dropout:0.25,linear:3,relu,linear:10";
+    c.epochs = 1;
+    c.batch = 2;
+    c.warmup = 0;
+    gm_clf *m, *m2 = NULL;
+    int rc = gm_clf_create(&m, &c);
+    if (rc) return rc;
+    static float X[3 * 784];
+    static const uint8_t y[3] = {1, 4, 9};
+    for (size_t i = 0; i < 3 * 784; i++) X[i] = (float)(i % 17) / 17.0f;
+    double loss, acc;
+    const char *path = tmp_path("clf.safetensors");
+    if ((rc = gm_clf_train_epoch(m, X, y, 3, &loss, NULL, NULL)) || (rc = gm_clf_accuracy(m, X, y, 3, &acc)))
+        goto done;
+    static float feat[3 * 64];
+    if (gm_clf_feature_dim(m) > 64) GM_FAIL(GM_EINVAL, "feature dimension %zu", gm_clf_feature_dim(m));
+    if ((rc = gm_clf_features(m, X, 3, feat)) || (rc = gm_clf_save(m, path))) goto done;
+    rc = gm_clf_load(&m2, path);
+done:
+    gm_clf_free(m2);
+    gm_clf_free(m);
+    return rc;
+}
+
+static int run_mcmc(void *ctx) {
+    gm_ae_config c = gm_ae_config_default(GM_AE_VAE);
+    c.data_dim = AE_D;
+    c.latent_dim = AE_Z;
+    c.hidden[0] = 5;
+    c.hidden[1] = 4;
+    gm_ae *ae;
+    int rc = gm_ae_create(&ae, &c, 3);
+    if (rc) return rc;
+    gm_ae_model m;
+    gm_ae_as_model(ae, &m);
+    gm_latent_mcmc_config mc = gm_latent_mcmc_config_default();
+    mc.n_chains = 3;
+    mc.batch = 2;
+    gm_latent_mcmc *ch;
+    if ((rc = gm_latent_mcmc_create(&ch, &mc, &m))) goto done;
+    float out[2 * 3 * AE_D], za[AE_Z] = {0.1f, 0.2f}, zb[AE_Z] = {-0.3f, 0.4f};
+    size_t rec[2] = {0, 2};
+    if (!(rc = gm_latent_mcmc_step(ch)) && !(rc = gm_latent_mcmc_run(ch, rec, 2, out)))
+        rc = gm_latent_mcmc_decode(ch, out);
+    gm_latent_mcmc_free(ch);
+    if (!rc) rc = gm_latent_interpolate(&m, &mc, za, zb, 3, 1, rec, 2, out);
+done:
+    gm_ae_free(ae);
+    return rc;
+}
+
+static int run_latent_metrics(void *ctx) {
+    static float x[12 * 3], y[10 * 3];
+    double t[30];
+    fill(t, 30, 11);
+    for (int i = 0; i < 36; i++) x[i] = (float)t[i % 30] + (float)(i / 30);
+    for (int i = 0; i < 30; i++) y[i] = (float)t[29 - i] * 1.5f;
+    double v, h, ess[3], rhat[3];
+    float nd[12];
+    int rc;
+    if ((rc = gm_latent_mmd2_rbf(x, 12, y, 10, 3, 1.0, &v)) || (rc = gm_latent_median_distance(x, 12, y, 10, 3, 8, &h)) ||
+        (rc = gm_latent_swd(x, y, 10, 3, 4, 1, &v)) || (rc = gm_latent_c2st(x, 12, y, 10, 3, 2, &v)) ||
+        (rc = gm_latent_nearest_sqdist(x, 12, y, 10, 3, nd)))
+        return rc;
+    double ch[3 * 10];
+    fill(ch, 30, 12);
+    if ((rc = gm_mcmc_ess(ch, 3, 10, ess)) || (rc = gm_mcmc_rhat(ch, 3, 10, rhat))) return rc;
+    /* a linear autoencoder with D = 2, d = 1 */
+    static const double A[2] = {0.6, 0.3}, b[1] = {0.1}, es[1] = {0.5}, W[2] = {0.9, -0.4}, cc[2] = {0, 0.2},
+                        ds[2] = {0.3, 0.4};
+    gm_linear_ae la = {2, 1, A, b, es, W, cc, ds};
+    double mu0[1] = {0.5}, S0[1] = {1.0}, mut[1], St[1], rho;
+    if ((rc = gm_linear_ae_moments_at(&la, GM_LATENT_DECODE_SAMPLE, GM_LATENT_ENCODE_SAMPLE, 0.1, mu0, S0, 5, mut, St)))
+        return rc;
+    return gm_linear_ae_stationary(&la, GM_LATENT_DECODE_MEAN, GM_LATENT_ENCODE_SAMPLE, 0.0, mut, St, &rho);
+}
+
+GM_TEST(test_sweep_latent) {
+    gm_test_set_threads(1);
+    snprintf(g_dir, sizeof g_dir, "/tmp/gm_sweep_XXXXXX");
+    CHECK(mkdtemp(g_dir) != NULL);
+    double t[AE_N * AE_D];
+    fill(t, AE_N * AE_D, 13);
+    for (size_t i = 0; i < AE_N * AE_D; i++) g_ax[i] = (float)(t[i] + 0.5);
+    gm_ae_type types[4] = {GM_AE_VAE, GM_AE_DVAE, GM_AE_AAE, GM_AE_DAAE};
+    for (int i = 0; i < 4; i++) CHECK_ALLOC_SWEEP(run_ae, &types[i]);
+    CHECK_ALLOC_SWEEP(run_clf, NULL);
+    CHECK_ALLOC_SWEEP(run_mcmc, NULL);
+    CHECK_ALLOC_SWEEP(run_latent_metrics, NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* ---- plot and rng ------------------------------------------------------------------------------------- */
+
+static int run_plot(void *ctx) {
+    gm_plot *p;
+    int rc = gm_plot_create(&p, "sweep", "x", "y");
+    if (rc) return rc;
+    double x[5] = {1, 2, 3, 4, 5}, y[5] = {2, 1, 4, 3, 5}, lo[5], hi[5];
+    for (int i = 0; i < 5; i++) lo[i] = y[i] - 0.5, hi[i] = y[i] + 0.5;
+    for (int i = 0; i < 12 && !rc; i++) rc = gm_plot_line(p, x, y, 5, "line"); /* grows the series table */
+    if (!rc && !(rc = gm_plot_points(p, x, y, 5, "pts")) && !(rc = gm_plot_band(p, x, lo, hi, 5)) &&
+        !(rc = gm_plot_hline(p, 2.5, "ref")))
+        rc = gm_plot_write_png(p, tmp_path("plot.png"), 160, 120);
+    gm_plot_free(p);
+    return rc;
+}
+
+static int run_rng(void *ctx) {
+    gm_rng r;
+    gm_rng_init(&r, 1, 2);
+    size_t out[5];
+    return gm_rng_choice(&r, 20, 5, out);
+}
+
+GM_TEST(test_sweep_plot_rng) {
+    gm_test_set_threads(1);
+    snprintf(g_dir, sizeof g_dir, "/tmp/gm_sweep_XXXXXX");
+    CHECK(mkdtemp(g_dir) != NULL);
+    CHECK_ALLOC_SWEEP(run_plot, NULL);
+    CHECK_ALLOC_SWEEP(run_rng, NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    CHECK(system(cmd) == 0);
+}
+
+GM_TEST_MAIN({"sweep_knn", test_sweep_knn}, {"sweep_eval", test_sweep_eval}, {"sweep_core_io", test_sweep_core_io},
+             {"sweep_nn", test_sweep_nn},
+             {"sweep_latent", test_sweep_latent}, {"sweep_plot_rng", test_sweep_plot_rng})
