@@ -17,6 +17,7 @@
 #include "genmix/eval.h"
 #include "genmix/io.h"
 #include "genmix/mcmc.h"
+#include "genmix/mix.h"
 #include "genmix/models.h"
 #include "genmix/optim.h"
 #include "genmix/plot.h"
@@ -714,6 +715,74 @@ GM_TEST(test_sweep_plot_rng) {
     CHECK(system(cmd) == 0);
 }
 
+
+/* ---- mix: reference terms, the bandit, the offline optimum, replications ---------------------------- */
+
+enum { MIX_M = 3, MIX_N = 12, MIX_T = 10 };
+static float g_pool[MIX_M][MIX_N * 2], g_ref[16 * 2];
+
+static int run_mix(void *ctx) {
+    const gm_mix_quad quad = *(const gm_mix_quad *)ctx;
+    const int lin = quad == GM_MIX_QUAD_KID ? GM_MIX_LIN_PRECISION | GM_MIX_LIN_DENSITY : 0;
+    double sigma;
+    int rc = gm_mix_median_bandwidth(g_ref, 16, 2, 30, 1, &sigma);
+    if (rc) return rc;
+    gm_mix_ref *ref = NULL;
+    gm_mix *b = NULL;
+    gm_mix_trace tr;
+    memset(&tr, 0, sizeof tr);
+    if (quad == GM_MIX_QUAD_KID && (rc = gm_mix_ref_create(&ref, g_ref, 16, 2, GM_MIX_KERNEL_GAUSS, sigma, lin, 3)))
+        return rc;
+    static double terms[MIX_M][MIX_N * GM_MIX_NTERMS];
+    const double *tp[MIX_M] = {NULL, NULL, NULL};
+    if (ref)
+        for (size_t i = 0; i < MIX_M; i++) {
+            if ((rc = gm_mix_ref_terms(ref, g_pool[i], MIX_N, terms[i]))) goto done;
+            tp[i] = terms[i];
+        }
+    gm_mix_config cfg;
+    gm_mix_config_default(&cfg, MIX_M, 2, MIX_T, quad, lin);
+    cfg.sigma = sigma;
+    const float *pool[MIX_M] = {g_pool[0], g_pool[1], g_pool[2]};
+    size_t pn[MIX_M] = {MIX_N, MIX_N, MIX_N};
+    double alpha[MIX_M], obj, K[MIX_M * MIX_M], f[MIX_M];
+    if ((rc = gm_mix_offline(&cfg, ref, pool, pn, ref ? tp : NULL, alpha, &obj, K, f))) goto done;
+    if ((rc = gm_mix_create(&b, &cfg, ref))) goto done;
+    size_t used[MIX_M] = {0};
+    if ((rc = gm_mix_push_ahead(b, 1, g_pool[1] + 2 * (MIX_N - 2), 2, ref ? tp[1] + GM_MIX_NTERMS * (MIX_N - 2) : NULL)))
+        goto done;
+    for (int round = 0; !gm_mix_done(b) && round < 4 * MIX_T; round++) {
+        size_t a;
+        if ((rc = gm_mix_select(b, &a))) goto done;
+        size_t j = used[a]++ % (MIX_N - 2);
+        if (gm_mix_queued(b, a)) rc = gm_mix_update(b, a, NULL, NULL); /* the pushed-ahead sample */
+        else rc = gm_mix_update(b, a, g_pool[a] + 2 * j, ref ? tp[a] + GM_MIX_NTERMS * j : NULL);
+        if (rc) goto done;
+    }
+    if ((rc = gm_mix_simulate(&cfg, ref, pool, pn, ref ? tp : NULL, 2, &tr))) goto done;
+    gm_mix_trace_free(&tr);
+    double Kq[4] = {1, 0.3, 0.3, 1}, c[2] = {0.1, -0.2}, aq[2];
+    rc = gm_mix_qp(Kq, c, 2, aq, &obj);
+done:
+    gm_mix_free(b);
+    gm_mix_ref_free(ref);
+    return rc;
+}
+
+GM_TEST(test_sweep_mix) {
+    gm_test_set_threads(1);
+    double t[MIX_M * MIX_N * 2 + 32];
+    fill(t, sizeof t / sizeof t[0], 21);
+    for (size_t i = 0; i < MIX_M; i++)
+        for (size_t j = 0; j < MIX_N * 2; j++) g_pool[i][j] = (float)(t[i * MIX_N * 2 + j] + 0.3 * (double)i);
+    for (size_t j = 0; j < 32; j++) g_ref[j] = (float)t[MIX_M * MIX_N * 2 + j];
+    gm_mix_quad q = GM_MIX_QUAD_RKE;
+    CHECK_ALLOC_SWEEP(run_mix, &q);
+    q = GM_MIX_QUAD_KID;
+    CHECK_ALLOC_SWEEP(run_mix, &q);
+}
+
 GM_TEST_MAIN({"sweep_knn", test_sweep_knn}, {"sweep_eval", test_sweep_eval}, {"sweep_core_io", test_sweep_core_io},
              {"sweep_nn", test_sweep_nn},
-             {"sweep_latent", test_sweep_latent}, {"sweep_plot_rng", test_sweep_plot_rng})
+             {"sweep_latent", test_sweep_latent}, {"sweep_plot_rng", test_sweep_plot_rng},
+             {"sweep_mix", test_sweep_mix})
