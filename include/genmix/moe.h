@@ -84,15 +84,15 @@ double gm_moe_gate_apply(gm_moe_gate g, double x);
 /* ---- evaluation ------------------------------------------------------------------------------ */
 
 /* Log-likelihood sum_t log p(y_t | x_t). If tau != NULL it receives the n x k posteriors
- * (responsibilities). Returns NaN if a label is out of range (asserted in debug). */
+ * (responsibilities). Returns NaN if a label is out of range (asserted in debug) or on ENOMEM. */
 double gm_moe_loglik(const gm_moe *m, const double *X, const int *y, size_t n, double *tau);
-/* Gradient of the log-likelihood w.r.t. the packed parameters (df entries). Returns ell. */
+/* Gradient of the log-likelihood w.r.t. the packed parameters (df entries). Returns ell (NaN on ENOMEM). */
 double gm_moe_gradient(const gm_moe *m, const double *X, const int *y, size_t n, double *grad);
-/* Class probabilities P (n x S); gate probabilities G (n x k). */
-void gm_moe_predict_proba(const gm_moe *m, const double *X, size_t n, double *P);
-void gm_moe_gate_proba(const gm_moe *m, const double *X, size_t n, double *G);
-/* Arg-max class of each row. */
-void gm_moe_predict(const gm_moe *m, const double *X, size_t n, int *labels);
+/* Class probabilities P (n x S); gate probabilities G (n x k). GM_OK or GM_ENOMEM (row scratch). */
+int gm_moe_predict_proba(const gm_moe *m, const double *X, size_t n, double *P);
+int gm_moe_gate_proba(const gm_moe *m, const double *X, size_t n, double *G);
+/* Arg-max class of each row. GM_OK or GM_ENOMEM. */
+int gm_moe_predict(const gm_moe *m, const double *X, size_t n, int *labels);
 /* Observed information -d2 ell (df x df, symmetrised central differences of the analytic gradient,
  * step 1e-5*max(1,|theta|)) and standard errors sqrt(diag(I^-1)). If I is not positive definite the SEs
  * are NaN and *singular = 1. info may be NULL. */
