@@ -419,11 +419,13 @@ static int newton_direction(const double *H, const double *g, size_t m, double *
  * negative Hessian replaced by max(|lambda|, 1e-8 max|lambda|), so that delta is an ascent direction even
  * where ell is not concave; the step is then capped to max|delta_i| <= 1. Eigen-decomposition by
  * gm__dsyev: LAPACK for m >= 48, its Jacobi reference below (OpenBLAS threading overhead dominates tiny
- * problems). work: m*m + m; Q row c = eigenvector of ev[c]. */
+ * problems). work: m*m + m; Q row c = eigenvector of ev[c]. Returns 0, 1 (no direction) or -1 (ENOMEM). */
 static int polish_direction(const double *H, const double *g, size_t m, double *delta, double *work) {
     double *Q = work, *ev = work + m * m;
     memcpy(Q, H, m * m * sizeof(double));
-    if (gm__dsyev(Q, m, ev, 1, m >= 48) != GM_OK) return 1;
+    int rc = gm__dsyev(Q, m, ev, 1, m >= 48);
+    if (rc == GM_ENOMEM) return -1; /* the Jacobi reference's work arrays: an error, not a failed step */
+    if (rc != GM_OK) return 1;
     double emax = 0.0;
     for (size_t i = 0; i < m; i++) emax = fmax(emax, fabs(ev[i]));
     if (!(emax > 0.0)) return 1;
@@ -886,7 +888,13 @@ int gm_moe_fitter_polish(gm_moe_fitter *f) {
         for (size_t i = 0; i < df; i++) gmax = fmax(gmax, fabs(g[i]));
         if (gmax <= 1e-8) break;
         fd_neg_hessian(&f->m, th, f->Xt, f->Gt, f->y, f->n, lam, H, tn, gp, gmn, &f->rs);
-        if (polish_direction(H, g, df, delta, work)) break;
+        int dir = polish_direction(H, g, df, delta, work);
+        if (dir < 0) {
+            gm_moe_unpack(&f->m, th);
+            gm_free(buf);
+            return GM_ENOMEM;
+        }
+        if (dir) break;
         double s = 1.0, Fn = -INFINITY;
         int ok = 0;
         for (int h = 0; h <= 30; h++, s *= 0.5) {
@@ -1034,8 +1042,8 @@ int gm_moe_fit(const gm_moe_fit_config *cfg, const double *X, const int *y, size
         grad = gm_malloc((df + 1) * sizeof(double));
         rc = GM_ENOMEM;
         if (!tau || !grad) goto fail;
-        gm_moe_loglik(&res->model, X, y, n, tau);
-        gm_moe_gradient(&res->model, X, y, n, grad);
+        if (isnan(gm_moe_loglik(&res->model, X, y, n, tau)) || isnan(gm_moe_gradient(&res->model, X, y, n, grad)))
+            goto fail; /* rc is GM_ENOMEM: the row scratch (the labels were checked by the fitter) */
         res->grad_norm = 0.0;
         for (size_t i = 0; i < df; i++) res->grad_norm = fmax(res->grad_norm, fabs(grad[i]));
         double ent = 0.0;
