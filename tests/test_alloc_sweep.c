@@ -19,6 +19,7 @@
 #include "genmix/mcmc.h"
 #include "genmix/mix.h"
 #include "genmix/models.h"
+#include "genmix/moe.h"
 #include "genmix/optim.h"
 #include "genmix/plot.h"
 #include "genmix/rng.h"
@@ -782,7 +783,106 @@ GM_TEST(test_sweep_mix) {
     CHECK_ALLOC_SWEEP(run_mix, &q);
 }
 
+
+/* ---- moe: model, sampling, fitting, selection, standard errors, Voronoi loss, simulation ----------- */
+
+enum { MOE_N = 30 };
+
+static int run_moe(void *ctx) {
+    gm_moe truth, fit, cp, nt;
+    memset(&fit, 0, sizeof fit);
+    memset(&cp, 0, sizeof cp);
+    memset(&nt, 0, sizeof nt);
+    double xr, X[MOE_N], P[MOE_N * 3], G[MOE_N * 2], ll, g[64];
+    int y[MOE_N], z[MOE_N], lab[MOE_N];
+    int rc = gm_moe_spec_design(&truth, 'A', 0, GM_MOE_GATE_IDENTITY, &xr);
+    if (rc) return rc;
+    gm_rng rng;
+    gm_rng_init(&rng, 4, 0);
+    if ((rc = gm_moe_sample_lcg(&truth, MOE_N, 7, xr, X, y, z)) || (rc = gm_moe_sample(&truth, MOE_N, xr, &rng, X, y, z)) ||
+        (rc = gm_moe_sample_y(&truth, X, MOE_N, &rng, y, z)) || (rc = gm_moe_check_labels(y, MOE_N, 3)) ||
+        (rc = gm_moe_predict_proba(&truth, X, MOE_N, P)) || (rc = gm_moe_gate_proba(&truth, X, MOE_N, G)) ||
+        (rc = gm_moe_predict(&truth, X, MOE_N, lab)) || (rc = nan_to_status(gm_moe_loglik(&truth, X, y, MOE_N, NULL))) ||
+        (rc = nan_to_status(gm_moe_gradient(&truth, X, y, MOE_N, g))))
+        goto done;
+    if ((rc = gm_moe_copy(&cp, &truth))) goto done;
+    if ((rc = gm_moe_permute(&cp, (const size_t[]){1, 0}))) goto done;
+    if ((rc = gm_moe_init_near_true(&truth, 3, 0.01, 0.05, 5, 0, &nt))) goto done;
+    gm_moe_fit_config fc = gm_moe_fit_config_default();
+    fc.n_restarts = 2;
+    fc.max_iter = 2;
+    fc.inner_max_iter = 3;
+    fc.polish = 0; /* gm_moe_fitter_polish is swept on its own below */
+    gm_moe_fit_result res;
+    if ((rc = gm_moe_fit(&fc, X, y, MOE_N, 1, 3, NULL, &res))) goto done;
+    double se[64], info[64 * 64];
+    int singular;
+    rc = gm_moe_copy(&fit, &res.model);
+    gm_moe_fit_result_free(&res);
+    if (rc || (rc = gm_moe_stderr(&fit, X, y, MOE_N, se, info, &singular))) goto done;
+    gm_moe_voronoi vl;
+    size_t cells[3];
+    gm_moe_voronoi_config vc = gm_moe_voronoi_d1();
+    if ((rc = gm_moe_voronoi_loss(&nt, &truth, &vc, &vl, cells))) goto done;
+    gm_moe_fitter *f;
+    if ((rc = gm_moe_fitter_create(&f, &fc, X, y, MOE_N, 1, 3, &fit, 0))) goto done;
+    for (int i = 0; i < 3 && !rc; i++) rc = gm_moe_fitter_iterate(f);
+    if (!rc) rc = gm_moe_fitter_polish(f);
+    fc.polish = 1;
+    fc.n_restarts = 1;
+    gm_moe_fit_result r1;
+    if (!rc && !(rc = gm_moe_fit(&fc, X, y, MOE_N, 1, 3, &fit, &r1))) gm_moe_fit_result_free(&r1);
+    fc.polish = 0;
+    gm_moe_fitter_free(f);
+    if (rc) goto done;
+    gm_moe_select_result sr;
+    fc.n_restarts = 1;
+    if ((rc = gm_moe_select(&fc, X, y, MOE_N, 1, 3, 2, GM_MOE_SELECT_BIC, &sr))) goto done;
+    gm_moe_select_result_free(&sr);
+    double B[2 * 3] = {0}, Z[MOE_N * 2], Fv;
+    size_t it;
+    for (int t = 0; t < MOE_N; t++) Z[2 * t] = 1, Z[2 * t + 1] = X[t];
+    gm_mlogit_options mo = gm_mlogit_options_default();
+    mo.max_iter = 5;
+    rc = gm_mlogit_newton(B, Z, MOE_N, 2, 3, NULL, y, NULL, 1e-6, &mo, &Fv, &it);
+    if (!rc) rc = nan_to_status(gm_mlogit_objective(B, Z, MOE_N, 2, 3, NULL, y, NULL, 1e-6, NULL, NULL));
+    (void)ll;
+done:
+    gm_moe_free(&nt);
+    gm_moe_free(&cp);
+    gm_moe_free(&fit);
+    gm_moe_free(&truth);
+    return rc;
+}
+
+static int run_moe_sim(void *ctx) {
+    gm_moe m;
+    int rc = gm_moe_spec_design(&m, 'B', 0, GM_MOE_GATE_IDENTITY, NULL);
+    if (rc) return rc;
+    gm_moe_sim_config sc = gm_moe_sim_config_default();
+    const double ns[2] = {40, 50};
+    sc.truth = &m;
+    sc.k_fit = 2;
+    sc.xr = 3.0;
+    sc.ns = ns;
+    sc.n_grid = 2;
+    sc.reps = 1;
+    sc.seed = 2024;
+    sc.fit.max_iter = 3;
+    gm_moe_sim_record rec[4];
+    rc = gm_moe_simulate(&sc, rec, NULL, NULL);
+    gm_moe_free(&m);
+    return rc;
+}
+
+GM_TEST(test_sweep_moe) {
+    gm_test_set_threads(1);
+    CHECK_ALLOC_SWEEP(run_moe, NULL);
+    CHECK_ALLOC_SWEEP(run_moe_sim, NULL);
+}
+
 GM_TEST_MAIN({"sweep_knn", test_sweep_knn}, {"sweep_eval", test_sweep_eval}, {"sweep_core_io", test_sweep_core_io},
              {"sweep_nn", test_sweep_nn},
              {"sweep_latent", test_sweep_latent}, {"sweep_plot_rng", test_sweep_plot_rng},
-             {"sweep_mix", test_sweep_mix})
+             {"sweep_mix", test_sweep_mix},
+             {"sweep_moe", test_sweep_moe})
