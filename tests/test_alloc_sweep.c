@@ -433,6 +433,11 @@ static void nn_data(void) {
     for (size_t i = 0; i < 64; i++) g_tgt[i] = g_tgt[i] > 0 ? 1.0f : 0.0f;
 }
 
+static void custom_backward(gm_tape *t, gm_node *n) {
+    float *g = gm_tape_grad(t, n->in[0]);
+    if (g) g[0] += n->out->grad[0];
+}
+
 /* One graph through every op (a small arena so that it grows), a scalar loss, backward. */
 static int run_tape(void *ctx) {
     gm_tape *t;
@@ -470,6 +475,12 @@ static int run_tape(void *ctx) {
     gm_var *l5 = gm_op_add(t, gm_op_mean(t, te), gm_op_sum(t, sb));
     gm_var *loss = gm_op_add(t, gm_op_add(t, gm_op_add(t, l1, l2), gm_op_add(t, l3, l4)), l5);
     if (!(rc = gm_tape_status(t))) rc = gm_tape_backward(t, loss);
+    if (!rc && !gm_tape_grad(t, c1)) rc = GM_ENOMEM; /* already allocated by backward: returns it */
+    if (!rc) { /* a custom node through the public recording API */
+        gm_var *in1[1] = {x}, *o = gm_tape_new(t, 1, (int64_t[]){1}, 1);
+        if (!o || !gm_tape_record(t, custom_backward, o, 1, in1) || !gm_tape_grad(t, o))
+            rc = gm_tape_status(t) ? gm_tape_status(t) : GM_ENOMEM;
+    }
     gm_tape_reset(t);
     if (!rc) { /* again after the reset (the arena merges its blocks), seeded with an output gradient */
         gm_var *y = gm_op_linear(t, gm_tape_input(t, g_tgt, 2, (int64_t[]){2, 32}, 1), wl, NULL);
@@ -808,6 +819,10 @@ static int run_moe(void *ctx) {
     if ((rc = gm_moe_copy(&cp, &truth))) goto done;
     if ((rc = gm_moe_permute(&cp, (const size_t[]){1, 0}))) goto done;
     if ((rc = gm_moe_init_near_true(&truth, 3, 0.01, 0.05, 5, 0, &nt))) goto done;
+    gm_moe_free(&nt);
+    if ((rc = gm_moe_init_near_true_split(&truth, 3, 0.01, 0.05, 5, 0, 1, &nt))) goto done;
+    gm_moe_free(&cp);
+    if ((rc = gm_moe_init(&cp, 2, 3, 1, GM_MOE_GATE_SIGMOID))) goto done;
     gm_moe_fit_config fc = gm_moe_fit_config_default();
     fc.n_restarts = 2;
     fc.max_iter = 2;
