@@ -1,6 +1,10 @@
 /* eval_boot.c — percentile bootstraps (k-NN indicators, subset means, FD with multinomial row counts)
  * and the compatibility profiles. Replicates draw from Philox streams keyed by the replicate index, so
- * the intervals do not depend on the thread count. Owns nothing between calls. Thread safety: re-entrant. */
+ * the intervals do not depend on the thread count. Owns nothing between calls. Thread safety: re-entrant.
+ *
+ * module: eval (src/eval/) owns the sample-quality metrics between feature sets (FD, KID/MMD, k-NN P/R and
+ * density/coverage, PRD, Vendi, RKE, IS), their bootstraps and the compatibility profiles (genmix/eval.h).
+ * It uses core, io, linalg and nn; the methods (mix, moe, latent, ...) may use it. */
 #include "eval_internal.h"
 #include "genmix/rng.h"
 

@@ -3,7 +3,11 @@
  * Owns: one slab per role (params, grads, Adam m, Adam v), noise buffers, a training tape and an
  * inference tape. The training step draws all noise from the stream (seed, GM_STREAM_NOISE, step), so
  * a run resumed from a checkpoint at step s repeats the uninterrupted run exactly.
- * Thread safety: one gm_ae per thread (kernels inside may use OpenMP). */
+ * Thread safety: one gm_ae per thread (kernels inside may use OpenMP).
+ *
+ * module: latent (src/latent/) owns the autoencoders (ae.h), the Fashion-MNIST classifier (classifier.h)
+ * and latent-space MCMC with its linear-AE closed forms (mcmc.h). A method: it uses core, io, linalg, nn
+ * and eval, and no other method. */
 #include "genmix/ae.h"
 
 #include <math.h>

@@ -5,6 +5,9 @@
  * holds a copy of the reference set, its squared norms and k-NN radii.
  * Thread safety: one gm_mix per thread; gm_mix_ref is read-only after create.
  * Spec: shared/specs/mixture_ucb.md (paper-faithful constants by default, code_compat optional).
+ *
+ * module: mix (src/mix/) owns Mixture-UCB: the bandit state machine, reference-set terms, the mixture QP,
+ * the offline optimum and replications (genmix/mix.h). A method: it uses core, io, linalg, nn and eval.
  */
 #include <math.h>
 #include <stdio.h>

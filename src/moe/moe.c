@@ -4,7 +4,11 @@
  *
  * Owns: gm_moe arrays (W, V), fitter work buffers. Thread safety: no shared state; every call is
  * single-threaded (gm_moe_simulate in moe_sim.c parallelises over replications).
- * Numerics: all arithmetic in double; log-softmax with max subtraction; reductions in a fixed order. */
+ * Numerics: all arithmetic in double; log-softmax with max subtraction; reductions in a fixed order.
+ *
+ * module: moe (src/moe/) owns the softmax-gated mixture of experts: model, EM fitter, selection, sampling,
+ * the identifiability simulation and its Voronoi losses (genmix/moe.h). A method: it uses core, io, linalg,
+ * nn and eval. */
 #include "genmix/moe.h"
 
 #include <float.h>
