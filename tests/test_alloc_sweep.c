@@ -483,6 +483,7 @@ static int run_tape(void *ctx) {
     }
     gm_tape_reset(t);
     if (!rc) { /* again after the reset (the arena merges its blocks), seeded with an output gradient */
+        wl = gm_tape_param(t, g_wl, g_dwl, 2, (int64_t[]){3, 32}); /* the reset forgot every var */
         gm_var *y = gm_op_linear(t, gm_tape_input(t, g_tgt, 2, (int64_t[]){2, 32}, 1), wl, NULL);
         gm_var *n = gm_tape_new(t, 2, (int64_t[]){2, 3}, 0);
         if (!(rc = gm_tape_status(t)) && !(rc = n ? GM_OK : GM_ENOMEM)) {
