@@ -68,8 +68,10 @@ int moe_predict(int argc, char **argv) {
         status = cli_fail(rc);
         goto done;
     }
-    gm_moe_predict_proba(&m, X, n, P);
-    gm_moe_predict(&m, X, n, pred);
+    if ((rc = gm_moe_predict_proba(&m, X, n, P)) != GM_OK || (rc = gm_moe_predict(&m, X, n, pred)) != GM_OK) {
+        status = cli_fail(rc);
+        goto done;
+    }
     {
         /* output table */
         size_t cap = 64 + S * 32 + n * (S + 1) * 26;

@@ -74,6 +74,98 @@ static int gm_t_failed_checks;
     } while (0)
 #define CHECK_OK(expr) CHECK_RC(expr, GM_OK)
 
+/* ---- allocation-failure sweep ----------------------------------------------------------------
+ *
+ *     static int run_knn(void *ctx) { ...; int rc = gm_knn(...); if (!rc) gm_knn_result_free(&r); return rc; }
+ *     GM_TEST(test_knn_oom) { CHECK_ALLOC_SWEEP(run_knn, &data); }
+ *
+ * Runs fn(ctx) with the k-th allocation through the genmix allocator failing, for k = 1, 2, ... until a
+ * run that makes fewer than k allocations (the injected failure was not reached) returns GM_OK. At every
+ * k whose failure was reached the call must return GM_ENOMEM with a message (a crash, an abort or another
+ * status fails the test), and leave no genmix allocation live: a counting allocator (gm_set_allocator)
+ * compares the live-block count before and after each run, so a leak is reported with its k even in a
+ * release build (the ASan build also catches leaks of non-genmix memory at exit). fn must release
+ * whatever the call returned on success, and nothing it did not get. A k whose failure the call absorbed
+ * (GM_OK although the injected allocation failed) is counted as a failure too: a library that swallows
+ * an allocation failure returns wrong or partial results. Returns the number of allocation points swept
+ * (the allocations made by the clean run; CHECK_ALLOC_SWEEP_ABSORBS below relaxes the absorbed case);
+ * sweeps stop with a failure after GM_SWEEP_MAX_K points. */
+#ifndef GM_SWEEP_MAX_K
+#define GM_SWEEP_MAX_K 20000
+#endif
+
+static long gm_t_live; /* genmix blocks currently allocated through the counting allocator */
+
+static inline void *gm_t_count_malloc(size_t n, void *ctx) {
+    (void)ctx;
+    void *p = malloc(n);
+    if (p) __atomic_add_fetch(&gm_t_live, 1, __ATOMIC_RELAXED);
+    return p;
+}
+static inline void *gm_t_count_realloc(void *p, size_t n, void *ctx) {
+    (void)ctx;
+    void *q = realloc(p, n);
+    if (q && !p) __atomic_add_fetch(&gm_t_live, 1, __ATOMIC_RELAXED);
+    return q;
+}
+static inline void gm_t_count_free(void *p, void *ctx) {
+    (void)ctx;
+    if (p) __atomic_sub_fetch(&gm_t_live, 1, __ATOMIC_RELAXED);
+    free(p);
+}
+
+static inline long gm_test_alloc_sweep_(const char *what, int (*fn)(void *), void *ctx, int absorbs, const char *file,
+                                        int line) {
+    static const gm_allocator counting = {gm_t_count_malloc, gm_t_count_realloc, gm_t_count_free, NULL};
+    gm_set_allocator(&counting);
+    long k, points = -1;
+    for (k = 1; k <= GM_SWEEP_MAX_K; k++) {
+        long live0 = __atomic_load_n(&gm_t_live, __ATOMIC_RELAXED);
+        gm_clear_error();
+        gm_alloc_fail_nth(k, 0);
+        int rc = fn(ctx);
+        long made = gm_alloc_count();
+        gm_alloc_fail_nth(0, 0);
+        long leaked = __atomic_load_n(&gm_t_live, __ATOMIC_RELAXED) - live0;
+        int reached = made >= k;
+        if (leaked != 0) {
+            fprintf(stderr, "  %s:%d: %s: %ld block(s) leaked with allocation %ld failing (rc %d)\n", file, line,
+                    what, leaked, k, rc);
+            gm_t_failed_checks++;
+            __atomic_sub_fetch(&gm_t_live, leaked, __ATOMIC_RELAXED); /* report each k once */
+        }
+        if (!reached) {
+            if (rc != GM_OK) {
+                fprintf(stderr, "  %s:%d: %s: clean run (no injected failure) returned %d: %s\n", file, line,
+                        what, rc, gm_last_error());
+                gm_t_failed_checks++;
+            }
+            points = made;
+            break;
+        }
+        if (rc == GM_OK && absorbs) continue;
+        if (rc == GM_OK) {
+            fprintf(stderr, "  %s:%d: %s: allocation %ld failed but the call returned GM_OK\n", file, line, what, k);
+            gm_t_failed_checks++;
+        } else if (rc != GM_ENOMEM || !gm_last_error()[0]) {
+            fprintf(stderr, "  %s:%d: %s: allocation %ld failed, wanted GM_ENOMEM with a message, got %d (%s)\n",
+                    file, line, what, k, rc, gm_last_error());
+            gm_t_failed_checks++;
+        }
+    }
+    if (points < 0) {
+        fprintf(stderr, "  %s:%d: %s: sweep stopped after %d allocation points\n", file, line, what, GM_SWEEP_MAX_K);
+        gm_t_failed_checks++;
+    }
+    gm_set_allocator(NULL);
+    if (getenv("GM_SWEEP_VERBOSE")) fprintf(stderr, "  sweep %s: %ld allocation points\n", what, points);
+    return points;
+}
+#define CHECK_ALLOC_SWEEP(fn, ctx) gm_test_alloc_sweep_(#fn, (fn), (ctx), 0, __FILE__, __LINE__)
+/* For calls documented to fall back when an allocation fails (gm_arena_reset keeps its old blocks): GM_OK
+ * at a failing k is accepted; GM_ENOMEM otherwise, and no leak, are still required. */
+#define CHECK_ALLOC_SWEEP_ABSORBS(fn, ctx) gm_test_alloc_sweep_(#fn, (fn), (ctx), 1, __FILE__, __LINE__)
+
 typedef struct {
     const char *name;
     void (*fn)(void);

@@ -91,5 +91,28 @@ GM_TEST(test_arena) {
     gm_alloc_fail_nth(0, 0);
 }
 
+/* Release builds (NDEBUG, as CMake's Release/RelWithDebInfo set it): GM_ALWAYS/GM_NEVER evaluate their
+ * condition once and return it, so the defensive branch runs; the debug behaviour is in test_base_always.c. */
+static int defensive(volatile int *calls, int k, int n) {
+    (*calls)++;
+    if (GM_NEVER(k > n)) return GM_EINVAL;
+    if (!GM_ALWAYS(n > 0)) return GM_ESHAPE;
+    return GM_OK;
+}
+
+GM_TEST(test_always_never_release) {
+#if defined(NDEBUG) && !defined(GM_COVERAGE)
+    volatile int calls = 0;
+    CHECK_RC(defensive(&calls, 1, 2), GM_OK);
+    CHECK_RC(defensive(&calls, 3, 2), GM_EINVAL);
+    CHECK_RC(defensive(&calls, 0, 0), GM_ESHAPE);
+    CHECK_INT_EQ(calls, 3);
+    int n = 0;
+    CHECK(GM_NEVER(++n == 1) == 1 && n == 1);
+    CHECK(GM_ALWAYS(++n == 7) == 0 && n == 2);
+#endif
+}
+
 GM_TEST_MAIN({"strerror", test_strerror}, {"error_message", test_error_message},
-             {"alloc_fail_nth", test_alloc_fail_nth}, {"tensor", test_tensor}, {"arena", test_arena})
+             {"alloc_fail_nth", test_alloc_fail_nth}, {"tensor", test_tensor}, {"arena", test_arena},
+             {"always_never_release", test_always_never_release})

@@ -676,7 +676,59 @@ GM_TEST(test_thread_invariance) {
 #endif
 }
 
+/* The blocked reductions against their sequential _ref twins, on random inputs large enough for several
+ * blocks (and OpenMP partitions): relative error <= 1e-6 (double partial sums, one float rounding). */
+GM_TEST(test_reduction_refs) {
+    /* known answers first, so that the twins are not merely equal to each other */
+    const float x3[3] = {1.0f, 2.0f, 6.0f}, y3[3] = {0.0f, 2.0f, 4.0f};
+    float v;
+    gm_sum_forward_ref(&v, x3, 3);
+    CHECK(v == 9.0f);
+    gm_mean_forward_ref(&v, x3, 3);
+    CHECK(v == 3.0f);
+    gm_mse_forward_ref(&v, x3, y3, 3); /* (1 + 0 + 4) / 3 */
+    CHECK_NEAR(v, 5.0 / 3.0, 1e-7, 0);
+    gm_gauss_kl_forward_ref(&v, y3, y3 + 1, 1, 1); /* mu 0, logvar 2: -0.5 (1 + 2 - e^2) */
+    CHECK_NEAR(v, -0.5 * (3.0 - exp(2.0)), 1e-6, 0);
+    gm_bce_logits_forward_ref(&v, y3, y3 + 1, 1); /* x 0, t 2: log 2 */
+    CHECK_NEAR(v, log(2.0), 1e-7, 0);
+    const size_t sizes[3] = {1, 1000, 70001};
+    for (int k = 0; k < 3; k++) {
+        size_t N = sizes[k];
+        float *a = malloc(N * sizeof(float)), *b = malloc(N * sizeof(float));
+        if (!a || !b) {
+            CHECK(0);
+            free(a);
+            free(b);
+            return;
+        }
+        fill(a, N, 40 + (uint64_t)k, -2.0f, 2.0f);
+        fill(b, N, 50 + (uint64_t)k, -1.0f, 1.0f);
+        float f, r;
+        gm_sum_forward(&f, a, N);
+        gm_sum_forward_ref(&r, a, N);
+        CHECK_NEAR(f, r, 1e-6, 1e-6);
+        gm_mean_forward(&f, a, N);
+        gm_mean_forward_ref(&r, a, N);
+        CHECK_NEAR(f, r, 1e-6, 1e-7);
+        for (size_t i = 0; i < N; i++) b[i] = b[i] > 0 ? 1.0f : 0.0f; /* BCE targets */
+        gm_bce_logits_forward(&f, a, b, N);
+        gm_bce_logits_forward_ref(&r, a, b, N);
+        CHECK_NEAR(f, r, 1e-6, 0);
+        gm_mse_forward(&f, a, b, N);
+        gm_mse_forward_ref(&r, a, b, N);
+        CHECK_NEAR(f, r, 1e-6, 0);
+        size_t B = N >= 1000 ? 10 : 1;
+        gm_gauss_kl_forward(&f, b, a, B, N / B);
+        gm_gauss_kl_forward_ref(&r, b, a, B, N / B);
+        CHECK_NEAR(f, r, 1e-6, 0);
+        free(a);
+        free(b);
+    }
+}
+
 GM_TEST_MAIN({"linear", test_linear}, {"conv2d", test_conv2d}, {"conv_transpose2d", test_conv_transpose2d},
              {"conv_relu_pool", test_conv_relu_pool},
              {"pool_upsample", test_pool_upsample}, {"activations", test_activations}, {"norms", test_norms},
-             {"elementwise", test_elementwise}, {"losses", test_losses}, {"thread_invariance", test_thread_invariance})
+             {"elementwise", test_elementwise}, {"losses", test_losses}, {"thread_invariance", test_thread_invariance},
+             {"reduction_refs", test_reduction_refs})

@@ -7,7 +7,8 @@
  * Error convention: every fallible function returns an int status, GM_OK (0) on success or a negative
  * gm_status. The detail ("file:line-free", one line, naming the file/tensor/row at fault) is kept in a
  * thread-local buffer read with gm_last_error(); it stays valid until the next failure on that thread.
- * Programmer errors (broken shape or NULL contracts) hit GM_ASSERT, which is always on and aborts.
+ * Programmer errors (broken shape or NULL contracts) hit GM_ASSERT, which is always on and aborts;
+ * GM_ALWAYS/GM_NEVER mark defensive branches (abort in debug builds, handled in release builds).
  * The library never calls exit().
  *
  * Ownership: memory returned by gm_malloc/gm_calloc/gm_realloc is freed with gm_free.
@@ -63,6 +64,24 @@ int gm_error_prefix(int code, const char *prefix);
 /* Always-on assertion for programmer errors: prints file:line and the condition, then aborts. */
 void gm_assert_fail(const char *cond, const char *file, int line);
 #define GM_ASSERT(c) ((c) ? (void)0 : gm_assert_fail(#c, __FILE__, __LINE__))
+
+/* Defensive branches (SQLite's ALWAYS/NEVER): a condition believed always true (GM_ALWAYS) or never true
+ * (GM_NEVER) that the code handles anyway, e.g. `if (GM_NEVER(k > n)) return GM_EINVAL;`.
+ *   - debug builds (NDEBUG not defined): a wrong belief aborts like GM_ASSERT, so tests find it;
+ *   - release builds (NDEBUG): the condition is evaluated and the defensive branch runs when it holds;
+ *   - coverage builds (-DGM_COVERAGE): the constants 1 / 0, so the unreachable branch is not reported
+ *     as untested.
+ * Both evaluate x exactly once (except in coverage builds, where x is not evaluated: no side effects). */
+#if defined(GM_COVERAGE)
+#define GM_ALWAYS(x) (1)
+#define GM_NEVER(x) (0)
+#elif !defined(NDEBUG)
+#define GM_ALWAYS(x) ((x) ? 1 : (gm_assert_fail("GM_ALWAYS(" #x ")", __FILE__, __LINE__), 0))
+#define GM_NEVER(x) ((x) ? (gm_assert_fail("GM_NEVER(" #x ")", __FILE__, __LINE__), 1) : 0)
+#else
+#define GM_ALWAYS(x) ((x) ? 1 : 0)
+#define GM_NEVER(x) ((x) ? 1 : 0)
+#endif
 
 /* ---- allocation ------------------------------------------------------------------------------ */
 

@@ -330,7 +330,7 @@ int gm_knn_bootstrap(const gm_knn_result *r, const gm_knn_config *cfg, size_t B,
                      gm_knn_ci *ci);
 /* Percentile interval of bootstrap replicates v[0..B) shifted by the bootstrap bias estimate
  * (mean(v) - estimate): [q_lo - bias, q_hi - bias]. Used for FD, whose plug-in estimate is biased
- * upwards by O(d/n) and whose resamples (with duplicated rows) are biased further. */
+ * upwards by O(d/n) and whose resamples (with duplicated rows) are biased further. {NaN, NaN} on ENOMEM. */
 gm_ci gm_ci_bias_corrected(const double *v, size_t B, double estimate, double level);
 /* Percentile bootstrap interval of the mean of v (e.g. the KID subset values). */
 int gm_mean_bootstrap(const double *v, size_t n, size_t B, uint64_t seed, double level, gm_ci *ci);

@@ -84,15 +84,15 @@ double gm_moe_gate_apply(gm_moe_gate g, double x);
 /* ---- evaluation ------------------------------------------------------------------------------ */
 
 /* Log-likelihood sum_t log p(y_t | x_t). If tau != NULL it receives the n x k posteriors
- * (responsibilities). Returns NaN if a label is out of range (asserted in debug). */
+ * (responsibilities). Returns NaN if a label is out of range (asserted in debug) or on ENOMEM. */
 double gm_moe_loglik(const gm_moe *m, const double *X, const int *y, size_t n, double *tau);
-/* Gradient of the log-likelihood w.r.t. the packed parameters (df entries). Returns ell. */
+/* Gradient of the log-likelihood w.r.t. the packed parameters (df entries). Returns ell (NaN on ENOMEM). */
 double gm_moe_gradient(const gm_moe *m, const double *X, const int *y, size_t n, double *grad);
-/* Class probabilities P (n x S); gate probabilities G (n x k). */
-void gm_moe_predict_proba(const gm_moe *m, const double *X, size_t n, double *P);
-void gm_moe_gate_proba(const gm_moe *m, const double *X, size_t n, double *G);
-/* Arg-max class of each row. */
-void gm_moe_predict(const gm_moe *m, const double *X, size_t n, int *labels);
+/* Class probabilities P (n x S); gate probabilities G (n x k). GM_OK or GM_ENOMEM (row scratch). */
+int gm_moe_predict_proba(const gm_moe *m, const double *X, size_t n, double *P);
+int gm_moe_gate_proba(const gm_moe *m, const double *X, size_t n, double *G);
+/* Arg-max class of each row. GM_OK or GM_ENOMEM. */
+int gm_moe_predict(const gm_moe *m, const double *X, size_t n, int *labels);
 /* Accuracy (arg-max of each row of P, first index on ties) and mean log P[t, y_t] of class probabilities
  * P (n x S) against labels y; rows with y_t outside 0..S-1 are skipped. *n_known gets the rows used; the
  * means are NaN if none. Outputs are nullable. */

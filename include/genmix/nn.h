@@ -13,9 +13,16 @@
  *     d* pointer means "not needed" and is skipped (frozen parameters, no gradient to the data).
  *   - Kernels never allocate, do I/O or draw random numbers. Noise (dropout masks, ...) is an input.
  *     Kernels that need scratch memory take a `work` array whose size is given by a *_work_size function.
- *   - Every kernel has a naive `_ref` twin, compiled in all builds. The fast version uses CBLAS (when
- *     GM_HAVE_BLAS) and OpenMP over batch rows with schedule(static). Reductions across rows are done in
- *     fixed-size blocks summed in order in double, so results do not depend on the thread count.
+ *   - Every non-trivial kernel has a naive `_ref` twin, compiled in all builds and compared with it on
+ *     random inputs in tests/test_nn.c: linear, conv2d, conv_transpose2d, conv_relu_pool, max/avg pool,
+ *     upsample, the activations (gm_act_*_ref; gm_relu_forward ... gm_gelu_backward are named wrappers of
+ *     gm_act_*), layernorm, groupnorm, softmax_xent, and the forward passes of the blocked reductions
+ *     sum, mean, bce_logits, mse, gauss_kl. The others are single loops that are their own reference: the
+ *     element-wise and shape ops (dropout, add, mul, scale, add_channel, concat, split, reshape), the
+ *     backward passes of the reductions and losses, softmax_forward (the row kernel of softmax_xent) and
+ *     time_embed. The fast versions use CBLAS (when GM_HAVE_BLAS) and OpenMP over batch rows with
+ *     schedule(static). Reductions across rows are done in fixed-size blocks summed in order in double,
+ *     so results do not depend on the thread count.
  *   - Tensors are contiguous, row-major; images are NCHW. Sizes are size_t.
  *   - Programmer errors (NULL required pointers, zero dims where forbidden) hit GM_ASSERT.
  * Ownership: kernels own nothing; every pointer is borrowed for the duration of the call.
@@ -220,9 +227,11 @@ void gm_reshape_backward(float *din, const float *dout, size_t N);
 /* out[0] = sum(in(N)); din += dout[0]. */
 void gm_sum_forward(float *out, const float *in, size_t N);
 void gm_sum_backward(float *din, const float *dout, size_t N);
+void gm_sum_forward_ref(float *out, const float *in, size_t N);
 /* out[0] = mean(in(N)); din += dout[0] / N. */
 void gm_mean_forward(float *out, const float *in, size_t N);
 void gm_mean_backward(float *din, const float *dout, size_t N);
+void gm_mean_forward_ref(float *out, const float *in, size_t N);
 /* Double-precision sum of x(N) in fixed 1024-element blocks (thread-count independent). */
 double gm_sum_f64(const float *x, size_t N);
 
@@ -242,13 +251,16 @@ void gm_softmax_forward(float *out, const float *in, size_t B, size_t V);
 /* Binary cross-entropy with logits, mean over N: out[0] = mean(max(x,0) - x t + log(1 + e^-|x|));
  * dx += dout (sigmoid(x) - t)/N; dt += dout (-x)/N (targets may need gradients; NULL skips). */
 void gm_bce_logits_forward(float *out, const float *x, const float *t, size_t N);
+void gm_bce_logits_forward_ref(float *out, const float *x, const float *t, size_t N);
 void gm_bce_logits_backward(float *dx, float *dt, const float *dout, const float *x, const float *t, size_t N);
 /* Mean squared error: out[0] = mean((a - b)^2) over N; da += 2 dout (a-b)/N; db -= the same. */
 void gm_mse_forward(float *out, const float *a, const float *b, size_t N);
+void gm_mse_forward_ref(float *out, const float *a, const float *b, size_t N);
 void gm_mse_backward(float *da, float *db, const float *dout, const float *a, const float *b, size_t N);
 /* KL(N(mu, exp(logvar)) || N(0, I)) summed over D and averaged over B:
  * out[0] = -1/(2B) sum (1 + logvar - mu^2 - exp(logvar)).  dmu += dout mu / B; dlogvar += dout (exp(lv)-1)/(2B). */
 void gm_gauss_kl_forward(float *out, const float *mu, const float *logvar, size_t B, size_t D);
+void gm_gauss_kl_forward_ref(float *out, const float *mu, const float *logvar, size_t B, size_t D);
 void gm_gauss_kl_backward(float *dmu, float *dlogvar, const float *dout, const float *mu, const float *logvar,
                           size_t B, size_t D);
 

@@ -1,5 +1,9 @@
 /* base.c — status strings, thread-local error buffer, assertion handler, allocator hooks.
- * Owns: the process-wide allocator hook and the fault-injection counters. */
+ * Owns: the process-wide allocator hook and the fault-injection counters.
+ *
+ * module: core (src/core/) owns what every other module stands on: status codes and error messages,
+ * the allocator and fault injection, tensors and arenas, the Philox RNG, atomic file writes and SHA-256.
+ * It depends on nothing else in genmix (level 0 of docs/design.md's module map). */
 #include "genmix/base.h"
 
 #include <stdarg.h>

@@ -1,6 +1,10 @@
 /* eval_boot.c — percentile bootstraps (k-NN indicators, subset means, FD with multinomial row counts)
  * and the compatibility profiles. Replicates draw from Philox streams keyed by the replicate index, so
- * the intervals do not depend on the thread count. Owns nothing between calls. Thread safety: re-entrant. */
+ * the intervals do not depend on the thread count. Owns nothing between calls. Thread safety: re-entrant.
+ *
+ * module: eval (src/eval/) owns the sample-quality metrics between feature sets (FD, KID/MMD, k-NN P/R and
+ * density/coverage, PRD, Vendi, RKE, IS), their bootstraps and the compatibility profiles (genmix/eval.h).
+ * It uses core, io, linalg and nn; the methods (mix, moe, latent, ...) may use it. */
 #include "eval_internal.h"
 #include "genmix/rng.h"
 
@@ -14,13 +18,25 @@ double gm_eval_percentile(const double *v, size_t n, double q) {
     return gm_percentile(v, n, q, &r) == GM_OK ? r : (double)NAN;
 }
 
-static gm_ci interval(const double *v, size_t B, double level) {
-    gm_ci c = {gm_eval_percentile(v, B, 50 * (1 - level)), gm_eval_percentile(v, B, 100 - 50 * (1 - level))};
-    return c;
+/* Central `level` percentile interval of v[0..B); GM_ENOMEM (not a NaN interval) when the copy fails. */
+static int interval(const double *v, size_t B, double level, gm_ci *c) {
+    if (B == 0) {
+        c->lo = c->hi = NAN;
+        return GM_OK;
+    }
+    double *s = gm_malloc(B * sizeof(double));
+    if (!s) return GM_ENOMEM;
+    memcpy(s, v, B * sizeof(double));
+    gm_sort_f64(s, B);
+    c->lo = gm_percentile_sorted(s, B, 50 * (1 - level));
+    c->hi = gm_percentile_sorted(s, B, 100 - 50 * (1 - level));
+    gm_free(s);
+    return GM_OK;
 }
 
 gm_ci gm_ci_bias_corrected(const double *v, size_t B, double estimate, double level) {
-    gm_ci c = interval(v, B, level);
+    gm_ci c;
+    if (interval(v, B, level, &c)) return (gm_ci){NAN, NAN};
     double m = 0;
     for (size_t b = 0; b < B; b++) m += v[b];
     double bias = B ? m / (double)B - estimate : 0;
@@ -72,13 +88,14 @@ int gm_knn_bootstrap(const gm_knn_result *r, const gm_knn_config *cfg, size_t B,
         return GM_ENOMEM;
     }
     gm_ci *dst[6] = {&ci->precision, &ci->recall, &ci->dc_precision, &ci->dc_recall, &ci->density, &ci->coverage};
-    for (int m = 0; m < 6; m++) {
+    int rc = GM_OK;
+    for (int m = 0; m < 6 && !rc; m++) {
         for (size_t b = 0; b < B; b++) col[b] = v[6 * b + (size_t)m];
-        *dst[m] = interval(col, B, level);
+        rc = interval(col, B, level, dst[m]);
     }
     gm_free(col);
     gm_free(v);
-    return GM_OK;
+    return rc;
 }
 
 int gm_mean_bootstrap(const double *x, size_t n, size_t B, uint64_t seed, double level, gm_ci *ci) {
@@ -92,9 +109,9 @@ int gm_mean_bootstrap(const double *x, size_t n, size_t B, uint64_t seed, double
         for (size_t t = 0; t < n; t++) s += x[gm_rng_below(&g, n)];
         v[b] = s / (double)n;
     }
-    *ci = interval(v, B, level);
+    int rc = interval(v, B, level, ci);
     gm_free(v);
-    return GM_OK;
+    return rc;
 }
 
 /* Weighted statistics of x with integer row counts c (Σc = n): mean, M2 = Σ c_i (x_i - mu)(x_i - mu)^T. */

@@ -157,7 +157,8 @@ static int fd_moments_impl(const double *mu1, const double *S1, const double *mu
         rc2 = (fast ? gm_la_syev : gm_la_syev_ref)(M, d, mu, 0);
     }
     if ((rc = rc1) || (rc = rc2)) { /* the message was recorded on the worker thread */
-        rc = rc == GM_ENOMEM ? rc : gm_set_error(GM_ENUMERIC, "FD: the eigen solver failed on a %zu x %zu covariance", d, d);
+        rc = rc == GM_ENOMEM ? gm_set_error(GM_ENOMEM, "FD: out of memory in the eigen solver (%zu x %zu)", d, d)
+                             : gm_set_error(GM_ENUMERIC, "FD: the eigen solver failed on a %zu x %zu covariance", d, d);
         goto fail;
     }
     out->min_eig1 = w[0];

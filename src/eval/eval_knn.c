@@ -511,14 +511,18 @@ static int any_overflow(const knn_eng *e) {
 static int eng_finish(knn_eng *e, const size_t sym_done[2], gm_knn_result *out) {
     const gm_knn_config *c = e->cfg;
     size_t nr = e->n[0], nf = e->n[1], k = e->kmax;
+    knn_item *it = NULL;
+    double *tr = NULL, *tf = NULL, *mind = NULL;
     int rc;
-    if ((rc = alloc_result(out, c, nr, nf))) return rc;
-    if ((rc = eng_reserve(e, 0, nr)) || (rc = eng_reserve(e, 1, nf))) return rc;
+    /* every failure from here on goes through `done`, which frees the partial result too */
+    if ((rc = alloc_result(out, c, nr, nf))) goto done;
+    if ((rc = eng_reserve(e, 0, nr)) || (rc = eng_reserve(e, 1, nf))) goto done;
     /* pass 1: both sets in one parallel region */
     size_t m0 = sym_count(e, nr, sym_done[0], ntiles(nr, e->tile)), m1 = sym_count(e, nf, sym_done[1], ntiles(nf, e->tile));
-    knn_item *it = gm_malloc((m0 + m1 + 1) * sizeof(knn_item));
-    double *tr = gm_malloc(nr * k * sizeof(double)), *tf = gm_malloc(nf * k * sizeof(double));
-    double *mind = gm_malloc(nr * sizeof(double));
+    it = gm_malloc((m0 + m1 + 1) * sizeof(knn_item));
+    tr = gm_malloc(nr * k * sizeof(double));
+    tf = gm_malloc(nf * k * sizeof(double));
+    mind = gm_malloc(nr * sizeof(double));
     rc = GM_ENOMEM;
     if (!it || !tr || !tf || !mind) goto done;
     size_t q = 0;

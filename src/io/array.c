@@ -1,7 +1,10 @@
 /* array.c — gm_array: typed n-d arrays as read from .npy/.npz/.safetensors/IDX files, dtype tables and
  * conversion to float32/float64 (f16 and bf16 decoded in software).
  * Owns: the data block (alloc_) or the read-only mapping (map_) of each owned array; views own nothing.
- * Thread safety: per object. */
+ * Thread safety: per object.
+ *
+ * module: io (src/io/) owns the file formats: .npy/.npz arrays, .safetensors, IDX (Fashion-MNIST), CSV and
+ * PNG (genmix/io.h). It uses core only; everything above may use it. */
 #include <math.h>
 #include <stdio.h>
 #include <sys/mman.h>

@@ -3,7 +3,11 @@
  * Owns: one slab per role (params, grads, Adam m, Adam v), noise buffers, a training tape and an
  * inference tape. The training step draws all noise from the stream (seed, GM_STREAM_NOISE, step), so
  * a run resumed from a checkpoint at step s repeats the uninterrupted run exactly.
- * Thread safety: one gm_ae per thread (kernels inside may use OpenMP). */
+ * Thread safety: one gm_ae per thread (kernels inside may use OpenMP).
+ *
+ * module: latent (src/latent/) owns the autoencoders (ae.h), the Fashion-MNIST classifier (classifier.h)
+ * and latent-space MCMC with its linear-AE closed forms (mcmc.h). A method: it uses core, io, linalg, nn
+ * and eval, and no other method. */
 #include "genmix/ae.h"
 
 #include <math.h>
@@ -460,29 +464,31 @@ int gm_ae_save(const gm_ae *ae, const char *path) {
     const gm_ae_config *c = &ae->cfg;
     cJSON *j = cJSON_CreateObject();
     if (!j) return GM_ENOMEM;
-    cJSON_AddStringToObject(j, "type", gm_ae_type_name(c->type));
-    cJSON_AddStringToObject(j, "arch", c->conv ? "conv" : "mlp");
-    cJSON_AddNumberToObject(j, "data_dim", (double)c->data_dim);
-    cJSON_AddNumberToObject(j, "latent_dim", (double)c->latent_dim);
+    int ok = 1;
+    ok &= cJSON_AddStringToObject(j, "type", gm_ae_type_name(c->type)) != NULL;
+    ok &= cJSON_AddStringToObject(j, "arch", c->conv ? "conv" : "mlp") != NULL;
+    ok &= cJSON_AddNumberToObject(j, "data_dim", (double)c->data_dim) != NULL;
+    ok &= cJSON_AddNumberToObject(j, "latent_dim", (double)c->latent_dim) != NULL;
     cJSON *h = cJSON_AddArrayToObject(j, "hidden");
-    cJSON_AddItemToArray(h, cJSON_CreateNumber((double)c->hidden[0]));
-    cJSON_AddItemToArray(h, cJSON_CreateNumber((double)c->hidden[1]));
-    cJSON_AddNumberToObject(j, "disc_hidden", (double)c->disc_hidden);
-    cJSON_AddStringToObject(j, "hidden_act", gm_act_name((gm_act)c->hidden_act));
-    cJSON_AddStringToObject(j, "likelihood", c->gaussian ? "gaussian" : "bernoulli");
-    cJSON_AddNumberToObject(j, "dec_sigma", c->dec_sigma);
-    cJSON_AddNumberToObject(j, "beta", c->beta);
-    cJSON_AddNumberToObject(j, "sigma_c", c->sigma_c);
-    cJSON_AddNumberToObject(j, "lambda_adv", c->lambda_adv);
-    cJSON_AddNumberToObject(j, "lr", c->lr);
-    cJSON_AddNumberToObject(j, "beta1", c->beta1);
-    cJSON_AddNumberToObject(j, "beta2", c->beta2);
-    cJSON_AddNumberToObject(j, "adam_eps", c->adam_eps);
-    cJSON_AddNumberToObject(j, "epochs", (double)c->epochs);
-    cJSON_AddNumberToObject(j, "batch", (double)c->batch);
-    char *js = cJSON_PrintUnformatted(j);
+    ok &= h != NULL;
+    ok &= h && cJSON_AddItemToArray(h, cJSON_CreateNumber((double)c->hidden[0]));
+    ok &= h && cJSON_AddItemToArray(h, cJSON_CreateNumber((double)c->hidden[1]));
+    ok &= cJSON_AddNumberToObject(j, "disc_hidden", (double)c->disc_hidden) != NULL;
+    ok &= cJSON_AddStringToObject(j, "hidden_act", gm_act_name((gm_act)c->hidden_act)) != NULL;
+    ok &= cJSON_AddStringToObject(j, "likelihood", c->gaussian ? "gaussian" : "bernoulli") != NULL;
+    ok &= cJSON_AddNumberToObject(j, "dec_sigma", c->dec_sigma) != NULL;
+    ok &= cJSON_AddNumberToObject(j, "beta", c->beta) != NULL;
+    ok &= cJSON_AddNumberToObject(j, "sigma_c", c->sigma_c) != NULL;
+    ok &= cJSON_AddNumberToObject(j, "lambda_adv", c->lambda_adv) != NULL;
+    ok &= cJSON_AddNumberToObject(j, "lr", c->lr) != NULL;
+    ok &= cJSON_AddNumberToObject(j, "beta1", c->beta1) != NULL;
+    ok &= cJSON_AddNumberToObject(j, "beta2", c->beta2) != NULL;
+    ok &= cJSON_AddNumberToObject(j, "adam_eps", c->adam_eps) != NULL;
+    ok &= cJSON_AddNumberToObject(j, "epochs", (double)c->epochs) != NULL;
+    ok &= cJSON_AddNumberToObject(j, "batch", (double)c->batch) != NULL;
+    char *js = ok ? cJSON_PrintUnformatted(j) : NULL; /* an Add that ran out of memory returned NULL/false */
     cJSON_Delete(j);
-    if (!js) return GM_ENOMEM;
+    if (!js) return gm_set_error(GM_ENOMEM, "out of memory writing the checkpoint config");
     gm_checkpoint_meta m = {gm_ae_type_name(c->type), js, ae->opt.step, ae->epoch, ae->seed, NULL};
     int rc = gm_checkpoint_save(path, &ae->p, &ae->opt, &m);
     cJSON_free(js);
@@ -510,7 +516,12 @@ int gm_ae_load(gm_ae **out, const char *path) {
         rc = gm_set_error(GM_EFORMAT, "%s: not an autoencoder checkpoint (model '%s')", path, model ? model : "?");
         goto done;
     }
+    gm_clear_error();
     j = js ? cJSON_Parse(js) : NULL;
+    if (js && !j && gm_last_error()[0]) { /* cJSON allocates through gm_malloc, which left the message */
+        rc = GM_ENOMEM;
+        goto done;
+    }
     gm_ae_config c = gm_ae_config_default((gm_ae_type)type);
     double v[16];
     const cJSON *h = j ? cJSON_GetObjectItemCaseSensitive(j, "hidden") : NULL;

@@ -198,21 +198,23 @@ int gm_clf_features(gm_clf *c, const float *X, size_t n, float *out) {
 int gm_clf_save(const gm_clf *c, const char *path) {
     cJSON *cfg = cJSON_CreateObject();
     if (!cfg) return GM_ENOMEM;
-    cJSON_AddStringToObject(cfg, "spec", c->spec);
+    int ok = 1;
+    ok &= cJSON_AddStringToObject(cfg, "spec", c->spec) != NULL;
     cJSON *in = cJSON_AddArrayToObject(cfg, "input");
-    for (int i = 0; i < 3; i++) cJSON_AddItemToArray(in, cJSON_CreateNumber((double)img_shape[i]));
-    cJSON_AddNumberToObject(cfg, "epochs", (double)c->cfg.epochs);
-    cJSON_AddNumberToObject(cfg, "batch", (double)c->cfg.batch);
-    cJSON_AddNumberToObject(cfg, "lr", c->cfg.lr);
-    cJSON_AddNumberToObject(cfg, "lr_min", c->cfg.lr_min);
-    cJSON_AddNumberToObject(cfg, "warmup", (double)c->cfg.warmup);
-    cJSON_AddNumberToObject(cfg, "weight_decay", (double)c->cfg.weight_decay);
-    cJSON_AddNumberToObject(cfg, "steps_per_epoch", (double)c->steps_per_epoch);
-    cJSON_AddNumberToObject(cfg, "classes", 10);
-    cJSON_AddNumberToObject(cfg, "feature_dim", (double)gm_clf_feature_dim(c));
-    char *js = cJSON_PrintUnformatted(cfg);
+    ok &= in != NULL;
+    for (int i = 0; i < 3; i++) ok &= in && cJSON_AddItemToArray(in, cJSON_CreateNumber((double)img_shape[i]));
+    ok &= cJSON_AddNumberToObject(cfg, "epochs", (double)c->cfg.epochs) != NULL;
+    ok &= cJSON_AddNumberToObject(cfg, "batch", (double)c->cfg.batch) != NULL;
+    ok &= cJSON_AddNumberToObject(cfg, "lr", c->cfg.lr) != NULL;
+    ok &= cJSON_AddNumberToObject(cfg, "lr_min", c->cfg.lr_min) != NULL;
+    ok &= cJSON_AddNumberToObject(cfg, "warmup", (double)c->cfg.warmup) != NULL;
+    ok &= cJSON_AddNumberToObject(cfg, "weight_decay", (double)c->cfg.weight_decay) != NULL;
+    ok &= cJSON_AddNumberToObject(cfg, "steps_per_epoch", (double)c->steps_per_epoch) != NULL;
+    ok &= cJSON_AddNumberToObject(cfg, "classes", 10) != NULL;
+    ok &= cJSON_AddNumberToObject(cfg, "feature_dim", (double)gm_clf_feature_dim(c)) != NULL;
+    char *js = ok ? cJSON_PrintUnformatted(cfg) : NULL; /* an Add that ran out of memory returned NULL/false */
     cJSON_Delete(cfg);
-    if (!js) return GM_ENOMEM;
+    if (!js) return gm_set_error(GM_ENOMEM, "out of memory writing the checkpoint config");
     gm_checkpoint_meta m = {"classifier", js, c->step, c->epoch, c->cfg.seed, &c->noise};
     int rc = gm_checkpoint_save(path, &c->net->params, &c->opt, &m);
     cJSON_free(js);
@@ -238,7 +240,12 @@ int gm_clf_load(gm_clf **out, const char *path) {
         rc = gm_set_error(GM_EFORMAT, "%s: not a classifier checkpoint (model '%s')", path, model ? model : "?");
         goto done;
     }
+    gm_clear_error();
     cfg = js ? cJSON_Parse(js) : NULL;
+    if (js && !cfg && gm_last_error()[0]) { /* cJSON allocates through gm_malloc, which left the message */
+        rc = GM_ENOMEM;
+        goto done;
+    }
     const char *spec = cfg ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "spec")) : NULL;
     double ep, bt, lr, lrm, wu, wd, spe;
     if (!spec || num_field(cfg, "epochs", &ep) || num_field(cfg, "batch", &bt) || num_field(cfg, "lr", &lr) ||

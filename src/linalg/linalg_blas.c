@@ -2,7 +2,11 @@
  * built with BLAS, naive loops otherwise. The linalg folder owns the dense linear algebra every module
  * uses (products, symmetric eigen, SVD, Cholesky/SPD and LU solves) and the order statistics.
  * Owns nothing. Thread safety: re-entrant; static OpenMP loops over fixed row blocks, each output element
- * computed by one thread (bitwise independent of the thread count). */
+ * computed by one thread (bitwise independent of the thread count).
+ *
+ * module: linalg (src/linalg/) owns dense linear algebra (GEMM/SYRK products, symmetric eigen, SVD values,
+ * Cholesky/SPD and LU solves, each solver with a naive _ref twin), the kernel values (RBF, polynomial) and
+ * order statistics (genmix/linalg.h). It uses core only. */
 #include "genmix/linalg.h"
 
 

@@ -4,7 +4,11 @@
  * mix_sim.c (replications and their summary), mix_qp.c (simplex QP), mix_dots.c (dot products);
  * mix_internal.h holds what they share privately.
  * Thread safety: no shared state. Spec: shared/specs/mixture_ucb.md (paper-faithful constants by default,
- * code_compat optional). */
+ * code_compat optional).
+ *
+ * module: mix (src/mix/) owns Mixture-UCB: the bandit state machine, reference-set terms, the mixture QP,
+ * the offline optimum and replications (genmix/mix.h). A method: it uses core, io, linalg, nn and eval.
+ */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

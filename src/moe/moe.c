@@ -6,7 +6,11 @@
  * simulation study), moe_io.c (model files); moe_internal.h holds what they share privately.
  *
  * Owns: gm_moe arrays (W, V). Thread safety: no shared state; every call is single-threaded.
- * Numerics: all arithmetic in double; reductions in a fixed order. */
+ * Numerics: all arithmetic in double; reductions in a fixed order.
+ *
+ * module: moe (src/moe/) owns the softmax-gated mixture of experts: model, EM fitter, selection, sampling,
+ * the identifiability simulation and its Voronoi losses (genmix/moe.h). A method: it uses core, io, linalg,
+ * nn and eval. */
 #include "genmix/moe.h"
 
 #include <float.h>

@@ -306,8 +306,8 @@ int gm_moe_fit(const gm_moe_fit_config *cfg, const double *X, const int *y, size
         grad = gm_malloc((df + 1) * sizeof(double));
         rc = GM_ENOMEM;
         if (!tau || !grad) goto fail;
-        gm_moe_loglik(&res->model, X, y, n, tau);
-        gm_moe_gradient(&res->model, X, y, n, grad);
+        if (isnan(gm_moe_loglik(&res->model, X, y, n, tau)) || isnan(gm_moe_gradient(&res->model, X, y, n, grad)))
+            goto fail; /* rc is GM_ENOMEM: the row scratch (the labels were checked by the fitter) */
         res->grad_norm = 0.0;
         for (size_t i = 0; i < df; i++) res->grad_norm = fmax(res->grad_norm, fabs(grad[i]));
         double ent = 0.0;

@@ -168,22 +168,23 @@ double gm_moe_gradient(const gm_moe *m, const double *X, const int *y, size_t n,
     return ll;
 }
 
-void gm_moe_gate_proba(const gm_moe *m, const double *X, size_t n, double *G) {
+int gm_moe_gate_proba(const gm_moe *m, const double *X, size_t n, double *G) {
     size_t k = m->n_experts, d = m->dim;
     gm__moe_row_scratch w;
-    GM_ASSERT(gm__moe_scratch_alloc(&w, m) == GM_OK);
+    if (gm__moe_scratch_alloc(&w, m)) return GM_ENOMEM;
     for (size_t t = 0; t < n; t++) {
         gm__moe_design_rows(m->gate, X + t * d, d, w.xt, w.gt);
         gm__moe_row_eval(m, w.xt, w.gt, w.logpi, w.logf);
         for (size_t i = 0; i < k; i++) G[t * k + i] = exp(w.logpi[i]);
     }
     gm_free(w.block);
+    return GM_OK;
 }
 
-void gm_moe_predict_proba(const gm_moe *m, const double *X, size_t n, double *P) {
+int gm_moe_predict_proba(const gm_moe *m, const double *X, size_t n, double *P) {
     size_t k = m->n_experts, S = m->n_classes, d = m->dim;
     gm__moe_row_scratch w;
-    GM_ASSERT(gm__moe_scratch_alloc(&w, m) == GM_OK);
+    if (gm__moe_scratch_alloc(&w, m)) return GM_ENOMEM;
     for (size_t t = 0; t < n; t++) {
         gm__moe_design_rows(m->gate, X + t * d, d, w.xt, w.gt);
         gm__moe_row_eval(m, w.xt, w.gt, w.logpi, w.logf);
@@ -198,20 +199,25 @@ void gm_moe_predict_proba(const gm_moe *m, const double *X, size_t n, double *P)
         for (size_t s = 0; s < S; s++) pr[s] /= tot;
     }
     gm_free(w.block);
+    return GM_OK;
 }
 
-void gm_moe_predict(const gm_moe *m, const double *X, size_t n, int *labels) {
+int gm_moe_predict(const gm_moe *m, const double *X, size_t n, int *labels) {
     size_t S = m->n_classes, d = m->dim;
     double *P = gm_malloc(S * sizeof(double));
-    GM_ASSERT(P != NULL);
+    if (!P) return GM_ENOMEM;
     for (size_t t = 0; t < n; t++) {
-        gm_moe_predict_proba(m, X + t * d, 1, P);
+        if (gm_moe_predict_proba(m, X + t * d, 1, P)) {
+            gm_free(P);
+            return GM_ENOMEM;
+        }
         size_t best = 0;
         for (size_t s = 1; s < S; s++)
             if (P[s] > P[best]) best = s;
         labels[t] = (int)best;
     }
     gm_free(P);
+    return GM_OK;
 }
 
 void gm_moe_score(const double *P, size_t n, size_t S, const int *y, size_t *n_known, double *accuracy,

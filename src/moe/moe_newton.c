@@ -46,11 +46,13 @@ static int newton_direction(const double *H, const double *g, size_t m, double *
  * negative Hessian replaced by max(|lambda|, 1e-8 max|lambda|), so that delta is an ascent direction even
  * where ell is not concave; the step is then capped to max|delta_i| <= 1. Eigen-decomposition by
  * gm_la_syev: LAPACK for m >= 48, its Jacobi reference below (OpenBLAS threading overhead dominates tiny
- * problems). work: m*m + m; Q row c = eigenvector of ev[c]. */
+ * problems). work: m*m + m; Q row c = eigenvector of ev[c]. Returns 0, 1 (no direction) or -1 (ENOMEM). */
 static int polish_direction(const double *H, const double *g, size_t m, double *delta, double *work) {
     double *Q = work, *ev = work + m * m;
     memcpy(Q, H, m * m * sizeof(double));
-    if ((m >= 48 ? gm_la_syev : gm_la_syev_ref)(Q, m, ev, 1) != GM_OK) return 1;
+    int rc = (m >= 48 ? gm_la_syev : gm_la_syev_ref)(Q, m, ev, 1);
+    if (rc == GM_ENOMEM) return -1; /* the Jacobi reference's work arrays: an error, not a failed step */
+    if (rc != GM_OK) return 1;
     double emax = 0.0;
     for (size_t i = 0; i < m; i++) emax = fmax(emax, fabs(ev[i]));
     if (!(emax > 0.0)) return 1;
@@ -285,7 +287,13 @@ int gm_moe_fitter_polish(gm_moe_fitter *f) {
         for (size_t i = 0; i < df; i++) gmax = fmax(gmax, fabs(g[i]));
         if (gmax <= 1e-8) break;
         fd_neg_hessian(&f->m, th, f->Xt, f->Gt, f->y, f->n, lam, H, tn, gp, gmn, &f->rs);
-        if (polish_direction(H, g, df, delta, work)) break;
+        int dir = polish_direction(H, g, df, delta, work);
+        if (dir < 0) {
+            gm_moe_unpack(&f->m, th);
+            gm_free(buf);
+            return GM_ENOMEM;
+        }
+        if (dir) break;
         double s = 1.0, Fn = -INFINITY;
         int ok = 0;
         for (int h = 0; h <= 30; h++, s *= 0.5) {

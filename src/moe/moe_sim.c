@@ -326,7 +326,8 @@ static int sim_one(const gm_moe_sim_config *cfg, size_t gi, size_t rep, gm_moe_s
     if (!X || !y) goto done;
     if ((rc = gm_moe_sample_lcg(truth, n, rec->data_seed, cfg->xr, X, y, NULL)) != GM_OK) goto done;
     /* a class with no rows (tiny n) cannot be fitted: record as degenerate with NaN loss */
-    if (gm_moe_check_labels(y, n, S) != GM_OK) {
+    if ((rc = gm_moe_check_labels(y, n, S)) == GM_ENOMEM) goto done;
+    if (rc != GM_OK) {
         rec->flags = GM_MOE_DEGENERATE;
         rec->loss.total = rec->loss1.total = NAN;
         rc = GM_OK;

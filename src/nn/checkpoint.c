@@ -2,7 +2,11 @@
  * The file format (style §2.12) is handled by the io module (gm_st_writer_* / gm_safetensors_*); this file
  * only maps a parameter table, an optimiser and a gm_checkpoint_meta onto tensor names and __metadata__
  * keys, and adds the checkpoint-level checks (format == "genmix", shapes against the model, finite weights).
- * Owns: the parsed gm_safetensors of a gm_checkpoint. Thread safety: per object. */
+ * Owns: the parsed gm_safetensors of a gm_checkpoint. Thread safety: per object.
+ *
+ * module: nn (src/nn/) owns the neural-network layer: llm.c-style kernels with naive _ref twins (nn.h), the
+ * eager tape (tape.h), optimisers (optim.h), parameter tables, sequential models and checkpoints
+ * (models.h). It uses core, io and linalg; eval and the methods build on it. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>

@@ -793,6 +793,40 @@ void gm_gauss_kl_backward(float *dmu, float *dlogvar, const float *dout, const f
     }
 }
 
+/* Naive twins of the blocked reductions: one sequential double sum (no blocks, no threads). They agree with
+ * the fast kernels to rounding of the double partial sums, i.e. bitwise after the final float rounding
+ * except in rare ties; the tests compare them with a 1e-6 relative tolerance. The backward kernels of these
+ * ops are single element-wise loops and are their own reference. */
+void gm_sum_forward_ref(float *out, const float *in, size_t N) {
+    double s = 0.0;
+    for (size_t i = 0; i < N; i++) s += (double)in[i];
+    out[0] = (float)s;
+}
+void gm_mean_forward_ref(float *out, const float *in, size_t N) {
+    GM_ASSERT(N > 0);
+    double s = 0.0;
+    for (size_t i = 0; i < N; i++) s += (double)in[i];
+    out[0] = (float)(s / (double)N);
+}
+void gm_bce_logits_forward_ref(float *out, const float *x, const float *t, size_t N) {
+    GM_ASSERT(N > 0);
+    double s = 0.0;
+    for (size_t i = 0; i < N; i++) s += bce1(x[i], t[i]);
+    out[0] = (float)(s / (double)N);
+}
+void gm_mse_forward_ref(float *out, const float *a, const float *b, size_t N) {
+    GM_ASSERT(N > 0);
+    double s = 0.0;
+    for (size_t i = 0; i < N; i++) s += ((double)a[i] - (double)b[i]) * ((double)a[i] - (double)b[i]);
+    out[0] = (float)(s / (double)N);
+}
+void gm_gauss_kl_forward_ref(float *out, const float *mu, const float *logvar, size_t B, size_t D) {
+    GM_ASSERT(B > 0);
+    double s = 0.0;
+    for (size_t i = 0; i < B * D; i++) s += 1.0 + (double)logvar[i] - (double)mu[i] * (double)mu[i] - exp((double)logvar[i]);
+    out[0] = (float)(-0.5 * s / (double)B);
+}
+
 /* ==== sinusoidal time embedding ================================================================ */
 
 void gm_time_embed_forward(float *out, const float *t, size_t B, size_t D, float max_period) {

@@ -10,6 +10,9 @@
  * 5x9 bitmap font (src/plot/plot_font.h) at an integer scale chosen from the image size.
  * Output is a pure function of the plot and the size (no time stamps, no threads): same input, same bytes.
  * Thread safety: one plot per thread.
+ *
+ * module: plot (src/plot/) owns the PNG line/scatter/band plots and their bitmap font (genmix/plot.h).
+ * It uses core and io; at the methods' level, so only the CLI uses it.
  */
 #include "genmix/plot.h"
 

@@ -3,7 +3,11 @@
  *
  * Owns: log-weights, normalised-weight and ancestor buffers, one scratch buffer for the gather.
  * Borrows: the registered arrays. Thread safety: one gm_smc per thread. Everything here is O(N) serial
- * work in a fixed order, so results never depend on the thread count. */
+ * work in a fixed order, so results never depend on the thread count.
+ *
+ * module: smc (src/smc/) owns sequential Monte Carlo: the particle system, resampling, tempering, and DAS
+ * test-time alignment with its rewards and baselines (genmix/smc.h, genmix/das.h). It sits above diffusion,
+ * whose samplers DAS drives, and uses core, io, linalg, nn and eval. */
 #include <math.h>
 #include <string.h>
 
