@@ -1,0 +1,142 @@
+/* genmix/prdiv.h — precision–recall curves and PR-divergences (Verine et al. 2023; Sajjadi et al. 2018;
+ * Simon et al. 2019): exact curves for given densities, estimators from samples, D_λ-PR, the
+ * f-divergence-as-mixture identity, and the PR-GAN losses (spec /work/shared/specs/pr_divergence.md).
+ *
+ * Usage:
+ *     double lam[3] = {0.1, 1, 10}, a[3], b[3];
+ *     gm_prcurve_discrete(p, q, n, lam, 3, a, b);              // exact α_λ = Σ min(λp, q), β_λ = α_λ/λ
+ *     gm_prcurve_config pc = gm_prcurve_config_default();      // classifier: 10 runs, median of logits
+ *     gm_prcurve_estimate(&R, &F, GM_PRCURVE_KNN, &pc, lam, 3, a, b);
+ *     double dpr = gm_prdiv_from_alpha(lam[1], a[1]);           // D_λ-PR = min(λ,1) − α_λ
+ *
+ * Conventions: P = real/target (density p), Q = fake/model (density q), r = p/q; every API takes (real,
+ * fake) in that order. α_λ = ∫ min(λp, q) (precision), β_λ = α_λ/λ (recall); λ > 0 (finite).
+ * Estimators (all return an α̂/β̂ curve on the caller's λ grid):
+ *   GM_PRCURVE_CLASSIFIER  Simon et al.: each set is split in halves by a per-row coin flip; `runs`
+ *     classifiers (logit > 0 = real; linear, or one hidden ReLU layer) are trained with BCE + Adam (L2
+ *     weight decay) on the training halves; α̂_λ = min_t [λ·P̂(s < t) + Q̂(s ≥ t)] over thresholds t of the
+ *     median (over runs) logit s on the test halves. An upper bound of α_λ in expectation for a fixed
+ *     classifier; the minimum over thresholds makes it slightly optimistic on small test sets.
+ *   GM_PRCURVE_KNN  k-NN density ratio: p̂, q̂ ∝ k / (n ρ_k^d) (ρ_k = k-th neighbour distance, self
+ *     excluded within a set, n − 1 in that case), r̂ = p̂/q̂, α̂ = ½ mean_Q min(λr̂, 1) + ½ mean_P min(λ, 1/r̂),
+ *     clamped to min(λ, 1) (r̂ is not normalised). Consistent as n → ∞ with k → ∞, k/n → 0; biased at fixed k
+ *     in high dimension.
+ *   GM_PRCURVE_HIST  Sajjadi's PRD (gm_prd: k-means on the union, 1001 angles, runs averaged), read at each
+ *     λ by linear interpolation between the two neighbouring angles (the histogram curve is piecewise
+ *     linear in λ, so this is exact except within one angle step of a kink).
+ * Ownership: inputs borrowed; outputs caller-owned arrays of n_lambda doubles.
+ * Errors: GM_EINVAL (λ ≤ 0 or not finite, empty sets, k too large, bad config), GM_ESHAPE (dimensions
+ * differ), GM_ENOMEM, GM_ENUMERIC (non-finite scores). The library never exits.
+ * Thread safety: no shared state; results do not depend on the thread count (fixed-order reductions).
+ */
+#ifndef GM_PRDIV_H
+#define GM_PRDIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "genmix/base.h"
+#include "genmix/eval.h" /* gm_feats, gm_prd_config */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== exact curves ================================================================================ */
+
+/* f_λ(u) = max(λu, 1) − max(λ, 1). */
+double gm_prdiv_f(double lambda, double u);
+/* D_λ-PR = min(λ, 1) − α_λ (the theorem of spec §1.3). */
+double gm_prdiv_from_alpha(double lambda, double alpha);
+/* Check a λ grid: every entry finite and > 0 (GM_EINVAL naming the first bad entry). */
+int gm_prcurve_check_lambdas(const double *lambdas, size_t n_lambda);
+
+/* Discrete densities (non-negative, each summing to 1 within 1e-6): α_λ = Σ min(λ p_i, q_i). */
+int gm_prcurve_discrete(const double *p, const double *q, size_t n, const double *lambdas, size_t n_lambda,
+                        double *alpha, double *beta);
+/* Densities tabulated on a uniform grid with cell volume h (1-D step, 2-D step², ...): α_λ = h Σ min(λp, q)
+ * (midpoint rule; use cell centres). No normalisation check (truncated tails are the caller's business). */
+int gm_prcurve_grid(const double *p, const double *q, size_t n, double h, const double *lambdas,
+                    size_t n_lambda, double *alpha, double *beta);
+/* Two 1-D Gaussians P = N(mp, sp²), Q = N(mq, sq²): exact α_λ from the roots of log(λp/q) (a quadratic). */
+double gm_prcurve_gauss1d(double mp, double sp, double mq, double sq, double lambda);
+/* D_λ-PR of the same pair by its hockey-stick form (λ ≥ 1: ∫(q − λp)₊; λ < 1: ∫(λp − q)₊), accurate in
+ * relative terms far into the tails (where min(λ,1) − α would cancel). */
+double gm_prdiv_gauss1d(double mp, double sp, double mq, double sq, double lambda);
+
+/* ==== from log density ratios ====================================================================== */
+/* lr_fake[j] = log r(y_j) at fake samples, lr_real[i] = log r(x_i) at real samples (either may be NULL
+ * with count 0, not both): α̂_Q = mean_j min(λ e^{lr}, 1), α̂_P = mean_i min(λ, e^{−lr}) (both unbiased
+ * for α_λ, spec V9a); α = their average when both are given. alpha_q / alpha_p may be NULL. */
+int gm_prcurve_from_logratio(const double *lr_real, size_t n_real, const double *lr_fake, size_t n_fake,
+                             const double *lambdas, size_t n_lambda, double *alpha, double *beta,
+                             double *alpha_p, double *alpha_q);
+/* Classifier characterisation from scores (higher = more real): α̂_λ = min_t [λ·#{s_real < t}/n_real +
+ * #{s_fake ≥ t}/n_fake] over all thresholds (including ±∞). */
+int gm_prcurve_from_scores(const double *s_real, size_t n_real, const double *s_fake, size_t n_fake,
+                           const double *lambdas, size_t n_lambda, double *alpha, double *beta);
+
+/* ==== estimators from samples ===================================================================== */
+typedef enum { GM_PRCURVE_CLASSIFIER = 0, GM_PRCURVE_KNN = 1, GM_PRCURVE_HIST = 2 } gm_prcurve_estimator;
+/* "classifier", "knn", "hist" (NULL / -1 when unknown). */
+const char *gm_prcurve_estimator_name(gm_prcurve_estimator e);
+int gm_prcurve_estimator_from_name(const char *name);
+
+typedef struct {
+    /* classifier */
+    size_t runs;         /* 10 */
+    size_t epochs;       /* 10 */
+    size_t batch;        /* 128 */
+    double lr;           /* 1e-3 (Adam) */
+    double weight_decay; /* 0.1 (L2, Simon et al.) */
+    size_t hidden;       /* 0: linear classifier; > 0: one hidden ReLU layer of that width */
+    int bias;            /* 1: the linear layer(s) have a bias (Simon et al. use none on Inception features) */
+    /* k-NN */
+    size_t k;            /* 5 */
+    /* histogram */
+    gm_prd_config prd;   /* gm_prd_config_default() */
+    uint64_t seed;       /* 0 */
+} gm_prcurve_config;
+gm_prcurve_config gm_prcurve_config_default(void);
+
+int gm_prcurve_estimate(const gm_feats *real, const gm_feats *fake, gm_prcurve_estimator est,
+                        const gm_prcurve_config *cfg, const double *lambdas, size_t n_lambda, double *alpha,
+                        double *beta);
+/* The estimators one by one (same contract). */
+int gm_prcurve_classifier(const gm_feats *real, const gm_feats *fake, const gm_prcurve_config *cfg,
+                          const double *lambdas, size_t n_lambda, double *alpha, double *beta);
+int gm_prcurve_knn(const gm_feats *real, const gm_feats *fake, size_t k, const double *lambdas, size_t n_lambda,
+                   double *alpha, double *beta);
+int gm_prcurve_hist(const gm_feats *real, const gm_feats *fake, const gm_prd_config *prd, const double *lambdas,
+                    size_t n_lambda, double *alpha, double *beta);
+/* Log density ratios log p̂/q̂ of the k-NN estimator at each real and fake row (caller arrays). */
+int gm_prcurve_knn_logratio(const gm_feats *real, const gm_feats *fake, size_t k, double *lr_real,
+                            double *lr_fake);
+
+/* ==== f-divergences as mixtures of PR-divergences (spec §1.4) ===================================== */
+typedef enum {
+    GM_FDIV_KL = 0,      /* KL(P‖Q), f = u log u, w = 1/λ² */
+    GM_FDIV_RKL,         /* KL(Q‖P), f = −log u, w = 1/λ */
+    GM_FDIV_PEARSON,     /* ∫(p−q)²/q, w = 2/λ³ */
+    GM_FDIV_NEYMAN,      /* ∫(p−q)²/p, w = 2 */
+    GM_FDIV_HELLINGER,   /* ∫(√p−√q)², w = ½ λ^(−3/2) */
+    GM_FDIV_JS2,         /* 2·JS, w = 1/(λ(1+λ)) */
+    GM_FDIV_COUNT
+} gm_fdiv;
+const char *gm_fdiv_name(gm_fdiv f);
+/* f(u) and the mixture weight w_f(λ) = f″(1/λ)/λ³. */
+double gm_fdiv_f(gm_fdiv f, double u);
+double gm_fdiv_weight(gm_fdiv f, double lambda);
+/* D_f(P‖Q) = Σ q f(p/q) of discrete densities (terms with q = 0 or p = 0 use the limits; +∞ possible). */
+double gm_fdiv_discrete(gm_fdiv f, const double *p, const double *q, size_t n);
+/* ∫ w_f(λ) D_λ dλ = ∫ w_f(e^s) e^s D(e^s) ds over s ∈ [s_lo, s_hi] by composite Simpson with n_panels
+ * panels of equal width (a kink of D at λ = 1 is exact when s = 0 is a panel edge). D(λ, ctx) supplies
+ * D_λ-PR. GM_EINVAL for a bad interval/panel count, GM_ENUMERIC when D returns NaN. */
+typedef double (*gm_prdiv_fn)(double lambda, void *ctx);
+int gm_prdiv_mixture(gm_fdiv f, gm_prdiv_fn D, void *ctx, double s_lo, double s_hi, size_t n_panels,
+                     double *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GM_PRDIV_H */
