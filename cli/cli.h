@@ -57,5 +57,6 @@ int cmd_sample(int argc, char **argv);      /* ae: latent MCMC samples of an aut
 int cmd_interpolate(int argc, char **argv); /* ae: slerp strips with MCMC refinement */
 int train_ae(int argc, char **argv);
 int cmd_latent_study(int argc, char **argv); /* ae: per-step latent MCMC study measurements */        /* ae: genmix train vae|dvae|aae|daae */
+int cmd_pr_curve(int argc, char **argv); /* prdiv: PR curves */
 
 #endif

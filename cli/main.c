@@ -35,6 +35,7 @@ static const struct gm_cmd commands[] = {
     {"interpolate", cmd_interpolate, "slerp between two encoded test images, each point refined by latent MCMC (.png)"},
     {"latent-study", cmd_latent_study, "latent MCMC study of an autoencoder: latent MMD, classes, memorisation per step"},
     {"mcmc-linear", cmd_mcmc_linear, "latent decode->encode chains of linear-Gaussian AEs: closed form vs simulation"},
+    {"pr-curve", cmd_pr_curve, "precision-recall curves alpha/beta over lambda (classifier, k-NN, histogram) and D_lambda-PR"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
