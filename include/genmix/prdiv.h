@@ -36,7 +36,9 @@
 #include <stdint.h>
 
 #include "genmix/base.h"
-#include "genmix/eval.h" /* gm_feats, gm_prd_config */
+#include "genmix/eval.h"   /* gm_feats, gm_prd_config */
+#include "genmix/models.h" /* gm_params (flows) */
+#include "genmix/tape.h"   /* loss and flow ops */
 
 #ifdef __cplusplus
 extern "C" {
@@ -135,6 +137,58 @@ double gm_fdiv_discrete(gm_fdiv f, const double *p, const double *q, size_t n);
 typedef double (*gm_prdiv_fn)(double lambda, void *ctx);
 int gm_prdiv_mixture(gm_fdiv f, gm_prdiv_fn D, void *ctx, double s_lo, double s_hi, size_t n_panels,
                      double *out);
+
+/* ==== GAN losses (spec §2.1–2.2; prdiv_loss.c) ====================================================== */
+/* Objectives of `genmix train gan --objective`: PR (χ² critic + the PR generator loss), the f-GAN
+ * baselines CHI2 / KL / RKL, HINGE, and PR_DUAL (dual of D_λ-PR, baseline only). */
+typedef enum { GM_GAN_PR = 0, GM_GAN_CHI2, GM_GAN_KL, GM_GAN_RKL, GM_GAN_HINGE, GM_GAN_PR_DUAL, GM_GAN_COUNT } gm_gan_objective;
+const char *gm_gan_objective_name(gm_gan_objective o);
+int gm_gan_objective_from_name(const char *name); /* -1 when unknown */
+/* Ratio estimate of the χ² critic: r = clamp(v, −2, 5)/2 + 1 ∈ [0, 3.5]. */
+double gm_prdiv_chi2_ratio(double v);
+/* Critic loss (minimised) of critic outputs v_r(nr) on real and v_f(nf) on fake rows (PR uses the χ²
+ * critic). backward: dv_r += dloss ∂L/∂v_r, dv_f += dloss ∂L/∂v_f (NULL skips). Kinks (clamps) take the
+ * one-sided derivative of the inactive branch (0 beyond the clamp). */
+void gm_gan_critic_loss_forward(float *loss, const float *v_r, size_t nr, const float *v_f, size_t nf,
+                                gm_gan_objective obj, float lambda);
+void gm_gan_critic_loss_backward(float *dv_r, float *dv_f, const float *dloss, const float *v_r, size_t nr,
+                                 const float *v_f, size_t nf, gm_gan_objective obj, float lambda);
+/* Generator loss. PR: L = −½α̂ − ½β̂ with α̂ = mean_f ½min(λr_f, 1) + mean_r ½min(1/r_r, λ), β̂ =
+ * mean_f ½min(r_f, 1/λ) + mean_r ½min(1/(λr_r), 1) (ab[0] = α̂, ab[1] = β̂ when ab != NULL; other
+ * objectives leave ab alone and ignore v_r). backward: exact derivatives in both v_f and v_r. */
+void gm_gan_gen_loss_forward(float *loss, float *ab, const float *v_f, size_t nf, const float *v_r, size_t nr,
+                             gm_gan_objective obj, float lambda);
+void gm_gan_gen_loss_backward(float *dv_f, float *dv_r, const float *dloss, const float *v_f, size_t nf,
+                              const float *v_r, size_t nr, gm_gan_objective obj, float lambda);
+/* Tape ops: scalar losses of critic outputs v_r(nr,1), v_f(nf,1). For the generator, v_r may be NULL for
+ * objectives other than PR; ab (may be NULL) receives α̂, β̂ of the PR loss. */
+gm_var *gm_op_gan_critic_loss(gm_tape *t, gm_var *v_r, gm_var *v_f, gm_gan_objective obj, float lambda);
+gm_var *gm_op_gan_gen_loss(gm_tape *t, gm_var *v_f, gm_var *v_r, gm_gan_objective obj, float lambda, float *ab);
+
+/* ==== RealNVP flow (affine couplings, prdiv_flow.c) ================================================ */
+/* D-dimensional flow of n_layers affine couplings with alternating masks (even dims kept in layer 0,
+ * odd in layer 1, ...), conditioner MLP D -> hidden -> hidden -> 2D with tanh, log-scales scale·tanh(·).
+ * Generative direction x = g(z), z ~ N(0, I); density log q(x) = log N(g⁻¹(x)) + log|det ∂g⁻¹/∂x|.
+ * Parameters in one gm_params table (names "c<k>.<layer>.weight|bias"). */
+typedef struct gm_flow gm_flow;
+struct gm_flow {
+    size_t D, n_layers, hidden;
+    float scale;    /* log-scale bound (2) */
+    gm_params params;
+    float *masks;   /* n_layers x D */
+    float *ones;    /* D ones (row sums) */
+};
+int gm_flow_create(gm_flow **out, size_t D, size_t n_layers, size_t hidden, uint64_t seed);
+void gm_flow_free(gm_flow *f);
+/* Uniform(±1/sqrt(fan_in)) init of every tensor from (GM_STREAM_INIT, 0); zero_last = 1 zeroes each
+ * conditioner's output layer (the flow starts as the identity). */
+void gm_flow_init(gm_flow *f, uint64_t seed, int zero_last);
+/* x = g(z) on the tape; *logdet (B,1) = log|det ∂g/∂z| (may be NULL). frozen = 1: no parameter gradients. */
+gm_var *gm_flow_forward(gm_flow *f, gm_tape *t, gm_var *z, gm_var **logdet, int frozen);
+/* z = g⁻¹(x); *logdet (B,1) = log|det ∂g⁻¹/∂x|. */
+gm_var *gm_flow_inverse(gm_flow *f, gm_tape *t, gm_var *x, gm_var **logdet, int frozen);
+/* log q(x) (B,1). */
+gm_var *gm_flow_logprob(gm_flow *f, gm_tape *t, gm_var *x, int frozen);
 
 #ifdef __cplusplus
 }
