@@ -58,5 +58,6 @@ int cmd_interpolate(int argc, char **argv); /* ae: slerp strips with MCMC refine
 int train_ae(int argc, char **argv);
 int cmd_latent_study(int argc, char **argv); /* ae: per-step latent MCMC study measurements */        /* ae: genmix train vae|dvae|aae|daae */
 int cmd_pr_curve(int argc, char **argv); /* prdiv: PR curves */
+int train_gan(int argc, char **argv);    /* prdiv: genmix train gan (cmd_train_gan.c) */
 
 #endif

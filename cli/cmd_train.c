@@ -24,6 +24,7 @@ static const struct train_cmd trainers[] = {
     {"dvae", train_ae, "denoising VAE (inputs corrupted by N(0, sigma_c^2))"},
     {"aae", train_ae, "adversarial autoencoder (latent discriminator matches codes to N(0, I))"},
     {"daae", train_ae, "denoising adversarial autoencoder"},
+    {"gan", train_gan, "GAN on 2-D toys with the PR-divergence loss (lambda) or chi2/kl/rkl/hinge baselines"},
 };
 static const size_t n_trainers = sizeof trainers / sizeof trainers[0];
 

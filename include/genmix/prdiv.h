@@ -190,6 +190,62 @@ gm_var *gm_flow_inverse(gm_flow *f, gm_tape *t, gm_var *x, gm_var **logdet, int 
 /* log q(x) (B,1). */
 gm_var *gm_flow_logprob(gm_flow *f, gm_tape *t, gm_var *x, int frozen);
 
+/* ==== 2-D toy data (spec §4.2) ===================================================================== */
+typedef enum { GM_TOY_8GAUSS = 0, GM_TOY_25GAUSS = 1 } gm_toy;
+/* "toy:8gaussians" / "toy:25gaussians" (or without the "toy:" prefix); -1 when unknown. */
+int gm_toy_from_name(const char *name);
+const char *gm_toy_name(gm_toy toy);
+/* n points (n x 2): 8 Gaussians on a ring of radius 2 (σ 0.1), or 25 on the grid {−2..2}² (σ 0.05),
+ * equal weights; the mode of row i is drawn with the point. Philox stream (seed, stream). */
+void gm_toy_sample(gm_toy toy, float *x, size_t n, uint64_t seed, uint64_t stream);
+/* Exact density of the toy at (x, y) and its modes (centres[2·k], count returned; sigma in *sd). */
+double gm_toy_density(gm_toy toy, double x, double y);
+size_t gm_toy_modes(gm_toy toy, double *centres, double *sd);
+
+/* ==== GAN trainer (spec §2.2; prdiv_gan.c) — state machine create / step / free ==================== */
+typedef struct {
+    gm_gan_objective objective; /* GM_GAN_PR */
+    float lambda;               /* 1 */
+    size_t dim_z;               /* 8 */
+    size_t hidden;              /* 128 (G and critic: two hidden layers) */
+    size_t batch;               /* 128 */
+    size_t n_critic;            /* 4 critic steps per generator step */
+    float lr_g, lr_d;           /* 2e-4 */
+    float beta1, beta2, eps;    /* 0, 0.999, 1e-8 */
+    float ema_decay;            /* 0.999 (spec: 0.9999 for 10^5-iteration image runs) */
+    int64_t ema_start;          /* 500: before it the EMA copies G */
+    int spectral_norm;          /* 1: every critic layer, one power iteration */
+    gm_toy data;
+    uint64_t seed;
+} gm_gan_config;
+gm_gan_config gm_gan_config_default(void);
+
+typedef struct gm_gan gm_gan;
+typedef struct {
+    int64_t step;            /* generator steps done */
+    float loss_d, loss_g;    /* of the last step (loss_d: the last critic step) */
+    float alpha_hat, beta_hat; /* PR estimates of the last generator batch (χ²-ratio, spec §2.2) */
+    float acc_real, acc_fake;  /* % v_r > thr, 100 − % v_f > thr (thresholds of spec §2.2) */
+} gm_gan_status;
+
+int gm_gan_create(gm_gan **out, const gm_gan_config *cfg);
+void gm_gan_free(gm_gan *g);
+/* One iteration: n_critic critic steps then one generator step and the EMA update. Data and noise of
+ * iteration i come from Philox streams keyed by i, so a resumed run is bitwise identical.
+ * GM_ENUMERIC if a loss is not finite. */
+int gm_gan_step(gm_gan *g, gm_gan_status *st);
+/* n samples (n x 2) of the EMA generator (ema = 0: the raw generator) from stream (seed, stream). */
+int gm_gan_sample(gm_gan *g, float *x, size_t n, int ema, uint64_t stream);
+/* Critic outputs v at n points x (n x 2). */
+int gm_gan_critic(gm_gan *g, const float *x, size_t n, float *v);
+const gm_gan_config *gm_gan_get_config(const gm_gan *g);
+int64_t gm_gan_get_step(const gm_gan *g);
+/* Checkpoint (.safetensors via gm_checkpoint_save): G, D, EMA, spectral-norm vectors, both Adam states,
+ * step and the config. load checks that the file is a "gan" checkpoint of the same architecture and
+ * restores everything (GM_EFORMAT naming the file otherwise). */
+int gm_gan_save(const gm_gan *g, const char *path);
+int gm_gan_load(gm_gan **out, const char *path);
+
 #ifdef __cplusplus
 }
 #endif
