@@ -11,6 +11,7 @@
 #include "genmix/io.h"
 #include "genmix/plot.h"
 #include "genmix/prdiv.h"
+#include "genmix/rng.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -35,6 +36,8 @@ static void usage(FILE *f) {
             "  --log-every N         progress line every N steps (100)\n"
             "  --samples FILE.npy    write --n-samples (10000) samples of the EMA generator\n"
             "  --plot FILE.png       scatter of EMA samples over the data (rewritten at each checkpoint)\n"
+            "  --data-samples FILE.npy  also write --n-samples points of the data set (seeded by --seed; for\n"
+            "                        genmix eval / pr-curve)\n"
             "\n"
             "exit codes: 0 ok; 1 run-time error (unreadable/foreign checkpoint, write failure); 2 usage (unknown\n"
             "option, objective or data set, lambda <= 0, missing --out); 3 a loss became NaN/Inf.\n");
@@ -48,7 +51,7 @@ static int write_plot(gm_gan *g, const char *path, size_t n) {
     if (!x || !r || !px) goto out;
     const gm_gan_config *c = gm_gan_get_config(g);
     if ((rc = gm_gan_sample(g, x, n, 1, 1))) goto out;
-    gm_toy_sample(c->data, r, n, c->seed, 1u << 20);
+    gm_toy_sample(c->data, r, n, c->seed, gm_rng_stream_id(GM_STREAM_EVAL, ((uint64_t)6 << 32) + 1));
     char title[160];
     snprintf(title, sizeof title, "%s, lambda %g, step %lld", gm_gan_objective_name(c->objective), (double)c->lambda,
              (long long)gm_gan_get_step(g));
@@ -71,7 +74,7 @@ out:
 
 int train_gan(int argc, char **argv) {
     enum { O_OBJ = 256, O_LAM, O_DATA, O_ITERS, O_BATCH, O_NCRIT, O_HID, O_DIMZ, O_LRG, O_LRD, O_EMAD, O_EMAS,
-           O_NOSN, O_SEED, O_OUT, O_RESUME, O_CKEV, O_LOG, O_SAMPLES, O_NSAMP, O_PLOT };
+           O_NOSN, O_SEED, O_OUT, O_RESUME, O_CKEV, O_LOG, O_SAMPLES, O_NSAMP, O_PLOT, O_DSAMP };
     static const struct option lo[] = {
         {"objective", required_argument, 0, O_OBJ}, {"lambda", required_argument, 0, O_LAM},
         {"data", required_argument, 0, O_DATA},     {"iters", required_argument, 0, O_ITERS},
@@ -83,9 +86,10 @@ int train_gan(int argc, char **argv) {
         {"out", required_argument, 0, O_OUT},       {"resume", required_argument, 0, O_RESUME},
         {"checkpoint-every", required_argument, 0, O_CKEV}, {"log-every", required_argument, 0, O_LOG},
         {"samples", required_argument, 0, O_SAMPLES}, {"n-samples", required_argument, 0, O_NSAMP},
-        {"plot", required_argument, 0, O_PLOT},     {"help", no_argument, 0, 'h'},
+        {"plot", required_argument, 0, O_PLOT},     {"data-samples", required_argument, 0, O_DSAMP},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *cmd = "train gan", *out = NULL, *resume = NULL, *samples = NULL, *plot = NULL;
+    const char *cmd = "train gan", *out = NULL, *resume = NULL, *samples = NULL, *plot = NULL, *dsamples = NULL;
     gm_gan_config c = gm_gan_config_default();
     long iters = 2000, ckev = 0, log_every = 100, nsamp = 10000;
     int ch;
@@ -149,6 +153,7 @@ int train_gan(int argc, char **argv) {
         case O_RESUME: resume = optarg; break;
         case O_SAMPLES: samples = optarg; break;
         case O_PLOT: plot = optarg; break;
+        case O_DSAMP: dsamples = optarg; break;
         default: return cli_usage_error(cmd, "unknown option");
         }
     }
@@ -192,6 +197,18 @@ int train_gan(int argc, char **argv) {
         free(x);
         if (rc) goto done;
         printf("samples %s (%ld x 2)\n", samples, nsamp);
+    }
+    if (dsamples) {
+        float *x = malloc((size_t)nsamp * 2 * sizeof(float));
+        if (!x) {
+            rc = GM_ENOMEM;
+            goto done;
+        }
+        gm_toy_sample(gc->data, x, (size_t)nsamp, gc->seed, gm_rng_stream_id(GM_STREAM_EVAL, (uint64_t)6 << 32));
+        rc = gm_npy_write(dsamples, GM_DTYPE_F32, 2, (int64_t[]){nsamp, 2}, x);
+        free(x);
+        if (rc) goto done;
+        printf("data samples %s (%ld x 2)\n", dsamples, nsamp);
     }
 done:
     gm_gan_free(g);
