@@ -33,7 +33,7 @@ static void usage(FILE *f) {
             "  --out FILE            checkpoint written at the end and every --checkpoint-every N steps\n"
             "  --resume FILE         continue a run from its checkpoint (bitwise the same as not stopping);\n"
             "                        the model options are taken from the checkpoint\n"
-            "  --log-every N         progress line every N steps (100)\n"
+            "  --log-every N         progress line every N steps (100; 0 = none)\n"
             "  --samples FILE.npy    write --n-samples (10000) samples of the EMA generator\n"
             "  --plot FILE.png       scatter of EMA samples over the data (rewritten at each checkpoint)\n"
             "  --data-samples FILE.npy  also write --n-samples points of the data set (seeded by --seed; for\n"
@@ -132,7 +132,7 @@ int train_gan(int argc, char **argv) {
         case O_CKEV:
         case O_LOG:
         case O_NSAMP:
-            if (cli_parse_long(optarg, &v) || v < (ch == O_EMAS || ch == O_CKEV ? 0 : 1) || v > 100000000)
+            if (cli_parse_long(optarg, &v) || v < (ch == O_EMAS || ch == O_CKEV || ch == O_LOG ? 0 : 1) || v > 100000000)
                 return cli_usage_error(cmd, "--%s: '%s' is not a valid count", lo[ch - O_OBJ].name, optarg);
             if (ch == O_ITERS) iters = v;
             if (ch == O_BATCH) c.batch = (size_t)v;

@@ -98,5 +98,23 @@ expect_exit 1 "k too large" -- "$GENMIX" pr-curve --real "$TMP/two.npy" --fake "
 printf 'not an npy file' > "$TMP/junk.npy"
 expect_exit 1 "junk file" -- "$GENMIX" pr-curve --real "$TMP/junk.npy" --fake "$TMP/shift.npy"
 
+# ---- genmix train gan ----
+GA=(--hidden 16 --batch 32 --n-critic 2 --ema-start 2 --log-every 0 --seed 3 --lambda 5)
+expect_exit 0 "train gan 6 steps" -- "$GENMIX" --quiet train gan "${GA[@]}" --iters 6 --out "$TMP/a.safetensors" \
+  --samples "$TMP/a.npy" --n-samples 100 --plot "$TMP/a.png"
+expect_exit 0 "train gan 3 steps" -- "$GENMIX" --quiet train gan "${GA[@]}" --iters 3 --out "$TMP/b.safetensors"
+expect_exit 0 "train gan resume to 6" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --iters 6 \
+  --out "$TMP/c.safetensors" --samples "$TMP/c.npy" --n-samples 100
+cmp -s "$TMP/a.safetensors" "$TMP/c.safetensors" && ok || bad "resumed checkpoint differs from the uninterrupted run"
+cmp -s "$TMP/a.npy" "$TMP/c.npy" && ok || bad "resumed samples differ"
+[ -s "$TMP/a.png" ] && ok || bad "gan plot"
+expect_exit 2 "gan lambda 0" -- "$GENMIX" train gan --lambda 0 --out "$TMP/x.safetensors"
+expect_exit 2 "gan lambda negative" -- "$GENMIX" train gan --lambda -3 --out "$TMP/x.safetensors"
+expect_exit 2 "gan unknown objective" -- "$GENMIX" train gan --objective wgan --out "$TMP/x.safetensors"
+expect_exit 2 "gan unknown data" -- "$GENMIX" train gan --data toy:spiral --out "$TMP/x.safetensors"
+expect_exit 2 "gan no out" -- "$GENMIX" train gan --iters 1
+expect_exit 1 "gan resume foreign file" -- "$GENMIX" train gan --resume "$TMP/real.npy" --out "$TMP/x.safetensors"
+[ ! -e "$TMP/x.safetensors" ] && ok || bad "a failed run wrote a checkpoint"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
