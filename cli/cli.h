@@ -59,5 +59,6 @@ int train_ae(int argc, char **argv);
 int cmd_latent_study(int argc, char **argv); /* ae: per-step latent MCMC study measurements */        /* ae: genmix train vae|dvae|aae|daae */
 int cmd_pr_curve(int argc, char **argv); /* prdiv: PR curves */
 int train_gan(int argc, char **argv);    /* prdiv: genmix train gan (cmd_train_gan.c) */
+int train_flow(int argc, char **argv);   /* prdiv: genmix train flow (cmd_train_flow.c) */
 
 #endif

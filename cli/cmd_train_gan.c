@@ -29,6 +29,7 @@ static void usage(FILE *f) {
             "  --batch B (128)  --n-critic K (4)  --hidden H (128)  --dim-z Z (8)\n"
             "  --lr-g X, --lr-d X    learning rates (2e-4)\n"
             "  --ema-decay X (0.999) --ema-start N (500)   --no-sn  no spectral normalisation\n"
+            "  --pretrain N          first N generator steps use the chi2 f-GAN loss, then --objective (0)\n"
             "  --seed S              (0)\n"
             "  --out FILE            checkpoint written at the end and every --checkpoint-every N steps\n"
             "  --resume FILE         continue a run from its checkpoint (bitwise the same as not stopping);\n"
@@ -74,7 +75,7 @@ out:
 
 int train_gan(int argc, char **argv) {
     enum { O_OBJ = 256, O_LAM, O_DATA, O_ITERS, O_BATCH, O_NCRIT, O_HID, O_DIMZ, O_LRG, O_LRD, O_EMAD, O_EMAS,
-           O_NOSN, O_SEED, O_OUT, O_RESUME, O_CKEV, O_LOG, O_SAMPLES, O_NSAMP, O_PLOT, O_DSAMP };
+           O_NOSN, O_SEED, O_OUT, O_RESUME, O_CKEV, O_LOG, O_SAMPLES, O_NSAMP, O_PLOT, O_DSAMP, O_PRE };
     static const struct option lo[] = {
         {"objective", required_argument, 0, O_OBJ}, {"lambda", required_argument, 0, O_LAM},
         {"data", required_argument, 0, O_DATA},     {"iters", required_argument, 0, O_ITERS},
@@ -87,7 +88,7 @@ int train_gan(int argc, char **argv) {
         {"checkpoint-every", required_argument, 0, O_CKEV}, {"log-every", required_argument, 0, O_LOG},
         {"samples", required_argument, 0, O_SAMPLES}, {"n-samples", required_argument, 0, O_NSAMP},
         {"plot", required_argument, 0, O_PLOT},     {"data-samples", required_argument, 0, O_DSAMP},
-        {"help", no_argument, 0, 'h'},
+        {"pretrain", required_argument, 0, O_PRE},  {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "train gan", *out = NULL, *resume = NULL, *samples = NULL, *plot = NULL, *dsamples = NULL;
     gm_gan_config c = gm_gan_config_default();
@@ -132,7 +133,8 @@ int train_gan(int argc, char **argv) {
         case O_CKEV:
         case O_LOG:
         case O_NSAMP:
-            if (cli_parse_long(optarg, &v) || v < (ch == O_EMAS || ch == O_CKEV || ch == O_LOG ? 0 : 1) || v > 100000000)
+        case O_PRE:
+            if (cli_parse_long(optarg, &v) || v < (ch == O_EMAS || ch == O_CKEV || ch == O_LOG || ch == O_PRE || ch == O_ITERS ? 0 : 1) || v > 100000000)
                 return cli_usage_error(cmd, "--%s: '%s' is not a valid count", lo[ch - O_OBJ].name, optarg);
             if (ch == O_ITERS) iters = v;
             if (ch == O_BATCH) c.batch = (size_t)v;
@@ -143,6 +145,7 @@ int train_gan(int argc, char **argv) {
             if (ch == O_CKEV) ckev = v;
             if (ch == O_LOG) log_every = v;
             if (ch == O_NSAMP) nsamp = v;
+            if (ch == O_PRE) c.pretrain = v;
             break;
         case O_NOSN: c.spectral_norm = 0; break;
         case O_SEED:

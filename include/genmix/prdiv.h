@@ -215,6 +215,9 @@ typedef struct {
     float ema_decay;            /* 0.999 (spec: 0.9999 for 10^5-iteration image runs) */
     int64_t ema_start;          /* 500: before it the EMA copies G */
     int spectral_norm;          /* 1: every critic layer, one power iteration */
+    int64_t pretrain;           /* 0: generator steps with the χ² f-GAN loss before `objective` (fine-tuning,
+                                   as spec §2.3 / §7 do; needed for large λ, whose PR loss ignores fakes
+                                   the critic already rejects) */
     gm_toy data;
     uint64_t seed;
 } gm_gan_config;
@@ -245,6 +248,39 @@ int64_t gm_gan_get_step(const gm_gan *g);
  * restores everything (GM_EFORMAT naming the file otherwise). */
 int gm_gan_save(const gm_gan *g, const char *path);
 int gm_gan_load(gm_gan **out, const char *path);
+
+/* ==== flow trainer on 2-D toys (spec §3; prdiv_flowtrain.c) — create / step / free ================== */
+typedef enum { GM_FLOW_MLE = 0, GM_FLOW_PR = 1 } gm_flow_objective;
+typedef struct {
+    gm_flow_objective objective; /* GM_FLOW_PR */
+    char procedure;              /* 'C' (known target density, pathwise) or 'B' (weighted MLE, exact ratio) */
+    float lambda;                /* 1 */
+    size_t n_layers, hidden;     /* 6, 64 */
+    size_t batch;                /* 256 */
+    float lr;                    /* 1e-3 (Adam) */
+    int64_t pretrain;            /* MLE steps before the PR objective (500) */
+    gm_toy data;
+    uint64_t seed;
+} gm_flowtrain_config;
+gm_flowtrain_config gm_flowtrain_config_default(void);
+typedef struct gm_flowtrain gm_flowtrain;
+int gm_flowtrain_create(gm_flowtrain **out, const gm_flowtrain_config *cfg);
+void gm_flowtrain_free(gm_flowtrain *f);
+/* One Adam step; *loss receives the minimised value (NULL ok). Data/noise keyed by the step number. */
+int gm_flowtrain_step(gm_flowtrain *f, double *loss);
+int64_t gm_flowtrain_get_step(const gm_flowtrain *f);
+gm_flow *gm_flowtrain_flow(gm_flowtrain *f);
+const gm_flowtrain_config *gm_flowtrain_get_config(const gm_flowtrain *f);
+int gm_flowtrain_save(const gm_flowtrain *f, const char *path);
+int gm_flowtrain_load(gm_flowtrain **out, const char *path);
+/* n samples x = g(z) of a flow (n x 2), z from stream (seed, stream). */
+int gm_flow_sample(gm_flow *f, float *x, size_t n, uint64_t seed, uint64_t stream);
+/* log q at n points (n x D) -> lq (double). */
+int gm_flow_logprob_eval(gm_flow *f, const float *x, size_t n, double *lq);
+/* α_λ of the flow against the toy with exact densities (spec V9a): α_Q = mean over n flow samples of
+ * min(λ p/q, 1), α_P = mean over n data samples of min(λ, q/p); alpha = their average. */
+int gm_flow_toy_alpha(gm_flow *f, gm_toy toy, const double *lambdas, size_t n_lambda, size_t n, uint64_t seed,
+                      double *alpha, double *alpha_p, double *alpha_q);
 
 #ifdef __cplusplus
 }

@@ -58,7 +58,7 @@ static int check_cfg(const gm_gan_config *c) {
     if (c->dim_z < 1 || c->hidden < 1 || c->batch < 1 || c->n_critic < 1 || c->dim_z > 4096 || c->hidden > 8192 ||
         c->batch > 65536 || c->n_critic > 100)
         GM_FAIL(GM_EINVAL, "gan: dim_z, hidden, batch and n_critic must be positive (and sane)");
-    if (!(c->lr_g > 0) || !(c->lr_d > 0) || !(c->ema_decay >= 0 && c->ema_decay < 1) || c->ema_start < 0)
+    if (!(c->lr_g > 0) || !(c->lr_d > 0) || !(c->ema_decay >= 0 && c->ema_decay < 1) || c->ema_start < 0 || c->pretrain < 0)
         GM_FAIL(GM_EINVAL, "gan: learning rates must be > 0 and the EMA decay in [0, 1)");
     if (gm_toy_name(c->data) == NULL) GM_FAIL(GM_EINVAL, "gan: unknown data set %d", (int)c->data);
     return GM_OK;
@@ -212,14 +212,15 @@ int gm_gan_step(gm_gan *g, gm_gan_status *st) {
     gm_var *xr = gm_tape_input(t, g->xr, 2, xs, 0), *vf, *vr;
     gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
     if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-    gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, c->objective, c->lambda, ab);
+    gm_gan_objective gen_obj = g->step < c->pretrain ? GM_GAN_CHI2 : c->objective;
+    gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, gen_obj, c->lambda, ab);
     if (gm_tape_status(t)) return gm_tape_status(t);
     memset(gslab, 0, g->n_g * sizeof(float));
     int rc = gm_tape_backward(t, loss);
     if (rc) return rc;
     loss_g = loss->val[0];
     if (!isfinite(loss_g)) GM_FAIL(GM_ENUMERIC, "gan: generator loss is %g at step %lld", (double)loss_g, (long long)g->step);
-    if (c->objective != GM_GAN_PR) { /* α̂/β̂ of the χ² ratio as a diagnostic */
+    if (gen_obj != GM_GAN_PR) { /* α̂/β̂ of the χ² ratio as a diagnostic */
         float tmp;
         gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, GM_GAN_PR, c->lambda);
     }
@@ -289,10 +290,11 @@ static void config_json(const gm_gan_config *c, char *buf, size_t len) {
     snprintf(buf, len,
              "{\"objective\":\"%s\",\"lambda\":%.9g,\"dim_z\":%zu,\"hidden\":%zu,\"batch\":%zu,\"n_critic\":%zu,"
              "\"lr_g\":%.9g,\"lr_d\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"ema_decay\":%.9g,"
-             "\"ema_start\":%lld,\"spectral_norm\":%d,\"data\":\"%s\"}",
+             "\"ema_start\":%lld,\"spectral_norm\":%d,\"pretrain\":%lld,\"data\":\"%s\"}",
              gm_gan_objective_name(c->objective), (double)c->lambda, c->dim_z, c->hidden, c->batch, c->n_critic,
              (double)c->lr_g, (double)c->lr_d, (double)c->beta1, (double)c->beta2, (double)c->eps,
-             (double)c->ema_decay, (long long)c->ema_start, c->spectral_norm, gm_toy_name(c->data));
+             (double)c->ema_decay, (long long)c->ema_start, c->spectral_norm, (long long)c->pretrain,
+             gm_toy_name(c->data));
 }
 
 int gm_gan_save(const gm_gan *g, const char *path) {
@@ -352,6 +354,7 @@ int gm_gan_load(gm_gan **out, const char *path) {
     NUM("ema_decay", ema_decay, float);
     NUM("ema_start", ema_start, int64_t);
     NUM("spectral_norm", spectral_norm, int);
+    NUM("pretrain", pretrain, int64_t);
 #undef NUM
     c.seed = strtoull(seed, NULL, 10);
     if (bad) {
