@@ -116,5 +116,18 @@ expect_exit 2 "gan no out" -- "$GENMIX" train gan --iters 1
 expect_exit 1 "gan resume foreign file" -- "$GENMIX" train gan --resume "$TMP/real.npy" --out "$TMP/x.safetensors"
 [ ! -e "$TMP/x.safetensors" ] && ok || bad "a failed run wrote a checkpoint"
 
+# ---- genmix train flow ----
+FA=(--layers 2 --hidden 8 --batch 32 --pretrain 2 --log-every 0 --seed 2 --eval-n 500)
+expect_exit 0 "train flow B" -- "$GENMIX" --quiet train flow "${FA[@]}" --procedure B --lambda 2 --iters 4 \
+  --out "$TMP/f.safetensors" --samples "$TMP/f.npy" --n-samples 50 --plot "$TMP/f.png"
+[ "$(awk '$1 == "10" && $2 >= 0 && $2 <= 1' "$TMP/out" | wc -l)" = 1 ] && ok || bad "flow alpha table"
+[ -s "$TMP/f.png" ] && [ -s "$TMP/f.npy" ] && ok || bad "flow outputs"
+expect_exit 2 "flow procedure A" -- "$GENMIX" train flow --procedure A --out "$TMP/y.safetensors"
+expect_exit 2 "flow lambda 0" -- "$GENMIX" train flow --lambda 0 --out "$TMP/y.safetensors"
+expect_exit 2 "flow objective" -- "$GENMIX" train flow --objective kl --out "$TMP/y.safetensors"
+expect_exit 1 "flow resume gan checkpoint" -- "$GENMIX" train flow --resume "$TMP/a.safetensors" --out "$TMP/y.safetensors"
+expect_exit 1 "gan resume flow checkpoint" -- "$GENMIX" train gan --resume "$TMP/f.safetensors" --out "$TMP/y.safetensors"
+[ ! -e "$TMP/y.safetensors" ] && ok || bad "a failed flow run wrote a checkpoint"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -154,5 +154,60 @@ GM_TEST(test_gan_bad_config_and_toys) {
     CHECK_INT_EQ(far, 0);
 }
 
+
+GM_TEST(test_flowtrain_resume_and_config) {
+    gm_flowtrain_config c = gm_flowtrain_config_default();
+    c.n_layers = 2, c.hidden = 8, c.batch = 16, c.pretrain = 2, c.seed = 4, c.lambda = 3;
+    char pa[64], pb[64], pc[64];
+    snprintf(pa, sizeof pa, "/tmp/gm_flow_a_%d.safetensors", (int)getpid());
+    snprintf(pb, sizeof pb, "/tmp/gm_flow_b_%d.safetensors", (int)getpid());
+    snprintf(pc, sizeof pc, "/tmp/gm_flow_c_%d.safetensors", (int)getpid());
+    for (int proc = 0; proc < 2; proc++) {
+        c.procedure = proc ? 'B' : 'C';
+        gm_flowtrain *a, *b, *b2;
+        double loss;
+        CHECK_OK(gm_flowtrain_create(&a, &c));
+        for (int i = 0; i < 5; i++) CHECK_OK(gm_flowtrain_step(a, &loss));
+        CHECK(isfinite(loss));
+        CHECK_OK(gm_flowtrain_save(a, pa));
+        CHECK_OK(gm_flowtrain_create(&b, &c));
+        for (int i = 0; i < 3; i++) CHECK_OK(gm_flowtrain_step(b, &loss));
+        CHECK_OK(gm_flowtrain_save(b, pb));
+        gm_flowtrain_free(b);
+        CHECK_OK(gm_flowtrain_load(&b2, pb));
+        for (int i = 0; i < 2; i++) CHECK_OK(gm_flowtrain_step(b2, &loss));
+        CHECK_OK(gm_flowtrain_save(b2, pc));
+        CHECK(files_equal(pa, pc));
+        /* exact-density α: both halves agree within Monte-Carlo error and stay in [0, min(λ,1)] */
+        double lam[3] = {0.1, 1, 10}, al[3], ap[3], aq[3];
+        CHECK_OK(gm_flow_toy_alpha(gm_flowtrain_flow(a), GM_TOY_8GAUSS, lam, 3, 4000, 1, al, ap, aq));
+        for (int l = 0; l < 3; l++) {
+            CHECK(al[l] >= 0 && al[l] <= fmin(lam[l], 1) + 1e-12);
+            CHECK_NEAR(ap[l], aq[l], 0, 6 * fmin(lam[l], 1) / (2 * sqrt(4000.0)) + 1e-3);
+        }
+        gm_flowtrain_free(a);
+        gm_flowtrain_free(b2);
+    }
+    gm_flowtrain *x = NULL;
+    c.procedure = 'A';
+    CHECK_RC(gm_flowtrain_create(&x, &c), GM_EINVAL);
+    c.procedure = 'C';
+    c.lambda = 0;
+    CHECK_RC(gm_flowtrain_create(&x, &c), GM_EINVAL);
+    /* a GAN checkpoint is not a flow checkpoint and vice versa */
+    gm_gan_config gc = gm_gan_config_default();
+    gc.hidden = 4, gc.batch = 4;
+    gm_gan *g;
+    CHECK_OK(gm_gan_create(&g, &gc));
+    CHECK_OK(gm_gan_save(g, pb));
+    gm_gan_free(g);
+    CHECK_RC(gm_flowtrain_load(&x, pb), GM_EFORMAT);
+    CHECK(x == NULL);
+    gm_gan *g2 = NULL;
+    CHECK_RC(gm_gan_load(&g2, pc), GM_EFORMAT);
+    remove(pa), remove(pb), remove(pc);
+}
+
 GM_TEST_MAIN({"v10_chi2_mlp_critic", test_v10_chi2_mlp_critic},
-             {"gan_resume_bitwise", test_gan_resume_bitwise}, {"gan_bad_config_and_toys", test_gan_bad_config_and_toys})
+             {"gan_resume_bitwise", test_gan_resume_bitwise}, {"gan_bad_config_and_toys", test_gan_bad_config_and_toys},
+             {"flowtrain_resume_and_config", test_flowtrain_resume_and_config})
