@@ -5,6 +5,7 @@
 #   make fuzz    libFuzzer targets for the file parsers, bounded time
 #   make valgrind  the unit tests under valgrind --leak-check=full
 #   make study-latent-mcmc  the latent-MCMC study of docs/latent_mcmc.md
+#   make study-prdiv   the lambda study of docs/pr_divergence.md (PR-GANs and flows on 8 Gaussians)
 
 JOBS    ?= 2
 BUILD   ?= build
@@ -34,7 +35,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc clean
+.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-prdiv clean
 
 all: build
 
@@ -61,6 +62,12 @@ demo: build
 # The latent-MCMC study of docs/latent_mcmc.md (four autoencoders x chain lengths; about an hour).
 study-latent-mcmc: build
 	OUT=results/latent_mcmc CACHE=cache bash tools/study_latent_mcmc.sh $(BUILD)/genmix
+
+study-prdiv: build
+	mkdir -p results/prdiv
+	bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv > results/prdiv/gan.tsv
+	bash tools/study_prdiv_flow.sh $(BUILD)/genmix results/prdiv > results/prdiv/flow.tsv
+	cat results/prdiv/gan.tsv results/prdiv/flow.tsv
 
 bench: build
 	$(call install_deps,$(DEPS_BENCH))

@@ -27,7 +27,7 @@ static const struct gm_cmd commands[] = {
     {"inspect", cmd_inspect, "dtype, shape and statistics of a .npy, .npz, .safetensors or IDX file"},
     {"plot", cmd_plot, "plot CSV columns (e.g. per-round trajectories) as a PNG line chart"},
     {"eval", cmd_eval, "sample-quality metrics between feature sets (.npy/.npz)"},
-    {"train", cmd_train, "train a model (classifier|vae|dvae|aae|daae), write .safetensors"},
+    {"train", cmd_train, "train a model (classifier|vae|dvae|aae|daae|gan|flow), write .safetensors"},
     {"features", cmd_features, "classifier penultimate-layer features of images (.npy)"},
     {"mix", cmd_mix, "online mixing of generators (Mixture-UCB CAB/OGD + baselines): weights, score, regret"},
     {"moe", cmd_moe, "softmax-gated mixture of experts: fit, select, predict, sample, convergence-rate simulation"},
