@@ -12,6 +12,7 @@
 
 #include "genmix/prdiv.h"
 #include "genmix/rng.h"
+#include "prdiv_internal.h"
 
 struct gm_flowtrain {
     gm_flowtrain_config cfg;
@@ -282,16 +283,7 @@ int gm_flowtrain_save(const gm_flowtrain *f, const char *path) {
 }
 
 static const char *jfind(const char *js, const char *key, char *out, size_t len) {
-    char pat[48];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(js, pat);
-    if (!p) return NULL;
-    p += strlen(pat);
-    if (*p == '"') p++;
-    size_t k = 0;
-    while (*p && *p != '"' && *p != ',' && *p != '}' && k + 1 < len) out[k++] = *p++;
-    out[k] = '\0';
-    return out;
+    return gm__json_field(js, key, out, len) ? NULL : out;
 }
 
 int gm_flowtrain_load(gm_flowtrain **out, const char *path) {

@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "genmix/prdiv.h"
 #include "genmix/rng.h"
+#include "prdiv_internal.h"
 
 /* tensor indices in the table */
 enum { T_G = 0, T_D = 6, T_EMA = 12, T_U = 18, T_GM = 21, T_GV, T_DM, T_DV, T_COUNT };
@@ -304,18 +307,14 @@ int gm_gan_save(const gm_gan *g, const char *path) {
     return gm_checkpoint_save(path, &g->P, NULL, &m);
 }
 
-/* Minimal reader of the flat JSON written by config_json. */
-static int jget(const char *js, const char *key, char *out, size_t len) {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(js, pat);
-    if (!p) return -1;
-    p += strlen(pat);
-    if (*p == '"') p++;
-    size_t k = 0;
-    while (*p && *p != '"' && *p != ',' && *p != '}' && k + 1 < len) out[k++] = *p++;
-    out[k] = '\0';
-    return 0;
+int gm__json_field(const char *js, const char *key, char *out, size_t len) {
+    cJSON *root = cJSON_Parse(js);
+    const cJSON *it = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
+    int n = -1;
+    if (cJSON_IsString(it)) n = snprintf(out, len, "%s", it->valuestring);
+    else if (cJSON_IsNumber(it)) n = snprintf(out, len, "%.17g", it->valuedouble);
+    cJSON_Delete(root);
+    return n >= 0 && (size_t)n < len ? 0 : -1;
 }
 
 int gm_gan_load(gm_gan **out, const char *path) {
@@ -332,13 +331,13 @@ int gm_gan_load(gm_gan **out, const char *path) {
     gm_gan_config c = gm_gan_config_default();
     char v[128];
     int bad = 0, o;
-    bad |= jget(js, "objective", v, sizeof v) || (o = gm_gan_objective_from_name(v)) < 0;
+    bad |= gm__json_field(js, "objective", v, sizeof v) || (o = gm_gan_objective_from_name(v)) < 0;
     if (!bad) c.objective = (gm_gan_objective)o;
-    bad |= jget(js, "data", v, sizeof v) || (o = gm_toy_from_name(v)) < 0;
+    bad |= gm__json_field(js, "data", v, sizeof v) || (o = gm_toy_from_name(v)) < 0;
     if (!bad) c.data = (gm_toy)o;
 #define NUM(k, field, T)                                  \
     do {                                                  \
-        if (jget(js, k, v, sizeof v)) bad = 1;            \
+        if (gm__json_field(js, k, v, sizeof v)) bad = 1;            \
         else c.field = (T)strtod(v, NULL);                \
     } while (0)
     NUM("lambda", lambda, float);
