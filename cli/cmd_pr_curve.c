@@ -232,9 +232,11 @@ int cmd_pr_curve(int argc, char **argv) {
         printf("%s\n", txt);
         cJSON_free(txt);
     } else {
-        printf("PR curve (%s estimator%s), real %s (n = %zu, d = %zu)\n", gm_prcurve_estimator_name(est),
-               est == GM_PRCURVE_KNN ? (pc.k == 5 ? ", k = 5" : "") : "", real_path, rf.n, rf.d);
-        if (est == GM_PRCURVE_KNN && pc.k != 5) printf("k = %zu\n", pc.k);
+        char extra[48] = "";
+        if (est == GM_PRCURVE_KNN) snprintf(extra, sizeof extra, ", k = %zu", pc.k);
+        if (est == GM_PRCURVE_CLASSIFIER) snprintf(extra, sizeof extra, ", %zu runs", pc.runs);
+        printf("PR curve (%s estimator%s), real %s (n = %zu, d = %zu)\n", gm_prcurve_estimator_name(est), extra,
+               real_path, rf.n, rf.d);
         for (int m = 0; m < nfake; m++) {
             printf("\n%s (n = %zu)\n%12s %10s %10s %10s\n", label[m] ? label[m] : fake_path[m], ff[m].n, "lambda",
                    "alpha", "beta", "D_lambda");
