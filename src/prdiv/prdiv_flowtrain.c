@@ -300,8 +300,9 @@ int gm_flowtrain_load(gm_flowtrain **out, const char *path) {
         !jfind(js, "procedure", v[1], 64) || !jfind(js, "lambda", v[2], 64) || !jfind(js, "n_layers", v[3], 64) ||
         !jfind(js, "hidden", v[4], 64) || !jfind(js, "batch", v[5], 64) || !jfind(js, "data", v[6], 64) ||
         (t = gm_toy_from_name(v[6])) < 0) {
-        gm_checkpoint_close(ck);
-        GM_FAIL(GM_EFORMAT, "%s: not a genmix flow checkpoint (model '%s')", path, model ? model : "?");
+        rc = gm_set_error(GM_EFORMAT, "%s: not a genmix flow checkpoint (model '%s')", path, model ? model : "?");
+        gm_checkpoint_close(ck); /* model is borrowed from ck: format the message first */
+        return rc;
     }
     char lr[64], pre[64];
     c.objective = strcmp(v[0], "mle") ? GM_FLOW_PR : GM_FLOW_MLE;

@@ -325,8 +325,9 @@ int gm_gan_load(gm_gan **out, const char *path) {
     const char *model = gm_checkpoint_meta_get(ck, "model"), *js = gm_checkpoint_meta_get(ck, "config"),
                *step = gm_checkpoint_meta_get(ck, "step"), *seed = gm_checkpoint_meta_get(ck, "seed");
     if (!model || strcmp(model, "gan") || !js || !step || !seed) {
-        gm_checkpoint_close(ck);
-        GM_FAIL(GM_EFORMAT, "%s: not a genmix GAN checkpoint (model '%s')", path, model ? model : "?");
+        rc = gm_set_error(GM_EFORMAT, "%s: not a genmix GAN checkpoint (model '%s')", path, model ? model : "?");
+        gm_checkpoint_close(ck); /* model is borrowed from ck: format the message first */
+        return rc;
     }
     gm_gan_config c = gm_gan_config_default();
     char v[128];
