@@ -323,8 +323,39 @@ GM_TEST(test_bad_input) {
     CHECK_RC(gm_prcurve_from_scores(s, 1, s, 1, l, 2, a, b), GM_ENUMERIC);
 }
 
+
+/* every allocation of the estimators may fail: the call returns GM_ENOMEM (or succeeds), never crashes */
+GM_TEST(test_alloc_failure_sweep) {
+    enum { N = 300 };
+    double *xr = v3_samples(N, 0, 5), *xf = v3_samples(N, 1, 6);
+    gm_feats fr = gm_feats_f64(xr, N, 1), ff = gm_feats_f64(xf, N, 1);
+    double lam[3] = {.5, 1, 2}, a[3], b[3], want[3];
+    gm_prcurve_config pc = gm_prcurve_config_default();
+    pc.runs = 2, pc.epochs = 1;
+    for (int est = 0; est < 3; est++) {
+        pc.prd.num_runs = 1, pc.prd.n_init = 1, pc.prd.num_clusters = 5, pc.prd.num_angles = 101;
+        CHECK_OK(gm_prcurve_estimate(&fr, &ff, (gm_prcurve_estimator)est, &pc, lam, 3, want, NULL));
+        int failed = 0, done = 0;
+        for (long n = 1; n < 400 && !done; n++) {
+            gm_alloc_fail_nth(n, 1);
+            int rc = gm_prcurve_estimate(&fr, &ff, (gm_prcurve_estimator)est, &pc, lam, 3, a, b);
+            gm_alloc_fail_nth(0, 0);
+            if (rc == GM_OK) {
+                done = 1;
+                for (int l = 0; l < 3; l++) CHECK(a[l] == want[l]);
+            } else if (rc != GM_ENOMEM) {
+                failed++;
+            }
+        }
+        CHECK(done);
+        CHECK_INT_EQ(failed, 0);
+    }
+    free(xr), free(xf);
+}
+
 GM_TEST_MAIN({"v1_sajjadi", test_v1_sajjadi}, {"v2_discrete", test_v2_discrete}, {"v3_v4_gauss", test_v3_v4_gauss},
              {"curve_properties", test_curve_properties}, {"v5_mixture", test_v5_mixture}, {"v6_grid", test_v6_grid},
              {"v7_mode_dropping", test_v7_mode_dropping}, {"v8_knn_expectations", test_v8_knn_expectations},
              {"v9_logratio_scores", test_v9_logratio_scores}, {"v9_estimators", test_v9_estimators},
-             {"bad_input", test_bad_input})
+             {"bad_input", test_bad_input},
+             {"alloc_failure_sweep", test_alloc_failure_sweep})

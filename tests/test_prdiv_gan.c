@@ -208,6 +208,40 @@ GM_TEST(test_flowtrain_resume_and_config) {
     remove(pa), remove(pb), remove(pc);
 }
 
+
+/* allocation failures anywhere in create + two steps: GM_ENOMEM, never a crash or a leak (ASan) */
+GM_TEST(test_alloc_failure_sweep) {
+    gm_gan_config gc = gm_gan_config_default();
+    gc.hidden = 4, gc.batch = 4, gc.n_critic = 1;
+    gm_flowtrain_config fc = gm_flowtrain_config_default();
+    fc.n_layers = 2, fc.hidden = 4, fc.batch = 4, fc.pretrain = 1;
+    for (int which = 0; which < 2; which++) {
+        int done = 0, bad = 0;
+        for (long n = 1; n < 2000 && !done; n++) {
+            gm_alloc_fail_nth(n, 1);
+            int rc;
+            if (which == 0) {
+                gm_gan *g = NULL;
+                rc = gm_gan_create(&g, &gc);
+                for (int i = 0; !rc && i < 2; i++) rc = gm_gan_step(g, NULL);
+                gm_gan_free(g);
+            } else {
+                gm_flowtrain *f = NULL;
+                rc = gm_flowtrain_create(&f, &fc);
+                for (int i = 0; !rc && i < 2; i++) rc = gm_flowtrain_step(f, NULL);
+                gm_flowtrain_free(f);
+            }
+            gm_alloc_fail_nth(0, 0);
+            if (rc == GM_OK) done = 1;
+            else if (rc != GM_ENOMEM) bad++;
+            if (done) fprintf(stderr, "    %s: %ld allocation sites swept\n", which ? "flow" : "gan", n - 1);
+        }
+        CHECK(done);
+        CHECK_INT_EQ(bad, 0);
+    }
+}
+
 GM_TEST_MAIN({"v10_chi2_mlp_critic", test_v10_chi2_mlp_critic},
              {"gan_resume_bitwise", test_gan_resume_bitwise}, {"gan_bad_config_and_toys", test_gan_bad_config_and_toys},
-             {"flowtrain_resume_and_config", test_flowtrain_resume_and_config})
+             {"flowtrain_resume_and_config", test_flowtrain_resume_and_config},
+             {"alloc_failure_sweep", test_alloc_failure_sweep})
