@@ -9,7 +9,6 @@
 
 #include "cli.h"
 #include "genmix/io.h"
-#include "genmix/plot.h"
 #include "genmix/prdiv.h"
 #include "genmix/rng.h"
 
@@ -123,8 +122,6 @@ int train_flow(int argc, char **argv) {
                  (double)fc->lambda, gm_toy_name(fc->data), (long long)gm_flowtrain_get_step(f), iters);
     double t0 = gm_time_now(), loss = 0;
     float *x = NULL;
-    double *px = NULL;
-    gm_plot *p = NULL;
     while (gm_flowtrain_get_step(f) < iters) {
         if ((rc = gm_flowtrain_step(f, &loss))) goto done;
         int64_t s = gm_flowtrain_get_step(f);
@@ -146,8 +143,7 @@ int train_flow(int argc, char **argv) {
     size_t n = (size_t)nsamp;
     if (samples || plot) {
         x = malloc(n * 2 * sizeof(float));
-        px = malloc(n * 2 * sizeof(double));
-        if (!x || !px) {
+        if (!x) {
             rc = GM_ENOMEM;
             goto done;
         }
@@ -161,28 +157,11 @@ int train_flow(int argc, char **argv) {
         char title[160];
         snprintf(title, sizeof title, "flow %s, lambda %g, step %lld", fc->objective == GM_FLOW_MLE ? "mle" : "pr",
                  (double)fc->lambda, (long long)gm_flowtrain_get_step(f));
-        size_t m = n < 3000 ? n : 3000;
-        if ((rc = gm_plot_create(&p, title, "x1", "x2"))) goto done;
-        gm_plot_set_xrange(p, -3, 3);
-        gm_plot_set_yrange(p, -3, 3);
-        float *r = malloc(m * 2 * sizeof(float));
-        if (!r) {
-            rc = GM_ENOMEM;
-            goto done;
-        }
-        gm_toy_sample(fc->data, r, m, fc->seed, gm_rng_stream_id(GM_STREAM_EVAL, ((uint64_t)6 << 32) + 1));
-        for (size_t i = 0; i < m; i++) px[i] = r[2 * i], px[n + i] = r[2 * i + 1];
-        free(r);
-        if ((rc = gm_plot_points(p, px, px + n, m, "data"))) goto done;
-        for (size_t i = 0; i < m; i++) px[i] = x[2 * i], px[n + i] = x[2 * i + 1];
-        if ((rc = gm_plot_points(p, px, px + n, m, "flow"))) goto done;
-        if ((rc = gm_plot_write_png(p, plot, 600, 600))) goto done;
+        if ((rc = cli_toy_scatter(plot, title, (int)fc->data, fc->seed, x, n < 3000 ? n : 3000))) goto done;
         printf("plot %s\n", plot);
     }
 done:
-    gm_plot_free(p);
     free(x);
-    free(px);
     gm_flowtrain_free(f);
     return rc ? cli_fail(rc) : CLI_OK;
 }

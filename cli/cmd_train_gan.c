@@ -44,32 +44,39 @@ static void usage(FILE *f) {
             "option, objective or data set, lambda <= 0, missing --out); 3 a loss became NaN/Inf.\n");
 }
 
-static int write_plot(gm_gan *g, const char *path, size_t n) {
-    float *x = malloc(n * 2 * sizeof(float)), *r = malloc(n * 2 * sizeof(float));
-    double *px = malloc(n * 4 * sizeof(double));
+int cli_toy_scatter(const char *path, const char *title, int toy, uint64_t seed, const float *x, size_t n) {
+    float *r = malloc(n * 2 * sizeof(float));
+    double *px = malloc(n * 2 * sizeof(double));
     gm_plot *p = NULL;
     int rc = GM_ENOMEM;
-    if (!x || !r || !px) goto out;
-    const gm_gan_config *c = gm_gan_get_config(g);
-    if ((rc = gm_gan_sample(g, x, n, 1, 1))) goto out;
-    gm_toy_sample(c->data, r, n, c->seed, gm_rng_stream_id(GM_STREAM_EVAL, ((uint64_t)6 << 32) + 1));
-    char title[160];
-    snprintf(title, sizeof title, "%s, lambda %g, step %lld", gm_gan_objective_name(c->objective), (double)c->lambda,
-             (long long)gm_gan_get_step(g));
+    if (!r || !px) goto out;
+    gm_toy_sample((gm_toy)toy, r, n, seed, gm_rng_stream_id(GM_STREAM_EVAL, ((uint64_t)6 << 32) + 1));
     if ((rc = gm_plot_create(&p, title, "x1", "x2"))) goto out;
     gm_plot_set_xrange(p, -3, 3);
     gm_plot_set_yrange(p, -3, 3);
-    double *py = px + 2 * n;
+    double *py = px + n;
     for (size_t i = 0; i < n; i++) px[i] = r[2 * i], py[i] = r[2 * i + 1];
     if ((rc = gm_plot_points(p, px, py, n, "data"))) goto out;
     for (size_t i = 0; i < n; i++) px[i] = x[2 * i], py[i] = x[2 * i + 1];
-    if ((rc = gm_plot_points(p, px, py, n, "generator (EMA)"))) goto out;
+    if ((rc = gm_plot_points(p, px, py, n, "model"))) goto out;
     rc = gm_plot_write_png(p, path, 600, 600);
 out:
     gm_plot_free(p);
-    free(x);
     free(r);
     free(px);
+    return rc;
+}
+
+static int write_plot(gm_gan *g, const char *path, size_t n) {
+    float *x = malloc(n * 2 * sizeof(float));
+    if (!x) return GM_ENOMEM;
+    const gm_gan_config *c = gm_gan_get_config(g);
+    int rc = gm_gan_sample(g, x, n, 1, 1);
+    char title[160];
+    snprintf(title, sizeof title, "GAN %s (EMA), lambda %g, step %lld", gm_gan_objective_name(c->objective),
+             (double)c->lambda, (long long)gm_gan_get_step(g));
+    if (!rc) rc = cli_toy_scatter(path, title, (int)c->data, c->seed, x, n);
+    free(x);
     return rc;
 }
 
