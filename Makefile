@@ -8,6 +8,7 @@
 #   make study-das  the toy part of the DAS study of docs/das.md (about a minute)
 #   make install / make uninstall   PREFIX (/usr/local) and DESTDIR: genmix, libgenmix.{a,so}, headers,
 #                genmix.pc, man page, the Python package (PREFIX/lib/python3.X/dist-packages/genmix)
+#   make study-prdiv   the lambda study of docs/pr_divergence.md (PR-GANs and flows on 8 Gaussians)
 
 JOBS    ?= 2
 BUILD   ?= build
@@ -39,7 +40,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das clean
+.PHONY: all deps build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das study-prdiv clean
 
 all: build
 
@@ -76,6 +77,12 @@ study-latent-mcmc: build
 # The toy part of the DAS study of docs/das.md (results/study_das/).
 study-das: build
 	bash tools/study_das.sh $(BUILD)/genmix 100
+
+study-prdiv: build
+	mkdir -p results/prdiv
+	bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv > results/prdiv/gan.tsv
+	bash tools/study_prdiv_flow.sh $(BUILD)/genmix results/prdiv > results/prdiv/flow.tsv
+	cat results/prdiv/gan.tsv results/prdiv/flow.tsv
 
 bench: build
 	$(call install_deps,$(DEPS_BENCH))

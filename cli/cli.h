@@ -60,5 +60,10 @@ int cmd_sample(int argc, char **argv);      /* ae: latent MCMC samples of an aut
 int cmd_interpolate(int argc, char **argv); /* ae: slerp strips with MCMC refinement */
 int train_ae(int argc, char **argv);
 int cmd_latent_study(int argc, char **argv); /* ae: per-step latent MCMC study measurements */        /* ae: genmix train vae|dvae|aae|daae */
+int cmd_pr_curve(int argc, char **argv); /* prdiv: PR curves */
+int train_gan(int argc, char **argv);    /* prdiv: genmix train gan (cmd_train_gan.c) */
+/* Scatter PNG of n model points x (n x 2) over as many points of toy `toy` (gm_toy); cmd_train_gan.c. */
+int cli_toy_scatter(const char *path, const char *title, int toy, uint64_t seed, const float *x, size_t n);
+int train_flow(int argc, char **argv);   /* prdiv: genmix train flow (cmd_train_flow.c) */
 
 #endif

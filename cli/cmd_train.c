@@ -25,6 +25,8 @@ static const struct train_cmd trainers[] = {
     {"aae", train_ae, "adversarial autoencoder (latent discriminator matches codes to N(0, I))"},
     {"daae", train_ae, "denoising adversarial autoencoder"},
     {"ddpm", train_ddpm, "2-D toy diffusion model (MLP eps-prediction DDPM, EMA) for genmix align"},
+    {"gan", train_gan, "GAN on 2-D toys with the PR-divergence loss (lambda) or chi2/kl/rkl/hinge baselines"},
+    {"flow", train_flow, "RealNVP flow on 2-D toys by MLE or the PR-divergence (procedures C, B)"},
 };
 static const size_t n_trainers = sizeof trainers / sizeof trainers[0];
 

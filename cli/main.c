@@ -27,7 +27,7 @@ static const struct gm_cmd commands[] = {
     {"inspect", cmd_inspect, "dtype, shape and statistics of a .npy, .npz, .safetensors or IDX file"},
     {"plot", cmd_plot, "plot CSV columns (e.g. per-round trajectories) as a PNG line chart"},
     {"eval", cmd_eval, "sample-quality metrics between feature sets (.npy/.npz)"},
-    {"train", cmd_train, "train a model (classifier|vae|dvae|aae|daae), write .safetensors"},
+    {"train", cmd_train, "train a model (classifier|vae|dvae|aae|daae|ddpm|gan|flow), write .safetensors"},
     {"features", cmd_features, "classifier penultimate-layer features of images (.npy)"},
     {"mix", cmd_mix, "online mixing of generators (Mixture-UCB CAB/OGD + baselines): weights, score, regret"},
     {"moe", cmd_moe, "softmax-gated mixture of experts: fit, select, predict, sample, convergence-rate simulation"},
@@ -36,6 +36,7 @@ static const struct gm_cmd commands[] = {
     {"latent-study", cmd_latent_study, "latent MCMC study of an autoencoder: latent MMD, classes, memorisation per step"},
     {"mcmc-linear", cmd_mcmc_linear, "latent decode->encode chains of linear-Gaussian AEs: closed form vs simulation"},
     {"align", cmd_align, "reward-aligned samples from a diffusion model by DAS (tempered SMC) and baselines"},
+    {"pr-curve", cmd_pr_curve, "precision-recall curves alpha/beta over lambda (classifier, k-NN, histogram) and D_lambda-PR"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

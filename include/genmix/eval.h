@@ -45,6 +45,15 @@ typedef struct {
     int is_f64;
 } gm_feats;
 
+/* Feature-set row access, shared by eval and the methods that measure feature sets (e.g. prdiv).
+ * Rows [r0, r0+cnt) of x converted into dst (double / float), row-major cnt x d. */
+void gm_feats_rows_f64(const gm_feats *x, size_t r0, size_t cnt, double *dst);
+void gm_feats_rows_f32(const gm_feats *x, size_t r0, size_t cnt, float *dst);
+/* Squared row norms in double of rows [0, n). */
+void gm_feats_row_norms(const gm_feats *x, double *out);
+/* Validate a pair of feature sets (non-NULL, n >= min_n, equal d); GM_EINVAL with a message naming `what`. */
+int gm_feats_check_pair(const gm_feats *a, const gm_feats *b, size_t min_n, const char *what);
+
 gm_feats gm_feats_f32(const float *x, size_t n, size_t d);
 gm_feats gm_feats_f64(const double *x, size_t n, size_t d);
 /* Row i, column j as a double. */

@@ -21,6 +21,7 @@
 #include "genmix/mix.h"
 #include "genmix/moe.h"
 #include "genmix/plot.h"
+#include "genmix/prdiv.h"
 #include "genmix/diffusion.h"
 #include "genmix/smc.h"
 #include "genmix/das.h"

@@ -270,6 +270,35 @@ void gm_gauss_kl_backward(float *dmu, float *dlogvar, const float *dout, const f
 void gm_time_embed_forward(float *out, const float *t, size_t B, size_t D, float max_period);
 void gm_time_embed_backward(float *dt, const float *dout, const float *t, size_t B, size_t D, float max_period);
 
+/* ---- spectral normalisation (Miyato et al. 2018; nn_spectral.c) ------------------------------ */
+/* w(OC,C); u(OC) is the persistent left singular-vector estimate, updated in place by `iters` power
+ * iterations (v = W^T u / max(|W^T u|, eps), u = W v / max(|W v|, eps), PyTorch's order); iters = 0 uses
+ * u and v as given. sigma[0] = u^T W v; wsn = w / sigma. v(C) is written (read when iters == 0). */
+void gm_spectral_norm_forward(float *wsn, float *u, float *v, float *sigma, const float *w, size_t OC, size_t C,
+                              int iters, float eps);
+/* u, v held constant (as PyTorch): dw += dwsn / sigma - (sum(dwsn .* wsn) / sigma) u v^T. */
+void gm_spectral_norm_backward(float *dw, const float *dwsn, const float *wsn, const float *u, const float *v,
+                               float sigma, size_t OC, size_t C);
+void gm_spectral_norm_forward_ref(float *wsn, float *u, float *v, float *sigma, const float *w, size_t OC,
+                                  size_t C, int iters, float eps);
+void gm_spectral_norm_backward_ref(float *dw, const float *dwsn, const float *wsn, const float *u,
+                                   const float *v, float sigma, size_t OC, size_t C);
+
+/* ---- affine coupling (RealNVP; nn_coupling.c) ------------------------------------------------- */
+/* x(B,D), st(B,2D) = [s_raw | t] from the conditioner (which must only see x * mask), mask(D) in {0,1}.
+ * s = scale tanh(s_raw) on the free dims (mask 0), 0 on the kept ones. out(B,D+1) = [y | logdet]:
+ *   dir = +1: y = x on kept dims, x e^s + t on free dims, logdet = sum s;
+ *   dir = -1 (the inverse): y = x on kept dims, (x - t) e^-s on free dims, logdet = -sum s.
+ * backward: dx(B,D) += ..., dst(B,2D) += ... from dout(B,D+1) (either may be NULL). */
+void gm_coupling_forward(float *out, const float *x, const float *st, const float *mask, size_t B, size_t D,
+                         float scale, int dir);
+void gm_coupling_backward(float *dx, float *dst, const float *dout, const float *x, const float *st,
+                          const float *mask, size_t B, size_t D, float scale, int dir);
+void gm_coupling_forward_ref(float *out, const float *x, const float *st, const float *mask, size_t B, size_t D,
+                             float scale, int dir);
+void gm_coupling_backward_ref(float *dx, float *dst, const float *dout, const float *x, const float *st,
+                              const float *mask, size_t B, size_t D, float scale, int dir);
+
 #ifdef __cplusplus
 }
 #endif

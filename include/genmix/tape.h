@@ -137,6 +137,13 @@ gm_var *gm_op_gauss_kl(gm_tape *t, gm_var *mu, gm_var *logvar);
 /* tvals(B) -> (B, dim) sinusoidal embedding (max period 10000). */
 gm_var *gm_op_time_embed(gm_tape *t, gm_var *tvals, int dim);
 
+/* Spectral normalisation of w(OC, C...) (flattened to OC x C) with the caller-owned persistent vector
+ * u(OC), updated by `iters` power iterations (nn_spectral.c). -> same shape as w. */
+gm_var *gm_op_spectral_norm(gm_tape *t, gm_var *w, float *u, int iters, float eps);
+/* Affine coupling of x(B,D) with conditioner output st(B,2D) and mask(D) (borrowed, must outlive backward);
+ * dir +1 forward, -1 inverse (nn_coupling.c). -> (B, D+1) = [y | logdet]; split with gm_op_split. */
+gm_var *gm_op_coupling(gm_tape *t, gm_var *x, gm_var *st, const float *mask, float scale, int dir);
+
 #ifdef __cplusplus
 }
 #endif

@@ -135,7 +135,7 @@ static int weighted_stats(const gm_feats *x, const uint32_t *c, gm_fdstats *s, d
 
 int gm_fd_bootstrap(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, size_t B, uint64_t seed,
                     double *values) {
-    int rc = gm__check_pair(x1, x2, 2, "FD bootstrap");
+    int rc = gm_feats_check_pair(x1, x2, 2, "FD bootstrap");
     if (rc) return rc;
     size_t d = x1->d, nmax = x1->n > x2->n ? x1->n : x2->n;
     gm_fdstats s1, s2;

@@ -69,7 +69,7 @@ int gm_vendi(const gm_feats *x, const gm_kernel *k, double q, double *out, size_
            *w = gm_malloc(m * sizeof(double));
     int rc = GM_ENOMEM;
     if (!X || !A || !w) goto done;
-    gm__rows_f64(x, 0, n, X);
+    gm_feats_rows_f64(x, 0, n, X);
     if (k->kind == GM_KERNEL_COSINE) {
         for (size_t i = 0; i < n; i++) {
             double s = 0;
@@ -116,14 +116,14 @@ int gm_rke_frobenius(const gm_feats *x, const double *sigmas, size_t ns, size_t 
            *rows = gm_malloc(tile * ns * sizeof(double)), *acc = gm_calloc(ns, sizeof(double));
     int rc = GM_ENOMEM;
     if (!nrm || !A || !B || !G || !rows || !acc) goto done;
-    gm__row_norms(x, nrm);
+    gm_feats_row_norms(x, nrm);
     for (size_t i0 = 0; i0 < n; i0 += tile) {
         size_t mi = n - i0 < tile ? n - i0 : tile;
-        gm__rows_f64(x, i0, mi, A);
+        gm_feats_rows_f64(x, i0, mi, A);
         for (size_t j0 = i0; j0 < n; j0 += tile) {
             size_t mj = n - j0 < tile ? n - j0 : tile;
             int diag = j0 == i0;
-            if (!diag) gm__rows_f64(x, j0, mj, B);
+            if (!diag) gm_feats_rows_f64(x, j0, mj, B);
             gm_la_dgemm_nt(mi, mj, d, -2.0, A, diag ? A : B, 0.0, G);
 #pragma omp parallel for schedule(static) if (mi * mj > 65536)
             for (long i = 0; i < (long)mi; i++) {
@@ -184,7 +184,7 @@ int gm_rke_mc(const gm_feats *x, double sigma, size_t pairs, uint64_t seed, doub
 }
 
 int gm_rrke(const gm_feats *x, const gm_feats *y, double sigma, double *out) {
-    int rc = gm__check_pair(x, y, 1, "RRKE");
+    int rc = gm_feats_check_pair(x, y, 1, "RRKE");
     if (rc) return rc;
     if (!(sigma > 0)) GM_FAIL(GM_EINVAL, "RRKE: sigma must be > 0");
     size_t n = x->n, m = y->n, d = x->d, r = n < m ? n : m;
@@ -192,8 +192,8 @@ int gm_rrke(const gm_feats *x, const gm_feats *y, double sigma, double *out) {
            *K = gm_malloc(n * m * sizeof(double)), *s = gm_malloc(r * sizeof(double));
     rc = GM_ENOMEM;
     if (X && Y && K && s) {
-        gm__rows_f64(x, 0, n, X);
-        gm__rows_f64(y, 0, m, Y);
+        gm_feats_rows_f64(x, 0, n, X);
+        gm_feats_rows_f64(y, 0, m, Y);
         gm_kernel k = gm_kernel_rbf_sigma(sigma);
         gm_kernel_matrix(K, X, n, Y, m, d, &k);
         double sc = 1 / sqrt((double)n * (double)m);
@@ -224,7 +224,7 @@ int gm_inception_score(const gm_feats *x, int is_prob, size_t splits, gm_is_shuf
     size_t *perm = gm_malloc(n * sizeof(size_t));
     int rc = GM_ENOMEM;
     if (!P || !py || !sc || !perm) goto done;
-    gm__rows_f64(x, 0, n, P);
+    gm_feats_rows_f64(x, 0, n, P);
     for (size_t i = 0; i < n; i++) {
         double *p = P + i * c;
         if (is_prob) {

@@ -76,7 +76,7 @@ int gm_fdstats_add(gm_fdstats *s, const gm_feats *x) {
     }
     for (size_t r0 = 0; r0 < x->n; r0 += chunk) {
         size_t cnt = x->n - r0 < chunk ? x->n - r0 : chunk;
-        gm__rows_f64(x, r0, cnt, buf);
+        gm_feats_rows_f64(x, r0, cnt, buf);
         for (size_t j = 0; j < d; j++) mu[j] = 0;
         for (size_t i = 0; i < cnt; i++)
             for (size_t j = 0; j < d; j++) mu[j] += buf[i * d + j];
@@ -237,7 +237,7 @@ done:
 /* A = (X - 1 mu^T) / sqrt(den), mu returned; A is n x d. */
 static void centred_scaled(const gm_feats *x, double den, double *A, double *mu) {
     size_t n = x->n, d = x->d;
-    gm__rows_f64(x, 0, n, A);
+    gm_feats_rows_f64(x, 0, n, A);
     for (size_t j = 0; j < d; j++) mu[j] = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j++) mu[j] += A[i * d + j];
@@ -248,7 +248,7 @@ static void centred_scaled(const gm_feats *x, double den, double *A, double *mu)
 }
 
 int gm_fd_lowrank(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, gm_fd_result *out) {
-    int rc = gm__check_pair(x1, x2, 2, "FD");
+    int rc = gm_feats_check_pair(x1, x2, 2, "FD");
     if (rc) return rc;
     memset(out, 0, sizeof *out);
     size_t n1 = x1->n, n2 = x2->n, d = x1->d, r = n1 < n2 ? n1 : n2;
@@ -281,7 +281,7 @@ done:
 }
 
 int gm_fd(const gm_feats *x1, const gm_feats *x2, gm_cov_norm norm, gm_fd_result *out) {
-    int rc = gm__check_pair(x1, x2, 2, "FD");
+    int rc = gm_feats_check_pair(x1, x2, 2, "FD");
     if (rc) return rc;
     if (x1->n < x1->d && x2->n < x2->d) return gm_fd_lowrank(x1, x2, norm, out);
     gm_fdstats a, b;

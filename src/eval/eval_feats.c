@@ -22,7 +22,7 @@ double gm_feats_at(const gm_feats *x, size_t i, size_t j) {
     return x->is_f64 ? ((const double *)x->data)[i * x->d + j] : (double)((const float *)x->data)[i * x->d + j];
 }
 
-void gm__rows_f64(const gm_feats *x, size_t r0, size_t cnt, double *dst) {
+void gm_feats_rows_f64(const gm_feats *x, size_t r0, size_t cnt, double *dst) {
     size_t m = cnt * x->d;
     if (x->is_f64) {
         memcpy(dst, (const double *)x->data + r0 * x->d, m * sizeof(double));
@@ -32,7 +32,7 @@ void gm__rows_f64(const gm_feats *x, size_t r0, size_t cnt, double *dst) {
     }
 }
 
-void gm__rows_f32(const gm_feats *x, size_t r0, size_t cnt, float *dst) {
+void gm_feats_rows_f32(const gm_feats *x, size_t r0, size_t cnt, float *dst) {
     size_t m = cnt * x->d;
     if (!x->is_f64) {
         memcpy(dst, (const float *)x->data + r0 * x->d, m * sizeof(float));
@@ -42,7 +42,7 @@ void gm__rows_f32(const gm_feats *x, size_t r0, size_t cnt, float *dst) {
     }
 }
 
-void gm__row_norms(const gm_feats *x, double *out) {
+void gm_feats_row_norms(const gm_feats *x, double *out) {
     size_t d = x->d;
 #pragma omp parallel for schedule(static) if (x->n * d > 65536)
     for (long i = 0; i < (long)x->n; i++) {
@@ -58,7 +58,7 @@ void gm__row_norms(const gm_feats *x, double *out) {
     }
 }
 
-int gm__check_pair(const gm_feats *a, const gm_feats *b, size_t min_n, const char *what) {
+int gm_feats_check_pair(const gm_feats *a, const gm_feats *b, size_t min_n, const char *what) {
     GM_ASSERT(a && b);
     if (a->d == 0 || b->d == 0) GM_FAIL(GM_EINVAL, "%s: feature dimension is 0", what);
     if (a->d != b->d) GM_FAIL(GM_ESHAPE, "%s: feature dimensions differ (%zu vs %zu)", what, a->d, b->d);

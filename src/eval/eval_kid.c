@@ -222,11 +222,11 @@ static double kid_subset(const gm_feats *real, const gm_feats *fake, const gm_ki
     int f32 = cfg->f32;
     for (size_t i = 0; i < m; i++) {
         if (f32) {
-            gm__rows_f32(fake, ix[i], 1, (float *)w->X + i * d);
-            gm__rows_f32(real, iy[i], 1, (float *)w->Y + i * d);
+            gm_feats_rows_f32(fake, ix[i], 1, (float *)w->X + i * d);
+            gm_feats_rows_f32(real, iy[i], 1, (float *)w->Y + i * d);
         } else {
-            gm__rows_f64(fake, ix[i], 1, (double *)w->X + i * d);
-            gm__rows_f64(real, iy[i], 1, (double *)w->Y + i * d);
+            gm_feats_rows_f64(fake, ix[i], 1, (double *)w->X + i * d);
+            gm_feats_rows_f64(real, iy[i], 1, (double *)w->Y + i * d);
         }
     }
     for (size_t i = 0; i < m; i++) {
@@ -259,7 +259,7 @@ static double kid_subset(const gm_feats *real, const gm_feats *fake, const gm_ki
  * the same for any thread count, and the mean/std are summed in subset order. */
 int gm_kid(const gm_feats *real, const gm_feats *fake, const gm_kid_config *cfg, gm_kid_result *out,
            double *per_subset) {
-    int rc = gm__check_pair(real, fake, 2, "KID");
+    int rc = gm_feats_check_pair(real, fake, 2, "KID");
     if (rc) return rc;
     GM_ASSERT(cfg && out);
     memset(out, 0, sizeof *out);
@@ -358,10 +358,10 @@ static int tiled_sum(const gm_feats *a, const double *na, const gm_feats *b, con
     *diag = 0;
     for (size_t i0 = 0; i0 < a->n; i0 += t) {
         size_t mi = a->n - i0 < t ? a->n - i0 : t;
-        gm__rows_f64(a, i0, mi, A);
+        gm_feats_rows_f64(a, i0, mi, A);
         for (size_t j0 = sym ? i0 : 0; j0 < b->n; j0 += t) {
             size_t mj = b->n - j0 < t ? b->n - j0 : t;
-            gm__rows_f64(b, j0, mj, B);
+            gm_feats_rows_f64(b, j0, mj, B);
             gm_la_dgemm_nt(mi, mj, d, 1.0, A, B, 0.0, G);
             int dblock = sym && j0 == i0;
             ksum s = block_sum(G, mi, mj, na + i0, nb + j0, k, gamma, dblock, rb, rd);
@@ -378,7 +378,7 @@ static int tiled_sum(const gm_feats *a, const double *na, const gm_feats *b, con
 }
 
 int gm_mmd(const gm_feats *x, const gm_feats *y, const gm_kernel *k, gm_mmd_estimator est, double *out) {
-    int rc = gm__check_pair(x, y, 2, "MMD");
+    int rc = gm_feats_check_pair(x, y, 2, "MMD");
     if (rc) return rc;
     if (k->kind == GM_KERNEL_RBF && !(k->sigma > 0)) GM_FAIL(GM_EINVAL, "MMD: RBF sigma must be > 0");
     if (est == GM_MMD_USTAT && x->n != y->n) GM_FAIL(GM_EINVAL, "MMD: the u-statistic needs sets of equal size");
@@ -388,8 +388,8 @@ int gm_mmd(const gm_feats *x, const gm_feats *y, const gm_kernel *k, gm_mmd_esti
         gm_free(ny);
         return GM_ENOMEM;
     }
-    gm__row_norms(x, nx);
-    gm__row_norms(y, ny);
+    gm_feats_row_norms(x, nx);
+    gm_feats_row_norms(y, ny);
     double g = kgamma(k, x->d), sxx, dxx, syy, dyy, sxy, dxy = 0, unused;
     if (!(rc = tiled_sum(x, nx, x, nx, k, g, 1, &sxx, &dxx)) && !(rc = tiled_sum(y, ny, y, ny, k, g, 1, &syy, &dyy)) &&
         !(rc = tiled_sum(x, nx, y, ny, k, g, 0, &sxy, &unused))) {

@@ -98,12 +98,12 @@ static void load_rows(const gm_feats *x, size_t r0, size_t cnt, int f32, int fp1
     size_t m = cnt * x->d;
     if (f32) {
         float *o = dst;
-        gm__rows_f32(x, r0, cnt, o);
+        gm_feats_rows_f32(x, r0, cnt, o);
         if (fp16)
             for (size_t i = 0; i < m; i++) o[i] = (float)gm_round_half((double)o[i]);
     } else {
         double *o = dst;
-        gm__rows_f64(x, r0, cnt, o);
+        gm_feats_rows_f64(x, r0, cnt, o);
         if (fp16)
             for (size_t i = 0; i < m; i++) o[i] = gm_round_half(o[i]);
     }
@@ -451,7 +451,7 @@ static int check_k(const gm_knn_config *c, size_t nr, size_t nf) {
 }
 
 static int check_cfg(const gm_feats *real, const gm_feats *fake, const gm_knn_config *c) {
-    int rc = gm__check_pair(real, fake, 2, "k-NN");
+    int rc = gm_feats_check_pair(real, fake, 2, "k-NN");
     if (rc) return rc;
     return check_k(c, real->n, fake->n);
 }

@@ -139,7 +139,7 @@ static double kmeans_once(const double *X, const double *xn, size_t N, size_t d,
 
 int gm_prd(const gm_feats *ref, const gm_feats *eval, const gm_prd_config *cfg, double *precision, double *recall,
            double *f8, double *f1_8) {
-    int rc = gm__check_pair(ref, eval, 1, "PRD");
+    int rc = gm_feats_check_pair(ref, eval, 1, "PRD");
     if (rc) return rc;
     size_t K = cfg->num_clusters, A = cfg->num_angles, d = ref->d, N = ref->n + eval->n;
     if (K < 1 || K > 256) GM_FAIL(GM_EINVAL, "PRD: num_clusters must be in 1..256");
@@ -153,8 +153,8 @@ int gm_prd(const gm_feats *ref, const gm_feats *eval, const gm_prd_config *cfg, 
     rc = GM_ENOMEM;
     if (!X || !xn || !C || !D || !w || !pc || !rcv || !he || !hr || !lab || !best || !cnt) goto done;
     /* vstack([eval, ref]) as in the reference */
-    gm__rows_f64(eval, 0, eval->n, X);
-    gm__rows_f64(ref, 0, ref->n, X + eval->n * d);
+    gm_feats_rows_f64(eval, 0, eval->n, X);
+    gm_feats_rows_f64(ref, 0, ref->n, X + eval->n * d);
     for (size_t i = 0; i < N; i++) {
         double s = 0;
         for (size_t t = 0; t < d; t++) s += X[i * d + t] * X[i * d + t];

@@ -1,0 +1,288 @@
+/* genmix/prdiv.h — precision–recall curves and PR-divergences (Verine et al. 2023; Sajjadi et al. 2018;
+ * Simon et al. 2019): exact curves for given densities, estimators from samples, D_λ-PR, the
+ * f-divergence-as-mixture identity, and the PR-GAN losses (spec /work/shared/specs/pr_divergence.md).
+ *
+ * Usage:
+ *     double lam[3] = {0.1, 1, 10}, a[3], b[3];
+ *     gm_prcurve_discrete(p, q, n, lam, 3, a, b);              // exact α_λ = Σ min(λp, q), β_λ = α_λ/λ
+ *     gm_prcurve_config pc = gm_prcurve_config_default();      // classifier: 10 runs, median of logits
+ *     gm_prcurve_estimate(&R, &F, GM_PRCURVE_KNN, &pc, lam, 3, a, b);
+ *     double dpr = gm_prdiv_from_alpha(lam[1], a[1]);           // D_λ-PR = min(λ,1) − α_λ
+ *
+ * Conventions: P = real/target (density p), Q = fake/model (density q), r = p/q; every API takes (real,
+ * fake) in that order. α_λ = ∫ min(λp, q) (precision), β_λ = α_λ/λ (recall); λ > 0 (finite).
+ * Estimators (all return an α̂/β̂ curve on the caller's λ grid):
+ *   GM_PRCURVE_CLASSIFIER  Simon et al.: each set is split in halves by a per-row coin flip; `runs`
+ *     classifiers (logit > 0 = real; linear, or one hidden ReLU layer) are trained with BCE + Adam (L2
+ *     weight decay) on the training halves; α̂_λ = min_t [λ·P̂(s < t) + Q̂(s ≥ t)] over thresholds t of the
+ *     median (over runs) logit s on the test halves. An upper bound of α_λ in expectation for a fixed
+ *     classifier; the minimum over thresholds makes it slightly optimistic on small test sets.
+ *   GM_PRCURVE_KNN  k-NN density ratio: p̂, q̂ ∝ k / (n ρ_k^d) (ρ_k = k-th neighbour distance, self
+ *     excluded within a set, n − 1 in that case), r̂ = p̂/q̂, α̂ = ½ mean_Q min(λr̂, 1) + ½ mean_P min(λ, 1/r̂),
+ *     clamped to min(λ, 1) (r̂ is not normalised). Consistent as n → ∞ with k → ∞, k/n → 0; biased at fixed k
+ *     in high dimension.
+ *   GM_PRCURVE_HIST  Sajjadi's PRD (gm_prd: k-means on the union, 1001 angles, runs averaged), read at each
+ *     λ by linear interpolation between the two neighbouring angles (the histogram curve is piecewise
+ *     linear in λ, so this is exact except within one angle step of a kink).
+ * Ownership: inputs borrowed; outputs caller-owned arrays of n_lambda doubles.
+ * Errors: GM_EINVAL (λ ≤ 0 or not finite, empty sets, k too large, bad config), GM_ESHAPE (dimensions
+ * differ), GM_ENOMEM, GM_ENUMERIC (non-finite scores). The library never exits.
+ * Thread safety: no shared state; results do not depend on the thread count (fixed-order reductions).
+ */
+#ifndef GM_PRDIV_H
+#define GM_PRDIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "genmix/base.h"
+#include "genmix/eval.h"   /* gm_feats, gm_prd_config */
+#include "genmix/models.h" /* gm_params (flows) */
+#include "genmix/tape.h"   /* loss and flow ops */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== exact curves ================================================================================ */
+
+/* f_λ(u) = max(λu, 1) − max(λ, 1). */
+double gm_prdiv_f(double lambda, double u);
+/* D_λ-PR = min(λ, 1) − α_λ (the theorem of spec §1.3). */
+double gm_prdiv_from_alpha(double lambda, double alpha);
+/* Check a λ grid: every entry finite and > 0 (GM_EINVAL naming the first bad entry). */
+int gm_prcurve_check_lambdas(const double *lambdas, size_t n_lambda);
+
+/* Discrete densities (non-negative, each summing to 1 within 1e-6): α_λ = Σ min(λ p_i, q_i). */
+int gm_prcurve_discrete(const double *p, const double *q, size_t n, const double *lambdas, size_t n_lambda,
+                        double *alpha, double *beta);
+/* Densities tabulated on a uniform grid with cell volume h (1-D step, 2-D step², ...): α_λ = h Σ min(λp, q)
+ * (midpoint rule; use cell centres). No normalisation check (truncated tails are the caller's business). */
+int gm_prcurve_grid(const double *p, const double *q, size_t n, double h, const double *lambdas,
+                    size_t n_lambda, double *alpha, double *beta);
+/* Two 1-D Gaussians P = N(mp, sp²), Q = N(mq, sq²): exact α_λ from the roots of log(λp/q) (a quadratic). */
+double gm_prcurve_gauss1d(double mp, double sp, double mq, double sq, double lambda);
+/* D_λ-PR of the same pair by its hockey-stick form (λ ≥ 1: ∫(q − λp)₊; λ < 1: ∫(λp − q)₊), accurate in
+ * relative terms far into the tails (where min(λ,1) − α would cancel). */
+double gm_prdiv_gauss1d(double mp, double sp, double mq, double sq, double lambda);
+
+/* ==== from log density ratios ====================================================================== */
+/* lr_fake[j] = log r(y_j) at fake samples, lr_real[i] = log r(x_i) at real samples (either may be NULL
+ * with count 0, not both): α̂_Q = mean_j min(λ e^{lr}, 1), α̂_P = mean_i min(λ, e^{−lr}) (both unbiased
+ * for α_λ, spec V9a); α = their average when both are given. alpha_q / alpha_p may be NULL. */
+int gm_prcurve_from_logratio(const double *lr_real, size_t n_real, const double *lr_fake, size_t n_fake,
+                             const double *lambdas, size_t n_lambda, double *alpha, double *beta,
+                             double *alpha_p, double *alpha_q);
+/* Classifier characterisation from scores (higher = more real): α̂_λ = min_t [λ·#{s_real < t}/n_real +
+ * #{s_fake ≥ t}/n_fake] over all thresholds (including ±∞). */
+int gm_prcurve_from_scores(const double *s_real, size_t n_real, const double *s_fake, size_t n_fake,
+                           const double *lambdas, size_t n_lambda, double *alpha, double *beta);
+
+/* ==== estimators from samples ===================================================================== */
+typedef enum { GM_PRCURVE_CLASSIFIER = 0, GM_PRCURVE_KNN = 1, GM_PRCURVE_HIST = 2 } gm_prcurve_estimator;
+/* "classifier", "knn", "hist" (NULL / -1 when unknown). */
+const char *gm_prcurve_estimator_name(gm_prcurve_estimator e);
+int gm_prcurve_estimator_from_name(const char *name);
+
+typedef struct {
+    /* classifier */
+    size_t runs;         /* 10 */
+    size_t epochs;       /* 10 */
+    size_t batch;        /* 128 */
+    double lr;           /* 1e-3 (Adam) */
+    double weight_decay; /* 0.1 (L2, Simon et al.) */
+    size_t hidden;       /* 0: linear classifier; > 0: one hidden ReLU layer of that width */
+    int bias;            /* 1: the linear layer(s) have a bias (Simon et al. use none on Inception features) */
+    /* k-NN */
+    size_t k;            /* 5 */
+    /* histogram */
+    gm_prd_config prd;   /* gm_prd_config_default() */
+    uint64_t seed;       /* 0 */
+} gm_prcurve_config;
+gm_prcurve_config gm_prcurve_config_default(void);
+
+int gm_prcurve_estimate(const gm_feats *real, const gm_feats *fake, gm_prcurve_estimator est,
+                        const gm_prcurve_config *cfg, const double *lambdas, size_t n_lambda, double *alpha,
+                        double *beta);
+/* The estimators one by one (same contract). */
+int gm_prcurve_classifier(const gm_feats *real, const gm_feats *fake, const gm_prcurve_config *cfg,
+                          const double *lambdas, size_t n_lambda, double *alpha, double *beta);
+int gm_prcurve_knn(const gm_feats *real, const gm_feats *fake, size_t k, const double *lambdas, size_t n_lambda,
+                   double *alpha, double *beta);
+int gm_prcurve_hist(const gm_feats *real, const gm_feats *fake, const gm_prd_config *prd, const double *lambdas,
+                    size_t n_lambda, double *alpha, double *beta);
+/* Log density ratios log p̂/q̂ of the k-NN estimator at each real and fake row (caller arrays). */
+int gm_prcurve_knn_logratio(const gm_feats *real, const gm_feats *fake, size_t k, double *lr_real,
+                            double *lr_fake);
+
+/* ==== f-divergences as mixtures of PR-divergences (spec §1.4) ===================================== */
+typedef enum {
+    GM_FDIV_KL = 0,      /* KL(P‖Q), f = u log u, w = 1/λ² */
+    GM_FDIV_RKL,         /* KL(Q‖P), f = −log u, w = 1/λ */
+    GM_FDIV_PEARSON,     /* ∫(p−q)²/q, w = 2/λ³ */
+    GM_FDIV_NEYMAN,      /* ∫(p−q)²/p, w = 2 */
+    GM_FDIV_HELLINGER,   /* ∫(√p−√q)², w = ½ λ^(−3/2) */
+    GM_FDIV_JS2,         /* 2·JS, w = 1/(λ(1+λ)) */
+    GM_FDIV_COUNT
+} gm_fdiv;
+const char *gm_fdiv_name(gm_fdiv f);
+/* f(u) and the mixture weight w_f(λ) = f″(1/λ)/λ³. */
+double gm_fdiv_f(gm_fdiv f, double u);
+double gm_fdiv_weight(gm_fdiv f, double lambda);
+/* D_f(P‖Q) = Σ q f(p/q) of discrete densities (terms with q = 0 or p = 0 use the limits; +∞ possible). */
+double gm_fdiv_discrete(gm_fdiv f, const double *p, const double *q, size_t n);
+/* ∫ w_f(λ) D_λ dλ = ∫ w_f(e^s) e^s D(e^s) ds over s ∈ [s_lo, s_hi] by composite Simpson with n_panels
+ * panels of equal width (a kink of D at λ = 1 is exact when s = 0 is a panel edge). D(λ, ctx) supplies
+ * D_λ-PR. GM_EINVAL for a bad interval/panel count, GM_ENUMERIC when D returns NaN. */
+typedef double (*gm_prdiv_fn)(double lambda, void *ctx);
+int gm_prdiv_mixture(gm_fdiv f, gm_prdiv_fn D, void *ctx, double s_lo, double s_hi, size_t n_panels,
+                     double *out);
+
+/* ==== GAN losses (spec §2.1–2.2; prdiv_loss.c) ====================================================== */
+/* Objectives of `genmix train gan --objective`: PR (χ² critic + the PR generator loss), the f-GAN
+ * baselines CHI2 / KL / RKL, HINGE, and PR_DUAL (dual of D_λ-PR, baseline only). */
+typedef enum { GM_GAN_PR = 0, GM_GAN_CHI2, GM_GAN_KL, GM_GAN_RKL, GM_GAN_HINGE, GM_GAN_PR_DUAL, GM_GAN_COUNT } gm_gan_objective;
+const char *gm_gan_objective_name(gm_gan_objective o);
+int gm_gan_objective_from_name(const char *name); /* -1 when unknown */
+/* Ratio estimate of the χ² critic: r = clamp(v, −2, 5)/2 + 1 ∈ [0, 3.5]. */
+double gm_prdiv_chi2_ratio(double v);
+/* Critic loss (minimised) of critic outputs v_r(nr) on real and v_f(nf) on fake rows (PR uses the χ²
+ * critic). backward: dv_r += dloss ∂L/∂v_r, dv_f += dloss ∂L/∂v_f (NULL skips). Kinks (clamps) take the
+ * one-sided derivative of the inactive branch (0 beyond the clamp). */
+void gm_gan_critic_loss_forward(float *loss, const float *v_r, size_t nr, const float *v_f, size_t nf,
+                                gm_gan_objective obj, float lambda);
+void gm_gan_critic_loss_backward(float *dv_r, float *dv_f, const float *dloss, const float *v_r, size_t nr,
+                                 const float *v_f, size_t nf, gm_gan_objective obj, float lambda);
+/* Generator loss. PR: L = −½α̂ − ½β̂ with α̂ = mean_f ½min(λr_f, 1) + mean_r ½min(1/r_r, λ), β̂ =
+ * mean_f ½min(r_f, 1/λ) + mean_r ½min(1/(λr_r), 1) (ab[0] = α̂, ab[1] = β̂ when ab != NULL; other
+ * objectives leave ab alone and ignore v_r). backward: exact derivatives in both v_f and v_r. */
+void gm_gan_gen_loss_forward(float *loss, float *ab, const float *v_f, size_t nf, const float *v_r, size_t nr,
+                             gm_gan_objective obj, float lambda);
+void gm_gan_gen_loss_backward(float *dv_f, float *dv_r, const float *dloss, const float *v_f, size_t nf,
+                              const float *v_r, size_t nr, gm_gan_objective obj, float lambda);
+/* Tape ops: scalar losses of critic outputs v_r(nr,1), v_f(nf,1). For the generator, v_r may be NULL for
+ * objectives other than PR; ab (may be NULL) receives α̂, β̂ of the PR loss. */
+gm_var *gm_op_gan_critic_loss(gm_tape *t, gm_var *v_r, gm_var *v_f, gm_gan_objective obj, float lambda);
+gm_var *gm_op_gan_gen_loss(gm_tape *t, gm_var *v_f, gm_var *v_r, gm_gan_objective obj, float lambda, float *ab);
+
+/* ==== RealNVP flow (affine couplings, prdiv_flow.c) ================================================ */
+/* D-dimensional flow of n_layers affine couplings with alternating masks (even dims kept in layer 0,
+ * odd in layer 1, ...), conditioner MLP D -> hidden -> hidden -> 2D with tanh, log-scales scale·tanh(·).
+ * Generative direction x = g(z), z ~ N(0, I); density log q(x) = log N(g⁻¹(x)) + log|det ∂g⁻¹/∂x|.
+ * Parameters in one gm_params table (names "c<k>.<layer>.weight|bias"). */
+typedef struct gm_flow gm_flow;
+struct gm_flow {
+    size_t D, n_layers, hidden;
+    float scale;    /* log-scale bound (2) */
+    gm_params params;
+    float *masks;   /* n_layers x D */
+    float *ones;    /* D ones (row sums) */
+};
+int gm_flow_create(gm_flow **out, size_t D, size_t n_layers, size_t hidden, uint64_t seed);
+void gm_flow_free(gm_flow *f);
+/* Uniform(±1/sqrt(fan_in)) init of every tensor from (GM_STREAM_INIT, 0); zero_last = 1 zeroes each
+ * conditioner's output layer (the flow starts as the identity). */
+void gm_flow_init(gm_flow *f, uint64_t seed, int zero_last);
+/* x = g(z) on the tape; *logdet (B,1) = log|det ∂g/∂z| (may be NULL). frozen = 1: no parameter gradients. */
+gm_var *gm_flow_forward(gm_flow *f, gm_tape *t, gm_var *z, gm_var **logdet, int frozen);
+/* z = g⁻¹(x); *logdet (B,1) = log|det ∂g⁻¹/∂x|. */
+gm_var *gm_flow_inverse(gm_flow *f, gm_tape *t, gm_var *x, gm_var **logdet, int frozen);
+/* log q(x) (B,1). */
+gm_var *gm_flow_logprob(gm_flow *f, gm_tape *t, gm_var *x, int frozen);
+
+/* ==== 2-D toy data (spec §4.2) ===================================================================== */
+typedef enum { GM_TOY_8GAUSS = 0, GM_TOY_25GAUSS = 1 } gm_toy;
+/* "toy:8gaussians" / "toy:25gaussians" (or without the "toy:" prefix); -1 when unknown. */
+int gm_toy_from_name(const char *name);
+const char *gm_toy_name(gm_toy toy);
+/* n points (n x 2): 8 Gaussians on a ring of radius 2 (σ 0.1), or 25 on the grid {−2..2}² (σ 0.05),
+ * equal weights; the mode of row i is drawn with the point. Philox stream (seed, stream). */
+void gm_toy_sample(gm_toy toy, float *x, size_t n, uint64_t seed, uint64_t stream);
+/* Exact density of the toy at (x, y) and its modes (centres[2·k], count returned; sigma in *sd). */
+double gm_toy_density(gm_toy toy, double x, double y);
+size_t gm_toy_modes(gm_toy toy, double *centres, double *sd);
+
+/* ==== GAN trainer (spec §2.2; prdiv_gan.c) — state machine create / step / free ==================== */
+typedef struct {
+    gm_gan_objective objective; /* GM_GAN_PR */
+    float lambda;               /* 1 */
+    size_t dim_z;               /* 8 */
+    size_t hidden;              /* 128 (G and critic: two hidden layers) */
+    size_t batch;               /* 128 */
+    size_t n_critic;            /* 4 critic steps per generator step */
+    float lr_g, lr_d;           /* 2e-4 */
+    float beta1, beta2, eps;    /* 0, 0.999, 1e-8 */
+    float ema_decay;            /* 0.999 (spec: 0.9999 for 10^5-iteration image runs) */
+    int64_t ema_start;          /* 500: before it the EMA copies G */
+    int spectral_norm;          /* 1: every critic layer, one power iteration */
+    int64_t pretrain;           /* 0: generator steps with the χ² f-GAN loss before `objective` (fine-tuning,
+                                   as spec §2.3 / §7 do; needed for large λ, whose PR loss ignores fakes
+                                   the critic already rejects) */
+    gm_toy data;
+    uint64_t seed;
+} gm_gan_config;
+gm_gan_config gm_gan_config_default(void);
+
+typedef struct gm_gan gm_gan;
+typedef struct {
+    int64_t step;            /* generator steps done */
+    float loss_d, loss_g;    /* of the last step (loss_d: the last critic step) */
+    float alpha_hat, beta_hat; /* PR estimates of the last generator batch (χ²-ratio, spec §2.2) */
+    float acc_real, acc_fake;  /* % v_r > thr, 100 − % v_f > thr (thresholds of spec §2.2) */
+} gm_gan_status;
+
+int gm_gan_create(gm_gan **out, const gm_gan_config *cfg);
+void gm_gan_free(gm_gan *g);
+/* One iteration: n_critic critic steps then one generator step and the EMA update. Data and noise of
+ * iteration i come from Philox streams keyed by i, so a resumed run is bitwise identical.
+ * GM_ENUMERIC if a loss is not finite. */
+int gm_gan_step(gm_gan *g, gm_gan_status *st);
+/* n samples (n x 2) of the EMA generator (ema = 0: the raw generator) from stream (seed, stream). */
+int gm_gan_sample(gm_gan *g, float *x, size_t n, int ema, uint64_t stream);
+/* Critic outputs v at n points x (n x 2). */
+int gm_gan_critic(gm_gan *g, const float *x, size_t n, float *v);
+const gm_gan_config *gm_gan_get_config(const gm_gan *g);
+int64_t gm_gan_get_step(const gm_gan *g);
+/* Checkpoint (.safetensors via gm_checkpoint_save): G, D, EMA, spectral-norm vectors, both Adam states,
+ * step and the config. load checks that the file is a "gan" checkpoint of the same architecture and
+ * restores everything (GM_EFORMAT naming the file otherwise). */
+int gm_gan_save(const gm_gan *g, const char *path);
+int gm_gan_load(gm_gan **out, const char *path);
+
+/* ==== flow trainer on 2-D toys (spec §3; prdiv_flowtrain.c) — create / step / free ================== */
+typedef enum { GM_FLOW_MLE = 0, GM_FLOW_PR = 1 } gm_flow_objective;
+typedef struct {
+    gm_flow_objective objective; /* GM_FLOW_PR */
+    char procedure;              /* 'C' (known target density, pathwise) or 'B' (weighted MLE, exact ratio) */
+    float lambda;                /* 1 */
+    size_t n_layers, hidden;     /* 6, 64 */
+    size_t batch;                /* 256 */
+    float lr;                    /* 1e-3 (Adam) */
+    int64_t pretrain;            /* MLE steps before the PR objective (500) */
+    gm_toy data;
+    uint64_t seed;
+} gm_flowtrain_config;
+gm_flowtrain_config gm_flowtrain_config_default(void);
+typedef struct gm_flowtrain gm_flowtrain;
+int gm_flowtrain_create(gm_flowtrain **out, const gm_flowtrain_config *cfg);
+void gm_flowtrain_free(gm_flowtrain *f);
+/* One Adam step; *loss receives the minimised value (NULL ok). Data/noise keyed by the step number. */
+int gm_flowtrain_step(gm_flowtrain *f, double *loss);
+int64_t gm_flowtrain_get_step(const gm_flowtrain *f);
+gm_flow *gm_flowtrain_flow(gm_flowtrain *f);
+const gm_flowtrain_config *gm_flowtrain_get_config(const gm_flowtrain *f);
+int gm_flowtrain_save(const gm_flowtrain *f, const char *path);
+int gm_flowtrain_load(gm_flowtrain **out, const char *path);
+/* n samples x = g(z) of a flow (n x 2), z from stream (seed, stream). */
+int gm_flow_sample(gm_flow *f, float *x, size_t n, uint64_t seed, uint64_t stream);
+/* log q at n points (n x D) -> lq (double). */
+int gm_flow_logprob_eval(gm_flow *f, const float *x, size_t n, double *lq);
+/* α_λ of the flow against the toy with exact densities (spec V9a): α_Q = mean over n flow samples of
+ * min(λ p/q, 1), α_P = mean over n data samples of min(λ, q/p); alpha = their average. */
+int gm_flow_toy_alpha(gm_flow *f, gm_toy toy, const double *lambdas, size_t n_lambda, size_t n, uint64_t seed,
+                      double *alpha, double *alpha_p, double *alpha_q);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GM_PRDIV_H */

@@ -1,0 +1,377 @@
+/* prdiv_gan.c — the GAN trainer of spec §2.2 on 2-D toys as a create/step/free state machine: MLP
+ * generator and critic (spectral norm on every critic layer, one power iteration per critic call), n_D
+ * critic steps per generator step, Adam (β1 = 0), EMA of the generator, the PR / f-GAN / hinge objectives
+ * of prdiv_loss.c; checkpoints through gm_checkpoint_save with every piece of state in one table.
+ * Owns: one gm_params table holding G, D, EMA(G), the spectral-norm vectors and both Adam moment pairs
+ * (the two gm_optim structs point into it), and a tape. Thread safety: one gm_gan per thread.
+ * Determinism: the data and noise of iteration i come from Philox streams keyed by i, so a run resumed
+ * from a checkpoint is bitwise identical to an uninterrupted one. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "genmix/prdiv.h"
+#include "genmix/rng.h"
+#include "prdiv_internal.h"
+
+/* tensor indices in the table */
+enum { T_G = 0, T_D = 6, T_EMA = 12, T_U = 18, T_GM = 21, T_GV, T_DM, T_DV, T_COUNT };
+
+struct gm_gan {
+    gm_gan_config cfg;
+    gm_params P;
+    gm_optim opt_g, opt_d; /* m/v point into P */
+    size_t n_g, n_d;       /* floats of G and of D (contiguous from tensors T_G and T_D) */
+    int64_t step;
+    gm_tape *tape;
+    float *xr, *z; /* n_critic*batch*2 real rows, batch*dim_z noise */
+};
+
+gm_gan_config gm_gan_config_default(void) {
+    gm_gan_config c;
+    memset(&c, 0, sizeof c);
+    c.objective = GM_GAN_PR;
+    c.lambda = 1;
+    c.dim_z = 8;
+    c.hidden = 128;
+    c.batch = 128;
+    c.n_critic = 4;
+    c.lr_g = c.lr_d = 2e-4f;
+    c.beta1 = 0;
+    c.beta2 = 0.999f;
+    c.eps = 1e-8f;
+    c.ema_decay = 0.999f;
+    c.ema_start = 500;
+    c.spectral_norm = 1;
+    c.data = GM_TOY_8GAUSS;
+    return c;
+}
+
+const gm_gan_config *gm_gan_get_config(const gm_gan *g) { return &g->cfg; }
+int64_t gm_gan_get_step(const gm_gan *g) { return g->step; }
+
+static float *T(gm_gan *g, size_t i) { return g->P.val + g->P.info[i].offset; }
+
+static int check_cfg(const gm_gan_config *c) {
+    if ((unsigned)c->objective >= GM_GAN_COUNT) GM_FAIL(GM_EINVAL, "gan: unknown objective %d", (int)c->objective);
+    if (!(c->lambda > 0) || !isfinite(c->lambda)) GM_FAIL(GM_EINVAL, "gan: lambda = %g must be finite and > 0", (double)c->lambda);
+    if (c->dim_z < 1 || c->hidden < 1 || c->batch < 1 || c->n_critic < 1 || c->dim_z > 4096 || c->hidden > 8192 ||
+        c->batch > 65536 || c->n_critic > 100)
+        GM_FAIL(GM_EINVAL, "gan: dim_z, hidden, batch and n_critic must be positive (and sane)");
+    if (!(c->lr_g > 0) || !(c->lr_d > 0) || !(c->ema_decay >= 0 && c->ema_decay < 1) || c->ema_start < 0 || c->pretrain < 0)
+        GM_FAIL(GM_EINVAL, "gan: learning rates must be > 0 and the EMA decay in [0, 1)");
+    if (gm_toy_name(c->data) == NULL) GM_FAIL(GM_EINVAL, "gan: unknown data set %d", (int)c->data);
+    return GM_OK;
+}
+
+int gm_gan_create(gm_gan **out, const gm_gan_config *cfg) {
+    *out = NULL;
+    int rc = check_cfg(cfg);
+    if (rc) return rc;
+    gm_gan *g = gm_calloc(1, sizeof *g);
+    if (!g) return GM_ENOMEM;
+    g->cfg = *cfg;
+    gm_params_init(&g->P);
+    int64_t H = (int64_t)cfg->hidden, Z = (int64_t)cfg->dim_z;
+    int64_t gs[6][2] = {{H, Z}, {H, 1}, {H, H}, {H, 1}, {2, H}, {2, 1}};
+    int64_t ds[6][2] = {{H, 2}, {H, 1}, {H, H}, {H, 1}, {1, H}, {1, 1}};
+    const char *pre[3] = {"G", "D", "ema"};
+    for (int net = 0; net < 3; net++)
+        for (int j = 0; j < 6; j++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s.%d.%s", pre[net], 2 * (j / 2), j % 2 ? "bias" : "weight");
+            const int64_t *sh = net == 1 ? ds[j] : gs[j];
+            if ((rc = (int)gm_params_add(&g->P, name, j % 2 ? 1 : 2, sh)) < 0) goto fail;
+        }
+    for (int k = 0; k < 3; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "D.%d.sn_u", 2 * k);
+        int64_t n = ds[2 * k][0];
+        if ((rc = (int)gm_params_add(&g->P, name, 1, &n)) < 0) goto fail;
+    }
+    size_t ng = 0, nd = 0;
+    for (int j = 0; j < 6; j++) ng += (size_t)(gs[j][0] * gs[j][1]), nd += (size_t)(ds[j][0] * ds[j][1]);
+    int64_t a = (int64_t)ng, b = (int64_t)nd;
+    const char *on[4] = {"adamG.m", "adamG.v", "adamD.m", "adamD.v"};
+    for (int k = 0; k < 4; k++)
+        if ((rc = (int)gm_params_add(&g->P, on[k], 1, k < 2 ? &a : &b)) < 0) goto fail;
+    if ((rc = gm_params_alloc(&g->P))) goto fail;
+    g->n_g = ng, g->n_d = nd;
+    /* init: PyTorch-default uniform(±1/sqrt(fan_in)); EMA = G; SN vectors ~ N(0,1) normalised */
+    gm_rng r;
+    gm_rng_init(&r, cfg->seed, gm_rng_stream_id(GM_STREAM_INIT, 0));
+    for (int j = 0; j < 12; j++) {
+        double fan_in = (double)g->P.info[j - j % 2].shape[1];
+        gm_params_uniform(&g->P, (size_t)j, 1.0 / sqrt(fan_in), &r);
+    }
+    memcpy(T(g, T_EMA), T(g, T_G), ng * sizeof(float));
+    for (int k = 0; k < 3; k++) {
+        float *u = T(g, T_U + (size_t)k);
+        size_t n = g->P.info[T_U + k].n;
+        double s = 0;
+        gm_rng_normal_fill(&r, u, n);
+        for (size_t i = 0; i < n; i++) s += (double)u[i] * (double)u[i];
+        for (size_t i = 0; i < n; i++) u[i] = (float)((double)u[i] / sqrt(s));
+    }
+    gm_optim_config oc = gm_optim_config_default();
+    oc.kind = GM_OPT_ADAM;
+    oc.beta1 = cfg->beta1, oc.beta2 = cfg->beta2, oc.eps = cfg->eps;
+    g->opt_g = (gm_optim){oc, ng, T(g, T_GM), T(g, T_GV), 0};
+    g->opt_d = (gm_optim){oc, nd, T(g, T_DM), T(g, T_DV), 0};
+    g->xr = gm_malloc(cfg->n_critic * cfg->batch * 2 * sizeof(float));
+    g->z = gm_malloc(cfg->batch * cfg->dim_z * sizeof(float));
+    rc = GM_ENOMEM;
+    if (!g->xr || !g->z) goto fail;
+    if ((rc = gm_tape_create(&g->tape, 0))) goto fail;
+    *out = g;
+    return GM_OK;
+fail:
+    gm_gan_free(g);
+    return rc < 0 ? rc : GM_ENOMEM;
+}
+
+void gm_gan_free(gm_gan *g) {
+    if (!g) return;
+    gm_params_free(&g->P);
+    gm_tape_free(g->tape);
+    gm_free(g->xr);
+    gm_free(g->z);
+    gm_free(g);
+}
+
+/* generator with tensors from `base` (T_G or T_EMA) */
+static gm_var *G_fwd(gm_gan *g, gm_var *z, size_t base, int frozen) {
+    gm_tape *t = g->tape;
+    gm_var *p[6];
+    for (int j = 0; j < 6; j++) p[j] = gm_params_var(&g->P, t, base + (size_t)j, frozen || base != T_G);
+    gm_var *h = gm_op_act(t, gm_op_linear(t, z, p[0], p[1]), GM_ACT_RELU, 0);
+    h = gm_op_act(t, gm_op_linear(t, h, p[2], p[3]), GM_ACT_RELU, 0);
+    return gm_op_linear(t, h, p[4], p[5]);
+}
+
+static gm_var *D_fwd(gm_gan *g, gm_var *x, int frozen) {
+    gm_tape *t = g->tape;
+    gm_var *h = x;
+    for (int k = 0; k < 3; k++) {
+        gm_var *w = gm_params_var(&g->P, t, T_D + 2 * (size_t)k, frozen), *b = gm_params_var(&g->P, t, T_D + 2 * (size_t)k + 1, frozen);
+        if (g->cfg.spectral_norm) w = gm_op_spectral_norm(t, w, T(g, T_U + (size_t)k), 1, 1e-12f);
+        h = gm_op_linear(t, h, w, b);
+        if (k < 2) h = gm_op_act(t, h, GM_ACT_LEAKY_RELU, 0.2f);
+    }
+    return h;
+}
+
+static void draw_noise(gm_gan *g, uint64_t idx) {
+    gm_rng r;
+    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_NOISE, idx));
+    gm_rng_normal_fill(&r, g->z, g->cfg.batch * g->cfg.dim_z);
+}
+
+static float threshold(const gm_gan_config *c) {
+    switch (c->objective) {
+    case GM_GAN_KL: return 1;
+    case GM_GAN_RKL: return -1;
+    case GM_GAN_PR_DUAL: return c->lambda / 2;
+    default: return 0;
+    }
+}
+
+int gm_gan_step(gm_gan *g, gm_gan_status *st) {
+    const gm_gan_config *c = &g->cfg;
+    gm_tape *t = g->tape;
+    size_t B = c->batch, it = (size_t)g->step;
+    int64_t zs[2] = {(int64_t)B, (int64_t)c->dim_z}, xs[2] = {(int64_t)B, 2};
+    gm_gan_objective crit_obj = c->objective == GM_GAN_PR ? GM_GAN_CHI2 : c->objective;
+    float *dslab = g->P.grad + g->P.info[T_D].offset, *gslab = g->P.grad + g->P.info[T_G].offset;
+    float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
+    for (size_t s = 0; s < c->n_critic; s++)
+        gm_toy_sample(c->data, g->xr + s * B * 2, B, c->seed, gm_rng_stream_id(GM_STREAM_DATA, (uint64_t)(it * c->n_critic + s)));
+    /* critic steps */
+    for (size_t s = 0; s < c->n_critic; s++) {
+        gm_tape_reset(t);
+        draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + s));
+        int prev = gm_tape_no_grad(t, 1);
+        gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 1);
+        gm_tape_no_grad(t, prev);
+        gm_var *xr = gm_tape_input(t, g->xr + s * B * 2, 2, xs, 0), *vf, *vr;
+        gm_var *v = D_fwd(g, gm_op_concat(t, gm_var_detach(t, xf), xr, 0), 0);
+        if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
+        gm_var *loss = gm_op_gan_critic_loss(t, vr, vf, crit_obj, c->lambda);
+        if (gm_tape_status(t)) return gm_tape_status(t);
+        memset(dslab, 0, g->n_d * sizeof(float));
+        int rc = gm_tape_backward(t, loss);
+        if (rc) return rc;
+        loss_d = loss->val[0];
+        if (!isfinite(loss_d)) GM_FAIL(GM_ENUMERIC, "gan: critic loss is %g at step %lld", (double)loss_d, (long long)g->step);
+        gm_optim_step(&g->opt_d, g->P.val + g->P.info[T_D].offset, dslab, c->lr_d);
+    }
+    /* generator step: fresh noise, the first real chunk (as the released code) */
+    gm_tape_reset(t);
+    draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + c->n_critic));
+    gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 0);
+    gm_var *xr = gm_tape_input(t, g->xr, 2, xs, 0), *vf, *vr;
+    gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
+    if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
+    gm_gan_objective gen_obj = g->step < c->pretrain ? GM_GAN_CHI2 : c->objective;
+    gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, gen_obj, c->lambda, ab);
+    if (gm_tape_status(t)) return gm_tape_status(t);
+    memset(gslab, 0, g->n_g * sizeof(float));
+    int rc = gm_tape_backward(t, loss);
+    if (rc) return rc;
+    loss_g = loss->val[0];
+    if (!isfinite(loss_g)) GM_FAIL(GM_ENUMERIC, "gan: generator loss is %g at step %lld", (double)loss_g, (long long)g->step);
+    if (gen_obj != GM_GAN_PR) { /* α̂/β̂ of the χ² ratio as a diagnostic */
+        float tmp;
+        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, GM_GAN_PR, c->lambda);
+    }
+    float thr = threshold(c);
+    size_t nr = 0, nf = 0;
+    for (size_t i = 0; i < B; i++) nr += vr->val[i] > thr, nf += vf->val[i] > thr;
+    gm_optim_step(&g->opt_g, g->P.val + g->P.info[T_G].offset, gslab, c->lr_g);
+    g->step++;
+    if (g->step <= c->ema_start) memcpy(T(g, T_EMA), T(g, T_G), g->n_g * sizeof(float));
+    else gm_ema_update(T(g, T_EMA), T(g, T_G), g->n_g, c->ema_decay);
+    gm_tape_reset(t);
+    if (st) {
+        st->step = g->step;
+        st->loss_d = loss_d, st->loss_g = loss_g;
+        st->alpha_hat = ab[0], st->beta_hat = ab[1];
+        st->acc_real = (float)(100.0 * (double)nr / (double)B);
+        st->acc_fake = (float)(100.0 - 100.0 * (double)nf / (double)B);
+    }
+    return GM_OK;
+}
+
+int gm_gan_sample(gm_gan *g, float *x, size_t n, int ema, uint64_t stream) {
+    gm_tape *t = g->tape;
+    size_t Z = g->cfg.dim_z, chunk = 4096;
+    float *z = gm_malloc(chunk * Z * sizeof(float));
+    if (!z) return GM_ENOMEM;
+    gm_rng r;
+    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_USER, stream));
+    int rc = GM_OK;
+    for (size_t i0 = 0; i0 < n && !rc; i0 += chunk) {
+        size_t m = n - i0 < chunk ? n - i0 : chunk;
+        gm_rng_normal_fill(&r, z, m * Z);
+        gm_tape_reset(t);
+        int prev = gm_tape_no_grad(t, 1);
+        gm_var *xf = G_fwd(g, gm_tape_input(t, z, 2, (int64_t[]){(int64_t)m, (int64_t)Z}, 0), ema ? T_EMA : T_G, 1);
+        gm_tape_no_grad(t, prev);
+        if ((rc = gm_tape_status(t))) break;
+        memcpy(x + i0 * 2, xf->val, m * 2 * sizeof(float));
+    }
+    gm_tape_reset(t);
+    gm_free(z);
+    return rc;
+}
+
+int gm_gan_critic(gm_gan *g, const float *x, size_t n, float *v) {
+    gm_tape *t = g->tape;
+    /* evaluate with a copy of the SN vectors so that probing does not advance the training state */
+    size_t nu = 0;
+    for (int k = 0; k < 3; k++) nu += g->P.info[T_U + k].n;
+    float *keep = gm_malloc(nu * sizeof(float));
+    if (!keep) return GM_ENOMEM;
+    memcpy(keep, T(g, T_U), nu * sizeof(float)); /* the three vectors are contiguous */
+    gm_tape_reset(t);
+    int prev = gm_tape_no_grad(t, 1);
+    gm_var *o = D_fwd(g, gm_tape_input(t, (float *)x, 2, (int64_t[]){(int64_t)n, 2}, 0), 1);
+    gm_tape_no_grad(t, prev);
+    int rc = gm_tape_status(t);
+    if (!rc) memcpy(v, o->val, n * sizeof(float));
+    memcpy(T(g, T_U), keep, nu * sizeof(float));
+    gm_tape_reset(t);
+    gm_free(keep);
+    return rc;
+}
+
+/* ---- checkpoints ---- */
+static void config_json(const gm_gan_config *c, char *buf, size_t len) {
+    snprintf(buf, len,
+             "{\"objective\":\"%s\",\"lambda\":%.9g,\"dim_z\":%zu,\"hidden\":%zu,\"batch\":%zu,\"n_critic\":%zu,"
+             "\"lr_g\":%.9g,\"lr_d\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"ema_decay\":%.9g,"
+             "\"ema_start\":%lld,\"spectral_norm\":%d,\"pretrain\":%lld,\"data\":\"%s\"}",
+             gm_gan_objective_name(c->objective), (double)c->lambda, c->dim_z, c->hidden, c->batch, c->n_critic,
+             (double)c->lr_g, (double)c->lr_d, (double)c->beta1, (double)c->beta2, (double)c->eps,
+             (double)c->ema_decay, (long long)c->ema_start, c->spectral_norm, (long long)c->pretrain,
+             gm_toy_name(c->data));
+}
+
+int gm_gan_save(const gm_gan *g, const char *path) {
+    char cfg[1024];
+    config_json(&g->cfg, cfg, sizeof cfg);
+    gm_checkpoint_meta m = {"gan", cfg, g->step, 0, g->cfg.seed, NULL};
+    return gm_checkpoint_save(path, &g->P, NULL, &m);
+}
+
+int gm__json_field(const char *js, const char *key, char *out, size_t len) {
+    cJSON *root = cJSON_Parse(js);
+    const cJSON *it = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
+    int n = -1;
+    if (cJSON_IsString(it)) n = snprintf(out, len, "%s", it->valuestring);
+    else if (cJSON_IsNumber(it)) n = snprintf(out, len, "%.17g", it->valuedouble);
+    cJSON_Delete(root);
+    return n >= 0 && (size_t)n < len ? 0 : -1;
+}
+
+int gm_gan_load(gm_gan **out, const char *path) {
+    *out = NULL;
+    gm_checkpoint *ck = NULL;
+    int rc = gm_checkpoint_open(&ck, path);
+    if (rc) return rc;
+    const char *model = gm_checkpoint_meta_get(ck, "model"), *js = gm_checkpoint_meta_get(ck, "config"),
+               *step = gm_checkpoint_meta_get(ck, "step"), *seed = gm_checkpoint_meta_get(ck, "seed");
+    if (!model || strcmp(model, "gan") || !js || !step || !seed) {
+        rc = gm_set_error(GM_EFORMAT, "%s: not a genmix GAN checkpoint (model '%s')", path, model ? model : "?");
+        gm_checkpoint_close(ck); /* model is borrowed from ck: format the message first */
+        return rc;
+    }
+    gm_gan_config c = gm_gan_config_default();
+    char v[128];
+    int bad = 0, o;
+    bad |= gm__json_field(js, "objective", v, sizeof v) || (o = gm_gan_objective_from_name(v)) < 0;
+    if (!bad) c.objective = (gm_gan_objective)o;
+    bad |= gm__json_field(js, "data", v, sizeof v) || (o = gm_toy_from_name(v)) < 0;
+    if (!bad) c.data = (gm_toy)o;
+#define NUM(k, field, T)                                  \
+    do {                                                  \
+        if (gm__json_field(js, k, v, sizeof v)) bad = 1;            \
+        else c.field = (T)strtod(v, NULL);                \
+    } while (0)
+    NUM("lambda", lambda, float);
+    NUM("dim_z", dim_z, size_t);
+    NUM("hidden", hidden, size_t);
+    NUM("batch", batch, size_t);
+    NUM("n_critic", n_critic, size_t);
+    NUM("lr_g", lr_g, float);
+    NUM("lr_d", lr_d, float);
+    NUM("beta1", beta1, float);
+    NUM("beta2", beta2, float);
+    NUM("eps", eps, float);
+    NUM("ema_decay", ema_decay, float);
+    NUM("ema_start", ema_start, int64_t);
+    NUM("spectral_norm", spectral_norm, int);
+    NUM("pretrain", pretrain, int64_t);
+#undef NUM
+    c.seed = strtoull(seed, NULL, 10);
+    if (bad) {
+        gm_checkpoint_close(ck);
+        GM_FAIL(GM_EFORMAT, "%s: malformed GAN config in __metadata__", path);
+    }
+    gm_gan *g = NULL;
+    if (!(rc = gm_gan_create(&g, &c)) && !(rc = gm_checkpoint_load_params(ck, &g->P))) {
+        g->step = strtoll(step, NULL, 10);
+        g->opt_g.step = g->step;
+        g->opt_d.step = g->step * (int64_t)c.n_critic;
+    }
+    gm_checkpoint_close(ck);
+    if (rc) {
+        gm_gan_free(g);
+        return rc;
+    }
+    *out = g;
+    return GM_OK;
+}

@@ -1,0 +1,247 @@
+/* test_prdiv_gan.c — GAN training pieces: spec V10's MLP χ² critic approaches 2(e^(½−x) − 1) (the linear
+ * KL / BCE critics are in test_prdiv_v10_slow.c), the gm_gan state machine
+ * (bitwise resume from a checkpoint, foreign checkpoints refused, bad configurations), toy densities. */
+#include "gm_test.h"
+#include "genmix/models.h"
+#include "genmix/optim.h"
+#include "genmix/prdiv.h"
+#include "genmix/rng.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+enum { NV = 100000 };
+
+/* V3 samples: real N(0,1), fake N(1,1) */
+static void v3(float *xr, float *xf) {
+    gm_rng r;
+    gm_rng_init(&r, 21, gm_rng_stream_id(GM_STREAM_SIM, 21));
+    for (int i = 0; i < NV; i++) xr[i] = (float)gm_rng_normal(&r), xf[i] = (float)(1 + gm_rng_normal(&r));
+}
+
+GM_TEST(test_v10_chi2_mlp_critic) {
+    static float xr[NV], xf[NV];
+    v3(xr, xf);
+    gm_seq *net;
+    CHECK_OK(gm_seq_create(&net, "linear:32,tanh,linear:32,tanh,linear:1", 1, (int64_t[]){1}));
+    gm_seq_init(net, 3);
+    gm_optim o;
+    gm_optim_config oc = gm_optim_config_default();
+    oc.kind = GM_OPT_ADAM;
+    CHECK_OK(gm_optim_init(&o, &oc, net->params.total));
+    gm_tape *t;
+    CHECK_OK(gm_tape_create(&t, 0));
+    enum { BS = 1000 };
+    for (int it = 0; it < 1500; it++) {
+        size_t off = (size_t)(it % (NV / BS)) * BS;
+        gm_tape_reset(t);
+        gm_var *vr = gm_seq_forward(net, t, gm_tape_input(t, xr + off, 2, (int64_t[]){BS, 1}, 0), -1, 0, NULL);
+        gm_var *vf = gm_seq_forward(net, t, gm_tape_input(t, xf + off, 2, (int64_t[]){BS, 1}, 0), -1, 0, NULL);
+        gm_var *loss = gm_op_gan_critic_loss(t, vr, vf, GM_GAN_CHI2, 1);
+        gm_params_zero_grad(&net->params);
+        CHECK_OK(gm_tape_backward(t, loss));
+        gm_optim_step(&o, net->params.val, net->params.grad, it < 1000 ? 3e-3f : 5e-4f);
+    }
+    float grid[38];
+    for (int i = 0; i < 38; i++) grid[i] = (float)(-0.7 + 0.1 * i);
+    gm_tape_reset(t);
+    gm_tape_no_grad(t, 1);
+    gm_var *v = gm_seq_forward(net, t, gm_tape_input(t, grid, 2, (int64_t[]){38, 1}, 0), -1, 0, NULL);
+    double worst = 0, mean = 0;
+    for (int i = 0; i < 38; i++) {
+        double want = 2 * (exp(0.5 - (double)grid[i]) - 1), e = fabs((double)v->val[i] - want);
+        worst = fmax(worst, e);
+        mean += e / 38;
+    }
+    fprintf(stderr, "    V10 chi2 MLP critic vs 2(e^(1/2-x) - 1) on [-0.7, 3]: max |err| %.3f, mean %.3f\n", worst, mean);
+    CHECK(worst < 0.35);
+    CHECK(mean < 0.1);
+    gm_tape_free(t);
+    gm_optim_free(&o);
+    gm_seq_free(net);
+}
+
+static int files_equal(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int eq = fa && fb;
+    while (eq) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb) eq = 0;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return eq;
+}
+
+GM_TEST(test_gan_resume_bitwise) {
+    gm_gan_config c = gm_gan_config_default();
+    c.hidden = 16, c.batch = 32, c.ema_start = 2, c.seed = 5, c.lambda = 2;
+    char pa[64], pb[64], pc[64];
+    snprintf(pa, sizeof pa, "/tmp/gm_gan_a_%d.safetensors", (int)getpid());
+    snprintf(pb, sizeof pb, "/tmp/gm_gan_b_%d.safetensors", (int)getpid());
+    snprintf(pc, sizeof pc, "/tmp/gm_gan_c_%d.safetensors", (int)getpid());
+    gm_gan *a, *b, *b2;
+    gm_gan_status st;
+    CHECK_OK(gm_gan_create(&a, &c));
+    for (int i = 0; i < 6; i++) CHECK_OK(gm_gan_step(a, &st));
+    CHECK(isfinite(st.alpha_hat) && st.alpha_hat >= 0 && st.alpha_hat <= 1.0001f);
+    CHECK_OK(gm_gan_save(a, pa));
+    CHECK_OK(gm_gan_create(&b, &c));
+    for (int i = 0; i < 3; i++) CHECK_OK(gm_gan_step(b, &st));
+    CHECK_OK(gm_gan_save(b, pb));
+    gm_gan_free(b);
+    CHECK_OK(gm_gan_load(&b2, pb));
+    CHECK_INT_EQ(gm_gan_get_step(b2), 3);
+    for (int i = 0; i < 3; i++) CHECK_OK(gm_gan_step(b2, &st));
+    CHECK_OK(gm_gan_save(b2, pc));
+    CHECK(files_equal(pa, pc));
+    /* samples and critic values agree too */
+    float xa[20], xb[20], va[10], vb[10];
+    CHECK_OK(gm_gan_sample(a, xa, 10, 1, 3));
+    CHECK_OK(gm_gan_sample(b2, xb, 10, 1, 3));
+    CHECK(!memcmp(xa, xb, sizeof xa));
+    CHECK_OK(gm_gan_critic(a, xa, 10, va));
+    CHECK_OK(gm_gan_critic(b2, xa, 10, vb));
+    CHECK(!memcmp(va, vb, sizeof va));
+    gm_gan_free(a);
+    gm_gan_free(b2);
+    /* a checkpoint of another model is refused */
+    gm_params p;
+    gm_params_init(&p);
+    gm_params_add(&p, "w", 1, (int64_t[]){3});
+    CHECK_OK(gm_params_alloc(&p));
+    gm_checkpoint_meta m = {"classifier", "{}", 0, 0, 0, NULL};
+    CHECK_OK(gm_checkpoint_save(pb, &p, NULL, &m));
+    gm_params_free(&p);
+    gm_gan *x = NULL;
+    CHECK_RC(gm_gan_load(&x, pb), GM_EFORMAT);
+    CHECK(x == NULL);
+    remove(pa), remove(pb), remove(pc);
+}
+
+GM_TEST(test_gan_bad_config_and_toys) {
+    gm_gan_config c = gm_gan_config_default();
+    gm_gan *g = NULL;
+    c.lambda = 0;
+    CHECK_RC(gm_gan_create(&g, &c), GM_EINVAL);
+    c.lambda = -1;
+    CHECK_RC(gm_gan_create(&g, &c), GM_EINVAL);
+    c = gm_gan_config_default();
+    c.objective = (gm_gan_objective)99;
+    CHECK_RC(gm_gan_create(&g, &c), GM_EINVAL);
+    CHECK(g == NULL);
+    CHECK_INT_EQ(gm_toy_from_name("toy:25gaussians"), GM_TOY_25GAUSS);
+    CHECK_INT_EQ(gm_toy_from_name("fashion-mnist"), -1);
+    /* toy densities integrate to 1 (midpoint rule on [-4, 4]^2) */
+    for (int toy = 0; toy < 2; toy++) {
+        double s = 0, h = 0.01;
+        for (double x = -4 + h / 2; x < 4; x += h)
+            for (double y = -4 + h / 2; y < 4; y += h) s += gm_toy_density((gm_toy)toy, x, y) * h * h;
+        CHECK_NEAR(s, 1, 0, 1e-6);
+    }
+    /* samples sit within 5 sigma of a mode */
+    float x[2000];
+    double cs[50], sd;
+    size_t K = gm_toy_modes(GM_TOY_8GAUSS, cs, &sd);
+    gm_toy_sample(GM_TOY_8GAUSS, x, 1000, 1, 7);
+    int far = 0;
+    for (int i = 0; i < 1000; i++) {
+        double best = 1e9;
+        for (size_t k = 0; k < K; k++) best = fmin(best, hypot((double)x[2 * i] - cs[2 * k], (double)x[2 * i + 1] - cs[2 * k + 1]));
+        far += best > 5 * sd;
+    }
+    CHECK_INT_EQ(far, 0);
+}
+
+
+GM_TEST(test_flowtrain_resume_and_config) {
+    gm_flowtrain_config c = gm_flowtrain_config_default();
+    c.n_layers = 2, c.hidden = 8, c.batch = 16, c.pretrain = 2, c.seed = 4, c.lambda = 3;
+    char pa[64], pb[64], pc[64];
+    snprintf(pa, sizeof pa, "/tmp/gm_flow_a_%d.safetensors", (int)getpid());
+    snprintf(pb, sizeof pb, "/tmp/gm_flow_b_%d.safetensors", (int)getpid());
+    snprintf(pc, sizeof pc, "/tmp/gm_flow_c_%d.safetensors", (int)getpid());
+    for (int proc = 0; proc < 2; proc++) {
+        c.procedure = proc ? 'B' : 'C';
+        gm_flowtrain *a, *b, *b2;
+        double loss;
+        CHECK_OK(gm_flowtrain_create(&a, &c));
+        for (int i = 0; i < 5; i++) CHECK_OK(gm_flowtrain_step(a, &loss));
+        CHECK(isfinite(loss));
+        CHECK_OK(gm_flowtrain_save(a, pa));
+        CHECK_OK(gm_flowtrain_create(&b, &c));
+        for (int i = 0; i < 3; i++) CHECK_OK(gm_flowtrain_step(b, &loss));
+        CHECK_OK(gm_flowtrain_save(b, pb));
+        gm_flowtrain_free(b);
+        CHECK_OK(gm_flowtrain_load(&b2, pb));
+        for (int i = 0; i < 2; i++) CHECK_OK(gm_flowtrain_step(b2, &loss));
+        CHECK_OK(gm_flowtrain_save(b2, pc));
+        CHECK(files_equal(pa, pc));
+        /* exact-density α: both halves agree within Monte-Carlo error and stay in [0, min(λ,1)] */
+        double lam[3] = {0.1, 1, 10}, al[3], ap[3], aq[3];
+        CHECK_OK(gm_flow_toy_alpha(gm_flowtrain_flow(a), GM_TOY_8GAUSS, lam, 3, 4000, 1, al, ap, aq));
+        for (int l = 0; l < 3; l++) {
+            CHECK(al[l] >= 0 && al[l] <= fmin(lam[l], 1) + 1e-12);
+            CHECK_NEAR(ap[l], aq[l], 0, 6 * fmin(lam[l], 1) / (2 * sqrt(4000.0)) + 1e-3);
+        }
+        gm_flowtrain_free(a);
+        gm_flowtrain_free(b2);
+    }
+    gm_flowtrain *x = NULL;
+    c.procedure = 'A';
+    CHECK_RC(gm_flowtrain_create(&x, &c), GM_EINVAL);
+    c.procedure = 'C';
+    c.lambda = 0;
+    CHECK_RC(gm_flowtrain_create(&x, &c), GM_EINVAL);
+    /* a GAN checkpoint is not a flow checkpoint and vice versa */
+    gm_gan_config gc = gm_gan_config_default();
+    gc.hidden = 4, gc.batch = 4;
+    gm_gan *g;
+    CHECK_OK(gm_gan_create(&g, &gc));
+    CHECK_OK(gm_gan_save(g, pb));
+    gm_gan_free(g);
+    CHECK_RC(gm_flowtrain_load(&x, pb), GM_EFORMAT);
+    CHECK(x == NULL);
+    gm_gan *g2 = NULL;
+    CHECK_RC(gm_gan_load(&g2, pc), GM_EFORMAT);
+    remove(pa), remove(pb), remove(pc);
+}
+
+
+/* allocation failures anywhere in create + two steps: GM_ENOMEM, never a crash or a leak (ASan) */
+GM_TEST(test_alloc_failure_sweep) {
+    gm_gan_config gc = gm_gan_config_default();
+    gc.hidden = 4, gc.batch = 4, gc.n_critic = 1;
+    gm_flowtrain_config fc = gm_flowtrain_config_default();
+    fc.n_layers = 2, fc.hidden = 4, fc.batch = 4, fc.pretrain = 1;
+    for (int which = 0; which < 2; which++) {
+        int done = 0, bad = 0;
+        for (long n = 1; n < 2000 && !done; n++) {
+            gm_alloc_fail_nth(n, 1);
+            int rc;
+            if (which == 0) {
+                gm_gan *g = NULL;
+                rc = gm_gan_create(&g, &gc);
+                for (int i = 0; !rc && i < 2; i++) rc = gm_gan_step(g, NULL);
+                gm_gan_free(g);
+            } else {
+                gm_flowtrain *f = NULL;
+                rc = gm_flowtrain_create(&f, &fc);
+                for (int i = 0; !rc && i < 2; i++) rc = gm_flowtrain_step(f, NULL);
+                gm_flowtrain_free(f);
+            }
+            gm_alloc_fail_nth(0, 0);
+            if (rc == GM_OK) done = 1;
+            else if (rc != GM_ENOMEM) bad++;
+            if (done) fprintf(stderr, "    %s: %ld allocation sites swept\n", which ? "flow" : "gan", n - 1);
+        }
+        CHECK(done);
+        CHECK_INT_EQ(bad, 0);
+    }
+}
+
+GM_TEST_MAIN({"v10_chi2_mlp_critic", test_v10_chi2_mlp_critic},
+             {"gan_resume_bitwise", test_gan_resume_bitwise}, {"gan_bad_config_and_toys", test_gan_bad_config_and_toys},
+             {"flowtrain_resume_and_config", test_flowtrain_resume_and_config},
+             {"alloc_failure_sweep", test_alloc_failure_sweep})
