@@ -6,7 +6,10 @@
  * A test passes when none of its checks fail. Each executable prints one line per failed check
  * (file:line and the condition) and ends with exactly one "N passed, N failed" line; it exits non-zero
  * if anything failed. `./test_x NAME` runs only the tests whose name contains NAME.
- * GM_TEST_DATA(p) names a file under tests/ (ctest runs from the source root). */
+ * GM_TEST_DATA(p) names a file under tests/ (ctest runs from the source root).
+ * A test that executes no check fails (an assertion-free test cannot catch anything); GM_SKIP("why") inside
+ * a test marks it skipped (e.g. optional data set missing) and returns; if every test that ran was skipped
+ * and none failed, the binary exits GM_TEST_SKIP_CODE (77, ctest's SKIP_RETURN_CODE, see CMakeLists.txt). */
 #ifndef GM_TEST_H
 #define GM_TEST_H
 
@@ -29,12 +32,20 @@ static inline void gm_test_set_threads(int t) {
 #endif
 }
 
-static int gm_t_failed_checks;
+static int gm_t_failed_checks, gm_t_checks, gm_t_skip;
+#define GM_TEST_SKIP_CODE 77
+#define GM_SKIP(why)                                       \
+    do {                                                   \
+        fprintf(stderr, "  skipped: %s\n", (const char *)(why)); \
+        gm_t_skip = 1;                                     \
+        return;                                            \
+    } while (0)
 
 #define GM_TEST(name) static void name(void)
 
 #define CHECK(c)                                                                 \
     do {                                                                         \
+        gm_t_checks++;                                                           \
         if (!(c)) {                                                              \
             fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
             gm_t_failed_checks++;                                                \
@@ -44,6 +55,7 @@ static int gm_t_failed_checks;
 #define CHECK_INT_EQ(a, b)                                                                        \
     do {                                                                                          \
         long long gm_t_a = (long long)(a), gm_t_b = (long long)(b);                               \
+        gm_t_checks++;                                                                            \
         if (gm_t_a != gm_t_b) {                                                                   \
             fprintf(stderr, "  %s:%d: %s == %s failed: %lld vs %lld\n", __FILE__, __LINE__, #a, #b, \
                     gm_t_a, gm_t_b);                                                              \
@@ -55,6 +67,7 @@ static int gm_t_failed_checks;
 #define CHECK_NEAR(a, b, rtol, atol)                                                                 \
     do {                                                                                             \
         double gm_t_a = (double)(a), gm_t_b = (double)(b);                                           \
+        gm_t_checks++;                                                                               \
         if (!(fabs(gm_t_a - gm_t_b) <= (double)(atol) + (double)(rtol) * fabs(gm_t_b))) {            \
             fprintf(stderr, "  %s:%d: %s ~ %s failed: %.17g vs %.17g (rtol %g atol %g)\n", __FILE__,  \
                     __LINE__, #a, #b, gm_t_a, gm_t_b, (double)(rtol), (double)(atol));              \
@@ -66,6 +79,7 @@ static int gm_t_failed_checks;
 #define CHECK_RC(expr, want)                                                                      \
     do {                                                                                          \
         int gm_t_rc = (expr);                                                                     \
+        gm_t_checks++;                                                                            \
         if (gm_t_rc != (want)) {                                                                  \
             fprintf(stderr, "  %s:%d: %s returned %d (%s), wanted %d; last error: %s\n", __FILE__,  \
                     __LINE__, #expr, gm_t_rc, gm_strerror(gm_t_rc), (int)(want), gm_last_error()); \
@@ -80,14 +94,21 @@ typedef struct {
 } gm_test_case;
 
 static int gm_test_run(const gm_test_case *cases, size_t n, int argc, char **argv) {
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     for (size_t i = 0; i < n; i++) {
         if (argc > 1 && !strstr(cases[i].name, argv[1])) continue;
-        int before = gm_t_failed_checks;
+        int before = gm_t_failed_checks, checks = gm_t_checks;
         double t0 = gm_time_now();
+        gm_t_skip = 0;
         cases[i].fn();
         double dt = gm_time_now() - t0;
-        if (gm_t_failed_checks == before) {
+        if (gm_t_skip && gm_t_failed_checks == before) {
+            skipped++;
+            fprintf(stderr, "SKIP %s\n", cases[i].name);
+        } else if (gm_t_checks == checks) {
+            failed++;
+            fprintf(stderr, "FAIL %s: no check executed\n", cases[i].name);
+        } else if (gm_t_failed_checks == before) {
             passed++;
             fprintf(stderr, "ok   %s (%.2fs)\n", cases[i].name, dt);
         } else {
@@ -95,8 +116,9 @@ static int gm_test_run(const gm_test_case *cases, size_t n, int argc, char **arg
             fprintf(stderr, "FAIL %s (%.2fs)\n", cases[i].name, dt);
         }
     }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    if (failed || passed + skipped == 0) return 1; /* a filter matching nothing is an error too */
+    return skipped && !passed ? GM_TEST_SKIP_CODE : 0;
 }
 
 #define GM_TEST_MAIN(...)                                                         \
