@@ -224,7 +224,8 @@ GM_TEST(test_fill) {
     int above = 0;
     for (int i = 0; i < 1000; i++) {
         CHECK(u[i] >= 0.0f && u[i] < 1.0f);
-        m += u[i] / 1000.0, lo = fmin(lo, u[i]), hi = fmax(hi, u[i]), above += u[i] >= 0.5f;
+        double ui = (double)u[i];
+        m += ui / 1000.0, lo = fmin(lo, ui), hi = fmax(hi, ui), above += ui >= 0.5;
     }
     CHECK_NEAR(m, 0.5, 0, 5 * sqrt(1.0 / 12 / 1000));
     CHECK(lo < 0.01 && hi > 0.99);
