@@ -41,6 +41,30 @@ static int gm_t_failed_checks, gm_t_checks, gm_t_skip;
         return;                                            \
     } while (0)
 
+/* Finite-difference gradient checks (ggml's rule): per element rel = |a - n| / (|a| + |n| + 1e-3) between the
+ * analytic gradient a and the central difference n; a check passes only if BOTH the max and the mean of
+ * rel over the elements of ONE tensor are within their tolerances (run one gm_gc per parameter tensor,
+ * real elements only, never slab padding). */
+typedef struct {
+    double sum, max, worst_a, worst_n;
+    size_t n, worst_i;
+} gm_gc;
+static inline void gm_gc_add(gm_gc *g, size_t i, double a, double n) {
+    double rel = fabs(a - n) / (fabs(a) + fabs(n) + 1e-3);
+    if (isnan(rel)) rel = (double)INFINITY;
+    g->sum += rel, g->n++;
+    if (rel > g->max || g->n == 1) g->max = rel, g->worst_i = i, g->worst_a = a, g->worst_n = n;
+}
+static inline int gm_gc_ok(const gm_gc *g, const char *name, double max_tol, double mean_tol) {
+    double mean = g->n ? g->sum / (double)g->n : (double)INFINITY;
+    int ok = g->n > 0 && g->max <= max_tol && mean <= mean_tol;
+    if (!ok || getenv("GC_VERBOSE"))
+        fprintf(stderr, "  gradcheck %s: %zu elements, mean rel %.3g (tol %g), max rel %.3g (tol %g) at %zu: "
+                "analytic %.6g numeric %.6g\n", name, g->n, mean, mean_tol, g->max, max_tol, g->worst_i,
+                g->worst_a, g->worst_n);
+    return ok;
+}
+
 #define GM_TEST(name) static void name(void)
 
 #define CHECK(c)                                                                 \
