@@ -271,6 +271,10 @@ GM_TEST(test_collected_set_identity_and_queue) {
         order[t] = arm * T + used[arm]++;
     }
     CHECK(gm_mix_done(b));
+    /* the accessors: t, n_i as drawn, and the uniform baseline never solves a QP (alpha stays uniform) */
+    CHECK_INT_EQ(gm_mix_count(b), T);
+    for (size_t i = 0; i < m; i++) CHECK_INT_EQ(gm_mix_counts(b)[i], used[i]);
+    for (size_t i = 0; i < m; i++) CHECK(gm_mix_alpha(b)[i] == 1.0 / (double)m);
     /* (ii) L_hat(n/N) equals the all-pairs V-statistic of the pooled set (computed naively in double) */
     double tot = 0.0;
     for (size_t a = 0; a < T; a++)
@@ -462,6 +466,7 @@ GM_TEST(test_online_case_E_kid) {
     }
     gm_mix_ref *ref;
     CHECK_OK(gm_mix_ref_create(&ref, Y, nref, 2, GM_MIX_KERNEL_GAUSS, 1.0, 0, 5));
+    CHECK_INT_EQ(gm_mix_ref_size(ref), nref);
     /* offline optimum from n = 2000 per arm */
     float *pool[3];
     size_t pn[3];

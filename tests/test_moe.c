@@ -571,6 +571,25 @@ GM_TEST(test_sample_philox) {
     CHECK(fabs(xs / (double)n) < 4.0 * 2.0 / sqrt(3.0 * (double)n));
     gm_moe_predict_proba(&m, X, n, P);
     gm_moe_gate_proba(&m, X, n, Gp);
+    {
+        /* gm_moe_predict: the most probable class; on the model's own draws it is right with probability
+         * max_s P(s|x), so the hit count is within 4 SE of the sum of those maxima */
+        int *lab = gm_malloc(n * sizeof(int));
+        gm_moe_predict(&m, X, n, lab);
+        size_t not_argmax = 0;
+        double hits = 0.0, want = 0.0, var = 0.0;
+        for (size_t t = 0; t < n; t++) {
+            const double *row = P + t * S;
+            for (size_t s = 0; s < S; s++) not_argmax += row[s] > row[lab[t]];
+            hits += lab[t] == y[t];
+            want += row[lab[t]];
+            var += row[lab[t]] * (1.0 - row[lab[t]]);
+        }
+        CHECK_INT_EQ(not_argmax, 0);
+        CHECK(fabs(hits - want) < 4.0 * sqrt(var));
+        CHECK(want > 1.2 * (double)n / (double)S); /* informative: better than chance */
+        gm_free(lab);
+    }
     for (size_t s = 0; s < S; s++) {
         double dev = 0.0, var = 0.0;
         for (size_t t = 0; t < n; t++) {
