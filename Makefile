@@ -4,6 +4,7 @@
 #   make bench   benchmarks against NumPy/PyTorch references (see docs/benchmarks.md)
 #   make fuzz    libFuzzer targets for the file parsers, bounded time
 #   make valgrind  the unit tests under valgrind --leak-check=full
+#   make mutate  mutation testing: the mutants of tools/mutants.txt against the non-slow suite (docs/testing.md)
 #   make study-latent-mcmc  the latent-MCMC study of docs/latent_mcmc.md
 
 JOBS    ?= 2
@@ -34,7 +35,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc clean
+.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc clean mutate
 
 all: build
 
@@ -83,3 +84,7 @@ valgrind: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZDIR)
+
+# Mutation testing (docs/testing.md): each mutant of tools/mutants.txt on a scratch copy, non-slow suite.
+mutate: deps
+	python3 tools/mutate.py --jobs $(JOBS)
