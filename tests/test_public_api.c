@@ -126,6 +126,10 @@ GM_TEST(test_tensor_view) {
     int64_t sh2[1] = {6};
     CHECK_OK(gm_tensor_reshape(&v, 1, sh2));
     CHECK(v.data == buf && v.shape[0] == 6);
+    const int64_t fewer[2] = {1, 5}, more[2] = {7, 1};
+    CHECK_RC(gm_tensor_reshape(&v, 2, fewer), GM_ESHAPE); /* the element count must match exactly */
+    CHECK_RC(gm_tensor_reshape(&v, 2, more), GM_ESHAPE);
+    CHECK(v.ndim == 1 && v.shape[0] == 6);
     gm_tensor_free(&v); /* a view: clears the struct, leaves the borrowed data alone */
     CHECK(v.data == NULL && buf[5] == 6.0f);
 }
