@@ -4,6 +4,7 @@
 #   make bench   benchmarks against NumPy/PyTorch references (see docs/benchmarks.md)
 #   make fuzz    libFuzzer targets for the file parsers, bounded time
 #   make valgrind  the unit tests under valgrind --leak-check=full
+#   make mutate  mutation testing: the mutants of tools/mutants.txt against the non-slow suite (docs/testing.md)
 #   make study-latent-mcmc  the latent-MCMC study of docs/latent_mcmc.md
 #   make study-das  the toy part of the DAS study of docs/das.md (about a minute)
 #   make install / make uninstall   PREFIX (/usr/local) and DESTDIR: genmix, libgenmix.{a,so}, headers,
@@ -40,7 +41,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das study-prdiv clean
+.PHONY: all deps build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das study-prdiv mutate clean
 
 all: build
 
@@ -115,3 +116,7 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZDIR)
+
+# Mutation testing (docs/testing.md): each mutant of tools/mutants.txt on a scratch copy, non-slow suite.
+mutate: deps
+	python3 tools/mutate.py --jobs $(JOBS)

@@ -80,8 +80,39 @@ near "Vendi" "$(val "$TMP/out" "Vendi (q=1, cosine)" "Vendi (q=1, cosine)")" "$(
 near "RKE s=1" "$(val "$TMP/out" "RKE mode count (s=1)" "RKE mode count (s=1)")" \
   "$(awk -v f="$(golden rke_frob_s1)" 'BEGIN{printf "%.12g", 1/f}')" 1e-6
 [ -s "$TMP/prd.npy" ] && ok || bad "prd curves file"
-expect_exit 0 "bootstrap" -- "$GENMIX" --quiet eval --real $G/eval_real.npy --fake $G/eval_fake.npy --metrics prdc --bootstrap 50
-grep -q "coverage .*\[" "$TMP/out" && ok || bad "bootstrap interval missing"
+# PRD values: the curves file (1001 x 2 float64 rows precision, recall; read with od) lies in [0, 1], and the
+# printed F8 / F1/8 are max over the curve of (1 + b^2) p r / (b^2 p + r) (b = 8, 1/8)
+hl=$(od -An -tu2 -j8 -N2 "$TMP/prd.npy" | tr -d ' ')
+od -An -v -tf8 -w16 -j$((10 + hl)) "$TMP/prd.npy" | awk '{ print $1, $2 }' > "$TMP/prd.txt"
+[ "$(wc -l < "$TMP/prd.txt")" = 1001 ] && ok || bad "prd curves rows: $(wc -l < "$TMP/prd.txt")"
+prd_f() { awk -v b="$1" '{ if ($1 < 0 || $1 > 1 || $2 < 0 || $2 > 1) bad = 1; f = (1 + b * b) * $1 * $2 / (b * b * $1 + $2 + 1e-10); if (f > m) m = f }
+  END { if (bad) print "out-of-range"; else printf "%.12g", m }' "$TMP/prd.txt"; }
+f8=$(val "$TMP/out" "PRD F8 (recall)" "PRD F8 (recall)"); f18=$(grep -F "PRD F1/8 (precision)" "$TMP/out" | awk '{ print $NF }')
+near "PRD F8 from the curves" "$f8" "$(prd_f 8)" 1e-8
+near "PRD F1/8 from the curves" "$f18" "$(prd_f 0.125)" 1e-8
+awk -v a="$f8" -v b="$f18" 'BEGIN { exit !(a > 0.5 && a < 1 && b > 0.5 && b < 1) }' && ok || bad "PRD F values $f8 $f18 not in (0.5, 1)"
+# and the same seed on one thread gives the same figures
+"$GENMIX" --quiet --threads 1 eval --real $G/eval_real.npy --fake $G/eval_fake.npy --metrics prd --prd-runs 2 \
+  --prd-clusters 5 > "$TMP/prd1.txt" 2>&1 || bad "prd one thread"
+[ "$(val "$TMP/prd1.txt" "PRD F8 (recall)" "PRD F8 (recall)")" = "$f8" ] && ok || bad "PRD F8 depends on threads"
+# bootstrap: each interval brackets the point estimate (the golden value), has a plausible width
+# (a proportion of n: 2 * 1.96 * sqrt(p (1 - p) / n) within 40 %), and the same seed repeats it exactly
+expect_exit 0 "bootstrap" -- "$GENMIX" --quiet eval --real $G/eval_real.npy --fake $G/eval_fake.npy --metrics prdc --bootstrap 200
+cp "$TMP/out" "$TMP/boot.txt"
+ci_check() { # ci_check LABEL GOLDEN N
+  local line lo hi
+  line=$(grep -F -- "$1" "$TMP/boot.txt" | head -1)
+  lo=$(echo "$line" | sed -n 's/.*\[\([^,]*\), \([^]]*\)\].*/\1/p'); hi=$(echo "$line" | sed -n 's/.*\[\([^,]*\), \([^]]*\)\].*/\2/p')
+  awk -v lo="$lo" -v hi="$hi" -v p="$(golden "$2")" -v n="$3" 'BEGIN { w = 2 * 1.96 * sqrt(p * (1 - p) / n);
+    exit !(lo != "" && lo < p && p < hi && hi - lo > 0.6 * w && hi - lo < 1.4 * w) }' && ok || bad "bootstrap $1: [$lo, $hi] vs $(golden "$2")"
+}
+ci_check "prdc precision (k=5)" prdc5_f32fake_precision 300
+ci_check "prdc recall (k=5)" prdc5_f32fake_recall 400
+ci_check "  coverage " prdc5_f32fake_coverage 400
+"$GENMIX" --quiet eval --real $G/eval_real.npy --fake $G/eval_fake.npy --metrics prdc --bootstrap 200 > "$TMP/boot2.txt" 2>&1
+cmp -s "$TMP/boot.txt" "$TMP/boot2.txt" && ok || bad "bootstrap not reproducible"
+"$GENMIX" --quiet eval --real $G/eval_real.npy --fake $G/eval_fake.npy --metrics prdc --bootstrap 200 --seed 5 > "$TMP/boot3.txt" 2>&1
+cmp -s "$TMP/boot.txt" "$TMP/boot3.txt" && bad "bootstrap ignores --seed" || ok
 expect_exit 0 "profile prdc" -- "$GENMIX" --quiet eval --profile prdc --real $G/eval_real.npy --fake $G/eval_fake.npy --metrics prdc
 near "prdc profile density" "$(val "$TMP/out" "  density " "density")" "$(golden prdc5_f32fake_density)" 1e-7
 

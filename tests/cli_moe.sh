@@ -73,8 +73,18 @@ awk -F, 'NR > 1 { if ($1 < -0.5 || $1 >= 0.5 || $2 < -0.5 || $2 >= 0.5 || ($3 !=
 cmp -s "$T/s.csv" "$T/s2.csv" && ok || bad "same seed, JSON vs safetensors model: different samples"
 expect 0 "wrote" "$G" moe sample --model "$T/m.json" --csv "$T/d.csv" --seed 1 --out "$T/s3.csv"
 [ "$(wc -l < "$T/s3.csv")" = 601 ] && ok || bad "sample --csv rows"
-# a fit on a large sample from the model predicts like the model (accuracy of the model on its own draws)
+# a fit on a large sample from the model predicts like the model: the model's accuracy on its own draws
+# (printed, and recounted from the predictions) and the refitted model's accuracy on the same draws agree
+# within 0.03 and are well above chance (1/3)
 expect 0 "accuracy" "$G" moe predict --model "$T/m.json" --csv "$T/s.csv" --out "$T/ps2.csv"
+acc_m=$(sed -n 's/.*accuracy \([0-9.]*\).*/\1/p' "$T/err")
+acc_count=$(paste -d, "$T/s.csv" "$T/ps2.csv" | awk -F, 'NR > 1 { n++; hit += ($3 == $8) } END { printf "%.6f", hit / n }')
+awk -v a="$acc_m" -v b="$acc_count" 'BEGIN { d = a - b; exit !(a != "" && d < 1e-3 && d > -1e-3) }' && ok || bad "printed accuracy $acc_m != counted $acc_count"
+cut -d, -f1-3 "$T/s.csv" > "$T/s_x.csv" # without the expert column (not a feature)
+"$G" --quiet moe fit --csv "$T/s_x.csv" --target label --experts 2 --restarts 3 --seed 2 --out "$T/refit.json" >/dev/null 2>&1 || bad "refit on the sample"
+expect 0 "accuracy" "$G" moe predict --model "$T/refit.json" --csv "$T/s_x.csv" --out "$T/ps3.csv"
+acc_r=$(sed -n 's/.*accuracy \([0-9.]*\).*/\1/p' "$T/err")
+awk -v a="$acc_m" -v b="$acc_r" 'BEGIN { d = a - b; exit !(b != "" && a > 0.5 && d < 0.03 && d > -0.03) }' && ok || bad "refit accuracy $acc_r vs model $acc_m"
 expect 2 "--n is required" "$G" moe sample --model "$T/m.json" --out "$T/x.csv"
 # select: k = 1..3 table, BIC choice written as a loadable model
 expect 0 "chooses k = 2" "$G" --quiet moe select --csv "$T/d.csv" --target label --kmax 3 --restarts 2 --seed 1 --out "$T/best.safetensors"

@@ -6,7 +6,10 @@
  * A test passes when none of its checks fail. Each executable prints one line per failed check
  * (file:line and the condition) and ends with exactly one "N passed, N failed" line; it exits non-zero
  * if anything failed. `./test_x NAME` runs only the tests whose name contains NAME.
- * GM_TEST_DATA(p) names a file under tests/ (ctest runs from the source root). */
+ * GM_TEST_DATA(p) names a file under tests/ (ctest runs from the source root).
+ * A test that executes no check fails (an assertion-free test cannot catch anything); GM_SKIP("why") inside
+ * a test marks it skipped (e.g. optional data set missing) and returns; if every test that ran was skipped
+ * and none failed, the binary exits GM_TEST_SKIP_CODE (77, ctest's SKIP_RETURN_CODE, see CMakeLists.txt). */
 #ifndef GM_TEST_H
 #define GM_TEST_H
 
@@ -29,12 +32,44 @@ static inline void gm_test_set_threads(int t) {
 #endif
 }
 
-static int gm_t_failed_checks;
+static int gm_t_failed_checks, gm_t_checks, gm_t_skip;
+#define GM_TEST_SKIP_CODE 77
+#define GM_SKIP(why)                                       \
+    do {                                                   \
+        fprintf(stderr, "  skipped: %s\n", (const char *)(why)); \
+        gm_t_skip = 1;                                     \
+        return;                                            \
+    } while (0)
+
+/* Finite-difference gradient checks (ggml's rule): per element rel = |a - n| / (|a| + |n| + 1e-3) between the
+ * analytic gradient a and the central difference n; a check passes only if BOTH the max and the mean of
+ * rel over the elements of ONE tensor are within their tolerances (run one gm_gc per parameter tensor,
+ * real elements only, never slab padding). */
+typedef struct {
+    double sum, max, worst_a, worst_n;
+    size_t n, worst_i;
+} gm_gc;
+static inline void gm_gc_add(gm_gc *g, size_t i, double a, double n) {
+    double rel = fabs(a - n) / (fabs(a) + fabs(n) + 1e-3);
+    if (isnan(rel)) rel = (double)INFINITY;
+    g->sum += rel, g->n++;
+    if (rel > g->max || g->n == 1) g->max = rel, g->worst_i = i, g->worst_a = a, g->worst_n = n;
+}
+static inline int gm_gc_ok(const gm_gc *g, const char *name, double max_tol, double mean_tol) {
+    double mean = g->n ? g->sum / (double)g->n : (double)INFINITY;
+    int ok = g->n > 0 && g->max <= max_tol && mean <= mean_tol;
+    if (!ok || getenv("GC_VERBOSE"))
+        fprintf(stderr, "  gradcheck %s: %zu elements, mean rel %.3g (tol %g), max rel %.3g (tol %g) at %zu: "
+                "analytic %.6g numeric %.6g\n", name, g->n, mean, mean_tol, g->max, max_tol, g->worst_i,
+                g->worst_a, g->worst_n);
+    return ok;
+}
 
 #define GM_TEST(name) static void name(void)
 
 #define CHECK(c)                                                                 \
     do {                                                                         \
+        gm_t_checks++;                                                           \
         if (!(c)) {                                                              \
             fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
             gm_t_failed_checks++;                                                \
@@ -44,6 +79,7 @@ static int gm_t_failed_checks;
 #define CHECK_INT_EQ(a, b)                                                                        \
     do {                                                                                          \
         long long gm_t_a = (long long)(a), gm_t_b = (long long)(b);                               \
+        gm_t_checks++;                                                                            \
         if (gm_t_a != gm_t_b) {                                                                   \
             fprintf(stderr, "  %s:%d: %s == %s failed: %lld vs %lld\n", __FILE__, __LINE__, #a, #b, \
                     gm_t_a, gm_t_b);                                                              \
@@ -55,6 +91,7 @@ static int gm_t_failed_checks;
 #define CHECK_NEAR(a, b, rtol, atol)                                                                 \
     do {                                                                                             \
         double gm_t_a = (double)(a), gm_t_b = (double)(b);                                           \
+        gm_t_checks++;                                                                               \
         if (!(fabs(gm_t_a - gm_t_b) <= (double)(atol) + (double)(rtol) * fabs(gm_t_b))) {            \
             fprintf(stderr, "  %s:%d: %s ~ %s failed: %.17g vs %.17g (rtol %g atol %g)\n", __FILE__,  \
                     __LINE__, #a, #b, gm_t_a, gm_t_b, (double)(rtol), (double)(atol));              \
@@ -66,6 +103,7 @@ static int gm_t_failed_checks;
 #define CHECK_RC(expr, want)                                                                      \
     do {                                                                                          \
         int gm_t_rc = (expr);                                                                     \
+        gm_t_checks++;                                                                            \
         if (gm_t_rc != (want)) {                                                                  \
             fprintf(stderr, "  %s:%d: %s returned %d (%s), wanted %d; last error: %s\n", __FILE__,  \
                     __LINE__, #expr, gm_t_rc, gm_strerror(gm_t_rc), (int)(want), gm_last_error()); \
@@ -118,6 +156,7 @@ static inline long gm_test_alloc_sweep_(const char *what, int (*fn)(void *), voi
                                         int line) {
     static const gm_allocator counting = {gm_t_count_malloc, gm_t_count_realloc, gm_t_count_free, NULL};
     gm_set_allocator(&counting);
+    gm_t_checks++; /* a sweep is one check; each way it can fail counts as a failed check below */
     long k, points = -1;
     for (k = 1; k <= GM_SWEEP_MAX_K; k++) {
         long live0 = __atomic_load_n(&gm_t_live, __ATOMIC_RELAXED);
@@ -172,14 +211,21 @@ typedef struct {
 } gm_test_case;
 
 static int gm_test_run(const gm_test_case *cases, size_t n, int argc, char **argv) {
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     for (size_t i = 0; i < n; i++) {
         if (argc > 1 && !strstr(cases[i].name, argv[1])) continue;
-        int before = gm_t_failed_checks;
+        int before = gm_t_failed_checks, checks = gm_t_checks;
         double t0 = gm_time_now();
+        gm_t_skip = 0;
         cases[i].fn();
         double dt = gm_time_now() - t0;
-        if (gm_t_failed_checks == before) {
+        if (gm_t_skip && gm_t_failed_checks == before) {
+            skipped++;
+            fprintf(stderr, "SKIP %s\n", cases[i].name);
+        } else if (gm_t_checks == checks) {
+            failed++;
+            fprintf(stderr, "FAIL %s: no check executed\n", cases[i].name);
+        } else if (gm_t_failed_checks == before) {
             passed++;
             fprintf(stderr, "ok   %s (%.2fs)\n", cases[i].name, dt);
         } else {
@@ -187,8 +233,9 @@ static int gm_test_run(const gm_test_case *cases, size_t n, int argc, char **arg
             fprintf(stderr, "FAIL %s (%.2fs)\n", cases[i].name, dt);
         }
     }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    if (failed || passed + skipped == 0) return 1; /* a filter matching nothing is an error too */
+    return skipped && !passed ? GM_TEST_SKIP_CODE : 0;
 }
 
 #define GM_TEST_MAIN(...)                                                         \

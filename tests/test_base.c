@@ -37,6 +37,11 @@ GM_TEST(test_alloc_fail_nth) {
     CHECK(((char *)d)[31] == 0);
     gm_free(d);
     CHECK(gm_calloc(SIZE_MAX / 2, 4) == NULL); /* overflow */
+    /* a product that wraps to a small size (2^61 + 1) x 8 = 8 (mod 2^64) is refused, not allocated */
+    void *w = gm_calloc((SIZE_MAX >> 3) + 2, 8);
+    CHECK(w == NULL);
+    gm_free(w);
+    CHECK(strstr(gm_last_error(), "overflows") != NULL);
 }
 
 GM_TEST(test_tensor) {

@@ -194,6 +194,12 @@ GM_TEST(test_fdstats_merge) {
     free(X);
 }
 
+static double dot16(const double *a, const double *b) {
+    double s = 0;
+    for (int t = 0; t < 16; t++) s += a[t] * b[t];
+    return s;
+}
+
 GM_TEST(test_mmd_spec_vectors) {
     double *G = make91(200, 16, 1, 1.0, 0.0), *R = make91(300, 16, 7, 1.2, 0.1);
     gm_feats g = gm_feats_f64(G, 200, 16), r = gm_feats_f64(R, 300, 16), r200 = gm_feats_f64(R, 200, 16);
@@ -220,9 +226,31 @@ GM_TEST(test_mmd_spec_vectors) {
     CHECK_OK(gm_kid(&r200, &g, &kc, &kid, NULL));
     CHECK_NEAR(kid.mean, 0.287819919849651, 1e-12, 0);
     CHECK(kid.std == 0);
-    kc.estimator = GM_MMD_USTAT; /* the subsets are permutations: the paired diagonal changes */
+    /* U-statistic: the subsets are permutations of both sets, and the estimator drops the paired terms
+     * k(x_i, y_i), so its exact value depends on the pairing. Recompute it naively from the same MT19937
+     * choices (fake first, then real; seed 2020) with k(a, b) = (a.b / d + 1)^3. */
+    kc.estimator = GM_MMD_USTAT;
     CHECK_OK(gm_kid(&r200, &g, &kc, &kid, NULL));
-    CHECK(fabs(kid.mean - 0.287819919849651) < 1e-2);
+    {
+        enum { m = 200, dd = 16 };
+        size_t idf[m], idr[m], work[m];
+        gm_mt19937 mt;
+        gm_mt19937_seed(&mt, 2020);
+        gm_mt19937_choice(&mt, m, m, idf, work);
+        gm_mt19937_choice(&mt, m, m, idr, work);
+        double h = 0;
+#define K3(A, ia, B_, ib) pow(dot16((A) + (ia) * dd, (B_) + (ib) * dd) / dd + 1, 3)
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < m; j++)
+                if (i != j)
+                    h += K3(G, idf[i], G, idf[j]) + K3(R, idr[i], R, idr[j]) - K3(G, idf[i], R, idr[j]) -
+                         K3(G, idf[j], R, idr[i]);
+#undef K3
+        h /= (double)m * (m - 1);
+        CHECK_NEAR(kid.mean, h, 1e-11, 0);
+        CHECK_NEAR(kid.mean, 0.2878560880514609, 1e-11, 0); /* the value the naive loop gives */
+        CHECK(fabs(kid.mean - 0.287819919849651) > 1e-6); /* and not the unbiased one */
+    }
     free(G);
     free(R);
 }
@@ -496,7 +524,72 @@ GM_TEST(test_sha256) {
     CHECK(strcmp(h, "cb9d56a13a370ee49003e88c6cabcdbc2f186483677896e079c76e1ff3a3db0e") == 0);
 }
 
-GM_TEST_MAIN({"sha256", test_sha256}, {"bootstrap_and_profiles", test_bootstrap_and_profiles}, {"mt19937_choice_vectors", test_mt19937_choice_vectors}, {"fd_spec_vectors", test_fd_spec_vectors},
+/* Bootstrap replay: gm_knn_bootstrap / gm_mean_bootstrap intervals against NumPy percentiles of the same
+ * resamples (tools/gen_boot_fixtures.py reproduces the Philox streams), at two levels each. Tolerance 1e-12:
+ * the same sums in a different order. */
+static int read_vec(FILE *f, const char *want, double *v, size_t cap, size_t *n) {
+    char name[64];
+    if (fscanf(f, " data %63s %zu", name, n) != 2 || strcmp(name, want) || *n > cap) return 0;
+    for (size_t i = 0; i < *n; i++)
+        if (fscanf(f, "%lf", &v[i]) != 1) return 0;
+    return 1;
+}
+
+GM_TEST(test_bootstrap_numpy_replay) {
+    FILE *f = fopen("tests/golden/eval_boot.txt", "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    static const char *const names[6] = {"fake_in_real", "real_in_fake", "real_in_fake_dc", "density_count",
+                                         "covered", "values"};
+    double v[6][64];
+    size_t n[6];
+    for (int k = 0; k < 6; k++) CHECK(read_vec(f, names[k], v[k], 64, &n[k]));
+    size_t nf = n[0], nr = n[1];
+    uint8_t fir[64], rif[64], rifdc[64], cov[64];
+    uint32_t dc[64];
+    for (size_t i = 0; i < 64; i++) {
+        fir[i] = (uint8_t)v[0][i], rif[i] = (uint8_t)v[1][i], rifdc[i] = (uint8_t)v[2][i];
+        dc[i] = (uint32_t)v[3][i], cov[i] = (uint8_t)v[4][i];
+    }
+    gm_knn_result r;
+    memset(&r, 0, sizeof r);
+    r.n_real = nr, r.n_fake = nf;
+    r.fake_in_real = fir, r.real_in_fake = rif, r.real_in_fake_dc = rifdc, r.density_count = dc, r.covered = cov;
+    int cases = 0;
+    for (int c = 0; c < 2; c++) {
+        size_t B, kdc;
+        unsigned long long seed;
+        double level, want[12];
+        CHECK(fscanf(f, " knn %zu %llu %lf %zu", &B, &seed, &level, &kdc) == 4);
+        for (int m = 0; m < 12; m++) CHECK(fscanf(f, "%lf", &want[m]) == 1);
+        gm_knn_config cfg = gm_knn_config_default();
+        cfg.want_pr = cfg.want_dc = 1;
+        cfg.k_dc = kdc;
+        gm_knn_ci ci;
+        CHECK_OK(gm_knn_bootstrap(&r, &cfg, B, seed, level, &ci));
+        const gm_ci got[6] = {ci.precision, ci.recall, ci.dc_precision, ci.dc_recall, ci.density, ci.coverage};
+        for (int m = 0; m < 6; m++) {
+            CHECK_NEAR(got[m].lo, want[2 * m], 1e-12, 1e-15);
+            CHECK_NEAR(got[m].hi, want[2 * m + 1], 1e-12, 1e-15);
+        }
+        cases++;
+    }
+    for (int c = 0; c < 2; c++) {
+        size_t B;
+        unsigned long long seed;
+        double level, lo, hi;
+        CHECK(fscanf(f, " mean %zu %llu %lf %lf %lf", &B, &seed, &level, &lo, &hi) == 5);
+        gm_ci ci;
+        CHECK_OK(gm_mean_bootstrap(v[5], n[5], B, seed, level, &ci));
+        CHECK_NEAR(ci.lo, lo, 1e-12, 1e-15);
+        CHECK_NEAR(ci.hi, hi, 1e-12, 1e-15);
+        cases++;
+    }
+    CHECK_INT_EQ(cases, 4);
+    fclose(f);
+}
+
+GM_TEST_MAIN({"bootstrap_numpy_replay", test_bootstrap_numpy_replay}, {"sha256", test_sha256}, {"bootstrap_and_profiles", test_bootstrap_and_profiles}, {"mt19937_choice_vectors", test_mt19937_choice_vectors}, {"fd_spec_vectors", test_fd_spec_vectors},
              {"fd_closed_forms", test_fd_closed_forms}, {"fd_golden", test_fd_golden},
              {"fdstats_merge", test_fdstats_merge}, {"mmd_spec_vectors", test_mmd_spec_vectors},
              {"mmd_kid_golden", test_mmd_kid_golden}, {"prdc_spec_vectors", test_prdc_spec_vectors},

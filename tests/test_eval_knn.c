@@ -294,7 +294,27 @@ GM_TEST(test_radii_api) {
     free(X);
 }
 
+/* Ties at the radius: real {0, 1, 3, 6} (1-D) with k = 1 has radii 1, 1, 2, 3; fake -1 lies exactly at the
+ * radius of real 0 and fake 10 is outside every ball. "<=" (GM_CMP_LE, improved P/R) counts the tie:
+ * precision 1/2; "<" (GM_CMP_LT, PRDC) does not: precision 0. Recall is 1 either way (fake radius 11). */
+GM_TEST(test_radius_ties) {
+    double R[4] = {0, 1, 3, 6}, F[2] = {-1, 10};
+    gm_feats r = gm_feats_f64(R, 4, 1), f = gm_feats_f64(F, 2, 1);
+    for (int cmp = 0; cmp < 2; cmp++) {
+        gm_knn_config c = gm_knn_config_default();
+        c.k_pr = 1;
+        c.cmp_pr = cmp ? GM_CMP_LT : GM_CMP_LE;
+        c.want_dc = 0;
+        gm_knn_result k;
+        CHECK_OK(gm_knn(&r, &f, &c, &k));
+        CHECK_NEAR(k.precision, cmp ? 0.0 : 0.5, 0, 0);
+        CHECK_NEAR(k.recall, 1.0, 0, 0);
+        gm_knn_result_free(&k);
+    }
+}
+
 GM_TEST_MAIN({"stream_matches_in_memory", test_stream_matches_in_memory}, {"stream_errors", test_stream_errors},
              {"stream_known_answers", test_stream_known_answers},
              {"round_half_numpy", test_round_half_numpy}, {"fp16_pr_numpy", test_fp16_pr_numpy},
-             {"fp16_overflow_fallback", test_fp16_overflow_fallback}, {"radii_api", test_radii_api})
+             {"fp16_overflow_fallback", test_fp16_overflow_fallback}, {"radii_api", test_radii_api},
+             {"radius_ties", test_radius_ties})

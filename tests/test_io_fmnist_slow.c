@@ -2,11 +2,14 @@
  * figures computed independently with Python gzip + NumPy. Labelled slow: 188 MB of floats. */
 #include "gm_test.h"
 #include "genmix/io.h"
+#include <sys/stat.h>
 
 GM_TEST(test_fashion_mnist_train_split) {
     gm_tensor x;
     uint8_t *y;
     size_t n;
+    struct stat st;
+    if (stat(GM_FASHION_MNIST_DIR, &st) != 0) GM_SKIP("Fashion-MNIST absent from " GM_FASHION_MNIST_DIR);
     CHECK_OK(gm_fashion_mnist_load(NULL, 1, &x, &y, &n));
     if (!x.data) return;
     CHECK_INT_EQ(n, 60000);

@@ -13,11 +13,13 @@ static double uv(size_t i) { return (double)((i * 7) % 251); }
 static double sv(size_t i) { return (double)((long)((i * 37) % 201) - 100); }
 
 static char tmpdir[64];
+static void remove_tmpdir(void) { rmdir(tmpdir); }
 static const char *tmp_path(const char *name) {
     static char buf[256];
     if (!tmpdir[0]) {
         snprintf(tmpdir, sizeof tmpdir, "/tmp/gm_npy_XXXXXX");
         if (!mkdtemp(tmpdir)) abort();
+        atexit(remove_tmpdir); /* cleanup is not a test case */
     }
     snprintf(buf, sizeof buf, "%s/%s", tmpdir, name);
     return buf;
@@ -262,12 +264,9 @@ GM_TEST(test_summary) {
     CHECK(s.count == 0 && isnan(s.mean));
 }
 
-GM_TEST(test_cleanup) {
-    rmdir(tmpdir);
-}
 
 GM_TEST_MAIN({"read_fixtures", test_read_fixtures}, {"read_bigendian_fortran_versions", test_read_bigendian_fortran_versions},
              {"write_byte_identical", test_write_byte_identical}, {"header_layout", test_header_layout},
              {"mmap", test_mmap}, {"half_bf16_decode", test_half_bf16_decode}, {"dtype_table", test_dtype_table},
              {"tensor_roundtrip_and_finite", test_tensor_roundtrip_and_finite},
-             {"parse_from_memory", test_parse_from_memory}, {"summary", test_summary}, {"cleanup", test_cleanup})
+             {"parse_from_memory", test_parse_from_memory}, {"summary", test_summary})

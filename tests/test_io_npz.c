@@ -206,5 +206,32 @@ GM_TEST(test_corrupt) {
     CHECK(msg_has("/nonexistent/s.npz", "cannot open"));
 }
 
+/* A stored member whose central-directory sizes differ (uncompressed one byte less than compressed) is
+ * refused before reading, whichever of the two is larger. */
+GM_TEST(test_stored_sizes_differ) {
+    void *buf;
+    size_t len;
+    gm_array a;
+    CHECK_OK(gm_read_file(G "stored.npz", &buf, &len));
+    if (!buf) return;
+    uint8_t *b = buf;
+    size_t cd = (size_t)b[len - 6] | (size_t)b[len - 5] << 8 | (size_t)b[len - 4] << 16 | (size_t)b[len - 3] << 24;
+    CHECK(cd + 46 < len && b[cd] == 0x50 && b[cd + 1] == 0x4b && b[cd + 2] == 1 && b[cd + 3] == 2);
+    size_t nl = (size_t)b[cd + 28] | (size_t)b[cd + 29] << 8;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(nl < 63 ? nl : 63), (const char *)b + cd + 46);
+    CHECK(b[cd + 10] == 0 && b[cd + 24] > 1); /* stored; low byte of the size can go down */
+    for (int dir = -1; dir <= 1; dir += 2) {
+        b[cd + 24] = (uint8_t)(b[cd + 24] + dir);
+        CHECK_RC(gm_npz_parse(b, len, "s.npz", name, &a), GM_EFORMAT);
+        CHECK(msg_has("s.npz", "stored sizes differ"));
+        b[cd + 24] = (uint8_t)(b[cd + 24] - dir);
+    }
+    CHECK_OK(gm_npz_parse(b, len, "s.npz", name, &a));
+    gm_array_free(&a);
+    gm_free(buf);
+}
+
 GM_TEST_MAIN({"read_numpy_fixtures", test_read_numpy_fixtures}, {"write_roundtrip", test_write_roundtrip},
-             {"corrupt", test_corrupt})
+             {"corrupt", test_corrupt},
+             {"stored_sizes_differ", test_stored_sizes_differ})

@@ -395,6 +395,7 @@ GM_TEST(test_chain_convergence_3rt) {
     cfg.seed = 77;
     gm_latent_mcmc *s;
     CHECK_OK(gm_latent_mcmc_create(&s, &cfg, &m));
+    CHECK_INT_EQ(gm_latent_mcmc_n_chains(s), n);
     float *z0 = malloc(n * sizeof(float));
     gm_rng r;
     gm_rng_init(&r, 77, gm_rng_stream_id(GM_STREAM_SIM, 0));

@@ -271,6 +271,10 @@ GM_TEST(test_collected_set_identity_and_queue) {
         order[t] = arm * T + used[arm]++;
     }
     CHECK(gm_mix_done(b));
+    /* the accessors: t, n_i as drawn, and the uniform baseline never solves a QP (alpha stays uniform) */
+    CHECK_INT_EQ(gm_mix_count(b), T);
+    for (size_t i = 0; i < m; i++) CHECK_INT_EQ(gm_mix_counts(b)[i], used[i]);
+    for (size_t i = 0; i < m; i++) CHECK(gm_mix_alpha(b)[i] == 1.0 / (double)m);
     /* (ii) L_hat(n/N) equals the all-pairs V-statistic of the pooled set (computed naively in double) */
     double tot = 0.0;
     for (size_t a = 0; a < T; a++)
@@ -462,6 +466,7 @@ GM_TEST(test_online_case_E_kid) {
     }
     gm_mix_ref *ref;
     CHECK_OK(gm_mix_ref_create(&ref, Y, nref, 2, GM_MIX_KERNEL_GAUSS, 1.0, 0, 5));
+    CHECK_INT_EQ(gm_mix_ref_size(ref), nref);
     /* offline optimum from n = 2000 per arm */
     float *pool[3];
     size_t pn[3];
@@ -795,7 +800,37 @@ GM_TEST(test_trace_summary) {
     CHECK_RC(gm_mix_trace_summarize(&tr, &s), GM_EINVAL);
 }
 
-GM_TEST_MAIN({"exp_neg", test_exp_neg}, {"qp_vs_brute_force", test_qp_vs_brute_force}, {"qp_duplicate_arm_case_F", test_qp_duplicate_arm_case_F},
+/* f_hat of gm_mix_estimates is the per-arm mean of f(x) = -2 KREF(x) for KID (terms given explicitly), and
+ * the reported score follows the quadratic: sqrt(objective) for MMD (0 if negative), 1/objective for pure
+ * RKE, the objective itself for KID. */
+GM_TEST(test_estimates_f_and_scores) {
+    gm_mix_config cfg;
+    gm_mix_config_default(&cfg, 2, 2, 5, GM_MIX_QUAD_KID, 0);
+    cfg.algo = GM_MIX_UNIFORM;
+    cfg.sigma = 1.0;
+    gm_mix *b;
+    CHECK_OK(gm_mix_create(&b, &cfg, NULL));
+    if (!b) return;
+    const float x[5][2] = {{0, 0}, {1, 0}, {0, 1}, {2, 2}, {-1, 0}};
+    const size_t arm[5] = {0, 1, 0, 1, 1};
+    const double kref[5] = {0.3, 0.1, 0.5, 0.2, 0.6};
+    for (int i = 0; i < 5; i++) {
+        double terms[GM_MIX_NTERMS] = {kref[i], 0, 0};
+        CHECK_OK(gm_mix_update(b, arm[i], x[i], terms));
+    }
+    double K[4], f[2];
+    gm_mix_estimates(b, K, f);
+    CHECK_NEAR(f[0], -2 * 0.4, 1e-12, 0);
+    CHECK_NEAR(f[1], -2 * 0.3, 1e-12, 0);
+    CHECK_NEAR(gm_mix_score(b), gm_mix_objective(b), 0, 0);
+    gm_mix_free(b);
+    CHECK_NEAR(gm_mix_score_of(GM_MIX_QUAD_MMD, 0, 0.25), 0.5, 1e-15, 0);
+    CHECK(gm_mix_score_of(GM_MIX_QUAD_MMD, 0, -1e-9) == 0.0);
+    CHECK_NEAR(gm_mix_score_of(GM_MIX_QUAD_RKE, 0, 0.25), 4.0, 1e-15, 0);
+    CHECK_NEAR(gm_mix_score_of(GM_MIX_QUAD_KID, 0, 0.25), 0.25, 0, 0);
+}
+
+GM_TEST_MAIN({"estimates_f_and_scores", test_estimates_f_and_scores}, {"exp_neg", test_exp_neg}, {"qp_vs_brute_force", test_qp_vs_brute_force}, {"qp_duplicate_arm_case_F", test_qp_duplicate_arm_case_F},
              {"closed_form_cases", test_closed_form_cases},
              {"collected_set_identity_and_queue", test_collected_set_identity_and_queue}, {"code_compat_double_count", test_code_compat_double_count}, {"kii_bias", test_kii_bias},
              {"online_case_B", test_online_case_B}, {"online_case_B_table", test_online_case_B_table}, {"online_case_D_corner", test_online_case_D_corner},

@@ -2,11 +2,13 @@
  * (d = 784), sigma = 5, arms A = {0,1,2}, B = {3,4,5}, C = {6,7}, D = {8,9}, E = {0}. The reference is
  * class-balanced, so it equals 0.3A + 0.3B + 0.2C + 0.2D and the KID optimum is (0.3, 0.3, 0.2, 0.2, 0).
  * Train images only: reference = the first 300 of each class, arm pools = later, disjoint images.
- * Loaded with io.h's gm_fashion_mnist_load from GM_FASHION_MNIST_DIR; every case is skipped if absent.
+ * Loaded with io.h's gm_fashion_mnist_load from GM_FASHION_MNIST_DIR; every case is a reported skip (exit 77)
+ * if that directory is absent, and a failure if it is present but a load or library call fails.
  * Named _slow (ctest label "slow"): it runs in the release suite of `make test`, not in the ASan pass. */
 #include "gm_test.h"
 #include "genmix/io.h"
 #include "genmix/mix.h"
+#include <sys/stat.h>
 
 #define NREF_PER_CLASS 300
 
@@ -15,12 +17,15 @@ static float *g_img;
 static uint8_t *g_lab;
 static size_t g_n;
 
-/* 1 when the train split is loaded (io.h's loader), 0 when the dataset is absent (tests skip). */
+/* 1 when the train split is loaded (io.h's loader), 0 when the data set directory is absent (tests skip),
+ * -1 when it is present but does not load (tests fail). */
 static int load_fmnist(void) {
     if (g_img) return 1;
+    struct stat st;
+    if (stat(GM_FASHION_MNIST_DIR, &st) != 0) return 0;
     if (gm_fashion_mnist_load(NULL, 1, &g_imgs, &g_lab, &g_n) != GM_OK) {
-        fprintf(stderr, "  Fashion-MNIST not loaded from " GM_FASHION_MNIST_DIR " (%s): skipped\n", gm_last_error());
-        return 0;
+        fprintf(stderr, "  Fashion-MNIST not loaded from " GM_FASHION_MNIST_DIR ": %s\n", gm_last_error());
+        return -1;
     }
     g_img = g_imgs.data;
     return 1;
@@ -69,18 +74,40 @@ static size_t g_nref, g_pn[5];
 static gm_mix_ref *g_ref;
 static double *g_terms[5];
 
+static void free_fixtures(void);
+/* 1 ready, 0 data set absent, -1 a load or library call failed (message printed). */
+static int g_fx_failed;
 static int fixtures(void) {
     if (g_ref) return 1;
-    if (!load_fmnist()) return 0;
+    if (g_fx_failed) return -1;
+    static int registered;
+    if (!registered) registered = 1, atexit(free_fixtures);
+    int ld = load_fmnist();
+    if (ld != 1) return ld;
     g_Y = make_ref(&g_nref);
     for (int i = 0; i < 5; i++) g_pool[i] = make_pool(CLS[i], NCLS[i], T_ONLINE / (size_t)NCLS[i], &g_pn[i]);
-    if (gm_mix_ref_create(&g_ref, g_Y, g_nref, 784, GM_MIX_KERNEL_GAUSS, 5.0, 0, 5) != GM_OK) return 0;
+    gm_mix_ref *ref = NULL;
+    if (gm_mix_ref_create(&ref, g_Y, g_nref, 784, GM_MIX_KERNEL_GAUSS, 5.0, 0, 5) != GM_OK) goto fail;
     for (int i = 0; i < 5; i++) {
         g_terms[i] = malloc(g_pn[i] * GM_MIX_NTERMS * sizeof *g_terms[i]);
-        if (!g_terms[i] || gm_mix_ref_terms(g_ref, g_pool[i], g_pn[i], g_terms[i]) != GM_OK) return 0;
+        if (!g_terms[i] || gm_mix_ref_terms(ref, g_pool[i], g_pn[i], g_terms[i]) != GM_OK) goto fail;
     }
+    g_ref = ref;
     return 1;
+fail:
+    fprintf(stderr, "  fixtures: %s\n", gm_last_error());
+    g_fx_failed = 1;
+    return -1;
 }
+
+/* Skip the case when the data set is absent; fail it when the fixtures could not be built. */
+#define FIXTURES_OR_SKIP()                                                          \
+    do {                                                                            \
+        int fx_ = fixtures();                                                       \
+        if (fx_ == 0) GM_SKIP("Fashion-MNIST absent from " GM_FASHION_MNIST_DIR);   \
+        CHECK(fx_ == 1);                                                            \
+        if (fx_ != 1) return;                                                       \
+    } while (0)
 
 /* Every other row of each pool: 1500 per arm, still class-balanced (the pools are stratified in blocks). */
 static void halves(float **half, size_t *hn) {
@@ -112,7 +139,7 @@ static int kid_offline(void) {
 }
 
 GM_TEST(test_fmnist_kid_offline) {
-    if (!fixtures()) return;
+    FIXTURES_OR_SKIP();
     CHECK(kid_offline());
     const double *a = g_kid_a, *K = g_kid_K, *f = g_kid_f, obj = g_kid_obj;
     double c = gm_mix_ref_self(g_ref);
@@ -135,7 +162,7 @@ GM_TEST(test_fmnist_kid_offline) {
  * 0.04; bonus-free variants (Mixture-Greedy, OGD with Delta_L = 0), every run within 0.035 and the mean
  * within 0.02 (measured: worst run 0.044 / 0.027, worst mean 0.033 / 0.013). */
 GM_TEST(test_fmnist_kid_online) {
-    if (!fixtures()) return;
+    FIXTURES_OR_SKIP();
     size_t T = T_ONLINE;
     if (!kid_offline()) return;
     double c = gm_mix_ref_self(g_ref), best_single = INFINITY;
@@ -174,7 +201,7 @@ GM_TEST(test_fmnist_kid_online) {
 }
 
 GM_TEST(test_fmnist_rke_offline) {
-    if (!fixtures()) return;
+    FIXTURES_OR_SKIP();
     /* RKE offline with 500 per arm: spec values (approximate) RKE(mix) ~ 43.5, alpha ~ (0.17, 0.31, 0,
      * 0.52, 0); single arms A 16.6, B 24.5, C 13.4, D 27.3, E 9.0 */
     float *pool[5];
@@ -197,7 +224,7 @@ GM_TEST(test_fmnist_rke_offline) {
 }
 
 GM_TEST(test_fmnist_rke_online) {
-    if (!fixtures()) return;
+    FIXTURES_OR_SKIP();
     size_t T = T_ONLINE;
     /* offline reference from the same pools, 1500 per arm (spec: 43.76) */
     float *half[5];
@@ -249,7 +276,8 @@ GM_TEST(test_fmnist_rke_online) {
     CHECK(mean[4] < 1.02 / obj);
 }
 
-GM_TEST(test_fmnist_cleanup) {
+/* Frees the shared fixtures at exit (cleanup is not a test case). */
+static void free_fixtures(void) {
     for (int i = 0; i < 5; i++) free(g_pool[i]), free(g_terms[i]);
     gm_mix_ref_free(g_ref);
     free(g_Y);
@@ -260,5 +288,4 @@ GM_TEST(test_fmnist_cleanup) {
 }
 
 GM_TEST_MAIN({"fmnist_kid_offline", test_fmnist_kid_offline}, {"fmnist_kid_online", test_fmnist_kid_online},
-             {"fmnist_rke_offline", test_fmnist_rke_offline}, {"fmnist_rke_online", test_fmnist_rke_online},
-             {"fmnist_cleanup", test_fmnist_cleanup})
+             {"fmnist_rke_offline", test_fmnist_rke_offline}, {"fmnist_rke_online", test_fmnist_rke_online})

@@ -571,6 +571,25 @@ GM_TEST(test_sample_philox) {
     CHECK(fabs(xs / (double)n) < 4.0 * 2.0 / sqrt(3.0 * (double)n));
     gm_moe_predict_proba(&m, X, n, P);
     gm_moe_gate_proba(&m, X, n, Gp);
+    {
+        /* gm_moe_predict: the most probable class; on the model's own draws it is right with probability
+         * max_s P(s|x), so the hit count is within 4 SE of the sum of those maxima */
+        int *lab = gm_malloc(n * sizeof(int));
+        gm_moe_predict(&m, X, n, lab);
+        size_t not_argmax = 0;
+        double hits = 0.0, want = 0.0, var = 0.0;
+        for (size_t t = 0; t < n; t++) {
+            const double *row = P + t * S;
+            for (size_t s = 0; s < S; s++) not_argmax += row[s] > row[lab[t]];
+            hits += lab[t] == y[t];
+            want += row[lab[t]];
+            var += row[lab[t]] * (1.0 - row[lab[t]]);
+        }
+        CHECK_INT_EQ(not_argmax, 0);
+        CHECK(fabs(hits - want) < 4.0 * sqrt(var));
+        CHECK(want > 1.2 * (double)n / (double)S); /* informative: better than chance */
+        gm_free(lab);
+    }
     for (size_t s = 0; s < S; s++) {
         double dev = 0.0, var = 0.0;
         for (size_t t = 0; t < n; t++) {
@@ -765,7 +784,30 @@ GM_TEST(test_spec_design) {
     CHECK(gm_moe_spec_design(&m, 'C', 0, GM_MOE_GATE_IDENTITY, NULL) == GM_EINVAL);
 }
 
-GM_TEST_MAIN({"spec_design", test_spec_design}, {"design_a_data", test_design_a_data}, {"design_b_data", test_design_b_data},
+/* The gate transforms and their effect on the gate probabilities: with k = 2, d = 1, intercepts 0 and gate
+ * slopes (0, 1.5), P(expert 1 | x) = 1 / (1 + exp(-1.5 g(x))) for g = identity, sigmoid, tanh. */
+GM_TEST(test_gate_transforms) {
+    CHECK_NEAR(gm_moe_gate_apply(GM_MOE_GATE_SIGMOID, 0.0), 0.5, 0, 0);
+    CHECK_NEAR(gm_moe_gate_apply(GM_MOE_GATE_SIGMOID, 2.0), 1 / (1 + exp(-2.0)), 1e-15, 0);
+    CHECK_NEAR(gm_moe_gate_apply(GM_MOE_GATE_TANH, -0.7), tanh(-0.7), 1e-15, 0);
+    CHECK_NEAR(gm_moe_gate_apply(GM_MOE_GATE_IDENTITY, -0.7), -0.7, 0, 0);
+    const gm_moe_gate gates[3] = {GM_MOE_GATE_IDENTITY, GM_MOE_GATE_SIGMOID, GM_MOE_GATE_TANH};
+    for (int g = 0; g < 3; g++) {
+        gm_moe m;
+        CHECK_OK(gm_moe_init(&m, 2, 2, 1, gates[g]));
+        m.W[1 * 2 + 1] = 1.5; /* row 1 (x), expert 1 */
+        double X[2] = {2.0, -0.4}, G[4];
+        gm_moe_gate_proba(&m, X, 2, G);
+        for (int t = 0; t < 2; t++) {
+            double tx = g == 0 ? X[t] : g == 1 ? 1 / (1 + exp(-X[t])) : tanh(X[t]);
+            CHECK_NEAR(G[t * 2 + 1], 1 / (1 + exp(-1.5 * tx)), 1e-12, 0);
+            CHECK_NEAR(G[t * 2] + G[t * 2 + 1], 1.0, 1e-12, 0);
+        }
+        gm_moe_free(&m);
+    }
+}
+
+GM_TEST_MAIN({"gate_transforms", test_gate_transforms}, {"spec_design", test_spec_design}, {"design_a_data", test_design_a_data}, {"design_b_data", test_design_b_data},
              {"design_a_k1", test_design_a_k1}, {"design_a_k2", test_design_a_k2},
              {"design_a_restarts", test_design_a_restarts}, {"design_b_k2_and_bic", test_design_b_k2_and_bic},
              {"gradient_fd", test_gradient_fd}, {"mlogit_fd", test_mlogit_fd}, {"em_monotone", test_em_monotone},

@@ -1,5 +1,6 @@
-/* test_nn.c — every nn kernel: float32 central-difference gradient checks (style §2.15: pass if the mean
- * of |a-b|/(|a|+|b|) <= 1e-4 or the max relative error <= 1e-2; inputs kept away from kinks), fast ==
+/* test_nn.c — every nn kernel: float32 central-difference gradient checks (per input tensor, pass only if
+ * the mean of |a-b|/(|a|+|b|+1e-3) <= 1e-4 AND its max <= 1e-2, gm_test.h gm_gc; inputs kept away from
+ * kinks; the step is 1e-2 unless the op's curvature or its float32 round-off needs another), fast ==
  * reference, and identical results with 1 and 2 OpenMP threads. The scalar checked is L = sum r_i out_i
  * with a fixed random r, so backward is called with dout = r. */
 #include "gm_test.h"
@@ -55,13 +56,11 @@ static int gradcheck(const char *name, gc *g, float eps) {
         if (g->d[k]) memset(g->d[k], 0, g->n[k] * sizeof(float));
     memcpy(g->dout, r, g->nout * sizeof(float));
     g->bwd(g);
-    double sum_rel = 0.0, max_rel = 0.0;
-    size_t cnt = 0;
-    int worst_k = -1;
-    size_t worst_i = 0;
-    double wa = 0, wn = 0;
+    int ok = 1, any = 0;
     for (int k = 0; k < g->nin; k++) {
         if (!g->d[k]) continue;
+        gm_gc st;
+        memset(&st, 0, sizeof st);
         for (size_t i = 0; i < g->n[k]; i++) {
             float x0 = g->in[k][i];
             g->in[k][i] = x0 + eps;
@@ -69,28 +68,16 @@ static int gradcheck(const char *name, gc *g, float eps) {
             g->in[k][i] = x0 - eps;
             double lm = loss_of(g, r);
             g->in[k][i] = x0;
-            double num = (lp - lm) / (2.0 * (double)eps), an = g->d[k][i];
-            /* small absolute floor: float32 round-off of L is ~1e-6 |L| / eps */
-            double rel = fabs(an - num) / (fabs(an) + fabs(num) + 1e-3);
-            sum_rel += rel;
-            cnt++;
-            if (rel > max_rel) {
-                max_rel = rel;
-                worst_k = k;
-                worst_i = i;
-                wa = an;
-                wn = num;
-            }
+            gm_gc_add(&st, i, g->d[k][i], (lp - lm) / (2.0 * (double)eps));
         }
+        char label[96];
+        snprintf(label, sizeof label, "%s input %d", name, k);
+        ok &= gm_gc_ok(&st, label, 1e-2, 1e-4);
+        any = 1;
     }
     g->fwd(g);
     free(r);
-    double mean_rel = cnt ? sum_rel / (double)cnt : 0.0;
-    int ok = cnt > 0 && (mean_rel <= 1e-4 || max_rel <= 1e-2);
-    if (!ok)
-        fprintf(stderr, "  gradcheck %s: mean rel %.3g max rel %.3g at input %d[%zu]: analytic %.6g numeric %.6g\n",
-                name, mean_rel, max_rel, worst_k, worst_i, wa, wn);
-    return ok;
+    return ok && any;
 }
 
 static void gc_alloc(gc *g, int nin, const size_t *n, size_t nout) {
@@ -406,7 +393,7 @@ GM_TEST(test_activations) {
         away_from_zero(g.in[0], n[0], 0.05f);
         g.act = a, g.alpha = 0.2f;
         g.fwd = act_f, g.bwd = act_b;
-        CHECK(gradcheck(gm_act_name((gm_act)a), &g, 1e-2f));
+        CHECK(gradcheck(gm_act_name((gm_act)a), &g, 3e-3f));
         CHECK_INT_EQ(gm_act_from_name(gm_act_name((gm_act)a)), a);
         float *o2 = fbuf(n[0]), *d2 = fbuf(n[0]);
         gm_act_forward_ref((gm_act)a, o2, g.in[0], n[0], 0.2f);
@@ -456,7 +443,7 @@ GM_TEST(test_norms) {
     gc_alloc(&g, 3, n, 24);
     g.cache1 = fbuf(4), g.cache2 = fbuf(4);
     g.fwd = ln_f, g.bwd = ln_b;
-    CHECK(gradcheck("layernorm", &g, 1e-2f));
+    CHECK(gradcheck("layernorm", &g, 3e-3f));
     /* the normalised rows have mean 0 / variance 1 before the affine */
     float *o2 = fbuf(24), *m2 = fbuf(4), *r2 = fbuf(4), *dr[3];
     gm_layernorm_forward_ref(o2, m2, r2, g.in[0], NULL, NULL, 4, 6, 1e-5f);
@@ -593,7 +580,7 @@ GM_TEST(test_losses) {
     g.labels = calloc(5, sizeof(int32_t));
     for (int i = 0; i < 5; i++) g.labels[i] = (i * 3) % 7;
     g.fwd = xent_f, g.bwd = xent_b;
-    CHECK(gradcheck("softmax_xent", &g, 1e-2f));
+    CHECK(gradcheck("softmax_xent", &g, 5e-2f)); /* one float32 scalar output: round-off needs a wide step */
     /* fast == ref; per-row losses; a closed form */
     float o2, *p2 = fbuf(35), l[5], *dr = fbuf(35);
     gm_softmax_xent_forward_ref(&o2, l, p2, g.in[0], g.labels, 5, 7);

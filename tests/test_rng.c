@@ -213,8 +213,23 @@ GM_TEST(test_fill) {
     gm_rng_normal_fill(&r1, a, 5);
     for (int i = 0; i < 5; i++) CHECK(a[i] == (float)gm_rng_normal(&r2));
     float u[1000];
+    r2 = r1;
     gm_rng_uniform_fill(&r1, u, 1000);
-    for (int i = 0; i < 1000; i++) CHECK(u[i] >= 0.0f && u[i] < 1.0f);
+    /* every value is the top 24 bits of one 64-bit draw, in [0, 1): exact */
+    int exact = 0;
+    for (int i = 0; i < 1000; i++) exact += u[i] == (float)((double)(gm_rng_u64(&r2) >> 40) / 16777216.0);
+    CHECK_INT_EQ(exact, 1000);
+    /* and it covers [0, 1): mean within 5 SE of 1/2, both ends reached, half above 1/2 (5 SE) */
+    double m = 0, lo = 1, hi = 0;
+    int above = 0;
+    for (int i = 0; i < 1000; i++) {
+        CHECK(u[i] >= 0.0f && u[i] < 1.0f);
+        double ui = (double)u[i];
+        m += ui / 1000.0, lo = fmin(lo, ui), hi = fmax(hi, ui), above += ui >= 0.5;
+    }
+    CHECK_NEAR(m, 0.5, 0, 5 * sqrt(1.0 / 12 / 1000));
+    CHECK(lo < 0.01 && hi > 0.99);
+    CHECK_NEAR(above, 500, 0, 5 * sqrt(250.0));
 }
 
 GM_TEST_MAIN({"philox_kat", test_philox_kat}, {"numpy_parity", test_numpy_parity},
