@@ -15,6 +15,10 @@ FUZZ_SECONDS ?= 60
 # Build and run dependencies (Debian 12 packages).
 DEPS_BUILD := cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcjson-dev \
               zlib1g-dev libpng-dev dataset-fashion-mnist
+# What `make test` and `make demo` use beyond the build (tests/cli_deps.sh checks these lists against the
+# commands and Python modules the scripts of each target use: tools/check_deps.py).
+DEPS_TEST  := python3 python3-numpy
+DEPS_DEMO  :=
 DEPS_FUZZ  := clang libclang-rt-14-dev
 DEPS_CHECK := valgrind
 DEPS_BENCH := python3 python3-numpy python3-scipy python3-sklearn python3-torch r-cran-flexmix
@@ -34,7 +38,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc clean
+.PHONY: all deps deps-test build test test-release test-asan demo bench fuzz valgrind study-latent-mcmc clean
 
 all: build
 
@@ -45,10 +49,13 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-test-release: build
+deps-test:
+	$(call install_deps,$(DEPS_TEST))
+
+test-release: build deps-test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-asan: deps
+test-asan: deps deps-test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_SANITIZE=address,undefined >/dev/null
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE slow
@@ -56,6 +63,7 @@ test-asan: deps
 test: test-release test-asan
 
 demo: build
+	$(call install_deps,$(DEPS_DEMO))
 	bash tools/demo.sh $(BUILD)/genmix
 
 # The latent-MCMC study of docs/latent_mcmc.md (four autoencoders x chain lengths; about an hour).
