@@ -353,13 +353,9 @@ fail:
 int gm_safetensors_read(gm_safetensors **out, const char *path) {
     GM_ASSERT(out != NULL && path != NULL);
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) GM_FAIL(GM_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        GM_FAIL(GM_EIO, "%s: not a regular file", path);
-    }
+    FILE *f = gm_open_read(path, &sb); /* regular files only; a FIFO is refused, not waited on */
+    if (!f) return GM_EIO;
     size_t total = (size_t)sb.st_size, n;
     uint8_t first8[8] = {0};
     uint8_t *hdr = NULL;
