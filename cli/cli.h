@@ -35,6 +35,17 @@ void cli_progress(const char *fmt, ...)
 int cli_parse_long(const char *s, long *out);
 int cli_parse_u64(const char *s, unsigned long long *out);
 int cli_parse_double(const char *s, double *out);
+/* Checks before work (cli_paths.c): print "genmix CMD: OPT: reason" and return CLI_ERR (exit 1), or
+ * CLI_OK (also for a NULL path, i.e. an option not given).
+ *   cli_check_output      a file genmix will write: the library's output rule (gm_output_check):
+ *                         "-" = stdout, symlinks followed, FIFOs/devices written directly, a directory
+ *                         or a missing parent folder refused;
+ *   cli_check_output_dir  a folder genmix will write into: an existing writable folder, or creatable
+ *                         (missing folders named by such options are created with their parents);
+ *   cli_check_input       a file genmix will read: an existing regular file (a FIFO is refused). */
+int cli_check_output(const char *cmd, const char *opt, const char *path);
+int cli_check_output_dir(const char *cmd, const char *opt, const char *path);
+int cli_check_input(const char *cmd, const char *opt, const char *path);
 /* mkdir -p; returns GM_OK or GM_EIO with a message. */
 int cli_mkdirs(const char *path);
 

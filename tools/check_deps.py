@@ -37,6 +37,8 @@ OPTIONAL_TOOLS = {"python3": "python3", "Rscript": "r-base-core", "R": "r-base-c
                   "curl": "curl", "wget": "wget", "git": "git", "make": "make", "cmake": "cmake",
                   "gcc": "gcc", "strace": "strace", "ps": "procps", "pgrep": "procps", "pkill": "procps"}
 
+PY_PACKAGES = {"sklearn": "python3-sklearn", "PIL": "python3-pil", "yaml": "python3-yaml", "cv2": "python3-opencv"}
+
 
 def makefile_lists():
     text = open(os.environ.get("GM_MAKEFILE", "Makefile")).read().replace("\\\n", " ")
@@ -198,8 +200,11 @@ def main(targets):
                                     f"import importlib.util as u; s = u.find_spec('{m}'); print(s.origin if s else '')"],
                                    capture_output=True, text=True) if py else None
                 origin = r.stdout.strip() if r else ""
-                if not origin:
-                    findings.append(f"make {t}: scripts import Python module `{m}`, which is not installed")
+                if not origin:  # not on this machine: the target must install it under Debian's name
+                    pkg = PY_PACKAGES.get(m, "python3-" + m.lower())
+                    if pkg not in installed:
+                        findings.append(f"make {t}: scripts import Python module `{m}` (Debian package {pkg}), "
+                                        f"but {' + '.join(names)} do not install it")
                     continue
                 need[f"python module {m}"] = owner(origin)
         for lib in sorted(rlibs):
