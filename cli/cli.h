@@ -46,6 +46,16 @@ int cli_parse_double(const char *s, double *out);
 int cli_check_output(const char *cmd, const char *opt, const char *path);
 int cli_check_output_dir(const char *cmd, const char *opt, const char *path);
 int cli_check_input(const char *cmd, const char *opt, const char *path);
+/* An integer option in lo..hi (a number in [lo, hi], or (lo, hi] with open_lo): on a bad value print
+ * "genmix CMD: OPT takes an integer in LO..HI (got 'S')" and return CLI_USAGE (exit 2), else CLI_OK. */
+int cli_parse_range(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_parse_drange(const char *cmd, const char *opt, const char *s, double lo, double hi, int open_lo, double *out);
+/* "genmix CMD: warning: ..." on stderr, always (--quiet silences progress, never warnings). */
+void cli_warn(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* mkdir -p; returns GM_OK or GM_EIO with a message. */
 int cli_mkdirs(const char *path);
 

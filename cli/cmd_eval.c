@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "genmix/eval.h"
@@ -17,6 +18,34 @@
 #include <omp.h>
 #endif
 
+
+/* ---- "-" outputs ---------------------------------------------------------------------------------
+ * When an output option is "-", standard output belongs to that file: the report table goes to stderr
+ * (fd 1 points at stderr while computing) and each write to "-" briefly gets the real stdout back. */
+static int real_stdout = -1;
+
+static void stdout_for_report(const opts *o) {
+    const char *outs[4] = {o->json, o->save_stats, o->prd_out, o->realism_out};
+    for (int i = 0; i < 4; i++)
+        if (gm_output_is_stdout(outs[i]) && real_stdout < 0) {
+            fflush(stdout);
+            real_stdout = dup(1);
+            dup2(2, 1);
+        }
+}
+
+static void stdout_swap(int to_real) {
+    if (real_stdout < 0) return;
+    fflush(stdout);
+    dup2(to_real ? real_stdout : 2, 1);
+}
+
+static void stdout_restore(void) {
+    if (real_stdout < 0) return;
+    stdout_swap(1);
+    close(real_stdout);
+    real_stdout = -1;
+}
 
 /* ---- reading through io.h ---------------------------------------------------------------------------
  * Feature arrays are used as float32 (when stored as <f4/>f4) or float64 (any other numeric dtype). */
@@ -338,7 +367,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
             snprintf(w, sizeof w, "%s: FD with n <= d (rank-deficient covariance); %s path used", fake->path,
                      fd.method);
             cJSON_AddItemToArray(warn, cJSON_CreateString(w));
-            cli_progress("eval: warning: %s", w);
+            cli_warn("eval", "%s", w);
         }
         if (fd.neg_eig_mass > 1e-8 * fd.trace_sqrt) {
             snprintf(w, sizeof w, "%s: negative eigenvalue mass %.3g clipped in tr sqrt", fake->path, fd.neg_eig_mass);
@@ -383,7 +412,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
             if (kid.shrunk) {
                 snprintf(w, sizeof w, "%s: KID subset size shrunk to %zu (smaller set)", fake->path, kid.subset_size);
                 cJSON_AddItemToArray(warn, cJSON_CreateString(w));
-                cli_progress("eval: warning: %s", w);
+                cli_warn("eval", "%s", w);
             }
             if (kid.mean < 0) printf("    note: KID < 0 is a valid value of the unbiased estimator\n");
         }
@@ -490,7 +519,9 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
             jnum(cJSON_GetObjectItem(m, c.want_pr ? "prc" : "prdc"), "realism_mean", mean);
             if (o->realism_out && fi == 0) {
                 int64_t shape[1] = {(int64_t)r.n_fake};
+                stdout_swap(1);
                 rc = gm_npy_write(o->realism_out, GM_DTYPE_F64, 1, shape, r.realism);
+                stdout_swap(0);
             }
         }
         gm_knn_result_free(&r);
@@ -516,7 +547,11 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
                 cur[2 * a + 1] = pr[c.num_angles + a];
             }
             int64_t shape[2] = {(int64_t)c.num_angles, 2};
-            if (cur) rc = gm_npy_write(o->prd_out, GM_DTYPE_F64, 2, shape, cur);
+            if (cur) {
+                stdout_swap(1);
+                rc = gm_npy_write(o->prd_out, GM_DTYPE_F64, 2, shape, cur);
+                stdout_swap(0);
+            }
             free(cur);
         }
         free(pr);
@@ -636,6 +671,34 @@ static int save_stats(const char *path, const input *in, gm_cov_norm norm, unsig
     return rc;
 }
 
+/* Everything that depends on the loaded sizes, for every input, before the first metric: a problem with
+ * the third --fake must not surface after the first two were computed. */
+static int check_sizes(const opts *o, const input *real, const input *fake) {
+    const gm_eval_profile *p = &o->prof;
+    if (real && real->is_stats && (o->metrics & ~(unsigned)(M_FD | M_VENDI | M_IS)))
+        GM_FAIL(GM_EINVAL, "--real %s is a statistics file: only fd (and vendi/is of the generated set) can use it",
+                real->path);
+    for (int i = -1; i < o->nfake; i++) {
+        const input *in = i < 0 ? real : &fake[i];
+        if (!in || in->is_stats) continue;
+        const char *opt = i < 0 ? "--real" : "--fake";
+        size_t n = in->f.n;
+        if (o->metrics & M_PR && p->knn.k_pr >= n)
+            GM_FAIL(GM_EINVAL, "%s %s has %zu rows: k-NN precision/recall needs --k-pr (or --k) in 1..%zu, got %zu", opt,
+                    in->path, n, n - 1, p->knn.k_pr);
+        if (o->metrics & M_PRDC && p->knn.k_dc >= n)
+            GM_FAIL(GM_EINVAL, "%s %s has %zu rows: density/coverage needs --k-dc (or --k) in 1..%zu, got %zu", opt,
+                    in->path, n, n - 1, p->knn.k_dc);
+        if (i >= 0 && o->metrics & M_IS && (size_t)o->is_splits > n)
+            GM_FAIL(GM_EINVAL, "--fake %s has %zu rows: --is-splits must be in 1..%zu, got %ld", in->path, n, n,
+                    o->is_splits);
+        if (i >= 0 && real && !real->is_stats && o->metrics & M_PRD && (size_t)o->prd_clusters > n + real->f.n)
+            GM_FAIL(GM_EINVAL, "--prd-clusters %ld exceeds the %zu points of --real and --fake %s", o->prd_clusters,
+                    n + real->f.n, in->path);
+    }
+    return GM_OK;
+}
+
 /* ---- main ------------------------------------------------------------------------------------------ */
 
 int cmd_eval(int argc, char **argv) {
@@ -663,6 +726,7 @@ int cmd_eval(int argc, char **argv) {
 #endif
     cJSON *jin = cJSON_AddArrayToObject(root, "inputs"), *jres = cJSON_AddArrayToObject(root, "results"),
           *warn = cJSON_AddArrayToObject(root, "warnings");
+    stdout_for_report(&o);
     double t_start = gm_time_now();
     if (o.real) {
         cli_progress("eval: reading %s", o.real);
@@ -678,6 +742,7 @@ int cmd_eval(int argc, char **argv) {
                               real.f.d, fake[i].path, fake[i].f.d);
             goto out;
         }
+    if ((rc = check_sizes(&o, o.real ? &real : NULL, fake))) goto out;
     printf("genmix eval  profile %s  seed %llu  threads %d\n", p->name, o.seed, threads);
     if (o.real && real.is_stats) printf("real: %s  (FD statistics, d = %zu)\n", real.path, real.f.d);
     else if (o.real) printf("real: %s  (%zu x %zu, %s)\n", real.path, real.f.n, real.f.d, real.dtype);
@@ -705,7 +770,10 @@ int cmd_eval(int argc, char **argv) {
             goto out;
         }
         cli_progress("eval: writing statistics %s", o.save_stats);
-        if ((rc = save_stats(o.save_stats, &real, p->cov_norm, o.seed))) goto out;
+        stdout_swap(1);
+        rc = save_stats(o.save_stats, &real, p->cov_norm, o.seed);
+        stdout_swap(0);
+        if (rc) goto out;
         printf("statistics of %s written to %s\n", real.path, o.save_stats);
     }
     for (int i = 0; i < o.nfake; i++) {
@@ -723,7 +791,9 @@ int cmd_eval(int argc, char **argv) {
         }
         size_t len = strlen(txt);
         txt[len] = '\n';
+        stdout_swap(1);
         rc = gm_write_file_atomic(o.json, txt, len + 1);
+        stdout_swap(0);
         cJSON_free(txt);
         if (rc) goto out;
         cli_progress("eval: wrote %s", o.json);
@@ -733,5 +803,6 @@ out:
     free_input(&real);
     for (int i = 0; i < MAX_FAKE; i++) free_input(&fake[i]);
     fflush(stdout);
+    stdout_restore();
     return rc ? cli_fail(rc) : CLI_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "cmd_eval.h"
+#include "genmix/io.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -128,7 +129,8 @@ int eval_parse_args(int argc, char **argv, opts *op) {
         case O_K:
         case O_KPR:
         case O_KDC:
-            if (cli_parse_long(optarg, &lv) || lv < 1) return cli_usage_error("eval", "--k takes a positive integer");
+            if (cli_parse_range("eval", c == O_K ? "--k" : c == O_KPR ? "--k-pr" : "--k-dc", optarg, 1, 100000, &lv))
+                return CLI_USAGE;
             if (c != O_KDC) op->k_pr = lv;
             if (c != O_KPR) op->k_dc = lv;
             break;
@@ -142,7 +144,7 @@ int eval_parse_args(int argc, char **argv, opts *op) {
             else if (!strcmp(optarg, "biased")) op->cov_norm = GM_COV_BIASED;
             else return cli_usage_error("eval", "--cov-norm takes unbiased or biased");
             break;
-        case O_KIDS:
+        case O_KIDS: /* integer options: name and range in one table, checked by the shared helper */
         case O_KIDM:
         case O_ISS:
         case O_PRDC:
@@ -150,9 +152,18 @@ int eval_parse_args(int argc, char **argv, opts *op) {
         case O_PRDR:
         case O_TILE:
         case O_RKEMC:
-        case O_BOOT:
-            if (cli_parse_long(optarg, &lv) || lv < (c == O_BOOT || c == O_RKEMC ? 0 : 1))
-                return cli_usage_error("eval", "%s takes a positive integer", argv[optind - 1]);
+        case O_BOOT: {
+            static const struct { int c; long lo, hi; } lim[] = {
+                {O_KIDS, 1, 100000},  {O_KIDM, 1, 10000000}, {O_ISS, 1, 100000},    {O_PRDC, 1, 256},
+                {O_PRDA, 3, 100000},  {O_PRDR, 1, 1000},     {O_TILE, 1, 65536},    {O_RKEMC, 0, 1000000000},
+                {O_BOOT, 0, 100000}};
+            const char *name = "";
+            for (const struct option *l = lo; l->name; l++)
+                if (l->val == c) name = l->name;
+            char opt[32];
+            snprintf(opt, sizeof opt, "--%s", name);
+            for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
+                if (lim[i].c == c && cli_parse_range("eval", opt, optarg, lim[i].lo, lim[i].hi, &lv)) return CLI_USAGE;
             if (c == O_KIDS) op->kid_subsets = lv;
             if (c == O_KIDM) op->kid_size = lv;
             if (c == O_ISS) op->is_splits = lv;
@@ -163,6 +174,7 @@ int eval_parse_args(int argc, char **argv, opts *op) {
             if (c == O_RKEMC) op->rke_mc = lv;
             if (c == O_BOOT) op->bootstrap = lv;
             break;
+        }
         case O_KIDSEED:
             if (cli_parse_u64(optarg, &uv) || uv > 0xffffffffULL)
                 return cli_usage_error("eval", "--kid-seed takes an integer in 0..2^32-1");
@@ -237,5 +249,21 @@ int eval_parse_args(int argc, char **argv, opts *op) {
     if (op->is_shuffle > 0) p->is_shuffle = GM_IS_SHUFFLE_MT2020;
     p->knn.tile = (size_t)op->tile;
     op->cov_norm = p->cov_norm;
+    /* every file before any work: inputs exist and are regular files, outputs can be written */
+    char file[4096], *colon;
+    for (int i = -1; i < op->nfake; i++) {
+        const char *in = i < 0 ? op->real : op->fake[i];
+        if (!in) continue;
+        snprintf(file, sizeof file, "%s", in); /* FILE.npz:member names the file FILE.npz */
+        if ((colon = strstr(file, ".npz:"))) colon[4] = '\0';
+        if (cli_check_input("eval", i < 0 ? "--real" : "--fake", file)) return CLI_ERR;
+    }
+    if (cli_check_input("eval", "--labels", op->labels) || cli_check_output("eval", "--json", op->json) ||
+        cli_check_output("eval", "--save-stats", op->save_stats) || cli_check_output("eval", "--prd-out", op->prd_out) ||
+        cli_check_output("eval", "--realism-out", op->realism_out))
+        return CLI_ERR;
+    int dashes = gm_output_is_stdout(op->json) + gm_output_is_stdout(op->save_stats) +
+                 gm_output_is_stdout(op->prd_out) + gm_output_is_stdout(op->realism_out);
+    if (dashes > 1) return cli_usage_error("eval", "only one of --json, --save-stats, --prd-out, --realism-out can be '-'");
     return -1;
 }
