@@ -331,6 +331,10 @@ int cmd_sample(int argc, char **argv) {
     if (!model || !out || n < 1) return cli_usage_error("sample", "--model, --n and --out are required");
     if (nrec == 0) rec[nrec++] = (size_t)T;
     else if (T != 0 && (size_t)T != rec[nrec - 1]) return cli_usage_error("sample", "--mcmc-steps must equal the last --record step");
+    if (cli_check_input("sample", "--model", model) || cli_check_output("sample", "--out", out) ||
+        cli_check_output("sample", "--grid", grid) || cli_check_output("sample", "--latents", zout) ||
+        cli_check_output("sample", "--json", json))
+        return CLI_ERR;
 
     gm_ae *ae = NULL;
     gm_latent_mcmc *s = NULL;
@@ -464,6 +468,7 @@ int cmd_interpolate(int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error("interpolate", "unexpected argument '%s'", argv[optind]);
     if (!model || !out) return cli_usage_error("interpolate", "--model and --out are required");
+    if (cli_check_input("interpolate", "--model", model) || cli_check_output("interpolate", "--out", out)) return CLI_ERR;
     gm_ae *ae = NULL;
     float *X = NULL, *img = NULL;
     uint8_t *y = NULL;
