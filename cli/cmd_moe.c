@@ -522,18 +522,12 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
         if (K != -1) return cli_usage_error(cmdname, "use --kmax, not --experts");
         if (!csv || !target || !out || kmax == -1)
             return cli_usage_error(cmdname, "--csv, --target, --kmax and --out are required");
-        if (kmax < 1) {
-            gm_set_error(GM_EINVAL, "--kmax: the largest number of experts must be >= 1 (got %ld)", kmax);
-            return cli_fail(GM_EINVAL);
-        }
+        if (kmax < 1) return cli_usage_error(cmdname, "--kmax takes an integer >= 1 (got %ld)", kmax);
         K = kmax;
     }
     if (!csv || !target || !out || K == -1)
         return cli_usage_error(cmdname, "--csv, --target, --experts and --out are required");
-    if (K < 1) {
-        gm_set_error(GM_EINVAL, "--experts: the number of experts K must be >= 1 (got %ld)", K);
-        return cli_fail(GM_EINVAL);
-    }
+    if (K < 1) return cli_usage_error(cmdname, "--experts takes an integer >= 1 (got %ld)", K);
     gm_moe_gate gate = GM_MOE_GATE_IDENTITY;
     if (!strcmp(gating, "modified")) {
         if (parse_gate(transform, &gate) || gate == GM_MOE_GATE_IDENTITY)
@@ -543,6 +537,7 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
     }
     if (!ends_with(out, ".json") && !ends_with(out, ".safetensors"))
         return cli_usage_error(cmdname, "--out must end in .json or .safetensors");
+    if (cli_check_input(cmdname, "--csv", csv) || cli_check_output(cmdname, "--out", out)) return CLI_ERR;
 
     gm_csv tab;
     int rc = moe_csv_load(csv, &tab);
@@ -787,6 +782,9 @@ static int moe_predict(int argc, char **argv) {
         }
     }
     if (!model || !csv) return cli_usage_error("moe predict", "--model and --csv are required");
+    if (cli_check_input("moe predict", "--model", model) || cli_check_input("moe predict", "--csv", csv) ||
+        cli_check_output("moe predict", "--out", out))
+        return CLI_ERR;
     gm_moe m;
     char **features = NULL, *target = NULL;
     double *classes = NULL;
@@ -933,6 +931,9 @@ static int moe_sample(int argc, char **argv) {
     }
     if (!model || !out) return cli_usage_error("moe sample", "--model and --out are required");
     if (!csv && nrows < 0) return cli_usage_error("moe sample", "--n is required (or --csv)");
+    if (cli_check_input("moe sample", "--model", model) || cli_check_input("moe sample", "--csv", csv) ||
+        cli_check_output("moe sample", "--out", out))
+        return CLI_ERR;
     gm_moe m;
     char **features = NULL, *target = NULL;
     double *classes = NULL;
@@ -1285,6 +1286,7 @@ static int moe_simulate(int argc, char **argv) {
     int any = 0;
     for (size_t i = 0; i < N_SIM_CASES; i++) any |= !strcmp(which, "all") || !strcmp(which, sim_cases[i].name);
     if (!any) return cli_usage_error("moe simulate", "--case must be all, exact, over, regime2 or modified");
+    if (cli_check_output_dir("moe simulate", "--out", outdir)) return CLI_ERR;
     int rc = cli_mkdirs(outdir);
     if (rc) return cli_fail(rc);
     size_t G = (size_t)ngrid, R = (size_t)reps;
