@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if ! command -v dpkg >/dev/null || ! command -v apt-cache >/dev/null; then
   echo "cli_deps: not a Debian system (no dpkg/apt-cache); nothing to check" >&2; exit 0
 fi
-/usr/bin/python3 tools/check_deps.py test demo bench
+/usr/bin/python3 tools/check_deps.py test demo bench fuzz
 rc=$?
 # the check itself can fail: a Makefile whose DEPS_TEST lacks NumPy must be reported
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """check_deps.py — checks that each Makefile target installs every Debian package its scripts use.
 
-For each target (test, demo, bench) it reads the scripts the target runs, follows the scripts they
+For each target (test, demo, bench, fuzz) it reads the scripts the target runs, follows the scripts they
 call (bash X.sh, python3 X.py, Rscript X.R), and collects
   - commands in command position (first word of a line or of a pipeline/list element),
   - Python modules imported (heredocs fed to python3, `python3 -c "..."` strings, .py files),
@@ -23,6 +23,7 @@ TARGETS = {
     "test": (["DEPS_BUILD", "DEPS_TEST"], ["tests/cli_*.sh", "tests/*.py"]),
     "demo": (["DEPS_BUILD", "DEPS_DEMO"], ["tools/demo.sh", "tools/demo.d/*.sh"]),
     "bench": (["DEPS_BUILD", "DEPS_BENCH"], ["bench/run.sh", "bench/run_*.sh"]),
+    "fuzz": (["DEPS_BUILD", "DEPS_FUZZ"], ["fuzz/run.sh"]),
 }
 SHELL_WORDS = set("""if then else elif fi for while until do done case esac in function select time
     ! { } [[ ]] [ test echo printf read cd exit return set unset export local declare trap eval exec
