@@ -315,7 +315,8 @@ static int st_check_prefix(const uint8_t *first8, size_t total, const char *labe
     if (total < 8) GM_FAIL(GM_EFORMAT, "%s: %zu bytes, too short for a safetensors header length", label, total);
     uint64_t n = gm__rd64le(first8);
     if (n > ST_MAX_HEADER)
-        GM_FAIL(GM_EFORMAT, "%s: header of %llu bytes exceeds the 100000000-byte limit", label, (unsigned long long)n);
+        GM_FAIL(GM_EFORMAT, "%s: not a safetensors file? its first 8 bytes give a header of %llu bytes, which exceeds the "
+                "100000000-byte limit", label, (unsigned long long)n);
     if (n > total - 8)
         GM_FAIL(GM_EFORMAT, "%s: header of %llu bytes runs past the end of the file (%zu bytes)", label,
                 (unsigned long long)n, total);
