@@ -20,9 +20,12 @@ FUZZ_SECONDS ?= 60
 # Build and run dependencies (Debian 12 packages).
 DEPS_BUILD := cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcjson-dev \
               zlib1g-dev libpng-dev dataset-fashion-mnist
-DEPS_FUZZ  := clang libclang-rt-14-dev
-# CLI tests: JSON checks and the example reward command (tools/reward_cmd_example.py, standard library only).
-DEPS_TEST  := python3
+# What `make test` and `make demo` use beyond the build (tests/cli_deps.sh checks these lists against the
+# commands and Python modules the scripts of each target use: tools/check_deps.py).
+DEPS_TEST  := python3 python3-numpy
+DEPS_DEMO  :=
+# fuzz/run.sh writes the moe model seed with python3 (standard library only).
+DEPS_FUZZ  := clang libclang-rt-14-dev python3
 DEPS_CHECK := valgrind
 DEPS_BENCH := python3 python3-numpy python3-scipy python3-sklearn python3-torch r-cran-flexmix
 
@@ -41,7 +44,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das study-prdiv mutate clean
+.PHONY: all deps deps-test build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das study-prdiv mutate clean
 
 all: build
 
@@ -52,16 +55,17 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The Python package and its tests (python/, tests/test_python.py) — appended to what `make test` installs.
+# The Python package and its tests (python/, tests/test_python.py) — part of what `make test` installs.
 DEPS_PYTHON := python3 python3-dev python3-numpy python3-setuptools python3-pip python3-scipy
 
-test-release: build
+deps-test:
 	$(call install_deps,$(DEPS_TEST) $(DEPS_PYTHON))
-	cmake -S . -B $(BUILD) >/dev/null && cmake --build $(BUILD) -j $(JOBS)
+
+# deps-test comes first: CMake looks for python3-dev/NumPy when it configures the build.
+test-release: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-asan: deps
-	$(call install_deps,$(DEPS_TEST))
+test-asan: deps deps-test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_SANITIZE=address,undefined >/dev/null
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE slow
@@ -69,6 +73,7 @@ test-asan: deps
 test: test-release test-asan
 
 demo: build
+	$(call install_deps,$(DEPS_DEMO))
 	bash tools/demo.sh $(BUILD)/genmix
 
 # The latent-MCMC study of docs/latent_mcmc.md (four autoencoders x chain lengths; about an hour).
@@ -118,5 +123,5 @@ clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZDIR)
 
 # Mutation testing (docs/testing.md): each mutant of tools/mutants.txt on a scratch copy, non-slow suite.
-mutate: deps
+mutate: deps deps-test
 	python3 tools/mutate.py --jobs $(JOBS)

@@ -35,6 +35,27 @@ void cli_progress(const char *fmt, ...)
 int cli_parse_long(const char *s, long *out);
 int cli_parse_u64(const char *s, unsigned long long *out);
 int cli_parse_double(const char *s, double *out);
+/* Checks before work (cli_paths.c): print "genmix CMD: OPT: reason" and return CLI_ERR (exit 1), or
+ * CLI_OK (also for a NULL path, i.e. an option not given).
+ *   cli_check_output      a file genmix will write: the library's output rule (gm_output_check):
+ *                         "-" = stdout, symlinks followed, FIFOs/devices written directly, a directory
+ *                         or a missing parent folder refused;
+ *   cli_check_output_dir  a folder genmix will write into: an existing writable folder, or creatable
+ *                         (missing folders named by such options are created with their parents);
+ *   cli_check_input       a file genmix will read: an existing regular file (a FIFO is refused). */
+int cli_check_output(const char *cmd, const char *opt, const char *path);
+int cli_check_output_dir(const char *cmd, const char *opt, const char *path);
+int cli_check_input(const char *cmd, const char *opt, const char *path);
+/* An integer option in lo..hi (a number in [lo, hi], or (lo, hi] with open_lo): on a bad value print
+ * "genmix CMD: OPT takes an integer in LO..HI (got 'S')" and return CLI_USAGE (exit 2), else CLI_OK. */
+int cli_parse_range(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_parse_drange(const char *cmd, const char *opt, const char *s, double lo, double hi, int open_lo, double *out);
+/* "genmix CMD: warning: ..." on stderr, always (--quiet silences progress, never warnings). */
+void cli_warn(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* mkdir -p; returns GM_OK or GM_EIO with a message. */
 int cli_mkdirs(const char *path);
 

@@ -65,9 +65,15 @@ int train_ae(int argc, char **argv) {
     unsigned long long seed = 42;
     long limit = 0, stop_after = 0;
     int resume = 0, c;
+    const char *setting = NULL; /* the last model/training setting given (--resume takes them from the checkpoint) */
+    long epochs_given = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         long v;
         double x;
+        if (strchr("zHe1bBcalLgAs", c)) {
+            for (const struct option *o = opts; o->name; o++)
+                if (o->val == c) setting = o->name;
+        }
         switch (c) {
         case 'd': data = optarg; break;
         case 'D': dir = optarg; break;
@@ -90,15 +96,15 @@ int train_ae(int argc, char **argv) {
             break;
         }
         case 'e':
-            if (cli_parse_long(optarg, &v) || v < 1 || v > 10000) return cli_usage_error(cmd, "--epochs takes 1..10000");
-            cfg.epochs = v;
+            if (cli_parse_range(cmd, "--epochs", optarg, 1, 10000, &v)) return CLI_USAGE;
+            cfg.epochs = epochs_given = v;
             break;
         case 'b':
             if (cli_parse_long(optarg, &v) || v < 1 || v > 65536) return cli_usage_error(cmd, "--batch takes 1..65536");
             cfg.batch = (size_t)v;
             break;
         case 'l':
-            if (cli_parse_double(optarg, &x) || !(x > 0 && x < 10)) return cli_usage_error(cmd, "--lr takes a positive number");
+            if (cli_parse_drange(cmd, "--lr", optarg, 0, 10, 1, &x)) return CLI_USAGE;
             cfg.lr = x;
             break;
         case '1':
@@ -110,7 +116,7 @@ int train_ae(int argc, char **argv) {
             cfg.beta = x;
             break;
         case 'c':
-            if (cli_parse_double(optarg, &x) || !(x >= 0 && x < 100)) return cli_usage_error(cmd, "--sigma-c takes a number >= 0");
+            if (cli_parse_double(optarg, &x) || !(x >= 0 && x < 100)) return cli_usage_error(cmd, "--sigma-c takes a number in [0, 100)");
             cfg.sigma_c = x;
             break;
         case 'a':
@@ -179,29 +185,35 @@ int train_ae(int argc, char **argv) {
     if (!out) return cli_usage_error(cmd, "--out is required");
     if (strcmp(data, "fashion-mnist")) return cli_usage_error(cmd, "--data: only 'fashion-mnist' is supported");
 
+    if ((!resume && cli_check_output(cmd, "--out", out)) || cli_check_output(cmd, "--json", json)) return CLI_ERR;
+    if (resume && cli_check_input(cmd, "--out (with --resume)", out)) return CLI_ERR;
     float *X = NULL;
     uint8_t *y = NULL;
     size_t n = 0;
     gm_ae *ae = NULL;
-    int rc = cli_fashion_mnist(dir, 1, &X, &y, &n);
-    if (rc) goto fail;
-    if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
-    if (resume) {
-        struct stat st;
-        if (stat(out, &st) != 0) {
-            rc = gm_set_error(GM_EIO, "%s: no checkpoint to resume from", out);
+    int rc;
+    if (resume) { /* the checkpoint before the data: a conflicting option fails before any work */
+        if ((rc = gm_ae_load(&ae, out))) goto fail;
+        const gm_ae_config *cc = gm_ae_get_config(ae);
+        if (cc->type != (gm_ae_type)type) {
+            rc = gm_set_error(GM_EINVAL, "%s: holds a %s, not a %s", out, gm_ae_type_name(cc->type), name);
             goto fail;
         }
-        if ((rc = gm_ae_load(&ae, out))) goto fail;
-        if (gm_ae_get_config(ae)->type != (gm_ae_type)type) {
-            rc = gm_set_error(GM_EINVAL, "%s: holds a %s, not a %s", out, gm_ae_type_name(gm_ae_get_config(ae)->type), name);
-            goto fail;
+        if (setting && !(strcmp(setting, "epochs") == 0 && epochs_given == cc->epochs)) {
+            int code = cli_usage_error(cmd,
+                                       "--%s with --resume: the run continues with the checkpoint's own settings "
+                                       "(%lld epochs, batch %zu, lr %g); omit --%s or start a new --out",
+                                       setting, (long long)cc->epochs, cc->batch, cc->lr, setting);
+            gm_ae_free(ae);
+            return code;
         }
         cli_progress("resuming %s at epoch %lld (step %lld) of %lld", out, (long long)gm_ae_epoch(ae),
-                     (long long)gm_ae_step_count(ae), (long long)gm_ae_get_config(ae)->epochs);
-    } else if ((rc = gm_ae_create(&ae, &cfg, seed))) {
-        goto fail;
+                     (long long)gm_ae_step_count(ae), (long long)cc->epochs);
     }
+    rc = cli_fashion_mnist(dir, 1, &X, &y, &n);
+    if (rc) goto fail;
+    if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
+    if (!resume && (rc = gm_ae_create(&ae, &cfg, seed))) goto fail;
     gm_ae_config ccopy = *gm_ae_get_config(ae);
     double t0 = gm_time_now();
     long done = 0;
@@ -213,8 +225,11 @@ int train_ae(int argc, char **argv) {
         done++;
     }
     double secs = gm_time_now() - t0;
-    printf("%s: %lld epochs (%lld steps), latent %zu, %.1f s this run, wrote %s\n", name, (long long)gm_ae_epoch(ae),
-           (long long)gm_ae_step_count(ae), ccopy.latent_dim, secs, out);
+    if (done)
+        printf("%s: %lld epochs (%lld steps), latent %zu, %.1f s this run, wrote %s\n", name, (long long)gm_ae_epoch(ae),
+               (long long)gm_ae_step_count(ae), ccopy.latent_dim, secs, out);
+    else
+        printf("%s: %s already has all %lld epochs, nothing trained\n", name, out, (long long)gm_ae_epoch(ae));
     if (json) {
         char buf[512];
         int len = snprintf(buf, sizeof buf,
@@ -316,6 +331,10 @@ int cmd_sample(int argc, char **argv) {
     if (!model || !out || n < 1) return cli_usage_error("sample", "--model, --n and --out are required");
     if (nrec == 0) rec[nrec++] = (size_t)T;
     else if (T != 0 && (size_t)T != rec[nrec - 1]) return cli_usage_error("sample", "--mcmc-steps must equal the last --record step");
+    if (cli_check_input("sample", "--model", model) || cli_check_output("sample", "--out", out) ||
+        cli_check_output("sample", "--grid", grid) || cli_check_output("sample", "--latents", zout) ||
+        cli_check_output("sample", "--json", json))
+        return CLI_ERR;
 
     gm_ae *ae = NULL;
     gm_latent_mcmc *s = NULL;
@@ -449,6 +468,7 @@ int cmd_interpolate(int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error("interpolate", "unexpected argument '%s'", argv[optind]);
     if (!model || !out) return cli_usage_error("interpolate", "--model and --out are required");
+    if (cli_check_input("interpolate", "--model", model) || cli_check_output("interpolate", "--out", out)) return CLI_ERR;
     gm_ae *ae = NULL;
     float *X = NULL, *img = NULL;
     uint8_t *y = NULL;

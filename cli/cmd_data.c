@@ -102,6 +102,7 @@ int cmd_data(int argc, char **argv) {
     if (strcmp(argv[optind], "fashion-mnist") != 0)
         return cli_usage_error("data", "unknown dataset '%s' (available: fashion-mnist)", argv[optind]);
     if (!out) return cli_usage_error("data", "--out DIR is required");
+    if (cli_check_output_dir("data", "--out", out)) return CLI_ERR;
     int rc = cli_mkdirs(out);
     if (!rc) rc = export_split(src, out, 1, 0);
     if (!rc) rc = export_split(src, out, 0, (int)grid);

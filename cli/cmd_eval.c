@@ -7,18 +7,46 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "genmix/eval.h"
 #include "genmix/hash.h"
 #include "genmix/io.h"
+#include "cmd_eval.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#define MAX_FAKE 16
-#define MAX_SIGMA 8
+
+/* ---- "-" outputs ---------------------------------------------------------------------------------
+ * When an output option is "-", standard output belongs to that file: the report table goes to stderr
+ * (fd 1 points at stderr while computing) and each write to "-" briefly gets the real stdout back. */
+static int real_stdout = -1;
+
+static void stdout_for_report(const opts *o) {
+    const char *outs[4] = {o->json, o->save_stats, o->prd_out, o->realism_out};
+    for (int i = 0; i < 4; i++)
+        if (gm_output_is_stdout(outs[i]) && real_stdout < 0) {
+            fflush(stdout);
+            real_stdout = dup(1);
+            dup2(2, 1);
+        }
+}
+
+static void stdout_swap(int to_real) {
+    if (real_stdout < 0) return;
+    fflush(stdout);
+    dup2(to_real ? real_stdout : 2, 1);
+}
+
+static void stdout_restore(void) {
+    if (real_stdout < 0) return;
+    stdout_swap(1);
+    close(real_stdout);
+    real_stdout = -1;
+}
 
 /* ---- reading through io.h ---------------------------------------------------------------------------
  * Feature arrays are used as float32 (when stored as <f4/>f4) or float64 (any other numeric dtype). */
@@ -52,50 +80,6 @@ static int ev_check_finite(const gm_array *a, const char *what) {
     return rc;
 }
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: genmix eval --real R.npy --fake F.npy [--fake G.npy ...] [options]\n"
-            "       genmix eval --real R.npy --save-stats R_stats.npz\n"
-            "       genmix eval merge-stats --out ALL.npz SHARD1.npz SHARD2.npz ...   (see merge-stats --help)\n\n"
-            "Sample-quality metrics between a real (reference) feature set and one or more generated sets.\n"
-            "Inputs are N x D float32/float64 matrices in .npy or .npz (FILE.npz:member picks a member);\n"
-            "a .npz holding 'mu' and 'sigma' (pytorch-fid / clean-fid / genmix statistics) gives FD only.\n\n"
-            "metrics (--metrics, comma separated; default fd,kid,pr,prdc):\n"
-            "  fd      Frechet distance (float64 statistics, symmetric-eigen / low-rank path)\n"
-            "  kid     kernel inception distance: poly3 kernel, subsets, unbiased MMD^2, mean +- std\n"
-            "  mmd     MMD^2 with an RBF kernel on the full sets (--mmd-sigma)\n"
-            "  pr      k-NN precision/recall (Kynkaanniemi et al.), k = --k-pr, '<=' by default\n"
-            "  prdc    precision/recall/density/coverage (Naeem et al.), k = --k-dc, '<' by default\n"
-            "  prd     PRD curves (Sajjadi et al.), max F_8 / F_1/8 (--prd-out curves.npy)\n"
-            "  vendi   Vendi score of each generated set (--vendi-q, --vendi-kernel)\n"
-            "  rke     RKE mode count ||K/n||_F^-2 and RRKE vs the real set (--rke-sigma, required)\n"
-            "  is      Inception Score: the generated files hold logits (or --is-probs probabilities)\n"
-            "  cmmd    CMMD: 1000 x unbiased MMD^2, Gaussian kernel sigma 10 (--cmmd-sigma), on given embeddings\n"
-            "  fdinf   FD-infinity: FD on --fdinf-points subsets (n_gen/10 .. n_gen rows, --fdinf-min), 1/N -> 0\n\n"
-            "options:\n"
-            "  --profile P         genmix (default) | torch-fidelity | clean-fid | prdc | dgm-eval | nvidia | openai\n"
-            "  --k K               k for both P/R and PRDC;  --k-pr K, --k-dc K   each alone\n"
-            "  --cmp le|lt         inside-ball comparison for both;  --cov-norm unbiased|biased (FD)\n"
-            "  --kid-subsets S     (100)   --kid-size M (1000)   --kid-seed N (2020, RandomState-exact)\n"
-            "  --kid-f32 / --kid-f64       kernel arithmetic precision (profile default)\n"
-            "  --mmd-sigma S       RBF bandwidth for mmd (10);  --cmmd-sigma S  for cmmd (10)\n"
-            "  --fdinf-min N (n_gen/10)  --fdinf-points P (15)   FD-infinity subset sizes (seeded by --seed)\n"
-            "  --rke-sigma S[,S..] Gaussian bandwidths for rke;  --rke-mc PAIRS  also the Monte-Carlo estimate\n"
-            "  --vendi-q Q         order (1; 'inf' allowed)   --vendi-kernel cosine|rbf:SIGMA (cosine)\n"
-            "  --is-splits S (10)  --is-probs   --is-shuffle (RandomState(2020) permutation)\n"
-            "  --prd-clusters C (20)  --prd-angles A (1001)  --prd-runs R (10)  --prd-out FILE.npy\n"
-            "  --realism-out FILE.npy  per-sample realism of the first generated set\n"
-            "  --labels FILE.npy   integer class of each generated row: vendi also per class and the\n"
-            "                      mean over classes (dgm-eval's per-class Vendi)\n"
-            "  --tile T            rows per distance tile (1024);  --f32 / --f64  k-NN GEMM precision\n"
-            "  --fp16 / --no-fp16  k-NN binary16 emulation: features, then each squared distance, rounded to\n"
-            "                      fp16 (nvidia/openai); recomputed without it if a distance overflows\n"
-            "  --bootstrap B       95%% percentile intervals from B resamples (FD: B extra FD computations)\n"
-            "  --seed N            seed of every genmix stream (k-means, bootstrap, subsampling, RKE-MC) (0)\n"
-            "  --json FILE         write all results as JSON;  --save-stats FILE.npz  statistics of --real\n"
-            "  -h, --help\n"
-            "Global flags (before 'eval'): --threads N (results do not depend on it), --quiet.\n");
-}
 
 /* ---- inputs ------------------------------------------------------------------------------------- */
 
@@ -182,50 +166,6 @@ static int load_input(input *in, const char *path, const char *role) {
 static void free_input(input *in) {
     gm_array_free(&in->arr);
     gm_fdstats_free(&in->stats);
-}
-
-/* ---- options ------------------------------------------------------------------------------------ */
-
-enum { M_FD = 1, M_KID = 2, M_MMD = 4, M_PR = 8, M_PRDC = 16, M_PRD = 32, M_VENDI = 64, M_RKE = 128, M_IS = 256,
-       M_CMMD = 512, M_FDINF = 1024 };
-
-typedef struct {
-    const char *real, *fake[MAX_FAKE];
-    int nfake;
-    unsigned metrics;
-    gm_eval_profile prof;
-    long k_pr, k_dc;
-    int cmp, cov_norm, kid_f32, knn_prec, fp16;
-    long kid_subsets, kid_size;
-    long long kid_seed;
-    double mmd_sigma, rke_sigma[MAX_SIGMA], vendi_q, vendi_sigma, cmmd_sigma;
-    long fdinf_min, fdinf_points;
-    int n_rke_sigma, is_probs, is_shuffle, vendi_rbf;
-    long rke_mc, is_splits, prd_clusters, prd_angles, prd_runs, tile, bootstrap;
-    unsigned long long seed;
-    const char *json, *save_stats, *prd_out, *realism_out, *labels;
-} opts;
-
-static int parse_metrics(const char *s, unsigned *m) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
-    *m = 0;
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-        if (!strcmp(t, "fd") || !strcmp(t, "fid")) *m |= M_FD;
-        else if (!strcmp(t, "kid")) *m |= M_KID;
-        else if (!strcmp(t, "mmd")) *m |= M_MMD;
-        else if (!strcmp(t, "pr") || !strcmp(t, "prc")) *m |= M_PR;
-        else if (!strcmp(t, "prdc")) *m |= M_PRDC;
-        else if (!strcmp(t, "prd")) *m |= M_PRD;
-        else if (!strcmp(t, "vendi")) *m |= M_VENDI;
-        else if (!strcmp(t, "rke")) *m |= M_RKE;
-        else if (!strcmp(t, "is")) *m |= M_IS;
-        else if (!strcmp(t, "cmmd")) *m |= M_CMMD;
-        else if (!strcmp(t, "fdinf")) *m |= M_FDINF;
-        else if (!strcmp(t, "all")) *m |= M_FD | M_KID | M_MMD | M_PR | M_PRDC | M_PRD | M_VENDI;
-        else return -1;
-    }
-    return *m ? 0 : -1;
 }
 
 /* ---- output helpers ------------------------------------------------------------------------------ */
@@ -407,7 +347,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
             snprintf(w, sizeof w, "%s: FD with n <= d (rank-deficient covariance); %s path used", fake->path,
                      fd.method);
             cJSON_AddItemToArray(warn, cJSON_CreateString(w));
-            cli_progress("eval: warning: %s", w);
+            cli_warn("eval", "%s", w);
         }
         if (fd.neg_eig_mass > 1e-8 * fd.trace_sqrt) {
             snprintf(w, sizeof w, "%s: negative eigenvalue mass %.3g clipped in tr sqrt", fake->path, fd.neg_eig_mass);
@@ -452,7 +392,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
             if (kid.shrunk) {
                 snprintf(w, sizeof w, "%s: KID subset size shrunk to %zu (smaller set)", fake->path, kid.subset_size);
                 cJSON_AddItemToArray(warn, cJSON_CreateString(w));
-                cli_progress("eval: warning: %s", w);
+                cli_warn("eval", "%s", w);
             }
             if (kid.mean < 0) printf("    note: KID < 0 is a valid value of the unbiased estimator\n");
         }
@@ -559,7 +499,9 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
             jnum(cJSON_GetObjectItem(m, c.want_pr ? "prc" : "prdc"), "realism_mean", mean);
             if (o->realism_out && fi == 0) {
                 int64_t shape[1] = {(int64_t)r.n_fake};
+                stdout_swap(1);
                 rc = gm_npy_write(o->realism_out, GM_DTYPE_F64, 1, shape, r.realism);
+                stdout_swap(0);
             }
         }
         gm_knn_result_free(&r);
@@ -585,7 +527,11 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
                 cur[2 * a + 1] = pr[c.num_angles + a];
             }
             int64_t shape[2] = {(int64_t)c.num_angles, 2};
-            if (cur) rc = gm_npy_write(o->prd_out, GM_DTYPE_F64, 2, shape, cur);
+            if (cur) {
+                stdout_swap(1);
+                rc = gm_npy_write(o->prd_out, GM_DTYPE_F64, 2, shape, cur);
+                stdout_swap(0);
+            }
             free(cur);
         }
         free(pr);
@@ -730,193 +676,42 @@ static int save_stats(const char *path, const input *in, gm_cov_norm norm, unsig
     return rc;
 }
 
+/* Everything that depends on the loaded sizes, for every input, before the first metric: a problem with
+ * the third --fake must not surface after the first two were computed. */
+static int check_sizes(const opts *o, const input *real, const input *fake) {
+    const gm_eval_profile *p = &o->prof;
+    if (real && real->is_stats && (o->metrics & ~(unsigned)(M_FD | M_VENDI | M_IS)))
+        GM_FAIL(GM_EINVAL, "--real %s is a statistics file: only fd (and vendi/is of the generated set) can use it",
+                real->path);
+    for (int i = -1; i < o->nfake; i++) {
+        const input *in = i < 0 ? real : &fake[i];
+        if (!in || in->is_stats) continue;
+        const char *opt = i < 0 ? "--real" : "--fake";
+        size_t n = in->f.n;
+        if (o->metrics & M_PR && p->knn.k_pr >= n)
+            GM_FAIL(GM_EINVAL, "%s %s has %zu rows: k-NN precision/recall needs --k-pr (or --k) in 1..%zu, got %zu", opt,
+                    in->path, n, n - 1, p->knn.k_pr);
+        if (o->metrics & M_PRDC && p->knn.k_dc >= n)
+            GM_FAIL(GM_EINVAL, "%s %s has %zu rows: density/coverage needs --k-dc (or --k) in 1..%zu, got %zu", opt,
+                    in->path, n, n - 1, p->knn.k_dc);
+        if (i >= 0 && o->metrics & M_IS && (size_t)o->is_splits > n)
+            GM_FAIL(GM_EINVAL, "--fake %s has %zu rows: --is-splits must be in 1..%zu, got %ld", in->path, n, n,
+                    o->is_splits);
+        if (i >= 0 && real && !real->is_stats && o->metrics & M_PRD && (size_t)o->prd_clusters > n + real->f.n)
+            GM_FAIL(GM_EINVAL, "--prd-clusters %ld exceeds the %zu points of --real and --fake %s", o->prd_clusters,
+                    n + real->f.n, in->path);
+    }
+    return GM_OK;
+}
+
 /* ---- main ------------------------------------------------------------------------------------------ */
 
 int cmd_eval(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "merge-stats")) return cmd_eval_merge_stats(argc - 1, argv + 1);
     opts o;
-    memset(&o, 0, sizeof o);
-    o.k_pr = o.k_dc = -1;
-    o.cmp = o.cov_norm = o.kid_f32 = o.knn_prec = o.fp16 = -1;
-    o.kid_subsets = o.kid_size = -1;
-    o.kid_seed = -1;
-    o.mmd_sigma = 10;
-    o.cmmd_sigma = 10;
-    o.fdinf_points = 15;
-    o.vendi_q = 1;
-    o.is_splits = 10;
-    o.prd_clusters = 20;
-    o.prd_angles = 1001;
-    o.prd_runs = 10;
-    o.tile = 1024;
-    o.is_shuffle = -1;
-    const char *profile = "genmix", *metrics = NULL;
-    enum {
-        O_REAL = 256, O_FAKE, O_METRICS, O_PROFILE, O_K, O_KPR, O_KDC, O_CMP, O_COVN, O_KIDS, O_KIDM, O_KIDSEED,
-        O_KIDF32, O_KIDF64, O_MMDS, O_RKES, O_RKEMC, O_VQ, O_VK, O_ISS, O_ISP, O_ISSH, O_PRDC, O_PRDA, O_PRDR,
-        O_PRDO, O_REALO, O_LABELS, O_TILE, O_F32, O_F64, O_FP16, O_NOFP16, O_BOOT, O_SEED, O_JSON, O_SAVE,
-        O_CMMDS, O_FDINFMIN, O_FDINFPTS
-    };
-    static const struct option lo[] = {
-        {"real", required_argument, 0, O_REAL}, {"fake", required_argument, 0, O_FAKE},
-        {"gen", required_argument, 0, O_FAKE}, {"metrics", required_argument, 0, O_METRICS},
-        {"profile", required_argument, 0, O_PROFILE}, {"k", required_argument, 0, O_K},
-        {"k-pr", required_argument, 0, O_KPR}, {"k-dc", required_argument, 0, O_KDC},
-        {"cmp", required_argument, 0, O_CMP}, {"cov-norm", required_argument, 0, O_COVN},
-        {"kid-subsets", required_argument, 0, O_KIDS}, {"kid-size", required_argument, 0, O_KIDM},
-        {"kid-seed", required_argument, 0, O_KIDSEED}, {"kid-f32", no_argument, 0, O_KIDF32},
-        {"kid-f64", no_argument, 0, O_KIDF64}, {"mmd-sigma", required_argument, 0, O_MMDS},
-        {"rke-sigma", required_argument, 0, O_RKES}, {"rke-mc", required_argument, 0, O_RKEMC},
-        {"vendi-q", required_argument, 0, O_VQ}, {"vendi-kernel", required_argument, 0, O_VK},
-        {"is-splits", required_argument, 0, O_ISS}, {"is-probs", no_argument, 0, O_ISP},
-        {"is-shuffle", no_argument, 0, O_ISSH}, {"prd-clusters", required_argument, 0, O_PRDC},
-        {"prd-angles", required_argument, 0, O_PRDA}, {"prd-runs", required_argument, 0, O_PRDR},
-        {"prd-out", required_argument, 0, O_PRDO}, {"realism-out", required_argument, 0, O_REALO},
-        {"labels", required_argument, 0, O_LABELS},
-        {"tile", required_argument, 0, O_TILE}, {"f32", no_argument, 0, O_F32}, {"f64", no_argument, 0, O_F64},
-        {"fp16", no_argument, 0, O_FP16}, {"no-fp16", no_argument, 0, O_NOFP16},
-        {"bootstrap", required_argument, 0, O_BOOT}, {"seed", required_argument, 0, O_SEED},
-        {"json", required_argument, 0, O_JSON}, {"save-stats", required_argument, 0, O_SAVE},
-        {"cmmd-sigma", required_argument, 0, O_CMMDS}, {"fdinf-min", required_argument, 0, O_FDINFMIN},
-        {"fdinf-points", required_argument, 0, O_FDINFPTS},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
-    long lv;
-    unsigned long long uv;
-    double dv;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'h': usage(stdout); return CLI_OK;
-        case O_REAL: o.real = optarg; break;
-        case O_FAKE:
-            if (o.nfake >= MAX_FAKE) return cli_usage_error("eval", "at most %d --fake files", MAX_FAKE);
-            o.fake[o.nfake++] = optarg;
-            break;
-        case O_METRICS: metrics = optarg; break;
-        case O_PROFILE: profile = optarg; break;
-        case O_K:
-        case O_KPR:
-        case O_KDC:
-            if (cli_parse_long(optarg, &lv) || lv < 1) return cli_usage_error("eval", "--k takes a positive integer");
-            if (c != O_KDC) o.k_pr = lv;
-            if (c != O_KPR) o.k_dc = lv;
-            break;
-        case O_CMP:
-            if (!strcmp(optarg, "le") || !strcmp(optarg, "<=")) o.cmp = GM_CMP_LE;
-            else if (!strcmp(optarg, "lt") || !strcmp(optarg, "<")) o.cmp = GM_CMP_LT;
-            else return cli_usage_error("eval", "--cmp takes le or lt");
-            break;
-        case O_COVN:
-            if (!strcmp(optarg, "unbiased")) o.cov_norm = GM_COV_UNBIASED;
-            else if (!strcmp(optarg, "biased")) o.cov_norm = GM_COV_BIASED;
-            else return cli_usage_error("eval", "--cov-norm takes unbiased or biased");
-            break;
-        case O_KIDS:
-        case O_KIDM:
-        case O_ISS:
-        case O_PRDC:
-        case O_PRDA:
-        case O_PRDR:
-        case O_TILE:
-        case O_RKEMC:
-        case O_BOOT:
-            if (cli_parse_long(optarg, &lv) || lv < (c == O_BOOT || c == O_RKEMC ? 0 : 1))
-                return cli_usage_error("eval", "%s takes a positive integer", argv[optind - 1]);
-            if (c == O_KIDS) o.kid_subsets = lv;
-            if (c == O_KIDM) o.kid_size = lv;
-            if (c == O_ISS) o.is_splits = lv;
-            if (c == O_PRDC) o.prd_clusters = lv;
-            if (c == O_PRDA) o.prd_angles = lv;
-            if (c == O_PRDR) o.prd_runs = lv;
-            if (c == O_TILE) o.tile = lv;
-            if (c == O_RKEMC) o.rke_mc = lv;
-            if (c == O_BOOT) o.bootstrap = lv;
-            break;
-        case O_KIDSEED:
-            if (cli_parse_u64(optarg, &uv) || uv > 0xffffffffULL)
-                return cli_usage_error("eval", "--kid-seed takes an integer in 0..2^32-1");
-            o.kid_seed = (long long)uv;
-            break;
-        case O_KIDF32: o.kid_f32 = 1; break;
-        case O_KIDF64: o.kid_f32 = 0; break;
-        case O_MMDS:
-            if (cli_parse_double(optarg, &o.mmd_sigma) || !(o.mmd_sigma > 0))
-                return cli_usage_error("eval", "--mmd-sigma takes a positive number");
-            break;
-        case O_RKES: {
-            char buf[256];
-            snprintf(buf, sizeof buf, "%s", optarg);
-            o.n_rke_sigma = 0;
-            for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-                if (o.n_rke_sigma >= MAX_SIGMA || cli_parse_double(t, &dv) || !(dv > 0))
-                    return cli_usage_error("eval", "--rke-sigma takes up to %d positive numbers", MAX_SIGMA);
-                o.rke_sigma[o.n_rke_sigma++] = dv;
-            }
-            break;
-        }
-        case O_VQ:
-            if (!strcmp(optarg, "inf")) o.vendi_q = INFINITY;
-            else if (cli_parse_double(optarg, &o.vendi_q) || !(o.vendi_q >= 0))
-                return cli_usage_error("eval", "--vendi-q takes a number >= 0 or inf");
-            break;
-        case O_VK:
-            if (!strcmp(optarg, "cosine")) o.vendi_rbf = 0;
-            else if (!strncmp(optarg, "rbf:", 4) && !cli_parse_double(optarg + 4, &o.vendi_sigma) && o.vendi_sigma > 0)
-                o.vendi_rbf = 1;
-            else return cli_usage_error("eval", "--vendi-kernel takes cosine or rbf:SIGMA");
-            break;
-        case O_ISP: o.is_probs = 1; break;
-        case O_ISSH: o.is_shuffle = 1; break;
-        case O_PRDO: o.prd_out = optarg; break;
-        case O_REALO: o.realism_out = optarg; break;
-        case O_LABELS: o.labels = optarg; break;
-        case O_F32: o.knn_prec = 1; break;
-        case O_F64: o.knn_prec = 0; break;
-        case O_FP16: o.fp16 = 1; break;
-        case O_NOFP16: o.fp16 = 0; break;
-        case O_SEED:
-            if (cli_parse_u64(optarg, &o.seed)) return cli_usage_error("eval", "--seed takes a non-negative integer");
-            break;
-        case O_CMMDS:
-            if (cli_parse_double(optarg, &o.cmmd_sigma) || !(o.cmmd_sigma > 0))
-                return cli_usage_error("eval", "--cmmd-sigma takes a positive number");
-            break;
-        case O_FDINFMIN:
-        case O_FDINFPTS:
-            if (cli_parse_long(optarg, &lv) || lv < 2)
-                return cli_usage_error("eval", "%s takes an integer >= 2", argv[optind - 1]);
-            if (c == O_FDINFMIN) o.fdinf_min = lv;
-            else o.fdinf_points = lv;
-            break;
-        case O_JSON: o.json = optarg; break;
-        case O_SAVE: o.save_stats = optarg; break;
-        default: return cli_usage_error("eval", "unknown option");
-        }
-    }
-    if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
-    if (gm_eval_profile_get(profile, &o.prof) != GM_OK) return cli_usage_error("eval", "%s", gm_last_error());
-    if (metrics && parse_metrics(metrics, &o.metrics))
-        return cli_usage_error("eval", "bad --metrics '%s' (fd,kid,mmd,pr,prdc,prd,vendi,rke,is)", metrics);
-    if (!metrics) o.metrics = o.nfake ? (M_FD | M_KID | M_PR | M_PRDC) : 0;
-    if ((o.metrics & M_RKE) && o.n_rke_sigma == 0)
-        return cli_usage_error("eval", "rke needs --rke-sigma (the kernel bandwidth has no default)");
-    if (!o.real && (o.metrics & ~(unsigned)(M_IS | M_VENDI | M_RKE)))
-        return cli_usage_error("eval", "--real is required for these metrics");
-    if (!o.real && !o.nfake) return cli_usage_error("eval", "give --real and --fake (see --help)");
-    if (!o.nfake && !o.save_stats) return cli_usage_error("eval", "give at least one --fake (or --save-stats)");
-    /* single-flag overrides of the profile */
+    int code = eval_parse_args(argc, argv, &o);
+    if (code >= 0) return code;
     gm_eval_profile *p = &o.prof;
-    if (o.k_pr > 0) p->knn.k_pr = (size_t)o.k_pr;
-    if (o.k_dc > 0) p->knn.k_dc = (size_t)o.k_dc;
-    if (o.cmp >= 0) p->knn.cmp_pr = p->knn.cmp_dc = (gm_cmp)o.cmp;
-    if (o.cov_norm >= 0) p->cov_norm = (gm_cov_norm)o.cov_norm;
-    if (o.kid_subsets > 0) p->kid.subsets = (size_t)o.kid_subsets;
-    if (o.kid_size > 0) p->kid.subset_size = (size_t)o.kid_size;
-    if (o.kid_seed >= 0) p->kid.seed = (uint32_t)o.kid_seed;
-    if (o.kid_f32 >= 0) p->kid.f32 = o.kid_f32;
-    if (o.is_shuffle > 0) p->is_shuffle = GM_IS_SHUFFLE_MT2020;
-    p->knn.tile = (size_t)o.tile;
-    o.cov_norm = p->cov_norm;
 
     int rc = GM_OK, threads = 1;
 #ifdef _OPENMP
@@ -937,6 +732,7 @@ int cmd_eval(int argc, char **argv) {
 #endif
     cJSON *jin = cJSON_AddArrayToObject(root, "inputs"), *jres = cJSON_AddArrayToObject(root, "results"),
           *warn = cJSON_AddArrayToObject(root, "warnings");
+    stdout_for_report(&o);
     double t_start = gm_time_now();
     if (o.real) {
         cli_progress("eval: reading %s", o.real);
@@ -952,6 +748,7 @@ int cmd_eval(int argc, char **argv) {
                               real.f.d, fake[i].path, fake[i].f.d);
             goto out;
         }
+    if ((rc = check_sizes(&o, o.real ? &real : NULL, fake))) goto out;
     printf("genmix eval  profile %s  seed %llu  threads %d\n", p->name, o.seed, threads);
     if (o.real && real.is_stats) printf("real: %s  (FD statistics, d = %zu)\n", real.path, real.f.d);
     else if (o.real) printf("real: %s  (%zu x %zu, %s)\n", real.path, real.f.n, real.f.d, real.dtype);
@@ -979,7 +776,10 @@ int cmd_eval(int argc, char **argv) {
             goto out;
         }
         cli_progress("eval: writing statistics %s", o.save_stats);
-        if ((rc = save_stats(o.save_stats, &real, p->cov_norm, o.seed))) goto out;
+        stdout_swap(1);
+        rc = save_stats(o.save_stats, &real, p->cov_norm, o.seed);
+        stdout_swap(0);
+        if (rc) goto out;
         printf("statistics of %s written to %s\n", real.path, o.save_stats);
     }
     for (int i = 0; i < o.nfake; i++) {
@@ -997,7 +797,9 @@ int cmd_eval(int argc, char **argv) {
         }
         size_t len = strlen(txt);
         txt[len] = '\n';
+        stdout_swap(1);
         rc = gm_write_file_atomic(o.json, txt, len + 1);
+        stdout_swap(0);
         cJSON_free(txt);
         if (rc) goto out;
         cli_progress("eval: wrote %s", o.json);
@@ -1007,5 +809,6 @@ out:
     free_input(&real);
     for (int i = 0; i < MAX_FAKE; i++) free_input(&fake[i]);
     fflush(stdout);
+    stdout_restore();
     return rc ? cli_fail(rc) : CLI_OK;
 }

@@ -2,6 +2,7 @@
  * Input images: .npy of shape (N, 784), (N, 28, 28) or (N, 1, 28, 28); float32/float64 in [0, 1] or uint8
  * in [0, 255]. Output: float32 .npy (N, 128), written atomically (io.h reader and writer). */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,9 @@ int cmd_features(int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error("features", "unexpected argument '%s'", argv[optind]);
     if (!model || !in || !out) return cli_usage_error("features", "--model, --in and --out are required");
+    if (cli_check_input("features", "--model", model) || cli_check_input("features", "--in", in) ||
+        cli_check_output("features", "--out", out))
+        return CLI_ERR;
     gm_clf *clf = NULL;
     gm_array img;
     memset(&img, 0, sizeof img);
@@ -62,14 +66,29 @@ int cmd_features(int argc, char **argv) {
         goto done;
     }
     size_t n = (size_t)img.shape[0], dim = gm_clf_feature_dim(clf);
-    if ((rc = gm_array_check_finite(&img, in)) != GM_OK) goto done;
     const float *x = img.data;
+    /* bad pixels are bad input (exit 1), like eval and mix: NaN/Inf, or floats outside [0, 1] (e.g. 0..255) */
+    float lo = 0, hi = 0;
+    for (size_t i = 0; i < n * per; i++) {
+        if (!isfinite(x[i])) {
+            rc = gm_set_error(GM_EINVAL, "--in %s: pixel %zu of image %zu is NaN or infinite", in, i % per, i / per);
+            goto done;
+        }
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    if (lo < 0 || hi > 1) {
+        rc = gm_set_error(GM_EINVAL, "--in %s: float pixels must be in [0, 1], found [%g, %g] (divide by 255, or store uint8)",
+                          in, (double)lo, (double)hi);
+        goto done;
+    }
     f = malloc((n ? n : 1) * dim * sizeof(float));
     if (!f) { rc = GM_ENOMEM; goto done; }
     if ((rc = gm_clf_features(clf, x, n, f)) != GM_OK) goto done;
     int64_t osh[2] = {(int64_t)n, (int64_t)dim};
     if ((rc = gm_npy_write(out, GM_DTYPE_F32, 2, osh, f)) != GM_OK) goto done;
-    printf("features: %zu images -> %s (%zu x %zu float32)\n", n, out, n, dim);
+    /* with --out -, stdout carries the array; the summary goes to stderr */
+    fprintf(gm_output_is_stdout(out) ? stderr : stdout, "features: %zu images -> %s (%zu x %zu float32)\n", n, out, n, dim);
 done:
     gm_clf_free(clf);
     gm_array_free(&img);

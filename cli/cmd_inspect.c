@@ -79,11 +79,12 @@ typedef enum { FMT_UNKNOWN, FMT_NPY, FMT_NPZ, FMT_ST, FMT_IDX } file_format;
 
 static int sniff(const char *path, file_format *fmt) {
     *fmt = FMT_UNKNOWN;
-    FILE *f = fopen(path, "rb");
-    if (!f) return gm_set_error(GM_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = gm_open_read(path, NULL); /* a directory or FIFO is named as such */
+    if (!f) return GM_EIO;
     unsigned char b[12] = {0};
     size_t n = fread(b, 1, sizeof b, f);
     fclose(f);
+    if (n == 0) return gm_set_error(GM_EFORMAT, "%s: empty file (expected .npy, .npz, .safetensors or IDX)", path);
     if (n >= 6 && !memcmp(b, "\x93NUMPY", 6)) *fmt = FMT_NPY;
     else if (n >= 4 && b[0] == 'P' && b[1] == 'K' && ((b[2] == 3 && b[3] == 4) || (b[2] == 5 && b[3] == 6))) *fmt = FMT_NPZ;
     else if (n >= 9 && b[8] == '{') *fmt = FMT_ST;

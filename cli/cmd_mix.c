@@ -244,10 +244,10 @@ int cmd_mix(int argc, char **argv) {
         case 's': score_s = optarg; break;
         case 'A': algo_s = optarg; break;
         case 'T':
-            if (cli_parse_long(optarg, &T) || T < 1) return cli_usage_error("mix", "--rounds takes a positive integer");
+            if (cli_parse_range("mix", "--rounds", optarg, 1, 100000000, &T)) return CLI_USAGE;
             break;
         case 'R':
-            if (cli_parse_long(optarg, &runs) || runs < 1 || runs > 100000) return cli_usage_error("mix", "--runs takes a positive integer");
+            if (cli_parse_range("mix", "--runs", optarg, 1, 100000, &runs)) return CLI_USAGE;
             break;
         case 'S':
             if (cli_parse_u64(optarg, &seed)) return cli_usage_error("mix", "--seed takes a non-negative integer");
@@ -316,6 +316,10 @@ int cmd_mix(int argc, char **argv) {
         }
         if (nalgo == 0) return cli_usage_error("mix", "--algo is empty");
     }
+    /* files before work: the arms and --ref are readable regular files, --out is (or can become) a folder */
+    for (size_t i = 0; i < m; i++)
+        if (cli_check_input("mix", "--arm", arm_paths[i])) return CLI_ERR;
+    if (cli_check_input("mix", "--ref", ref_path) || cli_check_output_dir("mix", "--out", out_dir)) return CLI_ERR;
 
     int rc = GM_OK, ret = CLI_ERR;
     gm_array arms[GM_MIX_MAX_ARMS], refa;

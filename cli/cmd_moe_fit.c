@@ -155,18 +155,12 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
         if (K != -1) return cli_usage_error(cmdname, "use --kmax, not --experts");
         if (!csv || !target || !out || kmax == -1)
             return cli_usage_error(cmdname, "--csv, --target, --kmax and --out are required");
-        if (kmax < 1) {
-            gm_set_error(GM_EINVAL, "--kmax: the largest number of experts must be >= 1 (got %ld)", kmax);
-            return cli_fail(GM_EINVAL);
-        }
+        if (kmax < 1) return cli_usage_error(cmdname, "--kmax takes an integer >= 1 (got %ld)", kmax);
         K = kmax;
     }
     if (!csv || !target || !out || K == -1)
         return cli_usage_error(cmdname, "--csv, --target, --experts and --out are required");
-    if (K < 1) {
-        gm_set_error(GM_EINVAL, "--experts: the number of experts K must be >= 1 (got %ld)", K);
-        return cli_fail(GM_EINVAL);
-    }
+    if (K < 1) return cli_usage_error(cmdname, "--experts takes an integer >= 1 (got %ld)", K);
     gm_moe_gate gate = GM_MOE_GATE_IDENTITY;
     if (!strcmp(gating, "modified")) {
         if (gm_moe_gate_parse(transform, &gate) || gate == GM_MOE_GATE_IDENTITY)
@@ -176,6 +170,7 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
     }
     if (!moe_ends_with(out, ".json") && !moe_ends_with(out, ".safetensors"))
         return cli_usage_error(cmdname, "--out must end in .json or .safetensors");
+    if (cli_check_input(cmdname, "--csv", csv) || cli_check_output(cmdname, "--out", out)) return CLI_ERR;
 
     gm_csv tab;
     int rc = moe_csv_load(csv, &tab);

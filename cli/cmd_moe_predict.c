@@ -39,6 +39,9 @@ int moe_predict(int argc, char **argv) {
         }
     }
     if (!model || !csv) return cli_usage_error("moe predict", "--model and --csv are required");
+    if (cli_check_input("moe predict", "--model", model) || cli_check_input("moe predict", "--csv", csv) ||
+        cli_check_output("moe predict", "--out", out))
+        return CLI_ERR;
     gm_moe m;
     gm_moe_meta meta;
     int rc = gm_moe_load(model, &m, &meta);

@@ -62,6 +62,9 @@ int moe_sample(int argc, char **argv) {
     }
     if (!model || !out) return cli_usage_error("moe sample", "--model and --out are required");
     if (!csv && nrows < 0) return cli_usage_error("moe sample", "--n is required (or --csv)");
+    if (cli_check_input("moe sample", "--model", model) || cli_check_input("moe sample", "--csv", csv) ||
+        cli_check_output("moe sample", "--out", out))
+        return CLI_ERR;
     gm_moe m;
     gm_moe_meta meta;
     int rc = gm_moe_load(model, &m, &meta);

@@ -256,6 +256,7 @@ int moe_simulate(int argc, char **argv) {
     int any = 0;
     for (size_t i = 0; i < N_SIM_CASES; i++) any |= !strcmp(which, "all") || !strcmp(which, sim_cases[i].name);
     if (!any) return cli_usage_error("moe simulate", "--case must be all, exact, over, regime2 or modified");
+    if (cli_check_output_dir("moe simulate", "--out", outdir)) return CLI_ERR;
     int rc = cli_mkdirs(outdir);
     if (rc) return cli_fail(rc);
     size_t G = (size_t)ngrid, R = (size_t)reps;

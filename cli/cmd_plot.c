@@ -157,6 +157,7 @@ int cmd_plot(int argc, char **argv) {
     if (!xcol) return cli_usage_error(cmd, "--x is required");
     if (!nyargs) return cli_usage_error(cmd, "--y is required");
     if (!out) return cli_usage_error(cmd, "--out is required");
+    if (cli_check_input(cmd, "--csv", csv_path) || cli_check_output(cmd, "--out", out)) return CLI_ERR;
 
     gm_csv t;
     int rc = gm_csv_read(csv_path, &t);

@@ -81,7 +81,7 @@ static int train_classifier(int argc, char **argv) {
                                          {0, 0, 0, 0}};
     const char *data = "fashion-mnist", *out = NULL, *dir = "/usr/share/datasets/fashion-mnist", *json = NULL;
     gm_clf_config cfg = gm_clf_config_default();
-    int resume = 0;
+    int resume = 0, set_epochs = 0, set_batch = 0, set_lr = 0, set_seed = 0;
     long limit = 0, stop_after = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -97,18 +97,22 @@ static int train_classifier(int argc, char **argv) {
         case 'e':
             if (cli_parse_long(optarg, &v) || v < 1 || v > 1000) return cli_usage_error("train classifier", "--epochs takes 1..1000");
             cfg.epochs = v;
+            set_epochs = 1;
             break;
         case 'b':
             if (cli_parse_long(optarg, &v) || v < 1 || v > 65536) return cli_usage_error("train classifier", "--batch takes 1..65536");
             cfg.batch = (size_t)v;
+            set_batch = 1;
             break;
         case 'l':
-            if (cli_parse_double(optarg, &d) || !(d > 0 && d < 10)) return cli_usage_error("train classifier", "--lr takes a positive number");
+            if (cli_parse_drange("train classifier", "--lr", optarg, 0, 10, 1, &d)) return CLI_USAGE;
             cfg.lr = d;
+            set_lr = 1;
             break;
         case 's':
             if (cli_parse_u64(optarg, &u)) return cli_usage_error("train classifier", "--seed takes a non-negative integer");
             cfg.seed = u;
+            set_seed = 1;
             break;
         case 'n':
             if (cli_parse_long(optarg, &v) || v < 1) return cli_usage_error("train classifier", "--limit takes a positive integer");
@@ -143,27 +147,40 @@ static int train_classifier(int argc, char **argv) {
     if (optind < argc) return cli_usage_error("train classifier", "unexpected argument '%s'", argv[optind]);
     if (!out) return cli_usage_error("train classifier", "--out is required");
     if (strcmp(data, "fashion-mnist")) return cli_usage_error("train classifier", "--data: only 'fashion-mnist' is supported");
+    if ((!resume && cli_check_output("train classifier", "--out", out)) || cli_check_output("train classifier", "--json", json))
+        return CLI_ERR;
+    if (resume && cli_check_input("train classifier", "--out (with --resume)", out)) return CLI_ERR;
 
     float *Xtr = NULL, *Xte = NULL;
     uint8_t *ytr = NULL, *yte = NULL;
     size_t ntr, nte;
     gm_clf *clf = NULL;
-    int rc = cli_fashion_mnist(dir, 1, &Xtr, &ytr, &ntr);
+    int rc;
+    if (resume) { /* the checkpoint first: it is cheap, and a conflicting option must fail before any work */
+        if ((rc = gm_clf_load(&clf, out)) != GM_OK) goto fail;
+        const char *clash = set_epochs && cfg.epochs != clf->cfg.epochs ? "--epochs"
+                            : set_batch && cfg.batch != clf->cfg.batch  ? "--batch"
+                            : set_lr && cfg.lr != clf->cfg.lr           ? "--lr"
+                            : set_seed && cfg.seed != clf->cfg.seed     ? "--seed"
+                                                                        : NULL;
+        if (clash) {
+            int code = cli_usage_error("train classifier",
+                                   "%s differs from the checkpoint %s; --resume continues its own run (%lld epochs, "
+                                   "batch %zu, lr %g, seed %llu): omit %s or start a new --out",
+                                   clash, out, (long long)clf->cfg.epochs, clf->cfg.batch, clf->cfg.lr,
+                                   (unsigned long long)clf->cfg.seed, clash);
+            gm_clf_free(clf);
+            return code;
+        }
+        cli_progress("resuming %s at epoch %lld (step %lld) of %lld", out, (long long)clf->epoch, (long long)clf->step,
+                     (long long)clf->cfg.epochs);
+    }
+    rc = cli_fashion_mnist(dir, 1, &Xtr, &ytr, &ntr);
     if (rc == GM_OK) rc = cli_fashion_mnist(dir, 0, &Xte, &yte, &nte);
     if (rc != GM_OK) goto fail;
     if (limit > 0 && (size_t)limit < ntr) ntr = (size_t)limit;
     if (limit > 0 && (size_t)limit < nte) nte = (size_t)limit;
-    if (resume) {
-        struct stat st;
-        if (stat(out, &st) != 0) {
-            rc = gm_set_error(GM_EIO, "%s: no checkpoint to resume from", out);
-            goto fail;
-        }
-        if ((rc = gm_clf_load(&clf, out)) != GM_OK) goto fail;
-        cli_progress("resuming %s at epoch %lld (step %lld) of %lld", out, (long long)clf->epoch, (long long)clf->step,
-                     (long long)clf->cfg.epochs);
-    } else if ((rc = gm_clf_create(&clf, &cfg)) != GM_OK)
-        goto fail;
+    if (!resume && (rc = gm_clf_create(&clf, &cfg)) != GM_OK) goto fail;
     double t0 = gm_time_now();
     long done = 0;
     while (clf->epoch < clf->cfg.epochs && (!stop_after || done < stop_after)) {
@@ -173,7 +190,12 @@ static int train_classifier(int argc, char **argv) {
     }
     double secs = gm_time_now() - t0, acc = 0;
     if ((rc = gm_clf_accuracy(clf, Xte, yte, nte, &acc)) != GM_OK) goto fail;
-    printf("classifier: %lld epochs, test accuracy %.4f, %.1f s training, wrote %s\n", (long long)clf->epoch, acc, secs, out);
+    if (done)
+        printf("classifier: %lld epochs, test accuracy %.4f, %.1f s training, wrote %s\n", (long long)clf->epoch, acc,
+               secs, out);
+    else
+        printf("classifier: %s already has all %lld epochs, test accuracy %.4f, nothing trained\n", out,
+               (long long)clf->epoch, acc);
     if (json) {
         char buf[512];
         int len = snprintf(buf, sizeof buf,

@@ -49,9 +49,9 @@ static void print_help(FILE *f) {
             gm_version());
     for (size_t i = 0; i < n_commands; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
-            "\nglobal options:\n"
+            "\nglobal options (before or after the command):\n"
             "  --threads N   OpenMP/BLAS threads (results do not depend on it)\n"
-            "  --quiet       no progress lines on stderr\n"
+            "  --quiet       no progress lines on stderr (warnings and errors are always printed)\n"
             "  --version     print the version\n"
             "exit codes: 0 ok, 1 run-time error, 2 usage error, 3 numerical failure\n");
 }
@@ -147,7 +147,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             long t;
             if (cli_parse_long(argv[++i], &t) || t < 1 || t > 1024) {
-                fprintf(stderr, "genmix: --threads takes a positive integer\n");
+                fprintf(stderr, "genmix: --threads takes an integer in 1..1024\n");
                 return CLI_USAGE;
             }
             cli_threads = (int)t;
@@ -180,6 +180,30 @@ int main(int argc, char **argv) {
         print_help(stderr);
         return CLI_USAGE;
     }
+    /* a global flag after the command (genmix eval ... --quiet) is taken as if it came first */
+    int w = i + 1;
+    for (int r = i + 1; r < argc; r++) {
+        if (!strcmp(argv[r], "--")) { /* the rest are operands */
+            while (r < argc) argv[w++] = argv[r++];
+            break;
+        }
+        if (!strcmp(argv[r], "--quiet")) {
+            cli_quiet = 1;
+        } else if (!strcmp(argv[r], "--threads") && r + 1 < argc) {
+            long t;
+            if (cli_parse_long(argv[++r], &t) || t < 1 || t > 1024) {
+                fprintf(stderr, "genmix: --threads takes an integer in 1..1024\n");
+                return CLI_USAGE;
+            }
+            cli_threads = (int)t;
+#ifdef _OPENMP
+            omp_set_num_threads(cli_threads);
+#endif
+        } else {
+            argv[w++] = argv[r];
+        }
+    }
+    argc = w;
     for (size_t c = 0; c < n_commands; c++)
         if (!strcmp(commands[c].name, name)) {
             optind = 1; /* each subcommand parses its own argv with getopt_long */

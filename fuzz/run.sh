@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# fuzz/run.sh BUILD_DIR SECONDS — run every libFuzzer target in BUILD_DIR/fuzz for SECONDS each, seeding
+# fuzz/run.sh BUILD_DIR SECONDS — run every libFuzzer target in BUILD_DIR/fuzz (npy, npz, safetensors, idx,
+# csv, checkpoint; FUZZ_TARGETS="csv ..." picks some) for SECONDS each, seeding
 # a scratch corpus from tests/golden (plus small generated seeds). Exits non-zero on the first finding
 # (crash, leak, sanitizer report, timeout); the reproducer is left in BUILD_DIR/fuzz/findings/.
 # Run from the repository root (make fuzz does).
@@ -10,7 +11,7 @@ F="$B/fuzz"
 [ -d "$F" ] || { echo "fuzz/run.sh: no $F (configure with CC=clang -DGM_FUZZ=ON)" >&2; exit 2; }
 mkdir -p "$F/findings"
 status=0
-for target in npy npz safetensors idx moe_model; do
+for target in ${FUZZ_TARGETS:-npy npz safetensors idx moe_model csv checkpoint}; do
   exe="$F/fuzz_$target"
   [ -x "$exe" ] || { echo "fuzz/run.sh: missing $exe" >&2; status=1; continue; }
   corpus="$F/corpus_$target"
@@ -35,10 +36,18 @@ for k in ["class_values", "experts", "gate"]:
     b = struct.pack("<%dd" % len(vals[k]), *vals[k]); h[k] = {"dtype": "F64", "shape": t[k], "data_offsets": [off, off + len(b)]}
     off += len(b); data += b
 hj = json.dumps(h).encode(); sys.stdout.buffer.write(struct.pack("<Q", len(hj)) + hj + data)' >"$corpus/m.safetensors" ;;
+    csv) cp docs/plot_rounds.csv examples/*.csv "$corpus"/ 2>/dev/null
+         printf 'a,"b ""q""",c\r\n1,2e3,-inf\r\n\r\nnan, 4 ,5\n' >"$corpus/quoted.csv"
+         printf '\xef\xbb\xbfx,y\n0.5,1\n' >"$corpus/bom.csv" ;;
+    checkpoint) # small autoencoder checkpoints (the classifier's fixed CNN is too large for -max_len)
+      for m in vae dvae; do
+        [ -s "$corpus/$m.st" ] || "$B/genmix" --quiet train $m --latent 2 --hidden 4,4 --limit 16 --batch 16 \
+          --epochs 1 --out "$corpus/$m.st" >/dev/null || { echo "fuzz/run.sh: cannot write the $m seed" >&2; status=1; }
+      done ;;
   esac
   echo "fuzz_$target: ${S}s, corpus $(ls "$corpus" | wc -l) files" >&2
   # -rss_limit_mb bounds decompression bombs; -max_len covers the seeds; leaks are findings.
-  if ! "$exe" "$corpus" -max_total_time="$S" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+  if ! "$exe" "$corpus" -max_total_time="$S" -max_len=$([ $target = checkpoint ] && echo 262144 || echo 65536) -rss_limit_mb=2048 -timeout=10 \
         -artifact_prefix="$F/findings/${target}_" -print_final_stats=1 >"$F/fuzz_$target.log" 2>&1; then
     echo "fuzz_$target: FINDING (see $F/fuzz_$target.log and $F/findings/)" >&2
     tail -30 "$F/fuzz_$target.log" >&2

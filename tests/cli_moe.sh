@@ -89,7 +89,7 @@ expect 2 "--n is required" "$G" moe sample --model "$T/m.json" --out "$T/x.csv"
 # select: k = 1..3 table, BIC choice written as a loadable model
 expect 0 "chooses k = 2" "$G" --quiet moe select --csv "$T/d.csv" --target label --kmax 3 --restarts 2 --seed 1 --out "$T/best.safetensors"
 expect 0 "wrote" "$G" moe predict --model "$T/best.safetensors" --csv "$T/d.csv" --out "$T/pb.csv"
-expect 1 "must be >= 1" "$G" moe select --csv "$T/d.csv" --target label --kmax 0 --out "$T/b.json"
+expect 2 "--kmax takes an integer >= 1" "$G" moe select --csv "$T/d.csv" --target label --kmax 0 --out "$T/b.json"
 expect 2 "use --kmax" "$G" moe select --csv "$T/d.csv" --target label --experts 2 --out "$T/b.json"
 
 # simulate: tiny grid, CSV + summary + both plots
@@ -116,7 +116,7 @@ sed '5s/.*/0.1,abc,1/' "$T/d.csv" > "$T/nonnum.csv"
 expect 1 "nonnum.csv:5: column 'x2'" "$G" moe fit --csv "$T/nonnum.csv" --target label --experts 2 --out "$T/x.json"
 expect 1 "no target column 'nope'" "$G" moe fit --csv "$T/d.csv" --target nope --experts 2 --out "$T/x.json"
 expect 1 "class 3 has no rows" "$G" moe fit --csv "$T/d.csv" --target label --classes 4 --experts 2 --out "$T/x.json"
-expect 1 "K must be >= 1" "$G" moe fit --csv "$T/d.csv" --target label --experts 0 --out "$T/x.json"
+expect 2 "--experts takes an integer >= 1" "$G" moe fit --csv "$T/d.csv" --target label --experts 0 --out "$T/x.json"
 sed '7s/.*/0.1,0.2,1.5/' "$T/d.csv" > "$T/frac.csv"
 expect 1 "row 6, column 'label'" "$G" moe fit --csv "$T/frac.csv" --target label --experts 2 --out "$T/x.json"
 sed '9s/.*/0.1,0.2/' "$T/d.csv" > "$T/short.csv"

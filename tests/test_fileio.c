@@ -1,8 +1,17 @@
-/* test_fileio.c — atomic writes leave either the old or the new file, never a partial one. */
+/* test_fileio.c — the output rule of src/core/fileio.c: atomic writes leave either the old or the new
+ * file, never a partial one; symlinks are written through; FIFOs and character devices are written
+ * directly and never replaced; "-" is standard output; directories and missing folders are refused
+ * (before and at write time); reads refuse non-regular files without blocking on a FIFO. */
+#define _XOPEN_SOURCE 700 /* mknod */
 #include "gm_test.h"
 #include "genmix/io.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int count_tmp_files(const char *dir) {
@@ -50,4 +59,147 @@ GM_TEST(test_errors) {
     CHECK(strstr(gm_last_error(), "/nonexistent/dir/y.npy") != NULL);
 }
 
-GM_TEST_MAIN({"atomic_roundtrip", test_atomic_roundtrip}, {"errors", test_errors})
+static char *slurp(const char *path) {
+    void *buf;
+    size_t len;
+    return gm_read_file(path, &buf, &len) == GM_OK ? buf : NULL;
+}
+
+GM_TEST(test_symlink_written_through) {
+    char dir[] = "/tmp/gm_fileio_XXXXXX", tgt[256], link[256], rel[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(tgt, sizeof tgt, "%s/target.txt", dir);
+    snprintf(link, sizeof link, "%s/link.txt", dir);
+    snprintf(rel, sizeof rel, "%s/rel.txt", dir);
+    CHECK_OK(gm_write_file_atomic(tgt, "old", 3));
+    CHECK(chmod(tgt, 0600) == 0);
+    CHECK(symlink(tgt, link) == 0);
+    CHECK(symlink("link.txt", rel) == 0); /* a relative link to a link */
+    CHECK_OK(gm_output_check(rel));
+    CHECK_OK(gm_write_file_atomic(rel, "new", 3));
+    struct stat st;
+    CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode)); /* the links stay links */
+    CHECK(lstat(rel, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(stat(tgt, &st) == 0 && (st.st_mode & 0777) == 0600); /* permissions kept */
+    char *txt = slurp(tgt);
+    CHECK(txt && !strcmp(txt, "new"));
+    gm_free(txt);
+    CHECK_INT_EQ(count_tmp_files(dir), 0);
+    /* a dangling link creates its target */
+    char dang[256], made[256];
+    snprintf(dang, sizeof dang, "%s/dangling", dir);
+    snprintf(made, sizeof made, "%s/made.txt", dir);
+    CHECK(symlink("made.txt", dang) == 0);
+    CHECK_OK(gm_write_file_atomic(dang, "x", 1));
+    CHECK(lstat(dang, &st) == 0 && S_ISLNK(st.st_mode) && stat(made, &st) == 0 && st.st_size == 1);
+    unlink(made), unlink(dang), unlink(rel), unlink(link), unlink(tgt);
+    rmdir(dir);
+}
+
+GM_TEST(test_fifo_written_directly) {
+    char dir[] = "/tmp/gm_fileio_XXXXXX", fifo[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK_OK(gm_output_check(fifo));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) { /* the reader: exits 0 when it got exactly the payload */
+        char buf[64] = {0};
+        int fd = open(fifo, O_RDONLY);
+        ssize_t n = 0, r;
+        while (fd >= 0 && (r = read(fd, buf + n, sizeof buf - 1 - (size_t)n)) > 0) n += r;
+        _exit(n == 13 && !memcmp(buf, "through pipe\n", 13) ? 0 : 1);
+    }
+    CHECK_OK(gm_write_file_atomic(fifo, "through pipe\n", 13));
+    int status = -1;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct stat st;
+    CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode)); /* still a FIFO, not replaced */
+    CHECK_INT_EQ(count_tmp_files(dir), 0);
+    /* reading a FIFO with no writer is refused at once instead of hanging */
+    void *buf;
+    size_t len;
+    time_t t0 = time(NULL);
+    CHECK_RC(gm_read_file(fifo, &buf, &len), GM_EIO);
+    CHECK(strstr(gm_last_error(), "not a regular file") != NULL);
+    CHECK(time(NULL) - t0 < 2);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+GM_TEST(test_char_device_written_directly) {
+    /* as root, a device node of our own (same numbers as /dev/null); otherwise /dev/null itself */
+    char dir[] = "/tmp/gm_fileio_XXXXXX", dev[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(dev, sizeof dev, "%s/null", dir);
+    const char *path = mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0 ? dev : "/dev/null";
+    struct stat before, after;
+    CHECK(stat(path, &before) == 0 && S_ISCHR(before.st_mode));
+    CHECK_OK(gm_output_check(path));
+    CHECK_OK(gm_write_file_atomic(path, "discarded", 9));
+    CHECK(stat(path, &after) == 0 && S_ISCHR(after.st_mode) && after.st_ino == before.st_ino &&
+          after.st_rdev == before.st_rdev);
+    CHECK_INT_EQ(count_tmp_files(dir), 0);
+    if (path == dev) unlink(dev);
+    rmdir(dir);
+}
+
+GM_TEST(test_refusals) {
+    char dir[] = "/tmp/gm_fileio_XXXXXX", p[256];
+    CHECK(mkdtemp(dir) != NULL);
+    /* a directory is refused before and at write time, and stays a directory */
+    CHECK_RC(gm_output_check(dir), GM_EIO);
+    CHECK(strstr(gm_last_error(), "is a directory") != NULL);
+    CHECK_RC(gm_write_file_atomic(dir, "x", 1), GM_EIO);
+    CHECK(strstr(gm_last_error(), "is a directory") != NULL);
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
+    /* a missing folder is refused, never created */
+    snprintf(p, sizeof p, "%s/nodir/out.json", dir);
+    CHECK_RC(gm_output_check(p), GM_EIO);
+    CHECK(strstr(gm_last_error(), "does not exist") != NULL && strstr(gm_last_error(), "nodir") != NULL);
+    CHECK_RC(gm_write_file_atomic(p, "x", 1), GM_EIO);
+    snprintf(p, sizeof p, "%s/nodir", dir);
+    CHECK(stat(p, &st) != 0);
+    /* a file used as a folder */
+    snprintf(p, sizeof p, "%s/file", dir);
+    CHECK_OK(gm_write_file_atomic(p, "x", 1));
+    snprintf(p, sizeof p, "%s/file/out.json", dir);
+    CHECK_RC(gm_output_check(p), GM_EIO);
+    CHECK_RC(gm_output_check(""), GM_EINVAL);
+    snprintf(p, sizeof p, "%s/file", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+GM_TEST(test_dash_is_stdout) {
+    /* "-" writes to standard output: redirect fd 1 into a file and read it back */
+    char dir[] = "/tmp/gm_fileio_XXXXXX", p[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(p, sizeof p, "%s/captured", dir);
+    fflush(stdout);
+    int saved = dup(1), fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(saved >= 0 && fd >= 0);
+    dup2(fd, 1);
+    close(fd);
+    CHECK(gm_output_is_stdout("-") && !gm_output_is_stdout("./-"));
+    CHECK_OK(gm_output_check("-"));
+    int rc = gm_write_file_atomic("-", "to stdout\n", 10);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    CHECK_OK(rc);
+    char *txt = slurp(p);
+    CHECK(txt && !strcmp(txt, "to stdout\n"));
+    gm_free(txt);
+    CHECK(access("-", F_OK) != 0); /* no file named "-" */
+    unlink(p);
+    rmdir(dir);
+}
+
+GM_TEST_MAIN({"atomic_roundtrip", test_atomic_roundtrip}, {"errors", test_errors},
+             {"symlink_written_through", test_symlink_written_through}, {"fifo_written_directly", test_fifo_written_directly},
+             {"char_device_written_directly", test_char_device_written_directly}, {"refusals", test_refusals},
+             {"dash_is_stdout", test_dash_is_stdout})

@@ -21,7 +21,7 @@ import os, re, sys
 # which includes every module and may be included by no module.
 LEVEL = {"core": 0, "io": 1, "linalg": 1, "nn": 2, "eval": 3,
          "mix": 4, "moe": 4, "latent": 4, "plot": 4, "prdiv": 4, "diffusion": 4, "smc": 5, "umbrella": 99}
-PUBLIC = {"base": "core", "tensor": "core", "rng": "core", "hash": "core", "io": "io", "linalg": "linalg",
+PUBLIC = {"base": "core", "tensor": "core", "rng": "core", "hash": "core", "fileio": "core", "io": "io", "linalg": "linalg",
           "nn": "nn", "tape": "nn", "optim": "nn", "models": "nn", "eval": "eval", "mix": "mix",
           "moe": "moe", "mcmc": "latent", "ae": "latent", "classifier": "latent", "plot": "plot",
           "prdiv": "prdiv", "diffusion": "diffusion", "smc": "smc", "das": "smc", "genmix": "umbrella"}

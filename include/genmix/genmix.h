@@ -7,6 +7,7 @@
 #include "genmix/base.h"
 #include "genmix/rng.h"
 #include "genmix/hash.h"
+#include "genmix/fileio.h"
 #include "genmix/linalg.h"
 #include "genmix/tensor.h"
 #include "genmix/io.h"

@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "genmix/base.h"
+#include "genmix/fileio.h" /* the file layer (core): atomic writes, the output rule, whole-file reads */
 #include "genmix/tensor.h"
 
 #ifdef __cplusplus
@@ -173,23 +174,6 @@ int gm_png_write_grid(const char *path, const float *images, size_t n, int chann
                       int ncols, int pad);
 /* Read an 8-bit PNG (gray/RGB/RGBA); *pixels is gm_malloc'd. Used by tests. */
 int gm_png_read(const char *path, uint8_t **pixels, int *width, int *height, int *channels);
-
-/* ---- atomic files ------------------------------------------------------------------------------ */
-typedef struct {
-    FILE *f;
-    char *tmp_path;
-    char *path;
-} gm_atomic_file;
-/* Open `path.tmp.XXXXXX` for writing in the destination's directory. */
-int gm_atomic_open(gm_atomic_file *af, const char *path);
-/* Flush, fsync, close and rename over the destination; on any failure removes the temp file. */
-int gm_atomic_commit(gm_atomic_file *af);
-/* Close and remove the temp file. */
-void gm_atomic_abort(gm_atomic_file *af);
-/* Write a whole text/binary buffer atomically. */
-int gm_write_file_atomic(const char *path, const void *data, size_t len);
-/* Read a whole file into a gm_malloc'd buffer (NUL-terminated for convenience; *len excludes it). */
-int gm_read_file(const char *path, void **data, size_t *len);
 
 #ifdef __cplusplus
 }

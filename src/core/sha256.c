@@ -1,6 +1,7 @@
 /* sha256.c — SHA-256 (FIPS 180-4) of buffers and files, for the provenance of evaluation inputs
  * (JSON `inputs[].sha256`, statistics-file metadata). Owns nothing. Thread safety: re-entrant. */
 #include "genmix/hash.h"
+#include "genmix/fileio.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -92,8 +93,8 @@ void gm_sha256_hex(const void *data, size_t len, char hex[65]) {
 }
 
 int gm_sha256_file(const char *path, char hex[65]) {
-    FILE *f = fopen(path, "rb");
-    if (!f) GM_FAIL(GM_EIO, "%s: %s", path, strerror(errno));
+    FILE *f = gm_open_read(path, NULL);
+    if (!f) return GM_EIO;
     unsigned char *buf = gm_malloc(1 << 20);
     if (!buf) {
         fclose(f);

@@ -288,13 +288,9 @@ int gm_npy_parse(const void *buf, size_t len, const char *name, gm_array *out) {
 /* Open `path` and parse its header. On success *fp is open and positioned after the header. */
 static int open_and_parse(const char *path, FILE **fp, size_t *fsize, npy_hdr *h) {
     *fp = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) GM_FAIL(GM_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        GM_FAIL(GM_EIO, "%s: not a regular file", path);
-    }
+    FILE *f = gm_open_read(path, &st); /* regular files only; a FIFO is refused, not waited on */
+    if (!f) return GM_EIO;
     size_t size = (size_t)st.st_size;
     uint8_t hb[12 + NPY_MAX_HEADER];
     size_t want = size < 12 ? size : 12;

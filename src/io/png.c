@@ -139,8 +139,8 @@ int gm_png_write_grid(const char *path, const float *images, size_t n, int chann
 int gm_png_read(const char *path, uint8_t **pixels, int *width, int *height, int *channels) {
     *pixels = NULL;
     *width = *height = *channels = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) GM_FAIL(GM_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = gm_open_read(path, NULL);
+    if (!f) return GM_EIO;
     uint8_t sig[8];
     if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
         fclose(f);

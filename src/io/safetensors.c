@@ -315,7 +315,8 @@ static int st_check_prefix(const uint8_t *first8, size_t total, const char *labe
     if (total < 8) GM_FAIL(GM_EFORMAT, "%s: %zu bytes, too short for a safetensors header length", label, total);
     uint64_t n = gm__rd64le(first8);
     if (n > ST_MAX_HEADER)
-        GM_FAIL(GM_EFORMAT, "%s: header of %llu bytes exceeds the 100000000-byte limit", label, (unsigned long long)n);
+        GM_FAIL(GM_EFORMAT, "%s: not a safetensors file? its first 8 bytes give a header of %llu bytes, which exceeds the "
+                "100000000-byte limit", label, (unsigned long long)n);
     if (n > total - 8)
         GM_FAIL(GM_EFORMAT, "%s: header of %llu bytes runs past the end of the file (%zu bytes)", label,
                 (unsigned long long)n, total);
@@ -353,13 +354,9 @@ fail:
 int gm_safetensors_read(gm_safetensors **out, const char *path) {
     GM_ASSERT(out != NULL && path != NULL);
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) GM_FAIL(GM_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        GM_FAIL(GM_EIO, "%s: not a regular file", path);
-    }
+    FILE *f = gm_open_read(path, &sb); /* regular files only; a FIFO is refused, not waited on */
+    if (!f) return GM_EIO;
     size_t total = (size_t)sb.st_size, n;
     uint8_t first8[8] = {0};
     uint8_t *hdr = NULL;

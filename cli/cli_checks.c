@@ -1,0 +1,108 @@
+/* cli_checks.c — checks shared by every subcommand, run before any expensive work so that a bad value or
+ * path fails in milliseconds instead of after training/evaluation: integer options with their range,
+ * the files a command reads and writes (the output rule itself lives in the library: gm_output_check in
+ * src/core/fileio.c; this file only names the option in the message), and warnings (always printed,
+ * --quiet or not).
+ * Owns nothing. Thread safety: not needed (called from the main thread before work starts). */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "genmix/io.h"
+
+int cli_check_output(const char *cmd, const char *opt, const char *path) {
+    if (!path) return CLI_OK;
+    if (gm_output_check(path) != GM_OK) {
+        (void)cmd;
+        fprintf(stderr, "genmix: error: %s: %s\n", opt, gm_last_error());
+        return CLI_ERR;
+    }
+    return CLI_OK;
+}
+
+int cli_check_output_dir(const char *cmd, const char *opt, const char *path) {
+    if (!path) return CLI_OK;
+    struct stat st;
+    if (!*path) {
+        fprintf(stderr, "genmix: error: %s: empty folder name (genmix %s)\n", opt, cmd);
+        return CLI_ERR;
+    }
+    if (stat(path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "genmix: error: %s: %s exists and is not a folder (genmix %s)\n", opt, path, cmd);
+            return CLI_ERR;
+        }
+        if (access(path, W_OK | X_OK) != 0) {
+            fprintf(stderr, "genmix: error: %s: cannot write in folder %s: %s (genmix %s)\n", opt, path, strerror(errno), cmd);
+            return CLI_ERR;
+        }
+        return CLI_OK;
+    }
+    /* a missing output folder is created (with its parents): the nearest existing ancestor must be a
+     * writable folder */
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (;;) {
+        char *slash = strrchr(buf, '/');
+        while (slash && slash > buf && slash[1] == '\0') { /* trailing slashes */
+            *slash = '\0';
+            slash = strrchr(buf, '/');
+        }
+        if (!slash) snprintf(buf, sizeof buf, ".");
+        else if (slash == buf) buf[1] = '\0';
+        else *slash = '\0';
+        if (stat(buf, &st) == 0) break;
+        if (!strcmp(buf, ".") || !strcmp(buf, "/")) break;
+    }
+    if (!S_ISDIR(st.st_mode) || access(buf, W_OK | X_OK) != 0) {
+        fprintf(stderr, "genmix: error: %s: cannot create folder %s (%s is not a writable folder; genmix %s)\n", opt, path, buf, cmd);
+        return CLI_ERR;
+    }
+    return CLI_OK;
+}
+
+int cli_check_input(const char *cmd, const char *opt, const char *path) {
+    if (!path) return CLI_OK;
+    FILE *f = gm_open_read(path, NULL);
+    if (!f) {
+        (void)cmd;
+        fprintf(stderr, "genmix: error: %s: %s\n", opt, gm_last_error());
+        return CLI_ERR;
+    }
+    fclose(f);
+    return CLI_OK;
+}
+
+int cli_parse_range(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
+    long v;
+    if (cli_parse_long(s, &v) || v < lo || v > hi) {
+        fprintf(stderr, "genmix %s: %s takes an integer in %ld..%ld (got '%s')\n(see 'genmix %s --help')\n", cmd, opt,
+                lo, hi, s, cmd);
+        return CLI_USAGE;
+    }
+    *out = v;
+    return CLI_OK;
+}
+
+int cli_parse_drange(const char *cmd, const char *opt, const char *s, double lo, double hi, int open_lo, double *out) {
+    double v;
+    if (cli_parse_double(s, &v) || !(open_lo ? v > lo : v >= lo) || !(v <= hi)) {
+        fprintf(stderr, "genmix %s: %s takes a number in %s%g, %g] (got '%s')\n(see 'genmix %s --help')\n", cmd, opt,
+                open_lo ? "(" : "[", lo, hi, s, cmd);
+        return CLI_USAGE;
+    }
+    *out = v;
+    return CLI_OK;
+}
+
+void cli_warn(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "genmix %s: warning: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
