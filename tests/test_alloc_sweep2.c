@@ -192,7 +192,7 @@ GM_TEST(test_sweep_diffusion) {
 
 typedef struct {
     gm_das_config c;
-    int with_mlp; /* denoiser: the toy MLP (no eps_vjp: x0-only guidance) instead of the exact GMM one */
+    int with_mlp; /* denoiser: the toy MLP (eps VJP through the tape) instead of the exact GMM one */
 } das_case;
 
 static int run_das(void *ctx) {
@@ -237,7 +237,8 @@ static int run_baselines(void *ctx) {
     float x[6 * 2] = {0, 1, 2, -1, 0.5f, 0.5f, -2, 0, 1, 1, 0.1f, -0.1f};
     double W[6], lz, ess, r[6], br;
     size_t best;
-    if ((rc = gm_sir_oracle(&rw, x, 6, 0.7, W, &lz, &ess, r))) return rc;
+    if ((rc = gm_sir_oracle(&rw, x, 6, 0.7, W, &lz, &ess, r)) || (rc = gm_sir_oracle(&rw, x, 6, 0.7, W, NULL, NULL, NULL)))
+        return rc; /* without r the rewards go to a scratch array */
     return gm_best_of_n(&rw, x, 6, &best, &br);
 }
 
@@ -259,8 +260,11 @@ GM_TEST(test_sweep_das) {
     dc.c.n_particles = 3;
     dc.c.n_steps = 3;
     dc.c.guidance_only = 1;
+    dc.with_mlp = 1; /* full gradient through the MLP's tape VJP */
+    CHECK_ALLOC_SWEEP(run_das, &dc);
+    dc.c.guidance_only = 0;
     dc.c.grad = GM_DAS_GRAD_NONE;
-    dc.with_mlp = 1;
+    dc.c.temper = GM_TEMPER_NONE;
     CHECK_ALLOC_SWEEP(run_das, &dc);
     CHECK_ALLOC_SWEEP(run_baselines, NULL);
 }
