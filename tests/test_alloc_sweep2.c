@@ -25,28 +25,8 @@
 #include "genmix/moe.h"
 #include "genmix/rng.h"
 #include "genmix/smc.h"
+#include "alloc_sweep_util.h"
 #include "gm_test.h"
-
-/* Deterministic pseudo-random fill in [-0.5, 0.5) (no library allocation involved). */
-static void fill2(double *x, size_t n, uint64_t seed) {
-    uint64_t s = seed * 0xD1B54A32D192ED03ull + 7;
-    for (size_t i = 0; i < n; i++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        x[i] = (double)(s >> 11) / 9007199254740992.0 - 0.5;
-    }
-}
-
-/* Functions that return NaN on failure (message set) instead of a status. */
-static int nan_to_status2(double v) { return isnan(v) ? (gm_last_error()[0] ? GM_ENOMEM : GM_EINVAL) : GM_OK; }
-
-static char g_dir2[64];
-static const char *tmp2(const char *name) {
-    static char p[8][128];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(p[i], sizeof p[i], "%s/%s", g_dir2, name);
-    return p[i];
-}
 
 /* ---- linalg --------------------------------------------------------------------------------------- */
 
@@ -54,18 +34,18 @@ static int run_linalg(void *ctx) {
     (void)ctx;
     enum { N = 5 };
     double A[N * N], B[N * 2], w[N], S[N * 3], s[3], p;
-    fill2(A, N * N, 3);
+    fill(A, N * N, 3);
     for (size_t i = 0; i < N; i++) A[i * N + i] += 3; /* well conditioned */
-    fill2(B, N * 2, 4);
+    fill(B, N * 2, 4);
     int rc = gm_la_lu_solve(A, B, N, 2, 0);
     if (rc) return rc;
-    fill2(A, N * N, 5);
+    fill(A, N * N, 5);
     for (size_t i = 0; i < N; i++)
         for (size_t j = 0; j < i; j++) A[i * N + j] = A[j * N + i];
     if ((rc = gm_la_syev_ref(A, N, w, 1))) return rc;
-    fill2(S, N * 3, 6);
+    fill(S, N * 3, 6);
     if ((rc = gm_la_svd_values_ref(S, N, 3, s))) return rc;
-    fill2(S, N * 3, 6);
+    fill(S, N * 3, 6);
     if ((rc = gm_la_svd_values_ref(S, 3, N, s))) return rc; /* wide: the other Gram matrix */
     return gm_percentile(w, N, 90, &p);
 }
@@ -159,7 +139,7 @@ static int run_diff_mlp(void *ctx) {
     double loss;
     for (uint64_t st = 0; st < 2 && !rc; st++) rc = gm_diff_mlp_train_step(m, x0, 4, 1e-3f, 0.9f, 7, st, &loss);
     if (rc) goto done;
-    const char *pw = tmp2("mlp.safetensors"), *ps = tmp2("mlp_state.safetensors");
+    const char *pw = tmp_path("mlp.safetensors"), *ps = tmp_path("mlp_state.safetensors");
     gm_rng rng, rng2;
     gm_rng_init(&rng, 7, gm_rng_stream_id(GM_STREAM_DATA, 0));
     int64_t step;
@@ -179,13 +159,10 @@ done:
 GM_TEST(test_sweep_diffusion) {
     gm_test_set_threads(1);
     CHECK_OK(gm_diff_schedule_init(&g_sch, GM_BETA_LINEAR, 1000));
-    snprintf(g_dir2, sizeof g_dir2, "/tmp/gm_sweep2_XXXXXX");
-    CHECK(mkdtemp(g_dir2) != NULL);
+    tmp_dir_make();
     CHECK_ALLOC_SWEEP(run_diffusion, NULL);
     CHECK_ALLOC_SWEEP(run_diff_mlp, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir2);
-    CHECK(system(cmd) == 0);
+    tmp_dir_remove();
 }
 
 /* ---- DAS and its baselines -------------------------------------------------------------------------- */
@@ -216,7 +193,7 @@ static int run_das(void *ctx) {
     if (rc) goto done;
     double w[8];
     float out[7 * 2];
-    if ((rc = nan_to_status2(gm_das_mean_reward(d))) || (rc = gm_das_mode_weights(d, &g, w)) ||
+    if ((rc = nan_to_status(gm_das_mean_reward(d))) || (rc = gm_das_mode_weights(d, &g, w)) ||
         (rc = gm_das_output_samples(d, GM_DAS_OUT_WEIGHTED, gm_das_size(d), out)) ||
         (rc = gm_das_output_samples(d, GM_DAS_OUT_RESAMPLE, 7, out)))
         goto done;
@@ -358,8 +335,8 @@ static int run_clf_predict(void *ctx) {
 
 GM_TEST(test_sweep_eval2) {
     gm_test_set_threads(1);
-    fill2(g_er, E_NR * E_D, 31);
-    fill2(g_ef, E_NF * E_D, 32);
+    fill(g_er, E_NR * E_D, 31);
+    fill(g_ef, E_NF * E_D, 32);
     for (size_t i = 0; i < E_NF * E_D; i++) g_ef[i] += 0.2;
     CHECK_ALLOC_SWEEP(run_eval2, NULL);
     CHECK_ALLOC_SWEEP(run_clf_predict, NULL);
@@ -400,7 +377,7 @@ static int run_moe_io(void *ctx) {
     double cv[16];
     for (int s = 0; s < 16; s++) cv[s] = 10.0 * s;
     gm_moe_meta meta = {m.dim, m.n_classes, feat, cv, "label"};
-    const char *pj = tmp2("moe.json"), *ps = tmp2("moe.safetensors");
+    const char *pj = tmp_path("moe.json"), *ps = tmp_path("moe.safetensors");
     void *buf = NULL;
     size_t len;
     if (m.dim > 8 || m.n_classes > 16) {
@@ -433,16 +410,13 @@ static int run_moe_summary(void *ctx) {
 GM_TEST(test_sweep_mix_moe2) {
     gm_test_set_threads(1);
     double t[T2_M * T2_N * 2];
-    fill2(t, sizeof t / sizeof t[0], 41);
+    fill(t, sizeof t / sizeof t[0], 41);
     for (size_t i = 0; i < T2_M; i++)
         for (size_t j = 0; j < T2_N * 2; j++) g_p2[i][j] = (float)(t[i * T2_N * 2 + j] + 0.5 * (double)i);
     CHECK_ALLOC_SWEEP(run_mix_summary, NULL);
-    snprintf(g_dir2, sizeof g_dir2, "/tmp/gm_sweep2_XXXXXX");
-    CHECK(mkdtemp(g_dir2) != NULL);
+    tmp_dir_make();
     CHECK_ALLOC_SWEEP(run_moe_io, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir2);
-    CHECK(system(cmd) == 0);
+    tmp_dir_remove();
     /* the summary's input: two replications at two sample sizes of a tiny simulation (outside the sweep) */
     gm_moe truth;
     CHECK_OK(gm_moe_spec_design(&truth, 'B', 0, GM_MOE_GATE_IDENTITY, NULL));
