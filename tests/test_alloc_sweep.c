@@ -26,16 +26,8 @@
 #include "genmix/rng.h"
 #include "genmix/tape.h"
 #include "genmix/tensor.h"
+#include "alloc_sweep_util.h"
 #include "gm_test.h"
-
-/* Deterministic pseudo-random fill (no library allocation involved). */
-static void fill(double *x, size_t n, uint64_t seed) {
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < n; i++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        x[i] = (double)(s >> 11) / 9007199254740992.0 - 0.5;
-    }
-}
 
 /* ---- eval ---------------------------------------------------------------------------------------- */
 
@@ -107,8 +99,6 @@ GM_TEST(test_sweep_knn) {
     CHECK_ALLOC_SWEEP(run_knn_stream, &c);
 }
 
-
-static int nan_to_status(double v) { return isnan(v) ? (gm_last_error()[0] ? GM_ENOMEM : GM_EINVAL) : GM_OK; }
 
 static int run_fd(void *ctx) {
     gm_fd_result r;
@@ -225,15 +215,6 @@ GM_TEST(test_sweep_eval) {
 }
 
 /* ---- core and io: tensors, arenas, files ----------------------------------------------------------- */
-
-static char g_dir[64];
-static char *tmp_path(const char *name) {
-    static char p[8][128];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(p[i], sizeof p[i], "%s/%s", g_dir, name);
-    return p[i];
-}
 
 static int run_tensor_arena(void *ctx) {
     gm_tensor t;
@@ -398,8 +379,7 @@ static int run_atomic(void *ctx) {
 
 GM_TEST(test_sweep_core_io) {
     gm_test_set_threads(1);
-    snprintf(g_dir, sizeof g_dir, "/tmp/gm_sweep_XXXXXX");
-    CHECK(mkdtemp(g_dir) != NULL);
+    tmp_dir_make();
     CHECK_ALLOC_SWEEP_ABSORBS(run_tensor_arena, NULL);
     CHECK_ALLOC_SWEEP(run_npy, NULL);
     CHECK_ALLOC_SWEEP(run_npz, NULL);
@@ -414,9 +394,7 @@ GM_TEST(test_sweep_core_io) {
     CHECK_ALLOC_SWEEP(run_csv, NULL);
     CHECK_ALLOC_SWEEP(run_png, NULL);
     CHECK_ALLOC_SWEEP(run_atomic, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    CHECK(system(cmd) == 0);
+    tmp_dir_remove();
 }
 
 /* ---- nn: the tape and every op, sequential models, optimiser, checkpoints -------------------------- */
@@ -680,8 +658,7 @@ static int run_latent_metrics(void *ctx) {
 
 GM_TEST(test_sweep_latent) {
     gm_test_set_threads(1);
-    snprintf(g_dir, sizeof g_dir, "/tmp/gm_sweep_XXXXXX");
-    CHECK(mkdtemp(g_dir) != NULL);
+    tmp_dir_make();
     double t[AE_N * AE_D];
     fill(t, AE_N * AE_D, 13);
     for (size_t i = 0; i < AE_N * AE_D; i++) g_ax[i] = (float)(t[i] + 0.5);
@@ -690,9 +667,7 @@ GM_TEST(test_sweep_latent) {
     CHECK_ALLOC_SWEEP(run_clf, NULL);
     CHECK_ALLOC_SWEEP(run_mcmc, NULL);
     CHECK_ALLOC_SWEEP(run_latent_metrics, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    CHECK(system(cmd) == 0);
+    tmp_dir_remove();
 }
 
 /* ---- plot and rng ------------------------------------------------------------------------------------- */
@@ -720,13 +695,10 @@ static int run_rng(void *ctx) {
 
 GM_TEST(test_sweep_plot_rng) {
     gm_test_set_threads(1);
-    snprintf(g_dir, sizeof g_dir, "/tmp/gm_sweep_XXXXXX");
-    CHECK(mkdtemp(g_dir) != NULL);
+    tmp_dir_make();
     CHECK_ALLOC_SWEEP(run_plot, NULL);
     CHECK_ALLOC_SWEEP(run_rng, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    CHECK(system(cmd) == 0);
+    tmp_dir_remove();
 }
 
 

@@ -347,6 +347,7 @@ GM_TEST(test_das_baselines_outputs) {
     for (int k = 0; k < 400; k++) er += gm_das_rewards(d)[k] / 400;
     fprintf(stderr, "  plain guidance (scale 1): E[r] %.3f (base about -9.2, target about -1.32)\n", er);
     CHECK(er > -9.0); /* guidance moves samples towards the reward */
+    CHECK_NEAR(gm_das_mean_reward(d), er, 1e-12, 1e-12); /* uniform weights */
     gm_das_free(d);
 
     c.guidance_only = 0;
@@ -356,6 +357,9 @@ GM_TEST(test_das_baselines_outputs) {
     CHECK_OK(gm_das_output_samples(d, GM_DAS_OUT_RESAMPLE, 500, out));
     CHECK_OK(gm_das_output_samples(d, GM_DAS_OUT_ARGMAX, 3, out));
     gm_das_weights(d, W);
+    double wr = 0;
+    for (size_t k = 0; k < 100; k++) wr += W[k] * gm_das_rewards(d)[k];
+    CHECK_NEAR(gm_das_mean_reward(d), wr, 1e-12, 1e-12); /* sum_k W_k r(x0_k) */
     size_t best = 0;
     for (size_t k = 1; k < 100; k++)
         if (W[k] > W[best]) best = k;

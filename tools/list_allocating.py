@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""List the public genmix functions that can allocate (reach gm_malloc/gm_calloc/gm_realloc/gm_strdup,
-or a libc/third-party allocator, through direct calls) — the set tests/test_alloc_sweep.c must cover.
+"""List the public genmix functions that can allocate (reach gm_malloc/gm_calloc/gm_realloc/gm_strdup
+through direct calls) — the set the tests/test_alloc_sweep*.c files must cover. Allocations a library
+makes with its own malloc (LAPACKE work arrays) are not seen: genmix fault injection cannot reach them.
 
 Usage: python3 tools/list_allocating.py [ROOT]      (ROOT defaults to the repository root)
 

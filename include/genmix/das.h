@@ -140,7 +140,7 @@ const gm_das_trace *gm_das_get_trace(const gm_das *d);
 int gm_das_n_resamples(const gm_das *d);
 /* Denoiser forward/VJP and reward calls made so far (rows). */
 void gm_das_costs(const gm_das *d, long *eps_rows, long *vjp_rows, long *reward_rows);
-/* Weighted mean of the final rewards, sum_k W_k r(x0_k). */
+/* Weighted mean of the final rewards, sum_k W_k r(x0_k) (allocates nothing). */
 double gm_das_mean_reward(const gm_das *d);
 /* Weighted fraction of particles per mixture component (nearest by gm_gmm_assign) into w[0..g->k-1]. */
 int gm_das_mode_weights(const gm_das *d, const gm_gmm *g, double *w);

@@ -200,7 +200,12 @@ int gm_diff_mlp_load(gm_diff_mlp **out, const char *path, const gm_diff_schedule
         gm_checkpoint_close(c);
         return rc;
     }
+    gm_clear_error();
     cJSON *j = cfg ? cJSON_Parse(cfg) : NULL;
+    if (cfg && !j && gm_last_error()[0]) { /* cJSON allocates through gm_malloc, which left the message */
+        gm_checkpoint_close(c);
+        return gm_error_prefix(GM_ENOMEM, path);
+    }
     cJSON *jdata = cJSON_GetObjectItem(j, "data");
     cJSON *jd = cJSON_GetObjectItem(j, "dim"), *jh = cJSON_GetObjectItem(j, "hidden"), *jt = cJSON_GetObjectItem(j, "T");
     if (!cJSON_IsNumber(jd) || !cJSON_IsNumber(jh) || !cJSON_IsNumber(jt) || (int)jt->valuedouble != sch->T) {

@@ -5,7 +5,7 @@
 #include <math.h>
 
 #ifdef GM_HAVE_BLAS
-#include <lapacke.h>
+#include "linalg_internal.h"
 #endif
 /* Cyclic Jacobi: A <- J^T A J until the off-diagonal mass is negligible; V accumulates the rotations. */
 static int jacobi_eig(double *A, size_t n, double *w, int vecs) {
@@ -101,7 +101,7 @@ int gm_la_syev(double *A, size_t n, double *w, int vecs) {
 #else
     info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, vecs ? 'V' : 'N', 'U', (lapack_int)n, A, (lapack_int)n, w);
 #endif
-    if (info != 0) GM_FAIL(GM_ENUMERIC, "dsyevd failed (info %d) on a %zu x %zu matrix", (int)info, n, n);
+    if (info != 0) return gm_la_lapack_fail(info, "dsyevd", n, n);
     return GM_OK;
 #else
     return gm_la_syev_ref(A, n, w, vecs);
@@ -153,7 +153,7 @@ int gm_la_svd_values(double *A, size_t m, size_t n, double *s) {
 #else
     info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (lapack_int)n, (lapack_int)m, A, (lapack_int)n, s, NULL, 1, NULL, 1);
 #endif
-    if (info != 0) GM_FAIL(GM_ENUMERIC, "dgesdd failed (info %d) on a %zu x %zu matrix", (int)info, m, n);
+    if (info != 0) return gm_la_lapack_fail(info, "dgesdd", m, n);
     return GM_OK;
 #else
     return gm_la_svd_values_ref(A, m, n, s);

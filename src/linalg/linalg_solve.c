@@ -5,7 +5,7 @@
 #include <math.h>
 
 #ifdef GM_HAVE_BLAS
-#include <lapacke.h>
+#include "linalg_internal.h"
 #endif
 
 int gm_la_cholesky_ref(double *A, size_t n) {
@@ -31,7 +31,7 @@ int gm_la_cholesky(double *A, size_t n) {
     if (n == 0) return GM_OK;
     lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, A, (lapack_int)n);
     if (info > 0) GM_FAIL(GM_ENUMERIC, "Cholesky: matrix not positive definite (pivot %d of %zu)", (int)info - 1, n);
-    if (info < 0) GM_FAIL(GM_ENUMERIC, "dpotrf failed (info %d) on a %zu x %zu matrix", (int)info, n, n);
+    if (info < 0) return gm_la_lapack_fail(info, "dpotrf", n, n);
     return GM_OK;
 #else
     return gm_la_cholesky_ref(A, n);
@@ -64,7 +64,7 @@ int gm_la_spd_solve(double *A, double *B, size_t n, size_t nrhs) {
     lapack_int info =
         LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (lapack_int)nrhs, A, (lapack_int)n, B, (lapack_int)nrhs);
     if (info > 0) GM_FAIL(GM_ENUMERIC, "Cholesky: matrix not positive definite (pivot %d of %zu)", (int)info - 1, n);
-    if (info < 0) GM_FAIL(GM_ENUMERIC, "dposv failed (info %d) on a %zu x %zu matrix", (int)info, n, n);
+    if (info < 0) return gm_la_lapack_fail(info, "dposv", n, n);
     return GM_OK;
 #else
     return gm_la_spd_solve_ref(A, B, n, nrhs);
@@ -116,7 +116,7 @@ int gm_la_lu_solve(double *A, double *B, size_t n, size_t nrhs, double tol) {
     lapack_int info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)nrhs, A, (lapack_int)n, ipiv, B,
                                     (lapack_int)(nrhs ? nrhs : 1));
     gm_free(ipiv);
-    if (info < 0) GM_FAIL(GM_ENUMERIC, "dgesv failed (info %d) on a %zu x %zu matrix", (int)info, n, n);
+    if (info < 0) return gm_la_lapack_fail(info, "dgesv", n, n);
     /* dgesv reports exact zeros only (info > 0): apply the tolerance to U's diagonal */
     for (size_t k = 0; k < n; k++)
         if (!(fabs(A[k * n + k]) > tol))

@@ -198,7 +198,9 @@ int gm_moe_save(const char *path, gm_moe_file_format fmt, const gm_moe *m, const
 /* ---- reading --------------------------------------------------------------------------------- */
 
 static int model_from_json(const void *data, size_t len, const char *path, gm_moe *m, gm_moe_meta *meta) {
+    gm_clear_error();
     cJSON *root = cJSON_ParseWithLength(data, len);
+    if (!root && gm_last_error()[0]) return gm_error_prefix(GM_ENOMEM, path); /* cJSON's gm_malloc failed */
     if (!root) GM_FAIL(GM_EFORMAT, "%s: not valid JSON", path);
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     const cJSON *jk = cJSON_GetObjectItemCaseSensitive(root, "n_experts");
@@ -305,8 +307,13 @@ static int model_from_safetensors(const void *data, size_t len, const char *path
     if (!rc) rc = gm_safetensors_get(st, "experts", &e);
     if (!rc) rc = gm_safetensors_get(st, "class_values", &c);
     if (rc) goto out;
-    rc = GM_EFORMAT;
+    gm_clear_error();
     fa = cJSON_Parse(ft);
+    if (!fa && gm_last_error()[0]) { /* cJSON allocates through gm_malloc, which left the message */
+        rc = gm_error_prefix(GM_ENOMEM, path);
+        goto out;
+    }
+    rc = GM_EFORMAT;
     if (g.dtype != GM_DTYPE_F64 || e.dtype != GM_DTYPE_F64 || c.dtype != GM_DTYPE_F64 || g.ndim != 2 || e.ndim != 3 ||
         c.ndim != 1 || !cJSON_IsArray(fa)) {
         gm_set_error(GM_EFORMAT, "%s: tensors gate/experts/class_values must be F64 of ranks 2/3/1", path);

@@ -285,13 +285,15 @@ void gm_das_costs(const gm_das *d, long *eps_rows, long *vjp_rows, long *reward_
     if (reward_rows) *reward_rows = d->reward_rows;
 }
 
+/* W_k = exp(lw_k - LSE(lw)) computed on the fly: no scratch, so no allocation failure to report (the
+ * result is a plain double that callers print). */
 double gm_das_mean_reward(const gm_das *d) {
-    double *W = gm_malloc(d->n * sizeof *W), s = 0.0;
-    if (!W) return nan("");
-    gm_das_weights(d, W);
-    for (size_t k = 0; k < d->n; k++)
-        if (W[k] > 0.0) s += W[k] * d->r_final[k];
-    gm_free(W);
+    const double *lw = gm_smc_log_weights(d->smc);
+    double l = gm_log_sum_exp(lw, d->n), s = 0.0;
+    for (size_t k = 0; k < d->n; k++) {
+        double w = d->cfg.guidance_only ? 1.0 / (double)d->n : l == -HUGE_VAL ? 0.0 : exp(lw[k] - l);
+        if (w > 0.0) s += w * d->r_final[k];
+    }
     return s;
 }
 
