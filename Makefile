@@ -78,7 +78,7 @@ study-das: build
 	bash tools/study_das.sh $(BUILD)/genmix 100
 
 bench: build
-	$(call install_deps,$(DEPS_BENCH))
+	$(call install_deps,$(DEPS_BENCH) $(DEPS_PYTHON))
 	bash bench/run.sh $(BUILD)
 
 fuzz: deps

@@ -104,15 +104,20 @@ typedef struct {
     double trace1, trace2;
     double trace_sqrt;   /* tr((S1 S2)^{1/2}) */
     double neg_eig_mass; /* Σ|μ| over the negative eigenvalues of S1^{1/2} S2 S1^{1/2} (or 0) */
-    double min_eig1, min_eig2, cond1, cond2; /* NaN when not computed (low-rank path) */
+    double min_eig1, min_eig2, cond1, cond2; /* NaN when not computed (low-rank, Cholesky paths) */
     int rank_deficient;  /* 1 when n <= d for one of the sets */
     const char *method;  /* "eigh", "lowrank", "jacobi" */
 } gm_fd_result;
 
-/* FD from means and covariances (d x d, symmetric): S1 = U diag(l) U^T (dsyevd), M = V S2 V^T with
- * V = diag(sqrt(max(l,0))) U^T, tr_sqrt = Σ sqrt(max(eig(M), 0)). */
+/* FD from means and covariances (d x d, symmetric). Cholesky path (method "cholesky"): S1 = L L^T,
+ * M = L^T S2 L, tr_sqrt = Σ sqrt(max(eig(M), 0)) with eigenvalues only; min_eig/cond are NaN. When S1 is
+ * not numerically positive definite it falls back to gm_fd_from_moments_eigh. */
 int gm_fd_from_moments(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
                        gm_fd_result *out);
+/* Eigen path (method "eigh"): S1 = U diag(l) U^T (dsyevd), M = V S2 V^T with V = diag(sqrt(max(l,0))) U^T,
+ * tr_sqrt = Σ sqrt(max(eig(M), 0)); also reports min_eig and cond of S1 and S2. Handles PSD S1. */
+int gm_fd_from_moments_eigh(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
+                            gm_fd_result *out);
 /* FD from two statistics objects with the given covariance normalisation. */
 int gm_fd_from_stats(const gm_fdstats *a, const gm_fdstats *b, gm_cov_norm norm, gm_fd_result *out);
 /* Low-rank path from raw features: tr_sqrt = ||A1 A2^T||_* with A_i the centred, scaled rows. */
