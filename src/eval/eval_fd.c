@@ -139,14 +139,15 @@ static void fd_terms(const double *mu1, const double *S1, const double *mu2, con
     }
 }
 
-/* tr_sqrt from the eigenvalues of M (symmetrised in place, destroyed); fd and its finiteness. */
+/* tr_sqrt from the eigenvalues of M (symmetrised in place, destroyed); fd and its finiteness. fast: 0
+ * Jacobi, 1 dsyevd, 2 dsyevd_2stage. */
 static int fd_finish(double *M, double *w, size_t d, int fast, gm_fd_result *out) {
     for (size_t i = 0; i < d; i++)
         for (size_t j = i + 1; j < d; j++) {
             double a = 0.5 * (M[i * d + j] + M[j * d + i]);
             M[i * d + j] = M[j * d + i] = a;
         }
-    int rc = (fast ? gm_la_syev : gm_la_syev_ref)(M, d, w, 0);
+    int rc = fast == 2 ? gm_la_syev_values(M, d, w) : (fast ? gm_la_syev : gm_la_syev_ref)(M, d, w, 0);
     if (rc) return rc;
     for (size_t i = 0; i < d; i++) {
         if (w[i] > 0)
@@ -186,7 +187,7 @@ static int fd_cholesky(const double *S1, const double *S2, size_t d, gm_fd_resul
     gm_la_dgemm_nn(d, d, d, K, S2, T);             /* T = L^T S2 */
     gm_la_dgemm_nt(d, d, d, 1.0, T, K, 0.0, L);    /* M = T L (L no longer needed) */
     out->min_eig1 = out->min_eig2 = out->cond1 = out->cond2 = NAN;
-    rc = fd_finish(L, w, d, 1, out);
+    rc = fd_finish(L, w, d, 2, out); /* two-stage eigenvalues-only solver */
     out->method = "cholesky";
 done:
     gm_free(L);
