@@ -51,7 +51,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The Python package and its tests (python/, tests/test_python.py) — appended to what `make test` installs.
-DEPS_PYTHON := python3 python3-dev python3-numpy python3-setuptools python3-pip python3-scipy
+DEPS_PYTHON := python3 python3-dev python3-numpy python3-setuptools python3-pip python3-scipy python3-torch
 
 test-release: build
 	$(call install_deps,$(DEPS_TEST) $(DEPS_PYTHON))
