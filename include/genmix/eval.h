@@ -260,6 +260,29 @@ typedef struct {
 } gm_vendi_classes;
 int gm_vendi_per_class(const gm_feats *x, const int64_t *labels, const gm_kernel *k, double q, gm_vendi_classes *out);
 void gm_vendi_per_class_free(gm_vendi_classes *r);
+/* Per-class FD / KID / k-NN metrics (eval_perclass.c): the metric between the real and generated rows of
+ * each class (one integer label per row of each set). Classes are the distinct generated labels, in
+ * increasing order; each must have rows in the real set (GM_EINVAL naming the label otherwise; real-only
+ * classes are ignored). values is n_classes x n_values, mean the unweighted mean over classes of each
+ * value (summed in label order). FD: 1 value (fd, gm_fd with norm). KID: 2 (mean, std; gm_kid with cfg, so
+ * a class with fewer rows than subset_size shrinks m unless cfg->strict). k-NN: 7 (precision, recall, f1
+ * with k_pr; dc_precision, dc_recall, density, coverage with k_dc; gm_knn with cfg). Free with
+ * gm_class_metrics_free (NULL-safe). Errors: GM_EINVAL, GM_ENOMEM or the metric's status, prefixed
+ * with the class label. */
+typedef struct {
+    size_t n_classes, n_values;
+    int64_t *labels;        /* n_classes distinct generated labels, increasing */
+    size_t *n_real, *n_fake; /* rows of each class in each set */
+    double *values;         /* n_classes x n_values */
+    double *mean;           /* n_values */
+} gm_class_metrics;
+int gm_fd_per_class(const gm_feats *real, const int64_t *real_labels, const gm_feats *fake,
+                    const int64_t *fake_labels, gm_cov_norm norm, gm_class_metrics *out);
+int gm_kid_per_class(const gm_feats *real, const int64_t *real_labels, const gm_feats *fake,
+                     const int64_t *fake_labels, const gm_kid_config *cfg, gm_class_metrics *out);
+int gm_knn_per_class(const gm_feats *real, const int64_t *real_labels, const gm_feats *fake,
+                     const int64_t *fake_labels, const gm_knn_config *cfg, gm_class_metrics *out);
+void gm_class_metrics_free(gm_class_metrics *r);
 /* Vendi of a given PSD kernel matrix (n x n, k_ii = 1). */
 int gm_vendi_from_kernel(const double *K, size_t n, double q, double *out);
 /* ||K/n||_F² for each of n_sigma Gaussian bandwidths, exact by tiles (one pass). */
