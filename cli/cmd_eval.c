@@ -134,8 +134,9 @@ static int load_stats(input *in) {
     if ((rc = ev_read_as_float(gm_npz_read(in->path, "mu", &mu), &mu)) ||
         (rc = ev_read_as_float(gm_npz_read(in->path, "sigma", &sigma), &sigma)))
         goto done;
-    if (mu.dtype != GM_DTYPE_F64 || sigma.dtype != GM_DTYPE_F64) {
-        rc = gm_set_error(GM_EFORMAT, "%s: mu and sigma must be float64", in->path);
+    if ((mu.dtype != GM_DTYPE_F64 && mu.dtype != GM_DTYPE_F32) ||
+        (sigma.dtype != GM_DTYPE_F64 && sigma.dtype != GM_DTYPE_F32)) {
+        rc = gm_set_error(GM_EFORMAT, "%s: mu and sigma must be float64 or float32", in->path);
         goto done;
     }
     size_t d = (size_t)mu.shape[0];
@@ -145,8 +146,12 @@ static int load_stats(input *in) {
     }
     if ((rc = ev_check_finite(&mu, in->path)) || (rc = ev_check_finite(&sigma, in->path))) goto done;
     if ((rc = gm_fdstats_init(&in->stats, d))) goto done;
-    memcpy(in->stats.mean, mu.data, d * sizeof(double));
-    memcpy(in->stats.m2, sigma.data, d * d * sizeof(double)); /* holds sigma itself, not M2 */
+    /* ADM's reference batches store mu as float32 (np.mean of float32 features): widened exactly */
+    for (size_t j = 0; j < d; j++)
+        in->stats.mean[j] = mu.dtype == GM_DTYPE_F32 ? (double)((const float *)mu.data)[j] : ((const double *)mu.data)[j];
+    for (size_t j = 0; j < d * d; j++) /* holds sigma itself, not M2 */
+        in->stats.m2[j] =
+            sigma.dtype == GM_DTYPE_F32 ? (double)((const float *)sigma.data)[j] : ((const double *)sigma.data)[j];
     in->stats.n = 0;
     in->is_stats = 1;
     in->f.n = 0;
