@@ -120,6 +120,44 @@ class TestPerClass(unittest.TestCase):
             ge.fd(self.real, self.fake, labels=(self.lr, lf))
 
 
+    def test_cli_labels(self):
+        # genmix eval --labels (generated) --real-labels: per-class fd/kid/prdc in the JSON, equal to the
+        # Python values (same library path) and to the NumPy references
+        with tempfile.TemporaryDirectory() as t:
+            f = {n: os.path.join(t, n + ".npy") for n in ("r", "f", "lr", "lf")}
+            for n, a in (("r", self.real), ("f", self.fake), ("lr", self.lr), ("lf", self.lf.astype(np.int32))):
+                np.save(f[n], a)
+            js = os.path.join(t, "o.json")
+            out = subprocess.run([GENMIX, "--quiet", "eval", "--real", f["r"], "--fake", f["f"], "--metrics",
+                                  "fd,kid,prdc", "--kid-subsets", "20", "--labels", f["lf"], "--real-labels",
+                                  f["lr"], "--json", js], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("FD class mean (3)", out.stdout)
+            m = json.load(open(js))["results"][0]["metrics"]
+        fd = ge.fd(self.real, self.fake, labels=(self.lr, self.lf))
+        kid = ge.kid(self.real, self.fake, labels=(self.lr, self.lf), subsets=20)
+        prdc = ge.prdc(self.real, self.fake, labels=(self.lr, self.lf))
+        for i, c in enumerate(self.classes):
+            self.assertEqual([e["label"] for e in m["fd"]["per_class"]], self.classes)
+            self.assertAlmostEqual(m["fd"]["per_class"][i]["value"], fd["value"][i], delta=1e-14 * fd["value"][i])
+            self.assertAlmostEqual(m["fd"]["per_class"][i]["value"], fd_ref(*self.sub(c)), delta=1e-9 * fd["value"][i])
+            self.assertAlmostEqual(m["kid"]["per_class"][i]["mean"], kid["mean"][i], delta=1e-14 * abs(kid["mean"][i]))
+            self.assertEqual(m["prdc"]["per_class"][i]["coverage"], prdc["coverage"][i])
+            self.assertEqual(m["prdc"]["per_class"][i]["n_real"], [120, 150, 90][i])
+        self.assertAlmostEqual(m["fd"]["per_class_mean"]["value"], fd["class_mean"]["value"], delta=1e-14)
+        # a generated class without real rows: exit 1 naming the class
+        with tempfile.TemporaryDirectory() as t:
+            lf = self.lf.copy()
+            lf[0] = 9
+            for n, a in (("r", self.real), ("f", self.fake), ("lr", self.lr), ("lf", lf)):
+                np.save(os.path.join(t, n + ".npy"), a)
+            out = subprocess.run([GENMIX, "--quiet", "eval", "--real", os.path.join(t, "r.npy"), "--fake",
+                                  os.path.join(t, "f.npy"), "--metrics", "fd", "--labels", os.path.join(t, "lf.npy"),
+                                  "--real-labels", os.path.join(t, "lr.npy")], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("class 9 has generated rows but no real rows", out.stderr)
+
+
 class TestReferenceNpz(unittest.TestCase):
     def test_adm_style_npz(self):
         # ADM's reference batches: arr_0 (images), mu (float32 from np.mean of float32 features), sigma
