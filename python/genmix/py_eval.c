@@ -1198,14 +1198,18 @@ done:
 #define PROFILES "'genmix' (default), 'torch-fidelity', 'clean-fid', 'prdc', 'dgm-eval', 'nvidia', 'openai'"
 
 PyDoc_STRVAR(fd_doc,
-             "fd(real, fake, *, profile='genmix', cov_norm=None, details=False) -> float\n\n"
+             "fd(real, fake, *, profile='genmix', cov_norm=None, details=False, labels=None) -> float\n\n"
              "Frechet distance ||mu_r - mu_g||^2 + tr(S_r) + tr(S_g) - 2 tr((S_r S_g)^{1/2}) between two N x D\n"
              "feature sets (float32/float64 rows; statistics in float64). cov_norm 'unbiased' (M2/(n-1), default)\n"
              "or 'biased' (M2/n). tr sqrt from the eigenvalues of S_r^{1/2} S_g S_r^{1/2} (negative ones\n"
              "clipped to 0), or the nuclear norm of the centred cross-product when both n < D (low-rank path).\n"
              "profile: " PROFILES " (torch-fidelity and clean-fid round the means to float32; nvidia divides by n).\n"
              "details=True returns a dict (value, mean_term, trace_real, trace_gen, trace_sqrt, neg_eig_mass, ...)\n"
-             "with the keys of `genmix eval --json`. Equal to the CLI's value bit for bit.");
+             "with the keys of `genmix eval --json`. Equal to the CLI's value bit for bit. S_r = L L^T (Cholesky)\n"
+             "gives tr sqrt from the eigenvalues of L^T S_g L (eigenvalues only); the eigen path when S_r is singular.\n"
+             "labels=(real_labels, fake_labels): 1-D integer arrays (one class per row); the metric of each generated\n"
+             "label between that class's real and generated rows (each class needs real rows), returned as arrays\n"
+             "per class with 'labels', 'n_real', 'n_fake' and 'class_mean' (unweighted means); key 'value'.");
 PyDoc_STRVAR(fd_stats_doc,
              "fd_stats(a, b, *, profile='genmix', cov_norm=None, details=False) -> float\n\n"
              "Frechet distance from statistics: a and b are each a FeatureStats (covariance M2/(n-1), or M2/n\n"
@@ -1213,32 +1217,43 @@ PyDoc_STRVAR(fd_stats_doc,
              "pytorch-fid / clean-fid reference statistics), used as given.");
 PyDoc_STRVAR(kid_doc,
              "kid(real, fake, *, profile='genmix', subsets=100, subset_size=1000, seed=2020, f32=None, strict=None,\n"
-             "    per_subset=False) -> dict\n\n"
+             "    per_subset=False, labels=None) -> dict\n\n"
              "Kernel Inception Distance: mean and std (ddof 0) over `subsets` subsets of unbiased MMD^2 with the\n"
              "cubic polynomial kernel k(x, y) = (x.y / D + 1)^3. Subset s draws idx_fake = choice(n_fake, m) then\n"
              "idx_real = choice(n_real, m) from one numpy RandomState(seed) stream, exactly as torch-fidelity.\n"
              "If a set is smaller than subset_size, m shrinks to it (strict=True raises instead, torch-fidelity).\n"
              "f32=True: float32 kernel arithmetic (torch-fidelity / clean-fid profiles). Returns {'mean', 'std',\n"
-             "'subsets', 'subset_size', 'shrunk', 'arithmetic'[, 'per_subset']}. KID < 0 is a valid value.");
+             "'subsets', 'subset_size', 'shrunk', 'arithmetic'[, 'per_subset']}. KID < 0 is a valid value.\n"
+             "labels=(real_labels, fake_labels): 1-D integer arrays (one class per row); the metric of each generated\n"
+             "label between that class's real and generated rows (each class needs real rows), returned as arrays\n"
+             "per class with 'labels', 'n_real', 'n_fake' and 'class_mean' (unweighted means); keys 'mean', 'std'.");
 PyDoc_STRVAR(mmd_doc,
              "mmd(x, y, *, sigma=10.0, kernel='rbf', estimator='unbiased') -> float\n\n"
              "Squared MMD between full sets (sizes may differ), float64. kernel 'rbf': k = exp(-||x-y||^2/(2 sigma^2));\n"
              "'poly3': (x.y/D + 1)^3. estimator 'unbiased' (diagonals excluded within each set), 'ustat' or 'biased'\n"
              "(V-statistic).");
 PyDoc_STRVAR(pr_doc,
-             "pr(real, fake, k=None, *, profile='genmix', cmp=None, f32=None, fp16=None, tile=None, seed=0) -> dict\n\n"
+             "pr(real, fake, k=None, *, profile='genmix', cmp=None, f32=None, fp16=None, tile=None, seed=0,\n"
+             "   labels=None) -> dict\n\n"
              "Improved precision/recall (Kynkaanniemi et al. 2019): precision = fraction of generated rows inside\n"
              "some real k-NN ball (d(g, r) <= r_k(r) with cmp 'le', default; 'lt' for '<'), recall = the same\n"
              "with the roles swapped. k defaults to 3 (profile). Euclidean distances from float64 GEMM (f32=True:\n"
-             "float32 dot products, as torch-fidelity). Returns {'precision', 'recall', 'f1', 'k', 'cmp'}.");
+             "float32 dot products, as torch-fidelity). Returns {'precision', 'recall', 'f1', 'k', 'cmp'}.\n"
+             "labels=(real_labels, fake_labels): 1-D integer arrays (one class per row); the metric of each generated\n"
+             "label between that class's real and generated rows (each class needs real rows), returned as arrays\n"
+             "per class with 'labels', 'n_real', 'n_fake' and 'class_mean' (unweighted means).");
 PyDoc_STRVAR(prdc_doc,
-             "prdc(real, fake, k=None, *, profile='genmix', cmp=None, f32=None, fp16=None, tile=None, seed=0) -> dict\n\n"
+             "prdc(real, fake, k=None, *, profile='genmix', cmp=None, f32=None, fp16=None, tile=None, seed=0,\n"
+             "     labels=None) -> dict\n\n"
              "Precision, recall, density and coverage of Naeem et al. 2020 as prdc.compute_prdc(real_features,\n"
              "fake_features, nearest_k) computes them: k (nearest_k) defaults to 5, '<' comparisons; density =\n"
              "(1/(k M)) sum_j #{i : d(g_j, r_i) < r_k(r_i)}, coverage = fraction of real rows whose nearest\n"
              "generated row is inside their k-NN ball. profile='prdc' also uses float32 distances for float32\n"
              "input; 'dgm-eval' subsamples to 10 000 rows with `seed`. Returns {'precision', 'recall', 'density',\n"
-             "'coverage', 'k', 'cmp'}.");
+             "'coverage', 'k', 'cmp'}.\n"
+             "labels=(real_labels, fake_labels): 1-D integer arrays (one class per row); the metric of each generated\n"
+             "label between that class's real and generated rows (each class needs real rows), returned as arrays\n"
+             "per class with 'labels', 'n_real', 'n_fake' and 'class_mean' (unweighted means) (no subsampling per class).");
 PyDoc_STRVAR(prd_doc,
              "prd(real, fake, *, clusters=20, angles=1001, runs=10, seed=0) -> dict\n\n"
              "PRD curves (Sajjadi et al. 2018): k-means (k-means++, 10 restarts, 100 Lloyd iterations) on the union,\n"
