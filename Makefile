@@ -56,7 +56,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The Python package and its tests (python/, tests/test_python.py) — part of what `make test` installs.
-DEPS_PYTHON := python3 python3-dev python3-numpy python3-setuptools python3-pip python3-scipy
+DEPS_PYTHON := python3 python3-dev python3-numpy python3-setuptools python3-pip python3-scipy python3-torch
 
 deps-test:
 	$(call install_deps,$(DEPS_TEST) $(DEPS_PYTHON))
@@ -91,7 +91,7 @@ study-prdiv: build
 	cat results/prdiv/gan.tsv results/prdiv/flow.tsv
 
 bench: build
-	$(call install_deps,$(DEPS_BENCH))
+	$(call install_deps,$(DEPS_BENCH) $(DEPS_PYTHON))
 	bash bench/run.sh $(BUILD)
 
 fuzz: deps

@@ -118,8 +118,9 @@ static int load_stats(input *in) {
     if ((rc = ev_read_as_float(gm_npz_read(in->path, "mu", &mu), &mu)) ||
         (rc = ev_read_as_float(gm_npz_read(in->path, "sigma", &sigma), &sigma)))
         goto done;
-    if (mu.dtype != GM_DTYPE_F64 || sigma.dtype != GM_DTYPE_F64) {
-        rc = gm_set_error(GM_EFORMAT, "%s: mu and sigma must be float64", in->path);
+    if ((mu.dtype != GM_DTYPE_F64 && mu.dtype != GM_DTYPE_F32) ||
+        (sigma.dtype != GM_DTYPE_F64 && sigma.dtype != GM_DTYPE_F32)) {
+        rc = gm_set_error(GM_EFORMAT, "%s: mu and sigma must be float64 or float32", in->path);
         goto done;
     }
     size_t d = (size_t)mu.shape[0];
@@ -129,8 +130,12 @@ static int load_stats(input *in) {
     }
     if ((rc = ev_check_finite(&mu, in->path)) || (rc = ev_check_finite(&sigma, in->path))) goto done;
     if ((rc = gm_fdstats_init(&in->stats, d))) goto done;
-    memcpy(in->stats.mean, mu.data, d * sizeof(double));
-    memcpy(in->stats.m2, sigma.data, d * d * sizeof(double)); /* holds sigma itself, not M2 */
+    /* ADM's reference batches store mu as float32 (np.mean of float32 features): widened exactly */
+    for (size_t j = 0; j < d; j++)
+        in->stats.mean[j] = mu.dtype == GM_DTYPE_F32 ? (double)((const float *)mu.data)[j] : ((const double *)mu.data)[j];
+    for (size_t j = 0; j < d * d; j++) /* holds sigma itself, not M2 */
+        in->stats.m2[j] =
+            sigma.dtype == GM_DTYPE_F32 ? (double)((const float *)sigma.data)[j] : ((const double *)sigma.data)[j];
     in->stats.n = 0;
     in->is_stats = 1;
     in->f.n = 0;
@@ -203,28 +208,98 @@ static void progress_cb(const char *stage, double frac, void *ctx) {
 
 /* ---- one generated set -------------------------------------------------------------------------- */
 
-/* Vendi of the rows of each class (--labels: one integer per generated row) and the unweighted mean over
- * classes, as dgm-eval reports per-class Vendi. */
-static int vendi_per_class(const opts *o, const input *fake, const gm_kernel *k, cJSON *j) {
+/* The 1-D integer .npy at path with one label per row of an n-row set (what: "generated"/"real"), as a
+ * malloc'd int64 array. */
+static int read_labels(const char *path, size_t n, const char *what, int64_t **out) {
     gm_array la;
-    int rc = gm_npy_read(o->labels, &la);
+    *out = NULL;
+    int rc = gm_npy_read(path, &la);
     if (rc) return rc;
-    size_t n = fake->f.n;
     if (la.dtype == GM_DTYPE_BOOL || la.dtype > GM_DTYPE_U64 || la.ndim != 1 || la.shape[0] != (int64_t)n) {
         gm_array_free(&la);
-        return gm_set_error(GM_ESHAPE, "%s: labels must be a 1-D integer array with one entry per generated row (%zu)",
-                            o->labels, n);
+        return gm_set_error(GM_ESHAPE, "%s: labels must be a 1-D integer array with one entry per %s row (%zu)", path,
+                            what, n);
     }
     if ((rc = gm_array_convert(&la, GM_DTYPE_F64))) { /* exact for integers below 2^53 */
         gm_array_free(&la);
         return rc;
     }
-    int64_t *lab = malloc(n * sizeof(int64_t));
+    int64_t *lab = malloc((n ? n : 1) * sizeof(int64_t));
     if (!lab) {
         gm_array_free(&la);
         return gm_set_error(GM_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) lab[i] = (int64_t)((const double *)la.data)[i];
+    gm_array_free(&la);
+    *out = lab;
+    return GM_OK;
+}
+
+/* FD (kind 0), KID (1), k-NN P/R (2) or PRDC (3) of each class (--labels and --real-labels) into
+ * j.per_class [{label, n_real, n_fake, keys...}] and j.per_class_mean {keys}; the first 20 in the table. */
+static int two_set_per_class(const opts *o, const input *real, const input *fake, int kind, const void *cfg, cJSON *j) {
+    static const char *keys[4][4] = {{"value"}, {"mean", "std"}, {"precision", "recall", "f1"},
+                                     {"precision", "recall", "density", "coverage"}};
+    static const int col[4][4] = {{0}, {0, 1}, {0, 1, 2}, {3, 4, 5, 6}};
+    static const int nk[4] = {1, 2, 3, 4};
+    static const char *title[4] = {"FD", "KID", "precision", "prdc precision"};
+    int64_t *lr = NULL, *lf = NULL;
+    int rc;
+    if ((rc = read_labels(o->real_labels, real->f.n, "real", &lr)) ||
+        (rc = read_labels(o->labels, fake->f.n, "generated", &lf))) {
+        free(lr);
+        return rc;
+    }
+    gm_class_metrics pc;
+    if (kind == 0)
+        rc = gm_fd_per_class(&real->f, lr, &fake->f, lf, *(const gm_cov_norm *)cfg, &pc);
+    else if (kind == 1)
+        rc = gm_kid_per_class(&real->f, lr, &fake->f, lf, cfg, &pc);
+    else
+        rc = gm_knn_per_class(&real->f, lr, &fake->f, lf, cfg, &pc);
+    free(lr);
+    free(lf);
+    if (rc) return rc;
+    cJSON *arr = cJSON_AddArrayToObject(j, "per_class"), *mean = cJSON_AddObjectToObject(j, "per_class_mean");
+    for (size_t a = 0; a < pc.n_classes; a++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "label", (double)pc.labels[a]);
+        cJSON_AddNumberToObject(c, "n_real", (double)pc.n_real[a]);
+        cJSON_AddNumberToObject(c, "n_fake", (double)pc.n_fake[a]);
+        for (int k = 0; k < nk[kind]; k++) jnum(c, keys[kind][k], pc.values[a * pc.n_values + (size_t)col[kind][k]]);
+        cJSON_AddItemToArray(arr, c);
+        if (a < 20) {
+            char name[64];
+            snprintf(name, sizeof name, "  class %lld (n=%zu/%zu)", (long long)pc.labels[a], pc.n_real[a], pc.n_fake[a]);
+            row(name, pc.values[a * pc.n_values + (size_t)col[kind][0]], NULL);
+        }
+    }
+    for (int k = 0; k < nk[kind]; k++) jnum(mean, keys[kind][k], pc.mean[col[kind][k]]);
+    char name[64];
+    snprintf(name, sizeof name, "%s class mean (%zu)", title[kind], pc.n_classes);
+    row(name, pc.mean[col[kind][0]], NULL);
+    gm_class_metrics_free(&pc);
+    return GM_OK;
+}
+
+/* k-NN per class with the whole-set configuration (no progress, no realism); frees *r on failure. */
+static int knn_per_class(const opts *o, const input *real, const input *fake, const gm_knn_config *c, int kind,
+                         cJSON *j, gm_knn_result *r) {
+    gm_knn_config cc = *c;
+    cc.progress = NULL;
+    cc.realism = GM_REALISM_NONE;
+    int rc = two_set_per_class(o, real, fake, kind, &cc, j);
+    if (rc) gm_knn_result_free(r);
+    return rc;
+}
+
+/* Vendi of the rows of each class (--labels: one integer per generated row) and the unweighted mean over
+ * classes, as dgm-eval reports per-class Vendi. */
+static int vendi_per_class(const opts *o, const input *fake, const gm_kernel *k, cJSON *j) {
+    size_t n = fake->f.n;
+    int64_t *lab;
+    int rc = read_labels(o->labels, n, "generated", &lab);
+    if (rc) return rc;
     gm_vendi_classes pc;
     rc = gm_vendi_per_class(&fake->f, lab, k, o->vendi_q, &pc);
     if (!rc) {
@@ -249,7 +324,6 @@ static int vendi_per_class(const opts *o, const input *fake, const gm_kernel *k,
     }
     gm_vendi_per_class_free(&pc);
     free(lab);
-    gm_array_free(&la);
     return rc;
 }
 
@@ -325,6 +399,9 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
         jnum(j, "cond_gen", fd.cond2);
         cJSON_AddStringToObject(j, "method", fd.method);
         cJSON_AddStringToObject(j, "cov_norm", norm == GM_COV_BIASED ? "1/n" : "1/(n-1)");
+        if (o->labels && o->real_labels && !real->is_stats && !fake->is_stats &&
+            (rc = two_set_per_class(o, real, fake, 0, &norm, j)))
+            return rc;
         gm_ci fci;
         int have_ci = 0;
         if (B > 0 && !real->is_stats && !fake->is_stats) {
@@ -395,6 +472,8 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
                 cli_warn("eval", "%s", w);
             }
             if (kid.mean < 0) printf("    note: KID < 0 is a valid value of the unbiased estimator\n");
+            kc.progress = NULL;
+            if (o->labels && o->real_labels && (rc = two_set_per_class(o, real, fake, 1, &kc, j))) return rc;
         }
         if (o->metrics & M_MMD) {
             cli_progress("eval: mmd (rbf, sigma %g) ...", o->mmd_sigma);
@@ -457,6 +536,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
                 jci(ci, "precision", &kc.precision);
                 jci(ci, "recall", &kc.recall);
             }
+            if (o->labels && o->real_labels && (rc = knn_per_class(o, real, fake, &c, 2, j, &r))) return rc;
         }
         if (c.want_dc) {
             cJSON *j = cJSON_AddObjectToObject(m, "prdc");
@@ -479,6 +559,7 @@ static int eval_fake(const opts *o, input *real, input *fake, int fi, cJSON *res
                 jci(ci, "density", &kc.density);
                 jci(ci, "coverage", &kc.coverage);
             }
+            if (o->labels && o->real_labels && (rc = knn_per_class(o, real, fake, &c, 3, j, &r))) return rc;
         }
         if (c.fp16) {
             cJSON_AddBoolToObject(m, "knn_fp16", !r.fp16_fallback);

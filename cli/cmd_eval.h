@@ -25,7 +25,7 @@ typedef struct {
     int n_rke_sigma, is_probs, is_shuffle, vendi_rbf;
     long rke_mc, is_splits, prd_clusters, prd_angles, prd_runs, tile, bootstrap;
     unsigned long long seed;
-    const char *json, *save_stats, *prd_out, *realism_out, *labels;
+    const char *json, *save_stats, *prd_out, *realism_out, *labels, *real_labels;
 } opts;
 
 

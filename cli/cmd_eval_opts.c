@@ -45,6 +45,8 @@ static void usage(FILE *f) {
             "  --realism-out FILE.npy  per-sample realism of the first generated set\n"
             "  --labels FILE.npy   integer class of each generated row: vendi also per class and the\n"
             "                      mean over classes (dgm-eval's per-class Vendi)\n"
+            "  --real-labels FILE.npy  integer class of each real row: with --labels, fd/kid/pr/prdc also per\n"
+            "                      class (generated labels; each needs real rows) and the mean over classes\n"
             "  --tile T            rows per distance tile (1024);  --f32 / --f64  k-NN GEMM precision\n"
             "  --fp16 / --no-fp16  k-NN binary16 emulation: features, then each squared distance, rounded to\n"
             "                      fp16 (nvidia/openai); recomputed without it if a distance overflows\n"
@@ -97,7 +99,7 @@ int eval_parse_args(int argc, char **argv, opts *op) {
     enum {
         O_REAL = 256, O_FAKE, O_METRICS, O_PROFILE, O_K, O_KPR, O_KDC, O_CMP, O_COVN, O_KIDS, O_KIDM, O_KIDSEED,
         O_KIDF32, O_KIDF64, O_MMDS, O_RKES, O_RKEMC, O_VQ, O_VK, O_ISS, O_ISP, O_ISSH, O_PRDC, O_PRDA, O_PRDR,
-        O_PRDO, O_REALO, O_LABELS, O_TILE, O_F32, O_F64, O_FP16, O_NOFP16, O_BOOT, O_SEED, O_JSON, O_SAVE,
+        O_PRDO, O_REALO, O_LABELS, O_RLABELS, O_TILE, O_F32, O_F64, O_FP16, O_NOFP16, O_BOOT, O_SEED, O_JSON, O_SAVE,
         O_CMMDS, O_FDINFMIN, O_FDINFPTS
     };
     static const struct option lo[] = {
@@ -115,7 +117,7 @@ int eval_parse_args(int argc, char **argv, opts *op) {
         {"is-shuffle", no_argument, 0, O_ISSH}, {"prd-clusters", required_argument, 0, O_PRDC},
         {"prd-angles", required_argument, 0, O_PRDA}, {"prd-runs", required_argument, 0, O_PRDR},
         {"prd-out", required_argument, 0, O_PRDO}, {"realism-out", required_argument, 0, O_REALO},
-        {"labels", required_argument, 0, O_LABELS},
+        {"labels", required_argument, 0, O_LABELS}, {"real-labels", required_argument, 0, O_RLABELS},
         {"tile", required_argument, 0, O_TILE}, {"f32", no_argument, 0, O_F32}, {"f64", no_argument, 0, O_F64},
         {"fp16", no_argument, 0, O_FP16}, {"no-fp16", no_argument, 0, O_NOFP16},
         {"bootstrap", required_argument, 0, O_BOOT}, {"seed", required_argument, 0, O_SEED},
@@ -232,6 +234,7 @@ int eval_parse_args(int argc, char **argv, opts *op) {
         case O_PRDO: op->prd_out = optarg; break;
         case O_REALO: op->realism_out = optarg; break;
         case O_LABELS: op->labels = optarg; break;
+        case O_RLABELS: op->real_labels = optarg; break;
         case O_F32: op->knn_prec = 1; break;
         case O_F64: op->knn_prec = 0; break;
         case O_FP16: op->fp16 = 1; break;
@@ -277,7 +280,7 @@ int eval_parse_args(int argc, char **argv, opts *op) {
         if ((colon = strstr(file, ".npz:"))) colon[4] = '\0';
         if (cli_check_input("eval", i < 0 ? "--real" : "--fake", file)) return CLI_ERR;
     }
-    if (cli_check_input("eval", "--labels", op->labels) || cli_check_output("eval", "--json", op->json) ||
+    if (cli_check_input("eval", "--labels", op->labels) || cli_check_input("eval", "--real-labels", op->real_labels) || cli_check_output("eval", "--json", op->json) ||
         cli_check_output("eval", "--save-stats", op->save_stats) || cli_check_output("eval", "--prd-out", op->prd_out) ||
         cli_check_output("eval", "--realism-out", op->realism_out))
         return CLI_ERR;

@@ -43,9 +43,9 @@ GM_TEST(test_fd_spec_vectors) {
     CHECK_NEAR(fd.trace1, 1.36638706570203, 1e-12, 0);
     CHECK_NEAR(fd.trace2, 1.90978720071199, 1e-12, 0);
     CHECK_NEAR(fd.trace_sqrt, 1.59626005552879, 1e-12, 0);
-    CHECK(strcmp(fd.method, "eigh") == 0);
+    CHECK(strcmp(fd.method, "cholesky") == 0);
     CHECK(!fd.rank_deficient);
-    CHECK(fd.min_eig1 > 0 && fd.cond1 >= 1);
+    CHECK(isnan(fd.min_eig1) && isnan(fd.cond2));
     CHECK_OK(gm_fd(&g, &r, GM_COV_BIASED, &fd));
     CHECK_NEAR(fd.fd, 0.667101016456356, 1e-12, 0);
     /* naive Jacobi reference path */
@@ -65,6 +65,52 @@ GM_TEST(test_fd_spec_vectors) {
     gm_fdstats_free(&b);
     free(G);
     free(R);
+}
+
+/* The Cholesky path (tr sqrt from eig(L^T S2 L)) agrees with the eigen path to 1e-10 relative on
+ * correlated covariances (d = 160, n = 2000 and a near-singular S1 with n = d + 5), and falls back to it
+ * when S1 is singular (a zero variance). */
+GM_TEST(test_fd_cholesky_vs_eigh) {
+    size_t d = 160;
+    static const size_t ns[2] = {2000, 165};
+    for (int c = 0; c < 2; c++) {
+        size_t n = ns[c];
+        double *X = make_splitmix(31 + c, n, d, 1.0, 0.0, 0.6), *Y = make_splitmix(41 + c, n, d, 1.3, 0.1, 0.2);
+        for (size_t i = 0; i < n; i++) /* correlated columns */
+            for (size_t j = 1; j < d; j++) {
+                X[i * d + j] += 0.7 * X[i * d + j - 1];
+                Y[i * d + j] -= 0.4 * Y[i * d + j - 1];
+            }
+        gm_feats x = gm_feats_f64(X, n, d), y = gm_feats_f64(Y, n, d);
+        gm_fdstats a, b;
+        CHECK_OK(gm_fdstats_init(&a, d));
+        CHECK_OK(gm_fdstats_init(&b, d));
+        CHECK_OK(gm_fdstats_add(&a, &x));
+        CHECK_OK(gm_fdstats_add(&b, &y));
+        double *S1 = malloc(d * d * sizeof(double)), *S2 = malloc(d * d * sizeof(double));
+        gm_fdstats_cov(&a, GM_COV_UNBIASED, S1);
+        gm_fdstats_cov(&b, GM_COV_UNBIASED, S2);
+        gm_fd_result fc, fe;
+        CHECK_OK(gm_fd_from_moments(a.mean, S1, b.mean, S2, d, &fc));
+        CHECK_OK(gm_fd_from_moments_eigh(a.mean, S1, b.mean, S2, d, &fe));
+        CHECK(strcmp(fc.method, "cholesky") == 0 && strcmp(fe.method, "eigh") == 0);
+        CHECK_NEAR(fc.trace_sqrt, fe.trace_sqrt, 1e-10, 0);
+        CHECK_NEAR(fc.fd, fe.fd, 1e-10, 0);
+        CHECK(fc.mean_term == fe.mean_term && fc.trace1 == fe.trace1 && fc.trace2 == fe.trace2);
+        if (c == 0) { /* one zero variance: S1 singular, same answer as the eigen path */
+            for (size_t j = 0; j < d; j++) S1[5 * d + j] = S1[j * d + 5] = 0;
+            CHECK_OK(gm_fd_from_moments(a.mean, S1, b.mean, S2, d, &fc));
+            CHECK_OK(gm_fd_from_moments_eigh(a.mean, S1, b.mean, S2, d, &fe));
+            CHECK(strcmp(fc.method, "eigh") == 0);
+            CHECK(fc.fd == fe.fd && fc.min_eig1 == fe.min_eig1);
+        }
+        gm_fdstats_free(&a);
+        gm_fdstats_free(&b);
+        free(S1);
+        free(S2);
+        free(X);
+        free(Y);
+    }
 }
 
 GM_TEST(test_fd_closed_forms) {
@@ -145,6 +191,7 @@ GM_TEST(test_fd_golden) {
     /* the eigen path adds sqrt of the clipped round-off eigenvalues of a singular product (~1e-8 each) */
     CHECK_NEAR(fe.fd, fd.fd, 1e-6, 0);
     CHECK(fe.rank_deficient);
+    CHECK(strcmp(fe.method, "eigh") == 0); /* singular S1: Cholesky fails, the eigen path takes over */
     CHECK(fe.min_eig1 < 1e-10);
     gm_fdstats_free(&sa);
     gm_fdstats_free(&sb);
@@ -590,7 +637,7 @@ GM_TEST(test_bootstrap_numpy_replay) {
 }
 
 GM_TEST_MAIN({"bootstrap_numpy_replay", test_bootstrap_numpy_replay}, {"sha256", test_sha256}, {"bootstrap_and_profiles", test_bootstrap_and_profiles}, {"mt19937_choice_vectors", test_mt19937_choice_vectors}, {"fd_spec_vectors", test_fd_spec_vectors},
-             {"fd_closed_forms", test_fd_closed_forms}, {"fd_golden", test_fd_golden},
+             {"fd_closed_forms", test_fd_closed_forms}, {"fd_cholesky_vs_eigh", test_fd_cholesky_vs_eigh}, {"fd_golden", test_fd_golden},
              {"fdstats_merge", test_fdstats_merge}, {"mmd_spec_vectors", test_mmd_spec_vectors},
              {"mmd_kid_golden", test_mmd_kid_golden}, {"prdc_spec_vectors", test_prdc_spec_vectors},
              {"prdc_golden_and_tiles", test_prdc_golden_and_tiles}, {"knn_p_equals_q", test_knn_p_equals_q},

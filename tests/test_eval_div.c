@@ -246,6 +246,17 @@ GM_TEST(test_div_thread_invariance) {
     CHECK(memcmp(fr[0], fr[1], sizeof fr[0]) == 0);
     CHECK(v[0] == v[1] && mc[0] == mc[1]);
     free(F);
+    /* large enough that the parallel row normalisation and the parallel SYRK blocks run (n·d > 1e6) */
+    double *G = make_splitmix(13, 2400, 600, 1.0, 0.0, 0.2), vg[2];
+    gm_feats g = gm_feats_f64(G, 2400, 600);
+    for (int t = 0; t < 2; t++) {
+        gm_test_set_threads(t + 1);
+        CHECK_OK(gm_vendi(&g, &cs, 1, &vg[t], NULL));
+    }
+    gm_test_set_threads(2);
+    CHECK(memcmp(&vg[0], &vg[1], sizeof(double)) == 0);
+    CHECK(vg[0] > 1 && vg[0] < 600);
+    free(G);
 }
 
 GM_TEST_MAIN({"vendi_known", test_vendi_known}, {"vendi_spec_and_golden", test_vendi_spec_and_golden},

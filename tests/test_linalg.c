@@ -347,7 +347,45 @@ GM_TEST(test_order_statistics) {
     CHECK(isnan(gm_percentile_sorted(s, 0, 10)));
 }
 
-GM_TEST_MAIN({"syev_closed_form", test_syev_closed_form}, {"syev_random_paths_agree", test_syev_random_paths_agree},
+/* eigenvalues only (two-stage reduction) vs dsyevd on a random symmetric 300 x 300 matrix, and the
+ * closed form of diag(1..n) under an orthogonal similarity (a Householder reflection) */
+GM_TEST(test_syev_values) {
+    const size_t n = 300;
+    gm_rng r;
+    gm_rng_init(&r, 5, gm_rng_stream_id(GM_STREAM_SIM, 0));
+    double *A = malloc(n * n * sizeof(double)), *B = malloc(n * n * sizeof(double)), *u = malloc(n * sizeof(double));
+    double *w1 = malloc(n * sizeof(double)), *w2 = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = gm_rng_normal(&r);
+    memcpy(B, A, n * n * sizeof(double));
+    CHECK_OK(gm_la_syev(A, n, w1, 0));
+    CHECK_OK(gm_la_syev_values(B, n, w2));
+    for (size_t i = 0; i < n; i++) CHECK_NEAR(w2[i], w1[i], 0, 1e-12 * fabs(w1[n - 1]));
+    double nu = 0; /* H diag(1..n) H with H = I - 2 u u^T / u^T u */
+    for (size_t i = 0; i < n; i++) {
+        u[i] = gm_rng_normal(&r);
+        nu += u[i] * u[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t k = 0; k < n; k++) {
+                double hik = (i == k) - 2 * u[i] * u[k] / nu, hkj = (k == j) - 2 * u[k] * u[j] / nu;
+                s += hik * (double)(k + 1) * hkj;
+            }
+            A[i * n + j] = s;
+        }
+    CHECK_OK(gm_la_syev_values(A, n, w2));
+    for (size_t i = 0; i < n; i++) CHECK_NEAR(w2[i], (double)(i + 1), 0, 1e-11);
+    CHECK_OK(gm_la_syev_values(A, 0, w2));
+    free(A);
+    free(B);
+    free(u);
+    free(w1);
+    free(w2);
+}
+
+GM_TEST_MAIN({"syev_values", test_syev_values}, {"syev_closed_form", test_syev_closed_form}, {"syev_random_paths_agree", test_syev_random_paths_agree},
              {"svd_closed_form", test_svd_closed_form}, {"cholesky_and_spd_solve", test_cholesky_and_spd_solve},
              {"lu_solve", test_lu_solve}, {"products_match_loops", test_products_match_loops},
              {"alloc_failure", test_alloc_failure}, {"order_statistics", test_order_statistics})

@@ -113,15 +113,20 @@ typedef struct {
     double trace1, trace2;
     double trace_sqrt;   /* tr((S1 S2)^{1/2}) */
     double neg_eig_mass; /* Σ|μ| over the negative eigenvalues of S1^{1/2} S2 S1^{1/2} (or 0) */
-    double min_eig1, min_eig2, cond1, cond2; /* NaN when not computed (low-rank path) */
+    double min_eig1, min_eig2, cond1, cond2; /* NaN when not computed (low-rank, Cholesky paths) */
     int rank_deficient;  /* 1 when n <= d for one of the sets */
     const char *method;  /* "eigh", "lowrank", "jacobi" */
 } gm_fd_result;
 
-/* FD from means and covariances (d x d, symmetric): S1 = U diag(l) U^T (dsyevd), M = V S2 V^T with
- * V = diag(sqrt(max(l,0))) U^T, tr_sqrt = Σ sqrt(max(eig(M), 0)). */
+/* FD from means and covariances (d x d, symmetric). Cholesky path (method "cholesky"): S1 = L L^T,
+ * M = L^T S2 L, tr_sqrt = Σ sqrt(max(eig(M), 0)) with eigenvalues only; min_eig/cond are NaN. When S1 is
+ * not numerically positive definite it falls back to gm_fd_from_moments_eigh. */
 int gm_fd_from_moments(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
                        gm_fd_result *out);
+/* Eigen path (method "eigh"): S1 = U diag(l) U^T (dsyevd), M = V S2 V^T with V = diag(sqrt(max(l,0))) U^T,
+ * tr_sqrt = Σ sqrt(max(eig(M), 0)); also reports min_eig and cond of S1 and S2. Handles PSD S1. */
+int gm_fd_from_moments_eigh(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
+                            gm_fd_result *out);
 /* FD from two statistics objects with the given covariance normalisation. */
 int gm_fd_from_stats(const gm_fdstats *a, const gm_fdstats *b, gm_cov_norm norm, gm_fd_result *out);
 /* Low-rank path from raw features: tr_sqrt = ||A1 A2^T||_* with A_i the centred, scaled rows. */
@@ -264,6 +269,29 @@ typedef struct {
 } gm_vendi_classes;
 int gm_vendi_per_class(const gm_feats *x, const int64_t *labels, const gm_kernel *k, double q, gm_vendi_classes *out);
 void gm_vendi_per_class_free(gm_vendi_classes *r);
+/* Per-class FD / KID / k-NN metrics (eval_perclass.c): the metric between the real and generated rows of
+ * each class (one integer label per row of each set). Classes are the distinct generated labels, in
+ * increasing order; each must have rows in the real set (GM_EINVAL naming the label otherwise; real-only
+ * classes are ignored). values is n_classes x n_values, mean the unweighted mean over classes of each
+ * value (summed in label order). FD: 1 value (fd, gm_fd with norm). KID: 2 (mean, std; gm_kid with cfg, so
+ * a class with fewer rows than subset_size shrinks m unless cfg->strict). k-NN: 7 (precision, recall, f1
+ * with k_pr; dc_precision, dc_recall, density, coverage with k_dc; gm_knn with cfg). Free with
+ * gm_class_metrics_free (NULL-safe). Errors: GM_EINVAL, GM_ENOMEM or the metric's status, prefixed
+ * with the class label. */
+typedef struct {
+    size_t n_classes, n_values;
+    int64_t *labels;        /* n_classes distinct generated labels, increasing */
+    size_t *n_real, *n_fake; /* rows of each class in each set */
+    double *values;         /* n_classes x n_values */
+    double *mean;           /* n_values */
+} gm_class_metrics;
+int gm_fd_per_class(const gm_feats *real, const int64_t *real_labels, const gm_feats *fake,
+                    const int64_t *fake_labels, gm_cov_norm norm, gm_class_metrics *out);
+int gm_kid_per_class(const gm_feats *real, const int64_t *real_labels, const gm_feats *fake,
+                     const int64_t *fake_labels, const gm_kid_config *cfg, gm_class_metrics *out);
+int gm_knn_per_class(const gm_feats *real, const int64_t *real_labels, const gm_feats *fake,
+                     const int64_t *fake_labels, const gm_knn_config *cfg, gm_class_metrics *out);
+void gm_class_metrics_free(gm_class_metrics *r);
 /* Vendi of a given PSD kernel matrix (n x n, k_ii = 1). */
 int gm_vendi_from_kernel(const double *K, size_t n, double q, double *out);
 /* ||K/n||_F² for each of n_sigma Gaussian bandwidths, exact by tiles (one pass). */

@@ -1,6 +1,6 @@
 /* _genmix.c — the genmix CPython extension module: module definition, genmix.Error, conversion helpers
  * (NumPy arrays -> gm_feats without copies when the layout allows), status -> exception mapping.
- * The metric, mixing and model functions live in py_eval.c and py_mix.c; numerics are the C library's.
+ * The metric, mixing and model functions live in py_eval.c and py_mix.c, genmix.align in py_align.c; numerics are the C library's.
  * Owns: the module object and the genmix.Error type. Thread safety: all entry points hold the GIL except
  * inside the library calls they make (which touch only memory the call owns or has guarded). */
 #define GM_PY_MAIN
@@ -188,6 +188,7 @@ PyMODINIT_FUNC PyInit__genmix(void) {
     if (PyModule_AddStringConstant(m, "__version__", gm_version()) < 0) goto fail;
     if (PyModule_AddFunctions(m, gm_py_eval_methods) < 0 || gm_py_eval_init(m) < 0) goto fail;
     if (PyModule_AddFunctions(m, gm_py_mix_methods) < 0 || gm_py_mix_init(m) < 0) goto fail;
+    if (PyModule_AddFunctions(m, gm_py_align_methods) < 0) goto fail;
     return m;
 fail:
     Py_DECREF(m);

@@ -106,18 +106,130 @@ static int fd_compute(const gm_feats *r, const gm_feats *g, const gm_eval_profil
     return rc;
 }
 
+/* ---- per class (labels=) --------------------------------------------------------------------------- */
+
+typedef enum { PC_FD = 0, PC_KID = 1, PC_PR = 2, PC_PRDC = 3 } pc_kind;
+
+/* labels = (real_labels, fake_labels): two 1-D integer arrays of n_real / n_fake entries, as int64. */
+static int pc_labels(PyObject *lo, size_t nr, size_t nf, PyArrayObject **a, PyArrayObject **b) {
+    *a = *b = NULL;
+    if (!PySequence_Check(lo) || PySequence_Size(lo) != 2) {
+        PyErr_SetString(PyExc_ValueError, "labels must be a pair (real_labels, fake_labels)");
+        return -1;
+    }
+    PyObject *items[2] = {PySequence_GetItem(lo, 0), PySequence_GetItem(lo, 1)};
+    PyArrayObject **outs[2] = {a, b};
+    size_t want[2] = {nr, nf};
+    const char *names[2] = {"real_labels", "fake_labels"};
+    int rc = 0;
+    for (int i = 0; i < 2 && !rc; i++) {
+        PyArrayObject *t = items[i] ? (PyArrayObject *)PyArray_FROM_OF(items[i], 0) : NULL;
+        if (!t) {
+            rc = -1;
+            break;
+        }
+        if (!PyArray_ISINTEGER(t) && !PyArray_ISBOOL(t)) {
+            PyErr_Format(PyExc_ValueError, "%s: expected an integer array", names[i]);
+            rc = -1;
+        } else if (PyArray_NDIM(t) != 1 || (size_t)PyArray_DIM(t, 0) != want[i]) {
+            PyErr_Format(PyExc_ValueError, "%s: expected a 1-D array of %zu labels (one per row)", names[i], want[i]);
+            rc = -1;
+        } else if (!(*outs[i] = (PyArrayObject *)PyArray_FromAny((PyObject *)t, PyArray_DescrFromType(NPY_INT64), 1,
+                                                                  1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED |
+                                                                         NPY_ARRAY_FORCECAST,
+                                                                  NULL))) {
+            rc = -1;
+        }
+        Py_DECREF(t);
+    }
+    Py_XDECREF(items[0]);
+    Py_XDECREF(items[1]);
+    if (rc) {
+        Py_CLEAR(*a);
+        Py_CLEAR(*b);
+    }
+    return rc;
+}
+
+/* {"labels", "n_real", "n_fake": arrays; each value key: per-class array; "class_mean": {key: mean}}. */
+static PyObject *pc_result(const gm_class_metrics *m, pc_kind kind) {
+    static const char *keys[4][4] = {{"value"}, {"mean", "std"}, {"precision", "recall", "f1"},
+                                     {"precision", "recall", "density", "coverage"}};
+    static const int col[4][4] = {{0}, {0, 1}, {0, 1, 2}, {3, 4, 5, 6}};
+    static const int nk[4] = {1, 2, 3, 4};
+    npy_intp nc = (npy_intp)m->n_classes;
+    PyObject *res = PyDict_New(), *means = PyDict_New();
+    PyObject *lab = PyArray_SimpleNew(1, &nc, NPY_INT64), *nr = PyArray_SimpleNew(1, &nc, NPY_INT64),
+             *nf = PyArray_SimpleNew(1, &nc, NPY_INT64);
+    int bad = !res || !means || !lab || !nr || !nf;
+    for (npy_intp c = 0; c < nc && !bad; c++) {
+        ((int64_t *)PyArray_DATA((PyArrayObject *)lab))[c] = m->labels[c];
+        ((int64_t *)PyArray_DATA((PyArrayObject *)nr))[c] = (int64_t)m->n_real[c];
+        ((int64_t *)PyArray_DATA((PyArrayObject *)nf))[c] = (int64_t)m->n_fake[c];
+    }
+    bad = bad || PyDict_SetItemString(res, "labels", lab) || PyDict_SetItemString(res, "n_real", nr) ||
+          PyDict_SetItemString(res, "n_fake", nf);
+    for (int k = 0; k < nk[kind] && !bad; k++) {
+        PyObject *v = PyArray_SimpleNew(1, &nc, NPY_FLOAT64);
+        if (!v) {
+            bad = 1;
+            break;
+        }
+        for (npy_intp c = 0; c < nc; c++)
+            ((double *)PyArray_DATA((PyArrayObject *)v))[c] = m->values[(size_t)c * m->n_values + (size_t)col[kind][k]];
+        bad = PyDict_SetItemString(res, keys[kind][k], v) || gm_py_setf(means, keys[kind][k], m->mean[col[kind][k]]);
+        Py_DECREF(v);
+    }
+    bad = bad || PyDict_SetItemString(res, "class_mean", means);
+    Py_XDECREF(lab);
+    Py_XDECREF(nr);
+    Py_XDECREF(nf);
+    Py_XDECREF(means);
+    if (bad) Py_CLEAR(res);
+    return res;
+}
+
+/* The metric per class of r / g (labels as pc_labels reads them); the GIL is released for the computation. */
+static PyObject *pc_run(pc_kind kind, const gm_feats *r, const gm_feats *g, PyObject *labels, gm_cov_norm norm,
+                        const gm_kid_config *kc, const gm_knn_config *nc) {
+    PyArrayObject *la, *lb;
+    if (pc_labels(labels, r->n, g->n, &la, &lb)) return NULL;
+    const int64_t *lr = PyArray_DATA(la), *lf = PyArray_DATA(lb);
+    gm_class_metrics m;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS;
+    if (kind == PC_FD)
+        rc = gm_fd_per_class(r, lr, g, lf, norm, &m);
+    else if (kind == PC_KID)
+        rc = gm_kid_per_class(r, lr, g, lf, kc, &m);
+    else
+        rc = gm_knn_per_class(r, lr, g, lf, nc, &m);
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(la);
+    Py_DECREF(lb);
+    if (rc) return gm_py_raise(rc);
+    PyObject *res = pc_result(&m, kind);
+    gm_class_metrics_free(&m);
+    return res;
+}
+
 static PyObject *py_fd(PyObject *self, PyObject *args, PyObject *kw) {
-    static char *kwl[] = {"real", "fake", "profile", "cov_norm", "details", NULL};
-    PyObject *ro, *fo;
+    static char *kwl[] = {"real", "fake", "profile", "cov_norm", "details", "labels", NULL};
+    PyObject *ro, *fo, *labels = Py_None;
     const char *profile = "genmix", *cn = NULL;
     int details = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$zzp:fd", kwl, &ro, &fo, &profile, &cn, &details)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$zzpO:fd", kwl, &ro, &fo, &profile, &cn, &details, &labels))
+        return NULL;
     gm_eval_profile p;
     if (get_profile(profile, &p) || parse_cov_norm(cn, &p.cov_norm)) return NULL;
     gm_feats r, g;
     PyArrayObject *hr = NULL, *hg = NULL;
     PyObject *res = NULL;
     if (gm_py_feats(ro, "real", &r, &hr) || gm_py_feats(fo, "fake", &g, &hg) || same_d(&r, &g)) goto done;
+    if (labels != Py_None) {
+        res = pc_run(PC_FD, &r, &g, labels, p.cov_norm, NULL, NULL);
+        goto done;
+    }
     gm_fd_result fd;
     int rc;
     Py_BEGIN_ALLOW_THREADS rc = fd_compute(&r, &g, &p, p.cov_norm, &fd);
@@ -491,12 +603,13 @@ done:
 
 static PyObject *py_kid(PyObject *self, PyObject *args, PyObject *kw) {
     static char *kwl[] = {"real", "fake", "profile", "subsets", "subset_size", "seed", "f32", "strict",
-                          "per_subset", NULL};
+                          "per_subset", "labels", NULL};
     PyObject *ro, *fo, *so = Py_None, *mo = Py_None, *seo = Py_None, *f32o = Py_None, *sto = Py_None, *res = NULL;
+    PyObject *labels = Py_None;
     const char *profile = "genmix";
     int want_per = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$zOOOOOp:kid", kwl, &ro, &fo, &profile, &so, &mo, &seo, &f32o,
-                                     &sto, &want_per))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$zOOOOOpO:kid", kwl, &ro, &fo, &profile, &so, &mo, &seo, &f32o,
+                                     &sto, &want_per, &labels))
         return NULL;
     gm_eval_profile p;
     if (get_profile(profile, &p)) return NULL;
@@ -514,6 +627,10 @@ static PyObject *py_kid(PyObject *self, PyObject *args, PyObject *kw) {
     PyArrayObject *hr = NULL, *hg = NULL;
     double *per = NULL;
     if (gm_py_feats(ro, "real", &r, &hr) || gm_py_feats(fo, "fake", &g, &hg) || same_d(&r, &g)) goto done;
+    if (labels != Py_None) {
+        res = pc_run(PC_KID, &r, &g, labels, GM_COV_UNBIASED, &kc, NULL);
+        goto done;
+    }
     if (!(per = PyMem_Malloc(kc.subsets * sizeof(double)))) {
         PyErr_NoMemory();
         goto done;
@@ -617,13 +734,13 @@ static int knn_config(const knn_args *a, int want_pr, int want_dc, int in_f32, g
 }
 
 static PyObject *knn_common(PyObject *args, PyObject *kw, int want_pr, int want_dc, const char *fname) {
-    static char *kwl[] = {"real", "fake", "k", "profile", "cmp", "f32", "fp16", "tile", "seed", NULL};
-    PyObject *ro, *fo, *res = NULL;
+    static char *kwl[] = {"real", "fake", "k", "profile", "cmp", "f32", "fp16", "tile", "seed", "labels", NULL};
+    PyObject *ro, *fo, *res = NULL, *labels = Py_None;
     knn_args a = {Py_None, Py_None, Py_None, Py_None, Py_None, "genmix", 0};
     char fmt[64];
-    snprintf(fmt, sizeof fmt, "OO|O$zOOOOK:%s", fname);
+    snprintf(fmt, sizeof fmt, "OO|O$zOOOOKO:%s", fname);
     if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwl, &ro, &fo, &a.k, &a.profile, &a.cmp_o, &a.f32, &a.fp16,
-                                     &a.tile, &a.seed))
+                                     &a.tile, &a.seed, &labels))
         return NULL;
     gm_feats r, g;
     PyArrayObject *hr = NULL, *hg = NULL;
@@ -632,6 +749,10 @@ static PyObject *knn_common(PyObject *args, PyObject *kw, int want_pr, int want_
     if (gm_py_feats(ro, "real", &r, &hr) || gm_py_feats(fo, "fake", &g, &hg) || same_d(&r, &g) ||
         knn_config(&a, want_pr, want_dc, !r.is_f64 && !g.is_f64, &p, &c))
         goto done;
+    if (labels != Py_None) { /* per class: no subsampling (each class is usually small) */
+        res = pc_run(want_pr ? PC_PR : PC_PRDC, &r, &g, labels, GM_COV_UNBIASED, NULL, &c);
+        goto done;
+    }
     gm_knn_result out;
     int rc = GM_OK;
     Py_BEGIN_ALLOW_THREADS gm_feats rf = r, ff = g;
@@ -1077,14 +1198,18 @@ done:
 #define PROFILES "'genmix' (default), 'torch-fidelity', 'clean-fid', 'prdc', 'dgm-eval', 'nvidia', 'openai'"
 
 PyDoc_STRVAR(fd_doc,
-             "fd(real, fake, *, profile='genmix', cov_norm=None, details=False) -> float\n\n"
+             "fd(real, fake, *, profile='genmix', cov_norm=None, details=False, labels=None) -> float\n\n"
              "Frechet distance ||mu_r - mu_g||^2 + tr(S_r) + tr(S_g) - 2 tr((S_r S_g)^{1/2}) between two N x D\n"
              "feature sets (float32/float64 rows; statistics in float64). cov_norm 'unbiased' (M2/(n-1), default)\n"
              "or 'biased' (M2/n). tr sqrt from the eigenvalues of S_r^{1/2} S_g S_r^{1/2} (negative ones\n"
              "clipped to 0), or the nuclear norm of the centred cross-product when both n < D (low-rank path).\n"
              "profile: " PROFILES " (torch-fidelity and clean-fid round the means to float32; nvidia divides by n).\n"
              "details=True returns a dict (value, mean_term, trace_real, trace_gen, trace_sqrt, neg_eig_mass, ...)\n"
-             "with the keys of `genmix eval --json`. Equal to the CLI's value bit for bit.");
+             "with the keys of `genmix eval --json`. Equal to the CLI's value bit for bit. S_r = L L^T (Cholesky)\n"
+             "gives tr sqrt from the eigenvalues of L^T S_g L (eigenvalues only); the eigen path when S_r is singular.\n"
+             "labels=(real_labels, fake_labels): 1-D integer arrays (one class per row); the metric of each generated\n"
+             "label between that class's real and generated rows (each class needs real rows), returned as arrays\n"
+             "per class with 'labels', 'n_real', 'n_fake' and 'class_mean' (unweighted means); key 'value'.");
 PyDoc_STRVAR(fd_stats_doc,
              "fd_stats(a, b, *, profile='genmix', cov_norm=None, details=False) -> float\n\n"
              "Frechet distance from statistics: a and b are each a FeatureStats (covariance M2/(n-1), or M2/n\n"
@@ -1092,32 +1217,43 @@ PyDoc_STRVAR(fd_stats_doc,
              "pytorch-fid / clean-fid reference statistics), used as given.");
 PyDoc_STRVAR(kid_doc,
              "kid(real, fake, *, profile='genmix', subsets=100, subset_size=1000, seed=2020, f32=None, strict=None,\n"
-             "    per_subset=False) -> dict\n\n"
+             "    per_subset=False, labels=None) -> dict\n\n"
              "Kernel Inception Distance: mean and std (ddof 0) over `subsets` subsets of unbiased MMD^2 with the\n"
              "cubic polynomial kernel k(x, y) = (x.y / D + 1)^3. Subset s draws idx_fake = choice(n_fake, m) then\n"
              "idx_real = choice(n_real, m) from one numpy RandomState(seed) stream, exactly as torch-fidelity.\n"
              "If a set is smaller than subset_size, m shrinks to it (strict=True raises instead, torch-fidelity).\n"
              "f32=True: float32 kernel arithmetic (torch-fidelity / clean-fid profiles). Returns {'mean', 'std',\n"
-             "'subsets', 'subset_size', 'shrunk', 'arithmetic'[, 'per_subset']}. KID < 0 is a valid value.");
+             "'subsets', 'subset_size', 'shrunk', 'arithmetic'[, 'per_subset']}. KID < 0 is a valid value.\n"
+             "labels=(real_labels, fake_labels): 1-D integer arrays (one class per row); the metric of each generated\n"
+             "label between that class's real and generated rows (each class needs real rows), returned as arrays\n"
+             "per class with 'labels', 'n_real', 'n_fake' and 'class_mean' (unweighted means); keys 'mean', 'std'.");
 PyDoc_STRVAR(mmd_doc,
              "mmd(x, y, *, sigma=10.0, kernel='rbf', estimator='unbiased') -> float\n\n"
              "Squared MMD between full sets (sizes may differ), float64. kernel 'rbf': k = exp(-||x-y||^2/(2 sigma^2));\n"
              "'poly3': (x.y/D + 1)^3. estimator 'unbiased' (diagonals excluded within each set), 'ustat' or 'biased'\n"
              "(V-statistic).");
 PyDoc_STRVAR(pr_doc,
-             "pr(real, fake, k=None, *, profile='genmix', cmp=None, f32=None, fp16=None, tile=None, seed=0) -> dict\n\n"
+             "pr(real, fake, k=None, *, profile='genmix', cmp=None, f32=None, fp16=None, tile=None, seed=0,\n"
+             "   labels=None) -> dict\n\n"
              "Improved precision/recall (Kynkaanniemi et al. 2019): precision = fraction of generated rows inside\n"
              "some real k-NN ball (d(g, r) <= r_k(r) with cmp 'le', default; 'lt' for '<'), recall = the same\n"
              "with the roles swapped. k defaults to 3 (profile). Euclidean distances from float64 GEMM (f32=True:\n"
-             "float32 dot products, as torch-fidelity). Returns {'precision', 'recall', 'f1', 'k', 'cmp'}.");
+             "float32 dot products, as torch-fidelity). Returns {'precision', 'recall', 'f1', 'k', 'cmp'}.\n"
+             "labels=(real_labels, fake_labels): 1-D integer arrays (one class per row); the metric of each generated\n"
+             "label between that class's real and generated rows (each class needs real rows), returned as arrays\n"
+             "per class with 'labels', 'n_real', 'n_fake' and 'class_mean' (unweighted means).");
 PyDoc_STRVAR(prdc_doc,
-             "prdc(real, fake, k=None, *, profile='genmix', cmp=None, f32=None, fp16=None, tile=None, seed=0) -> dict\n\n"
+             "prdc(real, fake, k=None, *, profile='genmix', cmp=None, f32=None, fp16=None, tile=None, seed=0,\n"
+             "     labels=None) -> dict\n\n"
              "Precision, recall, density and coverage of Naeem et al. 2020 as prdc.compute_prdc(real_features,\n"
              "fake_features, nearest_k) computes them: k (nearest_k) defaults to 5, '<' comparisons; density =\n"
              "(1/(k M)) sum_j #{i : d(g_j, r_i) < r_k(r_i)}, coverage = fraction of real rows whose nearest\n"
              "generated row is inside their k-NN ball. profile='prdc' also uses float32 distances for float32\n"
              "input; 'dgm-eval' subsamples to 10 000 rows with `seed`. Returns {'precision', 'recall', 'density',\n"
-             "'coverage', 'k', 'cmp'}.");
+             "'coverage', 'k', 'cmp'}.\n"
+             "labels=(real_labels, fake_labels): 1-D integer arrays (one class per row); the metric of each generated\n"
+             "label between that class's real and generated rows (each class needs real rows), returned as arrays\n"
+             "per class with 'labels', 'n_real', 'n_fake' and 'class_mean' (unweighted means) (no subsampling per class).");
 PyDoc_STRVAR(prd_doc,
              "prd(real, fake, *, clusters=20, angles=1001, runs=10, seed=0) -> dict\n\n"
              "PRD curves (Sajjadi et al. 2018): k-means (k-means++, 10 restarts, 100 Lloyd iterations) on the union,\n"

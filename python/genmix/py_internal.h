@@ -49,5 +49,6 @@ int gm_py_eval_init(PyObject *m);
 int gm_py_mix_init(PyObject *m);
 extern PyMethodDef gm_py_eval_methods[];
 extern PyMethodDef gm_py_mix_methods[];
+extern PyMethodDef gm_py_align_methods[];
 
 #endif /* GM_PY_INTERNAL_H */

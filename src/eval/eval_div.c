@@ -71,15 +71,22 @@ int gm_vendi(const gm_feats *x, const gm_kernel *k, double q, double *out, size_
     if (!X || !A || !w) goto done;
     gm_feats_rows_f64(x, 0, n, X);
     if (k->kind == GM_KERNEL_COSINE) {
-        for (size_t i = 0; i < n; i++) {
-            double s = 0;
-            for (size_t j = 0; j < d; j++) s += X[i * d + j] * X[i * d + j];
+        long zero_row = -1; /* rows are independent: the bits do not depend on the thread count */
+#pragma omp parallel for schedule(static) if (n * d > 1000000)
+        for (long i = 0; i < (long)n; i++) {
+            double s = 0, *xi = X + (size_t)i * d;
+            for (size_t j = 0; j < d; j++) s += xi[j] * xi[j];
             if (s == 0) {
-                rc = gm_set_error(GM_EINVAL, "Vendi (cosine): row %zu is all zeros", i);
-                goto done;
+#pragma omp critical(gm_vendi_zero)
+                if (zero_row < 0 || i < zero_row) zero_row = i;
+                continue;
             }
             s = 1 / sqrt(s);
-            for (size_t j = 0; j < d; j++) X[i * d + j] *= s;
+            for (size_t j = 0; j < d; j++) xi[j] *= s;
+        }
+        if (zero_row >= 0) {
+            rc = gm_set_error(GM_EINVAL, "Vendi (cosine): row %ld is all zeros", zero_row);
+            goto done;
         }
         if (dual)
             gm_la_dsyrk_tn(n, d, X, A);
@@ -89,7 +96,7 @@ int gm_vendi(const gm_feats *x, const gm_kernel *k, double q, double *out, size_
         gm_kernel_matrix(A, X, n, X, n, d, k);
     }
     for (size_t i = 0; i < m * m; i++) A[i] /= (double)n;
-    if ((rc = gm_la_syev(A, m, w, 0))) goto done;
+    if ((rc = gm_la_syev_values(A, m, w))) goto done;
     size_t c = clamp_eigs(w, m, n);
     if (n_clamped) *n_clamped = c;
     *out = vendi_entropy(w, m, q);

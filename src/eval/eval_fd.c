@@ -127,17 +127,82 @@ static void naive_nt(size_t m, size_t n, size_t k, const double *A, const double
         }
 }
 
-static int fd_moments_impl(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
-                           gm_fd_result *out, int fast) {
-    GM_ASSERT(mu1 && S1 && mu2 && S2 && out);
+/* mean term and traces (shared by both paths) */
+static void fd_terms(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
+                     gm_fd_result *out) {
     memset(out, 0, sizeof *out);
-    if (d == 0) GM_FAIL(GM_EINVAL, "FD: dimension 0");
     for (size_t i = 0; i < d; i++) {
         double t = mu1[i] - mu2[i];
         out->mean_term += t * t;
         out->trace1 += S1[i * d + i];
         out->trace2 += S2[i * d + i];
     }
+}
+
+/* tr_sqrt from the eigenvalues of M (symmetrised in place, destroyed); fd and its finiteness. fast: 0
+ * Jacobi, 1 dsyevd, 2 dsyevd_2stage. */
+static int fd_finish(double *M, double *w, size_t d, int fast, gm_fd_result *out) {
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i + 1; j < d; j++) {
+            double a = 0.5 * (M[i * d + j] + M[j * d + i]);
+            M[i * d + j] = M[j * d + i] = a;
+        }
+    int rc = fast == 2 ? gm_la_syev_values(M, d, w) : (fast ? gm_la_syev : gm_la_syev_ref)(M, d, w, 0);
+    if (rc) return rc;
+    for (size_t i = 0; i < d; i++) {
+        if (w[i] > 0)
+            out->trace_sqrt += sqrt(w[i]);
+        else
+            out->neg_eig_mass -= w[i];
+    }
+    out->fd = out->mean_term + out->trace1 + out->trace2 - 2 * out->trace_sqrt;
+    if (!isfinite(out->fd)) return gm_set_error(GM_ENUMERIC, "FD is not finite (NaN/Inf in the statistics?)");
+    return GM_OK;
+}
+
+/* Cholesky path: S1 = L L^T, so S1 S2 is similar to M = L^T S2 L (symmetric PSD) and tr sqrt(S1 S2) =
+ * Σ sqrt(eig(M)): one Cholesky, two products and one eigenvalues-only solve (no eigenvectors).
+ * GM_ENUMERIC (message cleared by the caller) when S1 is not numerically positive definite. The
+ * Cholesky runs on one thread of an active parallel region (as gm_la_syev), so the bits do not depend
+ * on the thread count. min_eig and cond are not computed on this path (NaN). */
+static int fd_cholesky(const double *S1, const double *S2, size_t d, gm_fd_result *out) {
+    size_t dd = d * d;
+    double *L = gm_malloc(dd * sizeof(double)), *K = gm_malloc(dd * sizeof(double));
+    double *T = gm_malloc(dd * sizeof(double)), *w = gm_malloc(d * sizeof(double));
+    int rc = GM_ENOMEM;
+    if (!L || !K || !T || !w) goto done;
+    memcpy(L, S1, dd * sizeof(double));
+#ifdef _OPENMP
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp master
+        rc = gm_la_cholesky(L, d);
+    }
+#else
+    rc = gm_la_cholesky(L, d);
+#endif
+    if (rc) goto done;
+    for (size_t i = 0; i < d; i++) /* K = L^T (row-major, zero below the diagonal) */
+        for (size_t j = 0; j < d; j++) K[i * d + j] = j >= i ? L[j * d + i] : 0.0;
+    gm_la_dgemm_nn(d, d, d, K, S2, T);             /* T = L^T S2 */
+    gm_la_dgemm_nt(d, d, d, 1.0, T, K, 0.0, L);    /* M = T L (L no longer needed) */
+    out->min_eig1 = out->min_eig2 = out->cond1 = out->cond2 = NAN;
+    rc = fd_finish(L, w, d, 2, out); /* two-stage eigenvalues-only solver */
+    out->method = "cholesky";
+done:
+    gm_free(L);
+    gm_free(K);
+    gm_free(T);
+    gm_free(w);
+    return rc;
+}
+
+static int fd_moments_impl(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
+                           gm_fd_result *out, int fast) {
+    GM_ASSERT(mu1 && S1 && mu2 && S2 && out);
+    memset(out, 0, sizeof *out);
+    if (d == 0) GM_FAIL(GM_EINVAL, "FD: dimension 0");
+    fd_terms(mu1, S1, mu2, S2, d, out);
     size_t dd = d * d;
     double *U = gm_malloc(dd * sizeof(double)), *T = gm_malloc(dd * sizeof(double));
     double *M = gm_malloc(dd * sizeof(double)), *w = gm_malloc(d * sizeof(double));
@@ -177,26 +242,8 @@ static int fd_moments_impl(const double *mu1, const double *S1, const double *mu
         naive_nn(d, d, d, U, S2, T);
         naive_nt(d, d, d, T, U, M);
     }
-    for (size_t i = 0; i < d; i++)
-        for (size_t j = i + 1; j < d; j++) {
-            double a = 0.5 * (M[i * d + j] + M[j * d + i]);
-            M[i * d + j] = M[j * d + i] = a;
-        }
-    rc = (fast ? gm_la_syev : gm_la_syev_ref)(M, d, mu, 0);
-    if (rc) goto fail;
-    for (size_t i = 0; i < d; i++) {
-        if (mu[i] > 0)
-            out->trace_sqrt += sqrt(mu[i]);
-        else
-            out->neg_eig_mass -= mu[i];
-    }
-    out->fd = out->mean_term + out->trace1 + out->trace2 - 2 * out->trace_sqrt;
     out->method = fast ? "eigh" : "jacobi";
-    if (!isfinite(out->fd)) {
-        rc = gm_set_error(GM_ENUMERIC, "FD is not finite (NaN/Inf in the statistics?)");
-        goto fail;
-    }
-    rc = GM_OK;
+    rc = fd_finish(M, mu, d, fast, out);
 fail:
     gm_free(U);
     gm_free(T);
@@ -208,6 +255,19 @@ fail:
 
 int gm_fd_from_moments(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
                        gm_fd_result *out) {
+    GM_ASSERT(mu1 && S1 && mu2 && S2 && out);
+    memset(out, 0, sizeof *out);
+    if (d == 0) GM_FAIL(GM_EINVAL, "FD: dimension 0");
+    fd_terms(mu1, S1, mu2, S2, d, out);
+    int rc = fd_cholesky(S1, S2, d, out);
+    if (rc != GM_ENUMERIC || out->method != NULL) return rc;
+    /* S1 not positive definite (or non-finite): the eigen path, which handles PSD S1 */
+    gm_clear_error();
+    return fd_moments_impl(mu1, S1, mu2, S2, d, out, 1);
+}
+
+int gm_fd_from_moments_eigh(const double *mu1, const double *S1, const double *mu2, const double *S2, size_t d,
+                            gm_fd_result *out) {
     return fd_moments_impl(mu1, S1, mu2, S2, d, out, 1);
 }
 

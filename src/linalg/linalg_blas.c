@@ -93,9 +93,10 @@ static void mirror_upper(double *C, size_t n) {
         for (size_t j = 0; j < i; j++) C[i * n + j] = C[j * n + i];
 }
 
-/* Upper trapezoid by row blocks: C[I, I0:] = A[:, I]^T A[:, I0:] (round-robin blocks balance the work). */
+/* Upper trapezoid by row blocks: C[I, I0:] = A[:, I]^T A[:, I0:]. The blocks shrink with I: a dynamic
+ * schedule (largest first) balances them; each block is one call, so the bits do not depend on it. */
 void gm_la_dsyrk_tn(size_t n, size_t d, const double *A, double *C) {
-#pragma omp parallel for schedule(static, 1) if ((double)d * (double)d * (double)n > PAR_MNK)
+#pragma omp parallel for schedule(dynamic, 1) if ((double)d * (double)d * (double)n > PAR_MNK)
     for (long b = 0; b < (long)nblocks(d); b++) {
         size_t r0 = (size_t)b * RB, r = d - r0 < RB ? d - r0 : RB;
 #ifdef GM_HAVE_BLAS
@@ -115,7 +116,7 @@ void gm_la_dsyrk_tn(size_t n, size_t d, const double *A, double *C) {
 
 /* C[I, I0:] = A_I A_{I0:}^T */
 void gm_la_dsyrk_nt(size_t n, size_t d, const double *A, double *C) {
-#pragma omp parallel for schedule(static, 1) if ((double)n * (double)n * (double)d > PAR_MNK)
+#pragma omp parallel for schedule(dynamic, 1) if ((double)n * (double)n * (double)d > PAR_MNK)
     for (long b = 0; b < (long)nblocks(n); b++) {
         size_t r0 = (size_t)b * RB, r = n - r0 < RB ? n - r0 : RB;
 #ifdef GM_HAVE_BLAS
@@ -134,7 +135,7 @@ void gm_la_dsyrk_nt(size_t n, size_t d, const double *A, double *C) {
 }
 
 void gm_la_ssyrk_nt(size_t n, size_t d, const float *A, float *C) {
-#pragma omp parallel for schedule(static, 1) if ((double)n * (double)n * (double)d > PAR_MNK)
+#pragma omp parallel for schedule(dynamic, 1) if ((double)n * (double)n * (double)d > PAR_MNK)
     for (long b = 0; b < (long)nblocks(n); b++) {
         size_t r0 = (size_t)b * RB, r = n - r0 < RB ? n - r0 : RB;
 #ifdef GM_HAVE_BLAS

@@ -108,6 +108,29 @@ int gm_la_syev(double *A, size_t n, double *w, int vecs) {
 #endif
 }
 
+int gm_la_syev_values_ref(double *A, size_t n, double *w) { return gm_la_syev_ref(A, n, w, 0); }
+
+int gm_la_syev_values(double *A, size_t n, double *w) {
+#ifdef GM_HAVE_BLAS
+    GM_ASSERT((A && w) || n == 0);
+    if (n == 0) return GM_OK;
+    lapack_int info = 0; /* one thread of an active parallel region, as in gm_la_syev */
+#ifdef _OPENMP
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp master
+        info = LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', (lapack_int)n, A, (lapack_int)n, w);
+    }
+#else
+    info = LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', (lapack_int)n, A, (lapack_int)n, w);
+#endif
+    if (info != 0) GM_FAIL(GM_ENUMERIC, "dsyevd_2stage failed (info %d) on a %zu x %zu matrix", (int)info, n, n);
+    return GM_OK;
+#else
+    return gm_la_syev_values_ref(A, n, w);
+#endif
+}
+
 int gm_la_svd_values_ref(double *A, size_t m, size_t n, double *s) {
     size_t r = m < n ? m : n;
     if (r == 0) return GM_OK;
