@@ -46,6 +46,7 @@ gm_gan_config gm_gan_config_default(void) {
     c.ema_decay = 0.999f;
     c.ema_start = 500;
     c.spectral_norm = 1;
+    c.critic_gain = 1;
     c.data = GM_TOY_8GAUSS;
     return c;
 }
@@ -59,8 +60,8 @@ static int check_cfg(const gm_gan_config *c) {
     if ((unsigned)c->objective >= GM_GAN_COUNT) GM_FAIL(GM_EINVAL, "gan: unknown objective %d", (int)c->objective);
     if (!(c->lambda > 0) || !isfinite(c->lambda)) GM_FAIL(GM_EINVAL, "gan: lambda = %g must be finite and > 0", (double)c->lambda);
     if (c->dim_z < 1 || c->hidden < 1 || c->batch < 1 || c->n_critic < 1 || c->dim_z > 4096 || c->hidden > 8192 ||
-        c->batch > 65536 || c->n_critic > 100)
-        GM_FAIL(GM_EINVAL, "gan: dim_z, hidden, batch and n_critic must be positive (and sane)");
+        c->batch > 65536 || c->n_critic > 100 || !(c->critic_gain > 0 && c->critic_gain <= 1e6f))
+        GM_FAIL(GM_EINVAL, "gan: dim_z, hidden, batch, n_critic and critic_gain must be positive (and sane)");
     if (!(c->lr_g > 0) || !(c->lr_d > 0) || !(c->ema_decay >= 0 && c->ema_decay < 1) || c->ema_start < 0 || c->pretrain < 0)
         GM_FAIL(GM_EINVAL, "gan: learning rates must be > 0 and the EMA decay in [0, 1)");
     if (gm_toy_name(c->data) == NULL) GM_FAIL(GM_EINVAL, "gan: unknown data set %d", (int)c->data);
@@ -161,7 +162,7 @@ static gm_var *D_fwd(gm_gan *g, gm_var *x, int frozen) {
         h = gm_op_linear(t, h, w, b);
         if (k < 2) h = gm_op_act(t, h, GM_ACT_LEAKY_RELU, 0.2f);
     }
-    return h;
+    return g->cfg.critic_gain != 1 ? gm_op_scale(t, h, g->cfg.critic_gain, 0) : h;
 }
 
 static void draw_noise(gm_gan *g, uint64_t idx) {
@@ -177,6 +178,19 @@ static float threshold(const gm_gan_config *c) {
     case GM_GAN_PR_DUAL: return c->lambda / 2;
     default: return 0;
     }
+}
+
+static int cmp_f(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+/* 5 %, 50 %, 95 % quantiles (nearest rank) of n floats, sorted in scratch (n floats) */
+static void quantiles_f(const float *v, size_t n, float *scratch, float q[3]) {
+    memcpy(scratch, v, n * sizeof(float));
+    qsort(scratch, n, sizeof(float), cmp_f);
+    q[0] = scratch[(size_t)(0.05 * (double)(n - 1) + 0.5)];
+    q[1] = scratch[(size_t)(0.50 * (double)(n - 1) + 0.5)];
+    q[2] = scratch[(size_t)(0.95 * (double)(n - 1) + 0.5)];
 }
 
 int gm_gan_step(gm_gan *g, gm_gan_status *st) {
@@ -230,6 +244,14 @@ int gm_gan_step(gm_gan *g, gm_gan_status *st) {
     float thr = threshold(c);
     size_t nr = 0, nf = 0;
     for (size_t i = 0; i < B; i++) nr += vr->val[i] > thr, nf += vf->val[i] > thr;
+    size_t ncl = 0, nact = 0;
+    for (size_t i = 0; i < B; i++) {
+        double vi = vf->val[i];
+        ncl += vi <= -2;
+        nact += vi > -2 && vi < 5 && (double)c->lambda * gm_prdiv_chi2_ratio(vi) < 1;
+    }
+    float vq[3];
+    quantiles_f(vf->val, B, g->z, vq); /* g->z (batch*dim_z >= batch floats) is free now */
     gm_optim_step(&g->opt_g, g->P.val + g->P.info[T_G].offset, gslab, c->lr_g);
     g->step++;
     if (g->step <= c->ema_start) memcpy(T(g, T_EMA), T(g, T_G), g->n_g * sizeof(float));
@@ -241,6 +263,9 @@ int gm_gan_step(gm_gan *g, gm_gan_status *st) {
         st->alpha_hat = ab[0], st->beta_hat = ab[1];
         st->acc_real = (float)(100.0 * (double)nr / (double)B);
         st->acc_fake = (float)(100.0 - 100.0 * (double)nf / (double)B);
+        st->frac_clamped = (float)((double)ncl / (double)B);
+        st->frac_active = (float)((double)nact / (double)B);
+        st->vf_q05 = vq[0], st->vf_median = vq[1], st->vf_q95 = vq[2];
     }
     return GM_OK;
 }
@@ -293,10 +318,10 @@ static void config_json(const gm_gan_config *c, char *buf, size_t len) {
     snprintf(buf, len,
              "{\"objective\":\"%s\",\"lambda\":%.9g,\"dim_z\":%zu,\"hidden\":%zu,\"batch\":%zu,\"n_critic\":%zu,"
              "\"lr_g\":%.9g,\"lr_d\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"ema_decay\":%.9g,"
-             "\"ema_start\":%lld,\"spectral_norm\":%d,\"pretrain\":%lld,\"data\":\"%s\"}",
+             "\"ema_start\":%lld,\"spectral_norm\":%d,\"critic_gain\":%.9g,\"pretrain\":%lld,\"data\":\"%s\"}",
              gm_gan_objective_name(c->objective), (double)c->lambda, c->dim_z, c->hidden, c->batch, c->n_critic,
              (double)c->lr_g, (double)c->lr_d, (double)c->beta1, (double)c->beta2, (double)c->eps,
-             (double)c->ema_decay, (long long)c->ema_start, c->spectral_norm, (long long)c->pretrain,
+             (double)c->ema_decay, (long long)c->ema_start, c->spectral_norm, (double)c->critic_gain, (long long)c->pretrain,
              gm_toy_name(c->data));
 }
 
@@ -356,6 +381,7 @@ int gm_gan_load(gm_gan **out, const char *path) {
     NUM("spectral_norm", spectral_norm, int);
     NUM("pretrain", pretrain, int64_t);
 #undef NUM
+    if (!gm__json_field(js, "critic_gain", v, sizeof v)) c.critic_gain = (float)strtod(v, NULL); /* absent: 1 */
     c.seed = strtoull(seed, NULL, 10);
     if (bad) {
         gm_checkpoint_close(ck);
