@@ -24,7 +24,7 @@ struct gm_gan {
     gm_gan_config cfg;
     gm_params P;
     gm_optim opt_g, opt_d; /* m/v point into P */
-    size_t n_g, n_d;       /* floats of G and of D (contiguous from tensors T_G and T_D) */
+    size_t n_g, n_d;       /* floats spanned by G and by D in the slab (from tensors T_G and T_D, padding included) */
     int64_t step;
     gm_tape *tape;
     float *xr, *z; /* n_critic*batch*2 real rows, batch*dim_z noise */
@@ -93,8 +93,11 @@ int gm_gan_create(gm_gan **out, const gm_gan_config *cfg) {
         int64_t n = ds[2 * k][0];
         if ((rc = (int)gm_params_add(&g->P, name, 1, &n)) < 0) goto fail;
     }
-    size_t ng = 0, nd = 0;
-    for (int j = 0; j < 6; j++) ng += (size_t)(gs[j][0] * gs[j][1]), nd += (size_t)(ds[j][0] * ds[j][1]);
+    /* the span of each net in the slab, padding included: gm_params keeps every tensor 16-float aligned,
+     * so the sum of the tensor sizes would miss the tail of the last layer whenever a size is not a
+     * multiple of 16 (e.g. --hidden 100 or --dim-z 3) */
+    const gm_param_info *I = g->P.info;
+    size_t ng = I[T_G + 5].offset + I[T_G + 5].n - I[T_G].offset, nd = I[T_D + 5].offset + I[T_D + 5].n - I[T_D].offset;
     int64_t a = (int64_t)ng, b = (int64_t)nd;
     const char *on[4] = {"adamG.m", "adamG.v", "adamD.m", "adamD.v"};
     for (int k = 0; k < 4; k++)
@@ -193,7 +196,11 @@ static void quantiles_f(const float *v, size_t n, float *scratch, float q[3]) {
     q[2] = scratch[(size_t)(0.95 * (double)(n - 1) + 0.5)];
 }
 
-int gm_gan_step(gm_gan *g, gm_gan_status *st) {
+int gm_gan_step(gm_gan *g, gm_gan_status *st) { return gm__gan_step_with(g, NULL, NULL, st); }
+
+gm_params *gm__gan_params(gm_gan *g) { return &g->P; }
+
+int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_status *st) {
     const gm_gan_config *c = &g->cfg;
     gm_tape *t = g->tape;
     size_t B = c->batch, it = (size_t)g->step;
@@ -201,12 +208,15 @@ int gm_gan_step(gm_gan *g, gm_gan_status *st) {
     gm_gan_objective crit_obj = c->objective == GM_GAN_PR ? GM_GAN_CHI2 : c->objective;
     float *dslab = g->P.grad + g->P.info[T_D].offset, *gslab = g->P.grad + g->P.info[T_G].offset;
     float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
-    for (size_t s = 0; s < c->n_critic; s++)
-        gm_toy_sample(c->data, g->xr + s * B * 2, B, c->seed, gm_rng_stream_id(GM_STREAM_DATA, (uint64_t)(it * c->n_critic + s)));
+    if (xr_in) memcpy(g->xr, xr_in, c->n_critic * B * 2 * sizeof(float));
+    else
+        for (size_t s = 0; s < c->n_critic; s++)
+            gm_toy_sample(c->data, g->xr + s * B * 2, B, c->seed, gm_rng_stream_id(GM_STREAM_DATA, (uint64_t)(it * c->n_critic + s)));
     /* critic steps */
     for (size_t s = 0; s < c->n_critic; s++) {
         gm_tape_reset(t);
-        draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + s));
+        if (z_in) memcpy(g->z, z_in + s * B * c->dim_z, B * c->dim_z * sizeof(float));
+        else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + s));
         int prev = gm_tape_no_grad(t, 1);
         gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 1);
         gm_tape_no_grad(t, prev);
@@ -224,7 +234,8 @@ int gm_gan_step(gm_gan *g, gm_gan_status *st) {
     }
     /* generator step: fresh noise, the first real chunk (as the released code) */
     gm_tape_reset(t);
-    draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + c->n_critic));
+    if (z_in) memcpy(g->z, z_in + c->n_critic * B * c->dim_z, B * c->dim_z * sizeof(float));
+    else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + c->n_critic));
     gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 0);
     gm_var *xr = gm_tape_input(t, g->xr, 2, xs, 0), *vf, *vr;
     gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
