@@ -77,8 +77,7 @@ for dname, d in (("fwd", 1), ("inv", -1)):
     dump("cp.%s.dst" % dname, sr.grad)
 
 # ---- one PR-GAN iteration ----
-import os
-Z, H, Bg, ND, lam, lr = 3, 8, 6, int(os.environ.get("GOLDEN_ND", "2")), 1.0, 1e-3
+Z, H, Bg, ND, lam, lr = 3, 8, 6, 2, 1.0, 1e-3
 dump("gan.config", torch.tensor([Z, H, Bg, ND, lam, lr]))
 g_shapes = [(H, Z), (H,), (H, H), (H,), (2, H), (2,)]
 d_shapes = [(H, 2), (H,), (H, H), (H,), (1, H), (1,)]
@@ -86,12 +85,19 @@ names = ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
 Gp = [(torch.randn(*s) * 0.5).requires_grad_(True) for s in g_shapes]
 Dp = [(torch.randn(*s) * 0.8).requires_grad_(True) for s in d_shapes]
 U = [F.normalize(torch.randn(s[0]), dim=0) for s in d_shapes[0::2]]
-for n, p in zip(names, Gp):
-    dump("G." + n, p)
-for n, p in zip(names, Dp):
-    dump("D." + n, p)
-for k in range(3):
-    dump("D.%d.sn_u" % (2 * k), U[k])
+
+
+def dump_gan(prefix):
+    """G, D weights and the SN vectors under their gm_gan tensor names"""
+    for n, p in zip(names, Gp):
+        dump(prefix + "G." + n, p)
+    for n, p in zip(names, Dp):
+        dump(prefix + "D." + n, p)
+    for k in range(3):
+        dump(prefix + "D.%d.sn_u" % (2 * k), U[k])
+
+
+dump_gan("")
 xr = torch.randn(ND * Bg, 2) * 2.0
 zz = torch.randn((ND + 1) * Bg, Z)
 dump("gan.xr", xr)
@@ -135,7 +141,7 @@ alpha = (0.5 * torch.clamp(lam * rf, max=1.0)).mean() + (0.5 * torch.clamp(1 / r
 beta = (0.5 * torch.clamp(rf, max=1 / lam)).mean() + (0.5 * torch.clamp(1 / (lam * rr), max=1.0)).mean()
 lossG = -0.5 * alpha - 0.5 * beta
 active = int(((vf > -2) & (vf < 5) & (lam * rf < 1)).sum())
-assert os.environ.get("GOLDEN_ND") or 0 < active < Bg, "pick data so that some fakes get a PR gradient and some do not (%d of %d)" % (active, Bg)
+assert 0 < active < Bg, "pick data so that some fakes get a PR gradient and some do not (%d of %d)" % (active, Bg)
 optG.zero_grad()
 for p in Dp:
     p.requires_grad_(False)
@@ -145,11 +151,6 @@ dump("gan.loss_d", lossD.reshape(1))
 dump("gan.loss_g", lossG.reshape(1))
 dump("gan.alpha_beta", torch.stack([alpha, beta]))
 dump("gan.vf", vf)
-for n, p in zip(names, Gp):
-    dump("new.G." + n, p)
-for n, p in zip(names, Dp):
-    dump("new.D." + n, p)
-for k in range(3):
-    dump("new.D.%d.sn_u" % (2 * k), U[k])
+dump_gan("new.")
 out.close()
 print("tests/golden/prdiv_golden.txt: %d of %d fakes with a PR gradient" % (active, Bg))
