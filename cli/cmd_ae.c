@@ -258,6 +258,10 @@ static int parse_mode(const char *s, int *mode) {
 }
 
 int cmd_sample(int argc, char **argv) {
+    { /* model-type dispatch: GAN / flow checkpoints (prdiv) */
+        char mt[16];
+        if (cli_sample_model_type(argc, argv, mt, sizeof mt)) return cmd_sample_prdiv(argc, argv, mt);
+    }
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},  {"n", required_argument, 0, 'n'},
         {"mcmc-steps", required_argument, 0, 'T'}, {"record", required_argument, 0, 'R'},

@@ -30,6 +30,9 @@ static void usage(FILE *f) {
             "  --lr-g X, --lr-d X    learning rates (2e-4)\n"
             "  --ema-decay X (0.999) --ema-start N (500)   --no-sn  no spectral normalisation\n"
             "  --pretrain N          first N generator steps use the chi2 f-GAN loss, then --objective (0)\n"
+            "  --critic-gain G       critic output = G * MLP(x) (1, the spec); with spectral norm the critic is\n"
+            "                        G-Lipschitz (see docs/pr_divergence.md: a 1-Lipschitz critic on a 2-D toy\n"
+            "                        gives the PR loss no gradient at large lambda)\n"
             "  --seed S              (0)\n"
             "  --out FILE            checkpoint written at the end and every --checkpoint-every N steps\n"
             "  --resume FILE         continue a run from its checkpoint (bitwise the same as not stopping);\n"
@@ -82,7 +85,7 @@ static int write_plot(gm_gan *g, const char *path, size_t n) {
 
 int train_gan(int argc, char **argv) {
     enum { O_OBJ = 256, O_LAM, O_DATA, O_ITERS, O_BATCH, O_NCRIT, O_HID, O_DIMZ, O_LRG, O_LRD, O_EMAD, O_EMAS,
-           O_NOSN, O_SEED, O_OUT, O_RESUME, O_CKEV, O_LOG, O_SAMPLES, O_NSAMP, O_PLOT, O_DSAMP, O_PRE };
+           O_NOSN, O_SEED, O_OUT, O_RESUME, O_CKEV, O_LOG, O_SAMPLES, O_NSAMP, O_PLOT, O_DSAMP, O_PRE, O_GAIN };
     static const struct option lo[] = {
         {"objective", required_argument, 0, O_OBJ}, {"lambda", required_argument, 0, O_LAM},
         {"data", required_argument, 0, O_DATA},     {"iters", required_argument, 0, O_ITERS},
@@ -95,7 +98,8 @@ int train_gan(int argc, char **argv) {
         {"checkpoint-every", required_argument, 0, O_CKEV}, {"log-every", required_argument, 0, O_LOG},
         {"samples", required_argument, 0, O_SAMPLES}, {"n-samples", required_argument, 0, O_NSAMP},
         {"plot", required_argument, 0, O_PLOT},     {"data-samples", required_argument, 0, O_DSAMP},
-        {"pretrain", required_argument, 0, O_PRE},  {"help", no_argument, 0, 'h'},
+        {"pretrain", required_argument, 0, O_PRE},  {"critic-gain", required_argument, 0, O_GAIN},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "train gan", *out = NULL, *resume = NULL, *samples = NULL, *plot = NULL, *dsamples = NULL;
     gm_gan_config c = gm_gan_config_default();
@@ -120,6 +124,7 @@ int train_gan(int argc, char **argv) {
             break;
         }
         case O_LAM:
+        case O_GAIN:
         case O_LRG:
         case O_LRD:
         case O_EMAD:
@@ -130,6 +135,10 @@ int train_gan(int argc, char **argv) {
             if (ch == O_LRG) c.lr_g = (float)d;
             if (ch == O_LRD) c.lr_d = (float)d;
             if (ch == O_EMAD) c.ema_decay = (float)d;
+            if (ch == O_GAIN) {
+                if (d > 1e6) return cli_usage_error(cmd, "--critic-gain: %g is out of range (0, 1e6]", d);
+                c.critic_gain = (float)d;
+            }
             break;
         case O_ITERS:
         case O_BATCH:
@@ -182,9 +191,11 @@ int train_gan(int argc, char **argv) {
         if ((rc = gm_gan_step(g, &st))) goto done;
         int64_t s = st.step;
         if (log_every && (s % log_every == 0 || s == iters))
-            cli_progress("step %lld  L_D %.4f  L_G %.4f  alpha^ %.3f  beta^ %.3f  acc real %.0f%% fake %.0f%%  %.1f it/s",
+            cli_progress("step %lld  L_D %.4f  L_G %.4f  alpha^ %.3f  beta^ %.3f  acc real %.0f%% fake %.0f%%  "
+                         "fakes: v<=-2 %.0f%% PR-grad %.0f%% v q05/50/95 %.2f/%.2f/%.2f  %.1f it/s",
                          (long long)s, (double)st.loss_d, (double)st.loss_g, (double)st.alpha_hat, (double)st.beta_hat,
-                         (double)st.acc_real, (double)st.acc_fake, (double)s / (gm_time_now() - t0 + 1e-9));
+                         (double)st.acc_real, (double)st.acc_fake, 100.0 * (double)st.frac_clamped, 100.0 * (double)st.frac_active,
+                         (double)st.vf_q05, (double)st.vf_median, (double)st.vf_q95, (double)s / (gm_time_now() - t0 + 1e-9));
         if (ckev && s % ckev == 0 && s != iters) {
             if ((rc = gm_gan_save(g, out))) goto done;
             if (plot && (rc = write_plot(g, plot, 2000))) goto done;

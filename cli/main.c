@@ -37,6 +37,7 @@ static const struct gm_cmd commands[] = {
     {"mcmc-linear", cmd_mcmc_linear, "latent decode->encode chains of linear-Gaussian AEs: closed form vs simulation"},
     {"align", cmd_align, "reward-aligned samples from a diffusion model by DAS (tempered SMC) and baselines"},
     {"pr-curve", cmd_pr_curve, "precision-recall curves alpha/beta over lambda (classifier, k-NN, histogram) and D_lambda-PR"},
+    {"flow", cmd_flow, "normalizing-flow tools: exact log-density of a flow checkpoint at given points"},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

@@ -210,6 +210,64 @@ GM_TEST(test_flowtrain_resume_and_config) {
 
 
 /* allocation failures anywhere in create + two steps: GM_ENOMEM, never a crash or a leak (ASan) */
+/* The diagnostics of gm_gan_status and the mechanism behind the GAN λ study: with spectral norm a fresh
+ * critic is ~1-Lipschitz and its outputs on the ring stay near 0, so at λ = 100 no fake has
+ * v < 2/λ − 2 = −1.98: every PR gradient is exactly zero and the generator does not move (bitwise);
+ * at λ = 0.1 every fake in (−2, 5) is pushed and the generator moves. critic_gain scales v exactly and
+ * survives a checkpoint round trip. */
+GM_TEST(test_gan_pr_gradient_diagnostics) {
+    float before[64], after[64];
+    for (int k = 0; k < 2; k++) {
+        gm_gan_config c = gm_gan_config_default();
+        c.hidden = 32, c.batch = 32, c.n_critic = 2, c.seed = 7, c.lambda = k ? 0.1f : 100.0f;
+        gm_gan *g = NULL;
+        CHECK_OK(gm_gan_create(&g, &c));
+        if (!g) return;
+        CHECK_OK(gm_gan_sample(g, before, 32, 0, 5));
+        gm_gan_status st;
+        float act = 0, clamp = 0;
+        for (int i = 0; i < 5; i++) {
+            CHECK_OK(gm_gan_step(g, &st));
+            act += st.frac_active, clamp += st.frac_clamped;
+            CHECK(st.vf_q05 <= st.vf_median && st.vf_median <= st.vf_q95);
+        }
+        CHECK_OK(gm_gan_sample(g, after, 32, 0, 5));
+        printf("  lambda %g: mean fraction of fakes with a PR gradient %.3f, at the clamp %.3f, v_f in [%.3f, %.3f]\n",
+               (double)c.lambda, (double)act / 5, (double)clamp / 5, (double)st.vf_q05, (double)st.vf_q95);
+        CHECK(clamp == 0);
+        if (k == 0) {
+            CHECK(act == 0);
+            CHECK(memcmp(before, after, sizeof before) == 0); /* zero gradient: Adam (β1 = 0) leaves G as it is */
+        } else {
+            CHECK(act == 5);
+            CHECK(memcmp(before, after, sizeof before) != 0);
+        }
+        gm_gan_free(g);
+    }
+    /* critic gain: v(gain 3) = 3 v(gain 1) with the same weights; kept in the checkpoint */
+    gm_gan_config c = gm_gan_config_default();
+    c.hidden = 16, c.batch = 8, c.seed = 3;
+    gm_gan *a = NULL, *b = NULL, *l = NULL;
+    CHECK_OK(gm_gan_create(&a, &c));
+    c.critic_gain = 3;
+    CHECK_OK(gm_gan_create(&b, &c));
+    float x[8] = {0.1f, 2, -1, 0.5f, 2, 2, -1.5f, -0.3f}, va[4], vb[4];
+    if (!a || !b) return;
+    CHECK_OK(gm_gan_critic(a, x, 4, va));
+    CHECK_OK(gm_gan_critic(b, x, 4, vb));
+    for (int i = 0; i < 4; i++) CHECK_NEAR(vb[i], 3 * va[i], 1e-6, 1e-6);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/gm_gain_%d.safetensors", (int)getpid());
+    CHECK_OK(gm_gan_save(b, path));
+    CHECK_OK(gm_gan_load(&l, path));
+    if (l) CHECK(gm_gan_get_config(l)->critic_gain == 3.0f);
+    c.critic_gain = 0;
+    gm_gan *z = NULL;
+    CHECK_RC(gm_gan_create(&z, &c), GM_EINVAL);
+    remove(path);
+    gm_gan_free(a), gm_gan_free(b), gm_gan_free(l);
+}
+
 GM_TEST(test_alloc_failure_sweep) {
     gm_gan_config gc = gm_gan_config_default();
     gc.hidden = 4, gc.batch = 4, gc.n_critic = 1;
@@ -244,4 +302,5 @@ GM_TEST(test_alloc_failure_sweep) {
 GM_TEST_MAIN({"v10_chi2_mlp_critic", test_v10_chi2_mlp_critic},
              {"gan_resume_bitwise", test_gan_resume_bitwise}, {"gan_bad_config_and_toys", test_gan_bad_config_and_toys},
              {"flowtrain_resume_and_config", test_flowtrain_resume_and_config},
+             {"gan_pr_gradient_diagnostics", test_gan_pr_gradient_diagnostics},
              {"alloc_failure_sweep", test_alloc_failure_sweep})

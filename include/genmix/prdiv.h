@@ -215,6 +215,8 @@ typedef struct {
     float ema_decay;            /* 0.999 (spec: 0.9999 for 10^5-iteration image runs) */
     int64_t ema_start;          /* 500: before it the EMA copies G */
     int spectral_norm;          /* 1: every critic layer, one power iteration */
+    float critic_gain;          /* critic output v = gain * MLP(x) (1 = spec §2; with spectral norm the critic is
+                                   gain-Lipschitz, which bounds how far v can spread on a 2-D toy) */
     int64_t pretrain;           /* 0: generator steps with the χ² f-GAN loss before `objective` (fine-tuning,
                                    as spec §2.3 / §7 do; needed for large λ, whose PR loss ignores fakes
                                    the critic already rejects) */
@@ -229,6 +231,11 @@ typedef struct {
     float loss_d, loss_g;    /* of the last step (loss_d: the last critic step) */
     float alpha_hat, beta_hat; /* PR estimates of the last generator batch (χ²-ratio, spec §2.2) */
     float acc_real, acc_fake;  /* % v_r > thr, 100 − % v_f > thr (thresholds of spec §2.2) */
+    /* diagnostics of the last generator batch (any objective; the PR rule of spec §2.2 at cfg.lambda):
+     * fraction of fakes at the χ² clamp (v_f <= −2, zero PR gradient), fraction with a non-zero PR gradient
+     * (−2 < v_f < 5 and λ r̂ < 1, i.e. v_f < 2/λ − 2), and the 5 %, 50 %, 95 % quantiles of the fakes'
+     * critic outputs (nearest rank) */
+    float frac_clamped, frac_active, vf_q05, vf_median, vf_q95;
 } gm_gan_status;
 
 int gm_gan_create(gm_gan **out, const gm_gan_config *cfg);

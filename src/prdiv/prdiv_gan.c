@@ -24,7 +24,7 @@ struct gm_gan {
     gm_gan_config cfg;
     gm_params P;
     gm_optim opt_g, opt_d; /* m/v point into P */
-    size_t n_g, n_d;       /* floats of G and of D (contiguous from tensors T_G and T_D) */
+    size_t n_g, n_d;       /* floats spanned by G and by D in the slab (from tensors T_G and T_D, padding included) */
     int64_t step;
     gm_tape *tape;
     float *xr, *z; /* n_critic*batch*2 real rows, batch*dim_z noise */
@@ -46,6 +46,7 @@ gm_gan_config gm_gan_config_default(void) {
     c.ema_decay = 0.999f;
     c.ema_start = 500;
     c.spectral_norm = 1;
+    c.critic_gain = 1;
     c.data = GM_TOY_8GAUSS;
     return c;
 }
@@ -59,8 +60,8 @@ static int check_cfg(const gm_gan_config *c) {
     if ((unsigned)c->objective >= GM_GAN_COUNT) GM_FAIL(GM_EINVAL, "gan: unknown objective %d", (int)c->objective);
     if (!(c->lambda > 0) || !isfinite(c->lambda)) GM_FAIL(GM_EINVAL, "gan: lambda = %g must be finite and > 0", (double)c->lambda);
     if (c->dim_z < 1 || c->hidden < 1 || c->batch < 1 || c->n_critic < 1 || c->dim_z > 4096 || c->hidden > 8192 ||
-        c->batch > 65536 || c->n_critic > 100)
-        GM_FAIL(GM_EINVAL, "gan: dim_z, hidden, batch and n_critic must be positive (and sane)");
+        c->batch > 65536 || c->n_critic > 100 || !(c->critic_gain > 0 && c->critic_gain <= 1e6f))
+        GM_FAIL(GM_EINVAL, "gan: dim_z, hidden, batch, n_critic and critic_gain must be positive (and sane)");
     if (!(c->lr_g > 0) || !(c->lr_d > 0) || !(c->ema_decay >= 0 && c->ema_decay < 1) || c->ema_start < 0 || c->pretrain < 0)
         GM_FAIL(GM_EINVAL, "gan: learning rates must be > 0 and the EMA decay in [0, 1)");
     if (gm_toy_name(c->data) == NULL) GM_FAIL(GM_EINVAL, "gan: unknown data set %d", (int)c->data);
@@ -92,8 +93,11 @@ int gm_gan_create(gm_gan **out, const gm_gan_config *cfg) {
         int64_t n = ds[2 * k][0];
         if ((rc = (int)gm_params_add(&g->P, name, 1, &n)) < 0) goto fail;
     }
-    size_t ng = 0, nd = 0;
-    for (int j = 0; j < 6; j++) ng += (size_t)(gs[j][0] * gs[j][1]), nd += (size_t)(ds[j][0] * ds[j][1]);
+    /* the span of each net in the slab, padding included: gm_params keeps every tensor 16-float aligned,
+     * so the sum of the tensor sizes would miss the tail of the last layer whenever a size is not a
+     * multiple of 16 (e.g. --hidden 100 or --dim-z 3) */
+    const gm_param_info *I = g->P.info;
+    size_t ng = I[T_G + 5].offset + I[T_G + 5].n - I[T_G].offset, nd = I[T_D + 5].offset + I[T_D + 5].n - I[T_D].offset;
     int64_t a = (int64_t)ng, b = (int64_t)nd;
     const char *on[4] = {"adamG.m", "adamG.v", "adamD.m", "adamD.v"};
     for (int k = 0; k < 4; k++)
@@ -161,7 +165,7 @@ static gm_var *D_fwd(gm_gan *g, gm_var *x, int frozen) {
         h = gm_op_linear(t, h, w, b);
         if (k < 2) h = gm_op_act(t, h, GM_ACT_LEAKY_RELU, 0.2f);
     }
-    return h;
+    return g->cfg.critic_gain != 1 ? gm_op_scale(t, h, g->cfg.critic_gain, 0) : h;
 }
 
 static void draw_noise(gm_gan *g, uint64_t idx) {
@@ -179,7 +183,24 @@ static float threshold(const gm_gan_config *c) {
     }
 }
 
-int gm_gan_step(gm_gan *g, gm_gan_status *st) {
+static int cmp_f(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+/* 5 %, 50 %, 95 % quantiles (nearest rank) of n floats, sorted in scratch (n floats) */
+static void quantiles_f(const float *v, size_t n, float *scratch, float q[3]) {
+    memcpy(scratch, v, n * sizeof(float));
+    qsort(scratch, n, sizeof(float), cmp_f);
+    q[0] = scratch[(size_t)(0.05 * (double)(n - 1) + 0.5)];
+    q[1] = scratch[(size_t)(0.50 * (double)(n - 1) + 0.5)];
+    q[2] = scratch[(size_t)(0.95 * (double)(n - 1) + 0.5)];
+}
+
+int gm_gan_step(gm_gan *g, gm_gan_status *st) { return gm__gan_step_with(g, NULL, NULL, st); }
+
+gm_params *gm__gan_params(gm_gan *g) { return &g->P; }
+
+int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_status *st) {
     const gm_gan_config *c = &g->cfg;
     gm_tape *t = g->tape;
     size_t B = c->batch, it = (size_t)g->step;
@@ -187,12 +208,15 @@ int gm_gan_step(gm_gan *g, gm_gan_status *st) {
     gm_gan_objective crit_obj = c->objective == GM_GAN_PR ? GM_GAN_CHI2 : c->objective;
     float *dslab = g->P.grad + g->P.info[T_D].offset, *gslab = g->P.grad + g->P.info[T_G].offset;
     float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
-    for (size_t s = 0; s < c->n_critic; s++)
-        gm_toy_sample(c->data, g->xr + s * B * 2, B, c->seed, gm_rng_stream_id(GM_STREAM_DATA, (uint64_t)(it * c->n_critic + s)));
+    if (xr_in) memcpy(g->xr, xr_in, c->n_critic * B * 2 * sizeof(float));
+    else
+        for (size_t s = 0; s < c->n_critic; s++)
+            gm_toy_sample(c->data, g->xr + s * B * 2, B, c->seed, gm_rng_stream_id(GM_STREAM_DATA, (uint64_t)(it * c->n_critic + s)));
     /* critic steps */
     for (size_t s = 0; s < c->n_critic; s++) {
         gm_tape_reset(t);
-        draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + s));
+        if (z_in) memcpy(g->z, z_in + s * B * c->dim_z, B * c->dim_z * sizeof(float));
+        else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + s));
         int prev = gm_tape_no_grad(t, 1);
         gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 1);
         gm_tape_no_grad(t, prev);
@@ -210,7 +234,8 @@ int gm_gan_step(gm_gan *g, gm_gan_status *st) {
     }
     /* generator step: fresh noise, the first real chunk (as the released code) */
     gm_tape_reset(t);
-    draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + c->n_critic));
+    if (z_in) memcpy(g->z, z_in + c->n_critic * B * c->dim_z, B * c->dim_z * sizeof(float));
+    else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + c->n_critic));
     gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 0);
     gm_var *xr = gm_tape_input(t, g->xr, 2, xs, 0), *vf, *vr;
     gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
@@ -230,6 +255,14 @@ int gm_gan_step(gm_gan *g, gm_gan_status *st) {
     float thr = threshold(c);
     size_t nr = 0, nf = 0;
     for (size_t i = 0; i < B; i++) nr += vr->val[i] > thr, nf += vf->val[i] > thr;
+    size_t ncl = 0, nact = 0;
+    for (size_t i = 0; i < B; i++) {
+        double vi = vf->val[i];
+        ncl += vi <= -2;
+        nact += vi > -2 && vi < 5 && (double)c->lambda * gm_prdiv_chi2_ratio(vi) < 1;
+    }
+    float vq[3];
+    quantiles_f(vf->val, B, g->z, vq); /* g->z (batch*dim_z >= batch floats) is free now */
     gm_optim_step(&g->opt_g, g->P.val + g->P.info[T_G].offset, gslab, c->lr_g);
     g->step++;
     if (g->step <= c->ema_start) memcpy(T(g, T_EMA), T(g, T_G), g->n_g * sizeof(float));
@@ -241,6 +274,9 @@ int gm_gan_step(gm_gan *g, gm_gan_status *st) {
         st->alpha_hat = ab[0], st->beta_hat = ab[1];
         st->acc_real = (float)(100.0 * (double)nr / (double)B);
         st->acc_fake = (float)(100.0 - 100.0 * (double)nf / (double)B);
+        st->frac_clamped = (float)((double)ncl / (double)B);
+        st->frac_active = (float)((double)nact / (double)B);
+        st->vf_q05 = vq[0], st->vf_median = vq[1], st->vf_q95 = vq[2];
     }
     return GM_OK;
 }
@@ -293,10 +329,10 @@ static void config_json(const gm_gan_config *c, char *buf, size_t len) {
     snprintf(buf, len,
              "{\"objective\":\"%s\",\"lambda\":%.9g,\"dim_z\":%zu,\"hidden\":%zu,\"batch\":%zu,\"n_critic\":%zu,"
              "\"lr_g\":%.9g,\"lr_d\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"ema_decay\":%.9g,"
-             "\"ema_start\":%lld,\"spectral_norm\":%d,\"pretrain\":%lld,\"data\":\"%s\"}",
+             "\"ema_start\":%lld,\"spectral_norm\":%d,\"critic_gain\":%.9g,\"pretrain\":%lld,\"data\":\"%s\"}",
              gm_gan_objective_name(c->objective), (double)c->lambda, c->dim_z, c->hidden, c->batch, c->n_critic,
              (double)c->lr_g, (double)c->lr_d, (double)c->beta1, (double)c->beta2, (double)c->eps,
-             (double)c->ema_decay, (long long)c->ema_start, c->spectral_norm, (long long)c->pretrain,
+             (double)c->ema_decay, (long long)c->ema_start, c->spectral_norm, (double)c->critic_gain, (long long)c->pretrain,
              gm_toy_name(c->data));
 }
 
@@ -356,6 +392,7 @@ int gm_gan_load(gm_gan **out, const char *path) {
     NUM("spectral_norm", spectral_norm, int);
     NUM("pretrain", pretrain, int64_t);
 #undef NUM
+    if (!gm__json_field(js, "critic_gain", v, sizeof v)) c.critic_gain = (float)strtod(v, NULL); /* absent: 1 */
     c.seed = strtoull(seed, NULL, 10);
     if (bad) {
         gm_checkpoint_close(ck);
