@@ -20,9 +20,9 @@ import sys
 
 # Which DEPS_* lists each make target installs, and which scripts it runs.
 TARGETS = {
-    "test": (["DEPS_BUILD", "DEPS_TEST"], ["tests/cli_*.sh", "tests/*.py"]),
+    "test": (["DEPS_BUILD", "DEPS_TEST", "DEPS_PYTHON"], ["tests/cli_*.sh", "tests/*.py"]),
     "demo": (["DEPS_BUILD", "DEPS_DEMO"], ["tools/demo.sh", "tools/demo.d/*.sh"]),
-    "bench": (["DEPS_BUILD", "DEPS_BENCH"], ["bench/run.sh", "bench/run_*.sh"]),
+    "bench": (["DEPS_BUILD", "DEPS_BENCH", "DEPS_PYTHON"], ["bench/run.sh", "bench/run_*.sh"]),
     "fuzz": (["DEPS_BUILD", "DEPS_FUZZ"], ["fuzz/run.sh"]),
 }
 SHELL_WORDS = set("""if then else elif fi for while until do done case esac in function select time
@@ -39,6 +39,17 @@ OPTIONAL_TOOLS = {"python3": "python3", "Rscript": "r-base-core", "R": "r-base-c
                   "gcc": "gcc", "strace": "strace", "ps": "procps", "pgrep": "procps", "pkill": "procps"}
 
 PY_PACKAGES = {"sklearn": "python3-sklearn", "PIL": "python3-pil", "yaml": "python3-yaml", "cv2": "python3-opencv"}
+
+
+def own_modules():
+    """Python modules the repository itself provides (the genmix package, helper scripts beside the
+    scripts that import them): no Debian package is needed for them."""
+    own = set()
+    if os.path.isdir("python"):
+        own |= {d for d in os.listdir("python") if os.path.isfile(os.path.join("python", d, "__init__.py"))}
+    for folder in ("tools", "bench", "tests"):
+        own |= {os.path.basename(f)[:-3] for f in glob.glob(os.path.join(folder, "*.py"))}
+    return own
 
 
 def makefile_lists():
@@ -196,7 +207,7 @@ def main(targets):
             py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else None
             if py is None:
                 findings.append(f"make {t}: scripts import Python modules but python3 is missing")
-            for m in sorted(mods - stdlib):
+            for m in sorted(mods - stdlib - own_modules()):
                 r = subprocess.run([py or "python3", "-c",
                                     f"import importlib.util as u; s = u.find_spec('{m}'); print(s.origin if s else '')"],
                                    capture_output=True, text=True) if py else None

@@ -112,8 +112,11 @@ def main():
     for d in ("examples", "tests", "tools"):
         os.symlink(os.path.join(repo, d), os.path.join(scratch, d))
     shutil.copytree(os.path.join(repo, "docs"), os.path.join(scratch, "docs"))
-    env = dict(os.environ, PATH=build + ":" + os.environ.get("PATH", "/usr/bin:/bin"), OMP_NUM_THREADS="2",
-               OMP_WAIT_POLICY="passive")
+    # the built Python package (BUILD_DIR/python/genmix) stands in for the one `make install` puts where
+    # Debian's python3 finds it; /usr/bin comes before the rest of PATH so that `python3` is Debian's (as on
+    # a fresh machine), not another interpreter a developer put first
+    env = dict(os.environ, PATH=build + ":/usr/bin:/bin:" + os.environ.get("PATH", ""), OMP_NUM_THREADS="2",
+               OMP_WAIT_POLICY="passive", PYTHONPATH=os.path.join(build, "python"))
     ran = failed = 0
     skipped = []
     try:
