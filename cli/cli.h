@@ -57,7 +57,7 @@ int cmd_mcmc_linear(int argc, char **argv);
 int cmd_align(int argc, char **argv); /* das: genmix align */
 int train_ddpm(int argc, char **argv); /* das: genmix train ddpm */
 int cmd_sample(int argc, char **argv);      /* ae: latent MCMC samples of an autoencoder */
-int cli_is_diffusion_ckpt(const char *path); /* das: cmd_sample hands diffusion checkpoints to sample_ddpm */
+int cli_diffusion_ckpt_kind(const char *path); /* das: 2 ddpm-unet, 1 ddpm-mlp, 0 other (cmd_sample_ddpm.c) */
 int sample_ddpm(int argc, char **argv);      /* das: genmix sample for diffusion models (cmd_sample_ddpm.c) */
 int cmd_interpolate(int argc, char **argv); /* ae: slerp strips with MCMC refinement */
 int train_ae(int argc, char **argv);

@@ -244,7 +244,7 @@ static int parse_mode(const char *s, int *mode) {
 
 int cmd_sample(int argc, char **argv) {
     for (int i = 1; i + 1 < argc; i++) /* diffusion checkpoints: cmd_sample_ddpm.c */
-        if (!strcmp(argv[i], "--model") && cli_is_diffusion_ckpt(argv[i + 1])) return sample_ddpm(argc, argv);
+        if (!strcmp(argv[i], "--model") && cli_diffusion_ckpt_kind(argv[i + 1])) return sample_ddpm(argc, argv);
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},  {"n", required_argument, 0, 'n'},
         {"mcmc-steps", required_argument, 0, 'T'}, {"record", required_argument, 0, 'R'},

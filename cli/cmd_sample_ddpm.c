@@ -12,13 +12,13 @@
 #include "genmix/io.h"
 #include "genmix/models.h"
 
-/* 1 if `path` is a diffusion checkpoint ("ddpm-unet" / "ddpm-mlp"), 0 otherwise (including unreadable
- * files: the autoencoder path then reports the error). */
-int cli_is_diffusion_ckpt(const char *path) {
+/* 2 for a "ddpm-unet" checkpoint, 1 for "ddpm-mlp", 0 otherwise (including unreadable files: the other
+ * loaders then report the error). */
+int cli_diffusion_ckpt_kind(const char *path) {
     gm_checkpoint *c;
     if (gm_checkpoint_open(&c, path) != GM_OK) return 0;
     const char *m = gm_checkpoint_meta_get(c, "model");
-    int r = m && (!strcmp(m, "ddpm-unet") || !strcmp(m, "ddpm-mlp"));
+    int r = !m ? 0 : !strcmp(m, "ddpm-unet") ? 2 : !strcmp(m, "ddpm-mlp") ? 1 : 0;
     gm_checkpoint_close(c);
     return r;
 }
@@ -62,8 +62,8 @@ int sample_ddpm(int argc, char **argv) {
             printf("usage: genmix sample --model DIFFUSION.safetensors --n N --out samples.npy [--grid samples.png]\n\n"
                    "Samples of a diffusion model from genmix train ddpm by the DDIM(eta) sampler (eta = 1: DDPM).\n"
                    "Fashion-MNIST models write N x 784 float32 images mapped from [-1, 1] to [0, 1] (clipped);\n"
-                   "toy models write N x 2 points. Sample k uses its own noise streams: results do not depend on\n"
-                   "the thread count or on N.\n\n"
+                   "toy models write N x 2 points. Sample k uses its own noise streams, so N changes sample k only\n"
+                   "by float round-off (the network runs in batches).\n\n"
                    "  --steps S       sampler steps (default 100)\n"
                    "  --eta E         DDIM eta in [0, 1] (default 1)\n"
                    "  --spacing SP    leading (default; t = 991..1 for S = 100) or linspace\n"
