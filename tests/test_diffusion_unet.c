@@ -15,6 +15,9 @@
 #include "genmix/models.h"
 #include "genmix/rng.h"
 #include "gm_test.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define GOLDEN "tests/golden/unet_c8.npz"
 static gm_diff_schedule sch;
@@ -131,6 +134,12 @@ static double loss_r(gm_diff_unet *m, gm_tape *t, float *x, float *tv, const flo
 
 GM_TEST(test_unet_gradcheck) {
     gm_diff_schedule_init(&sch, GM_BETA_LINEAR, 1000);
+#ifdef _OPENMP
+    /* ~3200 tiny forward passes: one thread avoids OpenMP start-up and spinning costs on a busy machine
+     * (results do not depend on the thread count) */
+    int nthreads = omp_get_max_threads();
+    omp_set_num_threads(1);
+#endif
     gm_diff_unet *m;
     /* 8 channels: 2 per group (with 1 channel per group, a per-channel shift before a group norm, e.g.
      * the time embedding, would be cancelled exactly and its gradient would be pure round-off) */
@@ -222,6 +231,9 @@ GM_TEST(test_unet_gradcheck) {
     free(e), free(v), free(ep), free(x), free(r);
     gm_tape_free(t);
     gm_diff_unet_free(m);
+#ifdef _OPENMP
+    omp_set_num_threads(nthreads);
+#endif
 }
 
 /* 16 fixed "images": smooth blobs in [-1, 1] */
@@ -237,6 +249,9 @@ static void toy_images(float *x, size_t n) {
 
 GM_TEST(test_unet_train_resume) {
     gm_diff_schedule_init(&sch, GM_BETA_LINEAR, 1000);
+#ifdef _OPENMP
+    omp_set_num_threads(1); /* small batches: see test_unet_gradcheck */
+#endif
     enum { B = 8 };
     float *x = malloc(16 * 784 * sizeof(float));
     toy_images(x, 16);
