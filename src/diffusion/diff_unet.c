@@ -31,6 +31,8 @@
 #include "genmix/models.h"
 #include "genmix/rng.h"
 
+#include "diff_internal.h"
+
 #define UNET_HW 28
 #define UNET_D (UNET_HW * UNET_HW)
 #define UNET_GROUPS 4
@@ -259,18 +261,7 @@ int gm_diff_unet_train_step(gm_diff_unet *m, const float *x0, size_t B, float lr
                             uint64_t step, double *loss) {
     int rc = unet_reserve(m, B);
     if (rc != GM_OK) return rc;
-    gm_rng r;
-    gm_rng_init128(&r, seed, gm_rng_stream_id(GM_STREAM_NOISE, 0), step);
-    for (size_t i = 0; i < B; i++) {
-        int t = (int)gm_rng_below(&r, (uint64_t)m->sch->T);
-        m->tv[i] = (float)t;
-        double ab = m->sch->alpha_bar[t], sa = sqrt(ab), sb = sqrt(1.0 - ab);
-        for (size_t j = 0; j < UNET_D; j++) {
-            double e = gm_rng_normal(&r);
-            m->tgt[i * UNET_D + j] = (float)e;
-            m->xt[i * UNET_D + j] = (float)(sa * (double)x0[i * UNET_D + j] + sb * e);
-        }
-    }
+    gm__diff_noise_batch(m->sch, x0, B, UNET_D, seed, step, NULL, m->tv, m->xt, m->tgt);
     gm_tape_reset(m->tape);
     int64_t xs[4] = {(int64_t)B, 1, UNET_HW, UNET_HW}, ts[1] = {(int64_t)B};
     gm_var *x = gm_tape_input(m->tape, m->xt, 4, xs, 0);
@@ -342,14 +333,7 @@ static int save_ckpt(const gm_diff_unet *m, const char *path, const char *model,
              "{\"image\": [1, 28, 28], \"channels\": %d, \"groups\": %d, \"T\": %d, \"beta\": \"linear\", "
              "\"data\": \"%s\"}",
              m->ch, UNET_GROUPS, m->sch->T, data ? data : "");
-    gm_checkpoint_meta meta;
-    memset(&meta, 0, sizeof meta);
-    meta.model = model;
-    meta.config = cfg;
-    meta.step = step;
-    meta.seed = seed;
-    meta.rng = rng;
-    return gm_checkpoint_save(path, p, opt, &meta);
+    return gm__diff_ckpt_save(path, model, cfg, p, opt, step, seed, rng);
 }
 
 int gm_diff_unet_save(const gm_diff_unet *m, const char *path, int64_t step, uint64_t seed, const char *data) {
@@ -394,18 +378,7 @@ int gm_diff_unet_save_state(const gm_diff_unet *m, const char *path, int64_t ste
 }
 
 int gm_diff_unet_load_state(gm_diff_unet *m, const char *path, int64_t *step, gm_rng *rng) {
-    gm_checkpoint *c;
-    int rc = gm_checkpoint_open(&c, path);
-    if (rc != GM_OK) return rc;
-    const char *model = gm_checkpoint_meta_get(c, "model"), *st = gm_checkpoint_meta_get(c, "step");
-    if (!model || strcmp(model, "ddpm-unet-train") || !st)
-        rc = gm_set_error(GM_EFORMAT, "%s: not a ddpm-unet training state", path);
-    if (rc == GM_OK) rc = gm_checkpoint_load_params(c, &m->net);
-    if (rc == GM_OK) rc = gm_checkpoint_load_optim(c, &m->net, &m->opt);
-    if (rc == GM_OK) rc = gm_checkpoint_load_rng(c, rng);
-    if (rc == GM_OK) *step = strtoll(st, NULL, 10);
-    gm_checkpoint_close(c);
-    return rc == GM_OK ? rc : gm_error_prefix(rc, path);
+    return gm__diff_state_load(path, "ddpm-unet", &m->net, &m->opt, step, rng);
 }
 
 int gm_diff_unet_load_ema(gm_diff_unet *m, const char *path) {
