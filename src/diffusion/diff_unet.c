@@ -351,7 +351,12 @@ int gm_diff_unet_load(gm_diff_unet **out, const char *path, const gm_diff_schedu
         gm_checkpoint_close(c);
         return rc;
     }
+    gm_clear_error();
     cJSON *j = cfg ? cJSON_Parse(cfg) : NULL;
+    if (cfg && !j && gm_last_error()[0]) { /* cJSON allocates through gm_malloc, which left the message */
+        gm_checkpoint_close(c);
+        return gm_error_prefix(GM_ENOMEM, path);
+    }
     cJSON *jc = cJSON_GetObjectItem(j, "channels"), *jt = cJSON_GetObjectItem(j, "T"), *jd = cJSON_GetObjectItem(j, "data");
     if (!cJSON_IsNumber(jc) || !cJSON_IsNumber(jt) || (int)jt->valuedouble != sch->T) {
         cJSON_Delete(j);
