@@ -520,9 +520,11 @@ int cmd_align(int argc, char **argv) {
                 if (is_toy) printf("   (closed form %.5f)", cf_lz);
                 printf("\n");
             }
-            printf("mode_weights");
-            for (size_t c2 = 0; c2 < g.k; c2++) printf(" %.4f", mwm[c2]);
-            printf("\n");
+            if (g.k) { /* toy mixtures only */
+                printf("mode_weights");
+                for (size_t c2 = 0; c2 < g.k; c2++) printf(" %.4f", mwm[c2]);
+                printf("\n");
+            }
         }
         free(mw);
         free(mwm);
