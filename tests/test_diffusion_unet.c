@@ -295,6 +295,19 @@ GM_TEST(test_unet_train_resume) {
     CHECK_OK(da.eps(da.ctx, x, 2, 500, e1));
     CHECK_OK(dc.eps(dc.ctx, x, 2, 500, e2));
     CHECK(memcmp(e1, e2, 2 * 784 * sizeof(float)) == 0);
+#ifdef _OPENMP
+    /* the same bits with 1 and 2 threads (forward and input VJP; DAS results must not depend on them) */
+    float *v1 = malloc(2 * 784 * sizeof(float)), *v2 = malloc(2 * 784 * sizeof(float));
+    omp_set_num_threads(1);
+    CHECK_OK(dc.eps_vjp(dc.ctx, x, 2, 500, x + 784 * 2, e1, v1));
+    omp_set_num_threads(2);
+    CHECK_OK(dc.eps_vjp(dc.ctx, x, 2, 500, x + 784 * 2, e2, v2));
+    CHECK(memcmp(e1, e2, 2 * 784 * sizeof(float)) == 0);
+    CHECK(memcmp(v1, v2, 2 * 784 * sizeof(float)) == 0);
+    omp_set_num_threads(1);
+    CHECK_OK(dc.eps(dc.ctx, x, 2, 500, e1));
+    free(v1), free(v2);
+#endif
     /* rows are independent of their neighbours (group norm is per sample; BLAS blocking may differ) */
     CHECK_OK(dc.eps(dc.ctx, x + 784, 1, 500, e2));
     CHECK(cmp("row 2 alone", e2, e1 + 784, 784, 1e-5) <= 1e-5);
