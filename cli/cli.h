@@ -78,10 +78,13 @@ int cmd_mcmc_linear(int argc, char **argv);
 int cmd_align(int argc, char **argv); /* das: genmix align */
 int train_ddpm(int argc, char **argv); /* das: genmix train ddpm */
 int cmd_sample(int argc, char **argv);      /* ae: latent MCMC samples of an autoencoder */
-/* prdiv (cmd_sample_prdiv.c): 1 and the model type ("gan"/"flow") if --model names such a checkpoint */
+/* cmd_sample_prdiv.c: 1 and the checkpoint's "model" metadata (e.g. "gan", "ddpm-unet") if --model names a
+ * genmix checkpoint that has one; genmix sample dispatches on it (cmd_ae.c) */
 int cli_sample_model_type(int argc, char **argv, char *type, size_t len);
 int cmd_sample_prdiv(int argc, char **argv, const char *type); /* prdiv: genmix sample of a GAN / flow */
 int cmd_flow(int argc, char **argv);                          /* prdiv: genmix flow logprob */
+int cli_diffusion_ckpt_kind(const char *path); /* das: 2 ddpm-unet, 1 ddpm-mlp, 0 other (cmd_sample_ddpm.c) */
+int sample_ddpm(int argc, char **argv);      /* das: genmix sample for diffusion models (cmd_sample_ddpm.c) */
 int cmd_interpolate(int argc, char **argv); /* ae: slerp strips with MCMC refinement */
 int train_ae(int argc, char **argv);
 int cmd_latent_study(int argc, char **argv); /* ae: per-step latent MCMC study measurements */        /* ae: genmix train vae|dvae|aae|daae */

@@ -257,10 +257,24 @@ static int parse_mode(const char *s, int *mode) {
     return 0;
 }
 
+static int sample_diffusion(int argc, char **argv, const char *model) {
+    (void)model;
+    return sample_ddpm(argc, argv);
+}
+
+/* genmix sample of the other model families, by the "model" metadata of the --model checkpoint */
+static const struct {
+    const char *model;
+    int (*run)(int argc, char **argv, const char *model);
+} samplers[] = {{"gan", cmd_sample_prdiv}, {"flow", cmd_sample_prdiv}, {"ddpm-unet", sample_diffusion},
+                {"ddpm-mlp", sample_diffusion}};
+
 int cmd_sample(int argc, char **argv) {
-    { /* model-type dispatch: GAN / flow checkpoints (prdiv) */
+    { /* model-type dispatch on the checkpoint's metadata; an autoencoder (or no metadata) stays here */
         char mt[16];
-        if (cli_sample_model_type(argc, argv, mt, sizeof mt)) return cmd_sample_prdiv(argc, argv, mt);
+        if (cli_sample_model_type(argc, argv, mt, sizeof mt))
+            for (size_t i = 0; i < sizeof samplers / sizeof samplers[0]; i++)
+                if (!strcmp(mt, samplers[i].model)) return samplers[i].run(argc, argv, mt);
     }
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},  {"n", required_argument, 0, 'n'},

@@ -19,13 +19,17 @@ static void usage(FILE *f) {
             "reward-twisted proposal and exact final reweighting), or run a baseline.\n"
             "model:\n"
             "  --model toy:gmm1|toy:gmm2   2-D Gaussian-mixture toys with their exact denoiser (T = 1000, linear beta)\n"
-            "  --model MODEL.safetensors   a toy model trained by genmix train ddpm (MLP denoiser, full VJPs)\n"
+            "  --model MODEL.safetensors   a model trained by genmix train ddpm: 2-D toy MLP or Fashion-MNIST U-Net\n"
+            "                              (both with full VJPs; U-Net samples are images in [-1, 1]^784)\n"
             "reward (--reward R):\n"
             "  gmm1 | gmm2                 the spec's toy rewards (-x^2/100 - y^2; -x^2 - (y-1)^2/10)\n"
             "  quad:a1,..,aD,c1,..,cD      -sum a_d (x_d - c_d)^2        linear:b1,..,bD   sum b_d x_d\n"
             "  'cmd:PROGRAM ARGS.. {in} {out}'  runs PROGRAM per evaluation: {in} = N x D float32 .npy of samples,\n"
             "                              {out} = where it writes N float64 rewards (.npy); no gradient: use --grad none\n"
             "  plugin:LIB.so               shared library with the genmix reward ABI v1 (see genmix/das.h)\n"
+            "  classifier:CLF.safetensors:CLASSES\n"
+            "                              log sum_{c in CLASSES} p(c|x) by a genmix classifier (train classifier) on\n"
+            "                              (x+1)/2, with its input gradient; CLASSES e.g. trouser,bag,sneaker or 1,8,7\n"
             "options:\n"
             "  --alpha A           temperature > 0 (required)\n"
             "  --particles N       particles per run (default 16; for base/oracle/best-of-n: base samples)\n"
@@ -317,9 +321,18 @@ int cmd_align(int argc, char **argv) {
     gm_gmm g;
     memset(&g, 0, sizeof g);
     gm_diff_mlp *mlp = NULL;
+    gm_diff_unet *unet = NULL;
     gm_denoiser den;
     size_t ml = strlen(model);
-    if (ml > 12 && !strcmp(model + ml - 12, ".safetensors")) {
+    if (ml > 12 && !strcmp(model + ml - 12, ".safetensors") && cli_diffusion_ckpt_kind(model) == 2) {
+        /* the Fashion-MNIST U-Net: no mode statistics (g.k = 0) */
+        int lrc = gm_diff_unet_load(&unet, model, sch);
+        if (lrc != GM_OK) {
+            free(sch);
+            return cli_fail(lrc);
+        }
+        den = gm_diff_unet_denoiser(unet);
+    } else if (ml > 12 && !strcmp(model + ml - 12, ".safetensors")) {
         /* a trained toy model (genmix train ddpm): modes of its training mixture for the statistics */
         int lrc = gm_diff_mlp_load(&mlp, model, sch);
         const char *data = lrc == GM_OK ? gm_diff_mlp_data(mlp) : "";
@@ -327,6 +340,7 @@ int cmd_align(int argc, char **argv) {
             lrc = gm_set_error(GM_EFORMAT, "%s: trained on '%s', not a toy mixture", model, data);
         if (lrc != GM_OK) {
             gm_diff_mlp_free(mlp);
+            gm_diff_unet_free(unet);
             free(sch);
             return cli_fail(lrc);
         }
@@ -343,12 +357,23 @@ int cmd_align(int argc, char **argv) {
     gm_toy_reward toy;
     gm_reward rw;
     gm_reward_ext *ext = NULL;
+    gm_reward_clf *clfr = NULL;
     int rc = GM_OK, is_toy = 0;
-    if (!strncmp(reward, "cmd:", 4)) {
+    if (!strncmp(reward, "classifier:", 11)) {
+        rc = gm_reward_clf_parse(&clfr, reward + 11, D, &rw);
+        if (rc == GM_EINVAL) {
+            gm_diff_mlp_free(mlp);
+            gm_diff_unet_free(unet);
+            gm_gmm_free(&g);
+            free(sch);
+            return cli_usage_error("align", "--reward: %s", gm_last_error());
+        }
+    } else if (!strncmp(reward, "cmd:", 4)) {
         rc = gm_reward_cmd_open(&ext, reward + 4, D, &rw);
         if (rc == GM_EINVAL) {
             gm_gmm_free(&g);
             gm_diff_mlp_free(mlp);
+            gm_diff_unet_free(unet);
             free(sch);
             return cli_usage_error("align", "--reward: %s", gm_last_error());
         }
@@ -358,6 +383,7 @@ int cmd_align(int argc, char **argv) {
         if (gm_toy_reward_parse(reward, D, &toy) != GM_OK) {
             gm_gmm_free(&g);
             gm_diff_mlp_free(mlp);
+            gm_diff_unet_free(unet);
             free(sch);
             return cli_usage_error("align", "--reward: %s", gm_last_error());
         }
@@ -369,12 +395,14 @@ int cmd_align(int argc, char **argv) {
         gm_reward_ext_free(ext);
         gm_gmm_free(&g);
         gm_diff_mlp_free(mlp);
+        gm_diff_unet_free(unet);
         free(sch);
         return cli_usage_error("align", "reward '%s' has no gradient: use --grad none", reward);
     }
     if (rc != GM_OK) {
         gm_gmm_free(&g);
         gm_diff_mlp_free(mlp);
+        gm_diff_unet_free(unet);
         free(sch);
         return cli_fail(rc);
     }
@@ -414,9 +442,11 @@ int cmd_align(int argc, char **argv) {
         cJSON *rl = cJSON_AddArrayToObject(sum, "run");
         for (long k = 0; k < runs; k++) {
             run_result *r = &res[k];
-            comp = realloc(comp, r->m * sizeof(int));
-            gm_gmm_assign(&g, r->x, r->m, comp);
-            for (size_t i = 0; i < r->m; i++) mw[(size_t)k * g.k + (size_t)comp[i]] += r->W[i];
+            if (g.k) {
+                comp = realloc(comp, r->m * sizeof(int));
+                gm_gmm_assign(&g, r->x, r->m, comp);
+                for (size_t i = 0; i < r->m; i++) mw[(size_t)k * g.k + (size_t)comp[i]] += r->W[i];
+            }
             lzm += r->log_z / (double)runs;
             erm += r->mean_r / (double)runs;
             cJSON *j = cJSON_CreateObject();
@@ -490,9 +520,11 @@ int cmd_align(int argc, char **argv) {
                 if (is_toy) printf("   (closed form %.5f)", cf_lz);
                 printf("\n");
             }
-            printf("mode_weights");
-            for (size_t c2 = 0; c2 < g.k; c2++) printf(" %.4f", mwm[c2]);
-            printf("\n");
+            if (g.k) { /* toy mixtures only */
+                printf("mode_weights");
+                for (size_t c2 = 0; c2 < g.k; c2++) printf(" %.4f", mwm[c2]);
+                printf("\n");
+            }
         }
         free(mw);
         free(mwm);
@@ -522,6 +554,12 @@ int cmd_align(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/summary.json", out);
         if (rc == GM_OK) rc = write_json(path, sum);
         if (rc == GM_OK) rc = write_plots(out, &res[0], res, (int)runs, D, model);
+        if (rc == GM_OK && D == 784) { /* images: the first run's samples, [-1, 1] -> [0, 1], up to 64 */
+            size_t m = res[0].m < 64 ? res[0].m : 64;
+            for (size_t i = 0; i < m * D; i++) X[i] = fminf(fmaxf(0.5f * (X[i] + 1.0f), 0.0f), 1.0f);
+            snprintf(path, sizeof path, "%s/grid.png", out);
+            rc = gm_png_write_grid(path, X, m, 1, 28, 28, 8, 2);
+        }
         free(X);
         free(WW);
     }
@@ -529,8 +567,10 @@ int cmd_align(int argc, char **argv) {
     for (long k = 0; res && k < runs; k++) run_free(&res[k]);
     free(res);
     gm_reward_ext_free(ext);
+    gm_reward_clf_free(clfr);
     gm_gmm_free(&g);
     gm_diff_mlp_free(mlp);
+    gm_diff_unet_free(unet);
     free(sch);
     return rc == GM_OK ? CLI_OK : cli_fail(rc);
 }

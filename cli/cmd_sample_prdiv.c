@@ -13,7 +13,8 @@
 #include "genmix/models.h"
 #include "genmix/prdiv.h"
 
-/* "gan", "flow" or NULL (not a readable checkpoint, or another model): looks for --model in argv */
+/* 1 and the --model checkpoint's "model" metadata (e.g. "gan", "flow", "ddpm-unet") in type; 0 when argv names no
+ * readable checkpoint with one (then genmix sample treats --model as an autoencoder). */
 int cli_sample_model_type(int argc, char **argv, char *type, size_t len) {
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
@@ -26,7 +27,7 @@ int cli_sample_model_type(int argc, char **argv, char *type, size_t len) {
         return 0;
     }
     const char *m = gm_checkpoint_meta_get(ck, "model");
-    int ok = m && (!strcmp(m, "gan") || !strcmp(m, "flow")) && (size_t)snprintf(type, len, "%s", m) < len;
+    int ok = m && (size_t)snprintf(type, len, "%s", m) < len;
     gm_checkpoint_close(ck);
     return ok;
 }

@@ -1,6 +1,7 @@
 /* cmd_train_ddpm.c — `genmix train ddpm`: the 2-D toy diffusion model (MLP eps_theta([x, t/T]), eps-MSE,
- * Adam, EMA) on draws from a toy mixture; writes the EMA weights as .safetensors for `genmix align --model`.
- * Options and printing only (numerics in src/diffusion/diff_mlp.c). */
+ * Adam, EMA) on draws from a toy mixture, or the Fashion-MNIST U-Net; writes the EMA weights as
+ * .safetensors for `genmix align --model` and `genmix sample`. Options and printing only (numerics in
+ * src/diffusion/diff_mlp.c and diff_unet.c). */
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,21 +13,84 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: genmix train ddpm --data toy:gmm1|toy:gmm2 --out MODEL.safetensors [options]\n"
-            "Train the 2-D toy diffusion model (MLP [x, t/1000] -> H -> H -> 2, ReLU; eps-prediction DDPM, T = 1000,\n"
-            "linear beta 1e-4..0.02) on draws from the toy mixture; the EMA weights are written.\n"
+            "usage: genmix train ddpm --data toy:gmm1|toy:gmm2|fashion-mnist --out MODEL.safetensors [options]\n"
+            "Train an eps-prediction DDPM (T = 1000, linear beta 1e-4..0.02); the EMA weights are written.\n"
+            "  toy:*          2-D toy model (MLP [x, t/1000] -> H -> H -> 2, ReLU) on draws from the toy mixture\n"
+            "  fashion-mnist  U-Net on the 60000 training images scaled to [-1, 1] (residual blocks, group norm,\n"
+            "                 SiLU, sinusoidal time embedding; C, 2C, 2C channels at 28, 14, 7 pixels)\n"
             "options:\n"
-            "  --points N      training points drawn once from the mixture (default 100000)\n"
-            "  --steps K       Adam steps (default 5000)\n"
-            "  --batch B       minibatch size (default 1024)\n"
-            "  --lr LR         learning rate (default 1e-3)\n"
-            "  --hidden H      hidden width (default 64)\n"
-            "  --ema D         EMA decay (default 0.995)\n"
+            "  --points N      toy: training points drawn once from the mixture (default 100000)\n"
+            "  --steps K       Adam steps (default 5000 toy, 20000 fashion-mnist)\n"
+            "  --batch B       minibatch size (default 1024 toy, 64 fashion-mnist)\n"
+            "  --lr LR         learning rate (default 1e-3 toy, 5e-4 fashion-mnist)\n"
+            "  --hidden H      toy: hidden width (default 64)\n"
+            "  --channels C    fashion-mnist: base channels, a multiple of 4 (default 16)\n"
+            "  --source DIR    fashion-mnist: dataset directory (default /usr/share/datasets/fashion-mnist)\n"
+            "  --ema D         EMA decay (default 0.995 toy, 0.999 fashion-mnist)\n"
             "  --seed S        seed (default 42)\n"
-            "  --resume        continue from OUT and OUT.train (written every 500 steps and at the end) up to\n"
+            "  --every K       checkpoint every K steps (default 500)\n"
+            "  --resume        continue from OUT and OUT.train (written every --every steps and at the end) up to\n"
             "                  --steps; the result is bitwise the same as an uninterrupted run\n"
             "  -h, --help      this help\n"
-            "Not yet: fashion-mnist (U-Net).\n");
+            "Progress (stderr): step, loss, running loss, seconds.\n");
+}
+
+/* Fashion-MNIST U-Net: minibatches drawn with replacement (stream {GM_STREAM_DATA, 0}, position saved in
+ * the training state), pixels scaled to [-1, 1]. */
+static int train_unet(const char *out, const char *src, long steps, long batch, double lr, double ema, int channels,
+                      long every, unsigned long long seed, int resume) {
+    float *X = NULL, *xb = malloc((size_t)batch * 784 * sizeof(float));
+    uint8_t *y = NULL;
+    size_t n = 0;
+    gm_diff_schedule *sch = malloc(sizeof *sch);
+    gm_diff_unet *m = NULL;
+    int rc = sch && xb ? GM_OK : gm_set_error(GM_ENOMEM, "out of memory");
+    if (rc == GM_OK) rc = cli_fashion_mnist(src, 1, &X, &y, &n);
+    if (rc == GM_OK) rc = gm_diff_schedule_init(sch, GM_BETA_LINEAR, 1000);
+    if (rc == GM_OK) rc = gm_diff_unet_create(&m, channels, sch);
+    char state[4200];
+    snprintf(state, sizeof state, "%s.train", out);
+    if (rc == GM_OK) {
+        gm_diff_unet_init(m, seed);
+        gm_rng r;
+        gm_rng_init(&r, seed, gm_rng_stream_id(GM_STREAM_DATA, 0));
+        int64_t s0 = 0;
+        if (resume) {
+            rc = gm_diff_unet_load_state(m, state, &s0, &r);
+            if (rc == GM_OK) rc = gm_diff_unet_load_ema(m, out);
+            if (rc == GM_OK && gm_diff_unet_channels(m) != channels) rc = gm_set_error(GM_EINVAL, "%s: --channels differs", state);
+            if (rc == GM_OK) cli_progress("resuming at step %lld", (long long)s0);
+        }
+        if (rc == GM_OK && s0 >= steps)
+            rc = gm_set_error(GM_EINVAL, "train ddpm: %s is already at step %lld >= --steps %ld", state, (long long)s0, steps);
+        double t0 = gm_time_now(), avg = 0;
+        long report = every < 100 ? every : 100;
+        for (long s = (long)s0; s < steps && rc == GM_OK; s++) {
+            for (long i = 0; i < batch; i++) {
+                uint64_t j = gm_rng_below(&r, (uint64_t)n);
+                for (int k = 0; k < 784; k++) xb[i * 784 + k] = 2.0f * X[j * 784 + (size_t)k] - 1.0f;
+            }
+            double loss;
+            rc = gm_diff_unet_train_step(m, xb, (size_t)batch, (float)lr, (float)ema, seed, (uint64_t)s, &loss);
+            avg = s > s0 ? 0.99 * avg + 0.01 * loss : loss;
+            if (rc == GM_OK && !isfinite(loss)) rc = gm_set_error(GM_ENUMERIC, "train ddpm: loss is %g at step %ld", loss, s);
+            if (rc == GM_OK && ((s + 1) % report == 0 || s + 1 == steps))
+                cli_progress("step %ld loss %.4f (running %.4f) s %.1f", s + 1, loss, avg, gm_time_now() - t0);
+            if (rc == GM_OK && ((s + 1) % every == 0 || s + 1 == steps)) {
+                rc = gm_diff_unet_save_state(m, state, s + 1, seed, &r);
+                if (rc == GM_OK) rc = gm_diff_unet_save(m, out, s + 1, seed, "fashion-mnist");
+            }
+        }
+        if (rc == GM_OK)
+            printf("ddpm: fashion-mnist, %ld steps, batch %ld, channels %d, running loss %.4f, %.1f s; wrote %s\n", steps, batch,
+                   channels, avg, gm_time_now() - t0, out);
+    }
+    gm_diff_unet_free(m);
+    gm_free(X);
+    gm_free(y);
+    free(sch);
+    free(xb);
+    return rc == GM_OK ? CLI_OK : cli_fail(rc);
 }
 
 int train_ddpm(int argc, char **argv) {
@@ -35,11 +99,12 @@ int train_ddpm(int argc, char **argv) {
                                          {"batch", required_argument, 0, 'b'},  {"lr", required_argument, 0, 'l'},
                                          {"hidden", required_argument, 0, 'H'}, {"ema", required_argument, 0, 'e'},
                                          {"seed", required_argument, 0, 's'},   {"help", no_argument, 0, 'h'},
-                                         {"resume", no_argument, 0, 'r'},
+                                         {"resume", no_argument, 0, 'r'},       {"channels", required_argument, 0, 'C'},
+                                         {"source", required_argument, 0, 'S'}, {"every", required_argument, 0, 'E'},
                                          {0, 0, 0, 0}};
-    const char *data = NULL, *out = NULL;
-    long points = 100000, steps = 5000, batch = 1024, hidden = 64;
-    double lr = 1e-3, ema = 0.995;
+    const char *data = NULL, *out = NULL, *src = "/usr/share/datasets/fashion-mnist";
+    long points = 100000, steps = -1, batch = -1, hidden = 64, channels = 16, every = 500;
+    double lr = -1, ema = -1;
     unsigned long long seed = 42;
     int c, resume = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -69,15 +134,29 @@ int train_ddpm(int argc, char **argv) {
             if (cli_parse_u64(optarg, &seed)) return cli_usage_error("train ddpm", "--seed must be a non-negative integer");
             break;
         case 'r': resume = 1; break;
+        case 'C':
+            if (cli_parse_long(optarg, &channels) || channels < 4 || channels > 256 || channels % 4)
+                return cli_usage_error("train ddpm", "--channels must be a multiple of 4 in 4..256");
+            break;
+        case 'S': src = optarg; break;
+        case 'E':
+            if (cli_parse_long(optarg, &every) || every < 1) return cli_usage_error("train ddpm", "--every must be >= 1");
+            break;
         case 'h': usage(stdout); return CLI_OK;
         default: return cli_usage_error("train ddpm", "unknown option");
         }
     }
     if (optind < argc) return cli_usage_error("train ddpm", "unexpected argument '%s'", argv[optind]);
     if (!data || !out) return cli_usage_error("train ddpm", "--data and --out are required");
+    int fm = !strcmp(data, "fashion-mnist");
+    if (steps < 0) steps = fm ? 20000 : 5000;
+    if (batch < 0) batch = fm ? 64 : 1024;
+    if (lr < 0) lr = fm ? 5e-4 : 1e-3;
+    if (ema < 0) ema = fm ? 0.999 : 0.995;
+    if (fm) return train_unet(out, src, steps, batch, lr, ema, (int)channels, every, seed, resume);
     gm_gmm g;
     if (strncmp(data, "toy:", 4) || gm_gmm_toy(&g, data + 4) != GM_OK)
-        return cli_usage_error("train ddpm", "unknown --data '%s' (toy:gmm1|toy:gmm2)", data);
+        return cli_usage_error("train ddpm", "unknown --data '%s' (toy:gmm1|toy:gmm2|fashion-mnist)", data);
     gm_diff_schedule *sch = malloc(sizeof *sch);
     float *x = malloc((size_t)points * 2 * sizeof(float)), *xb = malloc((size_t)batch * 2 * sizeof(float));
     gm_diff_mlp *m = NULL;
@@ -108,7 +187,7 @@ int train_ddpm(int argc, char **argv) {
             rc = gm_diff_mlp_train_step(m, xb, (size_t)batch, (float)lr, (float)ema, seed, (uint64_t)s, &loss);
             avg = s > s0 ? 0.99 * avg + 0.01 * loss : loss;
             if (rc == GM_OK && !isfinite(loss)) rc = gm_set_error(GM_ENUMERIC, "train ddpm: loss is %g at step %ld", loss, s);
-            if (rc == GM_OK && ((s + 1) % 500 == 0 || s + 1 == steps)) {
+            if (rc == GM_OK && ((s + 1) % every == 0 || s + 1 == steps)) {
                 cli_progress("step %ld loss %.4f (running %.4f) s %.1f", s + 1, loss, avg, gm_time_now() - t0);
                 /* training state first, then the EMA model: a crash in between leaves a resumable pair
                  * whose steps differ, which --resume would continue from the state's step */

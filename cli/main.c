@@ -31,7 +31,7 @@ static const struct gm_cmd commands[] = {
     {"features", cmd_features, "classifier penultimate-layer features of images (.npy)"},
     {"mix", cmd_mix, "online mixing of generators (Mixture-UCB CAB/OGD + baselines): weights, score, regret"},
     {"moe", cmd_moe, "softmax-gated mixture of experts: fit, select, predict, sample, convergence-rate simulation"},
-    {"sample", cmd_sample, "samples of a trained autoencoder, optionally refined by latent MCMC (.npy, .png)"},
+    {"sample", cmd_sample, "samples of a trained autoencoder (optionally latent-MCMC refined), GAN, flow or diffusion model"},
     {"interpolate", cmd_interpolate, "slerp between two encoded test images, each point refined by latent MCMC (.png)"},
     {"latent-study", cmd_latent_study, "latent MCMC study of an autoencoder: latent MMD, classes, memorisation per step"},
     {"mcmc-linear", cmd_mcmc_linear, "latent decode->encode chains of linear-Gaussian AEs: closed form vs simulation"},

@@ -13,7 +13,7 @@ TR="$G --quiet train ddpm --data toy:gmm2 --points 3000 --batch 64 --hidden 16"
 check "grep -q 'usage: genmix train ddpm' '$T/help'"
 $TR --steps 0 --out "$T/x.safetensors" > /dev/null 2>&1; check "[ $? -eq 2 ]"
 $TR --lr -1 --out "$T/x.safetensors" > /dev/null 2>&1; check "[ $? -eq 2 ]"
-"$G" --quiet train ddpm --data fashion-mnist --out "$T/x.safetensors" > /dev/null 2>&1; check "[ $? -eq 2 ]"
+"$G" --quiet train ddpm --data toy:nope --out "$T/x.safetensors" > /dev/null 2>&1; check "[ $? -eq 2 ]"
 $TR --steps 10 > /dev/null 2>&1; check "[ $? -eq 2 ]"   # no --out
 $TR --steps 10 --out "$T/none.safetensors" --resume > /dev/null 2> "$T/err"; check "[ $? -eq 1 ]"
 check "grep -q 'none.safetensors.train' '$T/err'"

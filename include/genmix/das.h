@@ -74,6 +74,16 @@ void gm_reward_ext_free(gm_reward_ext *e);
 
 /* ---- closed forms (spec §7.1) ---------------------------------------------------------------- */
 
+/* Classifier reward (spec §8): r(x) = log sum_{c in S} p(c | (x + 1)/2) with genmix's Fashion-MNIST
+ * classifier (gm_clf checkpoint) on images x in [-1, 1]^784, and its input gradient through the CNN.
+ * classes: comma-separated indices 0..9 or names (tshirt, trouser, pullover, dress, coat, sandal, shirt,
+ * sneaker, bag, boot; case and punctuation ignored). parse takes "CLF.safetensors:CLASSES" (the last ':'
+ * separates). GM_EINVAL for dim != 784, an unknown class or an empty set; load errors name the file. */
+typedef struct gm_reward_clf gm_reward_clf;
+int gm_reward_clf_open(gm_reward_clf **out, const char *clf_path, const char *classes, size_t dim, gm_reward *rw);
+int gm_reward_clf_parse(gm_reward_clf **out, const char *spec, size_t dim, gm_reward *rw);
+void gm_reward_clf_free(gm_reward_clf *r);
+
 /* Tilt of the diagonal-covariance mixture g by exp(r/alpha) for a toy reward: log Z = log E_g[e^{r/alpha}],
  * tilted component weights w[k], means mean[k x dim], variances var[k x dim] (any output may be NULL) and
  * E_tar[r] (e_r, may be NULL). */

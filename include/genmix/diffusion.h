@@ -28,6 +28,7 @@
 #define GM_DIFFUSION_H
 
 #include "genmix/base.h"
+#include "genmix/models.h" /* gm_params, gm_tape: the U-Net runs on the tape */
 #include "genmix/rng.h"
 
 #ifdef __cplusplus
@@ -144,6 +145,38 @@ int gm_diff_mlp_load(gm_diff_mlp **out, const char *path, const gm_diff_schedule
 int gm_diff_mlp_save_state(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const gm_rng *rng);
 int gm_diff_mlp_load_state(gm_diff_mlp *m, const char *path, int64_t *step, gm_rng *rng);
 int gm_diff_mlp_load_ema(gm_diff_mlp *m, const char *path);
+
+/* ---- the Fashion-MNIST model: a small U-Net eps_theta(x, t) on 1 x 28 x 28 images ------------- */
+/* Residual blocks (group norm, SiLU, time-embedding shift), strided-conv down / nearest+conv up,
+ * skip connections, sinusoidal time embedding; base channels C (C, 2C, 2C at 28, 14, 7 pixels),
+ * 4 groups. Architecture and parameter names: src/diffusion/diff_unet.c. Images in [-1, 1], d = 784. */
+
+typedef struct gm_diff_unet gm_diff_unet;
+
+/* GM_EINVAL unless ch is a multiple of 4 in 4..256. */
+int gm_diff_unet_create(gm_diff_unet **out, int ch, const gm_diff_schedule *sch);
+void gm_diff_unet_free(gm_diff_unet *m);
+/* PyTorch-default init from seed (group norm: gamma 1, beta 0); the EMA copy starts equal. */
+void gm_diff_unet_init(gm_diff_unet *m, uint64_t seed);
+int gm_diff_unet_channels(const gm_diff_unet *m);
+/* The training (ema = 0) or EMA (ema = 1) weight table (same layout; borrowed). */
+gm_params *gm_diff_unet_params(gm_diff_unet *m, int ema);
+const char *gm_diff_unet_data(const gm_diff_unet *m);
+/* eps^ of x(B,1,28,28) at float timesteps tv(B) with the weights p (one of the model's two tables) on
+ * the tape; frozen = 1 records no parameter gradients. NULL on failure (see gm_tape_status). */
+gm_var *gm_diff_unet_forward(gm_diff_unet *m, gm_tape *t, gm_params *p, gm_var *x, gm_var *tv, int frozen);
+/* One Adam step of the eps-MSE loss on x0 (B x 784 in [-1, 1]); t and eps as gm_diff_mlp_train_step. */
+int gm_diff_unet_train_step(gm_diff_unet *m, const float *x0, size_t B, float lr, float ema_decay, uint64_t seed,
+                            uint64_t step, double *loss);
+/* Denoiser over the EMA weights with input VJPs (batches of <= 64 rows). Not reentrant. */
+gm_denoiser gm_diff_unet_denoiser(gm_diff_unet *m);
+/* Checkpoints as for the MLP: model "ddpm-unet" (EMA weights, config {channels, T, data}) and
+ * "ddpm-unet-train" (training weights, Adam, step, data-RNG position). */
+int gm_diff_unet_save(const gm_diff_unet *m, const char *path, int64_t step, uint64_t seed, const char *data);
+int gm_diff_unet_load(gm_diff_unet **out, const char *path, const gm_diff_schedule *sch);
+int gm_diff_unet_save_state(const gm_diff_unet *m, const char *path, int64_t step, uint64_t seed, const gm_rng *rng);
+int gm_diff_unet_load_state(gm_diff_unet *m, const char *path, int64_t *step, gm_rng *rng);
+int gm_diff_unet_load_ema(gm_diff_unet *m, const char *path);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,8 @@
 #include "genmix/models.h"
 #include "genmix/rng.h"
 
+#include "diff_internal.h"
+
 struct gm_diff_mlp {
     size_t dim;
     int hidden;
@@ -107,17 +109,7 @@ int gm_diff_mlp_train_step(gm_diff_mlp *m, const float *x0, size_t B, float lr, 
         gm_free(xt);
         return GM_ENOMEM;
     }
-    gm_rng r;
-    gm_rng_init128(&r, seed, gm_rng_stream_id(GM_STREAM_NOISE, 0), step);
-    for (size_t i = 0; i < B; i++) {
-        t[i] = (int)gm_rng_below(&r, (uint64_t)m->sch->T);
-        double ab = m->sch->alpha_bar[t[i]];
-        for (size_t j = 0; j < D; j++) {
-            double e = gm_rng_normal(&r);
-            m->tgt[i * D + j] = (float)e;
-            xt[i * D + j] = (float)(sqrt(ab) * (double)x0[i * D + j] + sqrt(1.0 - ab) * e);
-        }
-    }
+    gm__diff_noise_batch(m->sch, x0, B, D, seed, step, t, NULL, xt, m->tgt);
     fill_input(m, xt, B, t, 0);
     gm_tape_reset(m->tape);
     int64_t ishape[2] = {(int64_t)B, (int64_t)D + 1}, tshape[2] = {(int64_t)B, (int64_t)D};
@@ -175,14 +167,7 @@ static int save_ckpt(const gm_diff_mlp *m, const char *path, const char *model, 
     char cfg[256];
     snprintf(cfg, sizeof cfg, "{\"dim\": %zu, \"hidden\": %d, \"T\": %d, \"beta\": \"linear\", \"data\": \"%s\"}", m->dim,
              m->hidden, m->sch->T, data ? data : "");
-    gm_checkpoint_meta meta;
-    memset(&meta, 0, sizeof meta);
-    meta.model = model;
-    meta.config = cfg;
-    meta.step = step;
-    meta.seed = seed;
-    meta.rng = rng;
-    return gm_checkpoint_save(path, p, opt, &meta);
+    return gm__diff_ckpt_save(path, model, cfg, p, opt, step, seed, rng);
 }
 
 int gm_diff_mlp_save(const gm_diff_mlp *m, const char *path, int64_t step, uint64_t seed, const char *data) {
@@ -233,17 +218,7 @@ int gm_diff_mlp_save_state(const gm_diff_mlp *m, const char *path, int64_t step,
 }
 
 int gm_diff_mlp_load_state(gm_diff_mlp *m, const char *path, int64_t *step, gm_rng *rng) {
-    gm_checkpoint *c;
-    int rc = gm_checkpoint_open(&c, path);
-    if (rc != GM_OK) return rc;
-    const char *model = gm_checkpoint_meta_get(c, "model"), *st = gm_checkpoint_meta_get(c, "step");
-    if (!model || strcmp(model, "ddpm-mlp-train") || !st) rc = gm_set_error(GM_EFORMAT, "%s: not a ddpm-mlp training state", path);
-    if (rc == GM_OK) rc = gm_checkpoint_load_params(c, &m->net->params);
-    if (rc == GM_OK) rc = gm_checkpoint_load_optim(c, &m->net->params, &m->opt);
-    if (rc == GM_OK) rc = gm_checkpoint_load_rng(c, rng);
-    if (rc == GM_OK) *step = strtoll(st, NULL, 10);
-    gm_checkpoint_close(c);
-    return rc == GM_OK ? rc : gm_error_prefix(rc, path);
+    return gm__diff_state_load(path, "ddpm-mlp", &m->net->params, &m->opt, step, rng);
 }
 
 int gm_diff_mlp_load_ema(gm_diff_mlp *m, const char *path) {
