@@ -1,6 +1,10 @@
 /* diff_ckpt.c — shared by the trainable diffusion models (diff_mlp.c, diff_unet.c): forward noising of a
  * training batch and the checkpoint / training-state files (see diff_internal.h).
- * Owns: nothing. Thread safety: reentrant. */
+ * Owns: nothing. Thread safety: reentrant.
+ *
+ * module: diffusion (src/diffusion/) owns diffusion models: noise schedules, the DDPM/DDIM sampler state
+ * machine over the gm_denoiser interface, exact Gaussian-mixture denoisers, the toy MLP and the 28x28 U-Net
+ * denoisers and their checkpoints (genmix/diffusion.h). A method: it uses core, io, linalg and nn. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

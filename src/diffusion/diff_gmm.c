@@ -6,10 +6,7 @@
  * Math: p_t = sum_k pi_k N(sqrt(ab) m_k, diag(ab s_k^2 + 1 - ab)). With responsibilities r_k(x) and
  * component scores u_k = -(x - mu_k)/v_k, the score is S = sum_k r_k u_k and its (symmetric) Jacobian
  * H = sum_k r_k u_k u_k^T - S S^T - diag(sum_k r_k / v_k); eps^ = -sqrt(1-ab) S, J_eps = -sqrt(1-ab) H.
- *
- * module: diffusion (src/diffusion/) owns diffusion models: noise schedules, the DDPM/DDIM sampler state
- * machine over the gm_denoiser interface, exact Gaussian-mixture denoisers and the toy MLP denoiser
- * (genmix/diffusion.h). A method: it uses core, io, linalg and nn. */
+ */
 #include <math.h>
 #include <string.h>
 

@@ -142,11 +142,17 @@ static void fd_terms(const double *mu1, const double *S1, const double *mu2, con
 /* tr_sqrt from the eigenvalues of M (symmetrised in place, destroyed); fd and its finiteness. fast: 0
  * Jacobi, 1 dsyevd, 2 dsyevd_2stage. */
 static int fd_finish(double *M, double *w, size_t d, int fast, gm_fd_result *out) {
-    for (size_t i = 0; i < d; i++)
+    int finite = 1;
+    for (size_t i = 0; i < d; i++) {
+        finite &= isfinite(M[i * d + i]) != 0;
         for (size_t j = i + 1; j < d; j++) {
             double a = 0.5 * (M[i * d + j] + M[j * d + i]);
             M[i * d + j] = M[j * d + i] = a;
+            finite &= isfinite(a) != 0;
         }
+    }
+    /* overflowing statistics (e.g. features near 1e300) reach here as Inf/NaN: name FD, not the solver */
+    if (!finite) return gm_set_error(GM_ENUMERIC, "FD is not finite (NaN/Inf in the statistics?)");
     int rc = fast == 2 ? gm_la_syev_values(M, d, w) : (fast ? gm_la_syev : gm_la_syev_ref)(M, d, w, 0);
     if (rc) return rc;
     for (size_t i = 0; i < d; i++) {
