@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 TIMEOUT = 120
 
@@ -118,7 +119,7 @@ def main():
     env = dict(os.environ, PATH=build + ":/usr/bin:/bin:" + os.environ.get("PATH", ""), OMP_NUM_THREADS="2",
                OMP_WAIT_POLICY="passive", PYTHONPATH=os.path.join(build, "python"))
     ran = failed = 0
-    skipped = []
+    skipped, slow = [], []
     try:
         for f in files:
             path = f if os.path.isabs(f) else os.path.join(repo, f)
@@ -133,13 +134,18 @@ def main():
                     cwd = os.path.normpath(os.path.join(cwd, m.group(1)))
                     continue
                 ran += 1
+                t0 = time.monotonic()
+                timed_out = False  # an example that runs for minutes is not one a reader can run as shown
                 try:
                     r = subprocess.run(["bash", "-c", cmd], cwd=cwd, env=env, capture_output=True, text=True,
                                        timeout=TIMEOUT)
                     out, err = r.stdout, r.stderr
                 except subprocess.TimeoutExpired:
-                    out, err = "", f"(timed out after {TIMEOUT} s)"
-                miss = matches(expected, out, err)
+                    out, err, timed_out = "", f"(timed out after {TIMEOUT} s)", True
+                secs = time.monotonic() - t0
+                if secs > 10:
+                    slow.append(f"{rel}:{line}: {secs:.0f} s")
+                miss = matches(expected, out, err) if not timed_out else f"(ran over the {TIMEOUT} s limit)"
                 if miss is not None:
                     failed += 1
                     print(f"FAIL {rel}:{line}: $ {cmd}\n  documented line not in the output: {miss!r}\n"
@@ -149,6 +155,8 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
     for s in skipped:
         print(f"skipped {s}", file=sys.stderr)
+    for s in slow:
+        print(f"slow (over 10 s) {s}", file=sys.stderr)
     print(f"docs_check: {ran} examples run, {failed} differ, {len(skipped)} skipped (listed above)")
     return 1 if failed else 0
 
