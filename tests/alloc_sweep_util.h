@@ -23,7 +23,7 @@ static void fill(double *x, size_t n, uint64_t seed) {
 }
 
 /* NaN with a message = the allocation failed (GM_ENOMEM); NaN without one = bad input. */
-static int nan_to_status(double v) { return isnan(v) ? (gm_last_error()[0] ? GM_ENOMEM : GM_EINVAL) : GM_OK; }
+static inline int nan_to_status(double v) { return isnan(v) ? (gm_last_error()[0] ? GM_ENOMEM : GM_EINVAL) : GM_OK; }
 
 /* tmp_path(name) names a file in the directory made by tmp_dir_make (8 rotating buffers). */
 static char g_dir[64];
