@@ -2,7 +2,8 @@
  * test_alloc_sweep2.c): the PR-divergence module (RealNVP flow and its trainer, GAN trainer and
  * checkpoints, PR curves from scores / k-NN / histograms / classifiers), its new tape ops (coupling,
  * spectral norm, GAN losses), and the functions merged after part 2 (per-class FD/KID/k-NN, FD by the
- * eigen path, eigenvalues-only Jacobi, the output-path check).
+ * eigen path, eigenvalues-only Jacobi, the output-path check), and the classifier reward of `align`
+ * (merged after part 3 was started; the U-Net sweeps are in test_alloc_sweep4_slow.c).
  *
  * Same contract as parts 1 and 2 (CHECK_ALLOC_SWEEP in tests/gm_test.h): the k-th allocation fails for
  * k = 1, 2, ... until the call succeeds; at each k the call must return GM_ENOMEM with a message and leave
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "genmix/classifier.h"
+#include "genmix/das.h"
 #include "genmix/eval.h"
 #include "genmix/fileio.h"
 #include "genmix/linalg.h"
@@ -252,6 +255,43 @@ GM_TEST(test_sweep_perclass_eigh) {
     tmp_dir_remove();
 }
 
+/* ---- the classifier reward of `align` (a tiny CNN checkpoint written before the sweep) --------------- */
+
+static int run_reward_clf(void *ctx) {
+    const char *path = ctx;
+    gm_reward_clf *r;
+    gm_reward rw;
+    int rc = gm_reward_clf_open(&r, path, "0,bag", 784, &rw);
+    if (rc) return rc;
+    static float x[784], g[784];
+    for (int i = 0; i < 784; i++) x[i] = (float)(i % 11) / 5.5f - 1.0f;
+    double v;
+    rc = rw.eval(rw.ctx, x, 1, &v, g);
+    gm_reward_clf_free(r);
+    if (rc) return rc;
+    char spec[160];
+    snprintf(spec, sizeof spec, "%s:trouser", path);
+    if ((rc = gm_reward_clf_parse(&r, spec, 784, &rw))) return rc;
+    rc = rw.eval(rw.ctx, x, 1, &v, NULL);
+    gm_reward_clf_free(r);
+    return rc;
+}
+
+GM_TEST(test_sweep_reward_clf) {
+    gm_test_set_threads(1);
+    tmp_dir_make();
+    gm_clf_config c = gm_clf_config_default();
+    c.spec = "conv:2:3:1:1,relu,maxpool:2,flatten,linear:3,relu,linear:10";
+    gm_clf *m;
+    CHECK_OK(gm_clf_create(&m, &c));
+    const char *cp = tmp_path("clf.safetensors");
+    CHECK_OK(gm_clf_save(m, cp));
+    gm_clf_free(m);
+    CHECK(CHECK_ALLOC_SWEEP(run_reward_clf, (void *)cp) >= 3);
+    tmp_dir_remove();
+}
+
 GM_TEST_MAIN({"sweep_prdiv_ops", test_sweep_prdiv_ops}, {"sweep_flow", test_sweep_flow},
              {"sweep_flowtrain", test_sweep_flowtrain}, {"sweep_gan", test_sweep_gan},
-             {"sweep_prcurve", test_sweep_prcurve}, {"sweep_perclass_eigh", test_sweep_perclass_eigh})
+             {"sweep_prcurve", test_sweep_prcurve}, {"sweep_perclass_eigh", test_sweep_perclass_eigh},
+             {"sweep_reward_clf", test_sweep_reward_clf})
