@@ -14,7 +14,7 @@
 #include "gm_test.h"
 
 /* Deterministic pseudo-random fill in [-0.5, 0.5) (no library allocation involved). */
-static void fill(double *x, size_t n, uint64_t seed) {
+static inline void fill(double *x, size_t n, uint64_t seed) {
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
     for (size_t i = 0; i < n; i++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
@@ -23,7 +23,7 @@ static void fill(double *x, size_t n, uint64_t seed) {
 }
 
 /* NaN with a message = the allocation failed (GM_ENOMEM); NaN without one = bad input. */
-static int nan_to_status(double v) { return isnan(v) ? (gm_last_error()[0] ? GM_ENOMEM : GM_EINVAL) : GM_OK; }
+static inline int nan_to_status(double v) { return isnan(v) ? (gm_last_error()[0] ? GM_ENOMEM : GM_EINVAL) : GM_OK; }
 
 /* tmp_path(name) names a file in the directory made by tmp_dir_make (8 rotating buffers). */
 static char g_dir[64];

@@ -113,10 +113,23 @@ GM_TEST(test_gan_resume_bitwise) {
     CHECK_OK(gm_params_alloc(&p));
     gm_checkpoint_meta m = {"classifier", "{}", 0, 0, 0, NULL};
     CHECK_OK(gm_checkpoint_save(pb, &p, NULL, &m));
-    gm_params_free(&p);
     gm_gan *x = NULL;
     CHECK_RC(gm_gan_load(&x, pb), GM_EFORMAT);
     CHECK(x == NULL);
+    /* a "gan" checkpoint whose config is not JSON / lacks a field is a format error (not GM_ENOMEM) */
+    static const char *bad_cfg[2] = {"{\"objective\": ", "{\"objective\": \"pr\", \"data\": \"toy:8gaussians\"}"};
+    for (int i = 0; i < 2; i++) {
+        gm_checkpoint_meta mb = {"gan", bad_cfg[i], 1, 0, 0, NULL};
+        CHECK_OK(gm_checkpoint_save(pb, &p, NULL, &mb));
+        CHECK_RC(gm_gan_load(&x, pb), GM_EFORMAT);
+        CHECK(x == NULL && strstr(gm_last_error(), "malformed GAN config"));
+        mb.model = "flow";
+        CHECK_OK(gm_checkpoint_save(pb, &p, NULL, &mb));
+        gm_flowtrain *fx = NULL;
+        CHECK_RC(gm_flowtrain_load(&fx, pb), GM_EFORMAT);
+        CHECK(fx == NULL && strstr(gm_last_error(), "not a genmix flow checkpoint"));
+    }
+    gm_params_free(&p);
     remove(pa), remove(pb), remove(pc);
 }
 

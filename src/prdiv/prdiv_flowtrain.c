@@ -282,8 +282,13 @@ int gm_flowtrain_save(const gm_flowtrain *f, const char *path) {
     return gm_checkpoint_save(path, &f->flow->params, &f->opt, &m);
 }
 
-static const char *jfind(const char *js, const char *key, char *out, size_t len) {
-    return gm__json_field(js, key, out, len) ? NULL : out;
+/* out, or NULL when the field is missing or an earlier/this parse ran out of memory (*oom = 1; the
+ * message of the failed allocation is kept: no further parse after it). */
+static const char *jfind(const char *js, const char *key, char *out, size_t len, int *oom) {
+    if (*oom) return NULL;
+    int rc = gm__json_field(js, key, out, len);
+    if (rc == GM_ENOMEM) *oom = 1;
+    return rc ? NULL : out;
 }
 
 int gm_flowtrain_load(gm_flowtrain **out, const char *path) {
@@ -295,11 +300,15 @@ int gm_flowtrain_load(gm_flowtrain **out, const char *path) {
                *step = gm_checkpoint_meta_get(ck, "step"), *seed = gm_checkpoint_meta_get(ck, "seed");
     gm_flowtrain_config c = gm_flowtrain_config_default();
     char v[7][64];
-    int t = -1;
-    if (!model || strcmp(model, "flow") || !js || !step || !seed || !jfind(js, "objective", v[0], 64) ||
-        !jfind(js, "procedure", v[1], 64) || !jfind(js, "lambda", v[2], 64) || !jfind(js, "n_layers", v[3], 64) ||
-        !jfind(js, "hidden", v[4], 64) || !jfind(js, "batch", v[5], 64) || !jfind(js, "data", v[6], 64) ||
-        (t = gm_toy_from_name(v[6])) < 0) {
+    int t = -1, oom = 0;
+    if (!model || strcmp(model, "flow") || !js || !step || !seed || !jfind(js, "objective", v[0], 64, &oom) ||
+        !jfind(js, "procedure", v[1], 64, &oom) || !jfind(js, "lambda", v[2], 64, &oom) ||
+        !jfind(js, "n_layers", v[3], 64, &oom) || !jfind(js, "hidden", v[4], 64, &oom) ||
+        !jfind(js, "batch", v[5], 64, &oom) || !jfind(js, "data", v[6], 64, &oom) || (t = gm_toy_from_name(v[6])) < 0) {
+        if (oom) { /* an allocation failed while reading the config: not a format error */
+            gm_checkpoint_close(ck);
+            return gm_error_prefix(GM_ENOMEM, path);
+        }
         rc = gm_set_error(GM_EFORMAT, "%s: not a genmix flow checkpoint (model '%s')", path, model ? model : "?");
         gm_checkpoint_close(ck); /* model is borrowed from ck: format the message first */
         return rc;
@@ -311,8 +320,12 @@ int gm_flowtrain_load(gm_flowtrain **out, const char *path) {
     c.n_layers = strtoul(v[3], NULL, 10);
     c.hidden = strtoul(v[4], NULL, 10);
     c.batch = strtoul(v[5], NULL, 10);
-    if (jfind(js, "lr", lr, 64)) c.lr = (float)strtod(lr, NULL);
-    if (jfind(js, "pretrain", pre, 64)) c.pretrain = strtoll(pre, NULL, 10);
+    if (jfind(js, "lr", lr, 64, &oom)) c.lr = (float)strtod(lr, NULL);
+    if (jfind(js, "pretrain", pre, 64, &oom)) c.pretrain = strtoll(pre, NULL, 10);
+    if (oom) { /* lr / pretrain could not be read: the defaults would silently replace them */
+        gm_checkpoint_close(ck);
+        return gm_error_prefix(GM_ENOMEM, path);
+    }
     c.data = (gm_toy)t;
     c.seed = strtoull(seed, NULL, 10);
     gm_flowtrain *f = NULL;

@@ -344,13 +344,15 @@ int gm_gan_save(const gm_gan *g, const char *path) {
 }
 
 int gm__json_field(const char *js, const char *key, char *out, size_t len) {
+    gm_clear_error();
     cJSON *root = cJSON_Parse(js);
+    if (!root && gm_last_error()[0]) return GM_ENOMEM; /* cJSON allocates through gm_malloc (message left) */
     const cJSON *it = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
     int n = -1;
     if (cJSON_IsString(it)) n = snprintf(out, len, "%s", it->valuestring);
     else if (cJSON_IsNumber(it)) n = snprintf(out, len, "%.17g", it->valuedouble);
     cJSON_Delete(root);
-    return n >= 0 && (size_t)n < len ? 0 : -1;
+    return n >= 0 && (size_t)n < len ? GM_OK : GM_EFORMAT;
 }
 
 int gm_gan_load(gm_gan **out, const char *path) {
@@ -367,14 +369,15 @@ int gm_gan_load(gm_gan **out, const char *path) {
     }
     gm_gan_config c = gm_gan_config_default();
     char v[128];
-    int bad = 0, o;
-    bad |= gm__json_field(js, "objective", v, sizeof v) || (o = gm_gan_objective_from_name(v)) < 0;
+    int bad = 0, oom = 0, o, jr;
+#define FIELD(k) (oom || ((jr = gm__json_field(js, k, v, sizeof v)) == GM_ENOMEM ? (oom = 1) : jr != GM_OK))
+    bad |= FIELD("objective") || (o = gm_gan_objective_from_name(v)) < 0;
     if (!bad) c.objective = (gm_gan_objective)o;
-    bad |= gm__json_field(js, "data", v, sizeof v) || (o = gm_toy_from_name(v)) < 0;
+    bad |= FIELD("data") || (o = gm_toy_from_name(v)) < 0;
     if (!bad) c.data = (gm_toy)o;
 #define NUM(k, field, T)                                  \
     do {                                                  \
-        if (gm__json_field(js, k, v, sizeof v)) bad = 1;            \
+        if (FIELD(k)) bad = 1;                            \
         else c.field = (T)strtod(v, NULL);                \
     } while (0)
     NUM("lambda", lambda, float);
@@ -392,8 +395,17 @@ int gm_gan_load(gm_gan **out, const char *path) {
     NUM("spectral_norm", spectral_norm, int);
     NUM("pretrain", pretrain, int64_t);
 #undef NUM
-    if (!gm__json_field(js, "critic_gain", v, sizeof v)) c.critic_gain = (float)strtod(v, NULL); /* absent: 1 */
+#undef FIELD
+    if (!oom) { /* optional (absent: 1); an allocation failure is not "absent" */
+        jr = gm__json_field(js, "critic_gain", v, sizeof v);
+        if (jr == GM_ENOMEM) oom = 1;
+        else if (jr == GM_OK) c.critic_gain = (float)strtod(v, NULL);
+    }
     c.seed = strtoull(seed, NULL, 10);
+    if (oom) { /* an allocation failed while reading the config: not a format error */
+        gm_checkpoint_close(ck);
+        return gm_error_prefix(GM_ENOMEM, path);
+    }
     if (bad) {
         gm_checkpoint_close(ck);
         GM_FAIL(GM_EFORMAT, "%s: malformed GAN config in __metadata__", path);
