@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Mutation testing for genmix (`make mutate`): apply each mutant of tools/mutants.txt, one at a time, to a
 scratch copy of the tree, rebuild incrementally, and run the non-slow ctest suite (the mutant's module tests
-first, then the rest, stopping at the first failure, with a per-test timeout). A mutant is KILLED when a
+first, then the rest, stopping at the first failure, with a per-test timeout; the test executables, the CLI, the
+Python extension and the reward plugin those tests use are rebuilt). A mutant is KILLED when a
 test fails, SURVIVES when every test passes. Prints the mutation score per module and overall; exits 1 if
 a mutant is STALE (its original text is not found exactly once: the list must follow refactors), does not
 compile, or the score of non-equivalent mutants is below --min-score (95 %).
@@ -140,12 +141,25 @@ def main():
     ctest = ["ctest", "--test-dir", build, "-j", str(a.jobs), "-LE", "slow", "--stop-on-failure",
              "--timeout", str(a.timeout)]
 
+    have_py = os.path.isfile(os.path.join(build, "python", "genmix", "_genmix.so"))
+    if not have_py:
+        print("note: the Python extension is not built (python3-dev/numpy missing): python mutants cannot be killed",
+              flush=True)
+
     def targets(extra):
         """Build targets of the non-slow tests selected by `extra` (test executables, the CLI for cli_*)."""
         out = subprocess.run(ctest[:3] + ["-N", "-LE", "slow"] + extra, stdout=subprocess.PIPE).stdout.decode()
         names = re.findall(r"Test +#\d+: (\S+)", out)
         t = [n for n in names if n.startswith("test_")]
-        return t + (["genmix_cli"] if any(n.startswith("cli_") for n in names) else [])
+        if any(n.startswith("cli_") for n in names):
+            t.append("genmix_cli")
+        # the Python tests import BUILD/python/genmix/_genmix.so (python/genmix/*.c + the static library):
+        # rebuild it, or a mutant of the binding (or of the library) would run against the unmutated extension
+        if have_py and any(n.startswith("cli_python") for n in names):
+            t.append("genmix_python")
+        if any(n == "cli_align" for n in names):
+            t.append("genmix_reward_test")  # the reward plugin cli_align.sh loads
+        return t
 
     mod_targets = {mod: targets(["-R", rx]) for mod, rx in modules.items()}
     rest_targets = {mod: targets(["-E", rx]) for mod, rx in modules.items()}
