@@ -8,7 +8,7 @@ a mutant is STALE (its original text is not found exactly once: the list must fo
 compile, or the score of non-equivalent mutants is below --min-score (95 %).
 
     python3 tools/mutate.py [--list tools/mutants.txt] [--only ID,ID] [--module M] [--jobs 2]
-                            [--keep DIR] [--min-score 95] [--check]
+                            [--keep DIR] [--min-score 95] [--check] [--baseline-all]
 
 --check only validates the list (every original found exactly once), without building.
 The list format is described at the top of tools/mutants.txt. Python 3 standard library only.
@@ -102,6 +102,8 @@ def main():
     ap.add_argument("--min-score", type=float, default=95.0)
     ap.add_argument("--timeout", type=int, default=300, help="per-test timeout in seconds")
     ap.add_argument("--check", action="store_true", help="only validate the list against the tree")
+    ap.add_argument("--baseline-all", action="store_true",
+                    help="check the whole non-slow suite on the unmutated tree first (default: the modules' tests)")
     a = ap.parse_args()
 
     modules, mutants = parse(a.list)
@@ -163,6 +165,21 @@ def main():
 
     mod_targets = {mod: targets(["-R", rx]) for mod, rx in modules.items()}
     rest_targets = {mod: targets(["-E", rx]) for mod, rx in modules.items()}
+
+    # the unmutated tree must pass the module tests of the selected mutants, or every mutant would be "killed"
+    # by a test that fails anyway (e.g. a test that only works in BUILD = <tree>/build); the rest of the
+    # non-slow suite is assumed green (`make test`), --baseline-all checks it too
+    base_rx = sorted({modules[m["module"]] for m in live})
+    if a.baseline_all:
+        base_rx = [None]
+    for rx in base_rx:
+        blog = os.path.join(scratch, "baseline.log")
+        if run(ctest + (["-R", rx] if rx else []), tree, 3600, blog):
+            sys.exit("the unmutated tree fails %s (first: %s); see %s" % (
+                "the tests " + rx if rx else "the non-slow suite", failed_test(blog), blog))
+    if live:
+        print("baseline passes the tests of: %s (%.0fs)" % (", ".join(base_rx) if base_rx != [None] else "all",
+                                                           time.time() - t0), flush=True)
 
     results = []  # (mutant, status, detail, seconds)
     for m in live:
