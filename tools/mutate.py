@@ -133,7 +133,8 @@ def main():
         if os.path.isfile(dst) and open(src, "rb").read() == open(dst, "rb").read():
             continue  # unchanged in a kept scratch dir: keep its mtime (no rebuild)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copy2(src, dst)
+        shutil.copy(src, dst)  # a fresh mtime: copy2 would keep the source's older one, and a file left
+        # mutated by an interrupted run would then not be recompiled
     log = os.path.join(scratch, "mutate.log")
     open(log, "w").close()
     env_cmake = ["cmake", "-S", tree, "-B", build, "-DCMAKE_BUILD_TYPE=Release"]
