@@ -125,15 +125,22 @@ GM_TEST(test_das_gmm2_vs_oracle) {
 /* Single Gaussian prior + linear reward: the twist b.x0^/alpha is exact up to a t-dependent constant, so
  * with lambda = 1 and the full gradient the ESS stays near N at every step (spec §7.1), and log Ẑ matches
  * the exact log Z of the 100-step sampler's output law N(mu_S, v_S): b.mu_S/alpha + v_S |b|^2/(2 alpha^2). */
+/* The single-Gaussian prior of the closed-form DAS tests: N((1, -2), diag(0.5, 2)). */
+static int gauss_prior(gm_gmm *g) {
+    int rc = gm_gmm_init(g, 1, 2);
+    if (rc != GM_OK) return rc;
+    g->weight[0] = 1;
+    g->mean[0] = 1;
+    g->mean[1] = -2;
+    g->var[0] = 0.5;
+    g->var[1] = 2.0;
+    return GM_OK;
+}
+
 GM_TEST(test_das_gaussian_linear) {
     init_sch();
     gm_gmm g;
-    CHECK_OK(gm_gmm_init(&g, 1, 2));
-    g.weight[0] = 1;
-    g.mean[0] = 1;
-    g.mean[1] = -2;
-    g.var[0] = 0.5;
-    g.var[1] = 2.0;
+    CHECK_OK(gauss_prior(&g));
     gm_denoiser den = gm_gmm_denoiser(&g, &sch);
     gm_toy_reward tr;
     CHECK_OK(gm_toy_reward_parse("linear:0.5,-0.25", 2, &tr));
@@ -188,12 +195,7 @@ GM_TEST(test_das_noisy_last_step_weights) {
     gm_diff_schedule s2;
     CHECK_OK(gm_diff_schedule_init(&s2, GM_BETA_COSINE, 2));
     gm_gmm g;
-    CHECK_OK(gm_gmm_init(&g, 1, 2));
-    g.weight[0] = 1;
-    g.mean[0] = 1;
-    g.mean[1] = -2;
-    g.var[0] = 0.5;
-    g.var[1] = 2.0;
+    CHECK_OK(gauss_prior(&g));
     gm_denoiser den = gm_gmm_denoiser(&g, &s2);
     gm_toy_reward tr;
     CHECK_OK(gm_toy_reward_parse("linear:0.5,-0.25", 2, &tr));
