@@ -125,15 +125,22 @@ GM_TEST(test_das_gmm2_vs_oracle) {
 /* Single Gaussian prior + linear reward: the twist b.x0^/alpha is exact up to a t-dependent constant, so
  * with lambda = 1 and the full gradient the ESS stays near N at every step (spec §7.1), and log Ẑ matches
  * the exact log Z of the 100-step sampler's output law N(mu_S, v_S): b.mu_S/alpha + v_S |b|^2/(2 alpha^2). */
+/* The single-Gaussian prior of the closed-form DAS tests: N((1, -2), diag(0.5, 2)). */
+static int gauss_prior(gm_gmm *g) {
+    int rc = gm_gmm_init(g, 1, 2);
+    if (rc != GM_OK) return rc;
+    g->weight[0] = 1;
+    g->mean[0] = 1;
+    g->mean[1] = -2;
+    g->var[0] = 0.5;
+    g->var[1] = 2.0;
+    return GM_OK;
+}
+
 GM_TEST(test_das_gaussian_linear) {
     init_sch();
     gm_gmm g;
-    CHECK_OK(gm_gmm_init(&g, 1, 2));
-    g.weight[0] = 1;
-    g.mean[0] = 1;
-    g.mean[1] = -2;
-    g.var[0] = 0.5;
-    g.var[1] = 2.0;
+    CHECK_OK(gauss_prior(&g));
     gm_denoiser den = gm_gmm_denoiser(&g, &sch);
     gm_toy_reward tr;
     CHECK_OK(gm_toy_reward_parse("linear:0.5,-0.25", 2, &tr));
@@ -175,6 +182,49 @@ GM_TEST(test_das_gaussian_linear) {
     fprintf(stderr, "  same, grad none: min ESS/N %.4f, mean log Z^ %.5f sd %.5f\n", d0.min_ess_frac, d0.logz_mean, d0.logz_sd);
     CHECK(d0.logz_sd > 2 * d.logz_sd);
     CHECK_NEAR(d0.zhat_log, lz, 0, 4 * d0.zhat_rel_se + 1e-3);
+    gm_gmm_free(&g);
+}
+
+/* The last step's incremental weight log p/q = -sigma^2|g|^2/2 - sigma<g, z> (spec §3.3) matters when the
+ * last step is noisy: a cosine schedule with T = 2 has beta_0 = 0.506, so the single DAS step (t = 1 -> 0)
+ * has sigma^2 = 0.506 and a guidance shift sigma^2 g of about 0.5. The sampler's output law is exactly
+ * N(mu_1, v_1) (gm_diff_gauss_marginal), so the weighted particle mean must be the tilted mean
+ * mu_1 + v_1 b / alpha, within 5 standard errors sqrt(v / ESS); without the correction the particles keep
+ * the proposal's shift. */
+GM_TEST(test_das_noisy_last_step_weights) {
+    gm_diff_schedule s2;
+    CHECK_OK(gm_diff_schedule_init(&s2, GM_BETA_COSINE, 2));
+    gm_gmm g;
+    CHECK_OK(gauss_prior(&g));
+    gm_denoiser den = gm_gmm_denoiser(&g, &s2);
+    gm_toy_reward tr;
+    CHECK_OK(gm_toy_reward_parse("linear:0.5,-0.25", 2, &tr));
+    gm_reward rw = gm_toy_reward_as_reward(&tr);
+    gm_das_config c = gm_das_config_default();
+    c.n_particles = 4000;
+    c.n_steps = 1;
+    c.alpha = 20;
+    c.temper = GM_TEMPER_NONE;
+    c.grad = GM_DAS_GRAD_X0ONLY;
+    c.seed = 9;
+    gm_das *das;
+    CHECK_OK(gm_das_create(&das, &c, &s2, &den, &rw));
+    while (!gm_das_done(das)) CHECK_OK(gm_das_step(das));
+    double *W = malloc(sizeof(double) * 4000), w2 = 0;
+    gm_das_weights(das, W);
+    for (int k = 0; k < 4000; k++) w2 += W[k] * W[k];
+    double ess = 1 / w2;
+    CHECK(ess > 1000);
+    for (int j = 0; j < 2; j++) {
+        double mu, v, m = 0;
+        CHECK_OK(gm_diff_gauss_marginal(&s2, 1, 1.0, GM_SPACING_LEADING, g.mean[j], g.var[j], &mu, &v));
+        for (int k = 0; k < 4000; k++) m += W[k] * (double)gm_das_particles(das)[k * 2 + j];
+        fprintf(stderr, "  noisy last step, dim %d: weighted mean %.4f, tilted mean %.4f (SE %.4f, ESS %.0f)\n", j, m,
+                mu + v * tr.b[j] / c.alpha, sqrt(v / ess), ess);
+        CHECK_NEAR(m, mu + v * tr.b[j] / c.alpha, 0, 5 * sqrt(v / ess));
+    }
+    free(W);
+    gm_das_free(das);
     gm_gmm_free(&g);
 }
 
@@ -453,7 +503,7 @@ GM_TEST(test_das_bad_input) {
 }
 
 GM_TEST_MAIN({"closed_forms", test_closed_forms}, {"das_gmm2_vs_oracle", test_das_gmm2_vs_oracle},
-             {"das_gaussian_linear", test_das_gaussian_linear},
+             {"das_gaussian_linear", test_das_gaussian_linear}, {"das_noisy_last_step_weights", test_das_noisy_last_step_weights},
              {"das_gaussian_quadratic_resampling", test_das_gaussian_quadratic_resampling},
              {"das_telescoping", test_das_telescoping}, {"das_sigma0_and_large_alpha", test_das_sigma0_and_large_alpha},
              {"das_thread_invariance", test_das_thread_invariance}, {"das_baselines_outputs", test_das_baselines_outputs},

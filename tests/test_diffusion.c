@@ -36,6 +36,11 @@ GM_TEST(test_schedules) {
     CHECK_INT_EQ(t[0], 999);
     CHECK_INT_EQ(t[99], 0);
     CHECK(gm_diff_sigma2(gm_diff_abar(&sch_lin, 0), gm_diff_abar(&sch_lin, -1), 1.0) == 0.0);
+    /* DDIM variance (spec das.md §2): eta^2 (1 - ab') / (1 - ab) (1 - ab / ab'); ab = 0.5, ab' = 0.8 by hand:
+     * 0.4 * 0.375 = 0.15 at eta = 1, a quarter of it at eta = 0.5, 0 at eta = 0 */
+    CHECK_NEAR(gm_diff_sigma2(0.5, 0.8, 1.0), 0.15, 1e-14, 0);
+    CHECK_NEAR(gm_diff_sigma2(0.5, 0.8, 0.5), 0.0375, 1e-14, 0);
+    CHECK(gm_diff_sigma2(0.5, 0.8, 0.0) == 0.0);
     int t3[300];
     CHECK_OK(gm_diff_timesteps(&sch_lin, 300, GM_SPACING_LEADING, t3)); /* any S */
     CHECK_INT_EQ(t3[0], 997);

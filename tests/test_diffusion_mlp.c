@@ -2,7 +2,9 @@
  * (max and mean criteria), the eps-MSE falling under training, checkpoint round trip and refusal of
  * another model type. (Sampling quality of a fully trained model: docs/das.md, measured via genmix align.) */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "genmix/diffusion.h"
 #include "genmix/models.h"
@@ -81,7 +83,8 @@ GM_TEST(test_mlp_training_and_vjp) {
     CHECK(sume / (3 * n * 2) < 1e-3);
 
     /* checkpoint round trip: same eps bits; another model type is refused */
-    const char *path = "build/test_diffusion_mlp.safetensors";
+    char path[96]; /* /tmp, not build/: the test also runs from trees whose build folder is elsewhere */
+    snprintf(path, sizeof path, "/tmp/gm_test_diffusion_mlp_%ld.safetensors", (long)getpid());
     CHECK_OK(gm_diff_mlp_save(m, path, 420, 7, "toy:gmm2"));
     gm_diff_mlp *m2;
     CHECK_OK(gm_diff_mlp_load(&m2, path, &sch));

@@ -104,6 +104,16 @@ class TestAlignAgreement(unittest.TestCase):
         p = genmix.align("toy:gmm2", lambda x: reward_np(x)[0], 1.0, particles=32, steps=20, grad="none", seed=1)
         self.assertTrue(np.array_equal(c["weights"], p["weights"]))
 
+    def test_ess_threshold_and_seed(self):
+        # resample when ESS < tau N: tau = 0 never, tau = 2 at each of the 20 steps (the first step's
+        # weights are equal under exp tempering, lambda_0 = 0, but 2N > N); the seed selects the noise
+        kw = dict(particles=32, steps=20, grad="none")
+        self.assertEqual(genmix.align("toy:gmm2", "gmm2", 1.0, ess_threshold=0.0, seed=1, **kw)["resamples"], 0)
+        self.assertEqual(genmix.align("toy:gmm2", "gmm2", 1.0, ess_threshold=2.0, seed=1, **kw)["resamples"], 20)
+        a, b, c = (genmix.align("toy:gmm2", "gmm2", 1.0, seed=s, **kw)["samples"] for s in (1, 1, 2))
+        self.assertTrue(np.array_equal(a, b))
+        self.assertFalse(np.array_equal(a, c))
+
     @unittest.skipIf(torch is None, "python3-torch is not installed")
     def test_torch_denoiser_matches_c_exact_denoiser(self):
         torch.set_num_threads(1)

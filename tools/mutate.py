@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Mutation testing for genmix (`make mutate`): apply each mutant of tools/mutants.txt, one at a time, to a
 scratch copy of the tree, rebuild incrementally, and run the non-slow ctest suite (the mutant's module tests
-first, then the rest, stopping at the first failure, with a per-test timeout). A mutant is KILLED when a
+first, then the rest, stopping at the first failure, with a per-test timeout; the test executables, the CLI, the
+Python extension and the reward plugin those tests use are rebuilt). A mutant is KILLED when a
 test fails, SURVIVES when every test passes. Prints the mutation score per module and overall; exits 1 if
 a mutant is STALE (its original text is not found exactly once: the list must follow refactors), does not
 compile, or the score of non-equivalent mutants is below --min-score (95 %).
 
     python3 tools/mutate.py [--list tools/mutants.txt] [--only ID,ID] [--module M] [--jobs 2]
-                            [--keep DIR] [--min-score 95] [--check]
+                            [--keep DIR] [--min-score 95] [--check] [--baseline-all]
 
 --check only validates the list (every original found exactly once), without building.
 The list format is described at the top of tools/mutants.txt. Python 3 standard library only.
@@ -101,6 +102,8 @@ def main():
     ap.add_argument("--min-score", type=float, default=95.0)
     ap.add_argument("--timeout", type=int, default=300, help="per-test timeout in seconds")
     ap.add_argument("--check", action="store_true", help="only validate the list against the tree")
+    ap.add_argument("--baseline-all", action="store_true",
+                    help="check the whole non-slow suite on the unmutated tree first (default: the modules' tests)")
     a = ap.parse_args()
 
     modules, mutants = parse(a.list)
@@ -130,7 +133,8 @@ def main():
         if os.path.isfile(dst) and open(src, "rb").read() == open(dst, "rb").read():
             continue  # unchanged in a kept scratch dir: keep its mtime (no rebuild)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copy2(src, dst)
+        shutil.copy(src, dst)  # a fresh mtime: copy2 would keep the source's older one, and a file left
+        # mutated by an interrupted run would then not be recompiled
     log = os.path.join(scratch, "mutate.log")
     open(log, "w").close()
     env_cmake = ["cmake", "-S", tree, "-B", build, "-DCMAKE_BUILD_TYPE=Release"]
@@ -140,15 +144,50 @@ def main():
     ctest = ["ctest", "--test-dir", build, "-j", str(a.jobs), "-LE", "slow", "--stop-on-failure",
              "--timeout", str(a.timeout)]
 
+    have_py = os.path.isfile(os.path.join(build, "python", "genmix", "_genmix.so"))
+    if not have_py:
+        print("note: the Python extension is not built (python3-dev/numpy missing): python mutants cannot be killed",
+              flush=True)
+
     def targets(extra):
         """Build targets of the non-slow tests selected by `extra` (test executables, the CLI for cli_*)."""
         out = subprocess.run(ctest[:3] + ["-N", "-LE", "slow"] + extra, stdout=subprocess.PIPE).stdout.decode()
         names = re.findall(r"Test +#\d+: (\S+)", out)
         t = [n for n in names if n.startswith("test_")]
-        return t + (["genmix_cli"] if any(n.startswith("cli_") for n in names) else [])
+        if any(n.startswith("cli_") for n in names):
+            t.append("genmix_cli")
+        # the Python tests import BUILD/python/genmix/_genmix.so (python/genmix/*.c + the static library):
+        # rebuild it, or a mutant of the binding (or of the library) would run against the unmutated extension
+        if have_py and any(n.startswith("cli_python") for n in names):
+            t.append("genmix_python")
+        if any(n == "cli_align" for n in names):
+            t.append("genmix_reward_test")  # the reward plugin cli_align.sh loads
+        return t
 
     mod_targets = {mod: targets(["-R", rx]) for mod, rx in modules.items()}
     rest_targets = {mod: targets(["-E", rx]) for mod, rx in modules.items()}
+
+    # The unmutated tree must pass the module tests of the selected mutants, or every mutant would be "killed"
+    # by a test that fails anyway (e.g. a test that only works when BUILD = <tree>/build). With --baseline-all
+    # the whole non-slow suite runs first: a test that fails unmutated is reported and left out of the
+    # "rest" phase (it cannot kill anything); without it the rest of the suite is assumed green (`make test`).
+    blog = os.path.join(scratch, "baseline.log")
+    open(blog, "w").close()
+    broken = []
+    if a.baseline_all and live:
+        run([c for c in ctest if c != "--stop-on-failure"], tree, 3600, blog)
+        lf = os.path.join(build, "Testing", "Temporary", "LastTestsFailed.log")
+        if os.path.isfile(lf):
+            broken = [ln.strip().split(":", 1)[1] for ln in open(lf) if ":" in ln]
+        for b in broken:
+            print("note: %s fails on the unmutated tree: excluded from the rest phase" % b, flush=True)
+    for rx in sorted({modules[m["module"]] for m in live}):
+        bad = [b for b in broken if re.search(rx, b)]
+        if bad or (not a.baseline_all and run(ctest + ["-R", rx], tree, 3600, blog)):
+            sys.exit("the unmutated tree fails the tests %s (%s); see %s" % (rx, " ".join(bad) or failed_test(blog), blog))
+    if live:
+        print("baseline passes (%.0fs)" % (time.time() - t0), flush=True)
+    skip_rx = "|^(%s)$" % "|".join(re.escape(b) for b in broken) if broken else ""
 
     results = []  # (mutant, status, detail, seconds)
     for m in live:
@@ -168,7 +207,7 @@ def main():
             else:
                 rc = run(ctest + ["-R", rx], tree, 3600, mlog)
                 if rc == 0:
-                    rc = run(build_cmd + rest_targets[mod], tree, 1800, mlog) or run(ctest + ["-E", rx], tree, 3600, mlog)
+                    rc = run(build_cmd + rest_targets[mod], tree, 1800, mlog) or run(ctest + ["-E", "(%s)%s" % (rx, skip_rx)], tree, 3600, mlog)
                 status = "KILLED" if rc else "SURVIVED"
                 detail = failed_test(mlog) if rc else ""
         finally:
