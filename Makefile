@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # genmix — top-level Makefile. It only installs Debian packages and wraps cmake/ctest.
 #   make demo    install what is missing, build, run the Fashion-MNIST showcase (results/)
 #   make test    install what is missing, build, run all tests (release + ASan/UBSan builds)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """setup.py — builds the genmix Python package with setuptools alone (no network, no CMake): the C library
 sources src/*/*.c and the extension python/genmix/*.c compiled into one module genmix._genmix.
 

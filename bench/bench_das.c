@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_das.c — share of DAS time spent in the SMC machinery (everything but denoiser and reward calls):
  * one DAS run (S = 100, N particles, full gradients) on the GMM-2 toy with (a) the exact mixture denoiser
  * and (b) the trained-size toy MLP (H = 64, untrained weights: the cost is the same). Denoiser and reward

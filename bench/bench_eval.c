@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_eval.c — timings of genmix eval on synthetic features, for bench/run_eval.sh.
  *
  *   bench_eval data DIR N D     write DIR/real.f32 and DIR/fake.f32 (raw float32, N x D, Philox normals)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_mix.c — one full Mixture-UCB-CAB run (RKE, T = 3000, m = 5, d = 784, sigma = 5) on synthetic
  * pixel-like arms (arm i: centre c_i ~ U[0, 0.5]^d plus N(0, (0.1 + 0.03 i)^2) noise, pools of T rows).
  * Prints TSV: name, shape, threads, ms (median of repeats), final RKE, pull frequencies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_moe.c — EM fit time of genmix moe on the spec's designs A and B (data from the LCG generator shared
  * with R), k = 2 experts, random-partition restarts. Prints TSV: kernel shape threads ns_per_call gflops
  * (gflops column unused: "-") plus the best log-likelihood, so bench/run_moe.sh can compare with flexmix.

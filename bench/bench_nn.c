@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_nn.c — training throughput of the MLP 784-512-256-10 and the CNN (conv3x3 32, pool, conv3x3 64,
  * pool, fc 128, fc 10) at batch 128 (Adam, one step = forward + backward + update), and the machine's
  * SGEMM rate. Prints TSV: kernel, shape, threads, ns_per_call, gflops / images_per_s.

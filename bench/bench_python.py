@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench_python.py — genmix's Python API against the reference tools' computations written the way they
 compute (tools/ref_eval_bench.py: prdc's compute_prdc with sklearn, pytorch-fid's sqrtm FD; here also
 torch-fidelity's FD (eigvals of S1 S2), its float32 KID and k-NN P/R with full distance matrices as its PRC,

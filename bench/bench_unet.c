@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_unet.c — the Fashion-MNIST diffusion U-Net (src/diffusion/diff_unet.c): one training step (noise
  * draw, forward, eps-MSE, backward, Adam, EMA) at batch 64, and one denoiser forward + input VJP (the DAS
  * "full" gradient) at batch 64, plus the machine's SGEMM rate for the FLOP-rate fraction.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every bench/run_*.sh (each compares genmix with a reference measured in the same run).
 # Usage: bench/run.sh BUILD_DIR
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/run_eval.sh — genmix eval vs NumPy/SciPy/scikit-learn references in the same run, on synthetic
 # features (10000 x 2048 float32 by default; N and D from the environment). Called by `make bench` with
 # BUILD=<build dir>. Prints every measurement, then the ratios and the acceptance checks.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Mixture-UCB-CAB: one full run (RKE, T = 3000, m = 5, d = 784) in genmix vs the NumPy reference
 # tools/ref_mix.py (same algorithm, same constants, same data shape), measured in the same run, twice:
 # per core (both single-threaded: OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1) and on the whole 2-core

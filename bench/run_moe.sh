@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run_moe.sh — genmix moe EM fit time vs R flexmix (FLXMRmultinom + FLXPmultinom(~x), stepFlexmix) on the
 # spec's designs A (n = 2000, K = 3) and B (n = 5000, K = 2), k = 2 experts, the same number of restarts,
 # tolerance 1e-8 and at most 1000 EM iterations each. Prints per-design times, best log-likelihoods, ratio.

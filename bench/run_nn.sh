@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run_nn.sh — genmix vs PyTorch (CPU, Debian python3-torch) training throughput, measured in the same run.
 # 1) the acceptance setting: 2 threads, wall-clock step times; 2) per core: 1 thread, process CPU time
 #    (a busy shared machine disturbs this much less: a descheduled process uses no CPU time).

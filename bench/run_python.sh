@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/run_python.sh — genmix's Python API vs the reference tools' computations (bench/bench_python.py),
 # same data and run; N x D from the environment (10000 x 2048 by default). Called by `make bench` with
 # BUILD=<build dir>; needs the extension built (python3-dev, python3-numpy) and scipy/sklearn.

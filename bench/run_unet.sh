@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run_unet.sh — the Fashion-MNIST diffusion U-Net, genmix vs PyTorch (CPU, Debian python3-torch), measured in
 # the same run, per core (1 thread, process CPU time: a busy shared machine disturbs this much less).
 # Prints seconds per training step (batch 64) and per denoiser forward + input VJP (batch 64), the ratio

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.h — shared declarations of the genmix command-line tool (not part of the library).
  * Each subcommand lives in cli/cmd_<name>.c as `int cmd_<name>(int argc, char **argv)`: argv[0] is the
  * subcommand name, parse with getopt_long, call the library, return an exit code:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli_checks.c — checks shared by every subcommand, run before any expensive work so that a bad value or
  * path fails in milliseconds instead of after training/evaluation: integer options with their range,
  * the files a command reads and writes (the output rule itself lives in the library: gm_output_check in

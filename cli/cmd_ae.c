@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_ae.c — generative autoencoders and latent MCMC on the command line:
  *   genmix train vae|dvae|aae|daae ...   (train_ae, dispatched from cmd_train.c's table)
  *   genmix sample --model M --n N [--mcmc-steps T] ...

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_align.c — `genmix align`: reward alignment of a diffusion model by DAS (tempered twisted SMC) and
  * its baselines; options, reward selection, output files and printing only (numerics in src/smc/). */
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_data.c — `genmix data fashion-mnist --out DIR`: export the Debian dataset-fashion-mnist IDX files as
  * .npy arrays (images float32 in [0, 1] as N x 784 and N x 1 x 28 x 28, labels uint8). */
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_eval.c — `genmix eval`: sample-quality metrics between feature files (.npy/.npz, FD statistics
  * files). Parses options, loads and checks the inputs, calls the eval library, prints a table on stdout,
  * writes JSON / statistics / per-sample arrays. Exit codes: 0 ok, 1 bad input or I/O, 2 usage,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_eval.h — private to `genmix eval` (cmd_eval.c computes and prints, cmd_eval_opts.c parses the
  * options and checks every input and output before any work). */
 #ifndef GM_CMD_EVAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_eval_merge.c — `genmix eval merge-stats`: pool FD statistics files written by `genmix eval
  * --save-stats` (count n, mean mu, centred moments m2) from shards of one feature set (several GPUs,
  * processes or runs) into one file, exactly (Chan's formula, gm_fdstats_merge), in the order given.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_eval_opts.c — options of `genmix eval`: parsing, ranges, profile overrides, and the checks of every
  * input file and output path that run before any metric is computed (so a typo fails in milliseconds).
  * Owns nothing beyond the opts struct the caller passes. Thread safety: main thread only. */

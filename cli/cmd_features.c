@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_features.c — `genmix features`: penultimate-layer features of the Fashion-MNIST classifier.
  * Input images: .npy of shape (N, 784), (N, 28, 28) or (N, 1, 28, 28); float32/float64 in [0, 1] or uint8
  * in [0, 255]. Output: float32 .npy (N, 128), written atomically (io.h reader and writer). */

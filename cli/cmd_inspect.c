@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_inspect.c — `genmix inspect FILE [--json]`: dtype, shape and summary statistics of every array in a
  * .npy, .npz, .safetensors or IDX file (the format is recognised from the first bytes, not the name),
  * plus the __metadata__ of a .safetensors file. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_latent_study.c — `genmix latent-study`: the per-step measurements of the latent MCMC study that do
  * not need the feature-space metrics (those come from `genmix features` + `genmix eval`, run by
  * tools/study_latent_mcmc.sh on the .npy files written here). */

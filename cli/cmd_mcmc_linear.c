@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_mcmc_linear.c — `genmix mcmc-linear`: the decode->encode chain of one-direction linear-Gaussian
  * autoencoders, closed form vs simulation (spec latent_mcmc.md section 3 table and the 3 r^t row). */
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_mix.c — `genmix mix`: Mixture-UCB online mixing of generators (arms = pools of feature vectors in
  * .npy files), with the baselines and the offline optimum; per-round trajectories to CSV/JSON/PNG. */
 #include <getopt.h>

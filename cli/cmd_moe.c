@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_moe.c — `genmix moe fit|select|predict|sample|simulate`: the dispatch table of the moe subcommands
  * (one file each: cmd_moe_fit.c (fit and select), cmd_moe_predict.c, cmd_moe_sample.c, cmd_moe_simulate.c)
  * and the CSV/file helpers they share. No numerics here: the library (genmix/moe.h) fits, predicts, samples,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_moe.h — what the `genmix moe` subcommand files share (not part of the library): the subcommands of
  * the dispatch table in cmd_moe.c and the small CSV/file helpers they all use. */
 #ifndef GM_CMD_MOE_H

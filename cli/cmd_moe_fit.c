@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_moe_fit.c — `genmix moe fit` and `genmix moe select`: read a CSV, map the target's values to classes
  * 0..S-1, call gm_moe_fit / gm_moe_select, print the summary, write the model with gm_moe_save. Options and
  * printing only; the numerics and the file formats are the library's (genmix/moe.h). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_moe_predict.c — `genmix moe predict`: load a model (gm_moe_load, either format), class probabilities
  * and arg-max classes (gm_moe_predict_proba, gm_moe_predict) for a CSV's rows, written as CSV; accuracy and
  * mean log-likelihood on stderr when the CSV holds the target. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_moe_sample.c — `genmix moe sample`: draw rows from a saved model (gm_moe_sample, or gm_moe_sample_y
  * for the x of a CSV) with a Philox seed and write them as CSV. */
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_moe_simulate.c — `genmix moe simulate`: the convergence-rate study. Runs gm_moe_simulate per case,
  * summarises with gm_moe_sim_summarize, writes the per-fit CSV, the JSON summary and the log-log plots
  * (--replot redraws the plots from a summary). Options, files and printing only. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_plot.c — `genmix plot`: line/point plots of CSV columns (e.g. the per-round trajectories that other
  * subcommands write) as a PNG. */
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_pr_curve.c — `genmix pr-curve`: precision–recall curves α_λ/β_λ (and D_λ-PR) of one or more
  * generated sample sets against a real set, by the classifier, k-NN density-ratio or histogram estimator
  * of genmix/prdiv.h; table or JSON on stdout, optional PNG with every model's curve and the λ grid marked.

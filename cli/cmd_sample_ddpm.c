@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_sample_ddpm.c — `genmix sample --model DIFFUSION.safetensors`: DDPM/DDIM(eta) samples of a diffusion
  * checkpoint from `genmix train ddpm` (the Fashion-MNIST U-Net or the 2-D toy MLP), as .npy and, for
  * images, a PNG grid. cmd_sample (cmd_ae.c) hands over when the checkpoint's model type is a diffusion

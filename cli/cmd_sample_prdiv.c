@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_sample_prdiv.c — the GAN and flow branch of `genmix sample` (2-D toy checkpoints of genmix train
  * gan|flow: samples as .npy, a scatter PNG over the data) and `genmix flow logprob` (exact log-density of
  * a RealNVP checkpoint at given points). Options and printing only; numerics are gm_gan_sample,

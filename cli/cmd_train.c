@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_train.c — `genmix train <model> ...`: dispatch to one trainer per model family.
  * Other model families add `int train_<name>(int argc, char **argv)` (declared in cli.h, defined in their
  * own cli/cmd_<name>.c) and one line in the trainers[] table below. */

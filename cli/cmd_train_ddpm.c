@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_train_ddpm.c — `genmix train ddpm`: the 2-D toy diffusion model (MLP eps_theta([x, t/T]), eps-MSE,
  * Adam, EMA) on draws from a toy mixture, or the Fashion-MNIST U-Net; writes the EMA weights as
  * .safetensors for `genmix align --model` and `genmix sample`. Options and printing only (numerics in

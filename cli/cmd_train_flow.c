@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_train_flow.c — `genmix train flow`: a RealNVP flow on a 2-D toy by maximum likelihood or by the
  * PR-divergence (procedure C: known target density; B: weighted MLE) through the gm_flowtrain state
  * machine of genmix/prdiv.h; progress, checkpoints, --resume, samples, a scatter PNG and the exact-density

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_train_gan.c — `genmix train gan`: the PR-divergence GAN recipe of spec §2.2 (and the χ²/KL/rKL
  * f-GAN, hinge and PR-dual baselines) on 2-D toys through the gm_gan state machine of genmix/prdiv.h:
  * options, progress on stderr, checkpoints, bitwise --resume, samples (.npy) and a scatter PNG.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c — genmix entry point: global flags, then dispatch through the subcommand table. */
 #include <errno.h>
 #include <getopt.h>

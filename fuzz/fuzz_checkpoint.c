@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_checkpoint.c — libFuzzer target for the model checkpoint readers: gm_ae_load and gm_clf_load
  * (safetensors container, __metadata__ strings, the JSON 'config' object, tensor shapes checked against
  * it, optimiser state). Seeds: small autoencoder checkpoints written by fuzz/run.sh. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_csv.c — libFuzzer target for gm_csv_read (header row, quoted names, numeric cells, BOM, blank
  * lines, line endings), then column lookup and a write-back of whatever parsed. The reader used by
  * `genmix moe` and `genmix plot`. */

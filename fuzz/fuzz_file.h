@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_file.h — hands a fuzz input to a reader that takes a path: the bytes go into one memfd per
  * process (rewritten for every input, no disk traffic) opened through /proc/self/fd/N, which the
  * readers see as a regular file. Linux only, like the rest of the fuzz build. */

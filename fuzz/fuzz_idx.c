@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_idx.c — libFuzzer target for gm_idx_parse (IDX header and sizes; gzip via zlib when the input
  * starts with 1f 8b). */
 #include <stddef.h>

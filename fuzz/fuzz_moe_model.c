@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_moe_model.c — libFuzzer target for gm_moe_load_mem (format told by content: JSON or .safetensors,
  * then genmix's checks on fields, shapes, names and finiteness). Loading must either fail cleanly (no
  * leak, no crash) or give a model whose names match its sizes; a small loaded model is evaluated once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_npy.c — libFuzzer target for gm_npy_parse (header parser, size checks, byte swap, Fortran order),
  * then conversion and statistics over whatever parsed. */
 #include <stddef.h>

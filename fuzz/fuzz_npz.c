@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_npz.c — libFuzzer target for gm_npz_parse (zip directory walk, stored/deflate extraction, CRC,
  * then the .npy parser on the member): the first member and a member named "a". */
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_safetensors.c — libFuzzer target for gm_safetensors_parse (cJSON + genmix's checks on types,
  * offsets, sizes, duplicates), then every tensor view converted and every metadata key looked up. */
 #include <stddef.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # fuzz/run.sh BUILD_DIR SECONDS — run every libFuzzer target in BUILD_DIR/fuzz (npy, npz, safetensors, idx,
 # csv, checkpoint; FUZZ_TARGETS="csv ..." picks some) for SECONDS each, seeding
 # a scratch corpus from tests/golden (plus small generated seeds). Exits non-zero on the first finding

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* alloc_sweep_util.h — helpers shared by the allocation-failure sweeps (tests/test_alloc_sweep*.c):
  * a deterministic fill that allocates nothing, the NaN-to-status wrapper for functions that return a
  * value instead of a status, and a private temporary directory for the file round trips.

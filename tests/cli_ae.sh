@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CLI test of genmix train vae|dvae|aae|daae, sample and interpolate (tiny models on 500 images).
 set -u
 G=${1:-build/genmix}

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CLI test of `genmix align`: help, usage errors (exit 2), reward failures (exit 1 / 3, nothing written),
 # DAS values on the GMM-2 toy against the reweighting oracle, command/plugin rewards equal to the built-in
 # reward, output files, determinism.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_alloc_coverage.sh — every public function that can allocate (tools/list_allocating.py, from gcc's call
 # graph) is called by a tests/test_alloc_sweep*.c file, i.e. runs under the allocation-failure sweep.
 # Usage: bash tests/cli_alloc_coverage.sh [genmix binary, unused]; run from the source root.

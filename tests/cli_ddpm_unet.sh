@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CLI test of the Fashion-MNIST diffusion model: `genmix train ddpm --data fashion-mnist` (tiny U-Net, a few
 # steps) with bitwise --resume, `genmix sample` of the checkpoint (.npy + PNG grid), and `genmix align` with
 # the classifier reward (--reward classifier:CLF:CLASSES) on it, plus bad input.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_deps.sh — every Debian package a `make test` / `make demo` / `make bench` script uses (commands,
 # Python modules, R libraries) is installed by that target's DEPS_* lists in the Makefile, so each
 # target works on a fresh machine (tools/check_deps.py does the scan; this test runs it).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_eval.sh — end-to-end checks of `genmix eval` on the fixtures of tools/ref_eval.py (tests/golden/):
 # values against the NumPy/SciPy/sklearn references, statistics files, JSON, thread invariance, exit codes.
 set -u

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_eval_merge.sh — `genmix eval merge-stats`: statistics of three shards of tests/golden/eval_real.npy
 # (saved with --save-stats) pooled into one file equal the NumPy mean / covariance / M2 of the whole set
 # (1e-9 relative), the pooled file gives the full-set FD, and bad input fails with the documented codes.

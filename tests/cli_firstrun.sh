@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_firstrun.sh — what a new user meets first, command by command: the output rule (FIFO, symlink,
 # character device, directory, missing folder, "-"), documented exit codes (1 bad input/run-time,
 # 2 usage, 3 numerical) with messages naming the option and file, checks that run before any work

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_headers.sh — the style's compile-alone test: every public header include/genmix/*.h must compile
 # on its own (included twice, so its include guard is exercised) as strict C11 and as C++11.
 # Usage: bash tests/cli_headers.sh [path/to/genmix]   (the binary argument from ctest is ignored)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_install.sh — `cmake --install` of this build into a DESTDIR scratch folder, then: the binary, both
 # libraries, every public header and the genmix/genmix.h umbrella (which must include all of them), genmix.pc, the man page and the Python
 # package are there; a C program built with `cc $(pkg-config --cflags --libs genmix)` (PKG_CONFIG_PATH and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_io.sh — `genmix data` and `genmix inspect`: help, exit codes, one-line errors naming the file,
 # and a round trip through a tiny hand-made Fashion-MNIST-style IDX set (raw + gzip).
 # usage: bash tests/cli_io.sh path/to/genmix   (run from the repository root)

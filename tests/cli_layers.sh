@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_layers.sh — tools/check_layers.sh passes on a clean copy of a few real files and fails on each planted
 # violation (module order, *_internal.h across folders, cli including a src header, missing "module:"
 # paragraph, unknown public header), and the allowlist silences exactly the listed include.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CLI test of `genmix mcmc-linear`: help, usage errors, and the closed-form vs simulated table.
 set -u
 G=${1:-build/genmix}

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_mix.sh — `genmix mix` end to end on the spec's synthetic cases (tests/golden/mix_*.npy from
 # tools/gen_mix_fixtures.py): case B (RKE, oracle 8.25 for the population; offline optimum from the
 # 1200-sample pools ~ (0.15, 0.25, 0.60)), case E (KID, optimum = reference weights 0.2/0.3/0.5),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_moe.sh — genmix moe fit/predict round trip and bad-input errors (exit codes and one-line messages).
 set -u
 G=${1:-build/genmix}

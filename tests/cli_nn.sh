@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_nn.sh — genmix train classifier / genmix features end to end on a small slice of Fashion-MNIST:
 # help and usage errors, training, interrupted + resumed == uninterrupted (bitwise), features shape,
 # corrupt/mismatched checkpoints and bad inputs give one-line errors with exit 1.

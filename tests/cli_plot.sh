@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_plot.sh — `genmix plot`: a real plot from a CSV, byte-identical reruns, options, and error paths
 # (usage errors exit 2 with a message, run-time errors exit 1 with one "genmix: error:" line).
 set -u

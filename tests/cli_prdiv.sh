@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_prdiv.sh — `genmix pr-curve` end to end: values of the k-NN and classifier estimators against the
 # closed form of spec V3 (P = N(0,1), Q = N(1,1)) and V4 (Q = N(0, 0.5^2)), JSON output, the PNG, and bad
 # input (lambda <= 0, malformed grid, wrong shapes, missing files) with the documented exit codes.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_prdiv_sample.sh — `genmix sample` on GAN and flow checkpoints and `genmix flow logprob`:
 # sampling determinism in --seed (same stream = same bytes, another stream differs, stream 0 of a GAN and
 # stream 1 of a flow equal what train gan|flow --samples wrote), the scatter PNG, log q against an

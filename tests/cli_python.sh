@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_python.sh — runs tests/test_python.py (unittest) with Debian's /usr/bin/python3 against the package
 # built in BUILD/python (the folder of the genmix binary given by ctest), one OpenMP thread (the CLI runs
 # of the agreement tests use --threads 2, so thread-count independence is exercised too). Exit 77 (skipped) when the

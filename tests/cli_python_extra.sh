@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_python_extra.sh — runs tests/test_python_align.py (genmix.align over Python callables) and
 # tests/test_python_perclass.py (labels=, reference .npz statistics), unittest, with
 # Debian's /usr/bin/python3 against the package built in BUILD/python, one OpenMP thread. Exit 77 (skipped)

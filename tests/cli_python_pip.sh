@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_python_pip.sh — the setuptools path: `python3 -m pip install --no-build-isolation --no-index --target`
 # from a copy of the source tree, offline, with Debian's python3-setuptools and python3-numpy only; the
 # package it builds imports and gives the same numbers as the CMake-built one (same C sources).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_spdx.sh — tools/spdx.sh on a scratch tree (C file, header, shebang script, Python, Makefile, a file
 # already tagged, a golden data file that must stay untouched): --check fails before, the run adds the line
 # first (second after "#!"), keeps the content and mode, is idempotent, --check passes after. Then the real

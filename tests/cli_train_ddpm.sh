@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CLI test of `genmix train ddpm`: usage errors, bitwise --resume (500 + 500 steps == 1000 steps, both the
 # EMA model and the training state), resume without a state file, and the model loading in `genmix align`.
 set -u

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* das_test_util.h — shared helpers of test_das.c and test_das_slow.c: many independent DAS runs with
  * weighted mode fractions, E[r] and Ẑ statistics; the SIR oracle on base samples of the same sampler with
  * delta-method standard errors; the mode-weight match criterion. Test code only (static functions). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_data.h — deterministic data sets shared by the eval tests: the spec §9.1 hash features and the
  * splitmix64 sets of tools/ref_eval.py (bit-identical doubles in C and NumPy). */
 #ifndef GM_EVAL_DATA_H

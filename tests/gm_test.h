@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gm_test.h — genmix's minimal test runner (minctest / redis testhelp style).
  *
  *     GM_TEST(test_thing) { CHECK(1 + 1 == 2); CHECK_NEAR(x, 1.0, 1e-12, 0); }

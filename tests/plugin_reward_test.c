@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plugin_reward_test.c — a reward plugin implementing the genmix reward ABI v1 (genmix/das.h), built by
  * CMake as build/tests/genmix_reward_test.so for tests/cli_align.sh: the GMM-2 toy reward
  * r(x, y) = -x^2 - (y - 1)^2/10 with its gradient, 2-D only. Not part of the library. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_ae.c — VAE / DVAE / AAE / DAAE on the tape: whole-model finite-difference gradient checks at tiny
  * dimensions (both likelihoods), frozen parts get no gradient, training lowers the loss, training is
  * exactly resumable from (params, Adam moments, step count), and the gm_ae_model view drives the chain. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_alloc_sweep.c — allocation-failure sweeps over the public API (issue 12, "robust error paths").
  *
  * Every public function that allocates (tools/list_allocating.py lists them from the call graph) runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_alloc_sweep2.c — allocation-failure sweeps, part 2 (test_alloc_sweep.c is part 1): linalg, SMC,
  * diffusion (schedules, samplers, exact GMM denoiser, the toy MLP and its checkpoints), DAS and its
  * baselines, external rewards, and the functions merged after part 1 (CMMD, FD-infinity, per-class Vendi,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_alloc_sweep3.c — allocation-failure sweeps, part 3 (parts 1 and 2: test_alloc_sweep.c,
  * test_alloc_sweep2.c): the PR-divergence module (RealNVP flow and its trainer, GAN trainer and
  * checkpoints, PR curves from scores / k-NN / histograms / classifiers), its new tape ops (coupling,

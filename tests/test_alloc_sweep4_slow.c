@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_alloc_sweep4_slow.c — allocation-failure sweeps, part 4: the Fashion-MNIST U-Net denoiser
  * (create, train step, forward on the tape, weights and training-state checkpoints, the denoiser of a
  * loaded model). Label slow: even the narrowest U-Net (4 channels, one image) makes ~7300 allocations

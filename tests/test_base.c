@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_base.c — status strings, error buffer, allocator fault injection, tensors, arena. */
 #include "gm_test.h"
 #include "genmix/tensor.h"

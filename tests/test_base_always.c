@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_base_always.c — GM_ALWAYS/GM_NEVER in a debug build (this file undefines NDEBUG before including
  * genmix/base.h): a right belief passes the value through, a wrong one aborts with the condition named
  * (checked in a forked child). The release-build behaviour (evaluate and take the defensive branch) is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_csv.c — CSV reading (dialect, errors with line and column), writing, exact round trips. */
 #include "gm_test.h"
 #include "genmix/io.h"

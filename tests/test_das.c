@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_das.c — DAS known-answer tests (spec das.md §7): closed-form tilts of the toy GMMs, the SIR
  * oracle, DAS mode weights / E[r] / log Ẑ against the reweighting oracle of the same 100-step sampler,
  * the permutation-bug regression, telescoping, sigma^2 = 0 last step, alpha -> inf, the single-Gaussian

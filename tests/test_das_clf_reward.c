@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_das_clf_reward.c — the classifier reward r(x) = log sum_{c in S} p(c | (x+1)/2) (spec das.md §8):
  * values against a direct evaluation of the classifier's logits, its input gradient against central
  * differences (max AND mean criteria), S = all classes gives r = 0 and a zero gradient, class names and

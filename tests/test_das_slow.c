@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_das_slow.c — longer DAS known-answer tests: schedule/guidance/scheme invariance on GMM-1 against
  * the reweighting oracle (spec §7.4.5, T4) and S = 1000 runs against the closed forms (spec §7.4.8).
  * Tolerances as in test_das.c: 4 combined SE + 0.02 (mode weights) / 0.03 (E[r]). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_diffusion.c — schedules, timesteps, the exact GMM denoiser (finite-difference VJP check) and the
  * DDPM/DDIM samplers on exactly known targets.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_diffusion_mlp.c — the 2-D toy diffusion model: finite-difference check of the denoiser's input VJP
  * (max and mean criteria), the eps-MSE falling under training, checkpoint round trip and refusal of
  * another model type. (Sampling quality of a fully trained model: docs/das.md, measured via genmix align.) */

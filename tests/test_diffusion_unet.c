@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_diffusion_unet.c — the Fashion-MNIST U-Net denoiser (src/diffusion/diff_unet.c):
  *   - PyTorch golden test (tests/golden/unet_c8.npz from tools/gen_unet_golden.py, torch 1.13): output,
  *     loss, input gradient, every parameter gradient, and the denoiser's eps and input VJP (1e-5);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_eval.c — FD, KID/MMD, k-NN P/R and PRDC: spec §9 known answers, closed forms, NumPy/SciPy/sklearn
  * fixtures (tools/ref_eval.py -> tests/golden/eval_ref.txt), fast vs naive reference paths, tiled vs
  * untiled, thread-count invariance and bad input. */

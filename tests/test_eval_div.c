@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_eval_div.c — Vendi, RKE/RRKE, Inception Score and PRD: spec §9 vectors, the public README cases,
  * closed forms (identical / orthogonal points, separated clusters), NumPy fixtures and thread invariance. */
 #include "gm_test.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_eval_knn.c — the k-NN engine: streaming API bit-for-bit against gm_knn (any batching, tile
  * sizes, precisions, thread counts), binary16 rounding and the fp16 P/R emulation against NumPy float16
  * fixtures (tools/gen_eval_fp16.py), the fp16 overflow fallback, and the stream's error cases. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_eval_perclass.c — gm_vendi_per_class: known answers (a class of m orthogonal rows has cosine Vendi m,
  * a class of identical rows has Vendi 1), label order and counts, the mean over classes, agreement with
  * gm_vendi on the extracted rows (f32 and f64), empty input, and an allocation-failure sweep. */

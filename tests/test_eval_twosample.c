@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_eval_twosample.c — the two-sample statistics of float point sets (eval_twosample.c): RBF MMD^2
  * (hand value, the Gaussian closed form of spec latent_mcmc.md 5.3, thread-count invariance), median
  * distance, sliced Wasserstein, log P-hat, C2ST, P-hat moments, nearest squared distances, bad input. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_eval_zip64.c — the .npz reader on ZIP64 archives written by NumPy (tools/gen_eval_zip64.py: zipfile
  * limits lowered so small files carry the ZIP64 records NumPy writes past 4 GiB), stored and deflated, and
  * corrupt ZIP64 records. (FD statistics files are .npz, so genmix eval reads them through this path.) */

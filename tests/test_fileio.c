@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_fileio.c — the output rule of src/core/fileio.c: atomic writes leave either the old or the new
  * file, never a partial one; symlinks are written through; FIFOs and character devices are written
  * directly and never replaced; "-" is standard output; directories and missing folders are refused

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_io_bad.c — malformed inputs for every reader (npy, npz, safetensors, IDX): each gives the right
  * status and a one-line message naming the input and the problem, never a crash (run under ASan/UBSan);
  * and N-th allocation failure over the readers gives GM_ENOMEM without leaks. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_io_fmnist_slow.c — Fashion-MNIST's 60000-image train split (Debian dataset-fashion-mnist) against
  * figures computed independently with Python gzip + NumPy. Labelled slow: 188 MB of floats. */
 #include "gm_test.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_io_idx.c — IDX parser (all element types, raw and gzip, concatenated gzip members), malformed IDX
  * and gzip input, and Fashion-MNIST's test split from /usr/share/datasets/fashion-mnist against figures
  * computed independently with Python gzip + NumPy (see docs/io.md). The 60000-image train split is

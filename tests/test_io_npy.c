@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_io_npy.c — .npy reader/writer against NumPy 1.24 fixtures (tools/gen_io_fixtures.py), gm_array
  * conversions (f16/bf16 decoding), tensors, mmap. Values: fv(i) = (i % 17) * 0.25 - 1.5,
  * uv(i) = (i * 7) % 251, sv(i) = (i * 37) % 201 - 100 over the C-order flat index i. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_io_npz.c — .npz reader against numpy.savez / savez_compressed fixtures (tools/gen_io_fixtures.py),
  * the writer (byte-compared with tests/golden/io/genmix_written.npz, which tools/check_io_numpy.py
  * verified numpy.load reads), and corrupt archives. fv/uv as in tools/gen_io_fixtures.py. */

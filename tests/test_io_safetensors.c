@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_io_safetensors.c — safetensors reader/writer: byte-identical output against
  * tests/golden/io/model.safetensors (tools/gen_io_safetensors.py, a hand-written implementation of the
  * format) and against the reference crate's own serialization test vectors; reading, views, metadata,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_linalg.c — the shared linear algebra (genmix/linalg.h): closed-form eigenvalues/vectors, Cholesky
  * factors, SPD and LU solves and singular values on both paths (LAPACKE and the naive `_ref` twins;
  * without BLAS both names run the twin), agreement of the two paths on random matrices, the GEMM/SYRK

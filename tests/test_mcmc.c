@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_mcmc.c — the latent decode->encode chain against the linear-Gaussian closed forms of
  * spec latent_mcmc.md section 3 (stationary mean/covariance within 5 standard errors over fixed seeds),
  * determinism over batch sizes and thread counts, the chain's noise sources, bad input and OOM paths,

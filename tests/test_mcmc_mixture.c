@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_mcmc_mixture.c — spec latent_mcmc.md T2: exact Gibbs with a learned latent law P-hat != prior.
  *
  * Latent target r(z) = sum_k pi_k N(z; m_k, s_k I) (d = 2, 4 modes, pi = (0.4, 0.3, 0.2, 0.1)); decoder

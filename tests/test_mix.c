@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_mix.c — Mixture-UCB: simplex QP vs brute force, the spec's closed-form Gaussian cases (A-F),
  * the collected-set identity, queue vs direct updates, online CAB/OGD/UCB convergence on synthetic
  * Gaussian arms, regret trend, thread-count independence, precision/density vs a naive prdc, bad input.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_mix_fmnist_slow.c — Mixture-UCB on Fashion-MNIST class-subset arms (spec §6.2): raw pixels in [0, 1]
  * (d = 784), sigma = 5, arms A = {0,1,2}, B = {3,4,5}, C = {6,7}, D = {8,9}, E = {0}. The reference is
  * class-balanced, so it equals 0.3A + 0.3B + 0.2C + 0.2D and the KID optimum is (0.3, 0.3, 0.2, 0.2, 0).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_models.c — safetensors checkpoints: round trip of weights, optimiser state and RNG position;
  * corrupt / mismatched files give clear errors naming the tensor; an interrupted and resumed classifier
  * run equals an uninterrupted one bitwise (small synthetic data, tiny architecture with dropout). */

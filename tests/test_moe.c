@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_moe.c — mixture of experts: the spec's design A/B known answers (data generator shared with R,
  * likelihood, gradient, MLEs, SEs, ICs, Voronoi loss), finite-difference checks of the likelihood gradient and
  * of the M-step objectives' gradient and Hessian, EM monotonicity, invariances, planted recovery,

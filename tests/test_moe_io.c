@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_moe_io.c — gm_moe_save / gm_moe_load round trips (JSON and .safetensors, bit-exact coefficients and
  * names), format detection by content (a .safetensors model named .json and vice versa), bad files (empty,
  * truncated, wrong format, missing fields, non-finite coefficients, missing file) with messages naming the

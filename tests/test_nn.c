@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_nn.c — every nn kernel: float32 central-difference gradient checks (per input tensor, pass only if
  * the mean of |a-b|/(|a|+|b|+1e-3) <= 1e-4 AND its max <= 1e-2, gm_test.h gm_gc; inputs kept away from
  * kinks; the step is 1e-2 unless the op's curvature or its float32 round-off needs another), fast ==

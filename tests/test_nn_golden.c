@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_nn_golden.c — llm.c-style golden test against PyTorch 1.13 (fixtures from tools/gen_nn_golden.py):
  * same weights and inputs give the same logits, loss, input gradient and parameter gradients (1e-5
  * relative, with a tiny absolute floor for values near 0), and one Adam step gives the same weights,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_optim.c — optimisers against closed forms (first Adam step, SGD momentum, AdamW decay), gradient
  * clipping, EMA, LR schedules, and thread invariance of the update. (The PyTorch Adam golden step is in
  * test_nn_golden.c.) */

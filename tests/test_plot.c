@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_plot.c — plot rendering: determinism, pixel geometry of a known line, gaps at NaN and at
  * non-positive values on log axes, empty plots, bands, legend placement, ticks, bad arguments. */
 #include "gm_test.h"

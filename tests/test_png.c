@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_png.c — PNG write/read round trips, grid geometry and pixel placement, clipping, bad input. */
 #include "gm_test.h"
 #include "genmix/io.h"

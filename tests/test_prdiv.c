@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_prdiv.c — PR curves and PR-divergences against the closed forms of spec §5 (pr_divergence.md):
  * V1 (Sajjadi's unit cases), V2–V4 tables to 1e-6, V5 mixture identity to 1e-6, V6 on a grid, V7/V8 k-NN
  * expectations within Monte-Carlo error, V9 estimator cross-checks, curve properties and bad input. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_prdiv_gan.c — GAN training pieces: spec V10's MLP χ² critic approaches 2(e^(½−x) − 1) (the linear
  * KL / BCE critics are in test_prdiv_v10_slow.c), the gm_gan state machine
  * (bitwise resume from a checkpoint, foreign checkpoints refused, bad configurations), toy densities. */

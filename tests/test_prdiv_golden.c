@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_prdiv_golden.c — PR-divergence pieces against PyTorch (fixtures written once by
  * tools/gen_prdiv_golden.py into tests/golden/prdiv_golden.txt; torch is not needed here): spectral norm
  * (forward, updated u, sigma, weight gradient), an affine coupling in both directions (output, log-det,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_prdiv_nn.c — the NN pieces of PR-divergence training: spectral normalisation, affine couplings
  * (forward/inverse, log-determinants), the RealNVP flow (inverse(forward) = identity, change-of-variables
  * density by brute force, integral over a 2-D grid), and the GAN losses of spec §2 (clamps, the PR

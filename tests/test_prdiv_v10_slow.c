@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_prdiv_v10_slow.c — spec V10: linear critics trained on 1e5 V3 samples (P = N(0,1), Q = N(1,1)) with
  * the KL critic loss and with BCE converge to the optimal linear critics 1.5 − x and 0.5 − x (slope and
  * intercept within 0.05). Full-batch Adam over 1e5 rows: slow on a loaded machine, hence the label. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_public_api.c — public functions that nothing else in the tree calls, each checked against a closed
  * form or an independent computation: the named activation kernels (values and derivatives), the row
  * softmax, the RBF kernel of eval.h, the pluggable allocator, borrowed tensor views, the tape ops

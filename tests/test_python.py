@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_python.py — unittest suite of the genmix Python package (run by tests/cli_python.sh under ctest).
 
 Checks: the Python values equal the CLI's JSON bit for bit on the eval fixtures for every profile and metric;

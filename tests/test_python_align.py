@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_python_align.py — unittest suite of genmix.align (DAS over Python callables; run by
 tests/cli_python_align.sh under ctest).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_python_perclass.py — per-class metrics (labels=) of genmix.eval against NumPy references of the
 metrics' formulas (1e-9 relative), bad labels, and ADM/EDM-style reference statistics (.npz with mu/sigma
 plus other members, float32 mu) read by `genmix eval` (run by tests/cli_python_extra.sh).

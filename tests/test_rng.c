@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_rng.c — Philox4x64-10 known answers (Random123 KAT vectors, NumPy raw streams) and
  * statistical checks of the samplers (fixed seeds, thresholds >= 5 sigma). */
 #include "gm_test.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_smc.c — the SMC particle system: resampling unbiasedness and count bounds, ESS, log Ẑ
  * bookkeeping, the gather of every registered array, permutation invariance, tempering exponents,
  * bad input and allocation failures. (DAS-level tests, incl. the permutation-bug regression and

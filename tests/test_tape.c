@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_tape.c — the eager tape: whole-model finite-difference gradient checks (MLP and CNN built with
  * gm_seq, every parameter and the input), fan-out accumulation, no-grad mode, detach, frozen parameters,
  * gradients with respect to inputs, split/concat/reshape through the tape, and error propagation. */

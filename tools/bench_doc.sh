@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Assemble docs/benchmarks.md from the per-module pages docs/bench_*.md (each page's headings move one
 # level down). Run after a benchmark page changes: bash tools/bench_doc.sh
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """check_deps.py — checks that each Makefile target installs every Debian package its scripts use.
 
 For each target (test, demo, bench, fuzz) it reads the scripts the target runs, follows the scripts they

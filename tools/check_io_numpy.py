@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Check that NumPy reads what genmix writes (run by hand; CI has no Python).
 
     /usr/bin/python3 tools/check_io_numpy.py [DIR_FROM_genmix_data]

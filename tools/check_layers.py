@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """check_layers.py — genmix's module layering check (docs/design.md, "Module map").
 
 Usage: python3 tools/check_layers.py [ROOT [ALLOWLIST]]
@@ -88,7 +89,9 @@ def main():
                 check_file(os.path.join(src, m, f), m)
         cfiles = [f for f in files if f.endswith(".c")]
         if cfiles:
-            head = open(os.path.join(src, m, cfiles[0]), errors="replace").read().split("*/", 1)[0]
+            text = open(os.path.join(src, m, cfiles[0]), errors="replace").read()
+            text = re.sub(r"\A/\*\s*SPDX-License-Identifier:[^*]*\*/\s*", "", text)  # the licence line first
+            head = text.split("*/", 1)[0]
             if not re.search(r"\bmodule:", head):
                 bad.append("src/%s/%s: first file of the folder has no \"module:\" paragraph in its header comment"
                            % (m, cfiles[0]))

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # genmix's showcase on Fashion-MNIST (run by `make demo`). Each stage is a script in tools/demo.d/,
 # run in name order with GENMIX (the binary), OUT (results folder) and CACHE (trained models, kept
 # between runs). Writes results/ (JSON + PNG), caches models in cache/, prints a short summary.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """docs_check.py — runs every example of README.md and docs/*.md and compares its output with the text
 the document shows.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Golden fixture for tests/test_eval.c (bootstrap replay): the percentile intervals of gm_knn_bootstrap and
 gm_mean_bootstrap recomputed with NumPy from the SAME resamples. The resample indices come from a Python
 Philox4x64-10 (checked against numpy.random.Philox below) keyed like genmix's gm_rng: key (seed, 0),

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """gen_eval_fp16.py — NumPy float16 fixtures for genmix eval's fp16 emulation (nvidia/openai profiles).
 
 Writes into tests/golden/:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """gen_eval_labels.py — per-class Vendi fixture for `genmix eval --labels` (tests/cli_eval.sh).
 
 Writes tests/golden/eval_labels.npy (int64, one class in {0, 1, 2, 5} per row of eval_fake.npy) and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """gen_eval_zip64.py — small ZIP64 .npz fixtures for the .npz reader (tests/test_eval_zip64.c).
 
 NumPy writes ZIP64 records when a member or the archive passes 4 GiB (and a ZIP64 extra field in every

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Write the .npy/.npz fixtures of tests/test_io_*.c with NumPy (Debian python3-numpy 1.24).
 
 Run from the repository root:  /usr/bin/python3 tools/gen_io_fixtures.py

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Write tests/golden/io/model.safetensors with a hand-written implementation of the safetensors format
 (Debian has no `safetensors` package): u64 LE header length N, compact JSON header with "__metadata__"
 first (keys sorted), tensors ordered like the reference writer (dtype order descending, i.e. by

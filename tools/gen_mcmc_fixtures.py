@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Reference values for tests/test_mcmc.c (ESS and split R-hat), computed with NumPy by a vectorised
 implementation written independently of src/latent/mcmc.c. Conventions (BDA3 11.4-11.5, Stan):
   split R-hat: halves of each chain (middle draw of odd n dropped), W = mean within-half variance (ddof 1),

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """gen_mix_fixtures.py - small .npy fixtures for tests/cli_mix.sh (spec mixture_ucb.md §6.1):
 case B arms N((0,0),0.25^2 I), N((10,0),0.5^2 I), N((0,10),1^2 I) (RKE oracle 8.25, weights
 (0.1515, 0.2424, 0.6061) at sigma = 1); case E arms N((0,0)), N((2,0)), N((0,2)) with 0.5^2 I and a

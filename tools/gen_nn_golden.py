@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Golden fixtures for tests/test_nn_golden.c: PyTorch (Debian python3-torch 1.13, CPU, float32) forward,
 loss, gradients and one Adam step for a small MLP and a small CNN, with weights named like genmix's gm_seq
 ("<layer index>.weight"). Output: tests/golden/nn_<model>.txt, one tensor per line:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Golden fixture for tests/test_optim.c: several steps of torch.optim SGD (momentum, Nesterov), Adam and
 AdamW, all with weight decay, on the quadratic loss 0.5 * sum(a_i (p_i - c_i)^2), so the gradient
 a * (p - c) depends on the current parameters (the C test recomputes it in float32 each step).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Golden fixtures for tests/test_prdiv_golden.c (PR-divergence module) from PyTorch (Debian python3-torch,
 CPU, float32), written once and committed; the C test does not need torch.
   - spectral norm (one power iteration, PyTorch's order v = W^T u/|.|, u = W v/|.|, sigma = u^T W v, u and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Write tests/golden/philox_numpy.txt: raw Philox4x64-10 outputs and doubles from NumPy's
 numpy.random.Philox, for genmix's RNG parity test. Run with Debian's python3-numpy (1.24):
     /usr/bin/python3 tools/gen_rng_fixtures.py

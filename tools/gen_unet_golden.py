@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Golden fixture for tests/test_diffusion_unet.c: the genmix Fashion-MNIST U-Net (src/diffusion/diff_unet.c)
 written as a PyTorch 1.13 module (Debian python3-torch, CPU, float32) with the same parameter names, with
 base channels 8 (4 groups of 2), batch 2, timesteps (7, 913). Random weights (group-norm affine included),

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """List the public genmix functions that can allocate (reach gm_malloc/gm_calloc/gm_realloc/gm_strdup
 through direct calls) — the set the tests/test_alloc_sweep*.c files must cover. Allocations a library
 makes with its own malloc (LAPACKE work arrays) are not seen: genmix fault injection cannot reach them.

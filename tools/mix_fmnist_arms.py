@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """mix_fmnist_arms.py - Fashion-MNIST class-subset "generators" for `genmix mix` (spec mixture_ucb.md §6.2).
 Raw pixels / 255 (d = 784). Arms: A = {0,1,2}, B = {3,4,5}, C = {6,7}, D = {8,9}, E = {0}, each a
 class-stratified pool of N images from the train set; reference: 300 train images per class, disjoint

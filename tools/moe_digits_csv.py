@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """moe_digits_csv.py — the real-data example of docs/moe.md: the UCI optical digits shipped by Debian's
 python3-sklearn (sklearn/datasets/data/digits.csv.gz, 1797 images 8x8, 10 classes), reduced to a few
 principal components (fitted on the training rows), written as CSVs for `genmix moe fit/predict`.

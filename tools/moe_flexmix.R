@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # moe_flexmix.R — reference fits of the softmax-gated multinomial-logistic MoE with R's flexmix
 # (FLXMRmultinom experts + FLXPmultinom(~ x) concomitant gate), on data from the deterministic LCG generator
 # of the genmix moe spec (section 7.1; genmix's gm_moe_sample_lcg produces the same rows).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Population-level identifiability of an over-specified Voronoi cell in the softmax-gated
 multinomial-logistic MoE (docs/moe.md, "Why the slow rate cannot be seen at reachable n").
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Mutation testing for genmix (`make mutate`): apply each mutant of tools/mutants.txt, one at a time, to a
 scratch copy of the tree, rebuild incrementally, and run the non-slow ctest suite (the mutant's module tests
 first, then the rest, stopping at the first failure, with a per-test timeout; the test executables, the CLI, the

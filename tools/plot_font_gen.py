@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """plot_font_gen.py — genmix's built-in 5x9 bitmap font (ASCII 32..126), drawn here as ASCII art.
 
 Each glyph is 5 columns wide; rows 0-6 are the cap height (the baseline is below row 6) and rows 7-8

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """ref_eval_bench.py — reference timings for bench/run_eval.sh, written the way the reference tools compute:
 
   prdc_sklearn  clovaai/generative-evaluation-prdc compute_prdc: sklearn pairwise_distances full matrices

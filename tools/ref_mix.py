@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """ref_mix.py - NumPy reference of Mixture-UCB-CAB, written from shared/specs/mixture_ucb.md (sec. 2.1, 2.5),
 for bench/run_mix.sh: one full CAB run (RKE, Gaussian kernel exp(-|x-y|^2/sigma^2), paper constants
 Delta_L = 2, Delta_kappa = 1, beta = 1, one warm-up pull per arm, ridge 1e-8) on synthetic arms of the

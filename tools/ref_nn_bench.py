@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """PyTorch CPU reference for bench/run_nn.sh: training images/s of the MLP 784-512-256-10 and the CNN
 (conv3x3 32, maxpool 2, conv3x3 64, maxpool 2, fc 128, fc 10) at batch 128 with Adam, 2 threads.
 Prints TSV lines: torch_mlp <images/s>, torch_cnn <images/s> (best step time of N, like bench_nn).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """PyTorch reference for bench/bench_unet.c: the same U-Net (tools/gen_unet_golden.py's module, torch 1.13
 CPU float32): one training step at batch 64 (t and eps drawn, forward, eps-MSE, backward, Adam, EMA) and one
 forward + input VJP at batch 64. Prints TSV lines "torch_train_step<TAB>seconds" and "torch_eps_vjp<TAB>seconds"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Example reward command for `genmix align --reward 'cmd:python3 tools/reward_cmd_example.py {in} {out}'`.
 
 Reads the N x D float32 .npy of samples genmix writes to {in} and writes N float64 rewards to {out}

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # spdx.sh — puts the SPDX licence line on every genmix source file, or checks that it is there.
 #   bash tools/spdx.sh [--check] [ROOT]      (ROOT defaults to the repository holding this script)
 # Files: *.c *.h (line "/* SPDX-License-Identifier: MIT */") and *.sh *.py *.R, CMakeLists.txt, Makefile

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # study_das.sh — the toy part of the DAS study (docs/das.md, spec §7.2 and §10): for GMM-1 and GMM-2 with
 # the exact denoiser, DAS vs the reweighting oracle, plain guidance and best-of-N (100 runs each: mode
 # weights, E[r], log Ẑ, sample plots), and the GMM-1 alpha sweep (DAS E[r] vs the oracle and the closed form).

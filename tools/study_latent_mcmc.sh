@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The latent MCMC study (issue 5 / docs/latent_mcmc.md), reproducible from one command:
 #   tools/study_latent_mcmc.sh [build/genmix]
 # Env: OUT (results folder, default results/latent_mcmc), CACHE (trained models, default cache),

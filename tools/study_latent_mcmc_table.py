@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Assemble the latent MCMC study's summary table (markdown) from the JSON files written by
 tools/study_latent_mcmc.sh: <out>/<model>/latent.json (genmix latent-study) and, when present,
 <out>/<model>/eval.json (genmix eval) and <out>/sanity.json.  Usage: study_latent_mcmc_table.py OUT MODEL..."""

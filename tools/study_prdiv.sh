@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # study_prdiv.sh — the lambda study of docs/pr_divergence.md: PR-GANs on toy:8gaussians for lambda in
 # {0.1, 1, 10} over seeds {1, 2, 3}; k-NN precision/recall/density/coverage (genmix eval, k = 3 and 5) and
 # the k-NN density-ratio alpha/beta at lambda = 1 (genmix pr-curve) of 10000 EMA samples against 10000

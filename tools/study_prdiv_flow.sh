@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # study_prdiv_flow.sh — the flow half of the lambda study (docs/pr_divergence.md): RealNVP flows on
 # toy:8gaussians trained by MLE for PRE steps, then by the PR-divergence (procedure B, weighted MLE with the
 # exact ratio) up to ITERS steps, lambda in {0.1, 1, 10}, seeds {1, 2, 3}. Reports the exact-density

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/ae.h — generative autoencoders for latent MCMC: VAE, DVAE (denoising VAE), AAE (adversarial
  * prior matching with a discriminator on the codes) and DAAE (denoising AAE), MLP encoder/decoder on
  * the nn engine's tape (spec latent_mcmc.md sections 4.1-4.2).

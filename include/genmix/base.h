@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/base.h — status codes, thread-local error messages, assertions, allocator hooks.
  *
  * Usage:

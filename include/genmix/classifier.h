@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/classifier.h — the Fashion-MNIST image classifier: training (resumable), accuracy, and the
  * penultimate-layer features that are genmix's default feature space for Fashion-MNIST.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/das.h — DAS (Diffusion Alignment as Sampling; Kim, Kim & Park, ICLR 2025): sample
  * p_tar(x) ∝ p_theta(x) exp(r(x)/alpha) from a diffusion model by tempered, twisted SMC; rewards; closed
  * forms of tilted Gaussian mixtures; baselines (SIR oracle, best-of-N, plain guidance, TDS, bootstrap).

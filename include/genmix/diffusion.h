@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/diffusion.h — diffusion-model building blocks: noise schedules, inference timesteps, the
  * denoiser interface, DDPM/DDIM(eta) samplers as state machines, and exact denoisers of Gaussian-mixture
  * targets (closed-form score).

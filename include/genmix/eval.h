@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/eval.h — sample-quality metrics between feature sets (one embedding per row).
  *
  * Usage:

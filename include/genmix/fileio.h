@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/fileio.h — the file layer every module writes and reads through (module core, src/core/fileio.c):
  * the one output rule for every file genmix writes, atomic writes, and reads that never block on a FIFO.
  * genmix/io.h includes it. Thread safety: re-entrant (no shared state). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/genmix.h — umbrella header: includes every public genmix header, for programs that use the
  * library as a whole (`#include <genmix/genmix.h>`, compiled with `pkg-config --cflags --libs genmix`).
  * Owns nothing; see each header for its module's API, ownership and thread safety. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/hash.h — SHA-256 (FIPS 180-4) of buffers and files, for the provenance of inputs (eval JSON
  * `inputs[].sha256`, statistics-file metadata).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/io.h — arrays and weights on disk: .npy/.npz, .safetensors, IDX (MNIST), CSV, PNG, atomic writes.
  *
  * Usage:

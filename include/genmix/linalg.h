@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/linalg.h — the dense linear algebra and order statistics every module shares.
  *
  * Usage:

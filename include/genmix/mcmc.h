@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/mcmc.h — latent decode->encode Markov chains for generative autoencoders, chain diagnostics
  * (ESS, split R-hat), slerp, and the linear-Gaussian autoencoder whose chain has closed-form stationary
  * moments. Two-sample statistics between latent sets (MMD, C2ST, SWD, ...) are in eval.h (spec: latent_mcmc.md, sections 1.2-1.5, 3, 4.3).

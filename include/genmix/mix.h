@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/mix.h — Mixture-UCB: learn online which mixture of m generators scores best (Rezaei, Farnia & Li,
  * ICLR 2025), with the baselines of the paper and the offline optimum.
  *

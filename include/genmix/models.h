@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/models.h — parameter tables over flat slabs, a small sequential model builder (MLP, CNN), and
  * safetensors checkpoints with the architecture and training state in __metadata__.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/moe.h — softmax-gated multinomial-logistic mixture of experts (MoE) for classification:
  * model, EM fitting with Newton/IRLS M-steps, prediction, information criteria, Voronoi losses against a
  * true parameter set, the deterministic LCG data generator shared with R, and the convergence-rate

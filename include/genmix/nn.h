@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/nn.h — neural-network kernels: gm_<op>_forward / gm_<op>_backward over raw float arrays.
  *
  * Usage (a linear layer and a ReLU, llm.c style):

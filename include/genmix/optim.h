@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/optim.h — optimisers over flat parameter slabs: SGD (+momentum, Nesterov), Adam, AdamW; global
  * gradient-norm clipping; EMA of weights; learning-rate schedules (constant, step, cosine, linear warmup).
  *

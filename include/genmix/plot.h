@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/plot.h — small PNG line/scatter plots for reports (score vs round, PR curves, loss curves,
  * log-log rate plots). No dependency beyond libpng (through io); text is drawn with a built-in bitmap font.
  *

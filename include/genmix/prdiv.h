@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/prdiv.h — precision–recall curves and PR-divergences (Verine et al. 2023; Sajjadi et al. 2018;
  * Simon et al. 2019): exact curves for given densities, estimators from samples, D_λ-PR, the
  * f-divergence-as-mixture identity, and the PR-GAN losses (spec /work/shared/specs/pr_divergence.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/rng.h — Philox4x64-10 counter-based random streams and the distributions genmix samples.
  *
  * Usage:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/smc.h — sequential Monte Carlo particle system: log-weights, ESS, resampling, tempering, log Ẑ.
  *
  * Usage (the caller owns the loop; GSL-style state machine):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/tape.h — a coarse eager autodiff tape whose nodes are nn kernel calls (style §2.7).
  *
  * Usage (one training step of a 2-layer MLP; W1.. point into a model's param/grad slabs):

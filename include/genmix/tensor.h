@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* genmix/tensor.h — float32 contiguous tensors (<= 4-D, row-major, no strides) and a growable arena.
  *
  * Usage:

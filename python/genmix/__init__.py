@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """genmix — sample-quality metrics, generator mixing and mixture-of-experts over NumPy arrays.
 
 A CPython extension over the genmix C library (the same code as the `genmix` command line tool):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* _genmix.c — the genmix CPython extension module: module definition, genmix.Error, conversion helpers
  * (NumPy arrays -> gm_feats without copies when the layout allows), status -> exception mapping.
  * The metric, mixing and model functions live in py_eval.c and py_mix.c, genmix.align in py_align.c; numerics are the C library's.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """genmix.eval — sample-quality metrics between feature sets (one embedding per row).
 
 Inputs are N x D NumPy arrays of float32 or float64 (used in place when C-contiguous; other layouts and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """genmix.moe — softmax-gated multinomial-logistic mixtures of experts for classification: `fit` (EM with
 restarts), `select` (number of experts by BIC/AIC/ICL); the fitted MoE has predict_proba / predict /
 gate_proba / sample and its coefficients W, V.

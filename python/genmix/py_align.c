@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* py_align.c — genmix.align: DAS (tempered, twisted SMC; genmix/das.h) driving the caller's own diffusion
  * model and reward through Python callables, or the built-in closed-form toys ("toy:gmm1"/"toy:gmm2"
  * denoisers, toy reward specs).

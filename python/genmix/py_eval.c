@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* py_eval.c — genmix.eval in C: fd, fd_stats, kid, mmd, pr, prdc, prd, vendi, rke, is_score, the
  * FeatureStats type (streaming, mergeable FD statistics) and the KNNStream type (streaming k-NN metrics).
  * Each function converts its NumPy arguments, applies the CLI's --profile conventions (gm_eval_profile)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* py_internal.h — shared declarations of the genmix CPython extension (_genmix): NumPy C API set-up across
  * the extension's files, conversion of NumPy arrays to gm_feats, mapping of gm_status codes to Python
  * exceptions, and the "busy" guard that keeps two threads out of one object while the GIL is released.

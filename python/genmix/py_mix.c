@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* py_mix.c — genmix.mix (offline optimum, the online Mixture-UCB bandit as an object driven by the caller's
  * sampler), genmix.moe (fit / select / predict / sample of softmax-gated mixtures of experts) and
  * genmix.load (trained autoencoders: sample / decode / encode). Bindings over the public headers mix.h,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* base.c — status strings, thread-local error buffer, assertion handler, allocator hooks.
  * Owns: the process-wide allocator hook and the fault-injection counters.
  *

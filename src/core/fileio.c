@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fileio.c — genmix's one output rule and whole-file reads.
  *
  * Every file genmix writes goes through gm_atomic_open/commit (or gm_write_file_atomic), which apply:

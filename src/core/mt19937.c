@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mt19937.c — the MT19937 generator of numpy.random.RandomState (seeding, 32-bit draws, the legacy
  * masked-rejection interval, permutation and choice without replacement), so that subsets can be drawn
  * exactly as NumPy-based reference tools draw them (genmix/rng.h). Owns nothing: the state is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rng.c — Philox4x64-10 (Salmon et al., SC'11) and samplers on top of it.
  * Owns nothing; gm_rng is a value type. Thread safety: one gm_rng per thread. */
 #include "genmix/rng.h"

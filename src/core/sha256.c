@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sha256.c — SHA-256 (FIPS 180-4) of buffers and files, for the provenance of evaluation inputs
  * (JSON `inputs[].sha256`, statistics-file metadata). Owns nothing. Thread safety: re-entrant. */
 #include "genmix/hash.h"

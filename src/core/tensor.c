@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tensor.c — float32 tensors and the growable 64-byte-aligned arena.
  * Owns: tensor data when owned=1; arena blocks. Thread safety: per object. */
 #include "genmix/tensor.h"

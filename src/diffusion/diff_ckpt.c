@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* diff_ckpt.c — shared by the trainable diffusion models (diff_mlp.c, diff_unet.c): forward noising of a
  * training batch and the checkpoint / training-state files (see diff_internal.h).
  * Owns: nothing. Thread safety: reentrant.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* diff_gmm.c — Gaussian mixtures with diagonal covariances as exact diffusion targets: the closed-form
  * noise prediction eps^(x, t) = -sqrt(1-ab) grad log p_t(x) and its input VJP, toy mixtures, sampling
  * and nearest-component assignment.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* diff_internal.h — helpers shared by the trainable diffusion models of src/diffusion (diff_mlp.c,
  * diff_unet.c): the forward-noising of a training batch and the checkpoint/training-state files.
  * Internal to the module; not installed. Thread safety: reentrant. */

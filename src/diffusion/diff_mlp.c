@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* diff_mlp.c — the 2-D toy diffusion model: an MLP eps_theta([x, t/T]) (the official toy architecture,
  * dim+1 -> H -> H -> dim with ReLU), eps-MSE training steps with Adam and an EMA copy, a gm_denoiser over
  * the EMA weights with input VJPs through the tape, and safetensors checkpoints (EMA weights).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* diff_sampler.c — noise schedules (linear, cosine), inference timesteps and the DDPM/DDIM(eta) sampler
  * state machine over a gm_denoiser.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* diff_unet.c — the Fashion-MNIST diffusion model: a small U-Net eps_theta(x, t) for 1 x 28 x 28 images
  * built from tape ops (residual blocks with group norm + SiLU and a per-channel time-embedding shift,
  * strided-conv down-sampling, nearest up-sampling + conv, skip connections by concatenation, sinusoidal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_boot.c — percentile bootstraps (k-NN indicators, subset means, FD with multinomial row counts)
  * and the compatibility profiles. Replicates draw from Philox streams keyed by the replicate index, so
  * the intervals do not depend on the thread count. Owns nothing between calls. Thread safety: re-entrant.

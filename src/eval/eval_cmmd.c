@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_cmmd.c — CMMD (Jayasumana et al. 2024) and FD-infinity (Chong & Forsyth 2020), built on the eval
  * module's MMD and Frechet-distance routines.
  *   CMMD = 1000 * MMD^2(real, gen) with the Gaussian RBF kernel exp(-||x - y||^2 / (2 sigma^2)), sigma = 10,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_div.c — diversity and score metrics: Vendi (order q; cosine primal/dual or RBF primal), RKE
  * (exact Frobenius norm by tiles for several bandwidths in one pass, Monte-Carlo variant), RRKE and the
  * Inception Score. Owns nothing between calls. Thread safety: re-entrant; per-row partial sums are

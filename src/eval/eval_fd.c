@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_fd.c — Fréchet distance: streaming/mergeable float64 statistics (Chan's merge of per-chunk
  * centred DSYRK moments), the symmetric-eigen trace-sqrt path, the low-rank path for n < d, and a
  * naive Jacobi reference. Owns the arrays of gm_fdstats. Thread safety: re-entrant. */

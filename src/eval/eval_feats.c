@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_feats.c — feature-row helpers of the metrics: gm_feats views, row conversion to double/float
  * blocks, squared row norms and input checks (the dense linear algebra lives in src/linalg).
  * Owns nothing. Thread safety: re-entrant; the row-norm loop is a static OpenMP loop in which each

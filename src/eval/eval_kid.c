@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_kid.c — kernels (cubic polynomial, RBF), MMD² estimators, KID over subsets drawn exactly as
  * torch-fidelity draws them (NumPy RandomState MT19937 of core/mt19937.c + legacy permutation), full-set
  * MMD by tiles.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_knn.c — tiled k-NN engine for k-NN precision/recall, density/coverage and realism.
  *
  * Work is cut into items: a block of rb rows against a column tile of `tile` rows (rb = tile/2 when the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_perclass.c — metrics per class of the generated rows: gm_vendi_per_class (the Vendi score of each
  * class's rows and their unweighted mean, as dgm-eval reports per-class Vendi) and the two-set metrics per
  * class (gm_fd_per_class, gm_kid_per_class, gm_knn_per_class: the metric between the real and generated

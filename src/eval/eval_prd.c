@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_prd.c — PRD curves (Sajjadi et al. 2018): k-means++ (Philox-seeded) + Lloyd on the union of the
  * generated and real sets, cluster histograms, precision/recall over num_angles slopes, max F_8 / F_1/8.
  * Matches msmsajjadi/precision-recall-distributions in distribution (its MiniBatchKMeans is unseeded),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* eval_twosample.c — two-sample statistics between point sets of equal dimension, float rows (latent
  * codes, images): unbiased RBF MMD^2 (through gm_mmd), median-distance bandwidth, sliced Wasserstein,
  * a VAE's empirical aggregated posterior log P-hat and its moments, the classifier two-sample test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* array.c — gm_array: typed n-d arrays as read from .npy/.npz/.safetensors/IDX files, dtype tables and
  * conversion to float32/float64 (f16 and bf16 decoded in software).
  * Owns: the data block (alloc_) or the read-only mapping (map_) of each owned array; views own nothing.

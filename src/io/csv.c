@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* csv.c — numeric CSV tables with a header row (read and atomic write).
  *
  * Dialect read by gm_csv_read:

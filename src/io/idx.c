@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* idx.c — IDX files (the MNIST / Fashion-MNIST format), raw or gzip-compressed, and the Fashion-MNIST loader.
  *
  * IDX: bytes 0-1 zero, byte 2 the element type (0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* io_internal.h — private helpers shared by array.c, npy.c, npz.c, safetensors.c and idx.c (never installed).
  * Owns nothing. Thread safety: pure functions. */
 #ifndef GM_IO_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* npy.c — NumPy .npy reader (v1/v2/v3, from a file, from memory or memory-mapped) and writer (v1.0,
  * byte-identical to numpy.save of NumPy 1.24 for C-order arrays).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* npz.c — .npz archives (ZIP of .npy members) as written by numpy.savez / savez_compressed.
  *
  * Reader: finds the end-of-central-directory record, walks the central directory (sizes, CRCs and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* png.c — 8-bit PNG writing (plain pixels and image grids) and reading, over libpng.
  *
  * Owns nothing between calls. Every writer goes through gm_atomic_open/commit, so the destination is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* safetensors.c — .safetensors reader and writer (huggingface/safetensors format).
  *
  * Layout: u64 LE N, N bytes of UTF-8 JSON {"name": {"dtype": "F32", "shape": [..], "data_offsets": [B, E]},

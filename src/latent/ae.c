@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ae.c — VAE / DVAE / AAE / DAAE with MLP encoder and decoder on the nn tape (genmix/ae.h).
  *
  * Owns: one slab per role (params, grads, Adam m, Adam v), noise buffers, a training tape and an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* classifier.c — the Fashion-MNIST CNN classifier: deterministic, resumable training with AdamW and a
  * cosine schedule; accuracy; penultimate-layer features; checkpoints (see classifier.h).
  * Owns: the gm_clf's network, optimiser, tape. Thread safety: one gm_clf per thread. */

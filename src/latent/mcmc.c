@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mcmc.c — the latent decode->encode Markov chain of generative autoencoders (state machine), and
  * chain diagnostics: ESS, split R-hat, slerp (two-sample statistics of latent sets: eval_twosample.c).
  *

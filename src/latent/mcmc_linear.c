@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mcmc_linear.c — linear-Gaussian autoencoders: the gm_ae_model adapter used by tests and studies, and
  * the closed forms of spec latent_mcmc.md section 3 (one-step law, t-step moments, stationary law by the
  * doubling algorithm for the discrete Lyapunov equation, aggregated posterior).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* linalg_blas.c — the GEMM/SYRK products of the shared linear algebra (genmix/linalg.h): CBLAS when
  * built with BLAS, naive loops otherwise. The linalg folder owns the dense linear algebra every module
  * uses (products, symmetric eigen, SVD, Cholesky/SPD and LU solves) and the order statistics.

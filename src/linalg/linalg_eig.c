@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* linalg_eig.c — symmetric eigenproblem and singular values (genmix/linalg.h): LAPACKE dsyevd/dgesdd
  * run on one thread, and the cyclic Jacobi reference twins. Owns nothing. Thread safety: re-entrant. */
 #include "genmix/linalg.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* linalg_internal.h — shared by the LAPACKE-backed files of src/linalg/: turning a negative LAPACKE
  * status into a genmix error. Owns nothing; re-entrant. Only included where GM_HAVE_BLAS is set. */
 #ifndef GM_LINALG_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* linalg_kernel.c — the scalar kernel values shared by the metrics and the mixing bandit
  * (genmix/linalg.h): polynomial from a dot product, RBF from a squared distance. Owns nothing.
  * Thread safety: pure functions. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* linalg_solve.c — Cholesky, SPD and LU solves (genmix/linalg.h): LAPACKE dpotrf/dposv/dgesv and the
  * naive reference twins (no allocation). Owns nothing. Thread safety: re-entrant. */
 #include "genmix/linalg.h"

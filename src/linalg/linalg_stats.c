@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* linalg_stats.c — order statistics shared by the modules (genmix/linalg.h): sorting, np.percentile
  * with linear interpolation, the median. Owns nothing. Thread safety: re-entrant. */
 #include "genmix/linalg.h"

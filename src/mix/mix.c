@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mix.c — Mixture-UCB: algorithm names, configuration defaults and checks, scores of an objective and the
  * median-distance bandwidth. The folder src/mix/ owns the mixing module: mix.c (configuration), mix_ref.c
  * (reference-set terms), mix_bandit.c (the bandit state machine), mix_offline.c (offline optimum),

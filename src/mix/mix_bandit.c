@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mix_bandit.c — the Mixture-UCB bandit state machine (gm_mix: create / select / update / push_ahead /
  * free): the sample store, the online kernel sums S and F, the look-ahead queues, the CAB/OGD/UCB/SH/
  * uniform/oracle/greedy/best1 selection rules.

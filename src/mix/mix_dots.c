@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mix_dots.c — dot products for the Mixture-UCB kernel sums (see mix_internal.h). */
 #include <stdint.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mix_internal.h — private to src/mix/ (not installed): the dot-product helpers of mix_dots.c (BLAS sgemv/sgemm
  * when GM_HAVE_BLAS, else plain loops with eight float accumulators; called from inside OpenMP regions only,
  * where OpenBLAS (openmp variant) runs single-threaded, so results do not depend on the thread count), the

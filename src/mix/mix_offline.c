@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mix_offline.c — the offline optimum of the mixture objective from every arm's full sample pool (the
  * "oracle" the online algorithms' regret is measured against): blocked kernel sums, then the simplex QP.
  * Owns: call-local buffers. Thread safety: reentrant; parallel over blocks (fixed reduction order). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mix_qp.c — the simplex-constrained convex QP of Mixture-UCB:
  *     min alpha'K alpha + c'alpha  s.t. alpha >= 0, sum alpha = 1     (K symmetric PSD, m x m)
  * Exact for m <= GM_MIX_QP_ENUM_MAX by enumerating the supports A and solving the equality-constrained

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mix_ref.c — the reference set of Mixture-UCB (gm_mix_ref): a copy of the reference samples, their squared
  * norms and k-NN radii, its self-similarity, and the per-sample terms (kernel mean against the reference,
  * precision and density indicators) that the linear parts of the objective use.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mix_sim.c — replications of the online algorithms (gm_mix_simulate: every run draws its own sample order
  * from the pools; runs in parallel with results independent of the thread count) and their traces.
  * Owns: gm_mix_trace arrays. Thread safety: reentrant. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* moe.c — softmax-gated multinomial-logistic mixture of experts: the model object (gm_moe: allocation,
  * copy, parameter packing, reference normalisation, permutation, gate transforms). The folder src/moe/
  * owns the whole MoE module: moe.c (model storage), moe_lik.c (likelihood, gradient, prediction),

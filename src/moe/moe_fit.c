@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* moe_fit.c — fitting a MoE: the EM fitter state machine (create / iterate / test / free; GSL style, the
  * caller owns the loop), restarts with random-partition starts (gm_moe_fit) and choosing the number of
  * experts by an information criterion (gm_moe_select).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* moe_internal.h — private to src/moe/: the per-row evaluation helpers of moe_lik.c, the fitter object
  * (moe_fit.c creates and steps it, moe_newton.c polishes it). Not installed. */
 #ifndef GM_MOE_INTERNAL_H

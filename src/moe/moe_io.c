@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* moe_io.c — a fitted mixture of experts on disk: gm_moe_save writes the model with its column names
  * (features, target, class values) and an optional fit summary as JSON ("format": "genmix-moe") or as
  * .safetensors (F64 tensors gate/experts/class_values, names and summary in __metadata__); gm_moe_load

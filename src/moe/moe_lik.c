@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* moe_lik.c — log-likelihood, E-step posteriors, gradient, class and gate probabilities, arg-max
  * prediction and scoring of a gm_moe; the per-row evaluation helpers the fitter shares (moe_internal.h).
  * Owns: nothing beyond call-local scratch. Thread safety: reentrant, single-threaded.

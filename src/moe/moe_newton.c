@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* moe_newton.c — the Newton parts of the MoE module: dense SPD solves (naive Cholesky, LAPACKE dposv for
  * m >= 48), the regularised Newton and eigenvalue-clipped polish directions, the multinomial-logit
  * objective and Newton solver shared by the gate and expert M-steps, the fitter's Newton polish

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* moe_sample.c — drawing data from a MoE: the LCG generator identical to the spec's R code (section 7.1)
  * and the Philox samplers of x and of (z, y) given x, each class and expert by inverse CDF.
  * Owns: call-local work buffers. Thread safety: reentrant; a gm_rng is used by one thread at a time. */

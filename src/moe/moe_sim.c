@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* moe_sim.c — Voronoi losses between a fitted and a true MoE (label switching and gate translation
  * handled by cells and the expert-block alignment of spec section 5.7), log-log slopes, the nearTrue start
  * and the convergence-rate simulation study (OpenMP over replications; results independent of the

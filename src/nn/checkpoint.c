@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* checkpoint.c — .safetensors checkpoints of a gm_params table + optimiser state + training metadata.
  * The file format (style §2.12) is handled by the io module (gm_st_writer_* / gm_safetensors_*); this file
  * only maps a parameter table, an optimiser and a gm_checkpoint_meta onto tensor names and __metadata__

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* models.c — parameter tables over flat slabs and the sequential model builder (MLP/CNN from a spec).
  * Owns: gm_params info/slabs, gm_seq layers and spec. Thread safety: per object. */
 #include <math.h>

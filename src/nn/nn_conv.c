@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nn_conv.c — convolution kernels (im2col/col2im + SGEMM over the whole batch), transposed convolution,
  * pooling and nearest upsampling, each with a naive _ref twin (see nn.h for the contract).
  * Layout of the batched column matrix: col(C*K*K, B*OH*OW), row (c,kh,kw), column (b,oh,ow); one large

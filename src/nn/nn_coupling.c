@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nn_coupling.c — the affine coupling layer of RealNVP (Dinh et al. 2017) with tanh-bounded log-scales:
  * forward and inverse maps with their log-determinants in one kernel, the backward of both, the naive
  * twins and the tape op. Owns nothing. Thread safety: re-entrant; rows are independent (OpenMP over rows

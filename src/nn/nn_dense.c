@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nn_dense.c — dense kernels: linear, activations, layer/group norm, elementwise and shape ops,
  * reductions, losses, sinusoidal time embedding. Each has a naive _ref twin (see nn.h for the contract).
  * Owns nothing. Thread safety: reentrant; OpenMP over rows with schedule(static); reductions over rows

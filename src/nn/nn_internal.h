@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nn_internal.h — private helpers of the nn kernels (never installed): fixed-block partitions for
  * thread-count-independent reductions, and an sgemm wrapper (CBLAS or a naive OpenMP fallback). */
 #ifndef GM_NN_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nn_spectral.c — spectral normalisation of a weight matrix (Miyato et al. 2018; PyTorch's
  * torch.nn.utils.spectral_norm in training mode): power iterations on a persistent vector u, sigma =
  * u^T W v, W_sn = W / sigma, and the backward with u, v held constant; plus the tape op.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* optim.c — SGD/Adam/AdamW over flat slabs, clipping, EMA, LR schedules (see optim.h).
  * Owns: m and v of each gm_optim. Thread safety: per object; elementwise OpenMP loops. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tape.c — the eager autodiff tape: leaf variables, node recording, reverse pass, and the ops that wrap
  * the nn kernels. Owns: its arena (values, gradients, caches, vars) and the node array (kept across
  * resets, so a steady-state step does not call malloc). Thread safety: one tape per thread. */

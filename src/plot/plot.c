@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plot.c — small PNG line/scatter plots rasterised in memory (RGB, 8 bits) and written with gm_png_write.
  * This file: the plot object (series copies, options), axis ranges, ticks and their labels, the layout
  * and the public frame/tick queries; plot_render.c rasterises and writes the PNG.

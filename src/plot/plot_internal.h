@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plot_internal.h — private to src/plot/: the plot object and its series, the tick and layout records that
  * plot.c (data, ranges, ticks, layout) computes and plot_render.c (canvas, text, rasterisation) draws, and
  * the few functions they call across the two files (gm__plot_ prefix). Not installed. */

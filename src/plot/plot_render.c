@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plot_render.c — rasterising a gm_plot: the RGB canvas, the anti-aliased coverage layer, the 5x9 bitmap
  * text, series/grid/frame/legend drawing and gm_plot_write_png (layout and ticks come from plot.c).
  * Owns: the canvas, coverage layer and occupancy mask, allocated and freed inside gm_plot_write_png.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prdiv_curve.c — exact precision–recall curves and PR-divergences (spec §1.2–1.4): discrete and gridded
  * densities, two 1-D Gaussians in closed form, curves from log density ratios or classifier scores, f
  * and its mixture weights, and the mixture identity D_f = ∫ w_f(λ) D_λ dλ by Simpson's rule in log λ.

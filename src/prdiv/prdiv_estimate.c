@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prdiv_estimate.c — PR-curve estimators from samples (see genmix/prdiv.h): Simon et al.'s classifier
  * estimator (gm_seq MLP on the tape, Adam, `runs` classifiers combined by the median logit), a k-NN
  * density-ratio estimator (within-set radii from gm_knn_radii, cross-set k-th distances by tiled GEMM),

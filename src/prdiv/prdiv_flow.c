@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prdiv_flow.c — a RealNVP flow of affine couplings (gm_op_coupling) with MLP conditioners, built from
  * tape ops: the generative map x = g(z), its inverse, and log q(x) by change of variables.
  * Owns: its gm_params table, masks and a ones vector. Thread safety: one flow per thread while training;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prdiv_flowtrain.c — training a RealNVP flow (prdiv_flow.c) on a 2-D toy with maximum likelihood or the
  * PR-divergence (spec §3): procedure C (known target density: D_λ = E_z f_λ(p(x)/q(x)), x = g(z), pathwise
  * gradient through a custom tape op) and procedure B (weighted MLE on data with w = f_λ′(r) − f_λ(r)/r held

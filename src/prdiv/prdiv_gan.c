@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prdiv_gan.c — the GAN trainer of spec §2.2 on 2-D toys as a create/step/free state machine: MLP
  * generator and critic (spectral norm on every critic layer, one power iteration per critic call), n_D
  * critic steps per generator step, Adam (β1 = 0), EMA of the generator, the PR / f-GAN / hinge objectives

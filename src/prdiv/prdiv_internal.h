@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prdiv_internal.h — private helpers shared by the files of src/prdiv (never installed). */
 #ifndef GM_PRDIV_INTERNAL_H
 #define GM_PRDIV_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prdiv_loss.c — GAN critic and generator losses of spec §2.1–2.2 (χ² critic with its clamps, the PR
  * generator loss on the χ² ratio estimate r = clamp(v,−2,5)/2 + 1, and the f-GAN / hinge / PR-dual
  * baselines) as forward/backward kernels over critic outputs, plus their tape ops.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prdiv_toy.c — the 2-D toy targets of spec §4.2 (8 Gaussians on a ring of radius 2, σ 0.1; 25 Gaussians
  * on the grid {−2..2}², σ 0.05): sampling from a Philox stream, exact density, mode list.
  * Owns nothing. Thread safety: re-entrant. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smc.c — the particle system state machine: unnormalised log-weights, log Ẑ, ESS-triggered resampling
  * that gathers every registered per-particle array through one ancestor vector.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smc_das.c — DAS state machine (spec das.md §3.2): tempered twisted SMC over a diffusion sampler, with
  * the stable incremental weight -sigma^2|g|^2/2 - sigma<g,z>, ESS-triggered resampling that gathers x,
  * eps^, x0^, g, the twist and r̂ together, the exact terminal reweighting, and the plain-guidance baseline.

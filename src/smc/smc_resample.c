@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smc_resample.c — resampling schemes (systematic, SSP, multinomial), log-sum-exp, ESS and tempering
  * exponents (exp schedule, adaptive bisection on ESS).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smc_reward.c — closed-form toy rewards (quadratic, linear), the closed-form tilt of a diagonal Gaussian
  * mixture by exp(r/alpha) (spec das.md §7.1), and the SIR-oracle / best-of-N baselines.
  *

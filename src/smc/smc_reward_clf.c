@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smc_reward_clf.c — the classifier reward of spec das.md §8: r(x) = log sum_{c in S} p(c | x) for a set S
  * of Fashion-MNIST classes, with p from genmix's CNN classifier applied to the image (x + 1)/2 (diffusion
  * space [-1, 1] -> classifier space [0, 1]), and its input gradient through the network:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smc_reward_ext.c — user rewards: an external command exchanging .npy files, and a dlopen'ed plugin
  * implementing the genmix reward ABI v1 (both documented in genmix/das.h).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Demo stage 00 (io): export Fashion-MNIST to $CACHE/fashion-mnist/*.npy once (later stages may read it),
 # then inspect the test split into $OUT/data_inspect.json.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Demo stage: train the Fashion-MNIST classifier once (cached in $CACHE/clf.safetensors) and report its
 # test accuracy. Its penultimate-layer features are the default feature space of `genmix eval`.
 set -euo pipefail

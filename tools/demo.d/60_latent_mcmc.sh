@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # demo stage: latent decode->encode MCMC (issue 5).
 # 1. linear-Gaussian autoencoder chains, closed form vs simulation (a few seconds);
 # 2. a small VAE on Fashion-MNIST (trained once into $CACHE, ~1 minute), samples after T = 0 and T = 10

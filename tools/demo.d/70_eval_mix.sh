@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Demo stage: evaluate the generators in the classifier's feature space, then mix them online.
 # Generators: the VAE's plain samples (T=0), the VAE refined by 10 latent-MCMC steps (T=10), and the
 # training set itself (a "perfect" generator). Reference: the Fashion-MNIST test set.
