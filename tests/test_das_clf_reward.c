@@ -4,14 +4,17 @@
  * differences (max AND mean criteria), S = all classes gives r = 0 and a zero gradient, class names and
  * indices, and bad input (unknown class, wrong dimension, a checkpoint that is not a classifier). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "genmix/classifier.h"
 #include "genmix/das.h"
 #include "genmix/rng.h"
 #include "gm_test.h"
 
-#define CLF "build/test_das_clf_reward.safetensors"
+/* the checkpoint lives in /tmp (per process), so the test runs from any build folder name */
+static char CLF[64];
 
 GM_TEST(test_clf_reward) {
     gm_clf_config cfg = gm_clf_config_default();
@@ -20,6 +23,7 @@ GM_TEST(test_clf_reward) {
      * CNN's ReLU/max-pool kinks are hit by most h = 1e-2 perturbations of noise images. The reward code
      * only sees logits, whatever the architecture. */
     cfg.spec = "conv:8:3:1:1,silu,avgpool:2,conv:8:3:1:1,silu,avgpool:2,flatten,linear:32,tanh,linear:10";
+    snprintf(CLF, sizeof CLF, "/tmp/gm_test_das_clf_reward_%ld.safetensors", (long)getpid());
     gm_clf *c;
     CHECK_OK(gm_clf_create(&c, &cfg));
     CHECK_OK(gm_clf_save(c, CLF));
@@ -45,8 +49,11 @@ GM_TEST(test_clf_reward) {
     }
     gm_reward_clf *R;
     gm_reward rw;
-    CHECK_OK(gm_reward_clf_parse(&R, CLF ":Trouser,sneaker,8", 784, &rw));
+    char spec[96];
+    snprintf(spec, sizeof spec, "%s:Trouser,sneaker,8", CLF);
+    CHECK_OK(gm_reward_clf_parse(&R, spec, 784, &rw));
     CHECK(rw.has_grad && rw.dim == 784);
+    if (!(rw.has_grad && rw.dim == 784)) return; /* nothing below can run without the reward */
     double rv[n], rp, rm;
     CHECK_OK(rw.eval(rw.ctx, x, n, rv, g));
     for (int i = 0; i < n; i++) CHECK_NEAR(rv[i], ref[i], 1e-6, 1e-6);
@@ -94,7 +101,7 @@ GM_TEST(test_clf_reward) {
     CHECK_RC(gm_reward_clf_open(&R, CLF, "bag", 2, &rw), GM_EINVAL);
     CHECK_RC(gm_reward_clf_open(&R, CLF, "", 784, &rw), GM_EINVAL);
     CHECK_RC(gm_reward_clf_parse(&R, "nocolon", 784, &rw), GM_EINVAL);
-    CHECK(gm_reward_clf_open(&R, "build/does-not-exist.safetensors", "bag", 784, &rw) != GM_OK);
+    CHECK(gm_reward_clf_open(&R, "/tmp/gm_test_das_clf_reward_does_not_exist.safetensors", "bag", 784, &rw) != GM_OK);
     CHECK(R == NULL);
     remove(CLF);
     gm_tape_free(t);

@@ -10,6 +10,7 @@
  * add) have their own gradient checks in test_nn.c. */
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "genmix/diffusion.h"
 #include "genmix/io.h"
@@ -256,7 +257,9 @@ GM_TEST(test_unet_train_resume) {
     enum { B = 8 };
     float *x = malloc(16 * 784 * sizeof(float));
     toy_images(x, 16);
-    const char *ck = "build/test_unet.safetensors", *st = "build/test_unet.safetensors.train";
+    char ck[96], st[112]; /* in /tmp (per process): the test runs from any build folder name */
+    snprintf(ck, sizeof ck, "/tmp/gm_test_unet_%ld.safetensors", (long)getpid());
+    snprintf(st, sizeof st, "%s.train", ck);
     gm_diff_unet *a, *b;
     CHECK_OK(gm_diff_unet_create(&a, 4, &sch));
     CHECK_OK(gm_diff_unet_create(&b, 4, &sch));
