@@ -23,7 +23,9 @@ DEPS_BUILD := cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev li
               zlib1g-dev libpng-dev dataset-fashion-mnist
 # What `make test` and `make demo` use beyond the build (tests/cli_deps.sh checks these lists against the
 # commands and Python modules the scripts of each target use: tools/check_deps.py).
-DEPS_TEST  := python3 python3-numpy
+# The tests' Python: the extension's build and unittest suite (python3-dev, numpy, setuptools, pip), SciPy
+# references, and the PyTorch denoiser of the genmix.align test (tests/test_python_align.py).
+DEPS_TEST  := python3 python3-numpy python3-dev python3-setuptools python3-pip python3-scipy python3-torch
 DEPS_DEMO  :=
 # fuzz/run.sh writes the moe model seed with python3 (standard library only).
 DEPS_FUZZ  := clang libclang-rt-14-dev python3
@@ -56,11 +58,11 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The Python package and its tests (python/, tests/test_python.py) — part of what `make test` installs.
-DEPS_PYTHON := python3 python3-dev python3-numpy python3-setuptools python3-pip python3-scipy python3-torch
+# What building and installing the Python package needs (make install, make bench).
+DEPS_PYTHON := python3 python3-dev python3-numpy python3-setuptools python3-pip
 
 deps-test:
-	$(call install_deps,$(DEPS_TEST) $(DEPS_PYTHON))
+	$(call install_deps,$(DEPS_TEST))
 
 # deps-test comes first: CMake looks for python3-dev/NumPy when it configures the build.
 test-release: deps-test build

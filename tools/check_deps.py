@@ -21,7 +21,7 @@ import sys
 
 # Which DEPS_* lists each make target installs, and which scripts it runs.
 TARGETS = {
-    "test": (["DEPS_BUILD", "DEPS_TEST", "DEPS_PYTHON"], ["tests/cli_*.sh", "tests/*.py"]),
+    "test": (["DEPS_BUILD", "DEPS_TEST"], ["tests/cli_*.sh", "tests/*.py"]),
     "demo": (["DEPS_BUILD", "DEPS_DEMO"], ["tools/demo.sh", "tools/demo.d/*.sh"]),
     "bench": (["DEPS_BUILD", "DEPS_BENCH", "DEPS_PYTHON"], ["bench/run.sh", "bench/run_*.sh"]),
     "fuzz": (["DEPS_BUILD", "DEPS_FUZZ"], ["fuzz/run.sh"]),
