@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "diff_internal.h"
 
 void gm__diff_noise_batch(const gm_diff_schedule *sch, const float *x0, size_t B, size_t D, uint64_t seed,
@@ -56,4 +58,23 @@ int gm__diff_state_load(const char *path, const char *model, gm_params *p, gm_op
     if (rc == GM_OK) *step = strtoll(st, NULL, 10);
     gm_checkpoint_close(c);
     return rc == GM_OK ? rc : gm_error_prefix(rc, path);
+}
+
+int gm__diff_ckpt_open(const char *path, const char *model, gm_checkpoint **c, cJSON **cfg) {
+    *cfg = NULL;
+    int rc = gm_checkpoint_open(c, path);
+    if (rc != GM_OK) return rc;
+    const char *m = gm_checkpoint_meta_get(*c, "model"), *conf = gm_checkpoint_meta_get(*c, "config");
+    if (!m || strcmp(m, model)) {
+        rc = gm_set_error(GM_EFORMAT, "%s: a '%s' checkpoint, not a %s diffusion model", path, m ? m : "?", model);
+        gm_checkpoint_close(*c);
+        return rc;
+    }
+    gm_clear_error();
+    *cfg = conf ? cJSON_Parse(conf) : NULL;
+    if (conf && !*cfg && gm_last_error()[0]) { /* cJSON allocates through gm_malloc, which left the message */
+        gm_checkpoint_close(*c);
+        return gm_error_prefix(GM_ENOMEM, path);
+    }
+    return GM_OK;
 }

@@ -15,6 +15,11 @@ void gm__diff_noise_batch(const gm_diff_schedule *sch, const float *x0, size_t B
 /* Checkpoint of a weight table: __metadata__ model, config (JSON), step, seed, optional optimiser/RNG. */
 int gm__diff_ckpt_save(const char *path, const char *model, const char *config, const gm_params *p,
                        const gm_optim *opt, int64_t step, uint64_t seed, const gm_rng *rng);
+/* Open a weights checkpoint of model `model` and parse its JSON config: GM_OK with *c open and *cfg the
+ * parsed config (NULL if absent; the caller cJSON_Deletes it and closes *c), GM_EFORMAT for another model
+ * type, GM_ENOMEM when the JSON parser ran out of memory; *c is closed on failure. */
+struct cJSON;
+int gm__diff_ckpt_open(const char *path, const char *model, gm_checkpoint **c, struct cJSON **cfg);
 /* Training state "<model>-train": weights, Adam state, RNG position and step. */
 int gm__diff_state_load(const char *path, const char *model, gm_params *p, gm_optim *opt, int64_t *step, gm_rng *rng);
 

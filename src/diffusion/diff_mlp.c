@@ -178,20 +178,9 @@ int gm_diff_mlp_save(const gm_diff_mlp *m, const char *path, int64_t step, uint6
 int gm_diff_mlp_load(gm_diff_mlp **out, const char *path, const gm_diff_schedule *sch) {
     *out = NULL;
     gm_checkpoint *c;
-    int rc = gm_checkpoint_open(&c, path);
+    cJSON *j;
+    int rc = gm__diff_ckpt_open(path, "ddpm-mlp", &c, &j);
     if (rc != GM_OK) return rc;
-    const char *model = gm_checkpoint_meta_get(c, "model"), *cfg = gm_checkpoint_meta_get(c, "config");
-    if (!model || strcmp(model, "ddpm-mlp")) {
-        rc = gm_set_error(GM_EFORMAT, "%s: a '%s' checkpoint, not a ddpm-mlp diffusion model", path, model ? model : "?");
-        gm_checkpoint_close(c);
-        return rc;
-    }
-    gm_clear_error();
-    cJSON *j = cfg ? cJSON_Parse(cfg) : NULL;
-    if (cfg && !j && gm_last_error()[0]) { /* cJSON allocates through gm_malloc, which left the message */
-        gm_checkpoint_close(c);
-        return gm_error_prefix(GM_ENOMEM, path);
-    }
     cJSON *jdata = cJSON_GetObjectItem(j, "data");
     cJSON *jd = cJSON_GetObjectItem(j, "dim"), *jh = cJSON_GetObjectItem(j, "hidden"), *jt = cJSON_GetObjectItem(j, "T");
     if (!cJSON_IsNumber(jd) || !cJSON_IsNumber(jh) || !cJSON_IsNumber(jt) || (int)jt->valuedouble != sch->T) {
