@@ -11,36 +11,11 @@
 #include <time.h>
 
 #include "genmix/models.h"
-#include "nn_internal.h"
+#include "bench_clock.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static int use_cpu_time;
-static double now(void) {
-    if (use_cpu_time) {
-        struct timespec ts;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-    }
-    return gm_time_now();
-}
-
-static double sgemm_rate(void) {
-    const size_t n = 1024;
-    float *a = malloc(n * n * 4), *b = malloc(n * n * 4), *c = malloc(n * n * 4);
-    for (size_t i = 0; i < n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
-    double best = 1e9;
-    for (int r = 0; r < 5; r++) {
-        double t0 = now();
-        gm__sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double dt = now() - t0;
-        if (dt < best) best = dt;
-    }
-    free(a), free(b), free(c);
-    return 2.0 * (double)n * n * n / best / 1e9;
-}
 
 static double train_rate(const char *spec, int ndim, const int64_t *in, int steps) {
     gm_seq *s;
@@ -85,7 +60,7 @@ int main(int argc, char **argv) {
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    double g = sgemm_rate();
+    double g = sgemm_rate(5);
     const int64_t mlp_in[1] = {784}, cnn_in[3] = {1, 28, 28};
     double mlp = train_rate("linear:512,relu,linear:256,relu,linear:10", 1, mlp_in, steps);
     double cnn = train_rate(GM_CNN_SPEC, 3, cnn_in, steps);

@@ -10,36 +10,11 @@
 #include <time.h>
 
 #include "genmix/diffusion.h"
-#include "nn_internal.h"
+#include "bench_clock.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static int use_cpu_time;
-static double now(void) {
-    if (use_cpu_time) {
-        struct timespec ts;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-    }
-    return gm_time_now();
-}
-
-static double sgemm_rate(void) {
-    const size_t n = 1024;
-    float *a = malloc(n * n * 4), *b = malloc(n * n * 4), *c = malloc(n * n * 4);
-    for (size_t i = 0; i < n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
-    double best = 1e9;
-    for (int r = 0; r < 3; r++) {
-        double t0 = now();
-        gm__sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double dt = now() - t0;
-        if (dt < best) best = dt;
-    }
-    free(a), free(b), free(c);
-    return 2.0 * (double)n * n * n / best / 1e9;
-}
 
 /* forward FLOPs per image (multiply-adds x 2) of the convolutions and linears of the U-Net with C channels */
 static double unet_flops(double C) {
@@ -83,7 +58,7 @@ int main(int argc, char **argv) {
     gm_rng_init(&r, 1, 0);
     for (size_t i = 0; i < B * 784; i++) x[i] = (float)(2.0 * gm_rng_uniform(&r) - 1.0);
     gm_rng_normal_fill(&r, u, B * 784);
-    double g = sgemm_rate(), best_t = 1e9, best_v = 1e9, loss;
+    double g = sgemm_rate(3), best_t = 1e9, best_v = 1e9, loss;
     for (int it = 0; it < steps + 1; it++) { /* best-of: the machine is shared; first call warms up */
         double t0 = now();
         gm_diff_unet_train_step(m, x, B, 1e-4f, 0.999f, 1, (uint64_t)it, &loss);
