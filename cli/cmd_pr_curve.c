@@ -177,6 +177,7 @@ int cmd_pr_curve(int argc, char **argv) {
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!real_path || nfake == 0) return cli_usage_error(cmd, "--real and at least one --fake are required");
     if (nlabel > nfake) return cli_usage_error(cmd, "more --label names (%d) than --fake sets (%d)", nlabel, nfake);
+    if (cli_check_input(cmd, "--real", real_path) || cli_check_output(cmd, "--plot", plot)) return CLI_ERR;
 
     /* λ grid for the table plus a dense grid for the plotted curve, in one estimator call per model */
     size_t ntot = (size_t)nlam + (plot ? PLOT_DENSE : 0);

@@ -149,6 +149,7 @@ int train_ddpm(int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error("train ddpm", "unexpected argument '%s'", argv[optind]);
     if (!data || !out) return cli_usage_error("train ddpm", "--data and --out are required");
+    if (cli_check_output("train ddpm", "--out", out)) return CLI_ERR; /* before the first training step */
     int fm = !strcmp(data, "fashion-mnist");
     if (steps < 0) steps = fm ? 20000 : 5000;
     if (batch < 0) batch = fm ? 64 : 1024;

@@ -114,6 +114,10 @@ int train_flow(int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!out) return cli_usage_error(cmd, "--out CKPT.safetensors is required");
+    /* every file named, before the first training step (the output rule of genmix/fileio.h) */
+    if (cli_check_input(cmd, "--resume", resume) || cli_check_output(cmd, "--out", out) ||
+        cli_check_output(cmd, "--samples", samples) || cli_check_output(cmd, "--plot", plot))
+        return CLI_ERR;
     gm_flowtrain *f = NULL;
     int rc = resume ? gm_flowtrain_load(&f, resume) : gm_flowtrain_create(&f, &c);
     if (rc) return cli_fail(rc);

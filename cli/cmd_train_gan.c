@@ -179,6 +179,11 @@ int train_gan(int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!out) return cli_usage_error(cmd, "--out CKPT.safetensors is required");
+    /* every file named, before the first training step (the output rule of genmix/fileio.h) */
+    if (cli_check_input(cmd, "--resume", resume) || cli_check_output(cmd, "--out", out) ||
+        cli_check_output(cmd, "--samples", samples) || cli_check_output(cmd, "--plot", plot) ||
+        cli_check_output(cmd, "--data-samples", dsamples))
+        return CLI_ERR;
     gm_gan *g = NULL;
     int rc = resume ? gm_gan_load(&g, resume) : gm_gan_create(&g, &c);
     if (rc) return cli_fail(rc);
