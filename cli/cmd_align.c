@@ -311,6 +311,7 @@ int cmd_align(int argc, char **argv) {
     if (!model) return cli_usage_error("align", "--model is required");
     if (!reward) return cli_usage_error("align", "--reward is required");
     if (isnan(alpha)) return cli_usage_error("align", "--alpha is required");
+    if (cli_check_output_dir("align", "--out", out)) return CLI_ERR; /* before any sampling */
     o.cfg.alpha = alpha;
     o.cfg.guidance_only = !strcmp(o.method, "guidance");
     o.cfg.seed = seed;

@@ -102,6 +102,8 @@ fast 1 "--out: .*nodir.*does not exist" "$G" train gan --data toy:8gaussians --i
 fast 1 "--out: .*nodir.*does not exist" "$G" train flow --data toy:8gaussians --iters 100000 --out "$T/nodir/f.st"
 fast 1 "--out: .*nodir.*does not exist" "$G" train ddpm --data toy:gmm2 --steps 100000 --out "$T/nodir/d.st"
 fast 1 "--plot: .*nodir.*does not exist" "$G" pr-curve --real "$T/huge.npy" --fake "$T/huge.npy" --plot "$T/nodir/p.png"
+printf x > "$T/afile"
+fast 1 "--out: .*afile exists and is not a folder" "$G" align --model toy:gmm2 --reward gmm2 --alpha 1 --particles 2000 --runs 200 --out "$T/afile"
 fast 1 "--json: .*is a directory" "$G" train classifier --epochs 50 --out "$T/c.st" --json "$T/adir"
 fast 1 "--out: .*nodir" "$G" train classifier --epochs 50 --out "$T/nodir/c.st"
 expect 2 "--lr takes a number in (0, 10]" "$G" train classifier --lr 10.5 --out "$T/c.st"
