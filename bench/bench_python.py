@@ -6,10 +6,13 @@ torch-fidelity's FD (eigvals of S1 S2), its float32 KID (NumPy, as metric_kid.py
 and kthvalue, as metric_prc.py with its defaults), and Vendi-Score's score_dual), same data, same run, in
 one process. Each metric runs REPS times (default 3) with the genmix and reference calls interleaved, and
 each side keeps its minimum, so a loaded machine slows both alike; the load average is printed before and
-after. Torch gets every core (torch.set_num_threads(os.cpu_count())), as NumPy's BLAS and genmix do.
+after. Torch gets every core (torch.set_num_threads(os.cpu_count())), as NumPy's BLAS and genmix do
+(TORCH_THREADS overrides; Debian's torch may start with fewer, and its OpenMP setting is the process's:
+genmix would run on that many threads too).
 Prints the ratios (reference time / genmix time) and how far the numbers differ.
 Usage: PYTHONPATH=BUILD/python bench_python.py N D   (synthetic float32 features, fixed seed)
-Environment: REPS (repetitions, default 3), ONLY (comma list of prdc,fd,fdtf,kid,pr,vendi; default all).
+Environment: REPS (repetitions, default 3), ONLY (comma list of prdc,fd,fdtf,kid,pr,vendi; default all),
+TORCH_THREADS (default: every core).
 """
 import os
 import sys
@@ -109,14 +112,15 @@ def main():
     only = set(os.environ.get("ONLY", "prdc,fd,fdtf,kid,pr,vendi").split(","))
     try:
         import torch
-        torch.set_num_threads(os.cpu_count())
+        torch.set_num_threads(int(os.environ.get("TORCH_THREADS", os.cpu_count())))
     except ImportError:
         torch = None
     rng = np.random.default_rng(2024)
     real = rng.standard_normal((n, d), dtype=np.float32)
     fake = (rng.standard_normal((n, d), dtype=np.float32) * 1.05 + 0.02).astype(np.float32)
-    print("# genmix %s Python API vs references: N=%d D=%d, %d cores, best of %d interleaved runs, load average "
-          "at start %s" % (genmix.__version__, n, d, os.cpu_count(), reps, loadavg()))
+    print("# genmix %s Python API vs references: N=%d D=%d, %d cores, torch threads %s, best of %d interleaved "
+          "runs, load average at start %s" % (genmix.__version__, n, d, os.cpu_count(),
+                                              torch.get_num_threads() if torch else "-", reps, loadavg()))
     rows = []
 
     if "prdc" in only:
