@@ -128,11 +128,17 @@ static void row_norms(const gm_feats *x, size_t r0, size_t cnt, int f32, int fp1
     for (long q = 0; q < (long)((cnt + 3) / 4); q++) {
         size_t i0 = r0 + 4 * (size_t)q, nq = r0 + cnt - i0 < 4 ? r0 + cnt - i0 : 4;
         double s[4] = {0, 0, 0, 0};
-        for (size_t j = 0; j < d; j++)
-            for (size_t u = 0; u < nq; u++) {
-                double v = elem(x, i0 + u, j, f32, fp16);
-                s[u] += v * v;
-            }
+        if (!x->is_f64 && !fp16 && nq == 4) { /* float rows: the common case, without the per-element tests */
+            const float *p = (const float *)x->data + i0 * d;
+            for (size_t j = 0; j < d; j++)
+                for (size_t u = 0; u < 4; u++) s[u] += (double)p[u * d + j] * (double)p[u * d + j];
+        } else {
+            for (size_t j = 0; j < d; j++)
+                for (size_t u = 0; u < nq; u++) {
+                    double v = elem(x, i0 + u, j, f32, fp16);
+                    s[u] += v * v;
+                }
+        }
         for (size_t u = 0; u < nq; u++) out[i0 - r0 + u] = s[u];
     }
 }
