@@ -47,9 +47,13 @@ def prc_torch_fidelity(real, fake, k=3, batch=10000):
 
 
 def vendi_dual(x):
-    """Vendi-Score score_dual (q = 1, cosine): eigenvalues of X_n^T X_n / n, Shannon entropy."""
-    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
-    w = np.linalg.eigvalsh(xn.T @ xn / len(x))
+    """Vendi-Score score_dual (q = 1, normalize=True): sklearn's row normalisation, S = X^T X,
+    scipy.linalg.eigvalsh(S / n), exp of the Shannon entropy of the positive eigenvalues. Fed float64 rows
+    here (genmix computes Vendi in float64; the tool keeps the input's dtype)."""
+    import scipy.linalg
+    from sklearn import preprocessing
+    xn = preprocessing.normalize(x, axis=1)
+    w = scipy.linalg.eigvalsh(xn.T @ xn / len(x))
     w = w[w > 0]
     return float(np.exp(-(w * np.log(w)).sum()))
 
