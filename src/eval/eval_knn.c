@@ -7,8 +7,8 @@
  * flops of a GEMM). Pass 2 runs the real×fake items. Each item is one single-threaded GEMM/SYRK (OpenBLAS
  * runs single-threaded inside our parallel region) followed by a scan of the Gram block, one row at a time:
  * D = ||a||² + ||b||² − 2 a·b in double, clamped at 0, fed to per-thread top-k lists / flags / counts.
- * P/R alone (no density/coverage/realism) skips a real×fake item whose rows and columns this thread has
- * already all found inside a ball: its flags could only be ORed with 1 again. Items are scheduled dynamically
+ * P/R alone (no density/coverage/realism, no fp16 emulation) skips a real×fake item whose rows and columns
+ * this thread has already all found inside a ball: its flags could only be ORed with 1 again. Items are scheduled dynamically
  * (a descheduled thread on a shared machine does not stall the other), and the per-thread accumulators are
  * merged at the end: a radius is the k-th smallest value of a multiset, flags are ORs, counts are integer
  * sums, minima/maxima are order-free, and every item's GEMM has a shape fixed by (n, tile) — so the results
@@ -340,7 +340,8 @@ static int pr_item_done(const knn_thr *w, const knn_item *it) {
 static void run_item(knn_eng *e, knn_thr *w, const knn_item *it) {
     const gm_knn_config *c = e->cfg;
     int sa = it->s == 2 ? 0 : it->s, sb = it->s == 2 ? 1 : it->s;
-    int pr_only = it->s == 2 && c->want_pr && !c->want_dc && !w->realism;
+    /* not under fp16: a skipped item could hide the overflow that switches to the fallback */
+    int pr_only = it->s == 2 && c->want_pr && !c->want_dc && !w->realism && !e->fp16;
     if (pr_only && pr_item_done(w, it)) return;
     size_t wd = it->c1 - it->c0, mb = it->mb, k = e->kmax;
     const void *A = rows_ptr(e, &e->x[sa], it->r0, mb, w->A);
