@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # bench/run_python.sh — genmix's Python API vs the reference tools' computations (bench/bench_python.py),
 # same data and run; N x D from the environment (10000 x 2048 by default). Called by `make bench` with
-# BUILD=<build dir>; needs the extension built (python3-dev, python3-numpy) and scipy/sklearn.
+# BUILD=<build dir>; needs the extension built (python3-dev, python3-numpy), scipy/sklearn and torch (the
+# PRC reference). REPS, ONLY and TORCH_THREADS pass through (see bench/bench_python.py).
 set -euo pipefail
 BUILD=${BUILD:-build}
 N=${N:-10000}

@@ -85,34 +85,62 @@ static ksum block_sum(const double *G, size_t m, size_t n, const double *na, con
     return r;
 }
 
+/* One float32 kernel value as torch-fidelity computes it: (gamma·g + coef0)^degree by repeated
+ * multiplication in float (degree 3: (b·b)·b), or exp(-d²/(2σ²)) in float. */
+static inline float kval_f32(const gm_kernel *k, float gamma, float g, float na, float nb) {
+    if (k->kind == GM_KERNEL_RBF) return expf(-(na + nb - 2.0f * g) / (float)(2 * k->sigma * k->sigma));
+    float b = gamma * g + (float)k->coef0, v = b;
+    for (int p = 1; p < k->degree; p++) v *= b;
+    return k->degree == 0 ? 1.0f : v;
+}
+
+#define KID_LANES 8
+
+/* Σ_j≥j0 of the float32 kernel over one row of G, in double: KID_LANES interleaved partial sums (lane l
+ * takes j ≡ j0 + l) added pairwise in a fixed order, then the tail. The order depends on n - j0 only, so
+ * the value does not depend on the thread count; the independent chains let the loop pipeline. The
+ * polynomial kernel reads no norms (na, nb may be NULL). */
+static double row_sum_f32(const float *g, size_t j0, size_t n, const gm_kernel *k, float gamma, float nai,
+                          const double *nb) {
+    double acc[KID_LANES] = {0}, tail = 0;
+    size_t j = j0;
+    if (k->kind != GM_KERNEL_RBF) {
+        float b0 = (float)k->coef0;
+        if (k->degree == 3) { /* the KID kernel: no loop over the power */
+            for (; j + KID_LANES <= n; j += KID_LANES)
+                for (int l = 0; l < KID_LANES; l++) {
+                    float b = gamma * g[j + l] + b0;
+                    acc[l] += (double)(b * b * b);
+                }
+        }
+        for (; j + KID_LANES <= n; j += KID_LANES)
+            for (int l = 0; l < KID_LANES; l++) acc[l] += (double)kval_f32(k, gamma, g[j + l], 0, 0);
+        for (; j < n; j++) tail += (double)kval_f32(k, gamma, g[j], 0, 0);
+    } else {
+        for (; j + KID_LANES <= n; j += KID_LANES)
+            for (int l = 0; l < KID_LANES; l++)
+                acc[l] += (double)kval_f32(k, gamma, g[j + l], nai, (float)nb[j + l]);
+        for (; j < n; j++) tail += (double)kval_f32(k, gamma, g[j], nai, (float)nb[j]);
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
+}
+
+/* block_sum for a float32 Gram block. The diagonal (unbiased estimators skip it) keeps the RBF value in
+ * double with the distance clamped at 0. */
 static ksum block_sum_f32(const float *G, size_t m, size_t n, const double *na, const double *nb,
                           const gm_kernel *k, float gamma, int sym, double *rowbuf, double *rowdiag) {
+    int rbf = k->kind == GM_KERNEL_RBF;
 #pragma omp parallel for schedule(static) if (m * n > 65536)
     for (long i = 0; i < (long)m; i++) {
         const float *g = G + (size_t)i * n;
-        double s = 0;
-        for (size_t j = sym ? (size_t)i + 1 : 0; j < n; j++) {
-            float v;
-            if (k->kind == GM_KERNEL_RBF) {
-                float d2 = (float)na[i] + (float)nb[j] - 2.0f * g[j];
-                v = expf(-d2 / (float)(2 * k->sigma * k->sigma));
-            } else {
-                float b = gamma * g[j] + (float)k->coef0;
-                v = 1.0f;
-                for (int p = 0; p < k->degree; p++) v *= b;
-            }
-            s += (double)v;
-        }
-        rowbuf[i] = s;
+        float nai = rbf ? (float)na[i] : 0.0f;
+        rowbuf[i] = row_sum_f32(g, sym ? (size_t)i + 1 : 0, n, k, gamma, nai, nb);
         rowdiag[i] = 0;
         if ((size_t)i < n) {
-            if (k->kind == GM_KERNEL_RBF) {
-                rowdiag[i] = gm_kernel_rbf(fmax((double)((float)na[i] + (float)nb[i] - 2.0f * g[i]), 0.0), k->sigma);
-            } else {
-                float b = gamma * g[i] + (float)k->coef0, v = 1.0f;
-                for (int p = 0; p < k->degree; p++) v *= b;
-                rowdiag[i] = (double)v;
-            }
+            if (rbf)
+                rowdiag[i] = gm_kernel_rbf(fmax((double)(nai + (float)nb[i] - 2.0f * g[i]), 0.0), k->sigma);
+            else
+                rowdiag[i] = (double)kval_f32(k, gamma, g[i], 0, 0);
         }
     }
     ksum r = {0, 0};
@@ -171,8 +199,8 @@ static int kid_ws_init(kid_ws *w, size_t m, size_t d, int f32) {
     w->X = gm_malloc(m * d * es);
     w->Y = gm_malloc(m * d * es);
     w->G = gm_malloc(m * m * es);
-    w->nx = gm_malloc(m * sizeof(double));
-    w->ny = gm_malloc(m * sizeof(double));
+    w->nx = gm_calloc(m, sizeof(double)); /* stay 0 for the polynomial kernel, which reads no norms */
+    w->ny = gm_calloc(m, sizeof(double));
     w->rb = gm_malloc(m * sizeof(double));
     w->rd = gm_malloc(m * sizeof(double));
     return w->X && w->Y && w->G && w->nx && w->ny && w->rb && w->rd ? GM_OK : GM_ENOMEM;
@@ -230,7 +258,7 @@ static double kid_subset(const gm_feats *real, const gm_feats *fake, const gm_ki
             gm_feats_rows_f64(real, iy[i], 1, (double *)w->Y + i * d);
         }
     }
-    for (size_t i = 0; i < m; i++) {
+    for (size_t i = 0; cfg->kernel.kind != GM_KERNEL_POLY && i < m; i++) { /* norms: RBF and cosine only */
         double a = 0, b = 0;
         for (size_t t = 0; t < d; t++) {
             double u = f32 ? (double)((float *)w->X)[i * d + t] : ((double *)w->X)[i * d + t];

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* eval_knn.c — tiled k-NN engine for k-NN precision/recall, density/coverage and realism.
  *
- * Work is cut into items: a block of rb rows against a column tile of `tile` rows (rb = tile/2 when the
- * tile is even, so blocks never straddle tiles). Pass 1 (radii) runs the upper-triangle items of the
- * real×real and fake×fake distances, each distance computed once and used for its row and its column;
- * pass 2 runs the real×fake items. Each item is one single-threaded GEMM (OpenBLAS runs single-threaded
- * inside our parallel region) followed by a fused scan of the Gram block: D = ||a||² + ||b||² − 2 a·b in
- * double, clamped at 0, fed to per-thread top-k lists / flags / counts. Items are scheduled dynamically
+ * Work is cut into items: a block of `tile` rows against a column tile of `tile` rows. Pass 1 (radii) runs
+ * the upper-triangle items of the real×real and fake×fake distances, each distance computed once and used
+ * for its row and its column; the diagonal item of a tile is one SYRK (its upper triangle only, half the
+ * flops of a GEMM). Pass 2 runs the real×fake items. Each item is one single-threaded GEMM/SYRK (OpenBLAS
+ * runs single-threaded inside our parallel region) followed by a scan of the Gram block, one row at a time:
+ * D = ||a||² + ||b||² − 2 a·b in double, clamped at 0, fed to per-thread top-k lists / flags / counts.
+ * P/R alone (no density/coverage/realism, no fp16 emulation) skips a real×fake item whose rows and columns
+ * this thread has already all found inside a ball: its flags could only be ORed with 1 again. Items are scheduled dynamically
  * (a descheduled thread on a shared machine does not stall the other), and the per-thread accumulators are
  * merged at the end: a radius is the k-th smallest value of a multiset, flags are ORs, counts are integer
  * sums, minima/maxima are order-free, and every item's GEMM has a shape fixed by (n, tile) — so the results
  * are bitwise the same for any thread count, any schedule and any batching of the streaming API.
- * Memory: O((n_real + n_fake)·k·threads + threads·(rb·tile + (rb + tile)·d)); never an n×n matrix.
+ * Memory: O((n_real + n_fake)·k·threads + threads·(tile² + 2·tile·d)); never an n×n matrix.
  * Thread safety: re-entrant; a gm_knn_stream must not be used by two threads at once. */
 #include "eval_internal.h"
 
@@ -110,20 +112,34 @@ static void load_rows(const gm_feats *x, size_t r0, size_t cnt, int f32, int fp1
     }
 }
 
-/* Squared norms (double) of rows [r0, r0+cnt) as the GEMM sees them (rounded to binary16 if fp16). */
+/* Element (i, j) of x in the compute precision, as a double. */
+static inline double elem(const gm_feats *x, size_t i, size_t j, int f32, int fp16) {
+    size_t o = i * x->d + j;
+    double v = x->is_f64 ? ((const double *)x->data)[o] : (double)((const float *)x->data)[o];
+    if (f32 && x->is_f64) v = (double)(float)v;
+    return fp16 ? gm_round_half(v) : v;
+}
+
+/* Squared norms (double) of rows [r0, r0+cnt) as the GEMM sees them (rounded to binary16 if fp16). Each
+ * row is summed in column order; four rows advance together so that their four chains overlap. */
 static void row_norms(const gm_feats *x, size_t r0, size_t cnt, int f32, int fp16, double *out) {
     size_t d = x->d;
 #pragma omp parallel for schedule(static) if (cnt * d > 65536)
-    for (long ii = 0; ii < (long)cnt; ii++) {
-        size_t i = r0 + (size_t)ii;
-        double s = 0;
-        for (size_t j = 0; j < d; j++) {
-            double v = gm_feats_at(x, i, j);
-            if (f32) v = (double)(float)v;
-            if (fp16) v = gm_round_half(v);
-            s += v * v;
+    for (long q = 0; q < (long)((cnt + 3) / 4); q++) {
+        size_t i0 = r0 + 4 * (size_t)q, nq = r0 + cnt - i0 < 4 ? r0 + cnt - i0 : 4;
+        double s[4] = {0, 0, 0, 0};
+        if (!x->is_f64 && !fp16 && nq == 4) { /* float rows: the common case, without the per-element tests */
+            const float *p = (const float *)x->data + i0 * d;
+            for (size_t j = 0; j < d; j++)
+                for (size_t u = 0; u < 4; u++) s[u] += (double)p[u * d + j] * (double)p[u * d + j];
+        } else {
+            for (size_t j = 0; j < d; j++)
+                for (size_t u = 0; u < nq; u++) {
+                    double v = elem(x, i0 + u, j, f32, fp16);
+                    s[u] += v * v;
+                }
         }
-        out[ii] = s;
+        for (size_t u = 0; u < nq; u++) out[i0 - r0 + u] = s[u];
     }
 }
 
@@ -153,10 +169,23 @@ static void gemm_block(int f32, size_t m, size_t n, size_t k, const void *A, con
 #endif
 }
 
+/* Upper triangle (j >= i) of A Aᵀ (m x m): the diagonal item of a tile. */
+static void syrk_block(int f32, size_t m, size_t k, const void *A, void *C) {
+#ifdef GM_HAVE_BLAS
+    if (f32)
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)m, (int)k, 1.0f, A, (int)k, 0.0f, C, (int)m);
+    else
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)m, (int)k, 1.0, A, (int)k, 0.0, C, (int)m);
+#else
+    gemm_block(f32, m, m, k, A, A, C);
+#endif
+}
+
 /* ---- engine -------------------------------------------------------------------------------------- */
 
 typedef struct {
-    void *A, *B, *G;  /* rb x d, tile x d (conversion), rb x tile (Gram) */
+    void *A, *B, *G;  /* tile x d, tile x d (conversion), tile x tile (Gram) */
+    double *D;        /* one row of squared distances (tile) */
     double *top[2];   /* per-thread top-k lists of each set (n x kmax, ascending, INF-filled) */
     size_t cap[2];
     double *mind, *realism;             /* cross pass: nearest fake per real; realism per fake */
@@ -169,7 +198,7 @@ typedef struct {
     gm_feats x[2];   /* real, fake */
     double *nrm[2];  /* squared row norms (borrowed) */
     size_t n[2];     /* rows used (<= x[s].n) */
-    size_t d, tile, rb, kmax;
+    size_t d, tile, kmax;
     int f32, fp16;
     int nthr;
     knn_thr *t;
@@ -199,7 +228,6 @@ static int eng_init(knn_eng *e, size_t d, const gm_knn_config *cfg) {
     e->cfg = cfg;
     e->d = d;
     e->tile = cfg->tile ? cfg->tile : 1024;
-    e->rb = e->tile % 2 == 0 ? e->tile / 2 : e->tile;
     e->kmax = 0;
     if (cfg->want_pr) e->kmax = cfg->k_pr;
     if (cfg->want_dc && cfg->k_dc > e->kmax) e->kmax = cfg->k_dc;
@@ -211,10 +239,11 @@ static int eng_init(knn_eng *e, size_t d, const gm_knn_config *cfg) {
     size_t es = e->f32 ? sizeof(float) : sizeof(double);
     for (int t = 0; t < e->nthr; t++) {
         knn_thr *w = &e->t[t];
-        w->A = gm_malloc(e->rb * d * es);
+        w->A = gm_malloc(e->tile * d * es);
         w->B = gm_malloc(e->tile * d * es);
-        w->G = gm_malloc(e->rb * e->tile * es);
-        if (!w->A || !w->B || !w->G) return GM_ENOMEM;
+        w->G = gm_malloc(e->tile * e->tile * es);
+        w->D = gm_malloc(e->tile * sizeof(double));
+        if (!w->A || !w->B || !w->G || !w->D) return GM_ENOMEM;
     }
     return GM_OK;
 }
@@ -242,6 +271,7 @@ static void eng_free(knn_eng *e) {
         gm_free(w->A);
         gm_free(w->B);
         gm_free(w->G);
+        gm_free(w->D);
         gm_free(w->top[0]);
         gm_free(w->top[1]);
     }
@@ -274,56 +304,100 @@ static const void *rows_ptr(const knn_eng *e, const gm_feats *x, size_t r0, size
     return buf;
 }
 
-#define GRAM(ii, jj) (e->f32 ? (double)((const float *)w->G)[(ii) * wd + (jj)] : ((const double *)w->G)[(ii) * wd + (jj)])
-
-static inline double dist2(const knn_eng *e, knn_thr *w, double na, double nb, double g) {
-    double v = na + nb - 2.0 * g;
-    v = v > 0 ? v : 0;
-    if (e->fp16) {
-        v = gm_round_half(v);
-        if (isinf(v)) w->overflow = 1;
+/* Squared distances of row ii of the Gram block (width wd) to columns [j0, wd): D[j] = max(na + nb[j] −
+ * 2 g, 0) in double (a NaN becomes 0), rounded to binary16 under fp16. */
+static void dist_row(const knn_eng *e, knn_thr *w, size_t ii, size_t wd, size_t j0, double na, const double *nb) {
+    double *D = w->D;
+    if (e->f32) {
+        const float *g = (const float *)w->G + ii * wd;
+        for (size_t j = j0; j < wd; j++) {
+            double v = na + nb[j] - 2.0 * (double)g[j];
+            D[j] = v > 0 ? v : 0;
+        }
+    } else {
+        const double *g = (const double *)w->G + ii * wd;
+        for (size_t j = j0; j < wd; j++) {
+            double v = na + nb[j] - 2.0 * g[j];
+            D[j] = v > 0 ? v : 0;
+        }
     }
-    return v;
+    if (e->fp16)
+        for (size_t j = j0; j < wd; j++) {
+            D[j] = gm_round_half(D[j]);
+            if (isinf(D[j])) w->overflow = 1;
+        }
+}
+
+/* P/R alone: every row and column of the item already inside a ball for this thread. */
+static int pr_item_done(const knn_thr *w, const knn_item *it) {
+    for (size_t i = it->r0; i < it->r0 + it->mb; i++)
+        if (!w->rin_pr[i]) return 0;
+    for (size_t j = it->c0; j < it->c1; j++)
+        if (!w->fin_pr[j]) return 0;
+    return 1;
 }
 
 static void run_item(knn_eng *e, knn_thr *w, const knn_item *it) {
+    const gm_knn_config *c = e->cfg;
     int sa = it->s == 2 ? 0 : it->s, sb = it->s == 2 ? 1 : it->s;
+    /* not under fp16: a skipped item could hide the overflow that switches to the fallback */
+    int pr_only = it->s == 2 && c->want_pr && !c->want_dc && !w->realism && !e->fp16;
+    if (pr_only && pr_item_done(w, it)) return;
     size_t wd = it->c1 - it->c0, mb = it->mb, k = e->kmax;
     const void *A = rows_ptr(e, &e->x[sa], it->r0, mb, w->A);
-    const void *B = rows_ptr(e, &e->x[sb], it->c0, wd, w->B);
-    gemm_block(e->f32, mb, wd, e->d, A, B, w->G);
-    const double *na = e->nrm[sa], *nb = e->nrm[sb];
+    if (it->s < 2 && it->r0 == it->c0) {
+        syrk_block(e->f32, mb, e->d, A, w->G); /* diagonal item: mb == wd */
+    } else {
+        const void *B = rows_ptr(e, &e->x[sb], it->c0, wd, w->B);
+        gemm_block(e->f32, mb, wd, e->d, A, B, w->G);
+    }
+    const double *na = e->nrm[sa], *nb = e->nrm[sb] + it->c0;
+    const double *D = w->D;
     if (it->s < 2) {
         double *top = w->top[it->s];
         for (size_t ii = 0; ii < mb; ii++) {
             size_t i = it->r0 + ii;
             double *rt = top + i * k;
-            size_t j0 = i >= it->c0 ? i + 1 : it->c0;
-            for (size_t j = j0; j < it->c1; j++) {
-                double v = dist2(e, w, na[i], nb[j], GRAM(ii, j - it->c0));
+            size_t j0 = i >= it->c0 ? i + 1 - it->c0 : 0;
+            dist_row(e, w, ii, wd, j0, na[i], nb);
+            for (size_t j = j0; j < wd; j++) {
+                double v = D[j];
                 if (v < rt[k - 1]) topk_insert(rt, k, v);
-                double *ct = top + j * k;
+                double *ct = top + (it->c0 + j) * k;
                 if (v < ct[k - 1]) topk_insert(ct, k, v);
             }
         }
         return;
     }
-    const gm_knn_config *c = e->cfg;
+    const double *rfp = c->want_pr ? e->rad_fake_pr + it->c0 : NULL, *rfd = c->want_dc ? e->rad_fake_dc + it->c0 : NULL;
     for (size_t ii = 0; ii < mb; ii++) {
         size_t i = it->r0 + ii;
+        dist_row(e, w, ii, wd, 0, na[i], nb);
+        if (pr_only) {
+            uint8_t *fin = w->fin_pr + it->c0;
+            int in_pr = w->rin_pr[i];
+            double rp = e->rad_real_pr[i];
+            for (size_t j = 0; j < wd; j++) {
+                in_pr |= inside(D[j], rfp[j], c->cmp_pr);
+                fin[j] |= (uint8_t)inside(D[j], rp, c->cmp_pr);
+            }
+            w->rin_pr[i] = (uint8_t)in_pr;
+            continue;
+        }
         double mn = w->mind[i];
         int in_pr = c->want_pr ? w->rin_pr[i] : 1, in_dc = c->want_dc ? w->rin_dc[i] : 1;
         double rp = c->want_pr ? e->rad_real_pr[i] : 0, rd = c->want_dc ? e->rad_real_dc[i] : 0;
         double rr = w->realism ? e->rrad[i] : 0;
-        for (size_t j = it->c0; j < it->c1; j++) {
-            double v = dist2(e, w, na[i], nb[j], GRAM(ii, j - it->c0));
+        for (size_t jj = 0; jj < wd; jj++) {
+            size_t j = it->c0 + jj;
+            double v = D[jj];
             if (v < mn) mn = v;
             if (c->want_pr) {
-                if (!in_pr && inside(v, e->rad_fake_pr[j], c->cmp_pr)) in_pr = 1;
+                if (!in_pr && inside(v, rfp[jj], c->cmp_pr)) in_pr = 1;
                 if (inside(v, rp, c->cmp_pr)) w->fin_pr[j] = 1;
             }
             if (c->want_dc) {
-                if (!in_dc && inside(v, e->rad_fake_dc[j], c->cmp_dc)) in_dc = 1;
+                if (!in_dc && inside(v, rfd[jj], c->cmp_dc)) in_dc = 1;
                 if (inside(v, rd, c->cmp_dc)) w->cnt[j]++;
             }
             if (w->realism) {
@@ -363,8 +437,8 @@ static void run_items(knn_eng *e, const knn_item *items, size_t m) {
 /* Upper-triangle items of set s whose column tile is tile index J (rows [0, min(n, (J+1)·tile))). */
 static size_t sym_items_for_tile(const knn_eng *e, int s, size_t J, size_t n, knn_item *out) {
     size_t j0 = J * e->tile, j1 = j0 + e->tile < n ? j0 + e->tile : n, m = 0;
-    for (size_t r0 = 0; r0 < j1; r0 += e->rb) {
-        size_t mb = n - r0 < e->rb ? n - r0 : e->rb;
+    for (size_t r0 = 0; r0 < j1; r0 += e->tile) {
+        size_t mb = n - r0 < e->tile ? n - r0 : e->tile;
         size_t c0 = r0 > j0 ? r0 : j0;
         if (r0 + 1 >= j1) continue; /* no pair j > i */
         if (out) {
@@ -564,15 +638,15 @@ static int eng_finish(knn_eng *e, const size_t sym_done[2], gm_knn_result *out) 
         if (c->want_dc && (!(w->rin_dc = gm_calloc(nr, 1)) || !(w->cnt = gm_calloc(nf, sizeof(uint32_t))))) goto done;
         if (out->realism && !(w->realism = gm_calloc(nf, sizeof(double)))) goto done;
     }
-    size_t nb = ntiles(nr, e->rb), nt = ntiles(nf, e->tile);
+    size_t nb = ntiles(nr, e->tile), nt = ntiles(nf, e->tile);
     if (!(it = gm_malloc(nb * nt * sizeof(knn_item)))) goto done;
     q = 0;
     for (size_t b = 0; b < nb; b++)
         for (size_t J = 0; J < nt; J++) {
-            size_t r0 = b * e->rb, j0 = J * e->tile;
+            size_t r0 = b * e->tile, j0 = J * e->tile;
             it[q].s = 2;
             it[q].r0 = r0;
-            it[q].mb = nr - r0 < e->rb ? nr - r0 : e->rb;
+            it[q].mb = nr - r0 < e->tile ? nr - r0 : e->tile;
             it[q].c0 = j0;
             it[q].c1 = nf - j0 < e->tile ? nf : j0 + e->tile;
             q++;
