@@ -50,6 +50,24 @@ GM_TEST(test_atomic_roundtrip) {
     rmdir(dir);
 }
 
+GM_TEST(test_new_file_mode_follows_umask) {
+    char dir[] = "/tmp/gm_fileio_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    struct stat st;
+    const mode_t masks[3] = {022, 077, 002}, want[3] = {0644, 0600, 0664};
+    mode_t saved = umask(022);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/new%d.txt", dir, i);
+        umask(masks[i]);
+        CHECK_OK(gm_write_file_atomic(path, "x", 1));
+        CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == want[i]);
+        unlink(path);
+    }
+    umask(saved);
+    rmdir(dir);
+}
+
 GM_TEST(test_errors) {
     void *buf;
     size_t len;
@@ -200,7 +218,8 @@ GM_TEST(test_dash_is_stdout) {
     rmdir(dir);
 }
 
-GM_TEST_MAIN({"atomic_roundtrip", test_atomic_roundtrip}, {"errors", test_errors},
+GM_TEST_MAIN({"atomic_roundtrip", test_atomic_roundtrip}, {"new_file_mode_follows_umask", test_new_file_mode_follows_umask},
+             {"errors", test_errors},
              {"symlink_written_through", test_symlink_written_through}, {"fifo_written_directly", test_fifo_written_directly},
              {"char_device_written_directly", test_char_device_written_directly}, {"refusals", test_refusals},
              {"dash_is_stdout", test_dash_is_stdout})

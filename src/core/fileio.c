@@ -128,6 +128,22 @@ static int open_fail(gm_atomic_file *af, const char *path, const char *what, int
     GM_FAIL(GM_EIO, "%s: %s: %s", path, what, strerror(e));
 }
 
+/* The process's file-creation mask, read from /proc/self/status ("Umask:", Linux >= 4.7) because
+ * umask(2) can only be read by setting it, which races with other threads. 022 when unreadable. */
+static mode_t process_umask(void) {
+    mode_t mask = 022;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return mask;
+    char line[128];
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Umask:", 6)) {
+            mask = (mode_t)(strtoul(line + 6, NULL, 8) & 0777);
+            break;
+        }
+    fclose(f);
+    return mask;
+}
+
 int gm_atomic_open(gm_atomic_file *af, const char *path) {
     memset(af, 0, sizeof *af);
     int rc = classify(path, &af->kind, &af->path);
@@ -152,7 +168,9 @@ int gm_atomic_open(gm_atomic_file *af, const char *path) {
     int fd = mkstemp(af->tmp_path);
     if (fd < 0) return open_fail(af, path, "cannot create file", errno);
     struct stat st;
-    fchmod(fd, stat(af->path, &st) == 0 ? (st.st_mode & 07777) : 0644);
+    /* a replaced file keeps its permissions; a new one gets 0666 less the umask, as fopen would give
+     * (mkstemp creates 0600) */
+    fchmod(fd, stat(af->path, &st) == 0 ? (st.st_mode & 07777) : (0666 & ~process_umask()));
     af->f = fdopen(fd, "wb");
     if (!af->f) {
         int e = errno;
