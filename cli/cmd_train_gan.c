@@ -23,21 +23,25 @@ static void usage(FILE *f) {
             "spectral normalisation of every critic layer.\n"
             "\n"
             "options:\n"
-            "  --objective NAME      pr (default) | chi2 | kl | rkl | hinge | pr-dual\n"
+            "  --objective NAME      pr (default) | chi2 | kl | rkl | hinge | pr-dual | pr-kl (the PR loss on the\n"
+            "                        ratio e^(v-1) of a KL critic, spec 1.5; pre-training then uses the KL f-GAN)\n"
             "  --lambda L            trade-off > 0 (1): large = precision, small = recall\n"
             "  --data NAME           toy:8gaussians (default) | toy:25gaussians\n"
             "  --iters N             generator steps in total (2000)\n"
             "  --batch B (128)  --n-critic K (4)  --hidden H (128)  --dim-z Z (8)\n"
             "  --lr-g X, --lr-d X    learning rates (2e-4)\n"
             "  --ema-decay X (0.999) --ema-start N (500)   --no-sn  no spectral normalisation\n"
-            "  --pretrain N          first N generator steps use the chi2 f-GAN loss, then --objective (0)\n"
+            "  --pretrain N          first N generator steps use the f-GAN loss of the critic (chi2; kl for\n"
+            "                        pr-kl), then --objective (0)\n"
             "  --critic-gain G       critic output = G * MLP(x) (1, the spec); with spectral norm the critic is\n"
             "                        G-Lipschitz (see docs/pr_divergence.md: a 1-Lipschitz critic on a 2-D toy\n"
             "                        gives the PR loss no gradient at large lambda)\n"
             "  --seed S              (0)\n"
             "  --out FILE            checkpoint written at the end and every --checkpoint-every N steps\n"
             "  --resume FILE         continue a run from its checkpoint (bitwise the same as not stopping);\n"
-            "                        the model options are taken from the checkpoint\n"
+            "                        the model options are taken from the checkpoint, except that an explicit\n"
+            "                        --objective / --lambda switches the loss from the checkpoint's step on\n"
+            "                        (fine-tuning one pre-trained run with several lambda)\n"
             "  --log-every N         progress line every N steps (100; 0 = none)\n"
             "  --samples FILE.npy    write --n-samples (10000) samples of the EMA generator\n"
             "  --plot FILE.png       scatter of EMA samples over the data (rewritten at each checkpoint)\n"
@@ -105,7 +109,7 @@ int train_gan(int argc, char **argv) {
     const char *cmd = "train gan", *out = NULL, *resume = NULL, *samples = NULL, *plot = NULL, *dsamples = NULL;
     gm_gan_config c = gm_gan_config_default();
     long iters = 2000, ckev = 0, log_every = 100, nsamp = 10000;
-    int ch;
+    int ch, set_obj = 0, set_lam = 0;
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         long v;
         double d;
@@ -114,8 +118,9 @@ int train_gan(int argc, char **argv) {
         case 'h': usage(stdout); return CLI_OK;
         case O_OBJ: {
             int o = gm_gan_objective_from_name(optarg);
-            if (o < 0) return cli_usage_error(cmd, "--objective: unknown '%s' (pr|chi2|kl|rkl|hinge|pr-dual)", optarg);
+            if (o < 0) return cli_usage_error(cmd, "--objective: unknown '%s' (pr|chi2|kl|rkl|hinge|pr-dual|pr-kl)", optarg);
             c.objective = (gm_gan_objective)o;
+            set_obj = 1;
             break;
         }
         case O_DATA: {
@@ -132,7 +137,7 @@ int train_gan(int argc, char **argv) {
             if (cli_parse_double(optarg, &d) || !isfinite(d)) return cli_usage_error(cmd, "--%s: '%s' is not a number", lo[ch - O_OBJ].name, optarg);
             if ((ch == O_EMAD && !(d >= 0 && d < 1)) || (ch != O_EMAD && !(d > 0)))
                 return cli_usage_error(cmd, "--%s: %g is out of range (%s)", lo[ch - O_OBJ].name, d, ch == O_EMAD ? "[0, 1)" : "must be > 0");
-            if (ch == O_LAM) c.lambda = (float)d;
+            if (ch == O_LAM) c.lambda = (float)d, set_lam = 1;
             if (ch == O_LRG) c.lr_g = (float)d;
             if (ch == O_LRD) c.lr_d = (float)d;
             if (ch == O_EMAD) c.ema_decay = (float)d;
@@ -187,6 +192,13 @@ int train_gan(int argc, char **argv) {
     gm_gan *g = NULL;
     int rc = resume ? gm_gan_load(&g, resume) : gm_gan_create(&g, &c);
     if (rc) return cli_fail(rc);
+    if (resume && (set_obj || set_lam)) { /* fine-tuning: the explicit options replace the checkpoint's loss */
+        const gm_gan_config *lc = gm_gan_get_config(g);
+        if ((rc = gm_gan_set_loss(g, set_obj ? c.objective : lc->objective, set_lam ? c.lambda : lc->lambda))) {
+            gm_gan_free(g);
+            return cli_fail(rc);
+        }
+    }
     const gm_gan_config *gc = gm_gan_get_config(g);
     cli_progress("train gan: %s, lambda %g, %s, step %lld -> %ld", gm_gan_objective_name(gc->objective),
                  (double)gc->lambda, gm_toy_name(gc->data), (long long)gm_gan_get_step(g), iters);

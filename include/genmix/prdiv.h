@@ -142,11 +142,20 @@ int gm_prdiv_mixture(gm_fdiv f, gm_prdiv_fn D, void *ctx, double s_lo, double s_
 /* ==== GAN losses (spec §2.1–2.2; prdiv_loss.c) ====================================================== */
 /* Objectives of `genmix train gan --objective`: PR (χ² critic + the PR generator loss), the f-GAN
  * baselines CHI2 / KL / RKL, HINGE, and PR_DUAL (dual of D_λ-PR, baseline only). */
-typedef enum { GM_GAN_PR = 0, GM_GAN_CHI2, GM_GAN_KL, GM_GAN_RKL, GM_GAN_HINGE, GM_GAN_PR_DUAL, GM_GAN_COUNT } gm_gan_objective;
+/* PR_KL: the PR generator loss on the KL critic's ratio r = e^(v−1) (spec §1.5 / §2.1 table, auxiliary
+ * KL instead of the paper's χ²), critic trained with the KL loss; no ratio clamp, so the PR loss has a
+ * (small) gradient at every fake with λr < 1 instead of none for v <= −2. */
+typedef enum { GM_GAN_PR = 0, GM_GAN_CHI2, GM_GAN_KL, GM_GAN_RKL, GM_GAN_HINGE, GM_GAN_PR_DUAL, GM_GAN_PR_KL, GM_GAN_COUNT } gm_gan_objective;
 const char *gm_gan_objective_name(gm_gan_objective o);
 int gm_gan_objective_from_name(const char *name); /* -1 when unknown */
 /* Ratio estimate of the χ² critic: r = clamp(v, −2, 5)/2 + 1 ∈ [0, 3.5]. */
 double gm_prdiv_chi2_ratio(double v);
+/* 1 for the PR objectives (PR, PR_KL); the critic loss each objective trains with (PR: CHI2, PR_KL: KL,
+ * others: themselves); the ratio estimate r(v) of a PR objective's critic and dr/dv in *dr (may be NULL;
+ * χ²: 0 outside the clamps). */
+int gm_gan_is_pr(gm_gan_objective o);
+gm_gan_objective gm_gan_critic_objective(gm_gan_objective o);
+double gm_gan_ratio(gm_gan_objective o, double v, double *dr);
 /* Critic loss (minimised) of critic outputs v_r(nr) on real and v_f(nf) on fake rows (PR uses the χ²
  * critic). backward: dv_r += dloss ∂L/∂v_r, dv_f += dloss ∂L/∂v_f (NULL skips). Kinks (clamps) take the
  * one-sided derivative of the inactive branch (0 beyond the clamp). */
@@ -251,6 +260,10 @@ int gm_gan_sample(gm_gan *g, float *x, size_t n, int ema, uint64_t stream);
 int gm_gan_critic(gm_gan *g, const float *x, size_t n, float *v);
 const gm_gan_config *gm_gan_get_config(const gm_gan *g);
 int64_t gm_gan_get_step(const gm_gan *g);
+/* Switch the objective and λ of a (loaded) run from its current step on — fine-tuning one pre-trained
+ * model with several λ. Networks, optimiser states and step are kept; GM_EINVAL (state unchanged) for
+ * an unknown objective or λ <= 0. */
+int gm_gan_set_loss(gm_gan *g, gm_gan_objective objective, float lambda);
 /* Checkpoint (.safetensors via gm_checkpoint_save): G, D, EMA, spectral-norm vectors, both Adam states,
  * step and the config. load checks that the file is a "gan" checkpoint of the same architecture and
  * restores everything (GM_EFORMAT naming the file otherwise). */

@@ -53,6 +53,16 @@ gm_gan_config gm_gan_config_default(void) {
 }
 
 const gm_gan_config *gm_gan_get_config(const gm_gan *g) { return &g->cfg; }
+
+static int check_cfg(const gm_gan_config *c);
+int gm_gan_set_loss(gm_gan *g, gm_gan_objective objective, float lambda) {
+    gm_gan_config c = g->cfg;
+    c.objective = objective, c.lambda = lambda;
+    int rc = check_cfg(&c);
+    if (rc) return rc;
+    g->cfg = c;
+    return GM_OK;
+}
 int64_t gm_gan_get_step(const gm_gan *g) { return g->step; }
 
 static float *T(gm_gan *g, size_t i) { return g->P.val + g->P.info[i].offset; }
@@ -177,7 +187,8 @@ static void draw_noise(gm_gan *g, uint64_t idx) {
 
 static float threshold(const gm_gan_config *c) {
     switch (c->objective) {
-    case GM_GAN_KL: return 1;
+    case GM_GAN_KL:
+    case GM_GAN_PR_KL: return 1;
     case GM_GAN_RKL: return -1;
     case GM_GAN_PR_DUAL: return c->lambda / 2;
     default: return 0;
@@ -206,7 +217,7 @@ int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_s
     gm_tape *t = g->tape;
     size_t B = c->batch, it = (size_t)g->step;
     int64_t zs[2] = {(int64_t)B, (int64_t)c->dim_z}, xs[2] = {(int64_t)B, 2};
-    gm_gan_objective crit_obj = c->objective == GM_GAN_PR ? GM_GAN_CHI2 : c->objective;
+    gm_gan_objective crit_obj = gm_gan_critic_objective(c->objective);
     float *dslab = g->P.grad + g->P.info[T_D].offset, *gslab = g->P.grad + g->P.info[T_G].offset;
     float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
     if (xr_in) memcpy(g->xr, xr_in, c->n_critic * B * 2 * sizeof(float));
@@ -241,7 +252,8 @@ int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_s
     gm_var *xr = gm_tape_input(t, g->xr, 2, xs, 0), *vf, *vr;
     gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
     if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-    gm_gan_objective gen_obj = g->step < c->pretrain ? GM_GAN_CHI2 : c->objective;
+    /* pre-training: the f-GAN loss of the objective's own critic (χ² for pr, KL for pr-kl) */
+    gm_gan_objective gen_obj = g->step < c->pretrain ? (c->objective == GM_GAN_PR_KL ? GM_GAN_KL : GM_GAN_CHI2) : c->objective;
     gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, gen_obj, c->lambda, ab);
     if (gm_tape_status(t)) return gm_tape_status(t);
     memset(gslab, 0, g->n_g * sizeof(float));
@@ -249,9 +261,10 @@ int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_s
     if (rc) return rc;
     loss_g = loss->val[0];
     if (!isfinite(loss_g)) GM_FAIL(GM_ENUMERIC, "gan: generator loss is %g at step %lld", (double)loss_g, (long long)g->step);
-    if (gen_obj != GM_GAN_PR) { /* α̂/β̂ of the χ² ratio as a diagnostic */
+    gm_gan_objective ratio_obj = c->objective == GM_GAN_PR_KL ? GM_GAN_PR_KL : GM_GAN_PR;
+    if (gen_obj != ratio_obj) { /* α̂/β̂ of the critic's ratio (χ² unless pr-kl) as a diagnostic */
         float tmp;
-        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, GM_GAN_PR, c->lambda);
+        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, ratio_obj, c->lambda);
     }
     float thr = threshold(c);
     size_t nr = 0, nf = 0;
@@ -259,8 +272,9 @@ int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_s
     size_t ncl = 0, nact = 0;
     for (size_t i = 0; i < B; i++) {
         double vi = vf->val[i];
-        ncl += vi <= -2;
-        nact += vi > -2 && vi < 5 && (double)c->lambda * gm_prdiv_chi2_ratio(vi) < 1;
+        double dr, ri = gm_gan_ratio(ratio_obj, vi, &dr);
+        ncl += ratio_obj == GM_GAN_PR && vi <= -2;
+        nact += dr > 0 && (double)c->lambda * ri < 1;
     }
     float vq[3];
     quantiles_f(vf->val, B, g->z, vq); /* g->z (batch*dim_z >= batch floats) is free now */
