@@ -260,10 +260,10 @@ int gm_gan_sample(gm_gan *g, float *x, size_t n, int ema, uint64_t stream);
 int gm_gan_critic(gm_gan *g, const float *x, size_t n, float *v);
 const gm_gan_config *gm_gan_get_config(const gm_gan *g);
 int64_t gm_gan_get_step(const gm_gan *g);
-/* Switch the objective and λ of a (loaded) run from its current step on — fine-tuning one pre-trained
- * model with several λ. Networks, optimiser states and step are kept; GM_EINVAL (state unchanged) for
- * an unknown objective or λ <= 0. */
-int gm_gan_set_loss(gm_gan *g, gm_gan_objective objective, float lambda);
+/* Fine-tuning a (loaded) run from its current step on: takes objective, lambda, n_critic, lr_g and lr_d
+ * from cfg and keeps everything else (architecture, data, seed, EMA, networks, optimiser states, step).
+ * GM_EINVAL (state unchanged) for an unknown objective, λ <= 0 or a bad rate/count; GM_ENOMEM. */
+int gm_gan_reconfigure(gm_gan *g, const gm_gan_config *cfg);
 /* Checkpoint (.safetensors via gm_checkpoint_save): G, D, EMA, spectral-norm vectors, both Adam states,
  * step and the config. load checks that the file is a "gan" checkpoint of the same architecture and
  * restores everything (GM_EFORMAT naming the file otherwise). */

@@ -53,17 +53,24 @@ gm_gan_config gm_gan_config_default(void) {
 }
 
 const gm_gan_config *gm_gan_get_config(const gm_gan *g) { return &g->cfg; }
+int64_t gm_gan_get_step(const gm_gan *g) { return g->step; }
 
 static int check_cfg(const gm_gan_config *c);
-int gm_gan_set_loss(gm_gan *g, gm_gan_objective objective, float lambda) {
-    gm_gan_config c = g->cfg;
-    c.objective = objective, c.lambda = lambda;
+int gm_gan_reconfigure(gm_gan *g, const gm_gan_config *cfg) {
+    gm_gan_config c = g->cfg; /* everything but the fine-tuning fields stays the run's own */
+    c.objective = cfg->objective, c.lambda = cfg->lambda, c.n_critic = cfg->n_critic;
+    c.lr_g = cfg->lr_g, c.lr_d = cfg->lr_d;
     int rc = check_cfg(&c);
     if (rc) return rc;
+    if (c.n_critic > g->cfg.n_critic) {
+        float *xr = gm_malloc(c.n_critic * c.batch * 2 * sizeof(float));
+        if (!xr) return GM_ENOMEM;
+        gm_free(g->xr);
+        g->xr = xr;
+    }
     g->cfg = c;
     return GM_OK;
 }
-int64_t gm_gan_get_step(const gm_gan *g) { return g->step; }
 
 static float *T(gm_gan *g, size_t i) { return g->P.val + g->P.info[i].offset; }
 
@@ -340,20 +347,21 @@ int gm_gan_critic(gm_gan *g, const float *x, size_t n, float *v) {
 }
 
 /* ---- checkpoints ---- */
-static void config_json(const gm_gan_config *c, char *buf, size_t len) {
+static void config_json(const gm_gan_config *c, int64_t d_steps, char *buf, size_t len) {
     snprintf(buf, len,
              "{\"objective\":\"%s\",\"lambda\":%.9g,\"dim_z\":%zu,\"hidden\":%zu,\"batch\":%zu,\"n_critic\":%zu,"
              "\"lr_g\":%.9g,\"lr_d\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"ema_decay\":%.9g,"
-             "\"ema_start\":%lld,\"spectral_norm\":%d,\"critic_gain\":%.9g,\"pretrain\":%lld,\"data\":\"%s\"}",
+             "\"ema_start\":%lld,\"spectral_norm\":%d,\"critic_gain\":%.9g,\"pretrain\":%lld,\"data\":\"%s\","
+             "\"d_steps\":%lld}",
              gm_gan_objective_name(c->objective), (double)c->lambda, c->dim_z, c->hidden, c->batch, c->n_critic,
              (double)c->lr_g, (double)c->lr_d, (double)c->beta1, (double)c->beta2, (double)c->eps,
              (double)c->ema_decay, (long long)c->ema_start, c->spectral_norm, (double)c->critic_gain, (long long)c->pretrain,
-             gm_toy_name(c->data));
+             gm_toy_name(c->data), (long long)d_steps);
 }
 
 int gm_gan_save(const gm_gan *g, const char *path) {
     char cfg[1024];
-    config_json(&g->cfg, cfg, sizeof cfg);
+    config_json(&g->cfg, g->opt_d.step, cfg, sizeof cfg);
     gm_checkpoint_meta m = {"gan", cfg, g->step, 0, g->cfg.seed, NULL};
     return gm_checkpoint_save(path, &g->P, NULL, &m);
 }
@@ -416,6 +424,12 @@ int gm_gan_load(gm_gan **out, const char *path) {
         if (jr == GM_ENOMEM) oom = 1;
         else if (jr == GM_OK) c.critic_gain = (float)strtod(v, NULL);
     }
+    int64_t d_steps = -1; /* optional (absent: step × n_critic, exact unless n_critic was changed by fine-tuning) */
+    if (!oom) {
+        jr = gm__json_field(js, "d_steps", v, sizeof v);
+        if (jr == GM_ENOMEM) oom = 1;
+        else if (jr == GM_OK) d_steps = strtoll(v, NULL, 10);
+    }
     c.seed = strtoull(seed, NULL, 10);
     if (oom) { /* an allocation failed while reading the config: not a format error */
         gm_checkpoint_close(ck);
@@ -429,7 +443,7 @@ int gm_gan_load(gm_gan **out, const char *path) {
     if (!(rc = gm_gan_create(&g, &c)) && !(rc = gm_checkpoint_load_params(ck, &g->P))) {
         g->step = strtoll(step, NULL, 10);
         g->opt_g.step = g->step;
-        g->opt_d.step = g->step * (int64_t)c.n_critic;
+        g->opt_d.step = d_steps >= 0 ? d_steps : g->step * (int64_t)c.n_critic;
     }
     gm_checkpoint_close(ck);
     if (rc) {
