@@ -135,6 +135,14 @@ head -c 4096 "$TMP/c05.safetensors" | grep -aq 'lambda\\":0.5' && ok || bad "fin
 expect_exit 0 "gan fine-tune pr-kl" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --objective pr-kl \
   --iters 5 --out "$TMP/ck.safetensors"
 head -c 4096 "$TMP/ck.safetensors" | grep -aq 'pr-kl' && ok || bad "fine-tuned checkpoint does not record pr-kl"
+# a fine-tune that changes n_critic resumes bitwise too (the critic's Adam step count is in the checkpoint)
+expect_exit 0 "gan fine-tune n-critic 3 to 5" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --n-critic 3 \
+  --lr-d 1e-3 --iters 5 --out "$TMP/n5.safetensors"
+expect_exit 0 "gan fine-tune n-critic 3 to 4" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --n-critic 3 \
+  --lr-d 1e-3 --iters 4 --out "$TMP/n4.safetensors"
+expect_exit 0 "gan fine-tune resumed to 5" -- "$GENMIX" --quiet train gan --resume "$TMP/n4.safetensors" --iters 5 \
+  --out "$TMP/n45.safetensors"
+cmp -s "$TMP/n5.safetensors" "$TMP/n45.safetensors" && ok || bad "a fine-tune with another n_critic does not resume bitwise"
 expect_exit 2 "gan resume with lambda 0" -- "$GENMIX" train gan --resume "$TMP/b.safetensors" --lambda 0 --out "$TMP/x.safetensors"
 says "--lambda"
 expect_exit 2 "gan resume with unknown objective" -- "$GENMIX" train gan --resume "$TMP/b.safetensors" --objective wgan \
