@@ -24,7 +24,7 @@ static void usage(FILE *f) {
             "  --procedure C|B       pr: C = pathwise on the known target density (default), B = weighted MLE\n"
             "                        (A, adversarial, is not implemented: exit 2)\n"
             "  --lambda L            > 0 (1)      --pretrain N  MLE steps before the PR objective (500)\n"
-            "  --data NAME           toy:8gaussians (default) | toy:25gaussians\n"
+            "  --data NAME           toy:8gaussians (default) | toy:25gaussians | toy:8gaussians-wide (sigma 0.2)\n"
             "  --iters N (2000)  --batch B (256)  --lr X (1e-3)  --layers K (6)  --hidden H (64)  --seed S (0)\n"
             "  --out FILE            checkpoint (written at the end)   --resume FILE  continue a run\n"
             "  --log-every N         progress every N steps (100; 0 = none)\n"
@@ -71,7 +71,7 @@ int train_flow(int argc, char **argv) {
             break;
         case O_DATA: {
             int t = gm_toy_from_name(optarg);
-            if (t < 0) return cli_usage_error(cmd, "--data: unsupported '%s' (toy:8gaussians|toy:25gaussians)", optarg);
+            if (t < 0) return cli_usage_error(cmd, "--data: unsupported '%s' (toy:8gaussians|toy:25gaussians|toy:8gaussians-wide)", optarg);
             c.data = (gm_toy)t;
             break;
         }

@@ -26,7 +26,7 @@ static void usage(FILE *f) {
             "  --objective NAME      pr (default) | chi2 | kl | rkl | hinge | pr-dual | pr-kl (the PR loss on the\n"
             "                        ratio e^(v-1) of a KL critic, spec 1.5; pre-training then uses the KL f-GAN)\n"
             "  --lambda L            trade-off > 0 (1): large = precision, small = recall\n"
-            "  --data NAME           toy:8gaussians (default) | toy:25gaussians\n"
+            "  --data NAME           toy:8gaussians (default) | toy:25gaussians | toy:8gaussians-wide (sigma 0.2)\n"
             "  --iters N             generator steps in total (2000)\n"
             "  --batch B (128)  --n-critic K (4)  --hidden H (128)  --dim-z Z (8)\n"
             "  --lr-g X, --lr-d X    learning rates (2e-4)\n"
@@ -126,7 +126,7 @@ int train_gan(int argc, char **argv) {
         }
         case O_DATA: {
             int t = gm_toy_from_name(optarg);
-            if (t < 0) return cli_usage_error(cmd, "--data: unsupported '%s' (toy:8gaussians|toy:25gaussians)", optarg);
+            if (t < 0) return cli_usage_error(cmd, "--data: unsupported '%s' (toy:8gaussians|toy:25gaussians|toy:8gaussians-wide)", optarg);
             c.data = (gm_toy)t;
             break;
         }

@@ -148,7 +148,9 @@ GM_TEST(test_gan_bad_config_and_toys) {
     CHECK_INT_EQ(gm_toy_from_name("toy:25gaussians"), GM_TOY_25GAUSS);
     CHECK_INT_EQ(gm_toy_from_name("fashion-mnist"), -1);
     /* toy densities integrate to 1 (midpoint rule on [-4, 4]^2) */
-    for (int toy = 0; toy < 2; toy++) {
+    CHECK_INT_EQ(gm_toy_from_name("toy:8gaussians-wide"), GM_TOY_8GAUSS_WIDE);
+    CHECK(!strcmp(gm_toy_name(GM_TOY_8GAUSS_WIDE), "toy:8gaussians-wide"));
+    for (int toy = 0; toy < 3; toy++) {
         double s = 0, h = 0.01;
         for (double x = -4 + h / 2; x < 4; x += h)
             for (double y = -4 + h / 2; y < 4; y += h) s += gm_toy_density((gm_toy)toy, x, y) * h * h;
@@ -166,6 +168,19 @@ GM_TEST(test_gan_bad_config_and_toys) {
         far += best > 5 * sd;
     }
     CHECK_INT_EQ(far, 0);
+    /* the wide ring: same centres, σ 0.2; the sample SD around the nearest centre is 0.2 within 3 % */
+    double cw[50], sdw;
+    CHECK_INT_EQ(gm_toy_modes(GM_TOY_8GAUSS_WIDE, cw, &sdw), 8);
+    CHECK_NEAR(sdw, 0.2, 0, 0);
+    CHECK_NEAR(cw[2], cs[2], 0, 0);
+    gm_toy_sample(GM_TOY_8GAUSS_WIDE, x, 1000, 1, 7);
+    double ss = 0;
+    for (int i = 0; i < 1000; i++) {
+        double best = 1e9;
+        for (size_t k = 0; k < K; k++) best = fmin(best, hypot((double)x[2 * i] - cw[2 * k], (double)x[2 * i + 1] - cw[2 * k + 1]));
+        ss += best * best;
+    }
+    CHECK_NEAR(sqrt(ss / 2000), 0.2, 0, 0.006); /* 2 coordinates per point; SE of the SD ≈ 0.2/sqrt(4000) */
 }
 
 

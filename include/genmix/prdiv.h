@@ -201,11 +201,12 @@ gm_var *gm_flow_inverse(gm_flow *f, gm_tape *t, gm_var *x, gm_var **logdet, int 
 gm_var *gm_flow_logprob(gm_flow *f, gm_tape *t, gm_var *x, int frozen);
 
 /* ==== 2-D toy data (spec §4.2) ===================================================================== */
-typedef enum { GM_TOY_8GAUSS = 0, GM_TOY_25GAUSS = 1 } gm_toy;
-/* "toy:8gaussians" / "toy:25gaussians" (or without the "toy:" prefix); -1 when unknown. */
+typedef enum { GM_TOY_8GAUSS = 0, GM_TOY_25GAUSS = 1, GM_TOY_8GAUSS_WIDE = 2 } gm_toy;
+/* "toy:8gaussians" / "toy:25gaussians" / "toy:8gaussians-wide" (the ring with σ 0.2, spec §4.2's
+ * alternative) (or without the "toy:" prefix); -1 when unknown. */
 int gm_toy_from_name(const char *name);
 const char *gm_toy_name(gm_toy toy);
-/* n points (n x 2): 8 Gaussians on a ring of radius 2 (σ 0.1), or 25 on the grid {−2..2}² (σ 0.05),
+/* n points (n x 2): 8 Gaussians on a ring of radius 2 (σ 0.1; -wide: σ 0.2), or 25 on the grid {−2..2}² (σ 0.05),
  * equal weights; the mode of row i is drawn with the point. Philox stream (seed, stream). */
 void gm_toy_sample(gm_toy toy, float *x, size_t n, uint64_t seed, uint64_t stream);
 /* Exact density of the toy at (x, y) and its modes (centres[2·k], count returned; sigma in *sd). */
