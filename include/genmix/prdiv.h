@@ -275,12 +275,15 @@ int gm_gan_load(gm_gan **out, const char *path);
 typedef enum { GM_FLOW_MLE = 0, GM_FLOW_PR = 1 } gm_flow_objective;
 typedef struct {
     gm_flow_objective objective; /* GM_FLOW_PR */
-    char procedure;              /* 'C' (known target density, pathwise) or 'B' (weighted MLE, exact ratio) */
+    char procedure;              /* 'C' (known target density, pathwise), 'B' (weighted MLE, exact ratio) or 'A'
+                                    (adversarial: χ² critic 2 -> hidden -> hidden -> 1, LeakyReLU 0.2, no spectral
+                                    norm, Adam β1 = 0 at lr; the PR generator loss of spec §2.2 through x = g(z)) */
     float lambda;                /* 1 */
     size_t n_layers, hidden;     /* 6, 64 */
     size_t batch;                /* 256 */
     float lr;                    /* 1e-3 (Adam) */
     int64_t pretrain;            /* MLE steps before the PR objective (500) */
+    size_t n_critic;             /* procedure A: critic steps per step, also during pre-training (4) */
     gm_toy data;
     uint64_t seed;
 } gm_flowtrain_config;
