@@ -157,7 +157,15 @@ expect_exit 0 "train flow B" -- "$GENMIX" --quiet train flow "${FA[@]}" --proced
   --out "$TMP/f.safetensors" --samples "$TMP/f.npy" --n-samples 50 --plot "$TMP/f.png"
 [ "$(awk '$1 == "10" && $2 >= 0 && $2 <= 1' "$TMP/out" | wc -l)" = 1 ] && ok || bad "flow alpha table"
 [ -s "$TMP/f.png" ] && [ -s "$TMP/f.npy" ] && ok || bad "flow outputs"
-expect_exit 2 "flow procedure A" -- "$GENMIX" train flow --procedure A --out "$TMP/y.safetensors"
+expect_exit 0 "train flow A 4 steps" -- "$GENMIX" --quiet train flow "${FA[@]}" --procedure A --n-critic 2 --iters 4 \
+  --out "$TMP/fa4.safetensors"
+expect_exit 0 "train flow A 2 steps" -- "$GENMIX" --quiet train flow "${FA[@]}" --procedure A --n-critic 2 --iters 2 \
+  --out "$TMP/fa2.safetensors"
+expect_exit 0 "train flow A resume to 4" -- "$GENMIX" --quiet train flow --resume "$TMP/fa2.safetensors" --iters 4 \
+  --eval-n 500 --out "$TMP/fa24.safetensors"
+cmp -s "$TMP/fa4.safetensors" "$TMP/fa24.safetensors" && ok || bad "procedure A: resumed checkpoint differs"
+expect_exit 2 "flow n-critic 0" -- "$GENMIX" train flow --procedure A --n-critic 0 --out "$TMP/y.safetensors"
+says "--n-critic"
 expect_exit 2 "flow lambda 0" -- "$GENMIX" train flow --lambda 0 --out "$TMP/y.safetensors"
 expect_exit 2 "flow objective" -- "$GENMIX" train flow --objective kl --out "$TMP/y.safetensors"
 says "--objective"
