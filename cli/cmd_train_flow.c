@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_train_flow.c — `genmix train flow`: a RealNVP flow on a 2-D toy by maximum likelihood or by the
- * PR-divergence (procedure C: known target density; B: weighted MLE) through the gm_flowtrain state
+ * PR-divergence (procedure C: known target density; B: weighted MLE; A: adversarial) through the gm_flowtrain state
  * machine of genmix/prdiv.h; progress, checkpoints, --resume, samples, a scatter PNG and the exact-density
  * α_λ/β_λ at the end. Options and printing only. */
 #include <getopt.h>
@@ -21,10 +21,11 @@ static void usage(FILE *f) {
             "\n"
             "options:\n"
             "  --objective mle|pr    maximum likelihood, or the PR-divergence D_lambda (default pr)\n"
-            "  --procedure C|B       pr: C = pathwise on the known target density (default), B = weighted MLE\n"
-            "                        (A, adversarial, is not implemented: exit 2)\n"
+            "  --procedure C|B|A     pr: C = pathwise on the known target density (default), B = weighted MLE,\n"
+            "                        A = adversarial (chi2 critic, the PR generator loss through the flow's samples)\n"
+            "  --n-critic K          procedure A: critic steps per step, also during --pretrain (4)\n"
             "  --lambda L            > 0 (1)      --pretrain N  MLE steps before the PR objective (500)\n"
-            "  --data NAME           toy:8gaussians (default) | toy:25gaussians\n"
+            "  --data NAME           toy:8gaussians (default) | toy:25gaussians | toy:8gaussians-wide (sigma 0.2)\n"
             "  --iters N (2000)  --batch B (256)  --lr X (1e-3)  --layers K (6)  --hidden H (64)  --seed S (0)\n"
             "  --out FILE            checkpoint (written at the end)   --resume FILE  continue a run\n"
             "  --log-every N         progress every N steps (100; 0 = none)\n"
@@ -37,7 +38,7 @@ static void usage(FILE *f) {
 
 int train_flow(int argc, char **argv) {
     enum { O_OBJ = 256, O_PROC, O_LAM, O_DATA, O_ITERS, O_BATCH, O_LR, O_LAYERS, O_HID, O_PRE, O_SEED, O_OUT,
-           O_RESUME, O_LOG, O_SAMPLES, O_NSAMP, O_PLOT, O_EVALN };
+           O_RESUME, O_LOG, O_SAMPLES, O_NSAMP, O_PLOT, O_EVALN, O_NCRIT };
     static const struct option lo[] = {
         {"objective", required_argument, 0, O_OBJ}, {"procedure", required_argument, 0, O_PROC},
         {"lambda", required_argument, 0, O_LAM},    {"data", required_argument, 0, O_DATA},
@@ -48,6 +49,7 @@ int train_flow(int argc, char **argv) {
         {"resume", required_argument, 0, O_RESUME}, {"log-every", required_argument, 0, O_LOG},
         {"samples", required_argument, 0, O_SAMPLES}, {"n-samples", required_argument, 0, O_NSAMP},
         {"plot", required_argument, 0, O_PLOT},     {"eval-n", required_argument, 0, O_EVALN},
+        {"n-critic", required_argument, 0, O_NCRIT},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *cmd = "train flow", *out = NULL, *resume = NULL, *samples = NULL, *plot = NULL;
     gm_flowtrain_config c = gm_flowtrain_config_default();
@@ -65,13 +67,13 @@ int train_flow(int argc, char **argv) {
             else return cli_usage_error(cmd, "--objective: unknown '%s' (mle|pr)", optarg);
             break;
         case O_PROC:
-            if (!strcmp(optarg, "A")) return cli_usage_error(cmd, "--procedure A (adversarial) is not implemented; use C or B");
-            if (strcmp(optarg, "B") && strcmp(optarg, "C")) return cli_usage_error(cmd, "--procedure: unknown '%s' (C|B)", optarg);
+            if (strcmp(optarg, "A") && strcmp(optarg, "B") && strcmp(optarg, "C"))
+                return cli_usage_error(cmd, "--procedure: unknown '%s' (C|B|A)", optarg);
             c.procedure = optarg[0];
             break;
         case O_DATA: {
             int t = gm_toy_from_name(optarg);
-            if (t < 0) return cli_usage_error(cmd, "--data: unsupported '%s' (toy:8gaussians|toy:25gaussians)", optarg);
+            if (t < 0) return cli_usage_error(cmd, "--data: unsupported '%s' (toy:8gaussians|toy:25gaussians|toy:8gaussians-wide)", optarg);
             c.data = (gm_toy)t;
             break;
         }
@@ -90,6 +92,7 @@ int train_flow(int argc, char **argv) {
         case O_LOG:
         case O_NSAMP:
         case O_EVALN:
+        case O_NCRIT:
             if (cli_parse_long(optarg, &v) || v < (ch == O_PRE || ch == O_LOG || ch == O_EVALN ? 0 : 1) || v > 100000000)
                 return cli_usage_error(cmd, "--%s: '%s' is not a valid count", lo[ch - O_OBJ].name, optarg);
             if (ch == O_ITERS) iters = v;
@@ -100,6 +103,10 @@ int train_flow(int argc, char **argv) {
             if (ch == O_LOG) log_every = v;
             if (ch == O_NSAMP) nsamp = v;
             if (ch == O_EVALN) evaln = v;
+            if (ch == O_NCRIT) {
+                if (v > 100) return cli_usage_error(cmd, "--n-critic: %ld is out of range (1..100)", v);
+                c.n_critic = (size_t)v;
+            }
             break;
         case O_SEED:
             if (cli_parse_u64(optarg, &u)) return cli_usage_error(cmd, "--seed: '%s' is not a number", optarg);

@@ -23,21 +23,26 @@ static void usage(FILE *f) {
             "spectral normalisation of every critic layer.\n"
             "\n"
             "options:\n"
-            "  --objective NAME      pr (default) | chi2 | kl | rkl | hinge | pr-dual\n"
+            "  --objective NAME      pr (default) | chi2 | kl | rkl | hinge | pr-dual | pr-kl (the PR loss on the\n"
+            "                        ratio e^(v-1) of a KL critic, spec 1.5; pre-training then uses the KL f-GAN)\n"
             "  --lambda L            trade-off > 0 (1): large = precision, small = recall\n"
-            "  --data NAME           toy:8gaussians (default) | toy:25gaussians\n"
+            "  --data NAME           toy:8gaussians (default) | toy:25gaussians | toy:8gaussians-wide (sigma 0.2)\n"
             "  --iters N             generator steps in total (2000)\n"
             "  --batch B (128)  --n-critic K (4)  --hidden H (128)  --dim-z Z (8)\n"
             "  --lr-g X, --lr-d X    learning rates (2e-4)\n"
             "  --ema-decay X (0.999) --ema-start N (500)   --no-sn  no spectral normalisation\n"
-            "  --pretrain N          first N generator steps use the chi2 f-GAN loss, then --objective (0)\n"
+            "  --pretrain N          first N generator steps use the f-GAN loss of the critic (chi2; kl for\n"
+            "                        pr-kl), then --objective (0)\n"
             "  --critic-gain G       critic output = G * MLP(x) (1, the spec); with spectral norm the critic is\n"
             "                        G-Lipschitz (see docs/pr_divergence.md: a 1-Lipschitz critic on a 2-D toy\n"
             "                        gives the PR loss no gradient at large lambda)\n"
             "  --seed S              (0)\n"
             "  --out FILE            checkpoint written at the end and every --checkpoint-every N steps\n"
             "  --resume FILE         continue a run from its checkpoint (bitwise the same as not stopping);\n"
-            "                        the model options are taken from the checkpoint\n"
+            "                        the model options are taken from the checkpoint, except that an explicit\n"
+            "                        --objective, --lambda, --n-critic, --lr-g or --lr-d replaces the\n"
+            "                        checkpoint's from its step on (fine-tuning one pre-trained run with\n"
+            "                        several lambda)\n"
             "  --log-every N         progress line every N steps (100; 0 = none)\n"
             "  --samples FILE.npy    write --n-samples (10000) samples of the EMA generator\n"
             "  --plot FILE.png       scatter of EMA samples over the data (rewritten at each checkpoint)\n"
@@ -105,7 +110,7 @@ int train_gan(int argc, char **argv) {
     const char *cmd = "train gan", *out = NULL, *resume = NULL, *samples = NULL, *plot = NULL, *dsamples = NULL;
     gm_gan_config c = gm_gan_config_default();
     long iters = 2000, ckev = 0, log_every = 100, nsamp = 10000;
-    int ch;
+    int ch, set_ft = 0; /* fine-tuning options given (bits: objective, lambda, n-critic, lr-g, lr-d) */
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         long v;
         double d;
@@ -114,13 +119,14 @@ int train_gan(int argc, char **argv) {
         case 'h': usage(stdout); return CLI_OK;
         case O_OBJ: {
             int o = gm_gan_objective_from_name(optarg);
-            if (o < 0) return cli_usage_error(cmd, "--objective: unknown '%s' (pr|chi2|kl|rkl|hinge|pr-dual)", optarg);
+            if (o < 0) return cli_usage_error(cmd, "--objective: unknown '%s' (pr|chi2|kl|rkl|hinge|pr-dual|pr-kl)", optarg);
             c.objective = (gm_gan_objective)o;
+            set_ft |= 1;
             break;
         }
         case O_DATA: {
             int t = gm_toy_from_name(optarg);
-            if (t < 0) return cli_usage_error(cmd, "--data: unsupported '%s' (toy:8gaussians|toy:25gaussians)", optarg);
+            if (t < 0) return cli_usage_error(cmd, "--data: unsupported '%s' (toy:8gaussians|toy:25gaussians|toy:8gaussians-wide)", optarg);
             c.data = (gm_toy)t;
             break;
         }
@@ -132,9 +138,9 @@ int train_gan(int argc, char **argv) {
             if (cli_parse_double(optarg, &d) || !isfinite(d)) return cli_usage_error(cmd, "--%s: '%s' is not a number", lo[ch - O_OBJ].name, optarg);
             if ((ch == O_EMAD && !(d >= 0 && d < 1)) || (ch != O_EMAD && !(d > 0)))
                 return cli_usage_error(cmd, "--%s: %g is out of range (%s)", lo[ch - O_OBJ].name, d, ch == O_EMAD ? "[0, 1)" : "must be > 0");
-            if (ch == O_LAM) c.lambda = (float)d;
-            if (ch == O_LRG) c.lr_g = (float)d;
-            if (ch == O_LRD) c.lr_d = (float)d;
+            if (ch == O_LAM) c.lambda = (float)d, set_ft |= 2;
+            if (ch == O_LRG) c.lr_g = (float)d, set_ft |= 8;
+            if (ch == O_LRD) c.lr_d = (float)d, set_ft |= 16;
             if (ch == O_EMAD) c.ema_decay = (float)d;
             if (ch == O_GAIN) {
                 if (d > 1e6) return cli_usage_error(cmd, "--critic-gain: %g is out of range (0, 1e6]", d);
@@ -155,7 +161,7 @@ int train_gan(int argc, char **argv) {
                 return cli_usage_error(cmd, "--%s: '%s' is not a valid count", lo[ch - O_OBJ].name, optarg);
             if (ch == O_ITERS) iters = v;
             if (ch == O_BATCH) c.batch = (size_t)v;
-            if (ch == O_NCRIT) c.n_critic = (size_t)v;
+            if (ch == O_NCRIT) c.n_critic = (size_t)v, set_ft |= 4;
             if (ch == O_HID) c.hidden = (size_t)v;
             if (ch == O_DIMZ) c.dim_z = (size_t)v;
             if (ch == O_EMAS) c.ema_start = v;
@@ -187,6 +193,18 @@ int train_gan(int argc, char **argv) {
     gm_gan *g = NULL;
     int rc = resume ? gm_gan_load(&g, resume) : gm_gan_create(&g, &c);
     if (rc) return cli_fail(rc);
+    if (resume && set_ft) { /* fine-tuning: the explicit options replace the checkpoint's */
+        gm_gan_config fc = *gm_gan_get_config(g);
+        if (set_ft & 1) fc.objective = c.objective;
+        if (set_ft & 2) fc.lambda = c.lambda;
+        if (set_ft & 4) fc.n_critic = c.n_critic;
+        if (set_ft & 8) fc.lr_g = c.lr_g;
+        if (set_ft & 16) fc.lr_d = c.lr_d;
+        if ((rc = gm_gan_reconfigure(g, &fc))) {
+            gm_gan_free(g);
+            return cli_fail(rc);
+        }
+    }
     const gm_gan_config *gc = gm_gan_get_config(g);
     cli_progress("train gan: %s, lambda %g, %s, step %lld -> %ld", gm_gan_objective_name(gc->objective),
                  (double)gc->lambda, gm_toy_name(gc->data), (long long)gm_gan_get_step(g), iters);

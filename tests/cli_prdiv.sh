@@ -116,6 +116,40 @@ expect_exit 2 "gan unknown data" -- "$GENMIX" train gan --data toy:spiral --out 
 expect_exit 2 "gan no out" -- "$GENMIX" train gan --iters 1
 expect_exit 1 "gan resume foreign file" -- "$GENMIX" train gan --resume "$TMP/real.npy" --out "$TMP/x.safetensors"
 [ ! -e "$TMP/x.safetensors" ] && ok || bad "a failed run wrote a checkpoint"
+# the message names the offending option
+says() { grep -q -- "$1" "$TMP/err" && ok || bad "error message does not name '$1' ($(head -c 200 "$TMP/err"))"; }
+expect_exit 2 "gan lambda 0 (message)" -- "$GENMIX" train gan --lambda 0 --out "$TMP/x.safetensors"
+says "--lambda"
+expect_exit 2 "gan unknown objective (message)" -- "$GENMIX" train gan --objective wgan --out "$TMP/x.safetensors"
+says "--objective"
+# fine-tuning: --resume with --objective/--lambda switches the loss from the checkpoint's step on; the same
+# lambda as the checkpoint's is a no-op (bitwise the uninterrupted run), another one changes the result and
+# is recorded in the checkpoint
+expect_exit 0 "gan resume with the same lambda" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --lambda 5 \
+  --objective pr --iters 6 --out "$TMP/c5.safetensors"
+cmp -s "$TMP/a.safetensors" "$TMP/c5.safetensors" && ok || bad "resume with the checkpoint's own lambda is not bitwise the same"
+expect_exit 0 "gan fine-tune lambda 0.5" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --lambda 0.5 \
+  --iters 6 --out "$TMP/c05.safetensors"
+cmp -s "$TMP/a.safetensors" "$TMP/c05.safetensors" && bad "fine-tuning with lambda 0.5 left the run unchanged" || ok
+head -c 4096 "$TMP/c05.safetensors" | grep -aq 'lambda\\":0.5' && ok || bad "fine-tuned checkpoint does not record lambda 0.5"
+expect_exit 0 "gan fine-tune pr-kl" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --objective pr-kl \
+  --iters 5 --out "$TMP/ck.safetensors"
+head -c 4096 "$TMP/ck.safetensors" | grep -aq 'pr-kl' && ok || bad "fine-tuned checkpoint does not record pr-kl"
+# a fine-tune that changes n_critic resumes bitwise too (the critic's Adam step count is in the checkpoint)
+expect_exit 0 "gan fine-tune n-critic 3 to 5" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --n-critic 3 \
+  --lr-d 1e-3 --iters 5 --out "$TMP/n5.safetensors"
+expect_exit 0 "gan fine-tune n-critic 3 to 4" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --n-critic 3 \
+  --lr-d 1e-3 --iters 4 --out "$TMP/n4.safetensors"
+expect_exit 0 "gan fine-tune resumed to 5" -- "$GENMIX" --quiet train gan --resume "$TMP/n4.safetensors" --iters 5 \
+  --out "$TMP/n45.safetensors"
+cmp -s "$TMP/n5.safetensors" "$TMP/n45.safetensors" && ok || bad "a fine-tune with another n_critic does not resume bitwise"
+expect_exit 2 "gan resume with lambda 0" -- "$GENMIX" train gan --resume "$TMP/b.safetensors" --lambda 0 --out "$TMP/x.safetensors"
+says "--lambda"
+expect_exit 2 "gan resume with unknown objective" -- "$GENMIX" train gan --resume "$TMP/b.safetensors" --objective wgan \
+  --out "$TMP/x.safetensors"
+[ ! -e "$TMP/x.safetensors" ] && ok || bad "a refused fine-tune wrote a checkpoint"
+expect_exit 0 "train gan pr-kl 3 steps" -- "$GENMIX" --quiet train gan "${GA[@]}" --objective pr-kl --pretrain 1 --iters 3 \
+  --out "$TMP/k.safetensors"
 
 # ---- genmix train flow ----
 FA=(--layers 2 --hidden 8 --batch 32 --pretrain 2 --log-every 0 --seed 2 --eval-n 500)
@@ -123,9 +157,24 @@ expect_exit 0 "train flow B" -- "$GENMIX" --quiet train flow "${FA[@]}" --proced
   --out "$TMP/f.safetensors" --samples "$TMP/f.npy" --n-samples 50 --plot "$TMP/f.png"
 [ "$(awk '$1 == "10" && $2 >= 0 && $2 <= 1' "$TMP/out" | wc -l)" = 1 ] && ok || bad "flow alpha table"
 [ -s "$TMP/f.png" ] && [ -s "$TMP/f.npy" ] && ok || bad "flow outputs"
-expect_exit 2 "flow procedure A" -- "$GENMIX" train flow --procedure A --out "$TMP/y.safetensors"
+expect_exit 0 "train flow A 4 steps" -- "$GENMIX" --quiet train flow "${FA[@]}" --procedure A --n-critic 2 --iters 4 \
+  --out "$TMP/fa4.safetensors"
+expect_exit 0 "train flow A 2 steps" -- "$GENMIX" --quiet train flow "${FA[@]}" --procedure A --n-critic 2 --iters 2 \
+  --out "$TMP/fa2.safetensors"
+expect_exit 0 "train flow A resume to 4" -- "$GENMIX" --quiet train flow --resume "$TMP/fa2.safetensors" --iters 4 \
+  --eval-n 500 --out "$TMP/fa24.safetensors"
+cmp -s "$TMP/fa4.safetensors" "$TMP/fa24.safetensors" && ok || bad "procedure A: resumed checkpoint differs"
+expect_exit 2 "flow n-critic 0" -- "$GENMIX" train flow --procedure A --n-critic 0 --out "$TMP/y.safetensors"
+says "--n-critic"
 expect_exit 2 "flow lambda 0" -- "$GENMIX" train flow --lambda 0 --out "$TMP/y.safetensors"
 expect_exit 2 "flow objective" -- "$GENMIX" train flow --objective kl --out "$TMP/y.safetensors"
+says "--objective"
+expect_exit 2 "flow unknown procedure" -- "$GENMIX" train flow --procedure Z --out "$TMP/y.safetensors"
+says "--procedure"
+expect_exit 2 "flow lambda negative" -- "$GENMIX" train flow --lambda -1 --out "$TMP/y.safetensors"
+says "--lambda"
+expect_exit 2 "flow unknown data" -- "$GENMIX" train flow --data toy:spiral --out "$TMP/y.safetensors"
+says "--data"
 expect_exit 1 "flow resume gan checkpoint" -- "$GENMIX" train flow --resume "$TMP/a.safetensors" --out "$TMP/y.safetensors"
 expect_exit 1 "gan resume flow checkpoint" -- "$GENMIX" train gan --resume "$TMP/f.safetensors" --out "$TMP/y.safetensors"
 [ ! -e "$TMP/y.safetensors" ] && ok || bad "a failed flow run wrote a checkpoint"

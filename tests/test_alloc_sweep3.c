@@ -121,7 +121,7 @@ static int run_flowtrain(void *ctx) {
     if (rc) return rc;
     double loss;
     for (int i = 0; i < 2 && !rc; i++) rc = gm_flowtrain_step(f, &loss); /* step 0 MLE, step 1 PR */
-    const char *p = tmp_path(proc == 'B' ? "flowB.safetensors" : "flowC.safetensors");
+    const char *p = tmp_path(proc == 'B' ? "flowB.safetensors" : proc == 'A' ? "flowA.safetensors" : "flowC.safetensors");
     if (!rc) rc = gm_flowtrain_save(f, p);
     if (!rc) rc = gm_flowtrain_load(&g, p);
     if (!rc && !gm_flowtrain_flow(g)) rc = GM_EINVAL;
@@ -133,8 +133,8 @@ static int run_flowtrain(void *ctx) {
 GM_TEST(test_sweep_flowtrain) {
     gm_test_set_threads(1);
     tmp_dir_make();
-    static const char procs[2] = {'C', 'B'};
-    for (int i = 0; i < 2; i++) CHECK(CHECK_ALLOC_SWEEP(run_flowtrain, (void *)&procs[i]) >= 5);
+    static const char procs[3] = {'C', 'B', 'A'};
+    for (int i = 0; i < 3; i++) CHECK(CHECK_ALLOC_SWEEP(run_flowtrain, (void *)&procs[i]) >= 5);
     tmp_dir_remove();
 }
 
@@ -156,6 +156,12 @@ static int run_gan(void *ctx) {
     const char *p = tmp_path("gan.safetensors");
     if (!rc) rc = gm_gan_save(g, p);
     if (!rc) rc = gm_gan_load(&h, p);
+    if (!rc) { /* fine-tuning the loaded run: more critic steps (a larger real buffer), the KL-ratio PR loss */
+        gm_gan_config r = *gm_gan_get_config(h);
+        r.n_critic = 3, r.objective = GM_GAN_PR_KL;
+        rc = gm_gan_reconfigure(h, &r);
+    }
+    if (!rc) rc = gm_gan_step(h, &st);
     gm_gan_free(h);
     gm_gan_free(g);
     return rc;

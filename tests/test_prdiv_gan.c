@@ -148,7 +148,9 @@ GM_TEST(test_gan_bad_config_and_toys) {
     CHECK_INT_EQ(gm_toy_from_name("toy:25gaussians"), GM_TOY_25GAUSS);
     CHECK_INT_EQ(gm_toy_from_name("fashion-mnist"), -1);
     /* toy densities integrate to 1 (midpoint rule on [-4, 4]^2) */
-    for (int toy = 0; toy < 2; toy++) {
+    CHECK_INT_EQ(gm_toy_from_name("toy:8gaussians-wide"), GM_TOY_8GAUSS_WIDE);
+    CHECK(!strcmp(gm_toy_name(GM_TOY_8GAUSS_WIDE), "toy:8gaussians-wide"));
+    for (int toy = 0; toy < 3; toy++) {
         double s = 0, h = 0.01;
         for (double x = -4 + h / 2; x < 4; x += h)
             for (double y = -4 + h / 2; y < 4; y += h) s += gm_toy_density((gm_toy)toy, x, y) * h * h;
@@ -166,6 +168,19 @@ GM_TEST(test_gan_bad_config_and_toys) {
         far += best > 5 * sd;
     }
     CHECK_INT_EQ(far, 0);
+    /* the wide ring: same centres, σ 0.2; the sample SD around the nearest centre is 0.2 within 3 % */
+    double cw[50], sdw;
+    CHECK_INT_EQ(gm_toy_modes(GM_TOY_8GAUSS_WIDE, cw, &sdw), 8);
+    CHECK_NEAR(sdw, 0.2, 0, 0);
+    CHECK_NEAR(cw[2], cs[2], 0, 0);
+    gm_toy_sample(GM_TOY_8GAUSS_WIDE, x, 1000, 1, 7);
+    double ss = 0;
+    for (int i = 0; i < 1000; i++) {
+        double best = 1e9;
+        for (size_t k = 0; k < K; k++) best = fmin(best, hypot((double)x[2 * i] - cw[2 * k], (double)x[2 * i + 1] - cw[2 * k + 1]));
+        ss += best * best;
+    }
+    CHECK_NEAR(sqrt(ss / 2000), 0.2, 0, 0.006); /* 2 coordinates per point; SE of the SD ≈ 0.2/sqrt(4000) */
 }
 
 
@@ -176,8 +191,8 @@ GM_TEST(test_flowtrain_resume_and_config) {
     snprintf(pa, sizeof pa, "/tmp/gm_flow_a_%d.safetensors", (int)getpid());
     snprintf(pb, sizeof pb, "/tmp/gm_flow_b_%d.safetensors", (int)getpid());
     snprintf(pc, sizeof pc, "/tmp/gm_flow_c_%d.safetensors", (int)getpid());
-    for (int proc = 0; proc < 2; proc++) {
-        c.procedure = proc ? 'B' : 'C';
+    for (int proc = 0; proc < 3; proc++) {
+        c.procedure = "CBA"[proc]; /* A: the critic, its Adam state and step count survive the checkpoint too */
         gm_flowtrain *a, *b, *b2;
         double loss;
         CHECK_OK(gm_flowtrain_create(&a, &c));
@@ -203,8 +218,11 @@ GM_TEST(test_flowtrain_resume_and_config) {
         gm_flowtrain_free(b2);
     }
     gm_flowtrain *x = NULL;
-    c.procedure = 'A';
+    c.procedure = 'Z';
     CHECK_RC(gm_flowtrain_create(&x, &c), GM_EINVAL);
+    c.procedure = 'A', c.n_critic = 0;
+    CHECK_RC(gm_flowtrain_create(&x, &c), GM_EINVAL);
+    c.n_critic = 4;
     c.procedure = 'C';
     c.lambda = 0;
     CHECK_RC(gm_flowtrain_create(&x, &c), GM_EINVAL);
@@ -313,8 +331,36 @@ GM_TEST(test_alloc_failure_sweep) {
     }
 }
 
+/* Procedure A (spec §3 A): the flow is the generator of the PR loss. With a fresh critic (v ≈ 0, r̂ ≈ 1)
+ * λ = 100 puts no fake in its band (v < 2/λ − 2 = −1.98): the flow's parameters stay bitwise the same
+ * while the critic trains; λ = 0.1 pushes every fake: the flow moves. */
+GM_TEST(test_flow_procedure_a) {
+    gm_flowtrain_config c = gm_flowtrain_config_default();
+    c.procedure = 'A', c.n_layers = 2, c.hidden = 16, c.batch = 64, c.pretrain = 0, c.seed = 5;
+    float lams[2] = {100.0f, 0.1f};
+    for (int li = 0; li < 2; li++) {
+        c.lambda = lams[li];
+        gm_flowtrain *f;
+        CHECK_OK(gm_flowtrain_create(&f, &c));
+        gm_params *P = &gm_flowtrain_flow(f)->params;
+        size_t nflow = P->info[6 * c.n_layers].offset, ncrit = P->info[6 * c.n_layers + 6].offset - nflow;
+        float *before = malloc((nflow + ncrit) * sizeof(float));
+        memcpy(before, P->val, (nflow + ncrit) * sizeof(float));
+        double loss;
+        CHECK_OK(gm_flowtrain_step(f, &loss));
+        CHECK(isfinite(loss));
+        int flow_same = !memcmp(before, P->val, nflow * sizeof(float));
+        int crit_same = !memcmp(before + nflow, P->val + nflow, ncrit * sizeof(float));
+        CHECK(!crit_same);
+        if (li == 0) CHECK(flow_same);
+        else CHECK(!flow_same);
+        free(before);
+        gm_flowtrain_free(f);
+    }
+}
+
 GM_TEST_MAIN({"v10_chi2_mlp_critic", test_v10_chi2_mlp_critic},
              {"gan_resume_bitwise", test_gan_resume_bitwise}, {"gan_bad_config_and_toys", test_gan_bad_config_and_toys},
              {"flowtrain_resume_and_config", test_flowtrain_resume_and_config},
              {"gan_pr_gradient_diagnostics", test_gan_pr_gradient_diagnostics},
-             {"alloc_failure_sweep", test_alloc_failure_sweep})
+             {"alloc_failure_sweep", test_alloc_failure_sweep}, {"flow_procedure_a", test_flow_procedure_a})

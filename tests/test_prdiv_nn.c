@@ -289,8 +289,8 @@ GM_TEST(test_flow_gradcheck) {
 /* ---- GAN losses ----------------------------------------------------------------------------------------- */
 /* values away from every kink: clamps -2, 5, hinge ±1, 0, λ, and λ r = 1 (v = 2/λ - 2) */
 static int near_kink(double v, double lam) {
-    double k[7] = {-2, 5, 1, -1, 0, lam, 2 / lam - 2};
-    for (int i = 0; i < 7; i++)
+    double k[8] = {-2, 5, 1, -1, 0, lam, 2 / lam - 2, 1 - log(lam)}; /* the last: λe^(v−1) = 1 (pr-kl) */
+    for (int i = 0; i < 8; i++)
         if (fabs(v - k[i]) < 0.05) return 1;
     return 0;
 }
@@ -326,15 +326,15 @@ GM_TEST(test_gan_losses) {
                         if (gen) gm_gan_gen_loss_forward(&l2, NULL, fp, nf1, rp, nr1, (gm_gan_objective)o, lam);
                         else gm_gan_critic_loss_forward(&l2, rp, nr1, fp, nf1, (gm_gan_objective)o, lam);
                         p[i] = keep;
-                        if (gen && !which && o != GM_GAN_PR) l1 = l2 = 0; /* no real term */
+                        if (gen && !which && !gm_gan_is_pr((gm_gan_objective)o)) l1 = l2 = 0; /* no real term */
                         double an = N * (double)(which ? dff[i] : drr[i]);
-                        if (!gen || o == GM_GAN_PR || which) gc_add(&gs, an, ((double)l1 - (double)l2) / (2 * h));
+                        if (!gen || gm_gan_is_pr((gm_gan_objective)o) || which) gc_add(&gs, an, ((double)l1 - (double)l2) / (2 * h));
                         else CHECK(an == 0); /* f-GAN generator losses ignore the real rows */
                     }
             }
             char what[64];
             snprintf(what, sizeof what, "%s losses, lambda %g", gm_gan_objective_name((gm_gan_objective)o), (double)lam);
-            if (li == 1 || o == GM_GAN_PR) gc_done(&gs, what, 1e-3, 3e-4);
+            if (li == 1 || gm_gan_is_pr((gm_gan_objective)o)) gc_done(&gs, what, 1e-3, 3e-4);
             else {
                 gs.mean /= (double)gs.n;
                 if (!(gs.max <= 1e-3 && gs.mean <= 3e-4)) fprintf(stderr, "    %s: max %.2e mean %.2e\n", what, gs.max, gs.mean);
@@ -350,6 +350,21 @@ GM_TEST(test_gan_losses) {
             double want = (lamd * rr < 1 && vi > -2 && vi < 5) ? -(lamd + 1) / (8.0 * N) : 0;
             CHECK_NEAR(dff[i], want, 1e-6, 1e-9);
         }
+        /* pr-kl: r = e^(v−1), so ∂L_G/∂v_f = −(λ+1)/(4B)·e^(v−1)·1[λe^(v−1) < 1] — no dead zone below −2 */
+        memset(dff, 0, sizeof dff);
+        gm_gan_gen_loss_backward(dff, NULL, &one, vf, N, vr, N, GM_GAN_PR_KL, lam);
+        int n_deep = 0;
+        for (int i = 0; i < N; i++) {
+            double lamd = (double)lam, e = exp((double)vf[i] - 1);
+            double want = lamd * e < 1 ? -(lamd + 1) * e / (4.0 * N) : 0;
+            CHECK_NEAR(dff[i], want, 1e-6, 1e-12);
+            if (vf[i] < -2) {
+                n_deep++;
+                CHECK(dff[i] < 0);
+            }
+        }
+        CHECK(n_deep > 0);
+        CHECK(gm_gan_critic_objective(GM_GAN_PR_KL) == GM_GAN_KL && gm_gan_critic_objective(GM_GAN_PR) == GM_GAN_CHI2);
     }
     /* r = 1 everywhere (v = 0): α̂ = min(λ, 1), β̂ = min(1, 1/λ) */
     float z[4] = {0, 0, 0, 0}, ab[2], l;

@@ -1,35 +1,51 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# study_prdiv.sh — the lambda study of docs/pr_divergence.md: PR-GANs on toy:8gaussians for lambda in
-# {0.1, 1, 10} over seeds {1, 2, 3}; k-NN precision/recall/density/coverage (genmix eval, k = 3 and 5) and
-# the k-NN density-ratio alpha/beta at lambda = 1 (genmix pr-curve) of 10000 EMA samples against 10000
-# data points; every run first takes PRE generator steps with the chi2 f-GAN loss, then ITERS - PRE with
-# the PR loss (EXTRA: further train gan options). Also reports, averaged over the progress lines of the PR
-# phase (every 100 steps), the % of fakes in a generator batch that get a non-zero PR-loss gradient
-# (-2 < v < 2/lambda - 2) and the % at the chi2 clamp (v <= -2).
-# Usage: [SEEDS="1 2 3"] bash tools/study_prdiv.sh [build/genmix] [OUTDIR] [ITERS] [PRE]. Prints a TSV table.
+# study_prdiv.sh — the GAN half of the lambda study of docs/pr_divergence.md. Per seed: one generator is
+# pre-trained with the chi2 f-GAN loss (PRE_ITERS steps), then fine-tuned from that checkpoint with the
+# PR loss (OBJ: pr = the released chi2 ratio, pr-kl = the KL critic's ratio) for FT_ITERS more steps at
+# each lambda in {0.1, 1, 10} (train gan --resume ... --objective OBJ --lambda L). Reports k-NN
+# precision/recall (k = 3) and density/coverage (k = 5) of 10000 EMA samples against 10000 data points
+# (genmix eval), for the pre-trained model ("pre") and each fine-tuned one, and, averaged over the
+# progress lines of the fine-tuning (every 100 steps), the % of fakes in a generator batch that get a
+# non-zero PR-loss gradient and the % at the chi2 clamp (v <= -2).
+# Settings (environment): DATA (toy:8gaussians), SEEDS ("1 2 3"), PRE_ITERS (8000), FT_ITERS (2000), OBJ
+# (pr), PRE_OPTS (the toy settings of the doc: batch 64, Adam 1e-3 for G and D, no spectral norm),
+# FT_OPTS (extra fine-tuning options, e.g. --n-critic 20).
+# Usage: bash tools/study_prdiv.sh [build/genmix] [OUTDIR]. Prints a TSV table.
 set -eu
 GENMIX=${1:-build/genmix}
 OUT=${2:-study-prdiv}
-ITERS=${3:-3000}
-PRE=${4:-1000}
-# the spec's settings (batch 128, Adam 2e-4 for G and D, beta1 0, n_D 4)
-EXTRA=${EXTRA:---batch 128 --lr-g 2e-4 --lr-d 2e-4}
+DATA=${DATA:-toy:8gaussians}
+PRE_ITERS=${PRE_ITERS:-8000}
+FT_ITERS=${FT_ITERS:-2000}
+OBJ=${OBJ:-pr}
+PRE_OPTS=${PRE_OPTS:---batch 64 --lr-g 1e-3 --lr-d 1e-3 --no-sn}
+FT_OPTS=${FT_OPTS:-}
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-printf 'seed\tlambda\tprecision_k3\trecall_k3\tdensity_k5\tcoverage_k5\talpha1_knn\tpct_pr_grad\tpct_clamped\n'
+tag=${DATA#toy:}
+printf 'data\tseed\tlambda\tprecision_k3\trecall_k3\tdensity_k5\tcoverage_k5\tpct_pr_grad\tpct_clamped\n'
+row() { # row SEED LAMBDA BASE
+  local ev
+  ev=$("$GENMIX" --quiet eval --real "$OUT/data_${tag}_s$1.npy" --fake "$3.npy" --metrics pr,prdc 2> /dev/null)
+  get() { echo "$ev" | grep -F -- "$1" | head -1 | awk '{print $NF}'; }
+  local diag="-	-"
+  if [ "$2" != pre ]; then
+    diag=$(awk '$1 == "step" { for (i = 1; i < NF; i++) { if ($i == "PR-grad") { g += $(i + 1); n++ } if ($i == "v<=-2") c += $(i + 1) } }
+      END { if (n) printf "%.1f\t%.1f", g / n, c / n; else printf "-\t-" }' "$3.log")
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$DATA" "$1" "$2" "$(get 'precision (k=3')" "$(get 'recall (k=3')" \
+    "$(get 'density')" "$(get 'coverage')" "$diag"
+}
 for seed in ${SEEDS:-1 2 3}; do
+  pre="$OUT/gan_${tag}_s${seed}_pre"
+  "$GENMIX" train gan --objective chi2 --data "$DATA" --iters "$PRE_ITERS" --seed "$seed" $PRE_OPTS --log-every 100 \
+    --out "$pre.safetensors" --samples "$pre.npy" --data-samples "$OUT/data_${tag}_s${seed}.npy" > /dev/null 2> "$pre.log"
+  row "$seed" pre "$pre"
   for lam in 0.1 1 10; do
-    base="$OUT/gan_s${seed}_l${lam}"
-    "$GENMIX" train gan --objective pr --lambda "$lam" --data toy:8gaussians --iters "$ITERS" --pretrain "$PRE" --seed "$seed" $EXTRA \
-      --log-every 100 --out "$base.safetensors" --samples "$base.npy" --data-samples "$OUT/data_s${seed}.npy" --plot "$base.png" \
-      > /dev/null 2> "$base.log"
-    ev=$("$GENMIX" --quiet eval --real "$OUT/data_s${seed}.npy" --fake "$base.npy" --metrics pr,prdc 2> /dev/null)
-    get() { echo "$ev" | grep -F -- "$1" | head -1 | awk '{print $NF}'; }
-    a1=$("$GENMIX" --quiet pr-curve --real "$OUT/data_s${seed}.npy" --fake "$base.npy" --lambda-grid 1 --k 10 | awk '$1 == "1" {print $2}')
-    diag=$(awk -v pre="$PRE" '$1 == "step" && $2 > pre { for (i = 1; i < NF; i++) { if ($i == "PR-grad") { g += $(i + 1); n++ } if ($i == "v<=-2") c += $(i + 1) } }
-      END { if (n) printf "%.1f\t%.1f", g / n, c / n; else printf "-\t-" }' "$base.log")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$seed" "$lam" "$(get 'precision (k=3')" "$(get 'recall (k=3')" \
-      "$(get 'density')" "$(get 'coverage')" "$a1" "$diag"
+    base="$OUT/gan_${tag}_s${seed}_${OBJ}_l${lam}"
+    "$GENMIX" train gan --resume "$pre.safetensors" --objective "$OBJ" --lambda "$lam" --iters $((PRE_ITERS + FT_ITERS)) \
+      $FT_OPTS --log-every 100 --out "$base.safetensors" --samples "$base.npy" --plot "$base.png" > /dev/null 2> "$base.log"
+    row "$seed" "$lam" "$base"
   done
 done

@@ -142,11 +142,20 @@ int gm_prdiv_mixture(gm_fdiv f, gm_prdiv_fn D, void *ctx, double s_lo, double s_
 /* ==== GAN losses (spec §2.1–2.2; prdiv_loss.c) ====================================================== */
 /* Objectives of `genmix train gan --objective`: PR (χ² critic + the PR generator loss), the f-GAN
  * baselines CHI2 / KL / RKL, HINGE, and PR_DUAL (dual of D_λ-PR, baseline only). */
-typedef enum { GM_GAN_PR = 0, GM_GAN_CHI2, GM_GAN_KL, GM_GAN_RKL, GM_GAN_HINGE, GM_GAN_PR_DUAL, GM_GAN_COUNT } gm_gan_objective;
+/* PR_KL: the PR generator loss on the KL critic's ratio r = e^(v−1) (spec §1.5 / §2.1 table, auxiliary
+ * KL instead of the paper's χ²), critic trained with the KL loss; no ratio clamp, so the PR loss has a
+ * (small) gradient at every fake with λr < 1 instead of none for v <= −2. */
+typedef enum { GM_GAN_PR = 0, GM_GAN_CHI2, GM_GAN_KL, GM_GAN_RKL, GM_GAN_HINGE, GM_GAN_PR_DUAL, GM_GAN_PR_KL, GM_GAN_COUNT } gm_gan_objective;
 const char *gm_gan_objective_name(gm_gan_objective o);
 int gm_gan_objective_from_name(const char *name); /* -1 when unknown */
 /* Ratio estimate of the χ² critic: r = clamp(v, −2, 5)/2 + 1 ∈ [0, 3.5]. */
 double gm_prdiv_chi2_ratio(double v);
+/* 1 for the PR objectives (PR, PR_KL); the critic loss each objective trains with (PR: CHI2, PR_KL: KL,
+ * others: themselves); the ratio estimate r(v) of a PR objective's critic and dr/dv in *dr (may be NULL;
+ * χ²: 0 outside the clamps). */
+int gm_gan_is_pr(gm_gan_objective o);
+gm_gan_objective gm_gan_critic_objective(gm_gan_objective o);
+double gm_gan_ratio(gm_gan_objective o, double v, double *dr);
 /* Critic loss (minimised) of critic outputs v_r(nr) on real and v_f(nf) on fake rows (PR uses the χ²
  * critic). backward: dv_r += dloss ∂L/∂v_r, dv_f += dloss ∂L/∂v_f (NULL skips). Kinks (clamps) take the
  * one-sided derivative of the inactive branch (0 beyond the clamp). */
@@ -192,11 +201,12 @@ gm_var *gm_flow_inverse(gm_flow *f, gm_tape *t, gm_var *x, gm_var **logdet, int 
 gm_var *gm_flow_logprob(gm_flow *f, gm_tape *t, gm_var *x, int frozen);
 
 /* ==== 2-D toy data (spec §4.2) ===================================================================== */
-typedef enum { GM_TOY_8GAUSS = 0, GM_TOY_25GAUSS = 1 } gm_toy;
-/* "toy:8gaussians" / "toy:25gaussians" (or without the "toy:" prefix); -1 when unknown. */
+typedef enum { GM_TOY_8GAUSS = 0, GM_TOY_25GAUSS = 1, GM_TOY_8GAUSS_WIDE = 2 } gm_toy;
+/* "toy:8gaussians" / "toy:25gaussians" / "toy:8gaussians-wide" (the ring with σ 0.2, spec §4.2's
+ * alternative) (or without the "toy:" prefix); -1 when unknown. */
 int gm_toy_from_name(const char *name);
 const char *gm_toy_name(gm_toy toy);
-/* n points (n x 2): 8 Gaussians on a ring of radius 2 (σ 0.1), or 25 on the grid {−2..2}² (σ 0.05),
+/* n points (n x 2): 8 Gaussians on a ring of radius 2 (σ 0.1; -wide: σ 0.2), or 25 on the grid {−2..2}² (σ 0.05),
  * equal weights; the mode of row i is drawn with the point. Philox stream (seed, stream). */
 void gm_toy_sample(gm_toy toy, float *x, size_t n, uint64_t seed, uint64_t stream);
 /* Exact density of the toy at (x, y) and its modes (centres[2·k], count returned; sigma in *sd). */
@@ -251,6 +261,10 @@ int gm_gan_sample(gm_gan *g, float *x, size_t n, int ema, uint64_t stream);
 int gm_gan_critic(gm_gan *g, const float *x, size_t n, float *v);
 const gm_gan_config *gm_gan_get_config(const gm_gan *g);
 int64_t gm_gan_get_step(const gm_gan *g);
+/* Fine-tuning a (loaded) run from its current step on: takes objective, lambda, n_critic, lr_g and lr_d
+ * from cfg and keeps everything else (architecture, data, seed, EMA, networks, optimiser states, step).
+ * GM_EINVAL (state unchanged) for an unknown objective, λ <= 0 or a bad rate/count; GM_ENOMEM. */
+int gm_gan_reconfigure(gm_gan *g, const gm_gan_config *cfg);
 /* Checkpoint (.safetensors via gm_checkpoint_save): G, D, EMA, spectral-norm vectors, both Adam states,
  * step and the config. load checks that the file is a "gan" checkpoint of the same architecture and
  * restores everything (GM_EFORMAT naming the file otherwise). */
@@ -261,12 +275,15 @@ int gm_gan_load(gm_gan **out, const char *path);
 typedef enum { GM_FLOW_MLE = 0, GM_FLOW_PR = 1 } gm_flow_objective;
 typedef struct {
     gm_flow_objective objective; /* GM_FLOW_PR */
-    char procedure;              /* 'C' (known target density, pathwise) or 'B' (weighted MLE, exact ratio) */
+    char procedure;              /* 'C' (known target density, pathwise), 'B' (weighted MLE, exact ratio) or 'A'
+                                    (adversarial: χ² critic 2 -> hidden -> hidden -> 1, LeakyReLU 0.2, no spectral
+                                    norm, Adam β1 = 0 at lr; the PR generator loss of spec §2.2 through x = g(z)) */
     float lambda;                /* 1 */
     size_t n_layers, hidden;     /* 6, 64 */
     size_t batch;                /* 256 */
     float lr;                    /* 1e-3 (Adam) */
     int64_t pretrain;            /* MLE steps before the PR objective (500) */
+    size_t n_critic;             /* procedure A: critic steps per step, also during pre-training (4) */
     gm_toy data;
     uint64_t seed;
 } gm_flowtrain_config;

@@ -9,11 +9,16 @@
 
 #include "genmix/prdiv.h"
 #include "genmix/rng.h"
+#include "prdiv_internal.h"
 
 /* parameter index of layer k's tensor j (0..5: w1 b1 w2 b2 w3 b3) */
 #define PIDX(k, j) ((size_t)(k) * 6 + (size_t)(j))
 
 int gm_flow_create(gm_flow **out, size_t D, size_t n_layers, size_t hidden, uint64_t seed) {
+    return gm__flow_create(out, D, n_layers, hidden, seed, 0);
+}
+
+int gm__flow_create(gm_flow **out, size_t D, size_t n_layers, size_t hidden, uint64_t seed, size_t critic_hidden) {
     *out = NULL;
     if (D < 2 || n_layers < 1 || hidden < 1 || D > 4096 || hidden > 65536 || n_layers > 256)
         GM_FAIL(GM_EINVAL, "flow: need D >= 2, n_layers >= 1, hidden >= 1");
@@ -40,6 +45,27 @@ int gm_flow_create(gm_flow **out, size_t D, size_t n_layers, size_t hidden, uint
                 goto fail;
             }
         }
+    if (critic_hidden) { /* procedure A's critic D -> Hc -> Hc -> 1 and its Adam moments (prdiv_flowtrain.c) */
+        int64_t C = (int64_t)critic_hidden, cs[6][2] = {{C, Dd}, {C, 1}, {C, C}, {C, 1}, {1, C}, {1, 1}};
+        const char *cn[6] = {"critic.0.weight", "critic.0.bias", "critic.2.weight", "critic.2.bias", "critic.4.weight", "critic.4.bias"};
+        size_t base = 6 * n_layers;
+        for (int j = 0; j < 6; j++) {
+            long r = gm_params_add(&f->params, cn[j], j % 2 ? 1 : 2, cs[j]);
+            if (r < 0) {
+                rc = (int)r;
+                goto fail;
+            }
+        }
+        const gm_param_info *I = f->params.info; /* the span of the critic, padding included */
+        int64_t span = (int64_t)(I[base + 5].offset + I[base + 5].n - I[base].offset);
+        for (int k = 0; k < 2; k++) {
+            long r = gm_params_add(&f->params, k ? "critic.adam.v" : "critic.adam.m", 1, &span);
+            if (r < 0) {
+                rc = (int)r;
+                goto fail;
+            }
+        }
+    }
     if ((rc = gm_params_alloc(&f->params))) goto fail;
     gm_flow_init(f, seed, 1);
     *out = f;

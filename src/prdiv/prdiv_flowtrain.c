@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* prdiv_flowtrain.c — training a RealNVP flow (prdiv_flow.c) on a 2-D toy with maximum likelihood or the
  * PR-divergence (spec §3): procedure C (known target density: D_λ = E_z f_λ(p(x)/q(x)), x = g(z), pathwise
- * gradient through a custom tape op) and procedure B (weighted MLE on data with w = f_λ′(r) − f_λ(r)/r held
- * constant, r = p/q exact for toys), both after `pretrain` MLE steps; sampling, log q on points, and the
- * exact-density α_λ estimates of spec V9a. A create/step/free state machine with checkpoints.
- * Owns: the flow, its Adam state, a tape and batch buffers. Thread safety: one trainer per thread.
+ * gradient through a custom tape op), procedure B (weighted MLE on data with w = f_λ′(r) − f_λ(r)/r held
+ * constant, r = p/q exact for toys) and procedure A (adversarial: the flow is the generator of spec §2.2 —
+ * n_critic χ² critic steps per step, then the PR generator loss on the critic's ratio, pathwise through
+ * x = g(z)), all after `pretrain` MLE steps (A trains its critic during them too); sampling, log q on
+ * points, and the exact-density α_λ estimates of spec V9a. A create/step/free state machine with checkpoints.
+ * Owns: the flow (procedure A: with the critic and its Adam moments in the flow's table), the flow's Adam
+ * state, a tape and batch buffers. Thread safety: one trainer per thread.
  * Determinism: the data and noise of step i come from Philox streams keyed by i (bitwise resume). */
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +25,10 @@ struct gm_flowtrain {
     int64_t step;
     gm_tape *tape;
     float *x, *z; /* batch x 2 */
+    /* procedure A */
+    size_t cbase;  /* index of critic.0.weight in the flow's table */
+    gm_optim opt_d; /* the critic's Adam (β1 = 0, as spec §2.3); m/v point into the table */
+    float *xr;     /* n_critic x batch x 2 real rows of the current step */
 };
 
 gm_flowtrain_config gm_flowtrain_config_default(void) {
@@ -35,6 +42,7 @@ gm_flowtrain_config gm_flowtrain_config_default(void) {
     c.batch = 256;
     c.lr = 1e-3f;
     c.pretrain = 500;
+    c.n_critic = 4;
     c.data = GM_TOY_8GAUSS;
     return c;
 }
@@ -42,8 +50,10 @@ gm_flowtrain_config gm_flowtrain_config_default(void) {
 int gm_flowtrain_create(gm_flowtrain **out, const gm_flowtrain_config *cfg) {
     *out = NULL;
     if (cfg->objective != GM_FLOW_MLE && cfg->objective != GM_FLOW_PR) GM_FAIL(GM_EINVAL, "flow: unknown objective");
-    if (cfg->procedure != 'B' && cfg->procedure != 'C')
-        GM_FAIL(GM_EINVAL, "flow: procedure '%c' is not implemented (B or C)", cfg->procedure ? cfg->procedure : '?');
+    if (cfg->procedure != 'A' && cfg->procedure != 'B' && cfg->procedure != 'C')
+        GM_FAIL(GM_EINVAL, "flow: procedure '%c' is unknown (A, B or C)", cfg->procedure ? cfg->procedure : '?');
+    if (cfg->procedure == 'A' && (cfg->n_critic < 1 || cfg->n_critic > 100))
+        GM_FAIL(GM_EINVAL, "flow: procedure A needs n_critic in 1..100");
     if (!(cfg->lambda > 0) || !isfinite(cfg->lambda)) GM_FAIL(GM_EINVAL, "flow: lambda = %g must be finite and > 0", (double)cfg->lambda);
     if (cfg->batch < 1 || cfg->batch > 1000000 || !(cfg->lr > 0) || cfg->pretrain < 0)
         GM_FAIL(GM_EINVAL, "flow: batch and lr must be positive, pretrain >= 0");
@@ -51,8 +61,24 @@ int gm_flowtrain_create(gm_flowtrain **out, const gm_flowtrain_config *cfg) {
     gm_flowtrain *f = gm_calloc(1, sizeof *f);
     if (!f) return GM_ENOMEM;
     f->cfg = *cfg;
-    int rc = gm_flow_create(&f->flow, 2, cfg->n_layers, cfg->hidden, cfg->seed);
+    int A = cfg->procedure == 'A';
+    int rc = gm__flow_create(&f->flow, 2, cfg->n_layers, cfg->hidden, cfg->seed, A ? cfg->hidden : 0);
     if (rc) goto fail;
+    if (A) { /* critic init: uniform(±1/sqrt(fan_in)) from (GM_STREAM_INIT, 1); Adam moments zero */
+        gm_params *P = &f->flow->params;
+        f->cbase = 6 * cfg->n_layers;
+        gm_rng r;
+        gm_rng_init(&r, cfg->seed, gm_rng_stream_id(GM_STREAM_INIT, 1));
+        for (size_t j = 0; j < 6; j++)
+            gm_params_uniform(P, f->cbase + j, 1.0 / sqrt((double)P->info[f->cbase + j - j % 2].shape[1]), &r);
+        gm_optim_config dc = gm_optim_config_default();
+        dc.kind = GM_OPT_ADAM;
+        dc.beta1 = 0, dc.beta2 = 0.999f, dc.eps = 1e-8f;
+        const gm_param_info *m = &P->info[f->cbase + 6], *v = &P->info[f->cbase + 7];
+        f->opt_d = (gm_optim){dc, m->n, P->val + m->offset, P->val + v->offset, 0};
+        rc = GM_ENOMEM;
+        if (!(f->xr = gm_malloc(cfg->n_critic * cfg->batch * 2 * sizeof(float)))) goto fail;
+    }
     gm_optim_config oc = gm_optim_config_default();
     oc.kind = GM_OPT_ADAM;
     if ((rc = gm_optim_init(&f->opt, &oc, f->flow->params.total))) goto fail;
@@ -75,6 +101,7 @@ void gm_flowtrain_free(gm_flowtrain *f) {
     gm_tape_free(f->tape);
     gm_free(f->x);
     gm_free(f->z);
+    gm_free(f->xr);
     gm_free(f);
 }
 
@@ -148,12 +175,63 @@ static double weight_B(double lam, double r) {
     return fmin(fmax(w, 0), 100);
 }
 
+/* ---- procedure A: the χ² critic of spec §2.2 on flow samples ---- */
+#define STREAM_A ((uint64_t)1 << 40) /* procedure A's data / noise ids, apart from the per-step ones */
+static gm_var *critic_fwd(gm_flowtrain *f, gm_var *x, int frozen) {
+    gm_tape *t = f->tape;
+    gm_var *h = x;
+    for (size_t k = 0; k < 3; k++) {
+        gm_var *w = gm_params_var(&f->flow->params, t, f->cbase + 2 * k, frozen);
+        gm_var *b = gm_params_var(&f->flow->params, t, f->cbase + 2 * k + 1, frozen);
+        h = gm_op_linear(t, h, w, b);
+        if (k < 2) h = gm_op_act(t, h, GM_ACT_LEAKY_RELU, 0.2f);
+    }
+    return h;
+}
+
+/* n_critic critic steps on fresh real chunks (kept in f->xr) and flow samples (no flow gradient) */
+static int critic_steps(gm_flowtrain *f) {
+    const gm_flowtrain_config *c = &f->cfg;
+    gm_tape *t = f->tape;
+    gm_params *P = &f->flow->params;
+    size_t B = c->batch;
+    int64_t sh[2] = {(int64_t)B, 2};
+    float *dgrad = P->grad + P->info[f->cbase].offset, *dval = P->val + P->info[f->cbase].offset;
+    for (size_t s = 0; s < c->n_critic; s++) {
+        uint64_t id = STREAM_A + (uint64_t)f->step * c->n_critic + s;
+        float *xr = f->xr + s * B * 2;
+        gm_toy_sample(c->data, xr, B, c->seed, gm_rng_stream_id(GM_STREAM_DATA, id));
+        gm_rng r;
+        gm_rng_init(&r, c->seed, gm_rng_stream_id(GM_STREAM_NOISE, id));
+        gm_rng_normal_fill(&r, f->z, B * 2);
+        gm_tape_reset(t);
+        int prev = gm_tape_no_grad(t, 1);
+        gm_var *xf = gm_flow_forward(f->flow, t, gm_tape_input(t, f->z, 2, sh, 0), NULL, 1);
+        gm_tape_no_grad(t, prev);
+        gm_var *v = critic_fwd(f, gm_op_concat(t, gm_var_detach(t, xf), gm_tape_input(t, xr, 2, sh, 0), 0), 0), *vf, *vr;
+        if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
+        gm_var *loss = gm_op_gan_critic_loss(t, vr, vf, GM_GAN_CHI2, c->lambda);
+        int rc = gm_tape_status(t);
+        if (rc) return rc;
+        memset(dgrad, 0, f->opt_d.n * sizeof(float));
+        if ((rc = gm_tape_backward(t, loss))) return rc;
+        if (!isfinite(loss->val[0])) GM_FAIL(GM_ENUMERIC, "flow: critic loss is %g at step %lld", (double)loss->val[0], (long long)f->step);
+        gm_optim_step(&f->opt_d, dval, dgrad, c->lr);
+    }
+    gm_tape_reset(t);
+    return GM_OK;
+}
+
 int gm_flowtrain_step(gm_flowtrain *f, double *loss_out) {
     const gm_flowtrain_config *c = &f->cfg;
     gm_tape *t = f->tape;
     size_t B = c->batch;
     int64_t sh[2] = {(int64_t)B, 2};
     int mle = c->objective == GM_FLOW_MLE || f->step < c->pretrain;
+    if (c->procedure == 'A' && c->objective == GM_FLOW_PR) {
+        int rc = critic_steps(f);
+        if (rc) return rc;
+    }
     gm_tape_reset(t);
     gm_var *loss = NULL;
     if (mle || c->procedure == 'B') {
@@ -177,6 +255,14 @@ int gm_flowtrain_step(gm_flowtrain *f, double *loss_out) {
             gm_var *wv = gm_tape_input(t, w, 2, (int64_t[]){(int64_t)B, 1}, 0);
             loss = gm_op_scale(t, gm_op_mean(t, gm_op_mul(t, wv, lq)), -1, 0);
         }
+    } else if (c->procedure == 'A') { /* the PR generator loss on the critic's χ² ratio, pathwise through g */
+        gm_rng r;
+        gm_rng_init(&r, c->seed, gm_rng_stream_id(GM_STREAM_NOISE, (uint64_t)f->step));
+        gm_rng_normal_fill(&r, f->z, B * 2);
+        gm_var *x = gm_flow_forward(f->flow, t, gm_tape_input(t, f->z, 2, sh, 0), NULL, 0), *vf, *vr;
+        gm_var *v = critic_fwd(f, gm_op_concat(t, x, gm_tape_input(t, f->xr, 2, sh, 0), 0), 1);
+        if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
+        loss = gm_op_gan_gen_loss(t, vf, vr, GM_GAN_PR, c->lambda, NULL);
     } else { /* procedure C */
         gm_rng r;
         gm_rng_init(&r, c->seed, gm_rng_stream_id(GM_STREAM_NOISE, (uint64_t)f->step));
@@ -276,9 +362,9 @@ int gm_flowtrain_save(const gm_flowtrain *f, const char *path) {
     char js[512];
     snprintf(js, sizeof js,
              "{\"objective\":\"%s\",\"procedure\":\"%c\",\"lambda\":%.9g,\"n_layers\":%zu,\"hidden\":%zu,"
-             "\"batch\":%zu,\"lr\":%.9g,\"pretrain\":%lld,\"data\":\"%s\"}",
+             "\"batch\":%zu,\"lr\":%.9g,\"pretrain\":%lld,\"data\":\"%s\",\"n_critic\":%zu}",
              c->objective == GM_FLOW_MLE ? "mle" : "pr", c->procedure, (double)c->lambda, c->n_layers, c->hidden,
-             c->batch, (double)c->lr, (long long)c->pretrain, gm_toy_name(c->data));
+             c->batch, (double)c->lr, (long long)c->pretrain, gm_toy_name(c->data), c->n_critic);
     gm_checkpoint_meta m = {"flow", js, f->step, 0, c->seed, NULL};
     return gm_checkpoint_save(path, &f->flow->params, &f->opt, &m);
 }
@@ -314,7 +400,7 @@ int gm_flowtrain_load(gm_flowtrain **out, const char *path) {
         gm_checkpoint_close(ck); /* model is borrowed from ck: format the message first */
         return rc;
     }
-    char lr[64], pre[64];
+    char lr[64], pre[64], nc[64];
     c.objective = strcmp(v[0], "mle") ? GM_FLOW_PR : GM_FLOW_MLE;
     c.procedure = v[1][0];
     c.lambda = (float)strtod(v[2], NULL);
@@ -323,6 +409,7 @@ int gm_flowtrain_load(gm_flowtrain **out, const char *path) {
     c.batch = strtoul(v[5], NULL, 10);
     if (jfind(js, "lr", lr, 64, &oom)) c.lr = (float)strtod(lr, NULL);
     if (jfind(js, "pretrain", pre, 64, &oom)) c.pretrain = strtoll(pre, NULL, 10);
+    if (jfind(js, "n_critic", nc, 64, &oom)) c.n_critic = strtoul(nc, NULL, 10);
     if (oom) { /* lr / pretrain could not be read: the defaults would silently replace them */
         gm_checkpoint_close(ck);
         return gm_error_prefix(GM_ENOMEM, path);
@@ -333,6 +420,7 @@ int gm_flowtrain_load(gm_flowtrain **out, const char *path) {
     if (!(rc = gm_flowtrain_create(&f, &c)) && !(rc = gm_checkpoint_load_params(ck, &f->flow->params)) &&
         !(rc = gm_checkpoint_load_optim(ck, &f->flow->params, &f->opt)))
         f->step = strtoll(step, NULL, 10);
+    if (!rc && c.procedure == 'A' && c.objective == GM_FLOW_PR) f->opt_d.step = f->step * (int64_t)c.n_critic;
     gm_checkpoint_close(ck);
     if (rc) {
         gm_flowtrain_free(f);

@@ -55,6 +55,23 @@ gm_gan_config gm_gan_config_default(void) {
 const gm_gan_config *gm_gan_get_config(const gm_gan *g) { return &g->cfg; }
 int64_t gm_gan_get_step(const gm_gan *g) { return g->step; }
 
+static int check_cfg(const gm_gan_config *c);
+int gm_gan_reconfigure(gm_gan *g, const gm_gan_config *cfg) {
+    gm_gan_config c = g->cfg; /* everything but the fine-tuning fields stays the run's own */
+    c.objective = cfg->objective, c.lambda = cfg->lambda, c.n_critic = cfg->n_critic;
+    c.lr_g = cfg->lr_g, c.lr_d = cfg->lr_d;
+    int rc = check_cfg(&c);
+    if (rc) return rc;
+    if (c.n_critic > g->cfg.n_critic) {
+        float *xr = gm_malloc(c.n_critic * c.batch * 2 * sizeof(float));
+        if (!xr) return GM_ENOMEM;
+        gm_free(g->xr);
+        g->xr = xr;
+    }
+    g->cfg = c;
+    return GM_OK;
+}
+
 static float *T(gm_gan *g, size_t i) { return g->P.val + g->P.info[i].offset; }
 
 static int check_cfg(const gm_gan_config *c) {
@@ -177,7 +194,8 @@ static void draw_noise(gm_gan *g, uint64_t idx) {
 
 static float threshold(const gm_gan_config *c) {
     switch (c->objective) {
-    case GM_GAN_KL: return 1;
+    case GM_GAN_KL:
+    case GM_GAN_PR_KL: return 1;
     case GM_GAN_RKL: return -1;
     case GM_GAN_PR_DUAL: return c->lambda / 2;
     default: return 0;
@@ -206,7 +224,7 @@ int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_s
     gm_tape *t = g->tape;
     size_t B = c->batch, it = (size_t)g->step;
     int64_t zs[2] = {(int64_t)B, (int64_t)c->dim_z}, xs[2] = {(int64_t)B, 2};
-    gm_gan_objective crit_obj = c->objective == GM_GAN_PR ? GM_GAN_CHI2 : c->objective;
+    gm_gan_objective crit_obj = gm_gan_critic_objective(c->objective);
     float *dslab = g->P.grad + g->P.info[T_D].offset, *gslab = g->P.grad + g->P.info[T_G].offset;
     float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
     if (xr_in) memcpy(g->xr, xr_in, c->n_critic * B * 2 * sizeof(float));
@@ -241,7 +259,8 @@ int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_s
     gm_var *xr = gm_tape_input(t, g->xr, 2, xs, 0), *vf, *vr;
     gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
     if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-    gm_gan_objective gen_obj = g->step < c->pretrain ? GM_GAN_CHI2 : c->objective;
+    /* pre-training: the f-GAN loss of the objective's own critic (χ² for pr, KL for pr-kl) */
+    gm_gan_objective gen_obj = g->step < c->pretrain ? (c->objective == GM_GAN_PR_KL ? GM_GAN_KL : GM_GAN_CHI2) : c->objective;
     gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, gen_obj, c->lambda, ab);
     if (gm_tape_status(t)) return gm_tape_status(t);
     memset(gslab, 0, g->n_g * sizeof(float));
@@ -249,9 +268,10 @@ int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_s
     if (rc) return rc;
     loss_g = loss->val[0];
     if (!isfinite(loss_g)) GM_FAIL(GM_ENUMERIC, "gan: generator loss is %g at step %lld", (double)loss_g, (long long)g->step);
-    if (gen_obj != GM_GAN_PR) { /* α̂/β̂ of the χ² ratio as a diagnostic */
+    gm_gan_objective ratio_obj = c->objective == GM_GAN_PR_KL ? GM_GAN_PR_KL : GM_GAN_PR;
+    if (gen_obj != ratio_obj) { /* α̂/β̂ of the critic's ratio (χ² unless pr-kl) as a diagnostic */
         float tmp;
-        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, GM_GAN_PR, c->lambda);
+        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, ratio_obj, c->lambda);
     }
     float thr = threshold(c);
     size_t nr = 0, nf = 0;
@@ -259,8 +279,9 @@ int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_s
     size_t ncl = 0, nact = 0;
     for (size_t i = 0; i < B; i++) {
         double vi = vf->val[i];
-        ncl += vi <= -2;
-        nact += vi > -2 && vi < 5 && (double)c->lambda * gm_prdiv_chi2_ratio(vi) < 1;
+        double dr, ri = gm_gan_ratio(ratio_obj, vi, &dr);
+        ncl += ratio_obj == GM_GAN_PR && vi <= -2;
+        nact += dr > 0 && (double)c->lambda * ri < 1;
     }
     float vq[3];
     quantiles_f(vf->val, B, g->z, vq); /* g->z (batch*dim_z >= batch floats) is free now */
@@ -326,20 +347,21 @@ int gm_gan_critic(gm_gan *g, const float *x, size_t n, float *v) {
 }
 
 /* ---- checkpoints ---- */
-static void config_json(const gm_gan_config *c, char *buf, size_t len) {
+static void config_json(const gm_gan_config *c, int64_t d_steps, char *buf, size_t len) {
     snprintf(buf, len,
              "{\"objective\":\"%s\",\"lambda\":%.9g,\"dim_z\":%zu,\"hidden\":%zu,\"batch\":%zu,\"n_critic\":%zu,"
              "\"lr_g\":%.9g,\"lr_d\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"ema_decay\":%.9g,"
-             "\"ema_start\":%lld,\"spectral_norm\":%d,\"critic_gain\":%.9g,\"pretrain\":%lld,\"data\":\"%s\"}",
+             "\"ema_start\":%lld,\"spectral_norm\":%d,\"critic_gain\":%.9g,\"pretrain\":%lld,\"data\":\"%s\","
+             "\"d_steps\":%lld}",
              gm_gan_objective_name(c->objective), (double)c->lambda, c->dim_z, c->hidden, c->batch, c->n_critic,
              (double)c->lr_g, (double)c->lr_d, (double)c->beta1, (double)c->beta2, (double)c->eps,
              (double)c->ema_decay, (long long)c->ema_start, c->spectral_norm, (double)c->critic_gain, (long long)c->pretrain,
-             gm_toy_name(c->data));
+             gm_toy_name(c->data), (long long)d_steps);
 }
 
 int gm_gan_save(const gm_gan *g, const char *path) {
     char cfg[1024];
-    config_json(&g->cfg, cfg, sizeof cfg);
+    config_json(&g->cfg, g->opt_d.step, cfg, sizeof cfg);
     gm_checkpoint_meta m = {"gan", cfg, g->step, 0, g->cfg.seed, NULL};
     return gm_checkpoint_save(path, &g->P, NULL, &m);
 }
@@ -402,6 +424,12 @@ int gm_gan_load(gm_gan **out, const char *path) {
         if (jr == GM_ENOMEM) oom = 1;
         else if (jr == GM_OK) c.critic_gain = (float)strtod(v, NULL);
     }
+    int64_t d_steps = -1; /* optional (absent: step × n_critic, exact unless n_critic was changed by fine-tuning) */
+    if (!oom) {
+        jr = gm__json_field(js, "d_steps", v, sizeof v);
+        if (jr == GM_ENOMEM) oom = 1;
+        else if (jr == GM_OK) d_steps = strtoll(v, NULL, 10);
+    }
     c.seed = strtoull(seed, NULL, 10);
     if (oom) { /* an allocation failed while reading the config: not a format error */
         gm_checkpoint_close(ck);
@@ -415,7 +443,7 @@ int gm_gan_load(gm_gan **out, const char *path) {
     if (!(rc = gm_gan_create(&g, &c)) && !(rc = gm_checkpoint_load_params(ck, &g->P))) {
         g->step = strtoll(step, NULL, 10);
         g->opt_g.step = g->step;
-        g->opt_d.step = g->step * (int64_t)c.n_critic;
+        g->opt_d.step = d_steps >= 0 ? d_steps : g->step * (int64_t)c.n_critic;
     }
     gm_checkpoint_close(ck);
     if (rc) {

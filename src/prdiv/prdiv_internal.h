@@ -18,4 +18,9 @@ int gm__json_field(const char *js, const char *key, char *out, size_t len);
 int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_status *st);
 gm_params *gm__gan_params(gm_gan *g);
 
+/* gm_flow_create with procedure A's critic appended to the flow's table when critic_hidden > 0: tensors
+ * critic.{0,2,4}.{weight,bias} (D -> Hc -> Hc -> 1) right after the 6·n_layers flow tensors, then
+ * critic.adam.m / critic.adam.v spanning them (padding included). The flow's own code never touches them. */
+int gm__flow_create(gm_flow **out, size_t D, size_t n_layers, size_t hidden, uint64_t seed, size_t critic_hidden);
+
 #endif

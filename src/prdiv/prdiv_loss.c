@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* prdiv_loss.c — GAN critic and generator losses of spec §2.1–2.2 (χ² critic with its clamps, the PR
- * generator loss on the χ² ratio estimate r = clamp(v,−2,5)/2 + 1, and the f-GAN / hinge / PR-dual
- * baselines) as forward/backward kernels over critic outputs, plus their tape ops.
+ * generator loss on the χ² ratio estimate r = clamp(v,−2,5)/2 + 1 or, objective "pr-kl", on the KL
+ * critic's r = e^(v−1) (spec §1.5 / §2.1), and the f-GAN / hinge / PR-dual baselines) as forward/backward
+ * kernels over critic outputs, plus their tape ops.
  * Owns nothing. Thread safety: re-entrant; sums in index order in double. */
 #include <math.h>
 #include <string.h>
 
 #include "genmix/prdiv.h"
 
-static const char *obj_names[GM_GAN_COUNT] = {"pr", "chi2", "kl", "rkl", "hinge", "pr-dual"};
+static const char *obj_names[GM_GAN_COUNT] = {"pr", "chi2", "kl", "rkl", "hinge", "pr-dual", "pr-kl"};
 const char *gm_gan_objective_name(gm_gan_objective o) { return (unsigned)o < GM_GAN_COUNT ? obj_names[o] : NULL; }
 int gm_gan_objective_from_name(const char *name) {
     for (int i = 0; name && i < GM_GAN_COUNT; i++)
@@ -18,6 +19,22 @@ int gm_gan_objective_from_name(const char *name) {
 
 double gm_prdiv_chi2_ratio(double v) { return fmin(fmax(v, -2.0), 5.0) / 2 + 1; }
 
+int gm_gan_is_pr(gm_gan_objective o) { return o == GM_GAN_PR || o == GM_GAN_PR_KL; }
+
+gm_gan_objective gm_gan_critic_objective(gm_gan_objective o) {
+    return o == GM_GAN_PR ? GM_GAN_CHI2 : o == GM_GAN_PR_KL ? GM_GAN_KL : o;
+}
+
+double gm_gan_ratio(gm_gan_objective o, double v, double *dr) {
+    if (o == GM_GAN_PR_KL) { /* KL critic: r = (f*)'(v) = e^(v−1), no clamp (spec §2.1) */
+        double r = exp(v - 1);
+        if (dr) *dr = r;
+        return r;
+    }
+    if (dr) *dr = v > -2 && v < 5 ? 0.5 : 0;
+    return gm_prdiv_chi2_ratio(v);
+}
+
 /* ---- per-sample terms: value and derivative in v ---- */
 /* critic, real rows: L += term_r / nr */
 static double crit_r(gm_gan_objective o, double v, float lam, double *d) {
@@ -26,6 +43,7 @@ static double crit_r(gm_gan_objective o, double v, float lam, double *d) {
     case GM_GAN_PR:
     case GM_GAN_CHI2: *d = v < 5 ? -1 : 0; return -fmin(v, 5);
     case GM_GAN_KL:
+    case GM_GAN_PR_KL:
     case GM_GAN_PR_DUAL: *d = -1; return -v;
     case GM_GAN_RKL: { double e = exp(-v / 10); *d = -e / 10; return e; } /* -T, T = -exp(-v/10) */
     case GM_GAN_HINGE: *d = v < 1 ? -1 : 0; return fmax(1 - v, 0);
@@ -40,7 +58,8 @@ static double crit_f(gm_gan_objective o, double v, float lam, double *d) {
         *d = v > -2 ? u / 2 + 1 : 0;
         return u * u / 4 + u;
     }
-    case GM_GAN_KL: {
+    case GM_GAN_KL:
+    case GM_GAN_PR_KL: {
         double e = exp(fmin(v, 10) - 1);
         *d = v < 10 ? e : 0;
         return e;
@@ -78,19 +97,20 @@ static double gen_f(gm_gan_objective o, double v, float lam, double *d) {
     default: *d = 0; return NAN;
     }
 }
-/* PR loss terms: fake rows contribute −¼[min(λr,1) + min(r,1/λ)], real rows −¼[min(1/r,λ) + min(1/(λr),1)] */
-static double pr_fake(double v, double lam, double *d, double *a, double *b) {
-    double r = gm_prdiv_chi2_ratio(v), in = v > -2 && v < 5;
+/* PR loss terms on the ratio r(v) of the objective's critic (dr = dr/dv): fake rows contribute
+ * −¼[min(λr,1) + min(r,1/λ)], real rows −¼[min(1/r,λ) + min(1/(λr),1)] */
+static double pr_fake(gm_gan_objective o, double v, double lam, double *d, double *a, double *b) {
+    double dr, r = gm_gan_ratio(o, v, &dr);
     *a = 0.5 * fmin(lam * r, 1);
     *b = 0.5 * fmin(r, 1 / lam);
-    *d = lam * r < 1 ? -(lam + 1) / 8 * in : 0;
+    *d = lam * r < 1 ? -(lam + 1) / 4 * dr : 0;
     return -0.5 * (*a + *b);
 }
-static double pr_real(double v, double lam, double *d, double *a, double *b) {
-    double r = gm_prdiv_chi2_ratio(v), in = v > -2 && v < 5;
+static double pr_real(gm_gan_objective o, double v, double lam, double *d, double *a, double *b) {
+    double dr, r = gm_gan_ratio(o, v, &dr);
     *a = 0.5 * fmin(1 / r, lam);
     *b = 0.5 * fmin(1 / (lam * r), 1);
-    *d = lam * r > 1 ? (1 + 1 / lam) / (8 * r * r) * in : 0;
+    *d = lam * r > 1 ? (1 + 1 / lam) / (4 * r * r) * dr : 0;
     return -0.5 * (*a + *b);
 }
 
@@ -118,13 +138,13 @@ void gm_gan_critic_loss_backward(float *dv_r, float *dv_f, const float *dloss, c
 void gm_gan_gen_loss_forward(float *loss, float *ab, const float *v_f, size_t nf, const float *v_r, size_t nr,
                              gm_gan_objective obj, float lambda) {
     double s = 0, d, a, b, sa = 0, sb = 0, ra = 0, rb = 0;
-    if (obj == GM_GAN_PR) {
+    if (gm_gan_is_pr(obj)) {
         for (size_t j = 0; j < nf; j++) {
-            s += pr_fake(v_f[j], lambda, &d, &a, &b) / (double)nf;
+            s += pr_fake(obj, v_f[j], lambda, &d, &a, &b) / (double)nf;
             sa += a, sb += b;
         }
         for (size_t i = 0; v_r && i < nr; i++) {
-            s += pr_real(v_r[i], lambda, &d, &a, &b) / (double)nr;
+            s += pr_real(obj, v_r[i], lambda, &d, &a, &b) / (double)nr;
             ra += a, rb += b;
         }
         if (ab) {
@@ -142,12 +162,12 @@ void gm_gan_gen_loss_backward(float *dv_f, float *dv_r, const float *dloss, cons
                               const float *v_r, size_t nr, gm_gan_objective obj, float lambda) {
     double g = dloss[0], d, a, b;
     for (size_t j = 0; dv_f && j < nf; j++) {
-        if (obj == GM_GAN_PR) pr_fake(v_f[j], lambda, &d, &a, &b);
+        if (gm_gan_is_pr(obj)) pr_fake(obj, v_f[j], lambda, &d, &a, &b);
         else gen_f(obj, v_f[j], lambda, &d);
         dv_f[j] += (float)(g * d / (double)nf);
     }
-    for (size_t i = 0; obj == GM_GAN_PR && dv_r && v_r && i < nr; i++) {
-        pr_real(v_r[i], lambda, &d, &a, &b);
+    for (size_t i = 0; gm_gan_is_pr(obj) && dv_r && v_r && i < nr; i++) {
+        pr_real(obj, v_r[i], lambda, &d, &a, &b);
         dv_r[i] += (float)(g * d / (double)nr);
     }
 }
@@ -182,7 +202,7 @@ gm_var *gm_op_gan_critic_loss(gm_tape *t, gm_var *v_r, gm_var *v_f, gm_gan_objec
 }
 
 gm_var *gm_op_gan_gen_loss(gm_tape *t, gm_var *v_f, gm_var *v_r, gm_gan_objective obj, float lambda, float *ab) {
-    if (!v_f || (obj == GM_GAN_PR && !v_r) || gm_tape_status(t)) return gm_tape_fail(t, GM_EINVAL, "gan generator loss: NULL input");
+    if (!v_f || (gm_gan_is_pr(obj) && !v_r) || gm_tape_status(t)) return gm_tape_fail(t, GM_EINVAL, "gan generator loss: NULL input");
     if (bad_obj(obj, lambda) || !v_f->n) return gm_tape_fail(t, GM_EINVAL, "gan generator loss: bad objective, lambda or empty batch");
     int64_t one = 1;
     gm_var *y = gm_tape_new(t, 1, &one, 0);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* prdiv_toy.c — the 2-D toy targets of spec §4.2 (8 Gaussians on a ring of radius 2, σ 0.1; 25 Gaussians
- * on the grid {−2..2}², σ 0.05): sampling from a Philox stream, exact density, mode list.
+/* prdiv_toy.c — the 2-D toy targets of spec §4.2 (8 Gaussians on a ring of radius 2, σ 0.1, or σ 0.2 as
+ * spec §4.2 also allows; 25 Gaussians on the grid {−2..2}², σ 0.05): sampling from a Philox stream, exact density, mode list.
  * Owns nothing. Thread safety: re-entrant. */
 #include <math.h>
 #include <string.h>
@@ -15,14 +15,22 @@ int gm_toy_from_name(const char *name) {
     if (!strncmp(name, "toy:", 4)) name += 4;
     if (!strcmp(name, "8gaussians")) return GM_TOY_8GAUSS;
     if (!strcmp(name, "25gaussians")) return GM_TOY_25GAUSS;
+    if (!strcmp(name, "8gaussians-wide")) return GM_TOY_8GAUSS_WIDE;
     return -1;
 }
-const char *gm_toy_name(gm_toy toy) { return toy == GM_TOY_8GAUSS ? "toy:8gaussians" : toy == GM_TOY_25GAUSS ? "toy:25gaussians" : NULL; }
+const char *gm_toy_name(gm_toy toy) {
+    switch (toy) {
+    case GM_TOY_8GAUSS: return "toy:8gaussians";
+    case GM_TOY_25GAUSS: return "toy:25gaussians";
+    case GM_TOY_8GAUSS_WIDE: return "toy:8gaussians-wide";
+    default: return NULL;
+    }
+}
 
 size_t gm_toy_modes(gm_toy toy, double *c, double *sd) {
-    if (toy == GM_TOY_8GAUSS) {
+    if (toy == GM_TOY_8GAUSS || toy == GM_TOY_8GAUSS_WIDE) {
         for (int k = 0; c && k < 8; k++) c[2 * k] = 2 * cos(TWO_PI * k / 8), c[2 * k + 1] = 2 * sin(TWO_PI * k / 8);
-        if (sd) *sd = 0.1;
+        if (sd) *sd = toy == GM_TOY_8GAUSS ? 0.1 : 0.2;
         return 8;
     }
     for (int k = 0; c && k < 25; k++) c[2 * k] = k / 5 - 2, c[2 * k + 1] = k % 5 - 2;
