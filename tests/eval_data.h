@@ -15,7 +15,7 @@ static double feat91(int64_t i, int64_t j, int64_t s, double scale, double shift
 }
 
 /* G: 200 x 16 (s 1, scale 1, shift 0); R: 300 x 16 (s 7, scale 1.2, shift 0.1). malloc'd. */
-static double *make91(size_t n, size_t d, int64_t s, double scale, double shift) {
+static inline double *make91(size_t n, size_t d, int64_t s, double scale, double shift) {
     double *x = malloc(n * d * sizeof(double));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j++) x[i * d + j] = feat91((int64_t)i, (int64_t)j, s, scale, shift);
@@ -39,7 +39,7 @@ static double *make_splitmix(uint64_t seed, size_t n, size_t d, double scale, do
 }
 
 /* Value `name` from tests/golden/eval_ref.txt (NaN if missing). */
-static double golden(const char *name) {
+static inline double golden(const char *name) {
     FILE *f = fopen("tests/golden/eval_ref.txt", "r");
     if (!f) return NAN;
     char key[128];
