@@ -85,6 +85,7 @@ static int write_plot(gm_gan *g, const char *path, size_t n) {
 }
 
 int train_gan(int argc, char **argv) {
+    if (cli_train_gan_is_conv(argc, argv)) return train_gan_conv(argc, argv); /* Fashion-MNIST: cmd_train_gan_conv.c */
     enum { O_OBJ = 256, O_LAM, O_DATA, O_ITERS, O_BATCH, O_NCRIT, O_HID, O_DIMZ, O_LRG, O_LRD, O_EMAD, O_EMAS,
            O_NOSN, O_SEED, O_OUT, O_RESUME, O_CKEV, O_LOG, O_SAMPLES, O_NSAMP, O_PLOT, O_DSAMP, O_PRE, O_GAIN };
     static const struct option lo[] = {
