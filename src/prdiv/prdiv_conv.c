@@ -288,6 +288,31 @@ int gm__cgan_step_with(gm_cgan *g, const float *xr_in, const float *z_in, gm_gan
     return GM_OK;
 }
 
+/* forward of n rows through G (net 0, x: n × 784 in [−1, 1]) or the critic (net 1, x: n values), then the
+ * backward of sum(dout · out): parameter gradients (zeroed first) into the table's grad slab, the input
+ * gradient into din (n × dim_z or n × 784). Used by the golden tests. */
+int gm__cgan_fwd_bwd(gm_cgan *g, int net, const float *in, size_t n, const float *dout, float *out, float *din) {
+    gm_tape *t = g->tape;
+    size_t nin = net ? PIX : g->cfg.dim_z, nout = net ? 1 : PIX;
+    float *xin = gm_malloc(n * nin * sizeof(float));
+    if (!xin) return GM_ENOMEM;
+    memcpy(xin, in, n * nin * sizeof(float));
+    gm_tape_reset(t);
+    gm_params_zero_grad(&g->P);
+    gm_var *x = net ? gm_tape_input(t, xin, 4, (int64_t[]){(int64_t)n, 1, 28, 28}, 1)
+                    : gm_tape_input(t, xin, 2, (int64_t[]){(int64_t)n, (int64_t)g->cfg.dim_z}, 1);
+    gm_var *o = net ? D_fwd(g, x, 0) : G_fwd(g, x, T_G, 0);
+    int rc = gm_tape_status(t);
+    if (!rc) rc = gm_tape_backward_from(t, o, dout);
+    if (!rc) {
+        memcpy(out, o->val, n * nout * sizeof(float));
+        memcpy(din, x->grad, n * nin * sizeof(float));
+    }
+    gm_tape_reset(t);
+    gm_free(xin);
+    return rc;
+}
+
 int gm_cgan_sample(gm_cgan *g, float *x, size_t n, int ema, uint64_t stream) {
     gm_tape *t = g->tape;
     size_t Z = g->cfg.dim_z, chunk = 256;
