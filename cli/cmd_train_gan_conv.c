@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "genmix/classifier.h"
 #include "genmix/io.h"
 #include "genmix/prdiv.h"
 
@@ -49,7 +50,8 @@ static void usage(FILE *f) {
             "  --out FILE            checkpoint written at the end and every --checkpoint-every N steps\n"
             "  --resume FILE         continue a run from its checkpoint (bitwise the same as not stopping)\n"
             "  --finetune FILE       start from a checkpoint's state (weights, Adam, EMA, step) but train with\n"
-            "                        this --objective/--lambda (the paper fine-tunes pre-trained GANs this way)\n"
+            "                        this --objective/--lambda (and --ema-decay if given; the paper fine-tunes\n"
+            "                        pre-trained GANs this way)\n"
             "  --log-every N         progress line every N steps (100; 0 = none)\n"
             "  --samples FILE.npy    write --n-samples (10000) EMA samples (N x 784 float32 in [0,1])\n"
             "  --grid FILE.png       8 x 8 grid of EMA samples (rewritten at each checkpoint)\n"
@@ -66,14 +68,16 @@ static int write_grid(gm_cgan *g, const char *path) {
     return rc ? rc : gm_png_write_grid(path, x, 64, 1, 28, 28, 8, 2);
 }
 
-static int write_samples(gm_cgan *g, const char *path, long n, int ema, uint64_t stream) {
+/* n samples to `path`; *keep (if not NULL) receives them (caller frees) */
+static int write_samples(gm_cgan *g, const char *path, long n, int ema, uint64_t stream, float **keep) {
     float *x = malloc((size_t)n * 784 * sizeof(float));
     if (!x) return GM_ENOMEM;
     int rc = gm_cgan_sample(g, x, (size_t)n, ema, stream);
     for (long i = 0; !rc && i < n * 784; i++)
         if (!isfinite(x[i])) rc = gm_set_error(GM_ENUMERIC, "gan-conv: sample %ld is not finite", i / 784);
     if (!rc) rc = gm_npy_write(path, GM_DTYPE_F32, 2, (int64_t[]){n, 784}, x);
-    free(x);
+    if (!rc && keep) *keep = x;
+    else free(x);
     return rc;
 }
 
@@ -100,7 +104,7 @@ int train_gan_conv(int argc, char **argv) {
     const char *ddir = GM_FASHION_MNIST_DIR;
     gm_cgan_config c = gm_cgan_config_default();
     long iters = 2000, ckev = 0, log_every = 100, nsamp = 10000, limit = 0;
-    int ch, set_obj = 0, set_lam = 0;
+    int ch, set_obj = 0, set_lam = 0, set_ema = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         long v;
@@ -127,7 +131,7 @@ int train_gan_conv(int argc, char **argv) {
             if (ch == O_LAM) c.lambda = (float)d, set_lam = 1;
             if (ch == O_LRG) c.lr_g = (float)d;
             if (ch == O_LRD) c.lr_d = (float)d;
-            if (ch == O_EMAD) c.ema_decay = (float)d;
+            if (ch == O_EMAD) c.ema_decay = (float)d, set_ema = 1;
             break;
         case O_ITERS:
         case O_BATCH:
@@ -186,6 +190,7 @@ int train_gan_conv(int argc, char **argv) {
     if (!rc && fine) {
         const gm_cgan_config *gc = gm_cgan_get_config(g);
         rc = gm_cgan_set_objective(g, set_obj ? c.objective : gc->objective, set_lam ? c.lambda : gc->lambda);
+        if (!rc && set_ema) rc = gm_cgan_set_ema(g, c.ema_decay);
     }
     if (!rc) rc = cli_fashion_mnist(ddir, 1, &X, &labels, &n);
     if (!rc && limit > 0 && (size_t)limit < n) n = (size_t)limit;
@@ -222,7 +227,7 @@ int train_gan_conv(int argc, char **argv) {
         printf("grid %s\n", grid);
     }
     if (samples) {
-        if ((rc = write_samples(g, samples, nsamp, 1, 0))) goto done;
+        if ((rc = write_samples(g, samples, nsamp, 1, 0, NULL))) goto done;
         printf("samples %s (%ld x 784)\n", samples, nsamp);
     }
 done:
@@ -240,19 +245,41 @@ static void sample_usage(FILE *f) {
                "from noise stream S of the model's seed (--seed 0 reproduces train gan --samples bit for bit).\n"
                "  --raw            the raw generator instead of its EMA\n"
                "  --grid FILE.png  (alias --plot) the first 64 samples as an 8 x 8 grid\n"
+               "  --clf CLF        a genmix train classifier checkpoint: print the predicted-class histogram of\n"
+               "                   the samples (fractions per class, its entropy in nats, classes holding >= 1%%)\n"
                "\n"
                "exit codes: 0 ok; 1 unreadable or foreign checkpoint, write failure; 2 usage.\n");
 }
 
+/* predicted-class histogram of n images x (n x 784 in [0, 1]) */
+static int print_classes(gm_clf *clf, const float *x, long n) {
+    uint8_t *pred = malloc((size_t)n);
+    int rc = pred ? gm_clf_predict(clf, x, (size_t)n, pred) : GM_ENOMEM;
+    if (!rc) {
+        double h[10] = {0}, ent = 0;
+        int used = 0;
+        for (long i = 0; i < n; i++) h[pred[i] % 10] += 1.0 / (double)n;
+        printf("classes");
+        for (int k = 0; k < 10; k++) {
+            printf(" %.4f", h[k]);
+            if (h[k] > 0) ent -= h[k] * log(h[k]);
+            used += h[k] >= 0.01;
+        }
+        printf("\nclass entropy %.4f nats (uniform %.4f), classes >= 1%%: %d\n", ent, log(10.0), used);
+    }
+    free(pred);
+    return rc;
+}
+
 int cmd_sample_gan_conv(int argc, char **argv, const char *type) {
     (void)type;
-    enum { O_MODEL = 1, O_N, O_SEED, O_OUT, O_GRID, O_RAW };
+    enum { O_MODEL = 1, O_N, O_SEED, O_OUT, O_GRID, O_RAW, O_CLF };
     static const struct option opts[] = {{"model", required_argument, 0, O_MODEL}, {"n", required_argument, 0, O_N},
                                          {"seed", required_argument, 0, O_SEED},   {"out", required_argument, 0, O_OUT},
                                          {"grid", required_argument, 0, O_GRID},   {"plot", required_argument, 0, O_GRID},
-                                         {"raw", no_argument, 0, O_RAW},           {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *cmd = "sample", *model = NULL, *out = NULL, *grid = NULL;
+                                         {"raw", no_argument, 0, O_RAW},           {"clf", required_argument, 0, O_CLF},
+                                         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    const char *cmd = "sample", *model = NULL, *out = NULL, *grid = NULL, *clfp = NULL;
     long n = 0;
     unsigned long long seed = 0;
     int raw = 0, c;
@@ -263,6 +290,7 @@ int cmd_sample_gan_conv(int argc, char **argv, const char *type) {
         case O_OUT: out = optarg; break;
         case O_GRID: grid = optarg; break;
         case O_RAW: raw = 1; break;
+        case O_CLF: clfp = optarg; break;
         case O_N:
             if (cli_parse_long(optarg, &n) || n < 1 || n > 10000000) return cli_usage_error(cmd, "--n takes 1..1e7");
             break;
@@ -275,18 +303,25 @@ int cmd_sample_gan_conv(int argc, char **argv, const char *type) {
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!model || !out || n < 1) return cli_usage_error(cmd, "--model, --n and --out are required");
-    if (cli_check_output(cmd, "--out", out) || cli_check_output(cmd, "--grid", grid)) return CLI_ERR;
+    if (cli_check_output(cmd, "--out", out) || cli_check_output(cmd, "--grid", grid) || cli_check_input(cmd, "--clf", clfp))
+        return CLI_ERR;
     gm_cgan *g = NULL;
+    gm_clf *clf = NULL;
     int rc = gm_cgan_load(&g, model);
-    if (!rc && !(rc = write_samples(g, out, n, !raw, (uint64_t)seed)))
+    if (!rc && clfp) rc = gm_clf_load(&clf, clfp);
+    float *x = NULL;
+    if (!rc && !(rc = write_samples(g, out, n, !raw, (uint64_t)seed, clf ? &x : NULL)))
         printf("samples %s (%ld x 784, gan-conv, stream %llu)\n", out, n, seed);
+    if (!rc && clf) rc = print_classes(clf, x, n);
+    free(x);
     if (!rc && grid) {
-        float *x = malloc(64 * 784 * sizeof(float));
-        rc = x ? gm_cgan_sample(g, x, 64, !raw, (uint64_t)seed) : GM_ENOMEM;
-        if (!rc) rc = gm_png_write_grid(grid, x, n < 64 ? (size_t)n : 64, 1, 28, 28, 8, 2);
+        float *xg = malloc(64 * 784 * sizeof(float));
+        rc = xg ? gm_cgan_sample(g, xg, 64, !raw, (uint64_t)seed) : GM_ENOMEM;
+        if (!rc) rc = gm_png_write_grid(grid, xg, n < 64 ? (size_t)n : 64, 1, 28, 28, 8, 2);
         if (!rc) printf("grid %s\n", grid);
-        free(x);
+        free(xg);
     }
     gm_cgan_free(g);
+    gm_clf_free(clf);
     return rc ? cli_fail(rc) : CLI_OK;
 }

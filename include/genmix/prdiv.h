@@ -320,6 +320,8 @@ void gm_cgan_free(gm_cgan *g);
 int gm_cgan_set_data(gm_cgan *g, const float *images, size_t n);
 /* Change the objective and λ (fine-tuning a pre-trained model; GM_EINVAL for λ <= 0 or an unknown one). */
 int gm_cgan_set_objective(gm_cgan *g, gm_gan_objective obj, float lambda);
+/* Change the EMA decay (fine-tuning: a shorter average forgets the pre-trained generator; GM_EINVAL outside [0, 1)). */
+int gm_cgan_set_ema(gm_cgan *g, float decay);
 /* One iteration (n_critic critic steps, one generator step, EMA); rows of iteration i: uniform with
  * replacement from Philox (seed, DATA, i·n_critic + s). GM_ENUMERIC if a loss is not finite. */
 int gm_cgan_step(gm_cgan *g, gm_gan_status *st);

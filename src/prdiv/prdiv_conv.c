@@ -179,6 +179,12 @@ int gm_cgan_set_objective(gm_cgan *g, gm_gan_objective obj, float lambda) {
     return rc;
 }
 
+int gm_cgan_set_ema(gm_cgan *g, float decay) {
+    if (!(decay >= 0 && decay < 1)) GM_FAIL(GM_EINVAL, "gan-conv: EMA decay %g must be in [0, 1)", (double)decay);
+    g->cfg.ema_decay = decay;
+    return GM_OK;
+}
+
 /* generator with tensors from `base` (T_G or T_EMA) -> (B,1,28,28) in [−1, 1] */
 static gm_var *G_fwd(gm_cgan *g, gm_var *z, size_t base, int frozen) {
     gm_tape *t = g->tape;
