@@ -6,7 +6,8 @@
  *     critic steps + the PR generator step at λ = 2, Adam β1 = 0): losses, α̂/β̂, every updated tensor and
  *     the gradients of the generator step and of the last critic step, each within 1e-5 of the tensor's scale (max |a − b| / max |b|);
  *   - bitwise resume (3 + 3 steps through a checkpoint = 6 steps), a fine-tuned model's objective survives
- *     its checkpoint, samples in [0, 1] and reproducible by stream;
+ *     its checkpoint, samples in [0, 1] and reproducible by stream; training rows are the images mapped to
+ *     2x − 1; the EMA is a copy of G up to ema_start steps and an average after;
  *   - the PR loss at λ = 100 gives no fake a gradient on a fresh critic, so G stays bitwise unchanged while
  *     the critic moves (spec §2.2);
  *   - bad input: λ <= 0, groups not dividing the width, no data, a checkpoint of another model. */
@@ -265,6 +266,42 @@ out:
     free(X);
 }
 
+GM_TEST(test_conv_data_scale_and_ema) {
+    /* the training rows are the images mapped to 2x − 1: with one constant image c in the data set, a step
+     * equals a step on caller-given rows 2c − 1 (same noise streams), bit for bit */
+    const size_t B = 8, ND = 2;
+    float *X = malloc(784 * sizeof(float)), *rows = malloc(ND * B * 784 * sizeof(float));
+    for (size_t p = 0; p < 784; p++) X[p] = (float)(p % 29) / 28.0f;
+    for (size_t i = 0; i < ND * B * 784; i++) rows[i] = 2 * X[i % 784] - 1;
+    gm_cgan_config c = small_cfg();
+    gm_cgan *a = NULL, *b = NULL;
+    CHECK_OK(gm_cgan_create(&a, &c));
+    CHECK_OK(gm_cgan_create(&b, &c));
+    if (a && b) {
+        CHECK_OK(gm_cgan_set_data(a, X, 1));
+        CHECK_OK(gm_cgan_step(a, NULL));
+        CHECK_OK(gm__cgan_step_with(b, rows, NULL, NULL));
+        CHECK(same_params(a, b));
+        /* EMA: a copy of G up to ema_start (2) steps, a decayed average after */
+        float *se = malloc(3 * 784 * sizeof(float)), *sr = malloc(3 * 784 * sizeof(float));
+        CHECK_OK(gm_cgan_step(a, NULL));
+        CHECK(gm_cgan_get_step(a) == 2);
+        CHECK_OK(gm_cgan_sample(a, se, 3, 1, 0));
+        CHECK_OK(gm_cgan_sample(a, sr, 3, 0, 0));
+        CHECK(!memcmp(se, sr, 3 * 784 * sizeof(float)));
+        CHECK_OK(gm_cgan_step(a, NULL));
+        CHECK_OK(gm_cgan_sample(a, se, 3, 1, 0));
+        CHECK_OK(gm_cgan_sample(a, sr, 3, 0, 0));
+        CHECK(memcmp(se, sr, 3 * 784 * sizeof(float)) != 0);
+        free(se);
+        free(sr);
+    }
+    gm_cgan_free(a);
+    gm_cgan_free(b);
+    free(X);
+    free(rows);
+}
+
 GM_TEST(test_conv_pr_gradient_gate) {
     /* spec §2.2: a fake gets a PR gradient only if −2 < v < 2/λ − 2. A fresh SN critic keeps |v| small, so at
      * λ = 100 (threshold −1.98) no fake is pushed: G must stay bitwise where it was, while the critic moves;
@@ -337,4 +374,5 @@ GM_TEST(test_conv_bad_input) {
 
 GM_TEST_MAIN({"conv_golden_generator", test_conv_golden_generator}, {"conv_golden_critic", test_conv_golden_critic},
              {"conv_golden_iteration", test_conv_golden_iteration}, {"conv_resume_bitwise", test_conv_resume_bitwise},
+             {"conv_data_scale_and_ema", test_conv_data_scale_and_ema},
              {"conv_pr_gradient_gate", test_conv_pr_gradient_gate}, {"conv_bad_input", test_conv_bad_input})
