@@ -43,6 +43,7 @@ static void usage(FILE *f) {
             "  --lambda L            trade-off > 0 (1): large = precision, small = recall\n"
             "  --iters N             generator steps in total (2000)\n"
             "  --batch B (64)  --n-critic K (2)  --g-width W (32)  --d-width W (32)  --dim-z Z (64)\n"
+            "  --groups G            group-norm groups of the generator, must divide --g-width (8)\n"
             "  --lr-g X, --lr-d X    learning rates (2e-4)\n"
             "  --ema-decay X (0.999) --ema-start N (500)   --no-sn  no spectral normalisation\n"
             "  --pretrain N          first N generator steps use the chi2 f-GAN loss, then --objective (0)\n"
@@ -83,7 +84,7 @@ static int write_samples(gm_cgan *g, const char *path, long n, int ema, uint64_t
 
 int train_gan_conv(int argc, char **argv) {
     enum { O_OBJ = 256, O_LAM, O_DATA, O_ITERS, O_BATCH, O_NCRIT, O_GW, O_DW, O_DIMZ, O_LRG, O_LRD, O_EMAD, O_EMAS,
-           O_NOSN, O_SEED, O_OUT, O_RESUME, O_FINE, O_CKEV, O_LOG, O_SAMPLES, O_NSAMP, O_GRID, O_DDIR, O_LIMIT, O_PRE };
+           O_NOSN, O_SEED, O_OUT, O_RESUME, O_FINE, O_CKEV, O_LOG, O_SAMPLES, O_NSAMP, O_GRID, O_DDIR, O_LIMIT, O_PRE, O_GROUPS };
     static const struct option lo[] = {
         {"objective", required_argument, 0, O_OBJ}, {"lambda", required_argument, 0, O_LAM},
         {"data", required_argument, 0, O_DATA},     {"iters", required_argument, 0, O_ITERS},
@@ -98,6 +99,7 @@ int train_gan_conv(int argc, char **argv) {
         {"samples", required_argument, 0, O_SAMPLES}, {"n-samples", required_argument, 0, O_NSAMP},
         {"grid", required_argument, 0, O_GRID},     {"data-dir", required_argument, 0, O_DDIR},
         {"limit", required_argument, 0, O_LIMIT},   {"pretrain", required_argument, 0, O_PRE},
+        {"groups", required_argument, 0, O_GROUPS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "train gan", *out = NULL, *resume = NULL, *fine = NULL, *samples = NULL, *grid = NULL;
@@ -145,6 +147,7 @@ int train_gan_conv(int argc, char **argv) {
         case O_NSAMP:
         case O_LIMIT:
         case O_PRE:
+        case O_GROUPS:
             if (cli_parse_long(optarg, &v) || v < (ch == O_EMAS || ch == O_CKEV || ch == O_LOG || ch == O_PRE || ch == O_ITERS || ch == O_LIMIT ? 0 : 1) ||
                 v > 100000000)
                 return cli_usage_error(cmd, "--%s: '%s' is not a valid count", lo[ch - O_OBJ].name, optarg);
@@ -160,6 +163,7 @@ int train_gan_conv(int argc, char **argv) {
             if (ch == O_NSAMP) nsamp = v;
             if (ch == O_LIMIT) limit = v;
             if (ch == O_PRE) c.pretrain = v;
+            if (ch == O_GROUPS) c.groups = (size_t)v;
             break;
         case O_NOSN: c.spectral_norm = 0; break;
         case O_SEED:
