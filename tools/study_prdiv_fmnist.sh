@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # study_prdiv_fmnist.sh — the Fashion-MNIST part of the lambda study of docs/pr_divergence.md: a conv GAN
-# pre-trained with the chi2 f-GAN loss for PRE generator steps (n_D 2, batch 64, seed 1), fine-tuned with the
-# PR-divergence generator loss for FT more steps at each lambda of LAMBDAS (EMA decay 0.99 while
-# fine-tuning), and measured in the demo classifier's feature space: 10000 EMA samples (stream 0) against the
+# pre-trained with the chi2 f-GAN loss for PRE generator steps (n_D 2, batch 64, Adam 1e-3 for G and D with
+# beta1 0, seed 1), fine-tuned with the PR-divergence generator loss for FT more steps at each lambda of
+# LAMBDAS (EMA decay 0.99 while fine-tuning), and measured in the demo classifier's feature space: 10000 EMA samples (stream 0) against the
 # 10000 test images — FD, KID, k-NN precision/recall (k = 3), density/coverage (k = 5), the predicted-class
 # histogram (entropy, classes holding >= 1 %), an 8x8 grid. The demo VAE (tools/demo.d/60_latent_mcmc.sh;
 # 10000 samples, stream 2) and the pre-trained chi2 model are measured the same way as baselines.
 # Needs CACHE with clf.safetensors (make demo's classifier) and demo_vae_d16.safetensors (trained here if
 # missing, as the demo does). Fine-tuning runs go in parallel (JOBS at a time).
-# Usage: [LAMBDAS="0.2 1 5"] [PRE=2400] [FT=800] [JOBS=3] bash tools/study_prdiv_fmnist.sh [build/genmix] [CACHE] [OUTDIR]
+# Usage: [LAMBDAS="0.2 1 5"] [PRE=1200] [FT=600] [JOBS=3] bash tools/study_prdiv_fmnist.sh [build/genmix] [CACHE] [OUTDIR]
 # Prints a TSV table.
 set -eu
 GENMIX=$(realpath "${1:-build/genmix}")
 CACHE=$(realpath "${2:-cache}")
 OUT=$(realpath -m "${3:-results/prdiv_fmnist}")
-PRE=${PRE:-2400}; FT=${FT:-800}; JOBS=${JOBS:-3}
+PRE=${PRE:-1200}; FT=${FT:-600}; JOBS=${JOBS:-3}
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 CLF="$CACHE/clf.safetensors"; VAE="$CACHE/demo_vae_d16.safetensors"
@@ -25,7 +25,7 @@ CLF="$CACHE/clf.safetensors"; VAE="$CACHE/demo_vae_d16.safetensors"
   "$GENMIX" --quiet data fashion-mnist --out "$OUT/fmnist" > /dev/null
   "$GENMIX" --quiet features --model "$CLF" --in "$OUT/fmnist/test_images.npy" --out "$OUT/real.npy" > /dev/null; }
 [ -f "$OUT/chi2.safetensors" ] || "$GENMIX" train gan --data fashion-mnist --objective chi2 --n-critic 2 --iters "$PRE" \
-  --seed 1 --checkpoint-every 200 --log-every 100 --out "$OUT/chi2.safetensors" > /dev/null 2> "$OUT/chi2.log"
+  --lr-g 1e-3 --lr-d 1e-3 --seed 1 --checkpoint-every 200 --log-every 100 --out "$OUT/chi2.safetensors" > /dev/null 2> "$OUT/chi2.log"
 n=0
 for lam in ${LAMBDAS:-0.2 1 5}; do
   [ -f "$OUT/pr_l$lam.safetensors" ] && continue

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Demo stage (issue 15, PR-divergence GANs): a conv GAN on Fashion-MNIST pre-trained with the chi2 f-GAN loss,
 # then fine-tuned with the PR-divergence generator loss at two trade-offs, lambda 0.2 (recall) and lambda 5
-# (precision). All three checkpoints are cached in $CACHE (first run: about 15 min of one core; later runs
+# (precision). All three checkpoints are cached in $CACHE (first run: about 8 min of one core; later runs
 # only sample). Writes sample grids to $OUT, the generators' classifier features to $CACHE/eval_mix (the
 # next stage evaluates them and mixes them as arms) and a summary line with the class histograms.
 set -euo pipefail
@@ -11,7 +11,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 CLF="$CACHE/clf.safetensors"
 W="$CACHE/eval_mix"; mkdir -p "$W"
 PRE="$CACHE/gan_chi2.safetensors"
-PRE_ITERS=2400; FT_ITERS=3200   # fine-tuning: 800 generator steps after the pre-training
+PRE_ITERS=1200; FT_ITERS=1800   # fine-tuning: 600 generator steps after the pre-training
 # --resume continues an interrupted run (a checkpoint every 200 steps); a finished one is left alone
 train() { # out iters [args...]
   local out=$1 iters=$2; shift 2
@@ -21,7 +21,7 @@ train() { # out iters [args...]
   if [ -f "$out" ]; then set -- --resume "$out"; fi
   "$GENMIX" --quiet train gan --data fashion-mnist --iters "$iters" --seed 1 --checkpoint-every 200 --out "$out" "$@" > /dev/null
 }
-train "$PRE" $PRE_ITERS --objective chi2 --n-critic 2
+train "$PRE" $PRE_ITERS --objective chi2 --n-critic 2 --lr-g 1e-3 --lr-d 1e-3
 line="PR-GAN (conv, Fashion-MNIST, chi2 pre-training + PR fine-tuning):"
 for lam in 0.2 5; do
   ck="$CACHE/gan_pr_l$lam.safetensors"
