@@ -10,7 +10,8 @@
  *     2x − 1; the EMA is a copy of G up to ema_start steps and an average after;
  *   - the PR loss at λ = 100 gives no fake a gradient on a fresh critic, so G stays bitwise unchanged while
  *     the critic moves (spec §2.2);
- *   - bad input: λ <= 0, groups not dividing the width, no data, a checkpoint of another model. */
+ *   - bad input: λ <= 0, groups not dividing the width, no data, a checkpoint of another model.
+ * The allocation-failure sweep is test_prdiv_conv_sweep_slow.c. */
 #include "gm_test.h"
 #include "genmix/io.h"
 #include "genmix/models.h"
