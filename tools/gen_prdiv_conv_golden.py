@@ -106,16 +106,18 @@ def iteration(Gp, Dp, U, xr, zz, lam):
         p.requires_grad_(False)
     lossG.backward()
     optG.step()
-    return lossD, lossG, alpha, beta, vf, active, Gp, Dp, U
+    return lossD, lossG, alpha, beta, vf, active, Gp, Dp, U, vr
 
 
-# pick the first seed whose PR step gives some but not all fakes a gradient (and no fake at a clamp kink)
+# pick the first seed whose PR step gives some but not all fakes a gradient (and no fake at a clamp kink),
+# and whose real chunk 0 has a critic output in the band where the real halves of alpha^/beta^ are not
+# constant (r_r > 1/LAM, i.e. v_r > 2/LAM - 2), so that L_G also checks which real chunk the G step uses
 LAM = 2.0
-for seed in range(1, 200):
+for seed in range(1, 400):
     Gp, Dp, U, xr, zz = attempt(seed)
     res = iteration(Gp, Dp, U, xr, zz, LAM)
-    vf = res[4]
-    if 0 < res[5] < B and bool((vf - (2 / LAM - 2)).abs().min() > 1e-2):
+    vf, vr = res[4], res[9]
+    if 0 < res[5] < B and bool((vf - (2 / LAM - 2)).abs().min() > 1e-2) and bool((vr > 2 / LAM - 2 + 1e-2).any()):
         break
 else:
     raise SystemExit("no seed gives a mixed set of active fakes")
@@ -157,7 +159,7 @@ for k, n in enumerate(["c0", "c1", "fc"]):
     dump("d.u.%s" % n, U1[k])
 
 # ---- one full PR-GAN iteration ----
-lossD, lossG, alpha, beta, vf, active, G2, D2, U2 = res
+lossD, lossG, alpha, beta, vf, active, G2, D2, U2, vr = res
 dump("it.loss_d", lossD.reshape(1))
 dump("it.loss_g", lossG.reshape(1))
 dump("it.alpha_beta", torch.stack([alpha, beta]))
@@ -171,5 +173,5 @@ for n, p in zip(d_names, D2):
 for k, n in enumerate(["c0", "c1", "fc"]):
     dump("new.D.%s.sn_u" % n, U2[k])
 np.savez_compressed("tests/golden/prdiv_conv_golden.npz", **members)
-print("tests/golden/prdiv_conv_golden.npz: seed %d, %d of %d fakes with a PR gradient, v_f %s" %
-      (seed, active, B, [round(float(a), 3) for a in vf]))
+print("tests/golden/prdiv_conv_golden.npz: seed %d, %d of %d fakes with a PR gradient, v_f %s, v_r %s" %
+      (seed, active, B, [round(float(a), 3) for a in vf], [round(float(a), 3) for a in vr]))
