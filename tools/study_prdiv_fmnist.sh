@@ -6,7 +6,8 @@
 # LAMBDAS (EMA decay 0.99 while fine-tuning), and measured in the demo classifier's feature space: 10000 EMA samples (stream 0) against the
 # 10000 test images — FD, KID, k-NN precision/recall (k = 3), density/coverage (k = 5), the predicted-class
 # histogram (entropy, classes holding >= 1 %), an 8x8 grid. The demo VAE (tools/demo.d/60_latent_mcmc.sh;
-# 10000 samples, stream 2) and the pre-trained chi2 model are measured the same way as baselines.
+# 10000 samples, stream 2), the pre-trained chi2 model and a control (the chi2 model fine-tuned FT steps with
+# its own loss and the same EMA) are measured the same way; then k-NN PR curves (pr_curves.png/.txt).
 # Uses CACHE's clf.safetensors and demo_vae_d16.safetensors (make demo's classifier and VAE; trained here
 # with the demo's commands if missing: about 9 and 1 minutes). Fine-tuning runs go in parallel (JOBS at a time).
 # Usage: [LAMBDAS="0.2 1 5"] [PRE=1200] [FT=600] [JOBS=3] bash tools/study_prdiv_fmnist.sh [build/genmix] [CACHE] [OUTDIR]
@@ -28,7 +29,12 @@ mkdir -p "$CACHE"
   "$GENMIX" --quiet features --model "$CLF" --in "$OUT/fmnist/test_images.npy" --out "$OUT/real.npy" > /dev/null; }
 [ -f "$OUT/chi2.safetensors" ] || "$GENMIX" train gan --data fashion-mnist --objective chi2 --n-critic 2 --iters "$PRE" \
   --lr-g 1e-3 --lr-d 1e-3 --seed 1 --checkpoint-every 200 --log-every 100 --out "$OUT/chi2.safetensors" > /dev/null 2> "$OUT/chi2.log"
-n=0
+# control: the same fine-tuning budget and EMA with the chi2 loss kept (separates the PR loss from the extra
+# steps and the shorter EMA)
+[ -f "$OUT/chi2_ft.safetensors" ] || "$GENMIX" train gan --data fashion-mnist --finetune "$OUT/chi2.safetensors" \
+  --objective chi2 --ema-decay 0.99 --iters $((PRE + FT)) --log-every 100 --out "$OUT/chi2_ft.safetensors" \
+  > /dev/null 2> "$OUT/chi2_ft.log" &
+n=1
 for lam in ${LAMBDAS:-0.2 1 5}; do
   [ -f "$OUT/pr_l$lam.safetensors" ] && continue
   "$GENMIX" train gan --data fashion-mnist --finetune "$OUT/chi2.safetensors" --objective pr --lambda "$lam" \
@@ -45,9 +51,9 @@ row() { # name features classes-file
     "$(echo "$ev" | awk '$1 == "KID" {print $2}')" "$(get '^  precision')" "$(get '^  recall')" "$(get '^  density')" \
     "$(get '^  coverage')" "$(awk '/^class entropy/ {printf "%.3f\t%d", $3, $NF}' "$3")"
 }
-for m in chi2 ${LAMBDAS:-0.2 1 5}; do
-  name=$m; ck="$OUT/chi2.safetensors"
-  [ "$m" != chi2 ] && name="pr_l$m" && ck="$OUT/pr_l$m.safetensors"
+for m in chi2 chi2_ft ${LAMBDAS:-0.2 1 5}; do
+  name=$m; ck="$OUT/$m.safetensors"
+  case $m in chi2*) ;; *) name="pr_l$m"; ck="$OUT/pr_l$m.safetensors" ;; esac
   "$GENMIX" --quiet sample --model "$ck" --n 10000 --seed 0 --out "$OUT/${name}_img.npy" --grid "$OUT/$name.png" \
     --clf "$CLF" > "$OUT/$name.classes"
   "$GENMIX" --quiet features --model "$CLF" --in "$OUT/${name}_img.npy" --out "$OUT/$name.npy" > /dev/null
@@ -57,3 +63,9 @@ done
 "$GENMIX" --quiet features --model "$CLF" --in "$OUT/vae_img.npy" --out "$OUT/vae.npy" > /dev/null
 echo "(no class histogram for the VAE here)" > "$OUT/vae.classes"
 row vae "$OUT/vae.npy" "$OUT/vae.classes"
+# k-NN density-ratio PR curves (genmix pr-curve, k = 10) of the fine-tuned models in the same features
+fakes=(); for m in chi2_ft ${LAMBDAS:-0.2 1 5}; do
+  case $m in chi2*) fakes+=(--fake "$OUT/$m.npy" --label "$m") ;; *) fakes+=(--fake "$OUT/pr_l$m.npy" --label "lambda $m") ;; esac
+done
+"$GENMIX" --quiet pr-curve --real "$OUT/real.npy" "${fakes[@]}" --estimator knn --k 10 --lambda-grid 0.2,1,5 \
+  --plot "$OUT/pr_curves.png" > "$OUT/pr_curves.txt"

@@ -27,9 +27,9 @@ for lam in 0.2 5; do
   ck="$CACHE/gan_pr_l$lam.safetensors"
   if [ -f "$ck" ]; then train "$ck" $FT_ITERS; else train "$ck" $FT_ITERS --finetune "$PRE" --objective pr --lambda $lam --ema-decay 0.99; fi
   if [ ! -s "$W/gan_l$lam.npy" ] || [ "$ck" -nt "$W/gan_l$lam.npy" ]; then
-    "$GENMIX" --quiet sample --model "$ck" --n 5000 --seed 2 --out "$W/gan_l${lam}_img.npy" --clf "$CLF" \
+    "$GENMIX" --quiet sample --model "$ck" --n 5000 --seed 2 --out "$W/img_gan_l$lam.npy" --clf "$CLF" \
       > "$W/gan_l$lam.classes"
-    "$GENMIX" --quiet features --model "$CLF" --in "$W/gan_l${lam}_img.npy" --out "$W/gan_l$lam.npy" > /dev/null
+    "$GENMIX" --quiet features --model "$CLF" --in "$W/img_gan_l$lam.npy" --out "$W/gan_l$lam.npy" > /dev/null
   fi
   "$GENMIX" --quiet sample --model "$ck" --n 64 --seed 1 --out "$OUT/gan_l${lam}_grid.npy" --grid "$OUT/gan_l$lam.png" > /dev/null
   line="$line lambda $lam: $(awk '/^class entropy/ {printf "class entropy %.2f nats, %d classes >= 1%%", $3, $NF}' "$W/gan_l$lam.classes");"
