@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* bench_gan_conv.c — one iteration of the Fashion-MNIST conv PR-GAN (src/prdiv/prdiv_conv.c, gm_cgan_step:
+/* bench_gan_conv.c — one iteration of the Fashion-MNIST conv PR-GAN (src/prdiv/prdiv_gan_conv.c, gm_cgan_step:
  * n_D χ² critic steps + the PR generator step, Adam, EMA) at batch 64, plus the machine's SGEMM rate for the
  * FLOP-rate fraction. Prints TSV: kernel, shape, threads, value, unit.
  * Usage: bench_gan_conv [iters] [g_width] [d_width] [n_critic] [cpu]  (best of iters after one warm-up;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_prdiv_conv.c — the Fashion-MNIST conv PR-GAN (src/prdiv/prdiv_conv.c, gm_cgan_*):
+/* test_prdiv_gan_conv.c — the Fashion-MNIST conv PR-GAN (src/prdiv/prdiv_gan_conv.c, gm_cgan_*):
  *   - PyTorch golden (tests/golden/prdiv_conv_golden.npz from tools/gen_prdiv_conv_golden.py, torch 1.13 CPU
  *     float32): generator forward/backward (output, dz, every parameter gradient), critic forward/backward
  *     with spectral norm (output, dx, gradients, updated SN vectors), and one full PR-GAN iteration (2 χ²
@@ -11,7 +11,7 @@
  *   - the PR loss at λ = 100 gives no fake a gradient on a fresh critic, so G stays bitwise unchanged while
  *     the critic moves (spec §2.2);
  *   - bad input: λ <= 0, groups not dividing the width, no data, a checkpoint of another model.
- * The allocation-failure sweep is test_prdiv_conv_sweep_slow.c. */
+ * The allocation-failure sweep is test_alloc_sweep_gan_conv_slow.c. */
 #include "gm_test.h"
 #include "genmix/io.h"
 #include "genmix/models.h"

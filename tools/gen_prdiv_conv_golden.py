@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Golden fixtures for tests/test_prdiv_conv.c (the Fashion-MNIST conv PR-GAN of src/prdiv/prdiv_conv.c) from
+"""Golden fixtures for tests/test_prdiv_gan_conv.c (the Fashion-MNIST conv PR-GAN of src/prdiv/prdiv_gan_conv.c) from
 PyTorch (Debian python3-torch, CPU, float32), written once and committed; the C test does not need torch.
   - the generator z -> linear 2W*7*7 -> GroupNorm -> ReLU -> ConvTranspose2d(4, 2, 1) -> GroupNorm -> ReLU ->
     ConvTranspose2d(4, 2, 1) -> tanh: output and the gradients of sum(dout * G(z)) w.r.t. z and every tensor;

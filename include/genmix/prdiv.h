@@ -290,7 +290,7 @@ int gm_flow_logprob_eval(gm_flow *f, const float *x, size_t n, double *lq);
 int gm_flow_toy_alpha(gm_flow *f, gm_toy toy, const double *lambdas, size_t n_lambda, size_t n, uint64_t seed,
                       double *alpha, double *alpha_p, double *alpha_q);
 
-/* ==== conv GAN on 28×28 grey images (Fashion-MNIST; prdiv_conv.c) — create / step / free ============ */
+/* ==== conv GAN on 28×28 grey images (Fashion-MNIST; prdiv_gan_conv.c) — create / step / free ============ */
 /* Generator: z(dim_z) -> linear 2W·7·7 -> group norm, ReLU -> transposed conv 4/2/1 to W×14×14 -> group norm,
  * ReLU -> transposed conv 4/2/1 to 1×28×28 -> tanh (W = g_width). Critic: conv 4/2/1 1 -> Wd, LeakyReLU 0.2,
  * conv 4/2/1 Wd -> 2Wd, LeakyReLU 0.2, linear 2Wd·49 -> 1 (Wd = d_width), spectral norm on all three

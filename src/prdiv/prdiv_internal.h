@@ -18,7 +18,7 @@ int gm__json_field(const char *js, const char *key, char *out, size_t len);
 int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_status *st);
 gm_params *gm__gan_params(gm_gan *g);
 
-/* Conv GAN (prdiv_conv.c): one iteration on caller-given rows (n_critic*batch × 784, already in [−1, 1]) and
+/* Conv GAN (prdiv_gan_conv.c): one iteration on caller-given rows (n_critic*batch × 784, already in [−1, 1]) and
  * noise ((n_critic+1)*batch × dim_z), as gm__gan_step_with; the parameter table (G.*, D.*, ema.*, D.*.sn_u). */
 int gm__cgan_step_with(gm_cgan *g, const float *xr_in, const float *z_in, gm_gan_status *st);
 gm_params *gm__cgan_params(gm_cgan *g);

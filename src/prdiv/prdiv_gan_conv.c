@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* prdiv_conv.c — the PR-GAN trainer of spec §2.2 on 28×28 grey images (Fashion-MNIST) as a create/step/free
+/* prdiv_gan_conv.c — the PR-GAN trainer of spec §2.2 on 28×28 grey images (Fashion-MNIST) as a create/step/free
  * state machine: a DCGAN-style generator (linear z -> 2W×7×7, group norm, ReLU, transposed conv 4/2/1 to
  * W×14×14, group norm, ReLU, transposed conv 4/2/1 to 1×28×28, tanh) and a spectral-normalised conv critic
  * (conv 4/2/1 1 -> Wd, LeakyReLU 0.2, conv 4/2/1 Wd -> 2Wd, LeakyReLU 0.2, linear 2Wd·49 -> 1), n_D critic
