@@ -2,7 +2,7 @@
 /* test_alloc_sweep_gan_conv_slow.c — allocation-failure sweep of the Fashion-MNIST conv GAN (src/prdiv/prdiv_gan_conv.c):
  * every allocation of create, 2 training steps, sample, save and load made to fail in turn must give
  * GM_ENOMEM (never another status, never a crash), and the run succeeds once no allocation fails.
- * About 1650 allocation sites; ~130 s on the loaded shared machine, hence the slow label. */
+ * 1647 allocation sites; 17 s to 130 s on the shared machine depending on its load, hence the slow label. */
 #include "gm_test.h"
 #include "genmix/prdiv.h"
 
