@@ -10,7 +10,7 @@
 #   make study-das  the toy part of the DAS study of docs/das.md (about a minute)
 #   make install / make uninstall   PREFIX (/usr/local) and DESTDIR: genmix, libgenmix.{a,so}, headers,
 #                genmix.pc, man page, the Python package (PREFIX/lib/python3.X/dist-packages/genmix)
-#   make study-prdiv   the lambda study of docs/pr_divergence.md (PR-GANs and flows on 8 and 25 Gaussians)
+#   make study-prdiv   the lambda study of docs/pr_divergence.md (PR-GANs and flows on 8 and 25 Gaussians, conv PR-GANs on Fashion-MNIST)
 
 JOBS    ?= 2
 BUILD   ?= build
@@ -93,7 +93,8 @@ study-prdiv: build
 	DATA=toy:25gaussians bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv > results/prdiv/gan25.tsv
 	bash tools/study_prdiv_flow.sh $(BUILD)/genmix results/prdiv > results/prdiv/flow.tsv
 	DATA=toy:25gaussians bash tools/study_prdiv_flow.sh $(BUILD)/genmix results/prdiv > results/prdiv/flow25.tsv
-	cat results/prdiv/gan.tsv results/prdiv/gan25.tsv results/prdiv/flow.tsv results/prdiv/flow25.tsv
+	bash tools/study_prdiv_fmnist.sh $(BUILD)/genmix cache results/prdiv_fmnist > results/prdiv/fmnist.tsv
+	cat results/prdiv/gan.tsv results/prdiv/gan25.tsv results/prdiv/flow.tsv results/prdiv/flow25.tsv results/prdiv/fmnist.tsv
 
 bench: build
 	$(call install_deps,$(DEPS_BENCH) $(DEPS_PYTHON))

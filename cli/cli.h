@@ -93,6 +93,11 @@ int cmd_pr_curve(int argc, char **argv); /* prdiv: PR curves */
 int train_gan(int argc, char **argv);    /* prdiv: genmix train gan (cmd_train_gan.c) */
 /* Scatter PNG of n model points x (n x 2) over as many points of toy `toy` (gm_toy); cmd_train_gan.c. */
 int cli_toy_scatter(const char *path, const char *title, int toy, uint64_t seed, const float *x, size_t n);
+/* conv GAN on Fashion-MNIST (cmd_train_gan_conv.c): train gan --data fashion-mnist, and genmix sample of a
+ * "gan-conv" checkpoint; cli_train_gan_is_conv tells train_gan to hand its command line over. */
+int cli_train_gan_is_conv(int argc, char **argv);
+int train_gan_conv(int argc, char **argv);
+int cmd_sample_gan_conv(int argc, char **argv, const char *type);
 int train_flow(int argc, char **argv);   /* prdiv: genmix train flow (cmd_train_flow.c) */
 
 #endif

@@ -26,7 +26,8 @@ static void usage(FILE *f) {
             "  --objective NAME      pr (default) | chi2 | kl | rkl | hinge | pr-dual | pr-kl (the PR loss on the\n"
             "                        ratio e^(v-1) of a KL critic, spec 1.5; pre-training then uses the KL f-GAN)\n"
             "  --lambda L            trade-off > 0 (1): large = precision, small = recall\n"
-            "  --data NAME           toy:8gaussians (default) | toy:25gaussians | toy:8gaussians-wide (sigma 0.2)\n"
+            "  --data NAME           toy:8gaussians (default) | toy:25gaussians | toy:8gaussians-wide (sigma 0.2) |\n"
+            "                        fashion-mnist (the conv GAN: genmix train gan --data fashion-mnist --help)\n"
             "  --iters N             generator steps in total (2000)\n"
             "  --batch B (128)  --n-critic K (4)  --hidden H (128)  --dim-z Z (8)\n"
             "  --lr-g X, --lr-d X    learning rates (2e-4)\n"
@@ -90,6 +91,7 @@ static int write_plot(gm_gan *g, const char *path, size_t n) {
 }
 
 int train_gan(int argc, char **argv) {
+    if (cli_train_gan_is_conv(argc, argv)) return train_gan_conv(argc, argv); /* Fashion-MNIST: cmd_train_gan_conv.c */
     enum { O_OBJ = 256, O_LAM, O_DATA, O_ITERS, O_BATCH, O_NCRIT, O_HID, O_DIMZ, O_LRG, O_LRD, O_EMAD, O_EMAS,
            O_NOSN, O_SEED, O_OUT, O_RESUME, O_CKEV, O_LOG, O_SAMPLES, O_NSAMP, O_PLOT, O_DSAMP, O_PRE, O_GAIN };
     static const struct option lo[] = {

@@ -307,6 +307,50 @@ int gm_flow_logprob_eval(gm_flow *f, const float *x, size_t n, double *lq);
 int gm_flow_toy_alpha(gm_flow *f, gm_toy toy, const double *lambdas, size_t n_lambda, size_t n, uint64_t seed,
                       double *alpha, double *alpha_p, double *alpha_q);
 
+/* ==== conv GAN on 28×28 grey images (Fashion-MNIST; prdiv_gan_conv.c) — create / step / free ============ */
+/* Generator: z(dim_z) -> linear 2W·7·7 -> group norm, ReLU -> transposed conv 4/2/1 to W×14×14 -> group norm,
+ * ReLU -> transposed conv 4/2/1 to 1×28×28 -> tanh (W = g_width). Critic: conv 4/2/1 1 -> Wd, LeakyReLU 0.2,
+ * conv 4/2/1 Wd -> 2Wd, LeakyReLU 0.2, linear 2Wd·49 -> 1 (Wd = d_width), spectral norm on all three
+ * (one power iteration per critic call). Training as gm_gan (spec §2.2). Images enter (gm_cgan_set_data)
+ * and leave (gm_cgan_sample) as n × 784 floats in [0, 1]; the networks see 2x − 1. */
+typedef struct {
+    gm_gan_objective objective; /* GM_GAN_PR */
+    float lambda;               /* 1 */
+    size_t dim_z;               /* 64 */
+    size_t g_width, d_width;    /* 32, 32 */
+    size_t groups;              /* 8: group-norm groups (divides g_width) */
+    size_t batch;               /* 64 */
+    size_t n_critic;            /* 2 */
+    float lr_g, lr_d;           /* 2e-4 */
+    float beta1, beta2, eps;    /* 0, 0.999, 1e-8 */
+    float ema_decay;            /* 0.999 */
+    int64_t ema_start;          /* 500 */
+    int spectral_norm;          /* 1 */
+    int64_t pretrain;           /* generator steps with the χ² f-GAN loss before `objective` (0) */
+    uint64_t seed;
+} gm_cgan_config;
+gm_cgan_config gm_cgan_config_default(void);
+typedef struct gm_cgan gm_cgan;
+int gm_cgan_create(gm_cgan **out, const gm_cgan_config *cfg);
+void gm_cgan_free(gm_cgan *g);
+/* Borrow n training images (n × 784 in [0, 1]; must outlive the steps). */
+int gm_cgan_set_data(gm_cgan *g, const float *images, size_t n);
+/* Change the objective and λ (fine-tuning a pre-trained model; GM_EINVAL for λ <= 0 or an unknown one). */
+int gm_cgan_set_objective(gm_cgan *g, gm_gan_objective obj, float lambda);
+/* Change the EMA decay (fine-tuning: a shorter average forgets the pre-trained generator; GM_EINVAL outside [0, 1)). */
+int gm_cgan_set_ema(gm_cgan *g, float decay);
+/* One iteration (n_critic critic steps, one generator step, EMA); rows of iteration i: uniform with
+ * replacement from Philox (seed, DATA, i·n_critic + s). GM_ENUMERIC if a loss is not finite. */
+int gm_cgan_step(gm_cgan *g, gm_gan_status *st);
+/* n images (n × 784 in [0, 1]) of the EMA generator (ema = 0: raw) from noise stream (seed, stream). */
+int gm_cgan_sample(gm_cgan *g, float *x, size_t n, int ema, uint64_t stream);
+const gm_cgan_config *gm_cgan_get_config(const gm_cgan *g);
+int64_t gm_cgan_get_step(const gm_cgan *g);
+/* Checkpoint (model "gan-conv"): G, D, EMA, SN vectors, both Adam states, step, config. load refuses a
+ * checkpoint of another model (GM_EFORMAT naming the file). */
+int gm_cgan_save(const gm_cgan *g, const char *path);
+int gm_cgan_load(gm_cgan **out, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: MIT */
+/* prdiv_gan_conv.c — the PR-GAN trainer of spec §2.2 on 28×28 grey images (Fashion-MNIST) as a create/step/free
+ * state machine: a DCGAN-style generator (linear z -> 2W×7×7, group norm, ReLU, transposed conv 4/2/1 to
+ * W×14×14, group norm, ReLU, transposed conv 4/2/1 to 1×28×28, tanh) and a spectral-normalised conv critic
+ * (conv 4/2/1 1 -> Wd, LeakyReLU 0.2, conv 4/2/1 Wd -> 2Wd, LeakyReLU 0.2, linear 2Wd·49 -> 1), n_D critic
+ * steps per generator step with the χ² critic (or the baseline critics of prdiv_loss.c), the PR generator
+ * loss, Adam (β1 = 0), EMA of the generator, checkpoints through gm_checkpoint_save (model "gan-conv").
+ * Owns: one gm_params table holding G, D, EMA(G), the spectral-norm vectors and both Adam moment pairs (the
+ * two gm_optim structs point into it), a tape, the batch buffers. The training images are borrowed
+ * (gm_cgan_set_data). Thread safety: one gm_cgan per thread.
+ * Determinism: the rows and noise of iteration i come from Philox streams keyed by i, so a run resumed from
+ * a checkpoint is bitwise identical to an uninterrupted one. Images enter and leave in [0, 1]; the networks
+ * work on 2x − 1 ∈ [−1, 1]. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "genmix/prdiv.h"
+#include "genmix/rng.h"
+#include "prdiv_internal.h"
+
+enum { NG = 10, ND = 6 };
+/* tensor indices in the table */
+enum { T_G = 0, T_D = T_G + NG, T_EMA = T_D + ND, T_U = T_EMA + NG, T_GM = T_U + 3, T_GV, T_DM, T_DV, T_COUNT };
+enum { PIX = 784 };
+
+struct gm_cgan {
+    gm_cgan_config cfg;
+    gm_params P;
+    gm_optim opt_g, opt_d;
+    size_t n_g, n_d; /* floats spanned by G and by D in the slab (padding included) */
+    int64_t step;
+    gm_tape *tape;
+    const float *data; /* borrowed: n_data x 784 in [0, 1] */
+    size_t n_data;
+    float *xr, *z, *scratch; /* n_critic*batch*784 real rows, batch*dim_z noise, 2*batch floats */
+};
+
+gm_cgan_config gm_cgan_config_default(void) {
+    gm_cgan_config c;
+    memset(&c, 0, sizeof c);
+    c.objective = GM_GAN_PR;
+    c.lambda = 1;
+    c.dim_z = 64;
+    c.g_width = 32;
+    c.d_width = 32;
+    c.groups = 8;
+    c.batch = 64;
+    c.n_critic = 2;
+    c.lr_g = c.lr_d = 2e-4f;
+    c.beta1 = 0;
+    c.beta2 = 0.999f;
+    c.eps = 1e-8f;
+    c.ema_decay = 0.999f;
+    c.ema_start = 500;
+    c.spectral_norm = 1;
+    return c;
+}
+
+const gm_cgan_config *gm_cgan_get_config(const gm_cgan *g) { return &g->cfg; }
+int64_t gm_cgan_get_step(const gm_cgan *g) { return g->step; }
+gm_params *gm__cgan_params(gm_cgan *g) { return &g->P; }
+static float *T(gm_cgan *g, size_t i) { return g->P.val + g->P.info[i].offset; }
+
+static int check_cfg(const gm_cgan_config *c) {
+    if ((unsigned)c->objective >= GM_GAN_COUNT) GM_FAIL(GM_EINVAL, "gan-conv: unknown objective %d", (int)c->objective);
+    if (!(c->lambda > 0) || !isfinite(c->lambda)) GM_FAIL(GM_EINVAL, "gan-conv: lambda = %g must be finite and > 0", (double)c->lambda);
+    if (c->dim_z < 1 || c->dim_z > 4096 || c->g_width < 1 || c->g_width > 1024 || c->d_width < 1 || c->d_width > 1024 ||
+        c->batch < 1 || c->batch > 65536 || c->n_critic < 1 || c->n_critic > 100)
+        GM_FAIL(GM_EINVAL, "gan-conv: dim_z, widths, batch and n_critic must be positive (and sane)");
+    if (c->groups < 1 || c->g_width % c->groups)
+        GM_FAIL(GM_EINVAL, "gan-conv: groups = %zu must divide the generator width %zu", c->groups, c->g_width);
+    if (!(c->lr_g > 0) || !(c->lr_d > 0) || !(c->ema_decay >= 0 && c->ema_decay < 1) || c->ema_start < 0 || c->pretrain < 0)
+        GM_FAIL(GM_EINVAL, "gan-conv: learning rates must be > 0 and the EMA decay in [0, 1)");
+    return GM_OK;
+}
+
+int gm_cgan_create(gm_cgan **out, const gm_cgan_config *cfg) {
+    *out = NULL;
+    int rc = check_cfg(cfg);
+    if (rc) return rc;
+    gm_cgan *g = gm_calloc(1, sizeof *g);
+    if (!g) return GM_ENOMEM;
+    g->cfg = *cfg;
+    gm_params_init(&g->P);
+    int64_t W = (int64_t)cfg->g_width, Wd = (int64_t)cfg->d_width, Z = (int64_t)cfg->dim_z;
+    struct {
+        const char *name;
+        int nd;
+        int64_t s[4];
+    } gt[NG] = {{"fc.weight", 2, {2 * W * 49, Z}}, {"fc.bias", 1, {2 * W * 49}}, {"gn0.weight", 1, {2 * W}},
+                {"gn0.bias", 1, {2 * W}},          {"ct1.weight", 4, {2 * W, W, 4, 4}}, {"ct1.bias", 1, {W}},
+                {"gn1.weight", 1, {W}},            {"gn1.bias", 1, {W}}, {"ct2.weight", 4, {W, 1, 4, 4}},
+                {"ct2.bias", 1, {1}}},
+      dt[ND] = {{"c0.weight", 4, {Wd, 1, 4, 4}}, {"c0.bias", 1, {Wd}},          {"c1.weight", 4, {2 * Wd, Wd, 4, 4}},
+                {"c1.bias", 1, {2 * Wd}},       {"fc.weight", 2, {1, 2 * Wd * 49}}, {"fc.bias", 1, {1}}};
+    char name[48];
+    for (int net = 0; net < 3; net++)
+        for (int j = 0; j < (net == 1 ? ND : NG); j++) {
+            snprintf(name, sizeof name, "%s.%s", net == 0 ? "G" : net == 1 ? "D" : "ema", net == 1 ? dt[j].name : gt[j].name);
+            if ((rc = (int)gm_params_add(&g->P, name, net == 1 ? dt[j].nd : gt[j].nd, net == 1 ? dt[j].s : gt[j].s)) < 0) goto fail;
+        }
+    static const char *un[3] = {"D.c0.sn_u", "D.c1.sn_u", "D.fc.sn_u"};
+    for (int k = 0; k < 3; k++)
+        if ((rc = (int)gm_params_add(&g->P, un[k], 1, dt[2 * k].s)) < 0) goto fail;
+    const gm_param_info *I = g->P.info;
+    size_t ng = I[T_G + NG - 1].offset + I[T_G + NG - 1].n - I[T_G].offset;
+    size_t nd = I[T_D + ND - 1].offset + I[T_D + ND - 1].n - I[T_D].offset;
+    int64_t a = (int64_t)ng, b = (int64_t)nd;
+    static const char *on[4] = {"adamG.m", "adamG.v", "adamD.m", "adamD.v"};
+    for (int k = 0; k < 4; k++)
+        if ((rc = (int)gm_params_add(&g->P, on[k], 1, k < 2 ? &a : &b)) < 0) goto fail;
+    if ((rc = gm_params_alloc(&g->P))) goto fail;
+    g->n_g = ng, g->n_d = nd;
+    /* init (DCGAN, spec §2.3): weights N(0, 0.02), biases 0, group-norm scales 1; EMA = G; SN vectors
+     * N(0, 1) normalised */
+    gm_rng r;
+    gm_rng_init(&r, cfg->seed, gm_rng_stream_id(GM_STREAM_INIT, 0));
+    for (size_t j = 0; j < T_EMA; j++) {
+        const char *nm = g->P.info[j].name;
+        float *p = T(g, j);
+        size_t n = g->P.info[j].n;
+        if (strstr(nm, ".gn") && strstr(nm, "weight"))
+            for (size_t i = 0; i < n; i++) p[i] = 1;
+        else if (strstr(nm, "weight")) {
+            gm_rng_normal_fill(&r, p, n);
+            for (size_t i = 0; i < n; i++) p[i] *= 0.02f;
+        }
+    }
+    memcpy(T(g, T_EMA), T(g, T_G), ng * sizeof(float));
+    for (int k = 0; k < 3; k++) {
+        float *u = T(g, T_U + (size_t)k);
+        size_t n = g->P.info[T_U + k].n;
+        double s = 0;
+        gm_rng_normal_fill(&r, u, n);
+        for (size_t i = 0; i < n; i++) s += (double)u[i] * (double)u[i];
+        for (size_t i = 0; i < n; i++) u[i] = (float)((double)u[i] / sqrt(s));
+    }
+    gm_optim_config oc = gm_optim_config_default();
+    oc.kind = GM_OPT_ADAM;
+    oc.beta1 = cfg->beta1, oc.beta2 = cfg->beta2, oc.eps = cfg->eps;
+    g->opt_g = (gm_optim){oc, ng, T(g, T_GM), T(g, T_GV), 0};
+    g->opt_d = (gm_optim){oc, nd, T(g, T_DM), T(g, T_DV), 0};
+    g->xr = gm_malloc(cfg->n_critic * cfg->batch * PIX * sizeof(float));
+    g->z = gm_malloc(cfg->batch * cfg->dim_z * sizeof(float));
+    g->scratch = gm_malloc(2 * cfg->batch * sizeof(float));
+    rc = GM_ENOMEM;
+    if (!g->xr || !g->z || !g->scratch) goto fail;
+    if ((rc = gm_tape_create(&g->tape, 0))) goto fail;
+    *out = g;
+    return GM_OK;
+fail:
+    gm_cgan_free(g);
+    return rc < 0 ? rc : GM_ENOMEM;
+}
+
+void gm_cgan_free(gm_cgan *g) {
+    if (!g) return;
+    gm_params_free(&g->P);
+    gm_tape_free(g->tape);
+    gm_free(g->xr);
+    gm_free(g->z);
+    gm_free(g->scratch);
+    gm_free(g);
+}
+
+int gm_cgan_set_data(gm_cgan *g, const float *images, size_t n) {
+    if (!images || n < 1) GM_FAIL(GM_EINVAL, "gan-conv: no training images");
+    g->data = images, g->n_data = n;
+    return GM_OK;
+}
+
+int gm_cgan_set_objective(gm_cgan *g, gm_gan_objective obj, float lambda) {
+    gm_cgan_config c = g->cfg;
+    c.objective = obj, c.lambda = lambda;
+    int rc = check_cfg(&c);
+    if (!rc) g->cfg = c;
+    return rc;
+}
+
+int gm_cgan_set_ema(gm_cgan *g, float decay) {
+    if (!(decay >= 0 && decay < 1)) GM_FAIL(GM_EINVAL, "gan-conv: EMA decay %g must be in [0, 1)", (double)decay);
+    g->cfg.ema_decay = decay;
+    return GM_OK;
+}
+
+/* generator with tensors from `base` (T_G or T_EMA) -> (B,1,28,28) in [−1, 1] */
+static gm_var *G_fwd(gm_cgan *g, gm_var *z, size_t base, int frozen) {
+    gm_tape *t = g->tape;
+    const gm_cgan_config *c = &g->cfg;
+    gm_var *p[NG];
+    for (int j = 0; j < NG; j++) p[j] = gm_params_var(&g->P, t, base + (size_t)j, frozen || base != T_G);
+    int64_t B = z->shape[0], W = (int64_t)c->g_width, s0[4] = {B, 2 * W, 7, 7};
+    gm_var *h = gm_op_reshape(t, gm_op_linear(t, z, p[0], p[1]), 4, s0);
+    h = gm_op_act(t, gm_op_groupnorm(t, h, (int)c->groups, p[2], p[3], 1e-5f), GM_ACT_RELU, 0);
+    h = gm_op_conv_transpose2d(t, h, p[4], p[5], 2, 1);
+    h = gm_op_act(t, gm_op_groupnorm(t, h, (int)c->groups, p[6], p[7], 1e-5f), GM_ACT_RELU, 0);
+    return gm_op_act(t, gm_op_conv_transpose2d(t, h, p[8], p[9], 2, 1), GM_ACT_TANH, 0);
+}
+
+/* critic (one power iteration of every SN vector per call) -> (B,1) */
+static gm_var *D_fwd(gm_cgan *g, gm_var *x, int frozen) {
+    gm_tape *t = g->tape;
+    gm_var *h = x;
+    for (int k = 0; k < 3; k++) {
+        gm_var *w = gm_params_var(&g->P, t, T_D + 2 * (size_t)k, frozen), *b = gm_params_var(&g->P, t, T_D + 2 * (size_t)k + 1, frozen);
+        if (g->cfg.spectral_norm) w = gm_op_spectral_norm(t, w, T(g, T_U + (size_t)k), 1, 1e-12f);
+        h = k < 2 ? gm_op_act(t, gm_op_conv2d(t, h, w, b, 2, 1), GM_ACT_LEAKY_RELU, 0.2f) : gm_op_linear(t, h, w, b);
+    }
+    return h;
+}
+
+static void draw_noise(gm_cgan *g, uint64_t idx) {
+    gm_rng r;
+    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_NOISE, idx));
+    gm_rng_normal_fill(&r, g->z, g->cfg.batch * g->cfg.dim_z);
+}
+
+/* batch rows of chunk `idx` drawn uniformly with replacement, scaled to [−1, 1] */
+static void draw_rows(gm_cgan *g, float *x, uint64_t idx) {
+    gm_rng r;
+    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_DATA, idx));
+    for (size_t i = 0; i < g->cfg.batch; i++) {
+        const float *src = g->data + gm_rng_below(&r, g->n_data) * PIX;
+        for (size_t j = 0; j < PIX; j++) x[i * PIX + j] = 2 * src[j] - 1;
+    }
+}
+
+int gm_cgan_step(gm_cgan *g, gm_gan_status *st) { return gm__cgan_step_with(g, NULL, NULL, st); }
+
+int gm__cgan_step_with(gm_cgan *g, const float *xr_in, const float *z_in, gm_gan_status *st) {
+    const gm_cgan_config *c = &g->cfg;
+    gm_tape *t = g->tape;
+    size_t B = c->batch, it = (size_t)g->step, Zn = B * c->dim_z;
+    if (!xr_in && !g->data) GM_FAIL(GM_EINVAL, "gan-conv: no training images (gm_cgan_set_data)");
+    int64_t zs[2] = {(int64_t)B, (int64_t)c->dim_z}, xs[4] = {(int64_t)B, 1, 28, 28};
+    gm_gan_objective crit_obj = c->objective == GM_GAN_PR ? GM_GAN_CHI2 : c->objective;
+    float *dslab = g->P.grad + g->P.info[T_D].offset, *gslab = g->P.grad + g->P.info[T_G].offset;
+    float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
+    if (xr_in) memcpy(g->xr, xr_in, c->n_critic * B * PIX * sizeof(float));
+    else
+        for (size_t s = 0; s < c->n_critic; s++) draw_rows(g, g->xr + s * B * PIX, (uint64_t)(it * c->n_critic + s));
+    for (size_t s = 0; s < c->n_critic; s++) { /* critic steps, G frozen */
+        gm_tape_reset(t);
+        if (z_in) memcpy(g->z, z_in + s * Zn, Zn * sizeof(float));
+        else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + s));
+        int prev = gm_tape_no_grad(t, 1);
+        gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 1);
+        gm_tape_no_grad(t, prev);
+        gm_var *xr = gm_tape_input(t, g->xr + s * B * PIX, 4, xs, 0), *vf, *vr;
+        gm_var *v = D_fwd(g, gm_op_concat(t, gm_var_detach(t, xf), xr, 0), 0);
+        if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
+        gm_var *loss = gm_op_gan_critic_loss(t, vr, vf, crit_obj, c->lambda);
+        if (gm_tape_status(t)) return gm_tape_status(t);
+        memset(dslab, 0, g->n_d * sizeof(float));
+        int rc = gm_tape_backward(t, loss);
+        if (rc) return rc;
+        loss_d = loss->val[0];
+        if (!isfinite(loss_d)) GM_FAIL(GM_ENUMERIC, "gan-conv: critic loss is %g at step %lld", (double)loss_d, (long long)g->step);
+        gm_optim_step(&g->opt_d, g->P.val + g->P.info[T_D].offset, dslab, c->lr_d);
+    }
+    /* generator step: fresh noise, the first real chunk (as the released code) */
+    gm_tape_reset(t);
+    if (z_in) memcpy(g->z, z_in + c->n_critic * Zn, Zn * sizeof(float));
+    else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + c->n_critic));
+    gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 0);
+    gm_var *xr = gm_tape_input(t, g->xr, 4, xs, 0), *vf, *vr;
+    gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
+    if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
+    gm_gan_objective gen_obj = g->step < c->pretrain ? GM_GAN_CHI2 : c->objective;
+    gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, gen_obj, c->lambda, ab);
+    if (gm_tape_status(t)) return gm_tape_status(t);
+    memset(gslab, 0, g->n_g * sizeof(float));
+    int rc = gm_tape_backward(t, loss);
+    if (rc) return rc;
+    loss_g = loss->val[0];
+    if (!isfinite(loss_g)) GM_FAIL(GM_ENUMERIC, "gan-conv: generator loss is %g at step %lld", (double)loss_g, (long long)g->step);
+    if (gen_obj != GM_GAN_PR) { /* α̂/β̂ of the χ² ratio as a diagnostic */
+        float tmp;
+        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, GM_GAN_PR, c->lambda);
+    }
+    if (st) {
+        gm__gan_status_fill(st, vf->val, vr->val, B, c->objective, c->lambda, g->scratch);
+        st->step = g->step + 1;
+        st->loss_d = loss_d, st->loss_g = loss_g;
+        st->alpha_hat = ab[0], st->beta_hat = ab[1];
+    }
+    gm_optim_step(&g->opt_g, g->P.val + g->P.info[T_G].offset, gslab, c->lr_g);
+    g->step++;
+    if (g->step <= c->ema_start) memcpy(T(g, T_EMA), T(g, T_G), g->n_g * sizeof(float));
+    else gm_ema_update(T(g, T_EMA), T(g, T_G), g->n_g, c->ema_decay);
+    gm_tape_reset(t);
+    return GM_OK;
+}
+
+/* forward of n rows through G (net 0, x: n × 784 in [−1, 1]) or the critic (net 1, x: n values), then the
+ * backward of sum(dout · out): parameter gradients (zeroed first) into the table's grad slab, the input
+ * gradient into din (n × dim_z or n × 784). Used by the golden tests. */
+int gm__cgan_fwd_bwd(gm_cgan *g, int net, const float *in, size_t n, const float *dout, float *out, float *din) {
+    gm_tape *t = g->tape;
+    size_t nin = net ? PIX : g->cfg.dim_z, nout = net ? 1 : PIX;
+    float *xin = gm_malloc(n * nin * sizeof(float));
+    if (!xin) return GM_ENOMEM;
+    memcpy(xin, in, n * nin * sizeof(float));
+    gm_tape_reset(t);
+    gm_params_zero_grad(&g->P);
+    gm_var *x = net ? gm_tape_input(t, xin, 4, (int64_t[]){(int64_t)n, 1, 28, 28}, 1)
+                    : gm_tape_input(t, xin, 2, (int64_t[]){(int64_t)n, (int64_t)g->cfg.dim_z}, 1);
+    gm_var *o = net ? D_fwd(g, x, 0) : G_fwd(g, x, T_G, 0);
+    int rc = gm_tape_status(t);
+    if (!rc) rc = gm_tape_backward_from(t, o, dout);
+    if (!rc) {
+        memcpy(out, o->val, n * nout * sizeof(float));
+        memcpy(din, x->grad, n * nin * sizeof(float));
+    }
+    gm_tape_reset(t);
+    gm_free(xin);
+    return rc;
+}
+
+int gm_cgan_sample(gm_cgan *g, float *x, size_t n, int ema, uint64_t stream) {
+    gm_tape *t = g->tape;
+    size_t Z = g->cfg.dim_z, chunk = 256;
+    float *z = gm_malloc(chunk * Z * sizeof(float));
+    if (!z) return GM_ENOMEM;
+    gm_rng r;
+    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_USER, stream));
+    int rc = GM_OK;
+    for (size_t i0 = 0; i0 < n && !rc; i0 += chunk) {
+        size_t m = n - i0 < chunk ? n - i0 : chunk;
+        gm_rng_normal_fill(&r, z, m * Z);
+        gm_tape_reset(t);
+        int prev = gm_tape_no_grad(t, 1);
+        gm_var *xf = G_fwd(g, gm_tape_input(t, z, 2, (int64_t[]){(int64_t)m, (int64_t)Z}, 0), ema ? T_EMA : T_G, 1);
+        gm_tape_no_grad(t, prev);
+        if ((rc = gm_tape_status(t))) break;
+        for (size_t i = 0; i < m * PIX; i++) x[i0 * PIX + i] = 0.5f * xf->val[i] + 0.5f;
+    }
+    gm_tape_reset(t);
+    gm_free(z);
+    return rc;
+}
+
+/* ---- checkpoints ---- */
+static void config_json(const gm_cgan_config *c, char *buf, size_t len) {
+    snprintf(buf, len,
+             "{\"objective\":\"%s\",\"lambda\":%.9g,\"dim_z\":%zu,\"g_width\":%zu,\"d_width\":%zu,\"groups\":%zu,"
+             "\"batch\":%zu,\"n_critic\":%zu,\"lr_g\":%.9g,\"lr_d\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,"
+             "\"ema_decay\":%.9g,\"ema_start\":%lld,\"spectral_norm\":%d,\"pretrain\":%lld,\"data\":\"fashion-mnist\"}",
+             gm_gan_objective_name(c->objective), (double)c->lambda, c->dim_z, c->g_width, c->d_width, c->groups, c->batch,
+             c->n_critic, (double)c->lr_g, (double)c->lr_d, (double)c->beta1, (double)c->beta2, (double)c->eps,
+             (double)c->ema_decay, (long long)c->ema_start, c->spectral_norm, (long long)c->pretrain);
+}
+
+int gm_cgan_save(const gm_cgan *g, const char *path) {
+    char cfg[1024];
+    config_json(&g->cfg, cfg, sizeof cfg);
+    gm_checkpoint_meta m = {"gan-conv", cfg, g->step, 0, g->cfg.seed, NULL};
+    return gm_checkpoint_save(path, &g->P, NULL, &m);
+}
+
+int gm_cgan_load(gm_cgan **out, const char *path) {
+    *out = NULL;
+    gm_checkpoint *ck = NULL;
+    int rc = gm_checkpoint_open(&ck, path);
+    if (rc) return rc;
+    const char *model = gm_checkpoint_meta_get(ck, "model"), *js = gm_checkpoint_meta_get(ck, "config"),
+               *step = gm_checkpoint_meta_get(ck, "step"), *seed = gm_checkpoint_meta_get(ck, "seed");
+    if (!model || strcmp(model, "gan-conv") || !js || !step || !seed) {
+        rc = gm_set_error(GM_EFORMAT, "%s: not a genmix conv-GAN checkpoint (model '%s')", path, model ? model : "?");
+        gm_checkpoint_close(ck);
+        return rc;
+    }
+    gm_cgan_config c = gm_cgan_config_default();
+    char v[128];
+    int bad = 0, oom = 0, o, jr;
+#define FIELD(k) (oom || ((jr = gm__json_field(js, k, v, sizeof v)) == GM_ENOMEM ? (oom = 1) : jr != GM_OK))
+    bad |= FIELD("objective") || (o = gm_gan_objective_from_name(v)) < 0;
+    if (!bad) c.objective = (gm_gan_objective)o;
+#define NUM(k, field, T)                                  \
+    do {                                                  \
+        if (FIELD(k)) bad = 1;                            \
+        else c.field = (T)strtod(v, NULL);                \
+    } while (0)
+    NUM("lambda", lambda, float);
+    NUM("dim_z", dim_z, size_t);
+    NUM("g_width", g_width, size_t);
+    NUM("d_width", d_width, size_t);
+    NUM("groups", groups, size_t);
+    NUM("batch", batch, size_t);
+    NUM("n_critic", n_critic, size_t);
+    NUM("lr_g", lr_g, float);
+    NUM("lr_d", lr_d, float);
+    NUM("beta1", beta1, float);
+    NUM("beta2", beta2, float);
+    NUM("eps", eps, float);
+    NUM("ema_decay", ema_decay, float);
+    NUM("ema_start", ema_start, int64_t);
+    NUM("spectral_norm", spectral_norm, int);
+    NUM("pretrain", pretrain, int64_t);
+#undef NUM
+#undef FIELD
+    c.seed = strtoull(seed, NULL, 10);
+    if (oom) {
+        gm_checkpoint_close(ck);
+        return gm_error_prefix(GM_ENOMEM, path);
+    }
+    if (bad) {
+        gm_checkpoint_close(ck);
+        GM_FAIL(GM_EFORMAT, "%s: malformed conv-GAN config in __metadata__", path);
+    }
+    gm_cgan *g = NULL;
+    if (!(rc = gm_cgan_create(&g, &c)) && !(rc = gm_checkpoint_load_params(ck, &g->P))) {
+        g->step = strtoll(step, NULL, 10);
+        g->opt_g.step = g->step;
+        g->opt_d.step = g->step * (int64_t)c.n_critic;
+    }
+    gm_checkpoint_close(ck);
+    if (rc) {
+        gm_cgan_free(g);
+        return rc;
+    }
+    *out = g;
+    return GM_OK;
+}
+
+/* ---- progress diagnostics of a generator batch (spec §2.2), shared by the GAN trainers ---- */
+static int cmp_f(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+void gm__gan_status_fill(gm_gan_status *st, const float *vf, const float *vr, size_t B, gm_gan_objective obj,
+                         float lambda, float *scratch) {
+    float thr = obj == GM_GAN_KL ? 1 : obj == GM_GAN_RKL ? -1 : obj == GM_GAN_PR_DUAL ? lambda / 2 : 0;
+    size_t nr = 0, nf = 0, ncl = 0, nact = 0;
+    for (size_t i = 0; i < B; i++) {
+        double vi = vf[i];
+        nr += vr[i] > thr, nf += vf[i] > thr;
+        ncl += vi <= -2;
+        nact += vi > -2 && vi < 5 && (double)lambda * gm_prdiv_chi2_ratio(vi) < 1;
+    }
+    memcpy(scratch, vf, B * sizeof(float));
+    qsort(scratch, B, sizeof(float), cmp_f);
+    st->vf_q05 = scratch[(size_t)(0.05 * (double)(B - 1) + 0.5)];
+    st->vf_median = scratch[(size_t)(0.50 * (double)(B - 1) + 0.5)];
+    st->vf_q95 = scratch[(size_t)(0.95 * (double)(B - 1) + 0.5)];
+    st->acc_real = (float)(100.0 * (double)nr / (double)B);
+    st->acc_fake = (float)(100.0 - 100.0 * (double)nf / (double)B);
+    st->frac_clamped = (float)((double)ncl / (double)B);
+    st->frac_active = (float)((double)nact / (double)B);
+}
