@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "genmix/nn.h"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -30,5 +32,20 @@ void gm__sgemm(int transA, int transB, size_t M, size_t N, size_t K, float alpha
 /* The same product on the calling thread only (for kernels that parallelise over chunks of the batch). */
 void gm__sgemm_serial(int transA, int transB, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                       const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/* ---- 3x3 stride-1 pad-1 convolution on a padded grid, no im2col (nn_conv3.c) ----
+ * gm__conv3_forward: out(B,OC,H,W) = conv(in, w(OC,C,3,3)) + b; xp (gm__conv3_grid_size floats) receives
+ * the padded input that gm__conv3_backward reads; work: gm__conv3_work_size floats for either pass.
+ * gm__conv3_backward adds into din, dw, db (NULL = skip). Naive twins: gm_conv2d_forward_ref/_backward_ref. */
+enum { GM__ISA_C = 0, GM__ISA_AVX2 = 1, GM__ISA_AVX512 = 2 };
+int gm__conv3_applies(const gm_conv_dims *d);
+size_t gm__conv3_grid_size(const gm_conv_dims *d);
+size_t gm__conv3_work_size(const gm_conv_dims *d);
+void gm__conv3_forward(float *out, float *xp, const float *in, const float *w, const float *b,
+                       const gm_conv_dims *d, float *work);
+void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *xp, const float *w,
+                        const gm_conv_dims *d, float *work);
+int gm__conv3_isa(void);            /* the instruction set the kernels use (the widest the CPU has) */
+void gm__conv3_force_isa(int isa);  /* tests: force GM__ISA_* (-1: back to the CPU's); not thread-safe */
 
 #endif

@@ -234,9 +234,16 @@ static void put_dims(gm_node *n, const gm_conv_dims *d) {
 }
 static void bw_conv(gm_tape *t, gm_node *n) {
     gm_conv_dims d = dims_of(n);
+    gm_var *b = n->in[2];
+    if (n->save[1]) { /* the 3x3 path: save[0] is the padded input grid */
+        float *work = save_buf(t, gm__conv3_work_size(&d) * sizeof(float));
+        if (work)
+            gm__conv3_backward(G(n->in[0]), G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->save[0], n->in[1]->val,
+                               &d, work);
+        return;
+    }
     float *work = save_buf(t, gm_conv2d_work_size(&d) * sizeof(float));
     if (!work) return;
-    gm_var *b = n->in[2];
     gm_conv2d_backward(G(n->in[0]), G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->save[0], n->in[1]->val, &d, work);
 }
 gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad) {
@@ -249,6 +256,22 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
     if (stride < 1 || pad < 0 || gm_conv2d_dims(&d) != GM_OK) return shape_fail(t, "conv2d", gm_last_error());
     int64_t sh[4] = {(int64_t)d.B, (int64_t)d.OC, (int64_t)d.OH, (int64_t)d.OW};
     gm_var *y = new_var(t, NULL, 4, sh);
+    /* 3x3 stride-1 pad-1 with SIMD: no im2col; the padded input (about the input's size) is the cache */
+    int c3 = gm__conv3_applies(&d) && gm__conv3_isa() != GM__ISA_C;
+    if (c3) {
+        float *xp = y ? save_buf(t, gm__conv3_grid_size(&d) * sizeof(float)) : NULL;
+        float *w3 = xp ? save_buf(t, gm__conv3_work_size(&d) * sizeof(float)) : NULL;
+        if (!w3) return NULL;
+        gm__conv3_forward(y->val, xp, x->val, w->val, b ? b->val : NULL, &d, w3);
+        gm_var *in3[3] = {x, w, b};
+        gm_node *n3 = gm_tape_record(t, bw_conv, y, 3, in3);
+        if (n3) {
+            put_dims(n3, &d);
+            n3->save[0] = xp;
+            n3->save[1] = xp; /* marks the 3x3 path */
+        }
+        return y;
+    }
     float *col = y ? save_buf(t, gm_conv2d_col_size(&d) * sizeof(float)) : NULL;
     /* forward scratch is only the OC x B*OH*OW product: the head of the work array */
     float *work = col ? save_buf(t, d.OC * d.B * d.OH * d.OW * sizeof(float)) : NULL;

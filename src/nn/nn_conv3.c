@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/* nn_conv3.c — 3x3 stride-1 pad-1 convolution without im2col ("implicit GEMM over shifted rows"), the
+ * convolution of the diffusion U-Net; its naive twins are gm_conv2d_forward_ref/backward_ref (nn_conv.c).
+ *
+ * The padded grid: each channel of a (B, C, H, W) tensor is stored as one row of L floats, GRID_FRONT zeros,
+ * then per image a zero row followed by H rows of W values and one zero each (row stride Wp = W + 1, image
+ * stride S = (H + 1) Wp), then zeros to the end. Output pixel (b, y, x) sits at grid position
+ * q = b S + y Wp + x and its 3x3 window starts at data index q + kh Wp + kw - 1: the zero column of the
+ * previous row, the zero row of the image and that of the next image are the padding. So the convolution is
+ * y(o, q) = sum_{c,k} w(o, c, k) x(c, q + off_k) over all q < Qr (Qr = B S rounded up to the tile), a dense
+ * loop with no index arithmetic; positions that are not pixels are computed and dropped. The input gradient
+ * is the same loop over the padded output gradient with flipped, transposed weights; the weight gradient is
+ * sum_q dy(o, q) x(c, q + off_k) with dy placed on the output grid (zeros off the pixels), summed in fixed
+ * chunks of q whose partials are added in chunk order.
+ *
+ * Inner loops (nn_conv3_simd.h) are compiled for AVX-512, AVX2+FMA and plain C (fmaf); the widest the CPU
+ * has is used. Forward and input-gradient bits are the same on every path (each output is one fused sum in
+ * a fixed order); weight-gradient bits depend on the vector width only. Owns nothing (caller-owned buffers).
+ * Thread safety: reentrant; OpenMP over fixed tiles and chunks, so results do not depend on the thread
+ * count. */
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "genmix/nn.h"
+#include "nn_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define C3_X86 1
+#endif
+
+#define GRID_FRONT 16 /* leading zeros of a channel row (the window of q = 0 starts at index -1) */
+#define QTILE 48      /* Qr is a multiple of every path's tile width (3 vectors of 16, 8 or 1 floats) */
+#define FR_MAX 8      /* output rows are padded to a multiple of the widest forward tile */
+#define DW_CHUNK 4608 /* grid positions per weight-gradient chunk (a multiple of QTILE) */
+#define DW_CHUNKS_MAX 64
+
+/* ==== instruction-set variants ================================================================= */
+
+/* plain C: the reference order of the SIMD paths, one lane */
+#define SFX(n) n##_c
+#define VW 1
+#define VT float
+#define VZERO() 0.0f
+#define VLD(p) (*(p))
+#define VST(p, v) (*(p) = (v))
+#define VBC(p) (*(p))
+#define VFMA(a, b, c) fmaf((a), (b), (c))
+#define FR 8
+#define DWR 1
+#include "nn_conv3_simd.h"
+#undef SFX
+#undef VW
+#undef VT
+#undef VZERO
+#undef VLD
+#undef VST
+#undef VBC
+#undef VFMA
+#undef FR
+#undef DWR
+
+#ifdef C3_X86
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define SFX(n) n##_avx2
+#define VW 8
+#define VT __m256
+#define VZERO() _mm256_setzero_ps()
+#define VLD(p) _mm256_loadu_ps(p)
+#define VST(p, v) _mm256_storeu_ps((p), (v))
+#define VBC(p) _mm256_broadcast_ss(p)
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define FR 4
+#define DWR 1
+#include "nn_conv3_simd.h"
+#undef SFX
+#undef VW
+#undef VT
+#undef VZERO
+#undef VLD
+#undef VST
+#undef VBC
+#undef VFMA
+#undef FR
+#undef DWR
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+#define SFX(n) n##_avx512
+#define VW 16
+#define VT __m512
+#define VZERO() _mm512_setzero_ps()
+#define VLD(p) _mm512_loadu_ps(p)
+#define VST(p, v) _mm512_storeu_ps((p), (v))
+#define VBC(p) _mm512_set1_ps(*(p))
+#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define FR 8
+#define DWR 2
+#include "nn_conv3_simd.h"
+#undef SFX
+#undef VW
+#undef VT
+#undef VZERO
+#undef VLD
+#undef VST
+#undef VBC
+#undef VFMA
+#undef FR
+#undef DWR
+#pragma GCC pop_options
+#endif
+
+static int forced_isa = -1; /* tests only: gm__conv3_force_isa */
+
+int gm__conv3_isa(void) {
+    if (forced_isa >= 0) return forced_isa;
+#ifdef C3_X86
+    if (__builtin_cpu_supports("avx512f")) return GM__ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return GM__ISA_AVX2;
+#endif
+    return GM__ISA_C;
+}
+
+void gm__conv3_force_isa(int isa) { forced_isa = isa; }
+
+static int fwd_rows(int isa) { return isa == GM__ISA_AVX2 ? 4 : 8; }
+
+static void grid_conv(int isa, float *y, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
+                      size_t OC, const ptrdiff_t *off) {
+#ifdef C3_X86
+    if (isa == GM__ISA_AVX512) {
+        c3_grid_avx512(y, Qr, x, ldx, wt, C, OC, off);
+        return;
+    }
+    if (isa == GM__ISA_AVX2) {
+        c3_grid_avx2(y, Qr, x, ldx, wt, C, OC, off);
+        return;
+    }
+#endif
+    c3_grid_c(y, Qr, x, ldx, wt, C, OC, off);
+}
+
+static void dw_chunk(int isa, double *part, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C,
+                     size_t OC, size_t q0, size_t q1, const ptrdiff_t *off) {
+#ifdef C3_X86
+    if (isa == GM__ISA_AVX512) {
+        c3_dw_chunk_avx512(part, dy, ldy, x, ldx, C, OC, q0, q1, off);
+        return;
+    }
+    if (isa == GM__ISA_AVX2) {
+        c3_dw_chunk_avx2(part, dy, ldy, x, ldx, C, OC, q0, q1, off);
+        return;
+    }
+#endif
+    c3_dw_chunk_c(part, dy, ldy, x, ldx, C, OC, q0, q1, off);
+}
+
+/* ==== geometry ================================================================================= */
+
+typedef struct {
+    size_t Wp, S, Q, Qr, L, OCr, Cr, nch, chunk;
+    ptrdiff_t off[9];
+} c3_geom;
+
+static c3_geom geom_of(const gm_conv_dims *d) {
+    c3_geom g;
+    g.Wp = d->W + 1;
+    g.S = (d->H + 1) * g.Wp;
+    g.Q = d->B * g.S;
+    g.Qr = (g.Q + QTILE - 1) / QTILE * QTILE;
+    if (g.Qr == 0) g.Qr = QTILE;
+    /* reads reach data index Qr - 1 + 2 Wp + 1; the input-gradient pass reads dy at q + Wp */
+    g.L = (GRID_FRONT + g.Qr + 2 * g.Wp + 2 + 15) / 16 * 16;
+    g.OCr = (d->OC + FR_MAX - 1) / FR_MAX * FR_MAX;
+    g.Cr = (d->C + FR_MAX - 1) / FR_MAX * FR_MAX;
+    g.chunk = DW_CHUNK;
+    g.nch = (g.Qr + g.chunk - 1) / g.chunk;
+    if (g.nch > DW_CHUNKS_MAX) {
+        g.nch = DW_CHUNKS_MAX;
+        g.chunk = (g.Qr / QTILE + g.nch - 1) / g.nch * QTILE;
+        g.nch = (g.Qr + g.chunk - 1) / g.chunk;
+    }
+    for (int k = 0; k < 9; k++) g.off[k] = (ptrdiff_t)((size_t)(k / 3) * g.Wp + (size_t)(k % 3)) - 1;
+    return g;
+}
+
+int gm__conv3_applies(const gm_conv_dims *d) { return d->K == 3 && d->stride == 1 && d->pad == 1; }
+
+size_t gm__conv3_grid_size(const gm_conv_dims *d) { return d->C * geom_of(d).L; }
+
+size_t gm__conv3_work_size(const gm_conv_dims *d) {
+    c3_geom g = geom_of(d);
+    size_t fwd = g.OCr * d->C * 9 + g.OCr * g.Qr;
+    size_t bwd = d->OC * g.L + g.Cr * d->OC * 9 + g.Cr * g.Qr + 2 * g.nch * d->OC * d->C * 9;
+    return fwd > bwd ? fwd : bwd;
+}
+
+/* ==== layout =================================================================================== */
+
+/* NCHW (B, C, H, W) -> padded grid rows of L floats */
+static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, size_t W, const c3_geom *g) {
+    long c;
+#pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
+    for (c = 0; c < (long)C; c++) {
+        float *row = xp + (size_t)c * g->L, *dat = row + GRID_FRONT;
+        memset(row, 0, GRID_FRONT * sizeof(float));
+        for (size_t b = 0; b < B; b++) {
+            float *s = dat + b * g->S;
+            memset(s, 0, g->Wp * sizeof(float));
+            const float *src = in + (b * C + (size_t)c) * H * W;
+            for (size_t y = 0; y < H; y++) {
+                float *r = s + (y + 1) * g->Wp;
+                memcpy(r, src + y * W, W * sizeof(float));
+                r[W] = 0.0f;
+            }
+        }
+        memset(dat + B * g->S, 0, (g->L - GRID_FRONT - B * g->S) * sizeof(float));
+    }
+}
+
+/* out(B, OC, H, W) = grid y(OCr rows of Qr) at the pixels (+ bias), or += when acc */
+static void from_grid(float *out, const float *y, const float *bias, size_t B, size_t OC, size_t H, size_t W,
+                      const c3_geom *g, int acc) {
+    long bo;
+#pragma omp parallel for schedule(static) if (B * OC * H * W > GM__PAR_MIN)
+    for (bo = 0; bo < (long)(B * OC); bo++) {
+        size_t b = (size_t)bo / OC, o = (size_t)bo % OC;
+        float *dst = out + (size_t)bo * H * W;
+        const float *src = y + o * g->Qr + b * g->S;
+        float bb = bias ? bias[o] : 0.0f;
+        for (size_t r = 0; r < H; r++) {
+            float *dr = dst + r * W;
+            const float *sr = src + r * g->Wp;
+            if (acc)
+                for (size_t x = 0; x < W; x++) dr[x] += sr[x];
+            else
+                for (size_t x = 0; x < W; x++) dr[x] = sr[x] + bb;
+        }
+    }
+}
+
+/* w(OC, C, 3, 3) -> blocks of R rows: wt[((ob C + c) 9 + k) R + r] = w(ob R + r, c, k) (0 past OC); with
+ * flip, the weights of the input-gradient pass: rows are input channels, w'(c, o, k) = w(o, c, 8 - k). */
+static void pack_w(float *wt, const float *w, size_t OC, size_t C, size_t R, int flip) {
+    size_t rows = flip ? C : OC, cols = flip ? OC : C, nob = rows == 1 ? 1 : (rows + R - 1) / R;
+    if (rows == 1) R = 1;
+    for (size_t ob = 0; ob < nob; ob++)
+        for (size_t c = 0; c < cols; c++)
+            for (size_t k = 0; k < 9; k++)
+                for (size_t r = 0; r < R; r++) {
+                    size_t o = ob * R + r;
+                    float v = 0.0f;
+                    if (o < rows) v = flip ? w[(c * C + o) * 9 + (8 - k)] : w[(o * C + c) * 9 + k];
+                    wt[((ob * cols + c) * 9 + k) * R + r] = v;
+                }
+}
+
+/* ==== kernels ================================================================================== */
+
+void gm__conv3_forward(float *out, float *xp, const float *in, const float *w, const float *b,
+                       const gm_conv_dims *d, float *work) {
+    GM_ASSERT(out && xp && in && w && work && gm__conv3_applies(d));
+    const c3_geom g = geom_of(d);
+    const int isa = gm__conv3_isa();
+    float *wt = work, *y = work + g.OCr * d->C * 9;
+    to_grid(xp, in, d->B, d->C, d->H, d->W, &g);
+    pack_w(wt, w, d->OC, d->C, (size_t)fwd_rows(isa), 0);
+    grid_conv(isa, y, g.Qr, xp + GRID_FRONT, g.L, wt, d->C, d->OC, g.off);
+    from_grid(out, y, b, d->B, d->OC, d->H, d->W, &g, 0);
+}
+
+void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *xp, const float *w,
+                        const gm_conv_dims *d, float *work) {
+    GM_ASSERT(dout && xp && w && work && gm__conv3_applies(d));
+    const c3_geom g = geom_of(d);
+    const int isa = gm__conv3_isa();
+    const size_t B = d->B, C = d->C, OC = d->OC, H = d->H, W = d->W, P = H * W, nw = OC * C * 9;
+    if (db) {
+        long o;
+#pragma omp parallel for schedule(static) if (B * OC * P > GM__PAR_MIN)
+        for (o = 0; o < (long)OC; o++) {
+            double s = 0.0;
+            for (size_t bb = 0; bb < B; bb++) {
+                const float *r = dout + (bb * OC + (size_t)o) * P;
+                for (size_t p = 0; p < P; p++) s += (double)r[p];
+            }
+            db[o] += (float)s;
+        }
+    }
+    if (!dw && !din) return;
+    float *dp = work, *wt = dp + OC * g.L, *y = wt + g.Cr * OC * 9;
+    double *part = (double *)(void *)(y + g.Cr * g.Qr);
+    to_grid(dp, dout, B, OC, H, W, &g);
+    if (dw) {
+        /* dy on the output grid is the padded gradient shifted by one row */
+        const float *dy = dp + GRID_FRONT + g.Wp, *x = xp + GRID_FRONT;
+        long ch;
+#pragma omp parallel for schedule(static) if (g.nch > 1 && nw * g.Qr > 4 * GM__PAR_MIN)
+        for (ch = 0; ch < (long)g.nch; ch++) {
+            size_t q0 = (size_t)ch * g.chunk, q1 = q0 + g.chunk < g.Qr ? q0 + g.chunk : g.Qr;
+            dw_chunk(isa, part + (size_t)ch * nw, dy, g.L, x, g.L, C, OC, q0, q1, g.off);
+        }
+        long i;
+#pragma omp parallel for schedule(static) if (nw * g.nch > GM__PAR_MIN)
+        for (i = 0; i < (long)nw; i++) {
+            double s = 0.0;
+            for (size_t ch2 = 0; ch2 < g.nch; ch2++) s += part[ch2 * nw + (size_t)i];
+            dw[i] += (float)s;
+        }
+    }
+    if (din) {
+        pack_w(wt, w, OC, C, (size_t)fwd_rows(isa), 1);
+        grid_conv(isa, y, g.Qr, dp + GRID_FRONT, g.L, wt, OC, C, g.off);
+        from_grid(din, y, NULL, B, C, H, W, &g, 1);
+    }
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* nn_conv3_simd.h — the inner loops of the 3x3 stride-1 convolution on the padded grid (nn_conv3.c), written
+ * once over a small vector vocabulary and included once per instruction set by nn_conv3.c (scalar, AVX2,
+ * AVX-512), each inclusion inside its own `#pragma GCC target` region. Not a public header; include only
+ * from nn_conv3.c. The including file defines:
+ *   SFX(name)    name decoration for this instruction set
+ *   VW           floats per vector;  VT the vector type
+ *   VZERO() VLD(p) VST(p, v) VBC(p) VFMA(a, b, c)   zero, unaligned load/store, broadcast *p, a*b + c fused
+ *   FR           output rows per forward tile (weights packed in blocks of FR rows)
+ *   DWR          output rows per weight-gradient tile (1 or 2)
+ * Every output element of the forward tile is the fused sum over (c, kh, kw) in that order, starting from
+ * 0: the bits do not depend on VW, the tile shape or the thread count. Weight-gradient tiles sum lanes of
+ * q, so their bits depend on VW (never on the thread count). */
+
+#define C3_V 3 /* vectors per forward tile: FR x 3*VW outputs, FR*3 accumulators */
+
+/* y[r*ldy + j], r < FR, j < C3_V*VW:  sum_c sum_k wt[(c*9 + k)*FR + r] x[c*ldx + j + off[k]] */
+static void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx, const float *wt, size_t C,
+                         const ptrdiff_t *off) {
+    VT acc[FR][C3_V];
+#pragma GCC unroll 8
+    for (int r = 0; r < FR; r++)
+#pragma GCC unroll 3
+        for (int v = 0; v < C3_V; v++) acc[r][v] = VZERO();
+    for (size_t c = 0; c < C; c++) {
+        const float *xc = x + c * ldx, *wc = wt + c * 9 * FR;
+        for (int k = 0; k < 9; k++) {
+            const float *xs = xc + off[k], *wk = wc + k * FR;
+            VT xv[C3_V];
+#pragma GCC unroll 3
+            for (int v = 0; v < C3_V; v++) xv[v] = VLD(xs + v * VW);
+#pragma GCC unroll 8
+            for (int r = 0; r < FR; r++) {
+                VT wv = VBC(wk + r);
+#pragma GCC unroll 3
+                for (int v = 0; v < C3_V; v++) acc[r][v] = VFMA(wv, xv[v], acc[r][v]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < FR; r++)
+#pragma GCC unroll 3
+        for (int v = 0; v < C3_V; v++) VST(y + r * ldy + v * VW, acc[r][v]);
+}
+
+/* The same with one output row (the 1-channel output convolution). */
+static void SFX(c3_tile1)(float *y, const float *x, size_t ldx, const float *wt, size_t C, const ptrdiff_t *off) {
+    VT acc[C3_V];
+#pragma GCC unroll 3
+    for (int v = 0; v < C3_V; v++) acc[v] = VZERO();
+    for (size_t c = 0; c < C; c++) {
+        const float *xc = x + c * ldx, *wc = wt + c * 9;
+        for (int k = 0; k < 9; k++) {
+            VT wv = VBC(wc + k);
+#pragma GCC unroll 3
+            for (int v = 0; v < C3_V; v++) acc[v] = VFMA(wv, VLD(xc + off[k] + v * VW), acc[v]);
+        }
+    }
+#pragma GCC unroll 3
+    for (int v = 0; v < C3_V; v++) VST(y + v * VW, acc[v]);
+}
+
+/* Grid convolution: y(OCr, Qr) from x (C channels of stride ldx, data bases), wt packed by c3_pack_w with
+ * FR-row blocks (OCr = OC rounded up to FR; OC == 1 uses the one-row tile). Parallel over fixed tiles. */
+static void SFX(c3_grid)(float *y, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C, size_t OC,
+                         const ptrdiff_t *off) {
+    const size_t QT = C3_V * VW, nq = Qr / QT, nob = OC == 1 ? 1 : (OC + FR - 1) / FR;
+    long it;
+#pragma omp parallel for schedule(static) if (nq * nob * C * QT * 9 > 4 * GM__PAR_MIN)
+    for (it = 0; it < (long)(nq * nob); it++) {
+        size_t qt = (size_t)it / nob, ob = (size_t)it % nob, q0 = qt * QT;
+        if (OC == 1)
+            SFX(c3_tile1)(y + q0, x + q0, ldx, wt, C, off);
+        else
+            SFX(c3_tile)(y + ob * FR * Qr + q0, Qr, x + q0, ldx, wt + ob * FR * C * 9, C, off);
+    }
+}
+
+/* Weight gradient partial over grid positions [q0, q1) (multiples of VW):
+ * part[(o*C + c)*9 + k] = sum_q dy[o*ldy + q] x[c*ldx + q + off[k]], in double from the lane sums. */
+static void SFX(c3_dw_chunk)(double *part, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C,
+                             size_t OC, size_t q0, size_t q1, const ptrdiff_t *off) {
+    size_t o = 0;
+#if DWR == 2
+    for (; o + 2 <= OC; o += 2)
+        for (size_t c = 0; c < C; c++) {
+            VT a0[9], a1[9];
+#pragma GCC unroll 9
+            for (int k = 0; k < 9; k++) a0[k] = VZERO(), a1[k] = VZERO();
+            const float *d0 = dy + o * ldy, *d1 = d0 + ldy, *xc = x + c * ldx;
+            for (size_t q = q0; q < q1; q += VW) {
+                VT g0 = VLD(d0 + q), g1 = VLD(d1 + q);
+#pragma GCC unroll 9
+                for (int k = 0; k < 9; k++) {
+                    VT xv = VLD(xc + q + off[k]);
+                    a0[k] = VFMA(g0, xv, a0[k]);
+                    a1[k] = VFMA(g1, xv, a1[k]);
+                }
+            }
+            for (int k = 0; k < 9; k++) {
+                float l0[VW], l1[VW];
+                VST(l0, a0[k]);
+                VST(l1, a1[k]);
+                double s0 = 0.0, s1 = 0.0;
+                for (int j = 0; j < VW; j++) s0 += (double)l0[j], s1 += (double)l1[j];
+                part[(o * C + c) * 9 + (size_t)k] = s0;
+                part[((o + 1) * C + c) * 9 + (size_t)k] = s1;
+            }
+        }
+#endif
+    for (; o < OC; o++)
+        for (size_t c = 0; c < C; c++) {
+            VT a0[9];
+#pragma GCC unroll 9
+            for (int k = 0; k < 9; k++) a0[k] = VZERO();
+            const float *d0 = dy + o * ldy, *xc = x + c * ldx;
+            for (size_t q = q0; q < q1; q += VW) {
+                VT g0 = VLD(d0 + q);
+#pragma GCC unroll 9
+                for (int k = 0; k < 9; k++) a0[k] = VFMA(g0, VLD(xc + q + off[k]), a0[k]);
+            }
+            for (int k = 0; k < 9; k++) {
+                float l0[VW];
+                VST(l0, a0[k]);
+                double s0 = 0.0;
+                for (int j = 0; j < VW; j++) s0 += (double)l0[j];
+                part[(o * C + c) * 9 + (size_t)k] = s0;
+            }
+        }
+}
+
+#undef C3_V
