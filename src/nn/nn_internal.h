@@ -48,4 +48,25 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
 int gm__conv3_isa(void);            /* the instruction set the kernels use (the widest the CPU has) */
 void gm__conv3_force_isa(int isa);  /* tests: force GM__ISA_* (-1: back to the CPU's); not thread-safe */
 
+/* ---- fused group norm + SiLU (nn_gnsilu.c): y = silu(groupnorm(x)); mean/rstd (B*G) as gm_groupnorm_*;
+ * backward adds into din, dgamma, dbeta (NULL = skip) with work of gm__gn_silu_work_size floats. ---- */
+void gm__gn_silu_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                         const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
+size_t gm__gn_silu_work_size(size_t B, size_t C, size_t S, size_t G);
+void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                          const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                          size_t C, size_t S, size_t G, float *work);
+void gm__gn_silu_forward_ref(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                             const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
+void gm__gn_silu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                              size_t C, size_t S, size_t G, float *dz);
+float gm__expf_neg(float a);      /* exp(a) for a <= 0 (clamped at -87), max rel error 2.4e-7 */
+float gm__sigmoidf_fast(float z); /* 1 / (1 + exp(-z)) through gm__expf_neg */
+struct gm_tape;
+struct gm_var;
+/* tape op: silu(groupnorm(x, groups, gamma, beta, eps)) as one node */
+struct gm_var *gm__op_groupnorm_silu(struct gm_tape *t, struct gm_var *x, int groups, struct gm_var *gamma,
+                                     struct gm_var *beta, float eps);
+
 #endif
