@@ -36,6 +36,39 @@
 #define DW_CHUNK 4608 /* grid positions per weight-gradient chunk (a multiple of QTILE) */
 #define DW_CHUNKS_MAX 64
 
+/* ==== output scatter (shared by every instruction-set variant) ================================= */
+
+typedef struct {
+    float *out;        /* (B, OC, H, W) */
+    const float *bias; /* (OC) or NULL; ignored when acc */
+    size_t B, OC, H, W, Wp, S;
+    int acc; /* 1: out += y, 0: out = y + bias */
+} c3_dst;
+
+/* rows o0 .. o0+nr-1 (those < OC) of a tile covering grid positions [q0, q0 + nq) to their pixels */
+static void c3_scatter(const c3_dst *d, const float *tile, size_t ldt, size_t o0, size_t nr, size_t q0, size_t nq) {
+    const size_t qe = q0 + nq;
+    for (size_t r = 0; r < nr && o0 + r < d->OC; r++) {
+        const size_t o = o0 + r;
+        const float bb = d->bias && !d->acc ? d->bias[o] : 0.0f;
+        for (size_t q = q0; q < qe;) {
+            size_t b = q / d->S, rem = q % d->S, y = rem / d->Wp, x = rem % d->Wp;
+            if (b >= d->B) break;
+            size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
+            if (y < d->H && x < d->W) {
+                size_t n = d->W - x < run ? d->W - x : run;
+                float *o_ = d->out + ((b * d->OC + o) * d->H + y) * d->W + x;
+                const float *t = tile + r * ldt + (q - q0);
+                if (d->acc)
+                    for (size_t i = 0; i < n; i++) o_[i] += t[i];
+                else
+                    for (size_t i = 0; i < n; i++) o_[i] = t[i] + bb;
+            }
+            q += run;
+        }
+    }
+}
+
 /* ==== instruction-set variants ================================================================= */
 
 /* plain C: the reference order of the SIMD paths, one lane */
@@ -128,7 +161,7 @@ void gm__conv3_force_isa(int isa) { forced_isa = isa; }
 
 static int fwd_rows(int isa) { return isa == GM__ISA_AVX2 ? 4 : 8; }
 
-static void grid_conv(int isa, float *y, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
+static void grid_conv(int isa, const c3_dst *y, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
                       size_t OC, const ptrdiff_t *off) {
 #ifdef C3_X86
     if (isa == GM__ISA_AVX512) {
@@ -193,8 +226,8 @@ size_t gm__conv3_grid_size(const gm_conv_dims *d) { return d->C * geom_of(d).L; 
 
 size_t gm__conv3_work_size(const gm_conv_dims *d) {
     c3_geom g = geom_of(d);
-    size_t fwd = g.OCr * d->C * 9 + g.OCr * g.Qr;
-    size_t bwd = d->OC * g.L + g.Cr * d->OC * 9 + g.Cr * g.Qr + 2 * g.nch * d->OC * d->C * 9;
+    size_t fwd = g.OCr * d->C * 9;
+    size_t bwd = d->OC * g.L + g.Cr * d->OC * 9 + 2 * g.nch * d->OC * d->C * 9;
     return fwd > bwd ? fwd : bwd;
 }
 
@@ -213,32 +246,12 @@ static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, si
             const float *src = in + (b * C + (size_t)c) * H * W;
             for (size_t y = 0; y < H; y++) {
                 float *r = s + (y + 1) * g->Wp;
-                memcpy(r, src + y * W, W * sizeof(float));
+                const float *sr = src + y * W;
+                for (size_t x = 0; x < W; x++) r[x] = sr[x]; /* short rows: a loop beats memcpy calls */
                 r[W] = 0.0f;
             }
         }
         memset(dat + B * g->S, 0, (g->L - GRID_FRONT - B * g->S) * sizeof(float));
-    }
-}
-
-/* out(B, OC, H, W) = grid y(OCr rows of Qr) at the pixels (+ bias), or += when acc */
-static void from_grid(float *out, const float *y, const float *bias, size_t B, size_t OC, size_t H, size_t W,
-                      const c3_geom *g, int acc) {
-    long bo;
-#pragma omp parallel for schedule(static) if (B * OC * H * W > GM__PAR_MIN)
-    for (bo = 0; bo < (long)(B * OC); bo++) {
-        size_t b = (size_t)bo / OC, o = (size_t)bo % OC;
-        float *dst = out + (size_t)bo * H * W;
-        const float *src = y + o * g->Qr + b * g->S;
-        float bb = bias ? bias[o] : 0.0f;
-        for (size_t r = 0; r < H; r++) {
-            float *dr = dst + r * W;
-            const float *sr = src + r * g->Wp;
-            if (acc)
-                for (size_t x = 0; x < W; x++) dr[x] += sr[x];
-            else
-                for (size_t x = 0; x < W; x++) dr[x] = sr[x] + bb;
-        }
     }
 }
 
@@ -265,11 +278,10 @@ void gm__conv3_forward(float *out, float *xp, const float *in, const float *w, c
     GM_ASSERT(out && xp && in && w && work && gm__conv3_applies(d));
     const c3_geom g = geom_of(d);
     const int isa = gm__conv3_isa();
-    float *wt = work, *y = work + g.OCr * d->C * 9;
+    c3_dst dst = {out, b, d->B, d->OC, d->H, d->W, g.Wp, g.S, 0};
     to_grid(xp, in, d->B, d->C, d->H, d->W, &g);
-    pack_w(wt, w, d->OC, d->C, (size_t)fwd_rows(isa), 0);
-    grid_conv(isa, y, g.Qr, xp + GRID_FRONT, g.L, wt, d->C, d->OC, g.off);
-    from_grid(out, y, b, d->B, d->OC, d->H, d->W, &g, 0);
+    pack_w(work, w, d->OC, d->C, (size_t)fwd_rows(isa), 0);
+    grid_conv(isa, &dst, g.Qr, xp + GRID_FRONT, g.L, work, d->C, d->OC, g.off);
 }
 
 void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *xp, const float *w,
@@ -291,8 +303,8 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
         }
     }
     if (!dw && !din) return;
-    float *dp = work, *wt = dp + OC * g.L, *y = wt + g.Cr * OC * 9;
-    double *part = (double *)(void *)(y + g.Cr * g.Qr);
+    float *dp = work, *wt = dp + OC * g.L;
+    double *part = (double *)(void *)(wt + g.Cr * OC * 9);
     to_grid(dp, dout, B, OC, H, W, &g);
     if (dw) {
         /* dy on the output grid is the padded gradient shifted by one row */
@@ -313,7 +325,7 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
     }
     if (din) {
         pack_w(wt, w, OC, C, (size_t)fwd_rows(isa), 1);
-        grid_conv(isa, y, g.Qr, dp + GRID_FRONT, g.L, wt, OC, C, g.off);
-        from_grid(din, y, NULL, B, C, H, W, &g, 1);
+        c3_dst dst = {din, NULL, B, C, H, W, g.Wp, g.S, 1};
+        grid_conv(isa, &dst, g.Qr, dp + GRID_FRONT, g.L, wt, OC, C, g.off);
     }
 }

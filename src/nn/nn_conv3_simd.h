@@ -60,19 +60,25 @@ static void SFX(c3_tile1)(float *y, const float *x, size_t ldx, const float *wt,
     for (int v = 0; v < C3_V; v++) VST(y + v * VW, acc[v]);
 }
 
-/* Grid convolution: y(OCr, Qr) from x (C channels of stride ldx, data bases), wt packed by c3_pack_w with
- * FR-row blocks (OCr = OC rounded up to FR; OC == 1 uses the one-row tile). Parallel over fixed tiles. */
-static void SFX(c3_grid)(float *y, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C, size_t OC,
-                         const ptrdiff_t *off) {
+/* Grid convolution into NCHW: dst receives y(o, q) = sum_{c,k} w(o, c, k) x(c, q + off_k) at the pixels
+ * (c3_scatter: + bias, or added), from x (C channels of stride ldx, data bases) and wt packed by pack_w in
+ * FR-row blocks (OC == 1 uses the one-row tile). Parallel over fixed tiles; a tile's outputs go from a small
+ * stack buffer straight to their pixels. */
+static void SFX(c3_grid)(const c3_dst *dst, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
+                         size_t OC, const ptrdiff_t *off) {
     const size_t QT = C3_V * VW, nq = Qr / QT, nob = OC == 1 ? 1 : (OC + FR - 1) / FR;
     long it;
 #pragma omp parallel for schedule(static) if (nq * nob * C * QT * 9 > 4 * GM__PAR_MIN)
     for (it = 0; it < (long)(nq * nob); it++) {
         size_t qt = (size_t)it / nob, ob = (size_t)it % nob, q0 = qt * QT;
-        if (OC == 1)
-            SFX(c3_tile1)(y + q0, x + q0, ldx, wt, C, off);
-        else
-            SFX(c3_tile)(y + ob * FR * Qr + q0, Qr, x + q0, ldx, wt + ob * FR * C * 9, C, off);
+        float tile[FR * C3_V * VW];
+        if (OC == 1) {
+            SFX(c3_tile1)(tile, x + q0, ldx, wt, C, off);
+            c3_scatter(dst, tile, QT, 0, 1, q0, QT);
+        } else {
+            SFX(c3_tile)(tile, QT, x + q0, ldx, wt + ob * FR * C * 9, C, off);
+            c3_scatter(dst, tile, QT, ob * FR, FR, q0, QT);
+        }
     }
 }
 
