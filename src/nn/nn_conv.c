@@ -455,6 +455,15 @@ void gm_upsample_nearest_forward(float *out, const float *in, size_t BC, size_t 
     for (pl = 0; pl < (long)BC; pl++) {
         const float *x = in + (size_t)pl * H * W;
         float *o = out + (size_t)pl * H * W * F * F;
+        if (F == 2) { /* the U-Net's case: each input row once, written to two output rows */
+            for (size_t h = 0; h < H; h++) {
+                const float *xr = x + h * W;
+                float *r0 = o + 2 * h * OW, *r1 = r0 + OW;
+                for (size_t w = 0; w < W; w++) r0[2 * w] = r0[2 * w + 1] = xr[w];
+                for (size_t w = 0; w < OW; w++) r1[w] = r0[w];
+            }
+            continue;
+        }
         for (size_t oh = 0; oh < H * F; oh++)
             for (size_t ow = 0; ow < OW; ow++) o[oh * OW + ow] = x[(oh / F) * W + ow / F];
     }
@@ -467,6 +476,14 @@ void gm_upsample_nearest_backward(float *din, const float *dout, size_t BC, size
     for (pl = 0; pl < (long)BC; pl++) {
         float *dx = din + (size_t)pl * H * W;
         const float *g = dout + (size_t)pl * H * W * F * F;
+        if (F == 2) { /* same sum order as the general loop: (0,0), (0,1), (1,0), (1,1) */
+            for (size_t h = 0; h < H; h++) {
+                const float *g0 = g + 2 * h * OW, *g1 = g0 + OW;
+                float *d = dx + h * W;
+                for (size_t w = 0; w < W; w++) d[w] += (((0.0f + g0[2 * w]) + g0[2 * w + 1]) + g1[2 * w]) + g1[2 * w + 1];
+            }
+            continue;
+        }
         for (size_t h = 0; h < H; h++)
             for (size_t w = 0; w < W; w++) {
                 float s = 0.0f;

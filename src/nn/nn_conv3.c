@@ -33,7 +33,7 @@
 #define GRID_FRONT 16 /* leading zeros of a channel row (the window of q = 0 starts at index -1) */
 #define QTILE 48      /* Qr is a multiple of every path's tile width (3 vectors of 16, 8 or 1 floats) */
 #define FR_MAX 8      /* output rows are padded to a multiple of the widest forward tile */
-#define DW_CHUNK 4608 /* grid positions per weight-gradient chunk (a multiple of QTILE) */
+#define DW_CHUNK 13824 /* grid positions per weight-gradient chunk (a multiple of QTILE) */
 #define DW_CHUNKS_MAX 64
 
 /* ==== output scatter (shared by every instruction-set variant) ================================= */
@@ -45,26 +45,42 @@ typedef struct {
     int acc; /* 1: out += y, 0: out = y + bias */
 } c3_dst;
 
-/* rows o0 .. o0+nr-1 (those < OC) of a tile covering grid positions [q0, q0 + nq) to their pixels */
+/* rows o0 .. o0+nr-1 (those < OC) of a tile covering grid positions [q0, q0 + nq) to their pixels: the
+ * tile's runs of pixels (at most one per grid row it touches) are found once, then copied for every row */
+#define SCATTER_RUNS 64
 static void c3_scatter(const c3_dst *d, const float *tile, size_t ldt, size_t o0, size_t nr, size_t q0, size_t nq) {
-    const size_t qe = q0 + nq;
+    const size_t qe = q0 + nq, HW = d->H * d->W;
+    size_t src[SCATTER_RUNS], dst[SCATTER_RUNS], len[SCATTER_RUNS], nrun = 0;
+    size_t b = q0 / d->S, rem = q0 % d->S, y = rem / d->Wp, x = rem % d->Wp;
+    for (size_t q = q0; q < qe && b < d->B && nrun < SCATTER_RUNS;) {
+        size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
+        if (y < d->H && x < d->W) {
+            src[nrun] = q - q0;
+            dst[nrun] = b * d->OC * HW + y * d->W + x;
+            len[nrun++] = d->W - x < run ? d->W - x : run;
+        }
+        q += run, x += run;
+        if (x == d->Wp) { /* next grid row */
+            x = 0;
+            if (++y == d->H + 1) y = 0, b++;
+        }
+    }
     for (size_t r = 0; r < nr && o0 + r < d->OC; r++) {
         const size_t o = o0 + r;
         const float bb = d->bias && !d->acc ? d->bias[o] : 0.0f;
-        for (size_t q = q0; q < qe;) {
-            size_t b = q / d->S, rem = q % d->S, y = rem / d->Wp, x = rem % d->Wp;
-            if (b >= d->B) break;
-            size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
-            if (y < d->H && x < d->W) {
-                size_t n = d->W - x < run ? d->W - x : run;
-                float *o_ = d->out + ((b * d->OC + o) * d->H + y) * d->W + x;
-                const float *t = tile + r * ldt + (q - q0);
-                if (d->acc)
-                    for (size_t i = 0; i < n; i++) o_[i] += t[i];
-                else
-                    for (size_t i = 0; i < n; i++) o_[i] = t[i] + bb;
+        const float *t = tile + r * ldt;
+        float *out = d->out + o * HW;
+        for (size_t k = 0; k < nrun; k++) {
+            float *o_ = out + dst[k];
+            const float *t_ = t + src[k];
+            const size_t n = len[k];
+            if (d->acc) {
+#pragma omp simd
+                for (size_t i = 0; i < n; i++) o_[i] += t_[i];
+            } else {
+#pragma omp simd
+                for (size_t i = 0; i < n; i++) o_[i] = t_[i] + bb;
             }
-            q += run;
         }
     }
 }
@@ -131,7 +147,7 @@ static void c3_scatter(const c3_dst *d, const float *tile, size_t ldt, size_t o0
 #define VBC(p) _mm512_set1_ps(*(p))
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define FR 8
-#define DWR 2
+#define DWR 3
 #include "nn_conv3_simd.h"
 #undef SFX
 #undef VW
@@ -247,6 +263,7 @@ static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, si
             for (size_t y = 0; y < H; y++) {
                 float *r = s + (y + 1) * g->Wp;
                 const float *sr = src + y * W;
+#pragma omp simd
                 for (size_t x = 0; x < W; x++) r[x] = sr[x]; /* short rows: a loop beats memcpy calls */
                 r[W] = 0.0f;
             }

@@ -7,7 +7,7 @@
  *   VW           floats per vector;  VT the vector type
  *   VZERO() VLD(p) VST(p, v) VBC(p) VFMA(a, b, c)   zero, unaligned load/store, broadcast *p, a*b + c fused
  *   FR           output rows per forward tile (weights packed in blocks of FR rows)
- *   DWR          output rows per weight-gradient tile (1 or 2)
+ *   DWR          output rows per weight-gradient tile (1, 2 or 3)
  * Every output element of the forward tile is the fused sum over (c, kh, kw) in that order, starting from
  * 0: the bits do not depend on VW, the tile shape or the thread count. Weight-gradient tiles sum lanes of
  * q, so their bits depend on VW (never on the thread count). */
@@ -87,7 +87,37 @@ static void SFX(c3_grid)(const c3_dst *dst, size_t Qr, const float *x, size_t ld
 static void SFX(c3_dw_chunk)(double *part, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C,
                              size_t OC, size_t q0, size_t q1, const ptrdiff_t *off) {
     size_t o = 0;
-#if DWR == 2
+#if DWR == 3
+    for (; o + 3 <= OC; o += 3)
+        for (size_t c = 0; c < C; c++) {
+            VT a0[9], a1[9], a2[9];
+#pragma GCC unroll 9
+            for (int k = 0; k < 9; k++) a0[k] = VZERO(), a1[k] = VZERO(), a2[k] = VZERO();
+            const float *d0 = dy + o * ldy, *d1 = d0 + ldy, *d2 = d1 + ldy, *xc = x + c * ldx;
+            for (size_t q = q0; q < q1; q += VW) {
+                VT g0 = VLD(d0 + q), g1 = VLD(d1 + q), g2 = VLD(d2 + q);
+#pragma GCC unroll 9
+                for (int k = 0; k < 9; k++) {
+                    VT xv = VLD(xc + q + off[k]);
+                    a0[k] = VFMA(g0, xv, a0[k]);
+                    a1[k] = VFMA(g1, xv, a1[k]);
+                    a2[k] = VFMA(g2, xv, a2[k]);
+                }
+            }
+            for (int k = 0; k < 9; k++) {
+                float l0[VW], l1[VW], l2[VW];
+                VST(l0, a0[k]);
+                VST(l1, a1[k]);
+                VST(l2, a2[k]);
+                double s0 = 0.0, s1 = 0.0, s2 = 0.0;
+                for (int j = 0; j < VW; j++) s0 += (double)l0[j], s1 += (double)l1[j], s2 += (double)l2[j];
+                part[(o * C + c) * 9 + (size_t)k] = s0;
+                part[((o + 1) * C + c) * 9 + (size_t)k] = s1;
+                part[((o + 2) * C + c) * 9 + (size_t)k] = s2;
+            }
+        }
+#endif
+#if DWR >= 2
     for (; o + 2 <= OC; o += 2)
         for (size_t c = 0; c < C; c++) {
             VT a0[9], a1[9];
