@@ -226,11 +226,8 @@ void gm__gn_silu_backward_ref(float *din, float *dgamma, float *dbeta, const flo
 static void bw_gn_silu(gm_tape *t, gm_node *n) {
     gm_var *x = n->in[0], *g = n->in[1], *b = n->in[2];
     size_t B = (size_t)x->shape[0], C = (size_t)x->shape[1], S = x->n / (B * C), G = (size_t)n->ip[0];
-    float *work = gm_arena_alloc(gm_tape_arena(t), gm__gn_silu_work_size(B, C, S, G) * sizeof(float));
-    if (!work) {
-        gm_tape_fail(t, GM_ENOMEM, NULL);
-        return;
-    }
+    float *work = gm__tape_scratch(t, gm__gn_silu_work_size(B, C, S, G) * sizeof(float));
+    if (!work) return;
     gm__gn_silu_backward(gm_tape_grad(t, x), g ? gm_tape_grad(t, g) : NULL, b ? gm_tape_grad(t, b) : NULL,
                          n->out->grad, x->val, n->save[0], n->save[1], g ? g->val : NULL, b ? b->val : NULL, B, C, S,
                          G, work);

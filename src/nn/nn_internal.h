@@ -65,6 +65,9 @@ float gm__expf_neg(float a);      /* exp(a) for a <= 0 (clamped at -87), max rel
 float gm__sigmoidf_fast(float z); /* 1 / (1 + exp(-z)) through gm__expf_neg */
 struct gm_tape;
 struct gm_var;
+/* tape.c: a scratch buffer of at least `bytes`, valid until the next call (one kernel call's work space);
+ * NULL after recording GM_ENOMEM in the tape */
+void *gm__tape_scratch(struct gm_tape *t, size_t bytes);
 /* tape op: silu(groupnorm(x, groups, gamma, beta, eps)) as one node */
 struct gm_var *gm__op_groupnorm_silu(struct gm_tape *t, struct gm_var *x, int groups, struct gm_var *gamma,
                                      struct gm_var *beta, float eps);

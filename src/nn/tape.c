@@ -14,6 +14,8 @@ struct gm_tape {
     size_t n, cap;
     int no_grad;
     int status;
+    void *scratch; /* gm__tape_scratch: one buffer reused by every kernel call (kept across resets) */
+    size_t scratch_cap;
 };
 
 /* ==== lifecycle ================================================================================ */
@@ -35,6 +37,7 @@ void gm_tape_free(gm_tape *t) {
     if (!t) return;
     gm_arena_free(t->arena);
     gm_free(t->nodes);
+    gm_free(t->scratch);
     gm_free(t);
 }
 
@@ -192,6 +195,22 @@ static gm_var *shape_fail(gm_tape *t, const char *op, const char *what) {
     return NULL;
 }
 
+/* Scratch that lives only during one kernel call (forward or backward): reusing one buffer keeps it in
+ * cache, where fresh arena memory for every call would stream from RAM. Contents are undefined. */
+void *gm__tape_scratch(gm_tape *t, size_t bytes) {
+    if (bytes > t->scratch_cap) {
+        gm_free(t->scratch);
+        t->scratch_cap = 0;
+        t->scratch = gm_malloc(bytes);
+        if (!t->scratch) {
+            gm_tape_fail(t, GM_ENOMEM, NULL);
+            return NULL;
+        }
+        t->scratch_cap = bytes;
+    }
+    return t->scratch;
+}
+
 static void *save_buf(gm_tape *t, size_t bytes) {
     void *p = gm_arena_alloc(t->arena, bytes ? bytes : 1);
     if (!p) gm_tape_fail(t, GM_ENOMEM, NULL);
@@ -236,13 +255,13 @@ static void bw_conv(gm_tape *t, gm_node *n) {
     gm_conv_dims d = dims_of(n);
     gm_var *b = n->in[2];
     if (n->save[1]) { /* the 3x3 path: save[0] is the padded input grid */
-        float *work = save_buf(t, gm__conv3_work_size(&d) * sizeof(float));
+        float *work = gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float));
         if (work)
             gm__conv3_backward(G(n->in[0]), G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->save[0], n->in[1]->val,
                                &d, work);
         return;
     }
-    float *work = save_buf(t, gm_conv2d_work_size(&d) * sizeof(float));
+    float *work = gm__tape_scratch(t, gm_conv2d_work_size(&d) * sizeof(float));
     if (!work) return;
     gm_conv2d_backward(G(n->in[0]), G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->save[0], n->in[1]->val, &d, work);
 }
@@ -260,7 +279,7 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
     int c3 = gm__conv3_applies(&d) && gm__conv3_isa() != GM__ISA_C;
     if (c3) {
         float *xp = y ? save_buf(t, gm__conv3_grid_size(&d) * sizeof(float)) : NULL;
-        float *w3 = xp ? save_buf(t, gm__conv3_work_size(&d) * sizeof(float)) : NULL;
+        float *w3 = xp ? gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float)) : NULL;
         if (!w3) return NULL;
         gm__conv3_forward(y->val, xp, x->val, w->val, b ? b->val : NULL, &d, w3);
         gm_var *in3[3] = {x, w, b};
@@ -274,7 +293,7 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
     }
     float *col = y ? save_buf(t, gm_conv2d_col_size(&d) * sizeof(float)) : NULL;
     /* forward scratch is only the OC x B*OH*OW product: the head of the work array */
-    float *work = col ? save_buf(t, d.OC * d.B * d.OH * d.OW * sizeof(float)) : NULL;
+    float *work = col ? gm__tape_scratch(t, d.OC * d.B * d.OH * d.OW * sizeof(float)) : NULL;
     if (!work) return NULL;
     gm_conv2d_forward(y->val, col, x->val, w->val, b ? b->val : NULL, &d, work);
     gm_var *in[3] = {x, w, b};
