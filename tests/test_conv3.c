@@ -3,7 +3,8 @@
  *   - 3x3 stride-1 grid convolution (src/nn/nn_conv3.c) vs gm_conv2d_forward_ref/backward_ref on odd
  *     shapes (1 and many channels, non-square, width 1, a batch that does not fill the last tile), += into
  *     pre-filled gradients; forward and input gradient bitwise equal on every instruction-set path the CPU
- *     has (plain C, AVX2, AVX-512); bitwise equal for 1 and 2 threads;
+ *     has (plain C, AVX2, AVX-512); bitwise equal for 1 and 2 threads; the same for the 1x1 convolution
+ *     (one GEMM per image);
  *   - fused group norm + SiLU (src/nn/nn_gnsilu.c) vs group norm then SiLU with libm, a finite-difference
  *     check (max and mean criteria), 1 vs 2 threads bitwise; its expf against double exp (max relative
  *     error over [-87, 0]), NaN propagation and the sigmoid's tails. */
@@ -115,6 +116,38 @@ GM_TEST(test_conv3_threads) {
     CHECK(memcmp(a.db, c.db, d.OC * sizeof(float)) == 0);
     free_out(&a), free_out(&c);
     free(x), free(w), free(b), free(dy);
+}
+
+/* 1x1 convolution (one GEMM per image) vs the naive twin, += into pre-filled gradients, 1 vs 2 threads */
+GM_TEST(test_conv1x1) {
+    gm_conv_dims d = {5, 12, 7, 9, 6, 1, 1, 0, 0, 0};
+    CHECK_OK(gm_conv2d_dims(&d));
+    CHECK(gm__conv1x1_applies(&d));
+    size_t nx = d.B * d.C * d.H * d.W, ny = d.B * d.OC * d.H * d.W, nw = d.OC * d.C;
+    gm_rng r;
+    gm_rng_init(&r, 12, 0);
+    float *x = fbuf(nx), *w = fbuf(nw), *b = fbuf(d.OC), *dy = fbuf(ny), *yr = fbuf(ny);
+    float *dxr = fbuf(nx), *dwr = fbuf(nw), *dbr = fbuf(d.OC);
+    fill(x, nx, &r, 1.0), fill(w, nw, &r, 0.5), fill(b, d.OC, &r, 0.3), fill(dy, ny, &r, 1.0);
+    for (size_t i = 0; i < nx; i++) dxr[i] = 0.5f;
+    for (size_t i = 0; i < nw; i++) dwr[i] = -0.25f;
+    gm_conv2d_forward_ref(yr, x, w, b, &d);
+    gm_conv2d_backward_ref(dxr, dwr, dbr, dy, x, w, &d);
+    float *y[2], *dx[2], *dw[2], *db[2];
+    for (int k = 0; k < 2; k++) {
+        gm_test_set_threads(k + 1);
+        y[k] = fbuf(ny), dx[k] = fbuf(nx), dw[k] = fbuf(nw), db[k] = fbuf(d.OC);
+        for (size_t i = 0; i < nx; i++) dx[k][i] = 0.5f;
+        for (size_t i = 0; i < nw; i++) dw[k][i] = -0.25f;
+        gm__conv1x1_forward(y[k], x, w, b, &d);
+        gm__conv1x1_backward(dx[k], dw[k], db[k], dy, x, w, &d);
+        CHECK(rel(y[k], yr, ny) <= 1e-6 && rel(dx[k], dxr, nx) <= 1e-6);
+        CHECK(rel(dw[k], dwr, nw) <= 1e-5 && rel(db[k], dbr, d.OC) <= 1e-5);
+    }
+    CHECK(memcmp(y[0], y[1], ny * sizeof(float)) == 0 && memcmp(dx[0], dx[1], nx * sizeof(float)) == 0);
+    CHECK(memcmp(dw[0], dw[1], nw * sizeof(float)) == 0 && memcmp(db[0], db[1], d.OC * sizeof(float)) == 0);
+    for (int k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(dw[k]), free(db[k]);
+    free(x), free(w), free(b), free(dy), free(yr), free(dxr), free(dwr), free(dbr);
 }
 
 /* ---- group norm + SiLU ---------------------------------------------------------------------------- */
@@ -244,6 +277,7 @@ GM_TEST(test_gn_silu_op) {
     gm_tape_free(t);
 }
 
-GM_TEST_MAIN({"conv3_vs_ref", test_conv3_vs_ref}, {"conv3_threads", test_conv3_threads}, {"expf_neg", test_expf_neg},
+GM_TEST_MAIN({"conv3_vs_ref", test_conv3_vs_ref}, {"conv3_threads", test_conv3_threads}, {"conv1x1", test_conv1x1},
+             {"expf_neg", test_expf_neg},
              {"gn_silu_vs_ref", test_gn_silu_vs_ref}, {"gn_silu_threads", test_gn_silu_threads},
              {"gn_silu_op", test_gn_silu_op})

@@ -17,7 +17,8 @@
  * has is used. Forward and input-gradient bits are the same on every path (each output is one fused sum in
  * a fixed order); weight-gradient bits depend on the vector width only. Owns nothing (caller-owned buffers).
  * Thread safety: reentrant; OpenMP over fixed tiles and chunks, so results do not depend on the thread
- * count. */
+ * count. The 1x1 convolution (the U-Net's skip projections) is here too: one GEMM per image on the NCHW
+ * planes, images in order for the weight gradient. */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -344,5 +345,51 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
         pack_w(wt, w, OC, C, (size_t)fwd_rows(isa), 1);
         c3_dst dst = {din, NULL, B, C, H, W, g.Wp, g.S, 1};
         grid_conv(isa, &dst, g.Qr, dp + GRID_FRONT, g.L, wt, OC, C, g.off);
+    }
+}
+
+/* ==== 1x1 convolution: one GEMM per image on the NCHW planes (no im2col, no layout copies) ========= */
+
+int gm__conv1x1_applies(const gm_conv_dims *d) { return d->K == 1 && d->stride == 1 && d->pad == 0; }
+
+void gm__conv1x1_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d) {
+    GM_ASSERT(out && in && w && gm__conv1x1_applies(d));
+    const size_t P = d->H * d->W, C = d->C, OC = d->OC;
+    long bi;
+#pragma omp parallel for schedule(static) if (d->B * OC * C * P > GM__PAR_MIN)
+    for (bi = 0; bi < (long)d->B; bi++) {
+        float *o = out + (size_t)bi * OC * P;
+        for (size_t oc = 0; oc < OC; oc++) /* out_b(OC, P) = W(OC, C) in_b(C, P) + b */
+            for (size_t p = 0; p < P; p++) o[oc * P + p] = b ? b[oc] : 0.0f;
+        gm__sgemm_serial(0, 0, OC, P, C, 1.0f, w, C, in + (size_t)bi * C * P, P, 1.0f, o, P);
+    }
+}
+
+void gm__conv1x1_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                          const gm_conv_dims *d) {
+    GM_ASSERT(dout && in && w && gm__conv1x1_applies(d));
+    const size_t P = d->H * d->W, C = d->C, OC = d->OC, B = d->B;
+    if (db) {
+        long o;
+#pragma omp parallel for schedule(static) if (B * OC * P > GM__PAR_MIN)
+        for (o = 0; o < (long)OC; o++) {
+            double s = 0.0;
+            for (size_t bi = 0; bi < B; bi++) {
+                const float *r = dout + (bi * OC + (size_t)o) * P;
+                for (size_t p = 0; p < P; p++) s += (double)r[p];
+            }
+            db[o] += (float)s;
+        }
+    }
+    /* dW(OC, C) += sum_b dY_b(OC, P) in_b(C, P)^T, images in order on one thread */
+    if (dw)
+        for (size_t bi = 0; bi < B; bi++)
+            gm__sgemm_serial(0, 1, OC, C, P, 1.0f, dout + bi * OC * P, P, in + bi * C * P, P, 1.0f, dw, C);
+    if (din) { /* din_b(C, P) += W(OC, C)^T dY_b(OC, P) */
+        long bi;
+#pragma omp parallel for schedule(static) if (B * OC * C * P > GM__PAR_MIN)
+        for (bi = 0; bi < (long)B; bi++)
+            gm__sgemm_serial(1, 0, C, P, OC, 1.0f, w, C, dout + (size_t)bi * OC * P, P, 1.0f,
+                             din + (size_t)bi * C * P, P);
     }
 }

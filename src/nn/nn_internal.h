@@ -45,6 +45,11 @@ void gm__conv3_forward(float *out, float *xp, const float *in, const float *w, c
                        const gm_conv_dims *d, float *work);
 void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *xp, const float *w,
                         const gm_conv_dims *d, float *work);
+/* 1x1 stride-1 unpadded convolution as one GEMM per image (nn_conv3.c); no cache, no work */
+int gm__conv1x1_applies(const gm_conv_dims *d);
+void gm__conv1x1_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d);
+void gm__conv1x1_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                          const gm_conv_dims *d);
 int gm__conv3_isa(void);            /* the instruction set the kernels use (the widest the CPU has) */
 void gm__conv3_force_isa(int isa);  /* tests: force GM__ISA_* (-1: back to the CPU's); not thread-safe */
 

@@ -254,6 +254,11 @@ static void put_dims(gm_node *n, const gm_conv_dims *d) {
 static void bw_conv(gm_tape *t, gm_node *n) {
     gm_conv_dims d = dims_of(n);
     gm_var *b = n->in[2];
+    if (n->save[2]) { /* the 1x1 path: no cache */
+        gm__conv1x1_backward(G(n->in[0]), G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->in[0]->val, n->in[1]->val,
+                             &d);
+        return;
+    }
     if (n->save[1]) { /* the 3x3 path: save[0] is the padded input grid */
         float *work = gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float));
         if (work)
@@ -275,6 +280,16 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
     if (stride < 1 || pad < 0 || gm_conv2d_dims(&d) != GM_OK) return shape_fail(t, "conv2d", gm_last_error());
     int64_t sh[4] = {(int64_t)d.B, (int64_t)d.OC, (int64_t)d.OH, (int64_t)d.OW};
     gm_var *y = new_var(t, NULL, 4, sh);
+    if (y && gm__conv1x1_applies(&d)) { /* 1x1: one GEMM per image on the planes */
+        gm__conv1x1_forward(y->val, x->val, w->val, b ? b->val : NULL, &d);
+        gm_var *in1[3] = {x, w, b};
+        gm_node *n1 = gm_tape_record(t, bw_conv, y, 3, in1);
+        if (n1) {
+            put_dims(n1, &d);
+            n1->save[2] = x->val; /* marks the 1x1 path */
+        }
+        return y;
+    }
     /* 3x3 stride-1 pad-1 with SIMD: no im2col; the padded input (about the input's size) is the cache */
     int c3 = gm__conv3_applies(&d) && gm__conv3_isa() != GM__ISA_C;
     if (c3) {
