@@ -291,6 +291,11 @@ static void pack_w(float *wt, const float *w, size_t OC, size_t C, size_t R, int
 
 /* ==== kernels ================================================================================== */
 
+void gm__conv3_pack(float *xp, const float *in, const gm_conv_dims *d) {
+    const c3_geom g = geom_of(d);
+    to_grid(xp, in, d->B, d->C, d->H, d->W, &g);
+}
+
 void gm__conv3_forward(float *out, float *xp, const float *in, const float *w, const float *b,
                        const gm_conv_dims *d, float *work) {
     GM_ASSERT(out && xp && in && w && work && gm__conv3_applies(d));

@@ -39,6 +39,7 @@ void gm__sgemm_serial(int transA, int transB, size_t M, size_t N, size_t K, floa
  * gm__conv3_backward adds into din, dw, db (NULL = skip). Naive twins: gm_conv2d_forward_ref/_backward_ref. */
 enum { GM__ISA_C = 0, GM__ISA_AVX2 = 1, GM__ISA_AVX512 = 2 };
 int gm__conv3_applies(const gm_conv_dims *d);
+void gm__conv3_pack(float *xp, const float *in, const gm_conv_dims *d); /* the xp that the forward fills */
 size_t gm__conv3_grid_size(const gm_conv_dims *d);
 size_t gm__conv3_work_size(const gm_conv_dims *d);
 void gm__conv3_forward(float *out, float *xp, const float *in, const float *w, const float *b,
