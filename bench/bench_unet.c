@@ -54,22 +54,22 @@ static void conv3_times(int C, size_t B, int reps, double *tf, double *tw, doubl
         gm_conv2d_dims(&d);
         size_t nx = d.B * d.C * d.H * d.W, ny = d.B * d.OC * d.H * d.W, nw = d.OC * d.C * 9;
         float *x = calloc(nx, 4), *y = calloc(ny, 4), *w = calloc(nw, 4), *dw = calloc(nw, 4), *dx = calloc(nx, 4);
-        float *xp = calloc(gm__conv3_grid_size(&d), 4), *wk = calloc(gm__conv3_work_size(&d), 4);
+        float *wk = calloc(gm__conv3_work_size(&d), 4);
         for (size_t i = 0; i < nx; i++) x[i] = (float)(i % 13) * 0.1f;
         for (size_t i = 0; i < nw; i++) w[i] = (float)(i % 7) * 0.1f;
         double bf = 1e9, bw = 1e9, bd = 1e9;
         for (int r = 0; r < reps; r++) {
             double t0 = now();
-            gm__conv3_forward(y, xp, x, w, NULL, &d, wk);
+            gm__conv3_forward(y, x, w, NULL, &d, wk);
             double t1 = now();
-            gm__conv3_backward(NULL, dw, NULL, y, xp, w, &d, wk);
+            gm__conv3_backward(NULL, dw, NULL, y, x, w, &d, wk);
             double t2 = now();
-            gm__conv3_backward(dx, NULL, NULL, y, xp, w, &d, wk);
+            gm__conv3_backward(dx, NULL, NULL, y, x, w, &d, wk);
             double t3 = now();
             bf = t1 - t0 < bf ? t1 - t0 : bf, bw = t2 - t1 < bw ? t2 - t1 : bw, bd = t3 - t2 < bd ? t3 - t2 : bd;
         }
         *tf += bf, *tw += bw, *td += bd;
-        free(x), free(y), free(w), free(dw), free(dx), free(xp), free(wk);
+        free(x), free(y), free(w), free(dw), free(dx), free(wk);
     }
 }
 

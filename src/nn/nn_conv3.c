@@ -21,6 +21,7 @@
  * planes, images in order for the weight gradient. */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "genmix/nn.h"
@@ -160,6 +161,41 @@ static void c3_scatter(const c3_dst *d, const float *tile, size_t ldt, size_t o0
 #undef VFMA
 #undef FR
 #undef DWR
+
+/* Weight gradient from the transposed grid (C a multiple of 16): lanes run over 16 input channels, so no
+ * lane sums: part[(o C + c) 9 + k] = sum_q dy[o ldy + q] xT[(q + off_k) C + c], rows of dy in blocks of 3. */
+static void c3_dwT_chunk_avx512(double *part, const float *dy, size_t ldy, const float *xT, size_t C, size_t OC,
+                                size_t q0, size_t q1, const ptrdiff_t *off) {
+    for (size_t cb = 0; cb < C; cb += 16) {
+        size_t o = 0;
+        for (; o < OC; o += 3) {
+            const size_t nr = OC - o < 3 ? OC - o : 3;
+            const float *d0 = dy + o * ldy, *d1 = nr > 1 ? d0 + ldy : d0, *d2 = nr > 2 ? d0 + 2 * ldy : d0;
+            __m512 a0[9], a1[9], a2[9];
+#pragma GCC unroll 9
+            for (int k = 0; k < 9; k++) a0[k] = a1[k] = a2[k] = _mm512_setzero_ps();
+            for (size_t q = q0; q < q1; q++) {
+                const __m512 g0 = _mm512_set1_ps(d0[q]), g1 = _mm512_set1_ps(d1[q]), g2 = _mm512_set1_ps(d2[q]);
+                const float *xq = xT + (ptrdiff_t)q * (ptrdiff_t)C + (ptrdiff_t)cb;
+#pragma GCC unroll 9
+                for (int k = 0; k < 9; k++) {
+                    const __m512 xv = _mm512_loadu_ps(xq + off[k] * (ptrdiff_t)C);
+                    a0[k] = _mm512_fmadd_ps(g0, xv, a0[k]);
+                    a1[k] = _mm512_fmadd_ps(g1, xv, a1[k]);
+                    a2[k] = _mm512_fmadd_ps(g2, xv, a2[k]);
+                }
+            }
+            for (int k = 0; k < 9; k++) {
+                float l[3][16];
+                _mm512_storeu_ps(l[0], a0[k]);
+                _mm512_storeu_ps(l[1], a1[k]);
+                _mm512_storeu_ps(l[2], a2[k]);
+                for (size_t r = 0; r < nr; r++)
+                    for (size_t j = 0; j < 16; j++) part[((o + r) * C + cb + j) * 9 + (size_t)k] = (double)l[r][j];
+            }
+        }
+    }
+}
 #pragma GCC pop_options
 #endif
 
@@ -208,6 +244,17 @@ static void dw_chunk(int isa, double *part, const float *dy, size_t ldy, const f
     c3_dw_chunk_c(part, dy, ldy, x, ldx, C, OC, q0, q1, off);
 }
 
+static int dwT_applies(int isa, size_t C) { return isa == GM__ISA_AVX512 && C % 16 == 0; }
+
+static void dwT_chunk(double *part, const float *dy, size_t ldy, const float *xT, size_t C, size_t OC, size_t q0,
+                      size_t q1, const ptrdiff_t *off) {
+#ifdef C3_X86
+    c3_dwT_chunk_avx512(part, dy, ldy, xT, C, OC, q0, q1, off);
+#else
+    (void)part, (void)dy, (void)ldy, (void)xT, (void)C, (void)OC, (void)q0, (void)q1, (void)off;
+#endif
+}
+
 /* ==== geometry ================================================================================= */
 
 typedef struct {
@@ -239,14 +286,15 @@ static c3_geom geom_of(const gm_conv_dims *d) {
 
 int gm__conv3_applies(const gm_conv_dims *d) { return d->K == 3 && d->stride == 1 && d->pad == 1; }
 
-size_t gm__conv3_grid_size(const gm_conv_dims *d) { return d->C * geom_of(d).L; }
-
+/* work: [alignment][input grid, C L][output-gradient grid, OC L][packed weights][weight-gradient partials] */
 size_t gm__conv3_work_size(const gm_conv_dims *d) {
     c3_geom g = geom_of(d);
-    size_t fwd = g.OCr * d->C * 9;
-    size_t bwd = d->OC * g.L + g.Cr * d->OC * 9 + 2 * g.nch * d->OC * d->C * 9;
-    return fwd > bwd ? fwd : bwd;
+    size_t wt = g.OCr * d->C * 9 > g.Cr * d->OC * 9 ? g.OCr * d->C * 9 : g.Cr * d->OC * 9;
+    return 16 + d->C * g.L + d->OC * g.L + wt + 2 * g.nch * d->OC * d->C * 9;
 }
+
+/* the work's first 64-byte boundary (the grids' vectors then never straddle cache lines needlessly) */
+static float *align64(float *p) { return (float *)(void *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 /* ==== layout =================================================================================== */
 
@@ -273,6 +321,22 @@ static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, si
     }
 }
 
+/* NCHW -> transposed grid: xT[(GRID_FRONT + i) C + c] = grid row c at data index i (zeros off the pixels) */
+static void to_gridT(float *xT, const float *in, size_t B, size_t C, size_t H, size_t W, const c3_geom *g) {
+    memset(xT, 0, g->L * C * sizeof(float));
+    long bl;
+#pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
+    for (bl = 0; bl < (long)B; bl++) {
+        const size_t b = (size_t)bl;
+        for (size_t y = 0; y < H; y++)
+            for (size_t c = 0; c < C; c++) {
+                const float *src = in + ((b * C + c) * H + y) * W;
+                float *dst = xT + (GRID_FRONT + b * g->S + (y + 1) * g->Wp) * C + c;
+                for (size_t x = 0; x < W; x++) dst[x * C] = src[x];
+            }
+    }
+}
+
 /* w(OC, C, 3, 3) -> blocks of R rows: wt[((ob C + c) 9 + k) R + r] = w(ob R + r, c, k) (0 past OC); with
  * flip, the weights of the input-gradient pass: rows are input channels, w'(c, o, k) = w(o, c, 8 - k). */
 static void pack_w(float *wt, const float *w, size_t OC, size_t C, size_t R, int flip) {
@@ -291,25 +355,21 @@ static void pack_w(float *wt, const float *w, size_t OC, size_t C, size_t R, int
 
 /* ==== kernels ================================================================================== */
 
-void gm__conv3_pack(float *xp, const float *in, const gm_conv_dims *d) {
-    const c3_geom g = geom_of(d);
-    to_grid(xp, in, d->B, d->C, d->H, d->W, &g);
-}
-
-void gm__conv3_forward(float *out, float *xp, const float *in, const float *w, const float *b,
-                       const gm_conv_dims *d, float *work) {
-    GM_ASSERT(out && xp && in && w && work && gm__conv3_applies(d));
+void gm__conv3_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
+                       float *work) {
+    GM_ASSERT(out && in && w && work && gm__conv3_applies(d));
     const c3_geom g = geom_of(d);
     const int isa = gm__conv3_isa();
+    float *xp = align64(work), *wt = xp + d->C * g.L + d->OC * g.L;
     c3_dst dst = {out, b, d->B, d->OC, d->H, d->W, g.Wp, g.S, 0};
     to_grid(xp, in, d->B, d->C, d->H, d->W, &g);
-    pack_w(work, w, d->OC, d->C, (size_t)fwd_rows(isa), 0);
-    grid_conv(isa, &dst, g.Qr, xp + GRID_FRONT, g.L, work, d->C, d->OC, g.off);
+    pack_w(wt, w, d->OC, d->C, (size_t)fwd_rows(isa), 0);
+    grid_conv(isa, &dst, g.Qr, xp + GRID_FRONT, g.L, wt, d->C, d->OC, g.off);
 }
 
-void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *xp, const float *w,
+void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const gm_conv_dims *d, float *work) {
-    GM_ASSERT(dout && xp && w && work && gm__conv3_applies(d));
+    GM_ASSERT(dout && in && w && work && gm__conv3_applies(d));
     const c3_geom g = geom_of(d);
     const int isa = gm__conv3_isa();
     const size_t B = d->B, C = d->C, OC = d->OC, H = d->H, W = d->W, P = H * W, nw = OC * C * 9;
@@ -326,17 +386,27 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
         }
     }
     if (!dw && !din) return;
-    float *dp = work, *wt = dp + OC * g.L;
-    double *part = (double *)(void *)(wt + g.Cr * OC * 9);
+    float *xg = align64(work), *dp = xg + C * g.L;
+    float *wt = dp + OC * g.L;
+    size_t nwt = g.OCr * C * 9 > g.Cr * OC * 9 ? g.OCr * C * 9 : g.Cr * OC * 9;
+    double *part = (double *)(void *)(wt + nwt);
     to_grid(dp, dout, B, OC, H, W, &g);
     if (dw) {
         /* dy on the output grid is the padded gradient shifted by one row */
-        const float *dy = dp + GRID_FRONT + g.Wp, *x = xp + GRID_FRONT;
+        const float *dy = dp + GRID_FRONT + g.Wp;
+        const int tr = dwT_applies(isa, C);
+        if (tr)
+            to_gridT(xg, in, B, C, H, W, &g);
+        else
+            to_grid(xg, in, B, C, H, W, &g);
         long ch;
 #pragma omp parallel for schedule(static) if (g.nch > 1 && nw * g.Qr > 4 * GM__PAR_MIN)
         for (ch = 0; ch < (long)g.nch; ch++) {
             size_t q0 = (size_t)ch * g.chunk, q1 = q0 + g.chunk < g.Qr ? q0 + g.chunk : g.Qr;
-            dw_chunk(isa, part + (size_t)ch * nw, dy, g.L, x, g.L, C, OC, q0, q1, g.off);
+            if (tr)
+                dwT_chunk(part + (size_t)ch * nw, dy, g.L, xg + GRID_FRONT * C, C, OC, q0, q1, g.off);
+            else
+                dw_chunk(isa, part + (size_t)ch * nw, dy, g.L, xg + GRID_FRONT, g.L, C, OC, q0, q1, g.off);
         }
         long i;
 #pragma omp parallel for schedule(static) if (nw * g.nch > GM__PAR_MIN)

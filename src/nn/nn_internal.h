@@ -34,17 +34,15 @@ void gm__sgemm_serial(int transA, int transB, size_t M, size_t N, size_t K, floa
                       const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
 /* ---- 3x3 stride-1 pad-1 convolution on a padded grid, no im2col (nn_conv3.c) ----
- * gm__conv3_forward: out(B,OC,H,W) = conv(in, w(OC,C,3,3)) + b; xp (gm__conv3_grid_size floats) receives
- * the padded input that gm__conv3_backward reads; work: gm__conv3_work_size floats for either pass.
- * gm__conv3_backward adds into din, dw, db (NULL = skip). Naive twins: gm_conv2d_forward_ref/_backward_ref. */
+ * gm__conv3_forward: out(B,OC,H,W) = conv(in, w(OC,C,3,3)) + b; gm__conv3_backward adds into din, dw, db
+ * (NULL = skip) from the same input; work: gm__conv3_work_size floats for either pass (nothing is cached
+ * between them). Naive twins: gm_conv2d_forward_ref/_backward_ref. */
 enum { GM__ISA_C = 0, GM__ISA_AVX2 = 1, GM__ISA_AVX512 = 2 };
 int gm__conv3_applies(const gm_conv_dims *d);
-void gm__conv3_pack(float *xp, const float *in, const gm_conv_dims *d); /* the xp that the forward fills */
-size_t gm__conv3_grid_size(const gm_conv_dims *d);
 size_t gm__conv3_work_size(const gm_conv_dims *d);
-void gm__conv3_forward(float *out, float *xp, const float *in, const float *w, const float *b,
-                       const gm_conv_dims *d, float *work);
-void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *xp, const float *w,
+void gm__conv3_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
+                       float *work);
+void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const gm_conv_dims *d, float *work);
 /* 1x1 stride-1 unpadded convolution as one GEMM per image (nn_conv3.c); no cache, no work */
 int gm__conv1x1_applies(const gm_conv_dims *d);

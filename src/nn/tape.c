@@ -259,13 +259,11 @@ static void bw_conv(gm_tape *t, gm_node *n) {
                              &d);
         return;
     }
-    if (n->save[1]) { /* the 3x3 path: the padded input is rebuilt in the scratch when dW is needed */
-        size_t ng = gm__conv3_grid_size(&d);
-        float *xp = gm__tape_scratch(t, (ng + gm__conv3_work_size(&d)) * sizeof(float));
-        if (!xp) return;
-        float *dw = G(n->in[1]);
-        if (dw) gm__conv3_pack(xp, n->in[0]->val, &d);
-        gm__conv3_backward(G(n->in[0]), dw, b ? G(b) : NULL, n->out->grad, xp, n->in[1]->val, &d, xp + ng);
+    if (n->save[1]) { /* the 3x3 path: nothing cached, the kernel re-lays the input out when dW is needed */
+        float *work = gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float));
+        if (work)
+            gm__conv3_backward(G(n->in[0]), G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->in[0]->val,
+                               n->in[1]->val, &d, work);
         return;
     }
     float *work = gm__tape_scratch(t, gm_conv2d_work_size(&d) * sizeof(float));
@@ -296,10 +294,9 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
      * lives in the reused scratch, which stays in cache */
     int c3 = gm__conv3_applies(&d) && gm__conv3_isa() != GM__ISA_C;
     if (c3) {
-        size_t ng = gm__conv3_grid_size(&d);
-        float *xp = y ? gm__tape_scratch(t, (ng + gm__conv3_work_size(&d)) * sizeof(float)) : NULL;
-        if (!xp) return NULL;
-        gm__conv3_forward(y->val, xp, x->val, w->val, b ? b->val : NULL, &d, xp + ng);
+        float *work = y ? gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float)) : NULL;
+        if (!work) return NULL;
+        gm__conv3_forward(y->val, x->val, w->val, b ? b->val : NULL, &d, work);
         gm_var *in3[3] = {x, w, b};
         gm_node *n3 = gm_tape_record(t, bw_conv, y, 3, in3);
         if (n3) {
