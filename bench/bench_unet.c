@@ -62,9 +62,9 @@ static void conv3_times(int C, size_t B, int reps, double *tf, double *tw, doubl
             double t0 = now();
             gm__conv3_forward(y, x, w, NULL, &d, wk);
             double t1 = now();
-            gm__conv3_backward(NULL, dw, NULL, y, x, w, &d, wk);
+            gm__conv3_backward(NULL, dw, NULL, y, x, w, &d, 0, wk);
             double t2 = now();
-            gm__conv3_backward(dx, NULL, NULL, y, x, w, &d, wk);
+            gm__conv3_backward(dx, NULL, NULL, y, x, w, &d, 1, wk);
             double t3 = now();
             bf = t1 - t0 < bf ? t1 - t0 : bf, bw = t2 - t1 < bw ? t2 - t1 : bw, bd = t3 - t2 < bd ? t3 - t2 : bd;
         }

@@ -323,17 +323,22 @@ static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, si
 
 /* NCHW -> transposed grid: xT[(GRID_FRONT + i) C + c] = grid row c at data index i (zeros off the pixels) */
 static void to_gridT(float *xT, const float *in, size_t B, size_t C, size_t H, size_t W, const c3_geom *g) {
-    memset(xT, 0, g->L * C * sizeof(float));
+    memset(xT, 0, GRID_FRONT * C * sizeof(float));
+    memset(xT + (GRID_FRONT + B * g->S) * C, 0, (g->L - GRID_FRONT - B * g->S) * C * sizeof(float));
     long bl;
 #pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
     for (bl = 0; bl < (long)B; bl++) {
         const size_t b = (size_t)bl;
-        for (size_t y = 0; y < H; y++)
+        float *img = xT + (GRID_FRONT + b * g->S) * C;
+        memset(img, 0, g->Wp * C * sizeof(float)); /* the image's zero row */
+        for (size_t y = 0; y < H; y++) {
+            float *row = img + (y + 1) * g->Wp * C;
             for (size_t c = 0; c < C; c++) {
                 const float *src = in + ((b * C + c) * H + y) * W;
-                float *dst = xT + (GRID_FRONT + b * g->S + (y + 1) * g->Wp) * C + c;
-                for (size_t x = 0; x < W; x++) dst[x * C] = src[x];
+                for (size_t x = 0; x < W; x++) row[x * C + c] = src[x];
             }
+            memset(row + W * C, 0, C * sizeof(float)); /* the row's zero column */
+        }
     }
 }
 
@@ -368,7 +373,7 @@ void gm__conv3_forward(float *out, const float *in, const float *w, const float 
 }
 
 void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
-                        const gm_conv_dims *d, float *work) {
+                        const gm_conv_dims *d, int din_set, float *work) {
     GM_ASSERT(dout && in && w && work && gm__conv3_applies(d));
     const c3_geom g = geom_of(d);
     const int isa = gm__conv3_isa();
@@ -418,7 +423,8 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
     }
     if (din) {
         pack_w(wt, w, OC, C, (size_t)fwd_rows(isa), 1);
-        c3_dst dst = {din, NULL, B, C, H, W, g.Wp, g.S, 1};
+        /* din_set: din holds garbage and is written (the same bits as adding into zeros: t + 0.0f) */
+        c3_dst dst = {din, NULL, B, C, H, W, g.Wp, g.S, !din_set};
         grid_conv(isa, &dst, g.Qr, dp + GRID_FRONT, g.L, wt, OC, C, g.off);
     }
 }

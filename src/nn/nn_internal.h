@@ -35,7 +35,7 @@ void gm__sgemm_serial(int transA, int transB, size_t M, size_t N, size_t K, floa
 
 /* ---- 3x3 stride-1 pad-1 convolution on a padded grid, no im2col (nn_conv3.c) ----
  * gm__conv3_forward: out(B,OC,H,W) = conv(in, w(OC,C,3,3)) + b; gm__conv3_backward adds into din, dw, db
- * (NULL = skip) from the same input; work: gm__conv3_work_size floats for either pass (nothing is cached
+ * (NULL = skip) from the same input (din_set = 1: din is written instead, the bits of adding into zeros); work: gm__conv3_work_size floats for either pass (nothing is cached
  * between them). Naive twins: gm_conv2d_forward_ref/_backward_ref. */
 enum { GM__ISA_C = 0, GM__ISA_AVX2 = 1, GM__ISA_AVX512 = 2 };
 int gm__conv3_applies(const gm_conv_dims *d);
@@ -43,7 +43,7 @@ size_t gm__conv3_work_size(const gm_conv_dims *d);
 void gm__conv3_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
                        float *work);
 void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
-                        const gm_conv_dims *d, float *work);
+                        const gm_conv_dims *d, int din_set, float *work); /* din_set: overwrite din, not add */
 /* 1x1 stride-1 unpadded convolution as one GEMM per image (nn_conv3.c); no cache, no work */
 int gm__conv1x1_applies(const gm_conv_dims *d);
 void gm__conv1x1_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d);
