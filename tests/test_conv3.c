@@ -202,11 +202,19 @@ GM_TEST(test_gn_silu_vs_ref) {
         for (size_t i = 0; i < N; i++) dx[i] = dxr[i] = 0.25f;
         for (size_t i = 0; i < C; i++) dg[i] = dgr[i] = -1.0f, db[i] = dbr[i] = 2.0f;
         float *work = fbuf(gm__gn_silu_work_size(B, C, S, G)), *dz = fbuf(N);
-        gm__gn_silu_backward(dx, dg, db, dy, x, m, rs, g, be, B, C, S, G, work);
+        gm__gn_silu_backward(dx, dg, db, dy, x, m, rs, g, be, B, C, S, G, 0, work);
         gm__gn_silu_backward_ref(dxr, dgr, dbr, dy, x, mr, rsr, g, be, B, C, S, G, dz);
         double ex = rel(dx, dxr, N), eg = rel(dg, dgr, C), eb = rel(db, dbr, C);
         if (ex > 2e-6 || eg > 2e-6 || eb > 2e-6) fprintf(stderr, "  shape %zu: dx %.2g dg %.2g db %.2g\n", s, ex, eg, eb);
         CHECK(ex <= 2e-6 && eg <= 2e-6 && eb <= 2e-6);
+        { /* din_set: garbage overwritten with the bits of adding into zeros */
+            float *d0 = fbuf(N), *d1 = fbuf(N);
+            for (size_t i = 0; i < N; i++) d1[i] = NAN;
+            gm__gn_silu_backward(d0, NULL, NULL, dy, x, m, rs, g, be, B, C, S, G, 0, work);
+            gm__gn_silu_backward(d1, NULL, NULL, dy, x, m, rs, g, be, B, C, S, G, 1, work);
+            CHECK(memcmp(d0, d1, N * sizeof(float)) == 0);
+            free(d0), free(d1);
+        }
         /* finite differences of L = sum_i dy_i y_i (float forward, central, h = 1e-2 of unit-scale inputs);
          * only the small shapes: float round-off of L over more terms swamps small gradients */
         if (N <= 2000) {
@@ -254,7 +262,7 @@ GM_TEST(test_gn_silu_threads) {
         gm_test_set_threads(k + 1);
         y[k] = fbuf(N), dx[k] = fbuf(N), dg[k] = fbuf(C), db[k] = fbuf(C);
         gm__gn_silu_forward(y[k], m, rs, x, g, be, B, C, S, G, 1e-5f);
-        gm__gn_silu_backward(dx[k], dg[k], db[k], dy, x, m, rs, g, be, B, C, S, G, work);
+        gm__gn_silu_backward(dx[k], dg[k], db[k], dy, x, m, rs, g, be, B, C, S, G, 0, work);
     }
     CHECK(memcmp(y[0], y[1], N * sizeof(float)) == 0);
     CHECK(memcmp(dx[0], dx[1], N * sizeof(float)) == 0);

@@ -158,7 +158,7 @@ size_t gm__gn_silu_work_size(size_t B, size_t C, size_t S, size_t G) {
 
 void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                           const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
-                          size_t C, size_t S, size_t G, float *work) {
+                          size_t C, size_t S, size_t G, int din_set, float *work) {
     GM_ASSERT(dout && in && mean && rstd && work && G > 0 && C % G == 0);
     const size_t Cg = C / G, n = Cg * S;
     double *part = (double *)(void *)work; /* (B, C, 2): sum dz xh, sum dz */
@@ -187,8 +187,13 @@ void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *
         for (size_t c = 0; c < Cg; c++) {
             float gm = gamma ? gamma[g * Cg + c] : 1.0f, *d = din + off + c * S;
             const float *z = dz + c * S, *h = xh + c * S;
+            if (din_set) { /* 0.0f + v: the bits of adding into zeros */
 #pragma omp simd
-            for (size_t j = 0; j < S; j++) d[j] += rs * (z[j] * gm - mg - h[j] * mgx);
+                for (size_t j = 0; j < S; j++) d[j] = 0.0f + rs * (z[j] * gm - mg - h[j] * mgx);
+            } else {
+#pragma omp simd
+                for (size_t j = 0; j < S; j++) d[j] += rs * (z[j] * gm - mg - h[j] * mgx);
+            }
         }
     }
     if (dgamma || dbeta)
@@ -228,9 +233,11 @@ static void bw_gn_silu(gm_tape *t, gm_node *n) {
     size_t B = (size_t)x->shape[0], C = (size_t)x->shape[1], S = x->n / (B * C), G = (size_t)n->ip[0];
     float *work = gm__tape_scratch(t, gm__gn_silu_work_size(B, C, S, G) * sizeof(float));
     if (!work) return;
-    gm__gn_silu_backward(gm_tape_grad(t, x), g ? gm_tape_grad(t, g) : NULL, b ? gm_tape_grad(t, b) : NULL,
-                         n->out->grad, x->val, n->save[0], n->save[1], g ? g->val : NULL, b ? b->val : NULL, B, C, S,
-                         G, work);
+    int fresh;
+    float *dx = gm__tape_grad_unzeroed(t, x, &fresh);
+    if (gm_tape_status(t) != GM_OK) return;
+    gm__gn_silu_backward(dx, g ? gm_tape_grad(t, g) : NULL, b ? gm_tape_grad(t, b) : NULL, n->out->grad, x->val,
+                         n->save[0], n->save[1], g ? g->val : NULL, b ? b->val : NULL, B, C, S, G, fresh, work);
 }
 
 gm_var *gm__op_groupnorm_silu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps) {

@@ -53,13 +53,14 @@ int gm__conv3_isa(void);            /* the instruction set the kernels use (the 
 void gm__conv3_force_isa(int isa);  /* tests: force GM__ISA_* (-1: back to the CPU's); not thread-safe */
 
 /* ---- fused group norm + SiLU (nn_gnsilu.c): y = silu(groupnorm(x)); mean/rstd (B*G) as gm_groupnorm_*;
- * backward adds into din, dgamma, dbeta (NULL = skip) with work of gm__gn_silu_work_size floats. ---- */
+ * backward adds into din (din_set = 1: writes it), dgamma, dbeta (NULL = skip) with work of
+ * gm__gn_silu_work_size floats. ---- */
 void gm__gn_silu_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
                          const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
 size_t gm__gn_silu_work_size(size_t B, size_t C, size_t S, size_t G);
 void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                           const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
-                          size_t C, size_t S, size_t G, float *work);
+                          size_t C, size_t S, size_t G, int din_set, float *work);
 void gm__gn_silu_forward_ref(float *out, float *mean, float *rstd, const float *in, const float *gamma,
                              const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
 void gm__gn_silu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
@@ -72,6 +73,9 @@ struct gm_var;
 /* tape.c: a scratch buffer of at least `bytes`, valid until the next call (one kernel call's work space);
  * NULL after recording GM_ENOMEM in the tape */
 void *gm__tape_scratch(struct gm_tape *t, size_t bytes);
+/* tape.c: v's gradient for a kernel that writes every element; allocated without zeroing (and *fresh = 1)
+ * when nothing has flowed into v yet, so the kernel writes instead of adding. NULL if v needs none. */
+float *gm__tape_grad_unzeroed(struct gm_tape *t, struct gm_var *v, int *fresh);
 /* tape op: silu(groupnorm(x, groups, gamma, beta, eps)) as one node */
 struct gm_var *gm__op_groupnorm_silu(struct gm_tape *t, struct gm_var *x, int groups, struct gm_var *gamma,
                                      struct gm_var *beta, float eps);

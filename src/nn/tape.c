@@ -213,7 +213,7 @@ void *gm__tape_scratch(gm_tape *t, size_t bytes) {
 
 /* The gradient buffer of v for a kernel that writes every element: when nothing has flowed into v yet, the
  * buffer is allocated without zeroing and *fresh = 1 (the kernel then writes instead of adding). */
-static float *grad_unzeroed(gm_tape *t, gm_var *v, int *fresh) {
+float *gm__tape_grad_unzeroed(gm_tape *t, gm_var *v, int *fresh) {
     *fresh = 0;
     if (!v || !v->requires_grad) return NULL;
     if (!v->grad) {
@@ -278,7 +278,7 @@ static void bw_conv(gm_tape *t, gm_node *n) {
     if (n->save[1]) { /* the 3x3 path: nothing cached, the kernel re-lays the input out when dW is needed */
         float *work = gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float));
         int fresh = 0;
-        float *din = work ? grad_unzeroed(t, n->in[0], &fresh) : NULL;
+        float *din = work ? gm__tape_grad_unzeroed(t, n->in[0], &fresh) : NULL;
         if (work && t->status == GM_OK)
             gm__conv3_backward(din, G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->in[0]->val, n->in[1]->val, &d,
                                fresh, work);
