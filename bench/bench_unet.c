@@ -47,7 +47,7 @@ static void conv3_times(int C, size_t B, int reps, double *tf, double *tw, doubl
     const int L[][4] = {{1, C, 28, 0},         {C, C, 28, 1},         {C, C, 28, 1},     {2 * C, C, 28, 1},
                         {2 * C, C, 28, 1},     {C, C, 28, 1},         {C, 1, 28, 1},     {C, 2 * C, 14, 1},
                         {2 * C, 2 * C, 14, 1}, {2 * C, 2 * C, 14, 1}, {4 * C, 2 * C, 14, 1}, {2 * C, 2 * C, 14, 1},
-                        {2 * C, 2 * C, 7, 1},  {2 * C, 2 * C, 7, 1}}; /* C in, C out, size, input gradient in training */
+                        {2 * C, 2 * C, 7, 1},  {2 * C, 2 * C, 7, 1}}; /* C in, C out, size, (unused flag) */
     *tf = *tw = *td = 0;
     for (size_t l = 0; l < sizeof L / sizeof L[0]; l++) {
         gm_conv_dims d = {B, (size_t)L[l][0], (size_t)L[l][2], (size_t)L[l][2], (size_t)L[l][1], 3, 1, 1, 0, 0};

@@ -205,7 +205,8 @@ GM_TEST(test_gn_silu_vs_ref) {
         gm__gn_silu_backward(dx, dg, db, dy, x, m, rs, g, be, B, C, S, G, 0, work);
         gm__gn_silu_backward_ref(dxr, dgr, dbr, dy, x, mr, rsr, g, be, B, C, S, G, dz);
         double ex = rel(dx, dxr, N), eg = rel(dg, dgr, C), eb = rel(db, dbr, C);
-        if (ex > 2e-6 || eg > 2e-6 || eb > 2e-6) fprintf(stderr, "  shape %zu: dx %.2g dg %.2g db %.2g\n", s, ex, eg, eb);
+        if (ex > 2e-6 || eg > 2e-6 || eb > 2e-6)
+            fprintf(stderr, "  shape %zu: dx %.2g dg %.2g db %.2g\n", s, ex, eg, eb);
         CHECK(ex <= 2e-6 && eg <= 2e-6 && eb <= 2e-6);
         { /* din_set: garbage overwritten with the bits of adding into zeros */
             float *d0 = fbuf(N), *d1 = fbuf(N);

@@ -480,7 +480,8 @@ void gm_upsample_nearest_backward(float *din, const float *dout, size_t BC, size
             for (size_t h = 0; h < H; h++) {
                 const float *g0 = g + 2 * h * OW, *g1 = g0 + OW;
                 float *d = dx + h * W;
-                for (size_t w = 0; w < W; w++) d[w] += (((0.0f + g0[2 * w]) + g0[2 * w + 1]) + g1[2 * w]) + g1[2 * w + 1];
+                for (size_t w = 0; w < W; w++)
+                    d[w] += (((0.0f + g0[2 * w]) + g0[2 * w + 1]) + g1[2 * w]) + g1[2 * w + 1];
             }
             continue;
         }

@@ -38,7 +38,9 @@
 #define DW_CHUNK 13824 /* grid positions per weight-gradient chunk (a multiple of QTILE) */
 #define DW_CHUNKS_MAX 64
 
-/* ==== output scatter (shared by every instruction-set variant) ================================= */
+/* ==== output descriptor of the grid convolution (its scatter is in nn_conv3_simd.h) ============== */
+
+#define SCATTER_RUNS 64 /* pixel runs per tile: at most 48 / Wp + 2 <= 26 */
 
 typedef struct {
     float *out;        /* (B, OC, H, W) */
@@ -46,46 +48,6 @@ typedef struct {
     size_t B, OC, H, W, Wp, S;
     int acc; /* 1: out += y, 0: out = y + bias */
 } c3_dst;
-
-/* rows o0 .. o0+nr-1 (those < OC) of a tile covering grid positions [q0, q0 + nq) to their pixels: the
- * tile's runs of pixels (at most one per grid row it touches) are found once, then copied for every row */
-#define SCATTER_RUNS 64
-static void c3_scatter(const c3_dst *d, const float *tile, size_t ldt, size_t o0, size_t nr, size_t q0, size_t nq) {
-    const size_t qe = q0 + nq, HW = d->H * d->W;
-    size_t src[SCATTER_RUNS], dst[SCATTER_RUNS], len[SCATTER_RUNS], nrun = 0;
-    size_t b = q0 / d->S, rem = q0 % d->S, y = rem / d->Wp, x = rem % d->Wp;
-    for (size_t q = q0; q < qe && b < d->B && nrun < SCATTER_RUNS;) {
-        size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
-        if (y < d->H && x < d->W) {
-            src[nrun] = q - q0;
-            dst[nrun] = b * d->OC * HW + y * d->W + x;
-            len[nrun++] = d->W - x < run ? d->W - x : run;
-        }
-        q += run, x += run;
-        if (x == d->Wp) { /* next grid row */
-            x = 0;
-            if (++y == d->H + 1) y = 0, b++;
-        }
-    }
-    for (size_t r = 0; r < nr && o0 + r < d->OC; r++) {
-        const size_t o = o0 + r;
-        const float bb = d->bias && !d->acc ? d->bias[o] : 0.0f;
-        const float *t = tile + r * ldt;
-        float *out = d->out + o * HW;
-        for (size_t k = 0; k < nrun; k++) {
-            float *o_ = out + dst[k];
-            const float *t_ = t + src[k];
-            const size_t n = len[k];
-            if (d->acc) {
-#pragma omp simd
-                for (size_t i = 0; i < n; i++) o_[i] += t_[i];
-            } else {
-#pragma omp simd
-                for (size_t i = 0; i < n; i++) o_[i] = t_[i] + bb;
-            }
-        }
-    }
-}
 
 /* ==== instruction-set variants ================================================================= */
 

@@ -14,6 +14,47 @@
 
 #define C3_V 3 /* vectors per forward tile: FR x 3*VW outputs, FR*3 accumulators */
 
+/* rows o0 .. o0+nr-1 (those < OC) of a tile covering grid positions [q0, q0 + nq) to their pixels: the
+ * tile's runs of pixels (at most one per grid row it touches) are found once, then copied for every row */
+static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size_t o0, size_t nr, size_t q0,
+                            size_t nq) {
+    const size_t qe = q0 + nq, HW = d->H * d->W;
+    size_t src[SCATTER_RUNS], dst[SCATTER_RUNS], len[SCATTER_RUNS], nrun = 0;
+    size_t b = q0 / d->S, rem = q0 % d->S, y = rem / d->Wp, x = rem % d->Wp;
+    for (size_t q = q0; q < qe && b < d->B && nrun < SCATTER_RUNS;) {
+        size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
+        if (y < d->H && x < d->W) {
+            src[nrun] = q - q0;
+            dst[nrun] = b * d->OC * HW + y * d->W + x;
+            len[nrun++] = d->W - x < run ? d->W - x : run;
+        }
+        q += run, x += run;
+        if (x == d->Wp) { /* next grid row */
+            x = 0;
+            if (++y == d->H + 1) y = 0, b++;
+        }
+    }
+    for (size_t r = 0; r < nr && o0 + r < d->OC; r++) {
+        const size_t o = o0 + r;
+        const float bb = d->bias && !d->acc ? d->bias[o] : 0.0f;
+        const float *t = tile + r * ldt;
+        float *out = d->out + o * HW;
+        for (size_t k = 0; k < nrun; k++) {
+            float *o_ = out + dst[k];
+            const float *t_ = t + src[k];
+            const size_t n = len[k];
+            if (d->acc) {
+#pragma omp simd
+                for (size_t i = 0; i < n; i++) o_[i] += t_[i];
+            } else {
+#pragma omp simd
+                for (size_t i = 0; i < n; i++) o_[i] = t_[i] + bb;
+            }
+        }
+    }
+}
+
+
 /* y[r*ldy + j], r < FR, j < C3_V*VW:  sum_c sum_k wt[(c*9 + k)*FR + r] x[c*ldx + j + off[k]] */
 static void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx, const float *wt, size_t C,
                          const ptrdiff_t *off) {
@@ -74,10 +115,10 @@ static void SFX(c3_grid)(const c3_dst *dst, size_t Qr, const float *x, size_t ld
         float tile[FR * C3_V * VW];
         if (OC == 1) {
             SFX(c3_tile1)(tile, x + q0, ldx, wt, C, off);
-            c3_scatter(dst, tile, QT, 0, 1, q0, QT);
+            SFX(c3_scatter)(dst, tile, QT, 0, 1, q0, QT);
         } else {
             SFX(c3_tile)(tile, QT, x + q0, ldx, wt + ob * FR * C * 9, C, off);
-            c3_scatter(dst, tile, QT, ob * FR, FR, q0, QT);
+            SFX(c3_scatter)(dst, tile, QT, ob * FR, FR, q0, QT);
         }
     }
 }

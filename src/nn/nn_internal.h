@@ -35,8 +35,9 @@ void gm__sgemm_serial(int transA, int transB, size_t M, size_t N, size_t K, floa
 
 /* ---- 3x3 stride-1 pad-1 convolution on a padded grid, no im2col (nn_conv3.c) ----
  * gm__conv3_forward: out(B,OC,H,W) = conv(in, w(OC,C,3,3)) + b; gm__conv3_backward adds into din, dw, db
- * (NULL = skip) from the same input (din_set = 1: din is written instead, the bits of adding into zeros); work: gm__conv3_work_size floats for either pass (nothing is cached
- * between them). Naive twins: gm_conv2d_forward_ref/_backward_ref. */
+ * (NULL = skip) from the same input (din_set = 1: din is written instead, the bits of adding into zeros);
+ * work: gm__conv3_work_size floats for either pass (nothing is cached between them). Naive twins:
+ * gm_conv2d_forward_ref/_backward_ref. */
 enum { GM__ISA_C = 0, GM__ISA_AVX2 = 1, GM__ISA_AVX512 = 2 };
 int gm__conv3_applies(const gm_conv_dims *d);
 size_t gm__conv3_work_size(const gm_conv_dims *d);
