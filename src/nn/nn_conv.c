@@ -137,8 +137,8 @@ static void from_cmajor(float *dst, const float *src, const float *bias, size_t 
             for (size_t p = 0; p < P; p++) o[p] = s[p] + bb;
     }
 }
-/* db(C) += sum over b, p of x(B,C,P) */
-static void channel_sums(float *db, const float *x, size_t B, size_t C, size_t P) {
+/* db(C) += sum over b, p of x(B,C,P) (also the bias gradient of nn_conv3.c's kernels) */
+void gm__channel_sums(float *db, const float *x, size_t B, size_t C, size_t P) {
     long c;
 #pragma omp parallel for schedule(static) if (B * C * P > GM__PAR_MIN)
     for (c = 0; c < (long)C; c++) {
@@ -168,7 +168,7 @@ void gm_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
     GM_ASSERT(dout && col && work);
     const size_t CKK = d->C * d->K * d->K, P = d->OH * d->OW, NP = d->B * P;
     float *dY = work, *dcol = work + d->OC * NP;
-    if (db) channel_sums(db, dout, d->B, d->OC, P);
+    if (db) gm__channel_sums(db, dout, d->B, d->OC, P);
     if (!dw && !din) return;
     to_cmajor(dY, dout, d->B, d->OC, P);
     if (dw) gm__sgemm(0, 1, d->OC, CKK, NP, 1.0f, dY, NP, col, NP, 1.0f, dw, CKK); /* dW += dY col^T */
@@ -264,7 +264,7 @@ void gm_conv_transpose2d_backward(float *din, float *dw, float *db, const float 
     gm_conv_dims cd = adjoint_dims(d);
     const size_t HW = d->H * d->W, N = d->B * HW, OKK = d->OC * d->K * d->K;
     float *Xg = work, *dXg = work + d->C * N, *dcol = work + 2 * d->C * N;
-    if (db) channel_sums(db, dout, d->B, d->OC, d->OH * d->OW);
+    if (db) gm__channel_sums(db, dout, d->B, d->OC, d->OH * d->OW);
     if (!din && !dw) return;
     gm_im2col(dcol, dout, &cd); /* dcol(OKK, N) */
     if (dw) {

@@ -63,16 +63,6 @@ typedef struct {
 #define FR 8
 #define DWR 1
 #include "nn_conv3_simd.h"
-#undef SFX
-#undef VW
-#undef VT
-#undef VZERO
-#undef VLD
-#undef VST
-#undef VBC
-#undef VFMA
-#undef FR
-#undef DWR
 
 #ifdef C3_X86
 #pragma GCC push_options
@@ -88,16 +78,6 @@ typedef struct {
 #define FR 4
 #define DWR 1
 #include "nn_conv3_simd.h"
-#undef SFX
-#undef VW
-#undef VT
-#undef VZERO
-#undef VLD
-#undef VST
-#undef VBC
-#undef VFMA
-#undef FR
-#undef DWR
 #pragma GCC pop_options
 
 #pragma GCC push_options
@@ -113,16 +93,6 @@ typedef struct {
 #define FR 8
 #define DWR 3
 #include "nn_conv3_simd.h"
-#undef SFX
-#undef VW
-#undef VT
-#undef VZERO
-#undef VLD
-#undef VST
-#undef VBC
-#undef VFMA
-#undef FR
-#undef DWR
 
 /* Weight gradient from the transposed grid (C a multiple of 16): lanes run over 16 input channels, so no
  * lane sums: part[(o C + c) 9 + k] = sum_q dy[o ldy + q] xT[(q + off_k) C + c], rows of dy in blocks of 3. */
@@ -339,19 +309,8 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
     GM_ASSERT(dout && in && w && work && gm__conv3_applies(d));
     const c3_geom g = geom_of(d);
     const int isa = gm__conv3_isa();
-    const size_t B = d->B, C = d->C, OC = d->OC, H = d->H, W = d->W, P = H * W, nw = OC * C * 9;
-    if (db) {
-        long o;
-#pragma omp parallel for schedule(static) if (B * OC * P > GM__PAR_MIN)
-        for (o = 0; o < (long)OC; o++) {
-            double s = 0.0;
-            for (size_t bb = 0; bb < B; bb++) {
-                const float *r = dout + (bb * OC + (size_t)o) * P;
-                for (size_t p = 0; p < P; p++) s += (double)r[p];
-            }
-            db[o] += (float)s;
-        }
-    }
+    const size_t B = d->B, C = d->C, OC = d->OC, H = d->H, W = d->W, nw = OC * C * 9;
+    if (db) gm__channel_sums(db, dout, B, OC, H * W);
     if (!dw && !din) return;
     float *xg = align64(work), *dp = xg + C * g.L;
     float *wt = dp + OC * g.L;
@@ -412,18 +371,7 @@ void gm__conv1x1_backward(float *din, float *dw, float *db, const float *dout, c
                           const gm_conv_dims *d) {
     GM_ASSERT(dout && in && w && gm__conv1x1_applies(d));
     const size_t P = d->H * d->W, C = d->C, OC = d->OC, B = d->B;
-    if (db) {
-        long o;
-#pragma omp parallel for schedule(static) if (B * OC * P > GM__PAR_MIN)
-        for (o = 0; o < (long)OC; o++) {
-            double s = 0.0;
-            for (size_t bi = 0; bi < B; bi++) {
-                const float *r = dout + (bi * OC + (size_t)o) * P;
-                for (size_t p = 0; p < P; p++) s += (double)r[p];
-            }
-            db[o] += (float)s;
-        }
-    }
+    if (db) gm__channel_sums(db, dout, B, OC, P);
     /* dW(OC, C) += sum_b dY_b(OC, P) in_b(C, P)^T, images in order on one thread */
     if (dw)
         for (size_t bi = 0; bi < B; bi++)

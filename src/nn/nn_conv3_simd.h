@@ -8,6 +8,7 @@
  *   VZERO() VLD(p) VST(p, v) VBC(p) VFMA(a, b, c)   zero, unaligned load/store, broadcast *p, a*b + c fused
  *   FR           output rows per forward tile (weights packed in blocks of FR rows)
  *   DWR          output rows per weight-gradient tile (1, 2 or 3)
+ * and this file #undefs them at its end.
  * Every output element of the forward tile is the fused sum over (c, kh, kw) in that order, starting from
  * 0: the bits do not depend on VW, the tile shape or the thread count. Weight-gradient tiles sum lanes of
  * q, so their bits depend on VW (never on the thread count). */
@@ -207,3 +208,14 @@ static void SFX(c3_dw_chunk)(double *part, const float *dy, size_t ldy, const fl
 }
 
 #undef C3_V
+/* the including file defines these again for the next instruction set */
+#undef SFX
+#undef VW
+#undef VT
+#undef VZERO
+#undef VLD
+#undef VST
+#undef VBC
+#undef VFMA
+#undef FR
+#undef DWR

@@ -45,6 +45,8 @@ void gm__conv3_forward(float *out, const float *in, const float *w, const float 
                        float *work);
 void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const gm_conv_dims *d, int din_set, float *work); /* din_set: overwrite din, not add */
+/* db(C) += sum over b, p of x(B, C, P) in double (nn_conv.c) */
+void gm__channel_sums(float *db, const float *x, size_t B, size_t C, size_t P);
 /* 1x1 stride-1 unpadded convolution as one GEMM per image (nn_conv3.c); no cache, no work */
 int gm__conv1x1_applies(const gm_conv_dims *d);
 void gm__conv1x1_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d);

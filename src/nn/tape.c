@@ -298,41 +298,30 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
     if (stride < 1 || pad < 0 || gm_conv2d_dims(&d) != GM_OK) return shape_fail(t, "conv2d", gm_last_error());
     int64_t sh[4] = {(int64_t)d.B, (int64_t)d.OC, (int64_t)d.OH, (int64_t)d.OW};
     gm_var *y = new_var(t, NULL, 4, sh);
-    if (y && gm__conv1x1_applies(&d)) { /* 1x1: one GEMM per image on the planes */
-        gm__conv1x1_forward(y->val, x->val, w->val, b ? b->val : NULL, &d);
-        gm_var *in1[3] = {x, w, b};
-        gm_node *n1 = gm_tape_record(t, bw_conv, y, 3, in1);
-        if (n1) {
-            put_dims(n1, &d);
-            n1->save[2] = x->val; /* marks the 1x1 path */
-        }
-        return y;
-    }
-    /* 3x3 stride-1 pad-1 with SIMD: no im2col, nothing cached (x is kept by the tape); the padded input
-     * lives in the reused scratch, which stays in cache */
+    /* three paths, told apart in the backward by the save slot that is set: 1x1 (one GEMM per image, save[2]);
+     * 3x3 stride 1 pad 1 with SIMD (no im2col, nothing cached: the padded input lives in the reused scratch,
+     * save[1]); otherwise im2col + SGEMM with the column matrix cached in save[0] */
     int c3 = gm__conv3_applies(&d) && gm__conv3_isa() != GM__ISA_C;
-    if (c3) {
-        float *work = y ? gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float)) : NULL;
-        if (!work) return NULL;
-        gm__conv3_forward(y->val, x->val, w->val, b ? b->val : NULL, &d, work);
-        gm_var *in3[3] = {x, w, b};
-        gm_node *n3 = gm_tape_record(t, bw_conv, y, 3, in3);
-        if (n3) {
-            put_dims(n3, &d);
-            n3->save[1] = x->val; /* marks the 3x3 path */
-        }
-        return y;
+    int path = !y ? -1 : gm__conv1x1_applies(&d) ? 2 : c3 ? 1 : 0;
+    float *col = NULL, *work = NULL;
+    if (path == 1) work = gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float));
+    if (path == 0) {
+        col = save_buf(t, gm_conv2d_col_size(&d) * sizeof(float));
+        /* forward scratch is only the OC x B*OH*OW product: the head of the work array */
+        work = col ? gm__tape_scratch(t, d.OC * d.B * d.OH * d.OW * sizeof(float)) : NULL;
     }
-    float *col = y ? save_buf(t, gm_conv2d_col_size(&d) * sizeof(float)) : NULL;
-    /* forward scratch is only the OC x B*OH*OW product: the head of the work array */
-    float *work = col ? gm__tape_scratch(t, d.OC * d.B * d.OH * d.OW * sizeof(float)) : NULL;
-    if (!work) return NULL;
-    gm_conv2d_forward(y->val, col, x->val, w->val, b ? b->val : NULL, &d, work);
+    if (path < 0 || (path < 2 && !work)) return NULL;
+    if (path == 2)
+        gm__conv1x1_forward(y->val, x->val, w->val, b ? b->val : NULL, &d);
+    else if (path == 1)
+        gm__conv3_forward(y->val, x->val, w->val, b ? b->val : NULL, &d, work);
+    else
+        gm_conv2d_forward(y->val, col, x->val, w->val, b ? b->val : NULL, &d, work);
     gm_var *in[3] = {x, w, b};
     gm_node *n = gm_tape_record(t, bw_conv, y, 3, in);
     if (n) {
         put_dims(n, &d);
-        n->save[0] = col;
+        n->save[path] = path ? (void *)x->val : col;
     }
     return y;
 }
