@@ -70,32 +70,15 @@ GN_CLONES static void silu_row(float *o, const float *x, size_t n, float m, floa
     }
 }
 
-/* dz[j] = dy[j] silu'(z_j), z_j = xh_j g + bb, xh_j = (x[j] - m) rs; *sd, *sdx = lane sums of dz and of
- * dz xh (products in float) */
-GN_CLONES static void dsilu_row(float *dz, const float *dy, const float *x, size_t n, float m, float rs, float g,
-                                float bb, double *sd, double *sdx) {
-    double acc[LANES] = {0}, acc2[LANES] = {0};
-    size_t j = 0;
-    for (; j + LANES <= n; j += LANES)
+/* dz[j] = dy[j] silu'(z_j) and xh[j] = (x[j] - m) rs */
+GN_CLONES static void dsilu_row(float *dz, float *xh, const float *dy, const float *x, size_t n, float m, float rs,
+                                float g, float bb) {
 #pragma omp simd
-        for (size_t l = 0; l < LANES; l++) {
-            float h = (x[j + l] - m) * rs, z = h * g + bb, s = sigm(z);
-            float v = dy[j + l] * (s * (1.0f + z * (1.0f - s)));
-            dz[j + l] = v;
-            acc[l] += (double)v;
-            acc2[l] += (double)(v * h);
-        }
-    for (size_t l = 0; j < n; j++, l++) {
+    for (size_t j = 0; j < n; j++) {
         float h = (x[j] - m) * rs, z = h * g + bb, s = sigm(z);
-        float v = dy[j] * (s * (1.0f + z * (1.0f - s)));
-        dz[j] = v;
-        acc[l] += (double)v;
-        acc2[l] += (double)(v * h);
+        dz[j] = dy[j] * (s * (1.0f + z * (1.0f - s)));
+        xh[j] = h;
     }
-    double a1 = 0.0, a2 = 0.0;
-    for (size_t l = 0; l < LANES; l++) a1 += acc[l], a2 += acc2[l];
-    *sd = a1;
-    *sdx = a2;
 }
 
 /* lane sums of a[j] */
@@ -109,6 +92,23 @@ GN_CLONES static double lane_sum(const float *a, size_t n) {
     double s = 0.0;
     for (size_t l = 0; l < LANES; l++) s += acc[l];
     return s;
+}
+
+/* lane sums of a[j] and of a[j] b[j] (products in float) in one pass */
+GN_CLONES static void lane_sum2(const float *a, const float *b, size_t n, double *sa, double *sab) {
+    double acc[LANES] = {0}, acc2[LANES] = {0};
+    size_t j = 0;
+    for (; j + LANES <= n; j += LANES)
+#pragma omp simd
+        for (size_t l = 0; l < LANES; l++) {
+            acc[l] += (double)a[j + l];
+            acc2[l] += (double)(a[j + l] * b[j + l]);
+        }
+    for (size_t l = 0; j < n; j++, l++) acc[l] += (double)a[j], acc2[l] += (double)(a[j] * b[j]);
+    double s = 0.0, s2 = 0.0;
+    for (size_t l = 0; l < LANES; l++) s += acc[l], s2 += acc2[l];
+    *sa = s;
+    *sab = s2;
 }
 
 GN_CLONES static double lane_sqdev(const float *x, size_t n, double m) {
@@ -153,7 +153,7 @@ void gm__gn_silu_forward(float *out, float *mean, float *rstd, const float *in, 
 
 size_t gm__gn_silu_work_size(size_t B, size_t C, size_t S, size_t G) {
     (void)G;
-    return 4 * B * C + B * C * S; /* per (b, c) partials (2 doubles), dz */
+    return 4 * B * C + 2 * B * C * S; /* per (b, c) partials (2 doubles), dz and xh */
 }
 
 void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
@@ -162,20 +162,21 @@ void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *
     GM_ASSERT(dout && in && mean && rstd && work && G > 0 && C % G == 0);
     const size_t Cg = C / G, n = Cg * S;
     double *part = (double *)(void *)work; /* (B, C, 2): sum dz xh, sum dz */
-    float *dzs = work + 4 * B * C;
+    float *dzs = work + 4 * B * C, *xhs = dzs + B * C * S;
     long k;
 #pragma omp parallel for schedule(static) if (B * C * S > GM__PAR_MIN)
     for (k = 0; k < (long)(B * G); k++) {
         size_t b = (size_t)k / G, g = (size_t)k % G, off = (size_t)k * n;
         float m = mean[k], rs = rstd[k];
-        float *dz = dzs + off;
+        float *dz = dzs + off, *xh = xhs + off;
         double sg = 0.0, sgx = 0.0;
         for (size_t c = 0; c < Cg; c++) {
             size_t ch = g * Cg + c;
             float gm = gamma ? gamma[ch] : 1.0f;
+            dsilu_row(dz + c * S, xh + c * S, dout + off + c * S, in + off + c * S, S, m, rs, gm,
+                      beta ? beta[ch] : 0.0f);
             double sd, sdx;
-            dsilu_row(dz + c * S, dout + off + c * S, in + off + c * S, S, m, rs, gm, beta ? beta[ch] : 0.0f, &sd,
-                      &sdx);
+            lane_sum2(dz + c * S, xh + c * S, S, &sd, &sdx);
             part[(b * C + ch) * 2] = sdx;
             part[(b * C + ch) * 2 + 1] = sd;
             sg += (double)gm * sd;
@@ -185,13 +186,13 @@ void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *
         float mg = (float)(sg / (double)n), mgx = (float)(sgx / (double)n);
         for (size_t c = 0; c < Cg; c++) {
             float gm = gamma ? gamma[g * Cg + c] : 1.0f, *d = din + off + c * S;
-            const float *z = dz + c * S, *x = in + off + c * S;
+            const float *z = dz + c * S, *h = xh + c * S;
             if (din_set) { /* 0.0f + v: the bits of adding into zeros */
 #pragma omp simd
-                for (size_t j = 0; j < S; j++) d[j] = 0.0f + rs * (z[j] * gm - mg - ((x[j] - m) * rs) * mgx);
+                for (size_t j = 0; j < S; j++) d[j] = 0.0f + rs * (z[j] * gm - mg - h[j] * mgx);
             } else {
 #pragma omp simd
-                for (size_t j = 0; j < S; j++) d[j] += rs * (z[j] * gm - mg - ((x[j] - m) * rs) * mgx);
+                for (size_t j = 0; j < S; j++) d[j] += rs * (z[j] * gm - mg - h[j] * mgx);
             }
         }
     }
