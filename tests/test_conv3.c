@@ -280,7 +280,7 @@ GM_TEST(test_gn_silu_op) {
     for (int i = 0; i < 24; i++) xv[i] = (float)((i * 7) % 5) - 2.0f;
     int64_t xs[3] = {2, 4, 3}, cs[1] = {4};
     gm_var *x = gm_tape_input(t, xv, 3, xs, 1);
-    gm_var *y = gm__op_groupnorm_silu(t, x, 2, gm_tape_param(t, gv, gg, 1, cs), gm_tape_param(t, bv, gb, 1, cs), 1e-5f);
+    gm_var *y = gm_op_groupnorm_silu(t, x, 2, gm_tape_param(t, gv, gg, 1, cs), gm_tape_param(t, bv, gb, 1, cs), 1e-5f);
     CHECK_OK(gm_tape_status(t));
     CHECK(y != NULL && gm_tape_node_count(t) == 1);
     float yr[24], m[4], rs[4];
@@ -288,7 +288,7 @@ GM_TEST(test_gn_silu_op) {
     CHECK(y && memcmp(y->val, yr, sizeof yr) == 0);
     CHECK_OK(gm_tape_backward(t, gm_op_sum(t, y)));
     CHECK(x->grad != NULL && gb[0] != 0.0f);
-    CHECK(gm__op_groupnorm_silu(t, x, 3, NULL, NULL, 1e-5f) == NULL); /* 4 channels, 3 groups */
+    CHECK(gm_op_groupnorm_silu(t, x, 3, NULL, NULL, 1e-5f) == NULL); /* 4 channels, 3 groups */
     CHECK(gm_tape_status(t) == GM_ESHAPE);
     gm_tape_free(t);
 }

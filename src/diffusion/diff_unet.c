@@ -33,7 +33,6 @@
 #include "genmix/rng.h"
 
 #include "diff_internal.h"
-#include "nn_internal.h"
 
 #define UNET_HW 28
 #define UNET_D (UNET_HW * UNET_HW)
@@ -151,7 +150,7 @@ static gm_var *conv(fctx *f, gm_var *x, lin_p l, int stride, int pad) {
 }
 
 static gm_var *gn_silu(fctx *f, gm_var *x, lin_p l) {
-    return gm__op_groupnorm_silu(f->t, x, UNET_GROUPS, P(f, l.w), P(f, l.b), 1e-5f); /* one fused node */
+    return gm_op_groupnorm_silu(f->t, x, UNET_GROUPS, P(f, l.w), P(f, l.b), 1e-5f); /* one fused node */
 }
 
 static gm_var *resblock(fctx *f, gm_var *x, gm_var *semb, const res_p *r) {

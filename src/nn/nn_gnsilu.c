@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* nn_gnsilu.c — fused group norm + SiLU (y = silu(groupnorm(x))), the pre-activation of the diffusion U-Net's
  * residual blocks, with a vectorisable expf for the sigmoid, its naive twins, and the tape op
- * gm__op_groupnorm_silu. The group-norm output is never stored: the backward pass recomputes it from the
- * input and the saved mean/rstd.
+ * gm_op_groupnorm_silu (genmix/tape.h). The group-norm output is never stored: the backward pass recomputes
+ * it from the input and the saved mean/rstd.
  *
  * gm__expf_neg(a), a <= 0: exp(a) by a = n ln2 + r (|r| <= ln2/2, ln2 in two parts), a degree-7 Taylor
  * polynomial in r, times 2^n from the exponent bits; arguments below -87 are clamped to -87 (exp(-87) =
@@ -240,7 +240,7 @@ static void bw_gn_silu(gm_tape *t, gm_node *n) {
                          n->save[0], n->save[1], g ? g->val : NULL, b ? b->val : NULL, B, C, S, G, fresh, work);
 }
 
-gm_var *gm__op_groupnorm_silu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps) {
+gm_var *gm_op_groupnorm_silu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps) {
     if (!x || gm_tape_status(t)) return gm_tape_fail(t, GM_EINVAL, "groupnorm_silu: NULL input");
     if (x->ndim < 2 || groups < 1 || x->shape[1] % groups || x->n == 0)
         return gm_tape_fail(t, GM_ESHAPE, "groupnorm_silu: channels not divisible by groups");

@@ -79,8 +79,5 @@ void *gm__tape_scratch(struct gm_tape *t, size_t bytes);
 /* tape.c: v's gradient for a kernel that writes every element; allocated without zeroing (and *fresh = 1)
  * when nothing has flowed into v yet, so the kernel writes instead of adding. NULL if v needs none. */
 float *gm__tape_grad_unzeroed(struct gm_tape *t, struct gm_var *v, int *fresh);
-/* tape op: silu(groupnorm(x, groups, gamma, beta, eps)) as one node */
-struct gm_var *gm__op_groupnorm_silu(struct gm_tape *t, struct gm_var *x, int groups, struct gm_var *gamma,
-                                     struct gm_var *beta, float eps);
 
 #endif
