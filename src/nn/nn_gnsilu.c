@@ -30,8 +30,9 @@
 static inline float expf_neg(float a) {
     const float log2e = 1.44269504088896341f, ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723e-6f;
     const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    a = a < -87.0f ? -87.0f : a;
-    float kf = a * log2e;
+    a = a < -87.0f ? -87.0f : a;               /* NaN stays NaN (and makes r, hence the result, NaN) */
+    float ai = a > -87.0f ? (a < 0.0f ? a : 0.0f) : -87.0f; /* NaN -> -87: the integer part is always defined */
+    float kf = ai * log2e;
     float nf = (kf + shift) - shift; /* nearest integer, in [-126, 0] */
     float r = (a - nf * ln2_hi) - nf * ln2_lo;
     float p = 1.0f / 5040.0f;
