@@ -440,7 +440,9 @@ static int run_tape(void *ctx) {
     gm_var *ac = gm_op_act(t, up, GM_ACT_TANH, 0);
     gm_var *gn = gm_op_groupnorm(t, c1, 3, b, b, 1e-5f);
     gm_var *dr = gm_op_dropout(t, gn, 0.5f, &rng);
-    gm_var *ch = gm_op_add_channel(t, gm_op_mul(t, ac, dr), gm_tape_input(t, g_wl, 2, (int64_t[]){2, 3}, 0));
+    gm_var *gs = gm_op_groupnorm_silu(t, up, 3, b, b, 1e-5f);
+    gm_var *ch = gm_op_add_channel(t, gm_op_mul(t, gm_op_add(t, ac, gs), dr),
+                                   gm_tape_input(t, g_wl, 2, (int64_t[]){2, 3}, 0));
     gm_var *cat = gm_op_concat(t, ch, ct, 1);                                   /* 2,5,4,4 */
     gm_var *sa = NULL, *sb = NULL;
     gm_op_split(t, cat, 1, 2, &sa, &sb);

@@ -112,6 +112,10 @@ gm_var *gm_op_act(gm_tape *t, gm_var *x, gm_act act, float alpha);
 gm_var *gm_op_layernorm(gm_tape *t, gm_var *x, gm_var *gamma, gm_var *beta, float eps);
 /* Group norm of x(B,C,H,W) (or (B,C)); gamma/beta (C) may be NULL. */
 gm_var *gm_op_groupnorm(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps);
+/* silu(groupnorm(x, groups, gamma, beta, eps)) as one node (the diffusion U-Net's pre-activation; nn_gnsilu.c):
+ * the normalised value is not stored (the backward recomputes it), the sigmoid uses a vectorised expf
+ * within 2.5e-7 relative of exp. */
+gm_var *gm_op_groupnorm_silu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps);
 /* Dropout with drop probability p: the mask (0 or 1/(1-p)) is drawn here from `rng` (a gm_rng *);
  * p == 0 returns x itself. */
 gm_var *gm_op_dropout(gm_tape *t, gm_var *x, float p, void *rng);

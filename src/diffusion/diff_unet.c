@@ -150,7 +150,7 @@ static gm_var *conv(fctx *f, gm_var *x, lin_p l, int stride, int pad) {
 }
 
 static gm_var *gn_silu(fctx *f, gm_var *x, lin_p l) {
-    return gm_op_act(f->t, gm_op_groupnorm(f->t, x, UNET_GROUPS, P(f, l.w), P(f, l.b), 1e-5f), GM_ACT_SILU, 0);
+    return gm_op_groupnorm_silu(f->t, x, UNET_GROUPS, P(f, l.w), P(f, l.b), 1e-5f); /* one fused node */
 }
 
 static gm_var *resblock(fctx *f, gm_var *x, gm_var *semb, const res_p *r) {

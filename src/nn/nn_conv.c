@@ -137,8 +137,8 @@ static void from_cmajor(float *dst, const float *src, const float *bias, size_t 
             for (size_t p = 0; p < P; p++) o[p] = s[p] + bb;
     }
 }
-/* db(C) += sum over b, p of x(B,C,P) */
-static void channel_sums(float *db, const float *x, size_t B, size_t C, size_t P) {
+/* db(C) += sum over b, p of x(B,C,P) (also the bias gradient of nn_conv3.c's kernels) */
+void gm__channel_sums(float *db, const float *x, size_t B, size_t C, size_t P) {
     long c;
 #pragma omp parallel for schedule(static) if (B * C * P > GM__PAR_MIN)
     for (c = 0; c < (long)C; c++) {
@@ -168,7 +168,7 @@ void gm_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
     GM_ASSERT(dout && col && work);
     const size_t CKK = d->C * d->K * d->K, P = d->OH * d->OW, NP = d->B * P;
     float *dY = work, *dcol = work + d->OC * NP;
-    if (db) channel_sums(db, dout, d->B, d->OC, P);
+    if (db) gm__channel_sums(db, dout, d->B, d->OC, P);
     if (!dw && !din) return;
     to_cmajor(dY, dout, d->B, d->OC, P);
     if (dw) gm__sgemm(0, 1, d->OC, CKK, NP, 1.0f, dY, NP, col, NP, 1.0f, dw, CKK); /* dW += dY col^T */
@@ -264,7 +264,7 @@ void gm_conv_transpose2d_backward(float *din, float *dw, float *db, const float 
     gm_conv_dims cd = adjoint_dims(d);
     const size_t HW = d->H * d->W, N = d->B * HW, OKK = d->OC * d->K * d->K;
     float *Xg = work, *dXg = work + d->C * N, *dcol = work + 2 * d->C * N;
-    if (db) channel_sums(db, dout, d->B, d->OC, d->OH * d->OW);
+    if (db) gm__channel_sums(db, dout, d->B, d->OC, d->OH * d->OW);
     if (!din && !dw) return;
     gm_im2col(dcol, dout, &cd); /* dcol(OKK, N) */
     if (dw) {
@@ -455,6 +455,15 @@ void gm_upsample_nearest_forward(float *out, const float *in, size_t BC, size_t 
     for (pl = 0; pl < (long)BC; pl++) {
         const float *x = in + (size_t)pl * H * W;
         float *o = out + (size_t)pl * H * W * F * F;
+        if (F == 2) { /* the U-Net's case: each input row once, written to two output rows */
+            for (size_t h = 0; h < H; h++) {
+                const float *xr = x + h * W;
+                float *r0 = o + 2 * h * OW, *r1 = r0 + OW;
+                for (size_t w = 0; w < W; w++) r0[2 * w] = r0[2 * w + 1] = xr[w];
+                for (size_t w = 0; w < OW; w++) r1[w] = r0[w];
+            }
+            continue;
+        }
         for (size_t oh = 0; oh < H * F; oh++)
             for (size_t ow = 0; ow < OW; ow++) o[oh * OW + ow] = x[(oh / F) * W + ow / F];
     }
@@ -467,6 +476,15 @@ void gm_upsample_nearest_backward(float *din, const float *dout, size_t BC, size
     for (pl = 0; pl < (long)BC; pl++) {
         float *dx = din + (size_t)pl * H * W;
         const float *g = dout + (size_t)pl * H * W * F * F;
+        if (F == 2) { /* same sum order as the general loop: (0,0), (0,1), (1,0), (1,1) */
+            for (size_t h = 0; h < H; h++) {
+                const float *g0 = g + 2 * h * OW, *g1 = g0 + OW;
+                float *d = dx + h * W;
+                for (size_t w = 0; w < W; w++)
+                    d[w] += (((0.0f + g0[2 * w]) + g0[2 * w + 1]) + g1[2 * w]) + g1[2 * w + 1];
+            }
+            continue;
+        }
         for (size_t h = 0; h < H; h++)
             for (size_t w = 0; w < W; w++) {
                 float s = 0.0f;

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "genmix/nn.h"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -30,5 +32,52 @@ void gm__sgemm(int transA, int transB, size_t M, size_t N, size_t K, float alpha
 /* The same product on the calling thread only (for kernels that parallelise over chunks of the batch). */
 void gm__sgemm_serial(int transA, int transB, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                       const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/* ---- 3x3 stride-1 pad-1 convolution on a padded grid, no im2col (nn_conv3.c) ----
+ * gm__conv3_forward: out(B,OC,H,W) = conv(in, w(OC,C,3,3)) + b; gm__conv3_backward adds into din, dw, db
+ * (NULL = skip) from the same input (din_set = 1: din is written instead, the bits of adding into zeros);
+ * work: gm__conv3_work_size floats for either pass (nothing is cached between them). Naive twins:
+ * gm_conv2d_forward_ref/_backward_ref. */
+enum { GM__ISA_C = 0, GM__ISA_AVX2 = 1, GM__ISA_AVX512 = 2 };
+int gm__conv3_applies(const gm_conv_dims *d);
+size_t gm__conv3_work_size(const gm_conv_dims *d);
+void gm__conv3_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
+                       float *work);
+void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                        const gm_conv_dims *d, int din_set, float *work); /* din_set: overwrite din, not add */
+/* db(C) += sum over b, p of x(B, C, P) in double (nn_conv.c) */
+void gm__channel_sums(float *db, const float *x, size_t B, size_t C, size_t P);
+/* 1x1 stride-1 unpadded convolution as one GEMM per image (nn_conv3.c); no cache, no work */
+int gm__conv1x1_applies(const gm_conv_dims *d);
+void gm__conv1x1_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d);
+void gm__conv1x1_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                          const gm_conv_dims *d);
+int gm__conv3_isa(void);            /* the instruction set the kernels use (the widest the CPU has) */
+void gm__conv3_force_isa(int isa);  /* tests: force GM__ISA_* (-1: back to the CPU's); not thread-safe */
+
+/* ---- fused group norm + SiLU (nn_gnsilu.c): y = silu(groupnorm(x)); mean/rstd (B*G) as gm_groupnorm_*;
+ * backward adds into din (din_set = 1: writes it), dgamma, dbeta (NULL = skip) with work of
+ * gm__gn_silu_work_size floats. ---- */
+void gm__gn_silu_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                         const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
+size_t gm__gn_silu_work_size(size_t B, size_t C, size_t S, size_t G);
+void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                          const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                          size_t C, size_t S, size_t G, int din_set, float *work);
+void gm__gn_silu_forward_ref(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                             const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
+void gm__gn_silu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                              size_t C, size_t S, size_t G, float *dz);
+float gm__expf_neg(float a);      /* exp(a) for a <= 0 (clamped at -87), max rel error 1e-7 */
+float gm__sigmoidf_fast(float z); /* 1 / (1 + exp(-z)) through gm__expf_neg */
+struct gm_tape;
+struct gm_var;
+/* tape.c: a scratch buffer of at least `bytes`, valid until the next call (one kernel call's work space);
+ * NULL after recording GM_ENOMEM in the tape */
+void *gm__tape_scratch(struct gm_tape *t, size_t bytes);
+/* tape.c: v's gradient for a kernel that writes every element; allocated without zeroing (and *fresh = 1)
+ * when nothing has flowed into v yet, so the kernel writes instead of adding. NULL if v needs none. */
+float *gm__tape_grad_unzeroed(struct gm_tape *t, struct gm_var *v, int *fresh);
 
 #endif

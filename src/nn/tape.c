@@ -14,6 +14,8 @@ struct gm_tape {
     size_t n, cap;
     int no_grad;
     int status;
+    void *scratch; /* gm__tape_scratch: one buffer reused by every kernel call (kept across resets) */
+    size_t scratch_cap;
 };
 
 /* ==== lifecycle ================================================================================ */
@@ -35,6 +37,7 @@ void gm_tape_free(gm_tape *t) {
     if (!t) return;
     gm_arena_free(t->arena);
     gm_free(t->nodes);
+    gm_free(t->scratch);
     gm_free(t);
 }
 
@@ -192,6 +195,38 @@ static gm_var *shape_fail(gm_tape *t, const char *op, const char *what) {
     return NULL;
 }
 
+/* Scratch that lives only during one kernel call (forward or backward): reusing one buffer keeps it in
+ * cache, where fresh arena memory for every call would stream from RAM. Contents are undefined. */
+void *gm__tape_scratch(gm_tape *t, size_t bytes) {
+    if (bytes > t->scratch_cap) {
+        gm_free(t->scratch);
+        t->scratch_cap = 0;
+        t->scratch = gm_malloc(bytes);
+        if (!t->scratch) {
+            gm_tape_fail(t, GM_ENOMEM, NULL);
+            return NULL;
+        }
+        t->scratch_cap = bytes;
+    }
+    return t->scratch;
+}
+
+/* The gradient buffer of v for a kernel that writes every element: when nothing has flowed into v yet, the
+ * buffer is allocated without zeroing and *fresh = 1 (the kernel then writes instead of adding). */
+float *gm__tape_grad_unzeroed(gm_tape *t, gm_var *v, int *fresh) {
+    *fresh = 0;
+    if (!v || !v->requires_grad) return NULL;
+    if (!v->grad) {
+        v->grad = gm_arena_alloc(t->arena, (v->n ? v->n : 1) * sizeof(float));
+        if (!v->grad) {
+            gm_tape_fail(t, GM_ENOMEM, NULL);
+            return NULL;
+        }
+        *fresh = 1;
+    }
+    return v->grad;
+}
+
 static void *save_buf(gm_tape *t, size_t bytes) {
     void *p = gm_arena_alloc(t->arena, bytes ? bytes : 1);
     if (!p) gm_tape_fail(t, GM_ENOMEM, NULL);
@@ -234,9 +269,23 @@ static void put_dims(gm_node *n, const gm_conv_dims *d) {
 }
 static void bw_conv(gm_tape *t, gm_node *n) {
     gm_conv_dims d = dims_of(n);
-    float *work = save_buf(t, gm_conv2d_work_size(&d) * sizeof(float));
-    if (!work) return;
     gm_var *b = n->in[2];
+    if (n->save[2]) { /* the 1x1 path: no cache */
+        gm__conv1x1_backward(G(n->in[0]), G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->in[0]->val, n->in[1]->val,
+                             &d);
+        return;
+    }
+    if (n->save[1]) { /* the 3x3 path: nothing cached, the kernel re-lays the input out when dW is needed */
+        float *work = gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float));
+        int fresh = 0;
+        float *din = work ? gm__tape_grad_unzeroed(t, n->in[0], &fresh) : NULL;
+        if (work && t->status == GM_OK)
+            gm__conv3_backward(din, G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->in[0]->val, n->in[1]->val, &d,
+                               fresh, work);
+        return;
+    }
+    float *work = gm__tape_scratch(t, gm_conv2d_work_size(&d) * sizeof(float));
+    if (!work) return;
     gm_conv2d_backward(G(n->in[0]), G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->save[0], n->in[1]->val, &d, work);
 }
 gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad) {
@@ -249,16 +298,30 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
     if (stride < 1 || pad < 0 || gm_conv2d_dims(&d) != GM_OK) return shape_fail(t, "conv2d", gm_last_error());
     int64_t sh[4] = {(int64_t)d.B, (int64_t)d.OC, (int64_t)d.OH, (int64_t)d.OW};
     gm_var *y = new_var(t, NULL, 4, sh);
-    float *col = y ? save_buf(t, gm_conv2d_col_size(&d) * sizeof(float)) : NULL;
-    /* forward scratch is only the OC x B*OH*OW product: the head of the work array */
-    float *work = col ? save_buf(t, d.OC * d.B * d.OH * d.OW * sizeof(float)) : NULL;
-    if (!work) return NULL;
-    gm_conv2d_forward(y->val, col, x->val, w->val, b ? b->val : NULL, &d, work);
+    /* three paths, told apart in the backward by the save slot that is set: 1x1 (one GEMM per image, save[2]);
+     * 3x3 stride 1 pad 1 with SIMD (no im2col, nothing cached: the padded input lives in the reused scratch,
+     * save[1]); otherwise im2col + SGEMM with the column matrix cached in save[0] */
+    int c3 = gm__conv3_applies(&d) && gm__conv3_isa() != GM__ISA_C;
+    int path = !y ? -1 : gm__conv1x1_applies(&d) ? 2 : c3 ? 1 : 0;
+    float *col = NULL, *work = NULL;
+    if (path == 1) work = gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float));
+    if (path == 0) {
+        col = save_buf(t, gm_conv2d_col_size(&d) * sizeof(float));
+        /* forward scratch is only the OC x B*OH*OW product: the head of the work array */
+        work = col ? gm__tape_scratch(t, d.OC * d.B * d.OH * d.OW * sizeof(float)) : NULL;
+    }
+    if (path < 0 || (path < 2 && !work)) return NULL;
+    if (path == 2)
+        gm__conv1x1_forward(y->val, x->val, w->val, b ? b->val : NULL, &d);
+    else if (path == 1)
+        gm__conv3_forward(y->val, x->val, w->val, b ? b->val : NULL, &d, work);
+    else
+        gm_conv2d_forward(y->val, col, x->val, w->val, b ? b->val : NULL, &d, work);
     gm_var *in[3] = {x, w, b};
     gm_node *n = gm_tape_record(t, bw_conv, y, 3, in);
     if (n) {
         put_dims(n, &d);
-        n->save[0] = col;
+        n->save[path] = path ? (void *)x->val : col;
     }
     return y;
 }

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/* nn_conv3_simd.h — the inner loops of the 3x3 stride-1 convolution on the padded grid (nn_conv3.c), written
+ * once over a small vector vocabulary and included once per instruction set by nn_conv3.c (scalar, AVX2,
+ * AVX-512), each inclusion inside its own `#pragma GCC target` region. Not a public header; include only
+ * from nn_conv3.c. The including file defines:
+ *   SFX(name)    name decoration for this instruction set
+ *   VW           floats per vector;  VT the vector type
+ *   VZERO() VLD(p) VST(p, v) VBC(p) VFMA(a, b, c)   zero, unaligned load/store, broadcast *p, a*b + c fused
+ *   FR           output rows per forward tile (weights packed in blocks of FR rows)
+ *   DWR          output rows per weight-gradient tile (1, 2 or 3)
+ * and this file #undefs them at its end.
+ * Every output element of the forward tile is the fused sum over (c, kh, kw) in that order, starting from
+ * 0: the bits do not depend on VW, the tile shape or the thread count. Weight-gradient tiles sum lanes of
+ * q, so their bits depend on VW (never on the thread count). */
+
+#define C3_V 3 /* vectors per forward tile: FR x 3*VW outputs, FR*3 accumulators */
+
+/* rows o0 .. o0+nr-1 (those < OC) of a tile covering grid positions [q0, q0 + nq) to their pixels: the
+ * tile's runs of pixels (at most one per grid row it touches) are found once, then copied for every row */
+static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size_t o0, size_t nr, size_t q0,
+                            size_t nq) {
+    const size_t qe = q0 + nq, HW = d->H * d->W;
+    size_t src[SCATTER_RUNS], dst[SCATTER_RUNS], len[SCATTER_RUNS], nrun = 0;
+    size_t b = q0 / d->S, rem = q0 % d->S, y = rem / d->Wp, x = rem % d->Wp;
+    for (size_t q = q0; q < qe && b < d->B && nrun < SCATTER_RUNS;) {
+        size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
+        if (y < d->H && x < d->W) {
+            src[nrun] = q - q0;
+            dst[nrun] = b * d->OC * HW + y * d->W + x;
+            len[nrun++] = d->W - x < run ? d->W - x : run;
+        }
+        q += run, x += run;
+        if (x == d->Wp) { /* next grid row */
+            x = 0;
+            if (++y == d->H + 1) y = 0, b++;
+        }
+    }
+    for (size_t r = 0; r < nr && o0 + r < d->OC; r++) {
+        const size_t o = o0 + r;
+        const float bb = d->bias && !d->acc ? d->bias[o] : 0.0f;
+        const float *t = tile + r * ldt;
+        float *out = d->out + o * HW;
+        for (size_t k = 0; k < nrun; k++) {
+            float *o_ = out + dst[k];
+            const float *t_ = t + src[k];
+            const size_t n = len[k];
+            if (d->acc) {
+#pragma omp simd
+                for (size_t i = 0; i < n; i++) o_[i] += t_[i];
+            } else {
+#pragma omp simd
+                for (size_t i = 0; i < n; i++) o_[i] = t_[i] + bb;
+            }
+        }
+    }
+}
+
+
+/* y[r*ldy + j], r < FR, j < C3_V*VW:  sum_c sum_k wt[(c*9 + k)*FR + r] x[c*ldx + j + off[k]] */
+static void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx, const float *wt, size_t C,
+                         const ptrdiff_t *off) {
+    VT acc[FR][C3_V];
+#pragma GCC unroll 8
+    for (int r = 0; r < FR; r++)
+#pragma GCC unroll 3
+        for (int v = 0; v < C3_V; v++) acc[r][v] = VZERO();
+    for (size_t c = 0; c < C; c++) {
+        const float *xc = x + c * ldx, *wc = wt + c * 9 * FR;
+        for (int k = 0; k < 9; k++) {
+            const float *xs = xc + off[k], *wk = wc + k * FR;
+            VT xv[C3_V];
+#pragma GCC unroll 3
+            for (int v = 0; v < C3_V; v++) xv[v] = VLD(xs + v * VW);
+#pragma GCC unroll 8
+            for (int r = 0; r < FR; r++) {
+                VT wv = VBC(wk + r);
+#pragma GCC unroll 3
+                for (int v = 0; v < C3_V; v++) acc[r][v] = VFMA(wv, xv[v], acc[r][v]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < FR; r++)
+#pragma GCC unroll 3
+        for (int v = 0; v < C3_V; v++) VST(y + r * ldy + v * VW, acc[r][v]);
+}
+
+/* The same with one output row (the 1-channel output convolution). */
+static void SFX(c3_tile1)(float *y, const float *x, size_t ldx, const float *wt, size_t C, const ptrdiff_t *off) {
+    VT acc[C3_V];
+#pragma GCC unroll 3
+    for (int v = 0; v < C3_V; v++) acc[v] = VZERO();
+    for (size_t c = 0; c < C; c++) {
+        const float *xc = x + c * ldx, *wc = wt + c * 9;
+        for (int k = 0; k < 9; k++) {
+            VT wv = VBC(wc + k);
+#pragma GCC unroll 3
+            for (int v = 0; v < C3_V; v++) acc[v] = VFMA(wv, VLD(xc + off[k] + v * VW), acc[v]);
+        }
+    }
+#pragma GCC unroll 3
+    for (int v = 0; v < C3_V; v++) VST(y + v * VW, acc[v]);
+}
+
+/* Grid convolution into NCHW: dst receives y(o, q) = sum_{c,k} w(o, c, k) x(c, q + off_k) at the pixels
+ * (c3_scatter: + bias, or added), from x (C channels of stride ldx, data bases) and wt packed by pack_w in
+ * FR-row blocks (OC == 1 uses the one-row tile). Parallel over fixed tiles; a tile's outputs go from a small
+ * stack buffer straight to their pixels. */
+static void SFX(c3_grid)(const c3_dst *dst, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
+                         size_t OC, const ptrdiff_t *off) {
+    const size_t QT = C3_V * VW, nq = Qr / QT, nob = OC == 1 ? 1 : (OC + FR - 1) / FR;
+    long it;
+#pragma omp parallel for schedule(static) if (nq * nob * C * QT * 9 > 4 * GM__PAR_MIN)
+    for (it = 0; it < (long)(nq * nob); it++) {
+        size_t qt = (size_t)it / nob, ob = (size_t)it % nob, q0 = qt * QT;
+        float tile[FR * C3_V * VW];
+        if (OC == 1) {
+            SFX(c3_tile1)(tile, x + q0, ldx, wt, C, off);
+            SFX(c3_scatter)(dst, tile, QT, 0, 1, q0, QT);
+        } else {
+            SFX(c3_tile)(tile, QT, x + q0, ldx, wt + ob * FR * C * 9, C, off);
+            SFX(c3_scatter)(dst, tile, QT, ob * FR, FR, q0, QT);
+        }
+    }
+}
+
+/* Weight gradient partial over grid positions [q0, q1) (multiples of VW):
+ * part[(o*C + c)*9 + k] = sum_q dy[o*ldy + q] x[c*ldx + q + off[k]], in double from the lane sums. */
+static void SFX(c3_dw_chunk)(double *part, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C,
+                             size_t OC, size_t q0, size_t q1, const ptrdiff_t *off) {
+    size_t o = 0;
+#if DWR == 3
+    for (; o + 3 <= OC; o += 3)
+        for (size_t c = 0; c < C; c++) {
+            VT a0[9], a1[9], a2[9];
+#pragma GCC unroll 9
+            for (int k = 0; k < 9; k++) a0[k] = VZERO(), a1[k] = VZERO(), a2[k] = VZERO();
+            const float *d0 = dy + o * ldy, *d1 = d0 + ldy, *d2 = d1 + ldy, *xc = x + c * ldx;
+            for (size_t q = q0; q < q1; q += VW) {
+                VT g0 = VLD(d0 + q), g1 = VLD(d1 + q), g2 = VLD(d2 + q);
+#pragma GCC unroll 9
+                for (int k = 0; k < 9; k++) {
+                    VT xv = VLD(xc + q + off[k]);
+                    a0[k] = VFMA(g0, xv, a0[k]);
+                    a1[k] = VFMA(g1, xv, a1[k]);
+                    a2[k] = VFMA(g2, xv, a2[k]);
+                }
+            }
+            for (int k = 0; k < 9; k++) {
+                float l0[VW], l1[VW], l2[VW];
+                VST(l0, a0[k]);
+                VST(l1, a1[k]);
+                VST(l2, a2[k]);
+                double s0 = 0.0, s1 = 0.0, s2 = 0.0;
+                for (int j = 0; j < VW; j++) s0 += (double)l0[j], s1 += (double)l1[j], s2 += (double)l2[j];
+                part[(o * C + c) * 9 + (size_t)k] = s0;
+                part[((o + 1) * C + c) * 9 + (size_t)k] = s1;
+                part[((o + 2) * C + c) * 9 + (size_t)k] = s2;
+            }
+        }
+#endif
+#if DWR >= 2
+    for (; o + 2 <= OC; o += 2)
+        for (size_t c = 0; c < C; c++) {
+            VT a0[9], a1[9];
+#pragma GCC unroll 9
+            for (int k = 0; k < 9; k++) a0[k] = VZERO(), a1[k] = VZERO();
+            const float *d0 = dy + o * ldy, *d1 = d0 + ldy, *xc = x + c * ldx;
+            for (size_t q = q0; q < q1; q += VW) {
+                VT g0 = VLD(d0 + q), g1 = VLD(d1 + q);
+#pragma GCC unroll 9
+                for (int k = 0; k < 9; k++) {
+                    VT xv = VLD(xc + q + off[k]);
+                    a0[k] = VFMA(g0, xv, a0[k]);
+                    a1[k] = VFMA(g1, xv, a1[k]);
+                }
+            }
+            for (int k = 0; k < 9; k++) {
+                float l0[VW], l1[VW];
+                VST(l0, a0[k]);
+                VST(l1, a1[k]);
+                double s0 = 0.0, s1 = 0.0;
+                for (int j = 0; j < VW; j++) s0 += (double)l0[j], s1 += (double)l1[j];
+                part[(o * C + c) * 9 + (size_t)k] = s0;
+                part[((o + 1) * C + c) * 9 + (size_t)k] = s1;
+            }
+        }
+#endif
+    for (; o < OC; o++)
+        for (size_t c = 0; c < C; c++) {
+            VT a0[9];
+#pragma GCC unroll 9
+            for (int k = 0; k < 9; k++) a0[k] = VZERO();
+            const float *d0 = dy + o * ldy, *xc = x + c * ldx;
+            for (size_t q = q0; q < q1; q += VW) {
+                VT g0 = VLD(d0 + q);
+#pragma GCC unroll 9
+                for (int k = 0; k < 9; k++) a0[k] = VFMA(g0, VLD(xc + q + off[k]), a0[k]);
+            }
+            for (int k = 0; k < 9; k++) {
+                float l0[VW];
+                VST(l0, a0[k]);
+                double s0 = 0.0;
+                for (int j = 0; j < VW; j++) s0 += (double)l0[j];
+                part[(o * C + c) * 9 + (size_t)k] = s0;
+            }
+        }
+}
+
+#undef C3_V
+/* the including file defines these again for the next instruction set */
+#undef SFX
+#undef VW
+#undef VT
+#undef VZERO
+#undef VLD
+#undef VST
+#undef VBC
+#undef VFMA
+#undef FR
+#undef DWR
