@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "genmix/classifier.h"
 #include "genmix/das.h"
 #include "genmix/io.h"
 #include "genmix/plot.h"
@@ -51,7 +52,8 @@ static void usage(FILE *f) {
             "  --json              print the summary as JSON on stdout\n"
             "  --eval-clf CLF      score the output with an independent classifier (genmix train classifier,\n"
             "                      another seed): weighted class histogram per run (mean +- SE), and for a\n"
-            "                      classifier reward E[log p_eval(S|x)] over the reward's class set S\n"
+            "                      classifier reward E[log p_eval(S|x)] over the reward's class set S;\n"
+            "                      with --out also eval_features.npy (its penultimate features of the output)\n"
             "  --base-samples F[,F..]  base/oracle/best-of-n: use these .npy base samples (rows concatenated;\n"
             "                      run k takes rows kN..kN+N-1) instead of sampling the model\n"
             "  -h, --help          this help\n"
@@ -715,6 +717,20 @@ int cmd_align(int argc, char **argv) {
             if (rc == GM_OK) rc = gm_png_write_grid(path, G, m, 1, 28, 28, 8, 2);
             free(anc);
             free(G);
+        }
+        if (rc == GM_OK && eval_clf) { /* the output rows' features in the independent classifier's space */
+            gm_clf *ec = NULL;
+            float *F = NULL;
+            rc = gm_clf_load(&ec, eval_clf);
+            size_t fd = rc == GM_OK ? gm_clf_feature_dim(ec) : 0;
+            if (rc == GM_OK && !(F = malloc(tot * fd * sizeof(float)))) rc = gm_set_error(GM_ENOMEM, "out of memory");
+            for (size_t i = 0; rc == GM_OK && i < tot * D; i++) X[i] = fminf(fmaxf(0.5f * (X[i] + 1.0f), 0.0f), 1.0f);
+            if (rc == GM_OK) rc = gm_clf_features(ec, X, tot, F);
+            int64_t fs[2] = {(int64_t)tot, (int64_t)fd};
+            snprintf(path, sizeof path, "%s/eval_features.npy", out);
+            if (rc == GM_OK) rc = gm_npy_write(path, GM_DTYPE_F32, 2, fs, F);
+            free(F);
+            gm_clf_free(ec);
         }
         free(X);
         free(WW);

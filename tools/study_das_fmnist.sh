@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# study_das_fmnist.sh — the Fashion-MNIST part of the DAS study (spec das.md §8, docs/das.md): a trained
+# U-Net, the reward r = log sum_{c in S} p(c|x) of one classifier (S = trouser, bag, sneaker) and an
+# INDEPENDENT classifier (same CNN, another seed) that scores every output:
+#   1. M base samples of the model (drawn once, in two parallel halves), then on those same samples:
+#      the base histogram, the reweighting oracle (SIR, weights exp(r/alpha)) and best-of-N (N' = 3N);
+#   2. DAS (N = 16, alpha = 1, full gradients, exp tempering, ssp) over K runs, plain guidance over KG runs;
+#   3. an alpha sweep with r = log p(c|x) for one class c (DAS, --output resample, KS runs per alpha; the
+#      base samples are alpha = inf): E[log p_eval(c|x)], Vendi and RKE of the independent classifier's
+#      features, the oracle's log Z vs DAS's log mean Ẑ;
+#   4. time per sample (process CPU seconds and wall seconds) of every method.
+# Writes $OUT (default results/study_das_fmnist): one folder per run (samples, weights, summary.json,
+# grid.png, eval_features.npy), times.tsv, hist.tsv, sweep.tsv, and prints the tables.
+# Usage: bash tools/study_das_fmnist.sh [build/genmix]
+#   env: MODEL (U-Net checkpoint, default cache/fm_unet16.safetensors), CLF (reward classifier, default
+#   cache/clf.safetensors), EVAL (independent classifier, default cache/evalclf_s2.safetensors; trained here
+#   with --seed 2 --epochs 3 if missing), M (1200), K (32), KG (8), KS (6), SWEEP_CLASS (bag), JOBS (2).
+# Cost (2-core machine shared with other jobs, C = 16 U-Net): a base sample is ~0.34 s of CPU, a DAS
+# particle with full gradients ~1.1 s; the defaults are ~30 CPU minutes.
+set -euo pipefail
+G=$(realpath "${1:-build/genmix}")
+MODEL=${MODEL:-cache/fm_unet16.safetensors}
+CLF=${CLF:-cache/clf.safetensors}
+EVAL=${EVAL:-cache/evalclf_s2.safetensors}
+M=${M:-1200} K=${K:-32} KG=${KG:-8} KS=${KS:-6} N=16 S=${S:-100} JOBS=${JOBS:-2}
+C=${SWEEP_CLASS:-bag}
+OUT=${OUT:-results/study_das_fmnist}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=passive
+mkdir -p "$OUT"
+for f in "$MODEL" "$CLF"; do [ -f "$f" ] || { echo "study_das_fmnist: missing $f" >&2; exit 1; }; done
+if [ ! -f "$EVAL" ]; then
+  "$G" --quiet train classifier --data fashion-mnist --seed 2 --epochs 3 --out "$EVAL" --json "${EVAL%.safetensors}.json" >&2
+fi
+SET=trouser,bag,sneaker
+RS="classifier:$CLF:$SET"
+RC="classifier:$CLF:$C"
+A=("$G" --quiet align --model "$MODEL" --steps $S --eval-clf "$EVAL" --json)
+: > "$OUT/times.tsv"
+
+# job NAME ARGS...: one align run in the background (at most JOBS at once), JSON to $OUT/NAME.json,
+# files to $OUT/NAME/, process CPU and wall seconds to times.tsv
+job() {
+  local name=$1; shift
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  ( /usr/bin/time -f "$name\t%U\t%e" -a -o "$OUT/times.tsv" nice -n 5 "${A[@]}" --out "$OUT/$name" "$@" \
+      > "$OUT/$name.json" ) &
+}
+
+# 1. base samples (two halves, independent seeds), DAS, guidance, the sweep
+h=$(( M / 2 ))
+job base_a --reward "$RS" --alpha 1 --method base --particles $h --seed 1001
+job das --reward "$RS" --alpha 1 --particles $N --runs $K --seed 1
+job base_b --reward "$RS" --alpha 1 --method base --particles $(( M - h )) --seed 1002
+job guidance --reward "$RS" --alpha 1 --particles $N --runs $KG --method guidance --seed 501
+for a in 10 3 1 0.3 0.1; do
+  job sweep_$a --reward "$RC" --alpha $a --particles $N --runs $KS --output resample --seed 2001
+done
+wait
+B="$OUT/base_a/samples.npy,$OUT/base_b/samples.npy"
+job base --reward "$RS" --alpha 1 --method base --particles $M --base-samples "$B"
+job oracle --reward "$RS" --alpha 1 --method oracle --particles $M --base-samples "$B"
+job bestofn --reward "$RS" --alpha 1 --method best-of-n --particles $(( 3 * N )) --runs $(( M / (3 * N) )) --base-samples "$B"
+job sweep_base --reward "$RC" --alpha 1 --method base --particles $M --base-samples "$B"
+for a in 10 3 1 0.3 0.1; do
+  job sweep_oracle_$a --reward "$RC" --alpha $a --method oracle --particles $M --base-samples "$B"
+done
+wait
+
+# diversity of the sweep (equal-weight draws; the base samples for alpha = inf) in the independent
+# classifier's features: Vendi (cosine) and RKE (Gaussian kernel, sigma RKE_SIGMA, default 1)
+for a in base 10 3 1 0.3 0.1; do
+  d=$OUT/sweep_$a; [ "$a" = base ] && d=$OUT/sweep_base
+  nice -n 5 "$G" --quiet eval --real "$d/eval_features.npy" --fake "$d/eval_features.npy" --metrics vendi,rke \
+    --rke-sigma "${RKE_SIGMA:-1}" --json "$d/diversity.json" > /dev/null
+done
+
+/usr/bin/python3 - "$OUT" "$M" "$N" <<'EOF'
+import json, sys, os
+out, M, N = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+names = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
+S = [1, 8, 7]
+J = lambda n: json.load(open(os.path.join(out, n + ".json")))
+def unique_frac(path):  # distinct rows of a float32 n x 784 .npy (resampling duplicates)
+    b = open(path, "rb").read()
+    hl = int.from_bytes(b[8:10], "little") if b[6] == 1 else int.from_bytes(b[8:12], "little")
+    off = (10 if b[6] == 1 else 12) + hl
+    rows = [b[i:i + 784 * 4] for i in range(off, len(b), 784 * 4)]
+    return len(set(rows)) / len(rows)
+times = {}
+for line in open(os.path.join(out, "times.tsv")):
+    p = line.split()
+    if len(p) == 3: times[p[0]] = (float(p[1]), float(p[2]))
+def per_sample(name, j):
+    n = j["runs"] * j["particles"]
+    cpu, wall = times.get(name, (float("nan"), float("nan")))
+    return cpu / n, wall / n
+# per-sample cost of the base sampler (both halves) for the base-sample methods
+bcpu = sum(times[k][0] for k in ("base_a", "base_b") if k in times) / M
+bwall = sum(times[k][1] for k in ("base_a", "base_b") if k in times) / M
+with open(os.path.join(out, "hist.tsv"), "w") as f:
+    f.write("method\truns\tsamples\t" + "\t".join(names) + "\tin_S\tin_S_se\tmax_abs_diff_vs_oracle\tE_r\tlog_mean_zhat\tcpu_s_per_sample\twall_s_per_sample\n")
+    orc = J("oracle")["eval"]["class_hist"]
+    for m in ("base", "oracle", "das", "guidance", "bestofn"):
+        j = J(m); e = j["eval"]; h = e["class_hist"]
+        if m in ("base", "oracle"): cpu, wall = bcpu, bwall
+        elif m == "bestofn": cpu, wall = 3 * N * bcpu, 3 * N * bwall
+        else: cpu, wall = per_sample(m, j)
+        n = j["runs"] * (1 if m == "bestofn" else j["particles"])
+        d = max(abs(h[c] - orc[c]) for c in range(10))
+        f.write("%s\t%d\t%d\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%s\t%.2f\t%.2f\n" % (m, j["runs"], n, "\t".join("%.4f" % x for x in h),
+                e["in_set"], e["in_set_se"], d, j["mean_reward"], "%.4f" % j["log_mean_zhat"] if "log_mean_zhat" in j else "-", cpu, wall))
+    # per-class standard errors of DAS and the oracle on the classes of S
+with open(os.path.join(out, "hist_se.tsv"), "w") as f:
+    f.write("method\t" + "\t".join(names[c] + "_se" for c in S) + "\n")
+    for m in ("das", "oracle", "guidance", "bestofn"):
+        e = J(m)["eval"]
+        f.write("%s\t%s\n" % (m, "\t".join("%.4f" % e["class_hist_se"][c] for c in S)))
+with open(os.path.join(out, "sweep.tsv"), "w") as f:
+    f.write("alpha\tE_log_p_eval_c\tse\tp_eval_c_hist\toracle_E_log_p_eval_c\tvendi\trke\tunique_frac\tlog_mean_zhat\tlog_z_sd\toracle_log_z\n")
+    for a in ("base", "10", "3", "1", "0.3", "0.1"):
+        j = J("sweep_" + a); e = j["eval"]
+        c = e["set"].index(1)
+        dv = json.load(open(os.path.join(out, "sweep_" + a, "diversity.json")))["results"][0]["metrics"]
+        vendi, rke = dv["vendi"]["value"], dv["rke"][0]["mode_count"]
+        # unique rows among the draws (resampling duplicates)
+        uf = unique_frac(os.path.join(out, "sweep_" + a, "samples.npy"))
+        if a == "base": lz, lsd, olz, oe = "-", "-", "-", "-"
+        else:
+            o = J("sweep_oracle_" + a)
+            lz = "%.4f" % j["log_mean_zhat"]; lsd = "%.4f" % j["log_z_sd"]; olz = "%.4f" % o["log_mean_zhat"]
+            oe = "%.4f" % o["eval"]["log_p_set"]
+        f.write("%s\t%.4f\t%.4f\t%.4f\t%s\t%.3f\t%.2f\t%.3f\t%s\t%s\t%s\n" % ("inf" if a == "base" else a, e["log_p_set"], e["log_p_set_se"],
+                e["class_hist"][c], oe, vendi, rke, uf, lz, lsd, olz))
+EOF
+column -t -s $'\t' "$OUT/hist.tsv"
+column -t -s $'\t' "$OUT/hist_se.tsv"
+column -t -s $'\t' "$OUT/sweep.tsv"
