@@ -103,7 +103,7 @@ int gm_smc_resample_now(gm_smc *s) {
         memcpy(base, s->scratch, rb * s->n);
     }
     for (size_t k = 0; k < s->n; k++) s->lw[k] = 0.0;
-    s->lse = log((double)s->n);
+    s->lse = log((double)s->n); /* LSE of n zero log-weights */
     s->resamples++;
     return GM_OK;
 }
