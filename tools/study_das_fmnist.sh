@@ -75,6 +75,23 @@ for a in base 10 3 1 0.3 0.1; do
     --rke-sigma "${RKE_SIGMA:-1}" --json "$d/diversity.json" > /dev/null
 done
 
+# sample quality of the U-Net beside the demo's VAE (FD=1): FD and KID in the features of the reward
+# classifier (the demo's feature space) against the 10,000 test images, both with the M base samples' count
+if [ "${FD:-0}" = 1 ]; then
+  F=$OUT/fd; mkdir -p "$F"; D=${CACHE:-cache}/fashion-mnist
+  [ -s "$D/test_images.npy" ] || "$G" data fashion-mnist --out "$D" > /dev/null
+  "$G" --quiet features --model "$CLF" --in "$D/test_images.npy" --out "$F/real.npy" > /dev/null
+  "${A[@]}" --reward "$RS" --alpha 1 --method base --particles $M --base-samples "$B" --eval-clf "$CLF" --out "$F/unet" > /dev/null
+  VAE=${CACHE:-cache}/demo_vae_d16.safetensors
+  [ -f "$VAE" ] || "$G" --quiet train vae --data fashion-mnist --latent 16 --hidden 256,128 --epochs 2 \
+    --limit 20000 --lr 1e-3 --beta1 0.9 --seed 1 --out "$VAE" > /dev/null
+  "$G" --quiet sample --model "$VAE" --n $M --seed 2 --out "$F/vae_img.npy" > /dev/null
+  "$G" --quiet features --model "$CLF" --in "$F/vae_img.npy" --out "$F/vae.npy" > /dev/null
+  "$G" --quiet eval --real "$F/real.npy" --fake "$F/unet/eval_features.npy" --fake "$F/vae.npy" --metrics fd,kid \
+    --seed 1 > "$F/eval.txt"
+  cat "$F/eval.txt"
+fi
+
 /usr/bin/python3 - "$OUT" "$M" "$N" <<'EOF'
 import json, sys, os
 out, M, N = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
