@@ -13,22 +13,27 @@
 # Writes $OUT (default results/study_das_fmnist): one folder per run (samples, weights, summary.json,
 # grid.png, eval_features.npy), times.tsv, hist.tsv, sweep.tsv, and prints the tables.
 # Usage: bash tools/study_das_fmnist.sh [build/genmix]
-#   env: MODEL (U-Net checkpoint, default cache/fm_unet16.safetensors), CLF (reward classifier, default
-#   cache/clf.safetensors), EVAL (independent classifier, default cache/evalclf_s2.safetensors; trained here
-#   with --seed 2 --epochs 3 if missing), M (1200), K (32), KG (8), KS (6), SWEEP_CLASS (bag), JOBS (2).
+#   env: MODEL (U-Net checkpoint, default cache/demo_ddpm_unet8.safetensors, the model of `make demo`),
+#   CLF (reward classifier, default cache/clf.safetensors, the demo's), EVAL (independent classifier, default
+#   cache/evalclf_s2.safetensors); missing ones are trained here as the demo trains them (U-Net C = 8, 1500
+#   steps: ~7 CPU minutes; classifiers --seed 1, 6 epochs / --seed 2, 3 epochs: ~5 / ~3 CPU minutes).
+#   Sizes: M (1600), K (32), KG (8), KS (8), SWEEP_CLASS (bag), JOBS (2), FD (1: U-Net vs VAE FD).
 # Cost (2-core machine shared with other jobs, C = 16 U-Net): a base sample is ~0.34 s of CPU, a DAS
 # particle with full gradients ~1.1 s; the defaults are ~30 CPU minutes.
 set -euo pipefail
 G=$(realpath "${1:-build/genmix}")
-MODEL=${MODEL:-cache/fm_unet16.safetensors}
+MODEL=${MODEL:-cache/demo_ddpm_unet8.safetensors}
 CLF=${CLF:-cache/clf.safetensors}
 EVAL=${EVAL:-cache/evalclf_s2.safetensors}
-M=${M:-1200} K=${K:-32} KG=${KG:-8} KS=${KS:-6} N=16 S=${S:-100} JOBS=${JOBS:-2}
+M=${M:-1600} K=${K:-32} KG=${KG:-8} KS=${KS:-8} N=16 S=${S:-100} JOBS=${JOBS:-2}
 C=${SWEEP_CLASS:-bag}
 OUT=${OUT:-results/study_das_fmnist}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=passive
 mkdir -p "$OUT"
-for f in "$MODEL" "$CLF"; do [ -f "$f" ] || { echo "study_das_fmnist: missing $f" >&2; exit 1; }; done
+mkdir -p "$(dirname "$MODEL")" "$(dirname "$CLF")" "$(dirname "$EVAL")"
+[ -f "$MODEL" ] || "$G" --quiet train ddpm --data fashion-mnist --channels 8 --steps 1500 --lr 1e-3 --ema 0.995 \
+  --every 250 --seed 1 --out "$MODEL" >&2
+[ -f "$CLF" ] || "$G" --quiet train classifier --data fashion-mnist --seed 1 --out "$CLF" >&2
 if [ ! -f "$EVAL" ]; then
   "$G" --quiet train classifier --data fashion-mnist --seed 2 --epochs 3 --out "$EVAL" --json "${EVAL%.safetensors}.json" >&2
 fi
@@ -77,7 +82,7 @@ done
 
 # sample quality of the U-Net beside the demo's VAE (FD=1): FD and KID in the features of the reward
 # classifier (the demo's feature space) against the 10,000 test images, both with the M base samples' count
-if [ "${FD:-0}" = 1 ]; then
+if [ "${FD:-1}" = 1 ]; then
   F=$OUT/fd; mkdir -p "$F"; D=${CACHE:-cache}/fashion-mnist
   [ -s "$D/test_images.npy" ] || "$G" data fashion-mnist --out "$D" > /dev/null
   "$G" --quiet features --model "$CLF" --in "$D/test_images.npy" --out "$F/real.npy" > /dev/null

@@ -14,14 +14,14 @@ set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 CLF="$CACHE/clf.safetensors"
 EVAL="$CACHE/evalclf_s2.safetensors"
-DDPM=$CACHE/demo_ddpm_unet16.safetensors
+DDPM=$CACHE/demo_ddpm_unet8.safetensors
 if [ -n "${GM_DEMO_DDPM:-}" ]; then
   DDPM=$GM_DEMO_DDPM  # a given checkpoint is used as it is
 elif [[ ! -f "$DDPM" || ! -f "$DDPM.done" ]]; then
   resume=""
   [ -f "$DDPM.train" ] && resume="--resume"
   t0=$(date +%s)
-  "$GENMIX" --quiet train ddpm --data fashion-mnist --channels 16 --steps 1500 --lr 1e-3 --ema 0.995 --every 250 \
+  "$GENMIX" --quiet train ddpm --data fashion-mnist --channels 8 --steps 1500 --lr 1e-3 --ema 0.995 --every 250 \
     --seed 1 --out "$DDPM" $resume > /dev/null
   echo "trained in $(( $(date +%s) - t0 )) s" > "$DDPM.done"
 fi
