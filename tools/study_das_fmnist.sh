@@ -17,7 +17,7 @@
 #   CLF (reward classifier, default cache/clf.safetensors, the demo's), EVAL (independent classifier, default
 #   cache/evalclf_s2.safetensors); missing ones are trained here as the demo trains them (U-Net C = 8, 1500
 #   steps: ~7 CPU minutes; classifiers --seed 1, 6 epochs / --seed 2, 3 epochs: ~5 / ~3 CPU minutes).
-#   Sizes: M (1600), K (32), KG (8), KS (8), SWEEP_CLASS (bag), JOBS (2), FD (1: U-Net vs VAE FD).
+#   Sizes: M (1600), K (32), KG (8), KS (6), SWEEP_CLASS (bag), JOBS (2), FD (1: U-Net vs VAE FD).
 # Cost (2-core machine shared with other jobs, C = 16 U-Net): a base sample is ~0.34 s of CPU, a DAS
 # particle with full gradients ~1.1 s; the defaults are ~30 CPU minutes.
 set -euo pipefail
@@ -25,7 +25,7 @@ G=$(realpath "${1:-build/genmix}")
 MODEL=${MODEL:-cache/demo_ddpm_unet8.safetensors}
 CLF=${CLF:-cache/clf.safetensors}
 EVAL=${EVAL:-cache/evalclf_s2.safetensors}
-M=${M:-1600} K=${K:-32} KG=${KG:-8} KS=${KS:-8} N=16 S=${S:-100} JOBS=${JOBS:-2}
+M=${M:-1600} K=${K:-32} KG=${KG:-8} KS=${KS:-6} N=16 S=${S:-100} JOBS=${JOBS:-2}
 C=${SWEEP_CLASS:-bag}
 OUT=${OUT:-results/study_das_fmnist}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=passive
@@ -85,13 +85,13 @@ done
 if [ "${FD:-1}" = 1 ]; then
   F=$OUT/fd; mkdir -p "$F"; D=${CACHE:-cache}/fashion-mnist
   [ -s "$D/test_images.npy" ] || "$G" data fashion-mnist --out "$D" > /dev/null
-  "$G" --quiet features --model "$CLF" --in "$D/test_images.npy" --out "$F/real.npy" > /dev/null
+  [ -s "$F/real.npy" ] || "$G" --quiet features --model "$CLF" --in "$D/test_images.npy" --out "$F/real.npy" > /dev/null
   "${A[@]}" --reward "$RS" --alpha 1 --method base --particles $M --base-samples "$B" --eval-clf "$CLF" --out "$F/unet" > /dev/null
   VAE=${CACHE:-cache}/demo_vae_d16.safetensors
   [ -f "$VAE" ] || "$G" --quiet train vae --data fashion-mnist --latent 16 --hidden 256,128 --epochs 2 \
     --limit 20000 --lr 1e-3 --beta1 0.9 --seed 1 --out "$VAE" > /dev/null
-  "$G" --quiet sample --model "$VAE" --n $M --seed 2 --out "$F/vae_img.npy" > /dev/null
-  "$G" --quiet features --model "$CLF" --in "$F/vae_img.npy" --out "$F/vae.npy" > /dev/null
+  [ -s "$F/vae_img.npy" ] || "$G" --quiet sample --model "$VAE" --n $M --seed 2 --out "$F/vae_img.npy" > /dev/null
+  [ -s "$F/vae.npy" ] || "$G" --quiet features --model "$CLF" --in "$F/vae_img.npy" --out "$F/vae.npy" > /dev/null
   "$G" --quiet eval --real "$F/real.npy" --fake "$F/unet/eval_features.npy" --fake "$F/vae.npy" --metrics fd,kid \
     --seed 1 > "$F/eval.txt"
   cat "$F/eval.txt"
