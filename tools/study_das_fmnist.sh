@@ -17,7 +17,7 @@
 #   CLF (reward classifier, default cache/clf.safetensors, the demo's), EVAL (independent classifier, default
 #   cache/evalclf_s2.safetensors); missing ones are trained here as the demo trains them (U-Net C = 8, 1500
 #   steps: ~7 CPU minutes; classifiers --seed 1, 6 epochs / --seed 2, 3 epochs: ~5 / ~3 CPU minutes).
-#   Sizes: M (1600), K (32), KG (8), KS (6), SWEEP_CLASS (bag), JOBS (2), FD (1: U-Net vs VAE FD).
+#   Sizes: M (1600), K (32), KG (8), KS (6), GRAD_SWEEP (full; x0only is cheaper, T4 of the spec), SWEEP_CLASS (bag), JOBS (2), FD (1: U-Net vs VAE FD).
 # Cost (2-core machine shared with other jobs, C = 16 U-Net): a base sample is ~0.34 s of CPU, a DAS
 # particle with full gradients ~1.1 s; the defaults are ~30 CPU minutes.
 set -euo pipefail
@@ -25,7 +25,7 @@ G=$(realpath "${1:-build/genmix}")
 MODEL=${MODEL:-cache/demo_ddpm_unet8.safetensors}
 CLF=${CLF:-cache/clf.safetensors}
 EVAL=${EVAL:-cache/evalclf_s2.safetensors}
-M=${M:-1600} K=${K:-32} KG=${KG:-8} KS=${KS:-6} N=16 S=${S:-100} JOBS=${JOBS:-2}
+M=${M:-1600} K=${K:-32} KG=${KG:-8} KS=${KS:-6} GRAD_SWEEP=${GRAD_SWEEP:-full} N=16 S=${S:-100} JOBS=${JOBS:-2}
 C=${SWEEP_CLASS:-bag}
 OUT=${OUT:-results/study_das_fmnist}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=passive
@@ -41,12 +41,16 @@ SET=trouser,bag,sneaker
 RS="classifier:$CLF:$SET"
 RC="classifier:$CLF:$C"
 A=("$G" --quiet align --model "$MODEL" --steps $S --eval-clf "$EVAL" --json)
-: > "$OUT/times.tsv"
+touch "$OUT/times.tsv"  # appended to: a resumed study keeps the earlier jobs' times
 
 # job NAME ARGS...: one align run in the background (at most JOBS at once), JSON to $OUT/NAME.json,
 # files to $OUT/NAME/, process CPU and wall seconds to times.tsv
+# A job whose JSON is already there is not run again (a resumed study); names in SKIP are being run by
+# another invocation: wait_done waits for their JSON before the second phase.
 job() {
   local name=$1; shift
+  [ -s "$OUT/$name.json" ] && return 0
+  case " ${SKIP:-} " in *" $name "*) return 0 ;; esac
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
   ( /usr/bin/time -f "$name\t%U\t%e" -a -o "$OUT/times.tsv" nice -n 5 "${A[@]}" --out "$OUT/$name" "$@" \
       > "$OUT/$name.json" ) &
@@ -59,9 +63,10 @@ job das --reward "$RS" --alpha 1 --particles $N --runs $K --seed 1
 job base_b --reward "$RS" --alpha 1 --method base --particles $(( M - h )) --seed 1002
 job guidance --reward "$RS" --alpha 1 --particles $N --runs $KG --method guidance --seed 501
 for a in 10 3 1 0.3 0.1; do
-  job sweep_$a --reward "$RC" --alpha $a --particles $N --runs $KS --output resample --seed 2001
+  job sweep_$a --reward "$RC" --alpha $a --particles $N --runs $KS --output resample --grad "$GRAD_SWEEP" --seed 2001
 done
 wait
+for name in ${SKIP:-}; do while [ ! -s "$OUT/$name.json" ]; do sleep 10; done; done
 B="$OUT/base_a/samples.npy,$OUT/base_b/samples.npy"
 job base --reward "$RS" --alpha 1 --method base --particles $M --base-samples "$B"
 job oracle --reward "$RS" --alpha 1 --method oracle --particles $M --base-samples "$B"
