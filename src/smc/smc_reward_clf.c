@@ -4,6 +4,8 @@
  * space [-1, 1] -> classifier space [0, 1]), and its input gradient through the network:
  *     r = LSE_{c in S}(z) - LSE_c(z),   dr/dz_c = q_c 1[c in S] - p_c,   q = softmax restricted to S,
  *     dr/dx = (1/2) J_z(x)^T dr/dz    (one tape backward from the logits).
+ * Also the ten log-probabilities without gradient (gm_reward_clf_log_probs), with which `genmix align
+ * --eval-clf` scores samples by an independent classifier.
  * Owns: the loaded gm_clf (network and tape). Thread safety: one reward per thread (the tape is reused). */
 #include <ctype.h>
 #include <math.h>
