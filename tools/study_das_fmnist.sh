@@ -17,15 +17,16 @@
 #   CLF (reward classifier, default cache/clf.safetensors, the demo's), EVAL (independent classifier, default
 #   cache/evalclf_s2.safetensors); missing ones are trained here as the demo trains them (U-Net C = 8, 1500
 #   steps: ~7 CPU minutes; classifiers --seed 1, 6 epochs / --seed 2, 3 epochs: ~5 / ~3 CPU minutes).
-#   Sizes: M (1600), K (32), KG (8), KS (6), GRAD_SWEEP (full; x0only is cheaper, T4 of the spec), SWEEP_CLASS (bag), JOBS (2), FD (1: U-Net vs VAE FD).
+#   Sizes: M (1600), K (32), KG (4), KS (8), GRAD_SWEEP (x0only: 3x cheaper than full, valid by spec T4), SWEEP_CLASS (bag), JOBS (2), FD (1: U-Net vs VAE FD).
 # Cost (2-core machine shared with other jobs, C = 16 U-Net): a base sample is ~0.34 s of CPU, a DAS
-# particle with full gradients ~1.1 s; the defaults are ~30 CPU minutes.
+# particle with full gradients ~1.1 s (C = 8: 0.15 s and 0.46 s); the defaults on the C = 8 model are ~15 CPU
+# minutes (docs/das.md).
 set -euo pipefail
 G=$(realpath "${1:-build/genmix}")
 MODEL=${MODEL:-cache/demo_ddpm_unet8.safetensors}
 CLF=${CLF:-cache/clf.safetensors}
 EVAL=${EVAL:-cache/evalclf_s2.safetensors}
-M=${M:-1600} K=${K:-32} KG=${KG:-8} KS=${KS:-6} GRAD_SWEEP=${GRAD_SWEEP:-full} N=16 S=${S:-100} JOBS=${JOBS:-2}
+M=${M:-1600} K=${K:-32} KG=${KG:-4} KS=${KS:-8} GRAD_SWEEP=${GRAD_SWEEP:-x0only} N=16 S=${S:-100} JOBS=${JOBS:-2}
 C=${SWEEP_CLASS:-bag}
 OUT=${OUT:-results/study_das_fmnist}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=passive
@@ -62,6 +63,9 @@ job base_a --reward "$RS" --alpha 1 --method base --particles $h --seed 1001
 job das --reward "$RS" --alpha 1 --particles $N --runs $K --seed 1
 job base_b --reward "$RS" --alpha 1 --method base --particles $(( M - h )) --seed 1002
 job guidance --reward "$RS" --alpha 1 --particles $N --runs $KG --method guidance --seed 501
+# DAS with N = 64 (two halves of 4 runs)
+job das64_101 --reward "$RS" --alpha 1 --particles 64 --runs 4 --seed 101
+job das64_201 --reward "$RS" --alpha 1 --particles 64 --runs 4 --seed 201
 for a in 10 3 1 0.3 0.1; do
   job sweep_$a --reward "$RC" --alpha $a --particles $N --runs $KS --output resample --grad "$GRAD_SWEEP" --seed 2001
 done
@@ -72,17 +76,19 @@ job base --reward "$RS" --alpha 1 --method base --particles $M --base-samples "$
 job oracle --reward "$RS" --alpha 1 --method oracle --particles $M --base-samples "$B"
 job bestofn --reward "$RS" --alpha 1 --method best-of-n --particles $(( 3 * N )) --runs $(( M / (3 * N) )) --base-samples "$B"
 job sweep_base --reward "$RC" --alpha 1 --method base --particles $M --base-samples "$B"
+job sweep_base_n --reward "$RC" --alpha 1 --method base --particles $(( KS * N )) --base-samples "$B"  # diversity at the sweep's count
 for a in 10 3 1 0.3 0.1; do
   job sweep_oracle_$a --reward "$RC" --alpha $a --method oracle --particles $M --base-samples "$B"
 done
 wait
 
 # diversity of the sweep (equal-weight draws; the base samples for alpha = inf) in the independent
-# classifier's features: Vendi (cosine) and RKE (Gaussian kernel, sigma RKE_SIGMA, default 1)
+# classifier's features: Vendi (cosine) and RKE (Gaussian kernel, sigma RKE_SIGMA, default 14: the median
+# pairwise distance of base features); the base row uses the first KS*N base samples (the same count)
 for a in base 10 3 1 0.3 0.1; do
-  d=$OUT/sweep_$a; [ "$a" = base ] && d=$OUT/sweep_base
+  d=$OUT/sweep_$a; [ "$a" = base ] && d=$OUT/sweep_base_n
   nice -n 5 "$G" --quiet eval --real "$d/eval_features.npy" --fake "$d/eval_features.npy" --metrics vendi,rke \
-    --rke-sigma "${RKE_SIGMA:-1}" --json "$d/diversity.json" > /dev/null
+    --rke-sigma "${RKE_SIGMA:-14}" --json "$d/diversity.json" > /dev/null
 done
 
 # sample quality of the U-Net beside the demo's VAE (FD=1): FD and KID in the features of the reward
@@ -137,7 +143,20 @@ with open(os.path.join(out, "hist.tsv"), "w") as f:
         d = max(abs(h[c] - orc[c]) for c in range(10))
         f.write("%s\t%d\t%d\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%s\t%.2f\t%.2f\n" % (m, j["runs"], n, "\t".join("%.4f" % x for x in h),
                 e["in_set"], e["in_set_se"], d, j["mean_reward"], "%.4f" % j["log_mean_zhat"] if "log_mean_zhat" in j else "-", cpu, wall))
-    # per-class standard errors of DAS and the oracle on the classes of S
+    # DAS N = 64: the two halves combined (means averaged, SEs combined)
+    a, b = J("das64_101"), J("das64_201")
+    ea, eb = a["eval"], b["eval"]
+    h = [(x + y) / 2 for x, y in zip(ea["class_hist"], eb["class_hist"])]
+    d = max(abs(h[c] - orc[c]) for c in range(10))
+    ins, inse = (ea["in_set"] + eb["in_set"]) / 2, (ea["in_set_se"] ** 2 + eb["in_set_se"] ** 2) ** 0.5 / 2
+    lz = [r["log_z"] for j in (a, b) for r in j["run"]]
+    mx = max(lz)
+    import math
+    lme = mx + math.log(sum(math.exp(x - mx) for x in lz) / len(lz))
+    cpu = (times.get("das64_101", (0, 0))[0] + times.get("das64_201", (0, 0))[0]) / 512
+    wall = (times.get("das64_101", (0, 0))[1] + times.get("das64_201", (0, 0))[1]) / 512
+    f.write("das64\t8\t512\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.2f\t%.2f\n" % ("\t".join("%.4f" % x for x in h), ins, inse, d,
+            (a["mean_reward"] + b["mean_reward"]) / 2, lme, cpu, wall))
 with open(os.path.join(out, "hist_se.tsv"), "w") as f:
     f.write("method\t" + "\t".join(names[c] + "_se" for c in S) + "\n")
     for m in ("das", "oracle", "guidance", "bestofn"):
@@ -148,7 +167,7 @@ with open(os.path.join(out, "sweep.tsv"), "w") as f:
     for a in ("base", "10", "3", "1", "0.3", "0.1"):
         j = J("sweep_" + a); e = j["eval"]
         c = e["set"].index(1)
-        dv = json.load(open(os.path.join(out, "sweep_" + a, "diversity.json")))["results"][0]["metrics"]
+        dv = json.load(open(os.path.join(out, "sweep_" + ("base_n" if a == "base" else a), "diversity.json")))["results"][0]["metrics"]
         vendi, rke = dv["vendi"]["value"], dv["rke"][0]["mode_count"]
         # unique rows among the draws (resampling duplicates)
         uf = unique_frac(os.path.join(out, "sweep_" + a, "samples.npy"))
