@@ -8,6 +8,7 @@
 #   make mutate  mutation testing: the mutants of tools/mutants.txt against the non-slow suite (docs/testing.md)
 #   make study-latent-mcmc  the latent-MCMC study of docs/latent_mcmc.md
 #   make study-das  the toy part of the DAS study of docs/das.md (about a minute)
+#   make study-das-fmnist  the Fashion-MNIST part of the DAS study (about 15 CPU minutes)
 #   make install / make uninstall   PREFIX (/usr/local) and DESTDIR: genmix, libgenmix.{a,so}, headers,
 #                genmix.pc, man page, the Python package (PREFIX/lib/python3.X/dist-packages/genmix)
 #   make study-prdiv   the lambda study of docs/pr_divergence.md (PR-GANs and flows on 8 and 25 Gaussians, conv PR-GANs on Fashion-MNIST)
@@ -47,7 +48,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps deps-test build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das study-prdiv mutate clean
+.PHONY: all deps deps-test build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das study-das-fmnist study-prdiv mutate clean
 
 all: build
 
@@ -86,6 +87,10 @@ study-latent-mcmc: build
 # The toy part of the DAS study of docs/das.md (results/study_das/).
 study-das: build
 	bash tools/study_das.sh $(BUILD)/genmix 100
+
+# The Fashion-MNIST part of the DAS study of docs/das.md (results/study_das_fmnist/; ~15 CPU minutes).
+study-das-fmnist: build
+	bash tools/study_das_fmnist.sh $(BUILD)/genmix
 
 study-prdiv: build
 	mkdir -p results/prdiv

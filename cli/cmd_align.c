@@ -9,9 +9,11 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "genmix/classifier.h"
 #include "genmix/das.h"
 #include "genmix/io.h"
 #include "genmix/plot.h"
+#include "genmix/rng.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -48,6 +50,12 @@ static void usage(FILE *f) {
             "  --seed S            random seed (default 42)\n"
             "  --out DIR           write samples.npy, weights.npy, summary.json, trace.png, samples.png\n"
             "  --json              print the summary as JSON on stdout\n"
+            "  --eval-clf CLF      score the output with an independent classifier (genmix train classifier,\n"
+            "                      another seed): weighted class histogram per run (mean +- SE), and for a\n"
+            "                      classifier reward E[log p_eval(S|x)] over the reward's class set S;\n"
+            "                      with --out also eval_features.npy (its penultimate features of the output)\n"
+            "  --base-samples F[,F..]  base/oracle/best-of-n: use these .npy base samples (rows concatenated;\n"
+            "                      run k takes rows kN..kN+N-1) instead of sampling the model\n"
             "  -h, --help          this help\n"
             "exit codes: 0 ok, 1 run-time error (e.g. a failing reward command), 2 usage error (bad value,\n"
             "unknown model or reward), 3 numerical failure (every particle died, non-finite command reward)\n");
@@ -77,6 +85,8 @@ typedef struct {
     const char *method;
     gm_das_config cfg;
     int resample_out;
+    const float *base_x; /* --base-samples rows (NULL: sample the model) */
+    size_t base_rows;
 } align_opts;
 
 static int alloc_result(run_result *res, size_t m, size_t D) {
@@ -89,10 +99,11 @@ static int alloc_result(run_result *res, size_t m, size_t D) {
 
 /* Base-sample methods: base (uniform weights), oracle (SIR weights), best-of-n (one sample). */
 static int run_base(const align_opts *o, const gm_diff_schedule *sch, const gm_denoiser *den, const gm_reward *rw,
-                    uint64_t seed, run_result *res) {
+                    uint64_t seed, long run, run_result *res) {
     size_t N = (size_t)o->cfg.n_particles, D = den->dim;
     int rc = alloc_result(res, N, D);
-    if (rc == GM_OK) rc = gm_diff_sample(sch, den, o->cfg.n_steps, o->cfg.eta, o->cfg.spacing, N, seed, res->x);
+    if (rc == GM_OK && o->base_x) memcpy(res->x, o->base_x + (size_t)run * N * D, N * D * sizeof(float));
+    else if (rc == GM_OK) rc = gm_diff_sample(sch, den, o->cfg.n_steps, o->cfg.eta, o->cfg.spacing, N, seed, res->x);
     if (rc != GM_OK) return rc;
     res->log_z = nan("");
     if (!strcmp(o->method, "oracle")) {
@@ -218,6 +229,123 @@ static int write_plots(const char *dir, const run_result *r0, const run_result *
     return rc;
 }
 
+/* --base-samples: the comma-separated .npy files' rows (each n x D), concatenated. */
+static int load_base_samples(const char *list, size_t D, float **out, size_t *rows) {
+    *out = NULL;
+    *rows = 0;
+    char *buf = strdup(list);
+    if (!buf) return gm_set_error(GM_ENOMEM, "out of memory");
+    int rc = GM_OK;
+    for (char *save = NULL, *f = strtok_r(buf, ",", &save); f && rc == GM_OK; f = strtok_r(NULL, ",", &save)) {
+        gm_array a;
+        rc = gm_npy_read(f, &a);
+        if (rc == GM_OK) rc = gm_array_convert(&a, GM_DTYPE_F32);
+        if (rc == GM_OK && (a.ndim != 2 || (size_t)a.shape[1] != D))
+            rc = gm_set_error(GM_ESHAPE, "--base-samples %s: expected an n x %zu array", f, D);
+        if (rc == GM_OK) rc = gm_array_check_finite(&a, f);
+        if (rc == GM_OK) {
+            size_t n = (size_t)a.shape[0];
+            float *nx = realloc(*out, (*rows + n) * D * sizeof(float));
+            if (!nx) rc = gm_set_error(GM_ENOMEM, "out of memory for --base-samples");
+            else {
+                memcpy(nx + *rows * D, a.data, n * D * sizeof(float));
+                *out = nx;
+                *rows += n;
+            }
+        }
+        gm_array_free(&a);
+    }
+    free(buf);
+    if (rc != GM_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* --eval-clf: each run's output scored by an independent classifier: the weighted histogram of its
+ * argmax classes, and E_W[log p_eval(S|x)] for the reward's class set S (classifier rewards only).
+ * Mean over runs with the run-to-run standard error; for one run the delta-method SE of the weighted
+ * mean, sqrt(sum_i W_i^2 (f_i - mean)^2). Adds "eval" to the summary and prints one line. */
+static int eval_runs(const char *clf_path, const gm_reward_clf *rclf, const run_result *res, long runs, cJSON *sum,
+                     int print) {
+    static const char *const names[10] = {"tshirt", "trouser", "pullover", "dress", "coat",
+                                          "sandal", "shirt",   "sneaker",  "bag",   "boot"};
+    int in_set[10] = {0};
+    char classes[32] = "";
+    if (rclf) gm_reward_clf_classes(rclf, in_set);
+    for (int c = 0, at = 0; c < 10; c++)
+        if (!rclf || in_set[c]) at += snprintf(classes + at, sizeof classes - (size_t)at, at ? ",%d" : "%d", c);
+    gm_reward_clf *E;
+    gm_reward erw;
+    int rc = gm_reward_clf_open(&E, clf_path, classes, 784, &erw);
+    if (rc != GM_OK) return gm_error_prefix(rc, "--eval-clf");
+    /* per run: 10 class masses, in-set mass, E[log p(S|x)] */
+    double *v = calloc((size_t)runs * 12, sizeof(double)), *m = calloc(12, sizeof(double)), *se = calloc(12, sizeof(double));
+    if (!v || !m || !se) rc = gm_set_error(GM_ENOMEM, "out of memory");
+    for (long k = 0; k < runs && rc == GM_OK; k++) {
+        const run_result *r = &res[k];
+        double *lp = malloc(r->m * 10 * sizeof(double)), *ls = malloc(r->m * sizeof(double));
+        int *lab = malloc(r->m * sizeof(int));
+        if (!lp || !ls || !lab) rc = gm_set_error(GM_ENOMEM, "out of memory");
+        if (rc == GM_OK) rc = gm_reward_clf_log_probs(E, r->x, r->m, lp);
+        if (rc == GM_OK) rc = erw.eval(erw.ctx, r->x, r->m, ls, NULL);
+        double *vk = v + k * 12;
+        for (size_t i = 0; i < r->m && rc == GM_OK; i++) {
+            int b = 0;
+            for (int c = 1; c < 10; c++)
+                if (lp[i * 10 + (size_t)c] > lp[i * 10 + (size_t)b]) b = c;
+            lab[i] = b;
+            vk[b] += r->W[i];
+            if (in_set[b]) vk[10] += r->W[i];
+            if (r->W[i] > 0) vk[11] += r->W[i] * ls[i];
+        }
+        if (rc == GM_OK && runs == 1) /* delta-method SE of the weighted means */
+            for (size_t i = 0; i < r->m; i++)
+                for (int j = 0; j < 12; j++) {
+                    double f = j < 10 ? (lab[i] == j) : j == 10 ? in_set[lab[i]] : ls[i];
+                    if (r->W[i] > 0) se[j] += r->W[i] * r->W[i] * (f - vk[j]) * (f - vk[j]);
+                }
+        free(lp);
+        free(ls);
+        free(lab);
+    }
+    if (rc == GM_OK) {
+        for (long k = 0; k < runs; k++)
+            for (int j = 0; j < 12; j++) m[j] += v[k * 12 + j] / (double)runs;
+        for (int j = 0; j < 12; j++) {
+            if (runs > 1) {
+                for (long k = 0; k < runs; k++) se[j] += (v[k * 12 + j] - m[j]) * (v[k * 12 + j] - m[j]);
+                se[j] /= (double)(runs - 1) * (double)runs;
+            }
+            se[j] = sqrt(se[j]);
+        }
+        cJSON *e = cJSON_AddObjectToObject(sum, "eval");
+        cJSON_AddStringToObject(e, "classifier", clf_path);
+        cJSON_AddItemToObject(e, "class_hist", num_array(m, 10));
+        cJSON_AddItemToObject(e, "class_hist_se", num_array(se, 10));
+        if (rclf) {
+            cJSON_AddItemToObject(e, "set", num_array((double[]){in_set[0], in_set[1], in_set[2], in_set[3], in_set[4],
+                                                                 in_set[5], in_set[6], in_set[7], in_set[8], in_set[9]}, 10));
+            cJSON_AddNumberToObject(e, "in_set", m[10]);
+            cJSON_AddNumberToObject(e, "in_set_se", se[10]);
+            cJSON_AddNumberToObject(e, "log_p_set", m[11]);
+            cJSON_AddNumberToObject(e, "log_p_set_se", se[11]);
+        }
+        if (print) {
+            printf("eval_classes");
+            for (int c = 0; c < 10; c++) printf(" %s %.3f", names[c], m[c]);
+            printf("\n");
+            if (rclf) printf("eval in_set %.4f +- %.4f  E[log p_eval(S|x)] %.4f +- %.4f\n", m[10], se[10], m[11], se[11]);
+        }
+    }
+    free(v);
+    free(m);
+    free(se);
+    gm_reward_clf_free(E);
+    return rc;
+}
+
 int cmd_align(int argc, char **argv) {
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},     {"reward", required_argument, 0, 'r'},
                                          {"alpha", required_argument, 0, 'a'},     {"particles", required_argument, 0, 'n'},
@@ -228,8 +356,9 @@ int cmd_align(int argc, char **argv) {
                                          {"output", required_argument, 0, 'o'},    {"runs", required_argument, 0, 'k'},
                                          {"seed", required_argument, 0, 'x'},      {"out", required_argument, 0, 'O'},
                                          {"json", no_argument, 0, 'j'},            {"help", no_argument, 0, 'h'},
+                                         {"eval-clf", required_argument, 0, 'E'},  {"base-samples", required_argument, 0, 'B'},
                                          {0, 0, 0, 0}};
-    const char *model = NULL, *reward = NULL, *out = NULL;
+    const char *model = NULL, *reward = NULL, *out = NULL, *eval_clf = NULL, *base_files = NULL;
     align_opts o;
     memset(&o, 0, sizeof o);
     o.method = "das";
@@ -302,6 +431,8 @@ int cmd_align(int argc, char **argv) {
             if (cli_parse_u64(optarg, &seed)) return cli_usage_error("align", "--seed must be a non-negative integer");
             break;
         case 'O': out = optarg; break;
+        case 'E': eval_clf = optarg; break;
+        case 'B': base_files = optarg; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return CLI_OK;
         default: return cli_usage_error("align", "unknown option");
@@ -312,6 +443,9 @@ int cmd_align(int argc, char **argv) {
     if (!reward) return cli_usage_error("align", "--reward is required");
     if (isnan(alpha)) return cli_usage_error("align", "--alpha is required");
     if (cli_check_output_dir("align", "--out", out)) return CLI_ERR; /* before any sampling */
+    if (eval_clf && cli_check_input("align", "--eval-clf", eval_clf)) return CLI_ERR;
+    if (base_files && (!strcmp(o.method, "das") || !strcmp(o.method, "guidance")))
+        return cli_usage_error("align", "--base-samples is for --method base|oracle|best-of-n");
     o.cfg.alpha = alpha;
     o.cfg.guidance_only = !strcmp(o.method, "guidance");
     o.cfg.seed = seed;
@@ -409,14 +543,26 @@ int cmd_align(int argc, char **argv) {
         return cli_fail(rc);
     }
 
+    /* --base-samples: enough rows for every run, checked before any work */
+    float *base_x = NULL;
+    if (base_files) {
+        size_t need = (size_t)o.cfg.n_particles * (size_t)runs;
+        rc = load_base_samples(base_files, D, &base_x, &o.base_rows);
+        if (rc == GM_OK && o.base_rows < need)
+            rc = gm_set_error(GM_ESHAPE, "--base-samples: %zu rows, %ld runs of %d need %zu", o.base_rows, runs,
+                              o.cfg.n_particles, need);
+        o.base_x = base_x;
+    }
+    if (rc == GM_OK && eval_clf && D != 784) rc = gm_set_error(GM_EINVAL, "--eval-clf needs a 28x28 image model");
+
     /* runs */
-    run_result *res = calloc((size_t)runs, sizeof *res);
-    if (!res) rc = gm_set_error(GM_ENOMEM, "out of memory");
+    run_result *res = rc == GM_OK ? calloc((size_t)runs, sizeof *res) : NULL;
+    if (!res && rc == GM_OK) rc = gm_set_error(GM_ENOMEM, "out of memory");
     int is_das = !strcmp(o.method, "das") || !strcmp(o.method, "guidance");
     double t0 = gm_time_now();
     for (long k = 0; k < runs && rc == GM_OK; k++) {
         uint64_t s = seed + (uint64_t)k;
-        rc = is_das ? run_das(&o, sch, &den, &rw, s, &res[k]) : run_base(&o, sch, &den, &rw, s, &res[k]);
+        rc = is_das ? run_das(&o, sch, &den, &rw, s, &res[k]) : run_base(&o, sch, &den, &rw, s, k, &res[k]);
         if (rc == GM_OK && runs > 1) cli_progress("run %ld/%ld mean_reward %.4f log_z %.4f", k + 1, runs, res[k].mean_r, res[k].log_z);
     }
     double secs = gm_time_now() - t0;
@@ -506,11 +652,7 @@ int cmd_align(int argc, char **argv) {
             }
             free(cw);
         }
-        if (json) {
-            char *txt = cJSON_Print(sum);
-            if (txt) puts(txt);
-            cJSON_free(txt);
-        } else {
+        if (!json) {
             printf("method %s  model %s  reward %s  alpha %g  particles %d  steps %d  runs %ld  (%.2f s)\n", o.method, model,
                    reward, alpha, o.cfg.n_particles, o.cfg.n_steps, runs, secs);
             printf("mean_reward %.5f +- %.5f", erm, er_se);
@@ -531,6 +673,12 @@ int cmd_align(int argc, char **argv) {
         free(mw);
         free(mwm);
         free(mws);
+        if (eval_clf) rc = eval_runs(eval_clf, clfr, res, runs, sum, !json);
+        if (rc == GM_OK && json) {
+            char *txt = cJSON_Print(sum);
+            if (txt) puts(txt);
+            cJSON_free(txt);
+        }
     }
 
     /* files: only after every run succeeded */
@@ -556,11 +704,33 @@ int cmd_align(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/summary.json", out);
         if (rc == GM_OK) rc = write_json(path, sum);
         if (rc == GM_OK) rc = write_plots(out, &res[0], res, (int)runs, D, model);
-        if (rc == GM_OK && D == 784) { /* images: the first run's samples, [-1, 1] -> [0, 1], up to 64 */
-            size_t m = res[0].m < 64 ? res[0].m : 64;
-            for (size_t i = 0; i < m * D; i++) X[i] = fminf(fmaxf(0.5f * (X[i] + 1.0f), 0.0f), 1.0f);
+        if (rc == GM_OK && D == 784) { /* images: up to 64 systematic draws from the pooled weights, [0, 1] */
+            size_t m = tot < 64 ? tot : 64, *anc = malloc(m * sizeof *anc);
+            float *G = malloc(m * D * sizeof(float));
+            gm_rng r;
+            gm_rng_init(&r, seed, gm_rng_stream_id(GM_STREAM_EVAL, 0));
+            if (!anc || !G) rc = gm_set_error(GM_ENOMEM, "out of memory");
+            if (rc == GM_OK) rc = gm_resample(GM_RESAMPLE_SYSTEMATIC, WW, tot, m, &r, anc);
+            for (size_t i = 0; i < m && rc == GM_OK; i++)
+                for (size_t j = 0; j < D; j++) G[i * D + j] = fminf(fmaxf(0.5f * (X[anc[i] * D + j] + 1.0f), 0.0f), 1.0f);
             snprintf(path, sizeof path, "%s/grid.png", out);
-            rc = gm_png_write_grid(path, X, m, 1, 28, 28, 8, 2);
+            if (rc == GM_OK) rc = gm_png_write_grid(path, G, m, 1, 28, 28, 8, 2);
+            free(anc);
+            free(G);
+        }
+        if (rc == GM_OK && eval_clf) { /* the output rows' features in the independent classifier's space */
+            gm_clf *ec = NULL;
+            float *F = NULL;
+            rc = gm_clf_load(&ec, eval_clf);
+            size_t fd = rc == GM_OK ? gm_clf_feature_dim(ec) : 0;
+            if (rc == GM_OK && !(F = malloc(tot * fd * sizeof(float)))) rc = gm_set_error(GM_ENOMEM, "out of memory");
+            for (size_t i = 0; rc == GM_OK && i < tot * D; i++) X[i] = fminf(fmaxf(0.5f * (X[i] + 1.0f), 0.0f), 1.0f);
+            if (rc == GM_OK) rc = gm_clf_features(ec, X, tot, F);
+            int64_t fs[2] = {(int64_t)tot, (int64_t)fd};
+            snprintf(path, sizeof path, "%s/eval_features.npy", out);
+            if (rc == GM_OK) rc = gm_npy_write(path, GM_DTYPE_F32, 2, fs, F);
+            free(F);
+            gm_clf_free(ec);
         }
         free(X);
         free(WW);
@@ -568,6 +738,7 @@ int cmd_align(int argc, char **argv) {
     cJSON_Delete(sum);
     for (long k = 0; res && k < runs; k++) run_free(&res[k]);
     free(res);
+    free(base_x);
     gm_reward_ext_free(ext);
     gm_reward_clf_free(clfr);
     gm_gmm_free(&g);

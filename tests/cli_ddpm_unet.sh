@@ -44,6 +44,38 @@ $AL --reward "classifier:$T/clf.safetensors:trouser,hat" > /dev/null 2> "$T/err"
 check "grep -q hat '$T/err'"
 $AL --reward "classifier:$T/missing.safetensors:bag" > /dev/null 2> "$T/err"; check "[ $? -eq 1 ]"
 check "grep -q missing.safetensors '$T/err'"
+# --eval-clf (an independent classifier scores the output) and --base-samples (stored base samples for
+# base/oracle/best-of-n). Scored by the reward's own classifier, E[log p_eval(S|x)] is the mean reward; the
+# oracle on stored samples equals the oracle that draws the same samples (same seed and count).
+RW="classifier:$T/clf.safetensors:trouser,bag,sneaker"
+$AL --reward "$RW" --method base --particles 6 --eval-clf "$T/clf.safetensors" --out "$T/eb" --json > "$T/eb.json"
+check "[ $? -eq 0 ]"
+$AL --reward "$RW" --method oracle --particles 6 --eval-clf "$T/clf.safetensors" --json > "$T/eo1.json"; check "[ $? -eq 0 ]"
+$AL --reward "$RW" --method oracle --particles 6 --eval-clf "$T/clf.safetensors" --base-samples "$T/eb/samples.npy" \
+  --json > "$T/eo2.json"; check "[ $? -eq 0 ]"
+$AL --reward "$RW" --method best-of-n --particles 3 --runs 2 --eval-clf "$T/clf.safetensors" \
+  --base-samples "$T/eb/samples.npy,$T/eb/samples.npy" --json > "$T/en.json"; check "[ $? -eq 0 ]"
+/usr/bin/python3 -c "
+import json, sys
+import numpy as np
+b, o1, o2, n = (json.load(open(sys.argv[i])) for i in range(1, 5))
+e = b['eval']
+assert abs(sum(e['class_hist']) - 1) < 1e-12 and e['set'] == [0, 1, 0, 0, 0, 0, 0, 1, 1, 0]
+assert abs(e['log_p_set'] - b['mean_reward']) < 1e-9, (e['log_p_set'], b['mean_reward'])
+assert o1['log_mean_zhat'] == o2['log_mean_zhat'] and o1['eval'] == o2['eval']
+assert n['runs'] == 2 and n['mean_reward'] >= b['mean_reward'] - 1e-12
+f = np.load(sys.argv[5]); assert f.shape == (6, 128) and f.dtype == np.float32
+" "$T/eb.json" "$T/eo1.json" "$T/eo2.json" "$T/en.json" "$T/eb/eval_features.npy"
+check "[ $? -eq 0 ]"
+$AL --reward "$RW" --method best-of-n --particles 4 --runs 2 --base-samples "$T/eb/samples.npy" > /dev/null 2> "$T/err"
+check "[ $? -eq 1 ]"; check "grep -q -- '--base-samples' '$T/err'"
+$AL --reward "$RW" --base-samples "$T/eb/samples.npy" > /dev/null 2>&1; check "[ $? -eq 2 ]"   # DAS samples itself
+$AL --reward "$RW" --method oracle --base-samples "$T/s.npy,$T/nowhere.npy" > /dev/null 2> "$T/err"
+check "[ $? -eq 1 ]"; check "grep -q nowhere.npy '$T/err'"
+$AL --reward "$RW" --eval-clf "$T/nowhere.safetensors" > /dev/null 2> "$T/err"; check "[ $? -eq 1 ]"
+check "grep -q -- '--eval-clf' '$T/err'"
+"$G" --quiet align --model toy:gmm2 --alpha 1 --reward gmm2 --eval-clf "$T/clf.safetensors" > /dev/null 2>&1
+check "[ $? -ne 0 ]"
 # the classifier reward needs 28x28 models
 "$G" --quiet align --model toy:gmm2 --alpha 1 --reward "classifier:$T/clf.safetensors:bag" > /dev/null 2>&1; check "[ $? -eq 2 ]"
 [ $fail -eq 0 ] && echo "cli_ddpm_unet: ok"

@@ -274,6 +274,8 @@ static int run_reward_clf(void *ctx) {
     for (int i = 0; i < 784; i++) x[i] = (float)(i % 11) / 5.5f - 1.0f;
     double v;
     rc = rw.eval(rw.ctx, x, 1, &v, g);
+    static double lp[10];
+    if (rc == GM_OK) rc = gm_reward_clf_log_probs(r, x, 1, lp); /* the --eval-clf scores */
     gm_reward_clf_free(r);
     if (rc) return rc;
     char spec[160];

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_das_clf_reward.c — the classifier reward r(x) = log sum_{c in S} p(c | (x+1)/2) (spec das.md §8):
  * values against a direct evaluation of the classifier's logits, its input gradient against central
- * differences (max AND mean criteria), S = all classes gives r = 0 and a zero gradient, class names and
+ * differences (max AND mean criteria), the ten log-probabilities (gm_reward_clf_log_probs) against the
+ * logits' log-softmax, S = all classes gives r = 0 and a zero gradient, class names and
  * indices, and bad input (unknown class, wrong dimension, a checkpoint that is not a classifier). */
 #include <math.h>
 #include <stdio.h>
@@ -86,6 +87,21 @@ GM_TEST(test_clf_reward) {
     CHECK(mx < 5e-2);
     CHECK(over == 0);
     CHECK(sum / cnt < 5e-3);
+    /* all ten log-probabilities (the independent-classifier scores of genmix align --eval-clf) against the
+     * reference logits' log-softmax; probabilities sum to 1; the class set is reported as given */
+    double lp[n * 10];
+    CHECK_OK(gm_reward_clf_log_probs(R, x, n, lp));
+    for (int i = 0; i < n; i++) {
+        double a = 0, ps = 0;
+        for (int k = 0; k < 10; k++) a += exp((double)z->val[i * 10 + k]);
+        for (int k = 0; k < 10; k++) CHECK_NEAR(lp[i * 10 + k], (double)z->val[i * 10 + k] - log(a), 1e-9, 1e-9);
+        for (int k = 0; k < 10; k++) ps += exp(lp[i * 10 + k]);
+        CHECK_NEAR(ps, 1.0, 0, 1e-12);
+        CHECK_NEAR(log(exp(lp[i * 10 + 1]) + exp(lp[i * 10 + 7]) + exp(lp[i * 10 + 8])), rv[i], 1e-9, 1e-9);
+    }
+    int in_set[10];
+    gm_reward_clf_classes(R, in_set);
+    for (int k = 0; k < 10; k++) CHECK(in_set[k] == (k == 1 || k == 7 || k == 8));
     gm_reward_clf_free(R);
     /* every class: r = 0 exactly up to round-off, gradient ~ 0 */
     CHECK_OK(gm_reward_clf_open(&R, CLF, "0,1,2,3,4,5,6,7,8,9", 784, &rw));

@@ -84,6 +84,12 @@ typedef struct gm_reward_clf gm_reward_clf;
 int gm_reward_clf_open(gm_reward_clf **out, const char *clf_path, const char *classes, size_t dim, gm_reward *rw);
 int gm_reward_clf_parse(gm_reward_clf **out, const char *spec, size_t dim, gm_reward *rw);
 void gm_reward_clf_free(gm_reward_clf *r);
+/* The classifier's log p(c | (x + 1)/2) for all 10 classes of the n images x in [-1, 1] (logp: n x 10,
+ * row-wise log-softmax in double; no gradient). Used to score aligned samples with an independent
+ * classifier (class histograms, E[log p(c|x)]). */
+int gm_reward_clf_log_probs(gm_reward_clf *r, const float *x, size_t n, double *logp);
+/* The reward's class set S as flags in_set[0..9]. */
+void gm_reward_clf_classes(const gm_reward_clf *r, int in_set[10]);
 
 /* Tilt of the diagonal-covariance mixture g by exp(r/alpha) for a toy reward: log Z = log E_g[e^{r/alpha}],
  * tilted component weights w[k], means mean[k x dim], variances var[k x dim] (any output may be NULL) and

@@ -28,6 +28,7 @@ struct gm_smc {
     size_t row_bytes[SMC_MAX_ARRAYS];
     int n_arrays;
     double log_z, ess;
+    double lse; /* LSE(lw), kept from the last reweighting: the next step's "before" term */
     int steps, resamples;
 };
 
@@ -60,6 +61,7 @@ int gm_smc_create(gm_smc **out, const gm_smc_config *cfg) {
     }
     for (size_t k = 0; k < s->n; k++) s->anc[k] = k;
     s->ess = (double)s->n;
+    s->lse = log((double)s->n);
     *out = s;
     return GM_OK;
 }
@@ -101,20 +103,41 @@ int gm_smc_resample_now(gm_smc *s) {
         memcpy(base, s->scratch, rb * s->n);
     }
     for (size_t k = 0; k < s->n; k++) s->lw[k] = 0.0;
+    s->lse = log((double)s->n); /* LSE of n zero log-weights */
     s->resamples++;
     return GM_OK;
+}
+
+/* One pass for both: LSE(lw) = mx + log(s1) (the operations of gm_log_sum_exp, so the bits are the same)
+ * and ESS = s1^2 / s2 with s1 = sum e_k, s2 = sum e_k^2, e_k = exp(lw_k - mx). */
+static double lse_and_ess(const double *lw, size_t n, double *ess) {
+    double mx = -HUGE_VAL, s1 = 0.0, s2 = 0.0;
+    for (size_t k = 0; k < n; k++)
+        if (lw[k] > mx) mx = lw[k];
+    if (mx == -HUGE_VAL) {
+        *ess = 0.0;
+        return -HUGE_VAL;
+    }
+    for (size_t k = 0; k < n; k++) {
+        double e = exp(lw[k] - mx);
+        s1 += e;
+        s2 += e * e;
+    }
+    *ess = s1 * s1 / s2;
+    return mx + log(s1);
 }
 
 int gm_smc_reweight(gm_smc *s, const double *a) {
     for (size_t k = 0; k < s->n; k++)
         if (isnan(a[k]) || a[k] == HUGE_VAL)
             GM_FAIL(GM_ENUMERIC, "smc step %d: incremental log-weight of particle %zu is %g", s->steps, k, a[k]);
-    double before = gm_log_sum_exp(s->lw, s->n);
+    double before = s->lse; /* LSE of the current lw, computed when they were set */
     for (size_t k = 0; k < s->n; k++) s->lw[k] += a[k];
-    double after = gm_log_sum_exp(s->lw, s->n);
+    double ess, after = lse_and_ess(s->lw, s->n, &ess);
     if (after == -HUGE_VAL) GM_FAIL(GM_ENUMERIC, "smc step %d: every particle has weight zero", s->steps);
     s->log_z += after - before;
-    s->ess = gm_ess(s->lw, s->n);
+    s->lse = after;
+    s->ess = ess;
     for (size_t k = 0; k < s->n; k++) s->anc[k] = k;
     return GM_OK;
 }

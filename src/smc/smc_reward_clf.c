@@ -4,6 +4,8 @@
  * space [-1, 1] -> classifier space [0, 1]), and its input gradient through the network:
  *     r = LSE_{c in S}(z) - LSE_c(z),   dr/dz_c = q_c 1[c in S] - p_c,   q = softmax restricted to S,
  *     dr/dx = (1/2) J_z(x)^T dr/dz    (one tape backward from the logits).
+ * Also the ten log-probabilities without gradient (gm_reward_clf_log_probs), with which `genmix align
+ * --eval-clf` scores samples by an independent classifier.
  * Owns: the loaded gm_clf (network and tape). Thread safety: one reward per thread (the tape is reused). */
 #include <ctype.h>
 #include <math.h>
@@ -41,20 +43,28 @@ static int class_index(const char *s, size_t len) {
     return -1;
 }
 
+/* Logits z (bs x 10) of the rows x[0..bs) (at most CLF_CHUNK) mapped to [0, 1], recorded on the tape
+ * with an input gradient slot if want_grad; *xv is the input variable. */
+static int clf_logits(gm_reward_clf *R, const float *x, size_t bs, int want_grad, gm_var **xv, gm_var **z) {
+    gm_tape *t = R->clf->tape;
+    for (size_t i = 0; i < bs * 784; i++) R->xb[i] = 0.5f * (x[i] + 1.0f);
+    gm_tape_reset(t);
+    int prev = gm_tape_no_grad(t, !want_grad);
+    int64_t xs[4] = {(int64_t)bs, 1, 28, 28};
+    *xv = gm_tape_input(t, R->xb, 4, xs, want_grad);
+    *z = gm_seq_forward_frozen(R->clf->net, t, *xv, -1, 0, NULL);
+    gm_tape_no_grad(t, prev);
+    return gm_tape_status(t);
+}
+
 static int clf_eval(void *ctx, const float *x, size_t n, double *r, float *grad) {
     gm_reward_clf *R = ctx;
     gm_tape *t = R->clf->tape;
     int rc = GM_OK;
     for (size_t s0 = 0; s0 < n && rc == GM_OK; s0 += CLF_CHUNK) {
         size_t bs = n - s0 < CLF_CHUNK ? n - s0 : CLF_CHUNK;
-        for (size_t i = 0; i < bs * 784; i++) R->xb[i] = 0.5f * (x[s0 * 784 + i] + 1.0f);
-        gm_tape_reset(t);
-        int prev = gm_tape_no_grad(t, grad == NULL);
-        int64_t xs[4] = {(int64_t)bs, 1, 28, 28};
-        gm_var *xv = gm_tape_input(t, R->xb, 4, xs, grad != NULL);
-        gm_var *z = gm_seq_forward_frozen(R->clf->net, t, xv, -1, 0, NULL);
-        gm_tape_no_grad(t, prev);
-        if ((rc = gm_tape_status(t)) != GM_OK) break;
+        gm_var *xv, *z;
+        if ((rc = clf_logits(R, x + s0 * 784, bs, grad != NULL, &xv, &z)) != GM_OK) break;
         for (size_t i = 0; i < bs; i++) {
             const float *zi = z->val + i * 10;
             double mx = -HUGE_VAL, ms = -HUGE_VAL;
@@ -134,6 +144,27 @@ int gm_reward_clf_parse(gm_reward_clf **out, const char *spec, size_t dim, gm_re
     gm_free(path);
     return rc;
 }
+
+/* log p(c | (x+1)/2) for the 10 classes (n x 10, row-wise log-softmax of the logits in double). */
+int gm_reward_clf_log_probs(gm_reward_clf *R, const float *x, size_t n, double *logp) {
+    int rc = GM_OK;
+    for (size_t s0 = 0; s0 < n && rc == GM_OK; s0 += CLF_CHUNK) {
+        size_t bs = n - s0 < CLF_CHUNK ? n - s0 : CLF_CHUNK;
+        gm_var *xv, *z;
+        if ((rc = clf_logits(R, x + s0 * 784, bs, 0, &xv, &z)) != GM_OK) break;
+        for (size_t i = 0; i < bs; i++) {
+            const float *zi = z->val + i * 10;
+            double mx = -HUGE_VAL, sa = 0.0;
+            for (int c = 0; c < 10; c++) mx = fmax(mx, (double)zi[c]);
+            for (int c = 0; c < 10; c++) sa += exp((double)zi[c] - mx);
+            for (int c = 0; c < 10; c++) logp[(s0 + i) * 10 + (size_t)c] = (double)zi[c] - mx - log(sa);
+        }
+    }
+    gm_tape_reset(R->clf->tape);
+    return rc;
+}
+
+void gm_reward_clf_classes(const gm_reward_clf *R, int in_set[10]) { memcpy(in_set, R->in_set, sizeof R->in_set); }
 
 void gm_reward_clf_free(gm_reward_clf *R) {
     if (!R) return;
