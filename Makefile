@@ -31,6 +31,8 @@ DEPS_DEMO  :=
 # fuzz/run.sh writes the moe model seed with python3 (standard library only).
 DEPS_FUZZ  := clang libclang-rt-14-dev python3
 DEPS_CHECK := valgrind
+# tools/study_das_fmnist.sh times each job with /usr/bin/time and summarises with python3 (standard library).
+DEPS_STUDY := time python3
 DEPS_BENCH := python3 python3-numpy python3-scipy python3-sklearn python3-torch r-cran-flexmix
 
 define install_deps
@@ -90,6 +92,7 @@ study-das: build
 
 # The Fashion-MNIST part of the DAS study of docs/das.md (results/study_das_fmnist/; ~15 CPU minutes).
 study-das-fmnist: build
+	$(call install_deps,$(DEPS_STUDY))
 	bash tools/study_das_fmnist.sh $(BUILD)/genmix
 
 study-prdiv: build
