@@ -112,7 +112,7 @@ static gm_var *reward_op(gm_diff_ft *f, gm_var *x, size_t B, double *value) {
     size_t D = f->dim;
     memcpy(f->x0, x->val, B * D * sizeof(float));
     int rc = f->rw.eval(f->rw.ctx, f->x0, B, f->r, f->rgrad);
-    if (rc != GM_OK) return gm_tape_fail(t, rc, gm_last_error());
+    if (rc != GM_OK) return gm_tape_fail(t, rc, NULL); /* the reward set the message */
     double sum = 0;
     for (size_t k = 0; k < B; k++) sum += f->r[k];
     for (size_t j = 0; j < B * D; j++) sum += 0.0 * (double)f->rgrad[j]; /* NaN in a gradient poisons the loss */
