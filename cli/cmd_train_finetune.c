@@ -27,6 +27,7 @@ static void usage(FILE *f) {
                "  --lr LR         learning rate (default 3e-5)\n"
                "  --clip C        global gradient-norm clip (default 5; 0 = none)\n"
                "  --trace FILE    per-epoch JSON trace (default OUT.json)\n"
+               "  --snapshot K    also write the model every K epochs to OUT.epochN.safetensors (N = epochs done)\n"
                "  --seed S        seed (default 0)\n"
                "exit codes: 0 ok, 1 run-time error, 2 usage error (bad value, not a ddpm-mlp checkpoint),\n"
                "3 numerical failure (non-finite reward or gradient)\n");
@@ -45,11 +46,12 @@ int train_ddpm_finetune(int argc, char **argv) {
                                          {"lr", required_argument, 0, 'l'},    {"clip", required_argument, 0, 'c'},
                                          {"trace", required_argument, 0, 't'}, {"seed", required_argument, 0, 's'},
                                          {"out", required_argument, 0, 'o'},   {"help", no_argument, 0, 'h'},
+                                         {"snapshot", required_argument, 0, 'S'},
                                          {0, 0, 0, 0}};
     const char *model = NULL, *reward = NULL, *out = NULL, *trace = NULL;
     gm_diff_ft_config cfg = gm_diff_ft_config_default();
     cfg.alpha = NAN;
-    long l;
+    long l, snap = 0;
     unsigned long long seed = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -84,6 +86,9 @@ int train_ddpm_finetune(int argc, char **argv) {
             break;
         case 's':
             if (cli_parse_u64(optarg, &seed)) return cli_usage_error("train ddpm-finetune", "--seed must be a non-negative integer");
+            break;
+        case 'S':
+            if (cli_parse_long(optarg, &snap) || snap < 1) return cli_usage_error("train ddpm-finetune", "--snapshot must be >= 1");
             break;
         case 'h': usage(stdout); return CLI_OK;
         default: return cli_usage_error("train ddpm-finetune", "unknown option");
@@ -155,6 +160,12 @@ int train_ddpm_finetune(int argc, char **argv) {
         cJSON_AddItemToObject(e, "mode_weights", num_array(mw, K));
         cJSON_AddItemToArray(ep, e);
         int64_t n = gm_diff_ft_epoch(ft);
+        if (snap > 0 && n % snap == 0 && !gm_diff_ft_done(ft)) {
+            char sp[4300];
+            snprintf(sp, sizeof sp, "%s.epoch%lld.safetensors", out, (long long)n);
+            rc = gm_diff_mlp_save(gm_diff_ft_model(ft), sp, n, seed, data);
+            if (rc != GM_OK) break;
+        }
         if (n % 50 == 0 || gm_diff_ft_done(ft))
             cli_progress("epoch %lld mean_reward %.4f kl %.4f mode_tv %.3f s %.1f", (long long)n, st->mean_r, st->kl, tv,
                          gm_time_now() - t0);
