@@ -126,7 +126,7 @@ int train_ddpm_finetune(int argc, char **argv) {
         return cli_usage_error("train ddpm-finetune", "--reward: %s", gm_last_error());
     }
     gm_reward rw = gm_toy_reward_as_reward(&toy);
-    if (rc == GM_OK) rc = gm_diff_ft_create(&ft, &cfg, base, &rw);
+    if (rc == GM_OK) rc = gm_diff_ft_create(&ft, &cfg, base, rw.eval, rw.ctx);
 
     /* closed-form target of the training mixture (the model approximates it) */
     size_t K = g.k, B = (size_t)cfg.batch;

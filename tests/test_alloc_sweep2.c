@@ -173,7 +173,7 @@ static int run_diff_ft(void *ctx) {
     c.n_steps = 3;
     c.batch = 5;
     c.epochs = 2;
-    if ((rc = gm_diff_ft_create(&f, &c, m, &rw))) goto done;
+    if ((rc = gm_diff_ft_create(&f, &c, m, rw.eval, rw.ctx))) goto done;
     while (!rc && !gm_diff_ft_done(f)) rc = gm_diff_ft_step(f);
     size_t n;
     gm_diff_ft_params(f, &n);

@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "genmix/das.h"
+#include "genmix/diffusion.h"
 #include "genmix/models.h"
 #include "genmix/optim.h"
 #include "genmix/tape.h"
@@ -26,7 +26,8 @@ struct gm_diff_ft {
     gm_diff_ft_config cfg;
     gm_diff_mlp *base, *copy;
     gm_seq *theta, *phi;
-    gm_reward rw;
+    gm_diff_ft_reward_fn reward;
+    void *reward_ctx;
     gm_optim opt;
     gm_tape *tape;
     int *t;       /* S timesteps */
@@ -55,20 +56,21 @@ void gm_diff_ft_free(gm_diff_ft *f) {
     gm_free(f);
 }
 
-int gm_diff_ft_create(gm_diff_ft **out, const gm_diff_ft_config *cfg, gm_diff_mlp *base, const gm_reward *rw) {
+int gm_diff_ft_create(gm_diff_ft **out, const gm_diff_ft_config *cfg, gm_diff_mlp *base, gm_diff_ft_reward_fn reward,
+                      void *reward_ctx) {
     *out = NULL;
     if (!(cfg->alpha > 0) || !isfinite(cfg->alpha)) GM_FAIL(GM_EINVAL, "finetune: alpha must be > 0 (got %g)", cfg->alpha);
     if (cfg->batch < 1 || cfg->epochs < 0) GM_FAIL(GM_EINVAL, "finetune: batch must be >= 1 and epochs >= 0");
     if (!(cfg->lr > 0) || !isfinite(cfg->lr)) GM_FAIL(GM_EINVAL, "finetune: lr must be > 0 (got %g)", cfg->lr);
     if (!base) GM_FAIL(GM_EINVAL, "finetune: no base model (a ddpm-mlp checkpoint is required)");
+    if (!reward) GM_FAIL(GM_EINVAL, "finetune: no reward");
     size_t D = gm_diff_mlp_dim(base);
-    if (rw->dim != D) GM_FAIL(GM_EINVAL, "finetune: reward dimension %zu != model dimension %zu", rw->dim, D);
-    if (!rw->has_grad) GM_FAIL(GM_EINVAL, "finetune: the reward has no gradient (reward backprop needs one)");
     gm_diff_ft *f = gm_calloc(1, sizeof *f);
     if (!f) return GM_ENOMEM;
     f->cfg = *cfg;
     f->base = base;
-    f->rw = *rw;
+    f->reward = reward;
+    f->reward_ctx = reward_ctx;
     f->dim = D;
     size_t B = (size_t)cfg->batch;
     int rc = gm__diff_mlp_clone(&f->copy, base);
@@ -111,7 +113,7 @@ static gm_var *reward_op(gm_diff_ft *f, gm_var *x, size_t B, double *value) {
     if (!x) return NULL;
     size_t D = f->dim;
     memcpy(f->x0, x->val, B * D * sizeof(float));
-    int rc = f->rw.eval(f->rw.ctx, f->x0, B, f->r, f->rgrad);
+    int rc = f->reward(f->reward_ctx, f->x0, B, f->r, f->rgrad);
     if (rc != GM_OK) return gm_tape_fail(t, rc, NULL); /* the reward set the message */
     double sum = 0;
     for (size_t k = 0; k < B; k++) sum += f->r[k];
