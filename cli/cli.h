@@ -78,6 +78,7 @@ int cmd_moe(int argc, char **argv);
 int cmd_mcmc_linear(int argc, char **argv);
 int cmd_align(int argc, char **argv); /* das: genmix align */
 int train_ddpm(int argc, char **argv); /* das: genmix train ddpm */
+int train_ddpm_finetune(int argc, char **argv); /* das: genmix train ddpm-finetune (cmd_train_finetune.c) */
 int cmd_sample(int argc, char **argv);      /* ae: latent MCMC samples of an autoencoder */
 /* cmd_sample_prdiv.c: 1 and the checkpoint's "model" metadata (e.g. "gan", "ddpm-unet") if --model names a
  * genmix checkpoint that has one; genmix sample dispatches on it (cmd_ae.c) */

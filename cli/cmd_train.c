@@ -26,6 +26,7 @@ static const struct train_cmd trainers[] = {
     {"aae", train_ae, "adversarial autoencoder (latent discriminator matches codes to N(0, I))"},
     {"daae", train_ae, "denoising adversarial autoencoder"},
     {"ddpm", train_ddpm, "2-D toy diffusion model (MLP eps-prediction DDPM, EMA) for genmix align"},
+    {"ddpm-finetune", train_ddpm_finetune, "KL-regularised reward fine-tuning of a toy DDPM (over-optimisation baseline)"},
     {"gan", train_gan, "GAN on 2-D toys with the PR-divergence loss (lambda) or chi2/kl/rkl/hinge baselines"},
     {"flow", train_flow, "RealNVP flow on 2-D toys by MLE or the PR-divergence (procedures C, B)"},
 };
@@ -33,7 +34,7 @@ static const size_t n_trainers = sizeof trainers / sizeof trainers[0];
 
 static void train_help(FILE *f) {
     fprintf(f, "usage: genmix train <model> [options]   (genmix train <model> --help)\n\nmodels:\n");
-    for (size_t i = 0; i < n_trainers; i++) fprintf(f, "  %-12s %s\n", trainers[i].name, trainers[i].summary);
+    for (size_t i = 0; i < n_trainers; i++) fprintf(f, "  %-14s %s\n", trainers[i].name, trainers[i].summary);
 }
 
 int cmd_train(int argc, char **argv) {

@@ -157,12 +157,47 @@ done:
     return rc;
 }
 
+/* KL-regularised reward fine-tuning through the chain (diff_finetune.c): create, two epochs, a loss with
+ * gradient, the fine-tuned copy's denoiser. */
+static int run_diff_ft(void *ctx) {
+    (void)ctx;
+    gm_diff_mlp *m;
+    gm_diff_ft *f = NULL;
+    int rc = gm_diff_mlp_create(&m, 2, 8, &g_sch);
+    if (rc) return rc;
+    gm_diff_mlp_init(m, 3);
+    gm_toy_reward tr;
+    if ((rc = gm_toy_reward_parse("gmm2", 2, &tr))) goto done;
+    gm_reward rw = gm_toy_reward_as_reward(&tr);
+    gm_diff_ft_config c = gm_diff_ft_config_default();
+    c.n_steps = 3;
+    c.batch = 5;
+    c.epochs = 2;
+    if ((rc = gm_diff_ft_create(&f, &c, m, rw.eval, rw.ctx))) goto done;
+    while (!rc && !gm_diff_ft_done(f)) rc = gm_diff_ft_step(f);
+    size_t n;
+    gm_diff_ft_params(f, &n);
+    float *g = malloc(n * sizeof *g);
+    double loss;
+    if (!rc) rc = g ? gm_diff_ft_loss(f, 7, &loss, g) : GM_ENOMEM;
+    free(g);
+    if (rc) goto done;
+    gm_denoiser den = gm_diff_mlp_denoiser(gm_diff_ft_model(f));
+    float x[3 * 2];
+    rc = gm_diff_sample(&g_sch, &den, 2, 1.0, GM_SPACING_LEADING, 3, 4, x);
+done:
+    gm_diff_ft_free(f);
+    gm_diff_mlp_free(m);
+    return rc;
+}
+
 GM_TEST(test_sweep_diffusion) {
     gm_test_set_threads(1);
     CHECK_OK(gm_diff_schedule_init(&g_sch, GM_BETA_LINEAR, 1000));
     tmp_dir_make();
     CHECK_ALLOC_SWEEP(run_diffusion, NULL);
     CHECK_ALLOC_SWEEP(run_diff_mlp, NULL);
+    CHECK_ALLOC_SWEEP(run_diff_ft, NULL);
     tmp_dir_remove();
 }
 

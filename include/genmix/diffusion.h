@@ -147,6 +147,53 @@ int gm_diff_mlp_save_state(const gm_diff_mlp *m, const char *path, int64_t step,
 int gm_diff_mlp_load_state(gm_diff_mlp *m, const char *path, int64_t *step, gm_rng *rng);
 int gm_diff_mlp_load_ema(gm_diff_mlp *m, const char *path);
 
+/* ---- KL-regularised reward fine-tuning of the toy MLP (DAS spec §9, the over-optimisation baseline) ------ */
+/* The reward is a callback with the signature of gm_reward.eval (genmix/das.h; pass rw.eval, rw.ctx): it
+ * must fill grad (d r / d x) whenever grad != NULL. A copy phi of a trained toy MLP DDPM theta is trained by direct reward backprop through the S-step
+ * DDPM chain (eta = 1, LEADING spacing, reparameterised noise): per trajectory
+ *     L = -r(x_0)/alpha + sum_i ||mu_phi(x_i) - mu_theta(x_i)||^2 / (2 sigma_i^2)
+ * (the path KL in units of alpha; optimum p_theta exp(r/alpha)/Z). One step = one epoch = one Adam update
+ * on the batch mean of L, global gradient norm clipped. Noise of trajectory k at epoch e: Philox stream
+ * {GM_STREAM_NOISE, k}, high stream word e (S + 1) + i (x_T: i = 0; step i: i + 1). src/diffusion/diff_finetune.c.
+ * The model borrows base (frozen) and the reward; gm_diff_ft_model is the fine-tuned copy (save it with
+ * gm_diff_mlp_save; its denoiser samples phi). Bitwise identical for any thread count. */
+typedef struct {
+    double alpha;  /* > 0 */
+    int n_steps;   /* S (100) */
+    int batch;     /* trajectories per epoch (256) */
+    int epochs;    /* 500 */
+    double lr;     /* Adam (3e-5) */
+    double clip;   /* global gradient-norm clip (5; <= 0: none) */
+    uint64_t seed;
+} gm_diff_ft_config;
+gm_diff_ft_config gm_diff_ft_config_default(void);
+
+typedef struct {
+    double loss;      /* batch mean of L */
+    double mean_r;    /* batch mean of r(x_0) */
+    double kl;        /* batch mean of the path KL term */
+    double grad_norm; /* before clipping (gm_diff_ft_step only) */
+} gm_diff_ft_stats;
+
+typedef struct gm_diff_ft gm_diff_ft;
+typedef int (*gm_diff_ft_reward_fn)(void *ctx, const float *x, size_t n, double *r, float *grad);
+/* GM_EINVAL for alpha <= 0, batch < 1, lr <= 0, steps outside 1..T, base == NULL or reward == NULL. */
+int gm_diff_ft_create(gm_diff_ft **out, const gm_diff_ft_config *cfg, gm_diff_mlp *base, gm_diff_ft_reward_fn reward,
+                      void *reward_ctx);
+/* One epoch (GM_ENUMERIC for a non-finite reward or gradient). */
+int gm_diff_ft_step(gm_diff_ft *f);
+int gm_diff_ft_done(const gm_diff_ft *f);
+int64_t gm_diff_ft_epoch(const gm_diff_ft *f);
+/* Loss (and, if grad != NULL, d loss / d phi into grad[n]) of the batch of epoch `epoch` at the current
+ * phi, without updating (for gradient checks). */
+int gm_diff_ft_loss(gm_diff_ft *f, uint64_t epoch, double *loss, float *grad);
+const gm_diff_ft_stats *gm_diff_ft_last(const gm_diff_ft *f);
+const float *gm_diff_ft_samples(const gm_diff_ft *f); /* batch x dim x_0 of the last evaluated batch */
+gm_diff_mlp *gm_diff_ft_model(gm_diff_ft *f);
+float *gm_diff_ft_params(gm_diff_ft *f, size_t *n); /* phi (borrowed; n parameters) */
+void gm_diff_ft_free(gm_diff_ft *f);
+
+
 /* ---- the Fashion-MNIST model: a small U-Net eps_theta(x, t) on 1 x 28 x 28 images ------------- */
 /* Residual blocks (group norm, SiLU, time-embedding shift), strided-conv down / nearest+conv up,
  * skip connections, sinusoidal time embedding; base channels C (C, 2C, 2C at 28, 14, 7 pixels),

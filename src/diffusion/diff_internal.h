@@ -23,4 +23,10 @@ int gm__diff_ckpt_open(const char *path, const char *model, gm_checkpoint **c, s
 /* Training state "<model>-train": weights, Adam state, RNG position and step. */
 int gm__diff_state_load(const char *path, const char *model, gm_params *p, gm_optim *opt, int64_t *step, gm_rng *rng);
 
+/* For diff_finetune.c: the EMA weight network of a toy MLP (borrowed), and a deep copy of the model
+ * (same shape, schedule, weights and data name; fresh Adam state). */
+gm_seq *gm__diff_mlp_seq(gm_diff_mlp *m);
+const gm_diff_schedule *gm__diff_mlp_schedule(const gm_diff_mlp *m);
+int gm__diff_mlp_clone(gm_diff_mlp **out, const gm_diff_mlp *m);
+
 #endif

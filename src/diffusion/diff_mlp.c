@@ -220,3 +220,15 @@ int gm_diff_mlp_load_ema(gm_diff_mlp *m, const char *path) {
     gm_diff_mlp_free(e);
     return rc;
 }
+
+gm_seq *gm__diff_mlp_seq(gm_diff_mlp *m) { return m->ema; }
+const gm_diff_schedule *gm__diff_mlp_schedule(const gm_diff_mlp *m) { return m->sch; }
+
+int gm__diff_mlp_clone(gm_diff_mlp **out, const gm_diff_mlp *m) {
+    int rc = gm_diff_mlp_create(out, m->dim, m->hidden, m->sch);
+    if (rc != GM_OK) return rc;
+    memcpy((*out)->net->params.val, m->net->params.val, m->net->params.total * sizeof(float));
+    memcpy((*out)->ema->params.val, m->ema->params.val, m->ema->params.total * sizeof(float));
+    memcpy((*out)->data, m->data, sizeof m->data);
+    return GM_OK;
+}
