@@ -129,20 +129,8 @@ int gm_gan_create(gm_gan **out, const gm_gan_config *cfg) {
         double fan_in = (double)g->P.info[j - j % 2].shape[1];
         gm_params_uniform(&g->P, (size_t)j, 1.0 / sqrt(fan_in), &r);
     }
-    memcpy(T(g, T_EMA), T(g, T_G), ng * sizeof(float));
-    for (int k = 0; k < 3; k++) {
-        float *u = T(g, T_U + (size_t)k);
-        size_t n = g->P.info[T_U + k].n;
-        double s = 0;
-        gm_rng_normal_fill(&r, u, n);
-        for (size_t i = 0; i < n; i++) s += (double)u[i] * (double)u[i];
-        for (size_t i = 0; i < n; i++) u[i] = (float)((double)u[i] / sqrt(s));
-    }
-    gm_optim_config oc = gm_optim_config_default();
-    oc.kind = GM_OPT_ADAM;
-    oc.beta1 = cfg->beta1, oc.beta2 = cfg->beta2, oc.eps = cfg->eps;
-    g->opt_g = (gm_optim){oc, ng, T(g, T_GM), T(g, T_GV), 0};
-    g->opt_d = (gm_optim){oc, nd, T(g, T_DM), T(g, T_DV), 0};
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, ng, nd};
+    gm__gan_init_tail(&g->P, &L, &r, cfg->beta1, cfg->beta2, cfg->eps, &g->opt_g, &g->opt_d);
     g->xr = gm_malloc(cfg->n_critic * cfg->batch * 2 * sizeof(float));
     g->z = gm_malloc(cfg->batch * cfg->dim_z * sizeof(float));
     rc = GM_ENOMEM;
@@ -200,19 +188,6 @@ static float threshold(const gm_gan_config *c) {
     case GM_GAN_PR_DUAL: return c->lambda / 2;
     default: return 0;
     }
-}
-
-static int cmp_f(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-/* 5 %, 50 %, 95 % quantiles (nearest rank) of n floats, sorted in scratch (n floats) */
-static void quantiles_f(const float *v, size_t n, float *scratch, float q[3]) {
-    memcpy(scratch, v, n * sizeof(float));
-    qsort(scratch, n, sizeof(float), cmp_f);
-    q[0] = scratch[(size_t)(0.05 * (double)(n - 1) + 0.5)];
-    q[1] = scratch[(size_t)(0.50 * (double)(n - 1) + 0.5)];
-    q[2] = scratch[(size_t)(0.95 * (double)(n - 1) + 0.5)];
 }
 
 int gm_gan_step(gm_gan *g, gm_gan_status *st) { return gm__gan_step_with(g, NULL, NULL, st); }
@@ -273,33 +248,15 @@ int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_s
         float tmp;
         gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, ratio_obj, c->lambda);
     }
-    float thr = threshold(c);
-    size_t nr = 0, nf = 0;
-    for (size_t i = 0; i < B; i++) nr += vr->val[i] > thr, nf += vf->val[i] > thr;
-    size_t ncl = 0, nact = 0;
-    for (size_t i = 0; i < B; i++) {
-        double vi = vf->val[i];
-        double dr, ri = gm_gan_ratio(ratio_obj, vi, &dr);
-        ncl += ratio_obj == GM_GAN_PR && vi <= -2;
-        nact += dr > 0 && (double)c->lambda * ri < 1;
-    }
-    float vq[3];
-    quantiles_f(vf->val, B, g->z, vq); /* g->z (batch*dim_z >= batch floats) is free now */
-    gm_optim_step(&g->opt_g, g->P.val + g->P.info[T_G].offset, gslab, c->lr_g);
-    g->step++;
-    if (g->step <= c->ema_start) memcpy(T(g, T_EMA), T(g, T_G), g->n_g * sizeof(float));
-    else gm_ema_update(T(g, T_EMA), T(g, T_G), g->n_g, c->ema_decay);
-    gm_tape_reset(t);
-    if (st) {
-        st->step = g->step;
+    if (st) { /* g->z (batch*dim_z >= batch floats) is free now */
+        gm__gan_status_fill(st, vf->val, vr->val, B, threshold(c), ratio_obj, c->lambda, g->z);
+        st->step = g->step + 1;
         st->loss_d = loss_d, st->loss_g = loss_g;
         st->alpha_hat = ab[0], st->beta_hat = ab[1];
-        st->acc_real = (float)(100.0 * (double)nr / (double)B);
-        st->acc_fake = (float)(100.0 - 100.0 * (double)nf / (double)B);
-        st->frac_clamped = (float)((double)ncl / (double)B);
-        st->frac_active = (float)((double)nact / (double)B);
-        st->vf_q05 = vq[0], st->vf_median = vq[1], st->vf_q95 = vq[2];
     }
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, g->n_g, g->n_d};
+    gm__gan_gen_update(&g->P, &L, &g->opt_g, c->lr_g, &g->step, c->ema_start, c->ema_decay);
+    gm_tape_reset(t);
     return GM_OK;
 }
 
@@ -380,29 +337,20 @@ int gm__json_field(const char *js, const char *key, char *out, size_t len) {
 
 int gm_gan_load(gm_gan **out, const char *path) {
     *out = NULL;
-    gm_checkpoint *ck = NULL;
-    int rc = gm_checkpoint_open(&ck, path);
+    gm_checkpoint *ck;
+    const char *js, *step, *seed;
+    int rc = gm__gan_ckpt_open(&ck, path, "gan", "GAN", &js, &step, &seed);
     if (rc) return rc;
-    const char *model = gm_checkpoint_meta_get(ck, "model"), *js = gm_checkpoint_meta_get(ck, "config"),
-               *step = gm_checkpoint_meta_get(ck, "step"), *seed = gm_checkpoint_meta_get(ck, "seed");
-    if (!model || strcmp(model, "gan") || !js || !step || !seed) {
-        rc = gm_set_error(GM_EFORMAT, "%s: not a genmix GAN checkpoint (model '%s')", path, model ? model : "?");
-        gm_checkpoint_close(ck); /* model is borrowed from ck: format the message first */
-        return rc;
-    }
     gm_gan_config c = gm_gan_config_default();
     char v[128];
+    double x;
     int bad = 0, oom = 0, o, jr;
-#define FIELD(k) (oom || ((jr = gm__json_field(js, k, v, sizeof v)) == GM_ENOMEM ? (oom = 1) : jr != GM_OK))
-    bad |= FIELD("objective") || (o = gm_gan_objective_from_name(v)) < 0;
+    bad |= !gm__json_str(js, "objective", &bad, &oom, v, sizeof v) || (o = gm_gan_objective_from_name(v)) < 0;
     if (!bad) c.objective = (gm_gan_objective)o;
-    bad |= FIELD("data") || (o = gm_toy_from_name(v)) < 0;
+    bad |= !gm__json_str(js, "data", &bad, &oom, v, sizeof v) || (o = gm_toy_from_name(v)) < 0;
     if (!bad) c.data = (gm_toy)o;
-#define NUM(k, field, T)                                  \
-    do {                                                  \
-        if (FIELD(k)) bad = 1;                            \
-        else c.field = (T)strtod(v, NULL);                \
-    } while (0)
+#define NUM(k, field, T) \
+    if (gm__json_num(js, k, &bad, &oom, &x)) c.field = (T)x
     NUM("lambda", lambda, float);
     NUM("dim_z", dim_z, size_t);
     NUM("hidden", hidden, size_t);
@@ -418,7 +366,6 @@ int gm_gan_load(gm_gan **out, const char *path) {
     NUM("spectral_norm", spectral_norm, int);
     NUM("pretrain", pretrain, int64_t);
 #undef NUM
-#undef FIELD
     if (!oom) { /* optional (absent: 1); an allocation failure is not "absent" */
         jr = gm__json_field(js, "critic_gain", v, sizeof v);
         if (jr == GM_ENOMEM) oom = 1;

@@ -128,20 +128,8 @@ int gm_cgan_create(gm_cgan **out, const gm_cgan_config *cfg) {
             for (size_t i = 0; i < n; i++) p[i] *= 0.02f;
         }
     }
-    memcpy(T(g, T_EMA), T(g, T_G), ng * sizeof(float));
-    for (int k = 0; k < 3; k++) {
-        float *u = T(g, T_U + (size_t)k);
-        size_t n = g->P.info[T_U + k].n;
-        double s = 0;
-        gm_rng_normal_fill(&r, u, n);
-        for (size_t i = 0; i < n; i++) s += (double)u[i] * (double)u[i];
-        for (size_t i = 0; i < n; i++) u[i] = (float)((double)u[i] / sqrt(s));
-    }
-    gm_optim_config oc = gm_optim_config_default();
-    oc.kind = GM_OPT_ADAM;
-    oc.beta1 = cfg->beta1, oc.beta2 = cfg->beta2, oc.eps = cfg->eps;
-    g->opt_g = (gm_optim){oc, ng, T(g, T_GM), T(g, T_GV), 0};
-    g->opt_d = (gm_optim){oc, nd, T(g, T_DM), T(g, T_DV), 0};
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, ng, nd};
+    gm__gan_init_tail(&g->P, &L, &r, cfg->beta1, cfg->beta2, cfg->eps, &g->opt_g, &g->opt_d);
     g->xr = gm_malloc(cfg->n_critic * cfg->batch * PIX * sizeof(float));
     g->z = gm_malloc(cfg->batch * cfg->dim_z * sizeof(float));
     g->scratch = gm_malloc(2 * cfg->batch * sizeof(float));
@@ -281,15 +269,15 @@ int gm__cgan_step_with(gm_cgan *g, const float *xr_in, const float *z_in, gm_gan
         gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, GM_GAN_PR, c->lambda);
     }
     if (st) {
-        gm__gan_status_fill(st, vf->val, vr->val, B, c->objective, c->lambda, g->scratch);
+        gm_gan_objective o = c->objective;
+        float thr = o == GM_GAN_KL ? 1 : o == GM_GAN_RKL ? -1 : o == GM_GAN_PR_DUAL ? c->lambda / 2 : 0;
+        gm__gan_status_fill(st, vf->val, vr->val, B, thr, GM_GAN_PR, c->lambda, g->scratch);
         st->step = g->step + 1;
         st->loss_d = loss_d, st->loss_g = loss_g;
         st->alpha_hat = ab[0], st->beta_hat = ab[1];
     }
-    gm_optim_step(&g->opt_g, g->P.val + g->P.info[T_G].offset, gslab, c->lr_g);
-    g->step++;
-    if (g->step <= c->ema_start) memcpy(T(g, T_EMA), T(g, T_G), g->n_g * sizeof(float));
-    else gm_ema_update(T(g, T_EMA), T(g, T_G), g->n_g, c->ema_decay);
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, g->n_g, g->n_d};
+    gm__gan_gen_update(&g->P, &L, &g->opt_g, c->lr_g, &g->step, c->ema_start, c->ema_decay);
     gm_tape_reset(t);
     return GM_OK;
 }
@@ -362,27 +350,18 @@ int gm_cgan_save(const gm_cgan *g, const char *path) {
 
 int gm_cgan_load(gm_cgan **out, const char *path) {
     *out = NULL;
-    gm_checkpoint *ck = NULL;
-    int rc = gm_checkpoint_open(&ck, path);
+    gm_checkpoint *ck;
+    const char *js, *step, *seed;
+    int rc = gm__gan_ckpt_open(&ck, path, "gan-conv", "conv-GAN", &js, &step, &seed);
     if (rc) return rc;
-    const char *model = gm_checkpoint_meta_get(ck, "model"), *js = gm_checkpoint_meta_get(ck, "config"),
-               *step = gm_checkpoint_meta_get(ck, "step"), *seed = gm_checkpoint_meta_get(ck, "seed");
-    if (!model || strcmp(model, "gan-conv") || !js || !step || !seed) {
-        rc = gm_set_error(GM_EFORMAT, "%s: not a genmix conv-GAN checkpoint (model '%s')", path, model ? model : "?");
-        gm_checkpoint_close(ck);
-        return rc;
-    }
     gm_cgan_config c = gm_cgan_config_default();
     char v[128];
-    int bad = 0, oom = 0, o, jr;
-#define FIELD(k) (oom || ((jr = gm__json_field(js, k, v, sizeof v)) == GM_ENOMEM ? (oom = 1) : jr != GM_OK))
-    bad |= FIELD("objective") || (o = gm_gan_objective_from_name(v)) < 0;
+    double x;
+    int bad = 0, oom = 0, o;
+    bad |= !gm__json_str(js, "objective", &bad, &oom, v, sizeof v) || (o = gm_gan_objective_from_name(v)) < 0;
     if (!bad) c.objective = (gm_gan_objective)o;
-#define NUM(k, field, T)                                  \
-    do {                                                  \
-        if (FIELD(k)) bad = 1;                            \
-        else c.field = (T)strtod(v, NULL);                \
-    } while (0)
+#define NUM(k, field, T) \
+    if (gm__json_num(js, k, &bad, &oom, &x)) c.field = (T)x
     NUM("lambda", lambda, float);
     NUM("dim_z", dim_z, size_t);
     NUM("g_width", g_width, size_t);
@@ -400,7 +379,6 @@ int gm_cgan_load(gm_cgan **out, const char *path) {
     NUM("spectral_norm", spectral_norm, int);
     NUM("pretrain", pretrain, int64_t);
 #undef NUM
-#undef FIELD
     c.seed = strtoull(seed, NULL, 10);
     if (oom) {
         gm_checkpoint_close(ck);
@@ -423,31 +401,4 @@ int gm_cgan_load(gm_cgan **out, const char *path) {
     }
     *out = g;
     return GM_OK;
-}
-
-/* ---- progress diagnostics of a generator batch (spec §2.2), shared by the GAN trainers ---- */
-static int cmp_f(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-void gm__gan_status_fill(gm_gan_status *st, const float *vf, const float *vr, size_t B, gm_gan_objective obj,
-                         float lambda, float *scratch) {
-    float thr = obj == GM_GAN_KL ? 1 : obj == GM_GAN_RKL ? -1 : obj == GM_GAN_PR_DUAL ? lambda / 2 : 0;
-    size_t nr = 0, nf = 0, ncl = 0, nact = 0;
-    for (size_t i = 0; i < B; i++) {
-        double vi = vf[i];
-        nr += vr[i] > thr, nf += vf[i] > thr;
-        ncl += vi <= -2;
-        nact += vi > -2 && vi < 5 && (double)lambda * gm_prdiv_chi2_ratio(vi) < 1;
-    }
-    memcpy(scratch, vf, B * sizeof(float));
-    qsort(scratch, B, sizeof(float), cmp_f);
-    st->vf_q05 = scratch[(size_t)(0.05 * (double)(B - 1) + 0.5)];
-    st->vf_median = scratch[(size_t)(0.50 * (double)(B - 1) + 0.5)];
-    st->vf_q95 = scratch[(size_t)(0.95 * (double)(B - 1) + 0.5)];
-    st->acc_real = (float)(100.0 * (double)nr / (double)B);
-    st->acc_fake = (float)(100.0 - 100.0 * (double)nf / (double)B);
-    st->frac_clamped = (float)((double)ncl / (double)B);
-    st->frac_active = (float)((double)nact / (double)B);
 }

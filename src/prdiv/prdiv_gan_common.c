@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* prdiv_gan_common.c — the pieces of a GAN trainer that the toy trainer (prdiv_gan.c) and the Fashion-MNIST
+ * conv trainer (prdiv_gan_conv.c) share: the tail of create (EMA = G, spectral-norm vectors, Adam pairs), the
+ * tail of an iteration (generator Adam step, EMA), the progress diagnostics of a generator batch, and the
+ * reading of a trainer checkpoint's metadata.
+ * Owns: nothing (caller-owned tables, buffers and checkpoints). Thread safety: reentrant. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "genmix/rng.h"
+#include "prdiv_internal.h"
+
+void gm__gan_init_tail(gm_params *P, const gm__gan_layout *L, gm_rng *r, float beta1, float beta2, float eps,
+                       gm_optim *opt_g, gm_optim *opt_d) {
+    float *val = P->val;
+    memcpy(val + P->info[L->t_ema].offset, val + P->info[L->t_g].offset, L->n_g * sizeof(float));
+    for (int k = 0; k < 3; k++) {
+        float *u = val + P->info[L->t_u + (size_t)k].offset;
+        size_t n = P->info[L->t_u + (size_t)k].n;
+        double s = 0;
+        gm_rng_normal_fill(r, u, n);
+        for (size_t i = 0; i < n; i++) s += (double)u[i] * (double)u[i];
+        for (size_t i = 0; i < n; i++) u[i] = (float)((double)u[i] / sqrt(s));
+    }
+    gm_optim_config oc = gm_optim_config_default();
+    oc.kind = GM_OPT_ADAM;
+    oc.beta1 = beta1, oc.beta2 = beta2, oc.eps = eps;
+    *opt_g = (gm_optim){oc, L->n_g, val + P->info[L->t_gm].offset, val + P->info[L->t_gm + 1].offset, 0};
+    *opt_d = (gm_optim){oc, L->n_d, val + P->info[L->t_gm + 2].offset, val + P->info[L->t_gm + 3].offset, 0};
+}
+
+void gm__gan_gen_update(gm_params *P, const gm__gan_layout *L, gm_optim *opt_g, float lr_g, int64_t *step,
+                        int64_t ema_start, float ema_decay) {
+    float *G = P->val + P->info[L->t_g].offset, *E = P->val + P->info[L->t_ema].offset;
+    gm_optim_step(opt_g, G, P->grad + P->info[L->t_g].offset, lr_g);
+    ++*step;
+    if (*step <= ema_start) memcpy(E, G, L->n_g * sizeof(float));
+    else gm_ema_update(E, G, L->n_g, ema_decay);
+}
+
+static int cmp_f(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+void gm__gan_status_fill(gm_gan_status *st, const float *vf, const float *vr, size_t B, float thr,
+                         gm_gan_objective ratio_obj, float lambda, float *scratch) {
+    size_t nr = 0, nf = 0, ncl = 0, nact = 0;
+    for (size_t i = 0; i < B; i++) {
+        double vi = vf[i];
+        double dr, ri = gm_gan_ratio(ratio_obj, vi, &dr);
+        nr += vr[i] > thr, nf += vf[i] > thr;
+        ncl += ratio_obj == GM_GAN_PR && vi <= -2;
+        nact += dr > 0 && (double)lambda * ri < 1;
+    }
+    memcpy(scratch, vf, B * sizeof(float));
+    qsort(scratch, B, sizeof(float), cmp_f);
+    st->vf_q05 = scratch[(size_t)(0.05 * (double)(B - 1) + 0.5)];
+    st->vf_median = scratch[(size_t)(0.50 * (double)(B - 1) + 0.5)];
+    st->vf_q95 = scratch[(size_t)(0.95 * (double)(B - 1) + 0.5)];
+    st->acc_real = (float)(100.0 * (double)nr / (double)B);
+    st->acc_fake = (float)(100.0 - 100.0 * (double)nf / (double)B);
+    st->frac_clamped = (float)((double)ncl / (double)B);
+    st->frac_active = (float)((double)nact / (double)B);
+}
+
+int gm__gan_ckpt_open(gm_checkpoint **ck, const char *path, const char *model_name, const char *what, const char **js,
+                      const char **step, const char **seed) {
+    *ck = NULL;
+    int rc = gm_checkpoint_open(ck, path);
+    if (rc) return rc;
+    const char *model = gm_checkpoint_meta_get(*ck, "model");
+    *js = gm_checkpoint_meta_get(*ck, "config"), *step = gm_checkpoint_meta_get(*ck, "step");
+    *seed = gm_checkpoint_meta_get(*ck, "seed");
+    if (!model || strcmp(model, model_name) || !*js || !*step || !*seed) {
+        rc = gm_set_error(GM_EFORMAT, "%s: not a genmix %s checkpoint (model '%s')", path, what, model ? model : "?");
+        gm_checkpoint_close(*ck); /* model is borrowed from ck: format the message first */
+        *ck = NULL;
+        return rc;
+    }
+    return GM_OK;
+}
+
+int gm__json_str(const char *js, const char *key, int *bad, int *oom, char *v, size_t len) {
+    int jr = GM_OK;
+    if (*oom || (jr = gm__json_field(js, key, v, len)) != GM_OK) {
+        if (*oom || jr == GM_ENOMEM) *oom = 1;
+        *bad = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int gm__json_num(const char *js, const char *key, int *bad, int *oom, double *x) {
+    char v[128];
+    if (!gm__json_str(js, key, bad, oom, v, sizeof v)) return 0;
+    *x = strtod(v, NULL);
+    return 1;
+}
