@@ -129,7 +129,7 @@ int gm_gan_create(gm_gan **out, const gm_gan_config *cfg) {
         double fan_in = (double)g->P.info[j - j % 2].shape[1];
         gm_params_uniform(&g->P, (size_t)j, 1.0 / sqrt(fan_in), &r);
     }
-    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, ng, nd};
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, ng, nd, T_D};
     gm__gan_init_tail(&g->P, &L, &r, cfg->beta1, cfg->beta2, cfg->eps, &g->opt_g, &g->opt_d);
     g->xr = gm_malloc(cfg->n_critic * cfg->batch * 2 * sizeof(float));
     g->z = gm_malloc(cfg->batch * cfg->dim_z * sizeof(float));
@@ -174,12 +174,6 @@ static gm_var *D_fwd(gm_gan *g, gm_var *x, int frozen) {
     return g->cfg.critic_gain != 1 ? gm_op_scale(t, h, g->cfg.critic_gain, 0) : h;
 }
 
-static void draw_noise(gm_gan *g, uint64_t idx) {
-    gm_rng r;
-    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_NOISE, idx));
-    gm_rng_normal_fill(&r, g->z, g->cfg.batch * g->cfg.dim_z);
-}
-
 static float threshold(const gm_gan_config *c) {
     switch (c->objective) {
     case GM_GAN_KL:
@@ -194,70 +188,26 @@ int gm_gan_step(gm_gan *g, gm_gan_status *st) { return gm__gan_step_with(g, NULL
 
 gm_params *gm__gan_params(gm_gan *g) { return &g->P; }
 
+static gm_var *G_train(void *g, gm_var *z, int frozen) { return G_fwd(g, z, T_G, frozen); }
+static gm_var *D_any(void *g, gm_var *x, int frozen) { return D_fwd(g, x, frozen); }
+
 int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_status *st) {
     const gm_gan_config *c = &g->cfg;
-    gm_tape *t = g->tape;
     size_t B = c->batch, it = (size_t)g->step;
-    int64_t zs[2] = {(int64_t)B, (int64_t)c->dim_z}, xs[2] = {(int64_t)B, 2};
-    gm_gan_objective crit_obj = gm_gan_critic_objective(c->objective);
-    float *dslab = g->P.grad + g->P.info[T_D].offset, *gslab = g->P.grad + g->P.info[T_G].offset;
-    float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
+    int64_t xs[2] = {(int64_t)B, 2};
     if (xr_in) memcpy(g->xr, xr_in, c->n_critic * B * 2 * sizeof(float));
     else
         for (size_t s = 0; s < c->n_critic; s++)
             gm_toy_sample(c->data, g->xr + s * B * 2, B, c->seed, gm_rng_stream_id(GM_STREAM_DATA, (uint64_t)(it * c->n_critic + s)));
-    /* critic steps */
-    for (size_t s = 0; s < c->n_critic; s++) {
-        gm_tape_reset(t);
-        if (z_in) memcpy(g->z, z_in + s * B * c->dim_z, B * c->dim_z * sizeof(float));
-        else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + s));
-        int prev = gm_tape_no_grad(t, 1);
-        gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 1);
-        gm_tape_no_grad(t, prev);
-        gm_var *xr = gm_tape_input(t, g->xr + s * B * 2, 2, xs, 0), *vf, *vr;
-        gm_var *v = D_fwd(g, gm_op_concat(t, gm_var_detach(t, xf), xr, 0), 0);
-        if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-        gm_var *loss = gm_op_gan_critic_loss(t, vr, vf, crit_obj, c->lambda);
-        if (gm_tape_status(t)) return gm_tape_status(t);
-        memset(dslab, 0, g->n_d * sizeof(float));
-        int rc = gm_tape_backward(t, loss);
-        if (rc) return rc;
-        loss_d = loss->val[0];
-        if (!isfinite(loss_d)) GM_FAIL(GM_ENUMERIC, "gan: critic loss is %g at step %lld", (double)loss_d, (long long)g->step);
-        gm_optim_step(&g->opt_d, g->P.val + g->P.info[T_D].offset, dslab, c->lr_d);
-    }
-    /* generator step: fresh noise, the first real chunk (as the released code) */
-    gm_tape_reset(t);
-    if (z_in) memcpy(g->z, z_in + c->n_critic * B * c->dim_z, B * c->dim_z * sizeof(float));
-    else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + c->n_critic));
-    gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 0);
-    gm_var *xr = gm_tape_input(t, g->xr, 2, xs, 0), *vf, *vr;
-    gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
-    if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-    /* pre-training: the f-GAN loss of the objective's own critic (χ² for pr, KL for pr-kl) */
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, g->n_g, g->n_d, T_D};
+    /* pre-training: the f-GAN loss of the objective's own critic (χ² for pr, KL for pr-kl); g->z (batch*dim_z
+     * >= batch floats) is free for the status once the generator step has run */
     gm_gan_objective gen_obj = g->step < c->pretrain ? (c->objective == GM_GAN_PR_KL ? GM_GAN_KL : GM_GAN_CHI2) : c->objective;
-    gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, gen_obj, c->lambda, ab);
-    if (gm_tape_status(t)) return gm_tape_status(t);
-    memset(gslab, 0, g->n_g * sizeof(float));
-    int rc = gm_tape_backward(t, loss);
-    if (rc) return rc;
-    loss_g = loss->val[0];
-    if (!isfinite(loss_g)) GM_FAIL(GM_ENUMERIC, "gan: generator loss is %g at step %lld", (double)loss_g, (long long)g->step);
-    gm_gan_objective ratio_obj = c->objective == GM_GAN_PR_KL ? GM_GAN_PR_KL : GM_GAN_PR;
-    if (gen_obj != ratio_obj) { /* α̂/β̂ of the critic's ratio (χ² unless pr-kl) as a diagnostic */
-        float tmp;
-        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, ratio_obj, c->lambda);
-    }
-    if (st) { /* g->z (batch*dim_z >= batch floats) is free now */
-        gm__gan_status_fill(st, vf->val, vr->val, B, threshold(c), ratio_obj, c->lambda, g->z);
-        st->step = g->step + 1;
-        st->loss_d = loss_d, st->loss_g = loss_g;
-        st->alpha_hat = ab[0], st->beta_hat = ab[1];
-    }
-    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, g->n_g, g->n_d};
-    gm__gan_gen_update(&g->P, &L, &g->opt_g, c->lr_g, &g->step, c->ema_start, c->ema_decay);
-    gm_tape_reset(t);
-    return GM_OK;
+    gm__gan_iter I = {g, G_train, D_any, "gan", g->tape, &g->P, &L, &g->opt_g, &g->opt_d, &g->step, g->xr, g->z, z_in,
+                      B, c->dim_z, c->n_critic, 2, 2, xs, c->seed, gm_gan_critic_objective(c->objective), gen_obj,
+                      c->objective == GM_GAN_PR_KL ? GM_GAN_PR_KL : GM_GAN_PR, c->lambda, c->lr_g, c->lr_d, threshold(c),
+                      c->ema_decay, c->ema_start, g->z};
+    return gm__gan_iterate(&I, st);
 }
 
 int gm_gan_sample(gm_gan *g, float *x, size_t n, int ema, uint64_t stream) {

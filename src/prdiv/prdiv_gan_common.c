@@ -39,6 +39,68 @@ void gm__gan_gen_update(gm_params *P, const gm__gan_layout *L, gm_optim *opt_g, 
     else gm_ema_update(E, G, L->n_g, ema_decay);
 }
 
+static void draw_noise(const gm__gan_iter *it, uint64_t idx) {
+    gm_rng r;
+    gm_rng_init(&r, it->seed, gm_rng_stream_id(GM_STREAM_NOISE, idx));
+    gm_rng_normal_fill(&r, it->z, it->batch * it->dim_z);
+}
+
+int gm__gan_iterate(const gm__gan_iter *it, gm_gan_status *st) {
+    gm_tape *t = it->tape;
+    gm_params *P = it->P;
+    size_t B = it->batch, Zn = B * it->dim_z, n_critic = it->n_critic, i = (size_t)*it->step;
+    int64_t zs[2] = {(int64_t)B, (int64_t)it->dim_z};
+    float *dslab = P->grad + P->info[it->L->t_d].offset, *gslab = P->grad + P->info[it->L->t_g].offset;
+    float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
+    for (size_t s = 0; s < n_critic; s++) { /* critic steps, G frozen */
+        gm_tape_reset(t);
+        if (it->z_in) memcpy(it->z, it->z_in + s * Zn, Zn * sizeof(float));
+        else draw_noise(it, (uint64_t)(i * (n_critic + 1) + s));
+        int prev = gm_tape_no_grad(t, 1);
+        gm_var *xf = it->G(it->net, gm_tape_input(t, it->z, 2, zs, 0), 1);
+        gm_tape_no_grad(t, prev);
+        gm_var *xr = gm_tape_input(t, it->xr + s * B * it->row, it->x_nd, it->x_shape, 0), *vf, *vr;
+        gm_var *v = it->D(it->net, gm_op_concat(t, gm_var_detach(t, xf), xr, 0), 0);
+        if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
+        gm_var *loss = gm_op_gan_critic_loss(t, vr, vf, it->crit_obj, it->lambda);
+        if (gm_tape_status(t)) return gm_tape_status(t);
+        memset(dslab, 0, it->L->n_d * sizeof(float));
+        int rc = gm_tape_backward(t, loss);
+        if (rc) return rc;
+        loss_d = loss->val[0];
+        if (!isfinite(loss_d)) GM_FAIL(GM_ENUMERIC, "%s: critic loss is %g at step %lld", it->who, (double)loss_d, (long long)*it->step);
+        gm_optim_step(it->opt_d, P->val + P->info[it->L->t_d].offset, dslab, it->lr_d);
+    }
+    /* generator step: fresh noise, the first real chunk (as the released code) */
+    gm_tape_reset(t);
+    if (it->z_in) memcpy(it->z, it->z_in + n_critic * Zn, Zn * sizeof(float));
+    else draw_noise(it, (uint64_t)(i * (n_critic + 1) + n_critic));
+    gm_var *xf = it->G(it->net, gm_tape_input(t, it->z, 2, zs, 0), 0);
+    gm_var *xr = gm_tape_input(t, it->xr, it->x_nd, it->x_shape, 0), *vf, *vr;
+    gm_var *v = it->D(it->net, gm_op_concat(t, xf, xr, 0), 1);
+    if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
+    gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, it->gen_obj, it->lambda, ab);
+    if (gm_tape_status(t)) return gm_tape_status(t);
+    memset(gslab, 0, it->L->n_g * sizeof(float));
+    int rc = gm_tape_backward(t, loss);
+    if (rc) return rc;
+    loss_g = loss->val[0];
+    if (!isfinite(loss_g)) GM_FAIL(GM_ENUMERIC, "%s: generator loss is %g at step %lld", it->who, (double)loss_g, (long long)*it->step);
+    if (it->gen_obj != it->ratio_obj) { /* α̂/β̂ of the critic's ratio (χ² unless pr-kl) as a diagnostic */
+        float tmp;
+        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, it->ratio_obj, it->lambda);
+    }
+    if (st) {
+        gm__gan_status_fill(st, vf->val, vr->val, B, it->thr, it->ratio_obj, it->lambda, it->scratch);
+        st->step = *it->step + 1;
+        st->loss_d = loss_d, st->loss_g = loss_g;
+        st->alpha_hat = ab[0], st->beta_hat = ab[1];
+    }
+    gm__gan_gen_update(P, it->L, it->opt_g, it->lr_g, it->step, it->ema_start, it->ema_decay);
+    gm_tape_reset(t);
+    return GM_OK;
+}
+
 static int cmp_f(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);

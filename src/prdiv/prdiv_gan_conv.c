@@ -128,7 +128,7 @@ int gm_cgan_create(gm_cgan **out, const gm_cgan_config *cfg) {
             for (size_t i = 0; i < n; i++) p[i] *= 0.02f;
         }
     }
-    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, ng, nd};
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, ng, nd, T_D};
     gm__gan_init_tail(&g->P, &L, &r, cfg->beta1, cfg->beta2, cfg->eps, &g->opt_g, &g->opt_d);
     g->xr = gm_malloc(cfg->n_critic * cfg->batch * PIX * sizeof(float));
     g->z = gm_malloc(cfg->batch * cfg->dim_z * sizeof(float));
@@ -199,12 +199,6 @@ static gm_var *D_fwd(gm_cgan *g, gm_var *x, int frozen) {
     return h;
 }
 
-static void draw_noise(gm_cgan *g, uint64_t idx) {
-    gm_rng r;
-    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_NOISE, idx));
-    gm_rng_normal_fill(&r, g->z, g->cfg.batch * g->cfg.dim_z);
-}
-
 /* batch rows of chunk `idx` drawn uniformly with replacement, scaled to [−1, 1] */
 static void draw_rows(gm_cgan *g, float *x, uint64_t idx) {
     gm_rng r;
@@ -217,69 +211,25 @@ static void draw_rows(gm_cgan *g, float *x, uint64_t idx) {
 
 int gm_cgan_step(gm_cgan *g, gm_gan_status *st) { return gm__cgan_step_with(g, NULL, NULL, st); }
 
+static gm_var *G_train(void *g, gm_var *z, int frozen) { return G_fwd(g, z, T_G, frozen); }
+static gm_var *D_any(void *g, gm_var *x, int frozen) { return D_fwd(g, x, frozen); }
+
 int gm__cgan_step_with(gm_cgan *g, const float *xr_in, const float *z_in, gm_gan_status *st) {
     const gm_cgan_config *c = &g->cfg;
-    gm_tape *t = g->tape;
-    size_t B = c->batch, it = (size_t)g->step, Zn = B * c->dim_z;
+    size_t B = c->batch, it = (size_t)g->step;
     if (!xr_in && !g->data) GM_FAIL(GM_EINVAL, "gan-conv: no training images (gm_cgan_set_data)");
-    int64_t zs[2] = {(int64_t)B, (int64_t)c->dim_z}, xs[4] = {(int64_t)B, 1, 28, 28};
-    gm_gan_objective crit_obj = c->objective == GM_GAN_PR ? GM_GAN_CHI2 : c->objective;
-    float *dslab = g->P.grad + g->P.info[T_D].offset, *gslab = g->P.grad + g->P.info[T_G].offset;
-    float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
+    int64_t xs[4] = {(int64_t)B, 1, 28, 28};
     if (xr_in) memcpy(g->xr, xr_in, c->n_critic * B * PIX * sizeof(float));
     else
         for (size_t s = 0; s < c->n_critic; s++) draw_rows(g, g->xr + s * B * PIX, (uint64_t)(it * c->n_critic + s));
-    for (size_t s = 0; s < c->n_critic; s++) { /* critic steps, G frozen */
-        gm_tape_reset(t);
-        if (z_in) memcpy(g->z, z_in + s * Zn, Zn * sizeof(float));
-        else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + s));
-        int prev = gm_tape_no_grad(t, 1);
-        gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 1);
-        gm_tape_no_grad(t, prev);
-        gm_var *xr = gm_tape_input(t, g->xr + s * B * PIX, 4, xs, 0), *vf, *vr;
-        gm_var *v = D_fwd(g, gm_op_concat(t, gm_var_detach(t, xf), xr, 0), 0);
-        if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-        gm_var *loss = gm_op_gan_critic_loss(t, vr, vf, crit_obj, c->lambda);
-        if (gm_tape_status(t)) return gm_tape_status(t);
-        memset(dslab, 0, g->n_d * sizeof(float));
-        int rc = gm_tape_backward(t, loss);
-        if (rc) return rc;
-        loss_d = loss->val[0];
-        if (!isfinite(loss_d)) GM_FAIL(GM_ENUMERIC, "gan-conv: critic loss is %g at step %lld", (double)loss_d, (long long)g->step);
-        gm_optim_step(&g->opt_d, g->P.val + g->P.info[T_D].offset, dslab, c->lr_d);
-    }
-    /* generator step: fresh noise, the first real chunk (as the released code) */
-    gm_tape_reset(t);
-    if (z_in) memcpy(g->z, z_in + c->n_critic * Zn, Zn * sizeof(float));
-    else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + c->n_critic));
-    gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 0);
-    gm_var *xr = gm_tape_input(t, g->xr, 4, xs, 0), *vf, *vr;
-    gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
-    if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-    gm_gan_objective gen_obj = g->step < c->pretrain ? GM_GAN_CHI2 : c->objective;
-    gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, gen_obj, c->lambda, ab);
-    if (gm_tape_status(t)) return gm_tape_status(t);
-    memset(gslab, 0, g->n_g * sizeof(float));
-    int rc = gm_tape_backward(t, loss);
-    if (rc) return rc;
-    loss_g = loss->val[0];
-    if (!isfinite(loss_g)) GM_FAIL(GM_ENUMERIC, "gan-conv: generator loss is %g at step %lld", (double)loss_g, (long long)g->step);
-    if (gen_obj != GM_GAN_PR) { /* α̂/β̂ of the χ² ratio as a diagnostic */
-        float tmp;
-        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, GM_GAN_PR, c->lambda);
-    }
-    if (st) {
-        gm_gan_objective o = c->objective;
-        float thr = o == GM_GAN_KL ? 1 : o == GM_GAN_RKL ? -1 : o == GM_GAN_PR_DUAL ? c->lambda / 2 : 0;
-        gm__gan_status_fill(st, vf->val, vr->val, B, thr, GM_GAN_PR, c->lambda, g->scratch);
-        st->step = g->step + 1;
-        st->loss_d = loss_d, st->loss_g = loss_g;
-        st->alpha_hat = ab[0], st->beta_hat = ab[1];
-    }
-    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, g->n_g, g->n_d};
-    gm__gan_gen_update(&g->P, &L, &g->opt_g, c->lr_g, &g->step, c->ema_start, c->ema_decay);
-    gm_tape_reset(t);
-    return GM_OK;
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, g->n_g, g->n_d, T_D};
+    gm_gan_objective o = c->objective;
+    float thr = o == GM_GAN_KL ? 1 : o == GM_GAN_RKL ? -1 : o == GM_GAN_PR_DUAL ? c->lambda / 2 : 0;
+    gm__gan_iter I = {g, G_train, D_any, "gan-conv", g->tape, &g->P, &L, &g->opt_g, &g->opt_d, &g->step, g->xr, g->z,
+                      z_in, B, c->dim_z, c->n_critic, PIX, 4, xs, c->seed, o == GM_GAN_PR ? GM_GAN_CHI2 : o,
+                      g->step < c->pretrain ? GM_GAN_CHI2 : o, GM_GAN_PR, c->lambda, c->lr_g, c->lr_d, thr,
+                      c->ema_decay, c->ema_start, g->scratch};
+    return gm__gan_iterate(&I, st);
 }
 
 /* forward of n rows through G (net 0, x: n × 784 in [−1, 1]) or the critic (net 1, x: n values), then the

@@ -8,6 +8,7 @@
 #include "genmix/prdiv.h"
 #include "genmix/optim.h"
 #include "genmix/rng.h"
+#include "genmix/tape.h"
 
 /* The value of top-level member `key` of the JSON object text `js` as text (numbers printed with %.17g,
  * strings verbatim) into out; -1 if js does not parse, the key is missing or the value does not fit. */
@@ -36,8 +37,35 @@ int gm__cgan_fwd_bwd(gm_cgan *g, int net, const float *in, size_t n, const float
  * spectral-norm vectors (t_u .. t_u+2) and the Adam moments (t_gm: G.m, G.v, D.m, D.v); n_g / n_d the floats
  * spanned by G and by D in the slab (padding included). */
 typedef struct {
-    size_t t_g, t_ema, t_u, t_gm, n_g, n_d;
+    size_t t_g, t_ema, t_u, t_gm, n_g, n_d, t_d;
 } gm__gan_layout;
+/* One GAN iteration as both trainers run it (spec §2.2): n_critic critic steps (G frozen, noise chunk s, real
+ * chunk s), then the generator step (fresh noise, real chunk 0), the α̂/β̂ of ratio_obj as a diagnostic, the
+ * status (if st), the generator update and EMA. The real rows are in xr already; the noise is z_in's chunks
+ * or drawn from the Philox stream keyed by the iteration. G(net, z, frozen) is the trained generator and
+ * D(net, x, frozen) the critic. */
+typedef struct {
+    void *net;
+    gm_var *(*G)(void *net, gm_var *z, int frozen);
+    gm_var *(*D)(void *net, gm_var *x, int frozen);
+    const char *who; /* message prefix */
+    gm_tape *tape;
+    gm_params *P;
+    const gm__gan_layout *L;
+    gm_optim *opt_g, *opt_d;
+    int64_t *step;
+    float *xr, *z; /* n_critic chunks of `row`-float rows; batch*dim_z */
+    const float *z_in;
+    size_t batch, dim_z, n_critic, row;
+    int x_nd;
+    const int64_t *x_shape; /* batch rows */
+    uint64_t seed;
+    gm_gan_objective crit_obj, gen_obj, ratio_obj;
+    float lambda, lr_g, lr_d, thr, ema_decay;
+    int64_t ema_start;
+    float *scratch; /* batch floats, for the status */
+} gm__gan_iter;
+int gm__gan_iterate(const gm__gan_iter *it, gm_gan_status *st);
 /* The tail of create: EMA(G) = G, the spectral-norm vectors ~ N(0, 1) normalised (from r), the two Adam
  * optimisers pointing into the table. */
 void gm__gan_init_tail(gm_params *P, const gm__gan_layout *L, gm_rng *r, float beta1, float beta2, float eps,
