@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "genmix/base.h"
+#include "genmix/prdiv.h" /* gm_gan_status (cli_gan_progress) */
 
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2, CLI_NUMERIC = 3 };
 
@@ -93,6 +94,9 @@ int cmd_pr_curve(int argc, char **argv); /* prdiv: PR curves */
 int train_gan(int argc, char **argv);    /* prdiv: genmix train gan (cmd_train_gan.c) */
 /* Scatter PNG of n model points x (n x 2) over as many points of toy `toy` (gm_toy); cmd_train_gan.c. */
 int cli_toy_scatter(const char *path, const char *title, int toy, uint64_t seed, const float *x, size_t n);
+/* The progress line of a GAN iteration (both GAN trainers; cmd_train_gan.c), ending in speed printed with
+ * speed_fmt (one double, e.g. "%.1f it/s"). */
+void cli_gan_progress(const gm_gan_status *st, const char *speed_fmt, double speed);
 /* conv GAN on Fashion-MNIST (cmd_train_gan_conv.c): train gan --data fashion-mnist, and genmix sample of a
  * "gan-conv" checkpoint; cli_train_gan_is_conv tells train_gan to hand its command line over. */
 int cli_train_gan_is_conv(int argc, char **argv);

@@ -90,6 +90,16 @@ static int write_plot(gm_gan *g, const char *path, size_t n) {
     return rc;
 }
 
+void cli_gan_progress(const gm_gan_status *st, const char *speed_fmt, double speed) {
+    char sp[64];
+    snprintf(sp, sizeof sp, speed_fmt, speed);
+    cli_progress("step %lld  L_D %.4f  L_G %.4f  alpha^ %.3f  beta^ %.3f  acc real %.0f%% fake %.0f%%  "
+                 "fakes: v<=-2 %.0f%% PR-grad %.0f%% v q05/50/95 %.2f/%.2f/%.2f  %s",
+                 (long long)st->step, (double)st->loss_d, (double)st->loss_g, (double)st->alpha_hat, (double)st->beta_hat,
+                 (double)st->acc_real, (double)st->acc_fake, 100.0 * (double)st->frac_clamped, 100.0 * (double)st->frac_active,
+                 (double)st->vf_q05, (double)st->vf_median, (double)st->vf_q95, sp);
+}
+
 int train_gan(int argc, char **argv) {
     if (cli_train_gan_is_conv(argc, argv)) return train_gan_conv(argc, argv); /* Fashion-MNIST: cmd_train_gan_conv.c */
     enum { O_OBJ = 256, O_LAM, O_DATA, O_ITERS, O_BATCH, O_NCRIT, O_HID, O_DIMZ, O_LRG, O_LRD, O_EMAD, O_EMAS,
@@ -217,11 +227,7 @@ int train_gan(int argc, char **argv) {
         if ((rc = gm_gan_step(g, &st))) goto done;
         int64_t s = st.step;
         if (log_every && (s % log_every == 0 || s == iters))
-            cli_progress("step %lld  L_D %.4f  L_G %.4f  alpha^ %.3f  beta^ %.3f  acc real %.0f%% fake %.0f%%  "
-                         "fakes: v<=-2 %.0f%% PR-grad %.0f%% v q05/50/95 %.2f/%.2f/%.2f  %.1f it/s",
-                         (long long)s, (double)st.loss_d, (double)st.loss_g, (double)st.alpha_hat, (double)st.beta_hat,
-                         (double)st.acc_real, (double)st.acc_fake, 100.0 * (double)st.frac_clamped, 100.0 * (double)st.frac_active,
-                         (double)st.vf_q05, (double)st.vf_median, (double)st.vf_q95, (double)s / (gm_time_now() - t0 + 1e-9));
+            cli_gan_progress(&st, "%.1f it/s", (double)s / (gm_time_now() - t0 + 1e-9));
         if (ckev && s % ckev == 0 && s != iters) {
             if ((rc = gm_gan_save(g, out))) goto done;
             if (plot && (rc = write_plot(g, plot, 2000))) goto done;

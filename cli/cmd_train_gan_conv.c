@@ -213,12 +213,7 @@ int train_gan_conv(int argc, char **argv) {
         if ((rc = gm_cgan_step(g, &st))) goto done;
         int64_t s = st.step;
         if (log_every && (s % log_every == 0 || s == iters))
-            cli_progress("step %lld  L_D %.4f  L_G %.4f  alpha^ %.3f  beta^ %.3f  acc real %.0f%% fake %.0f%%  "
-                         "fakes: v<=-2 %.0f%% PR-grad %.0f%% v q05/50/95 %.2f/%.2f/%.2f  %.3f s/it",
-                         (long long)s, (double)st.loss_d, (double)st.loss_g, (double)st.alpha_hat, (double)st.beta_hat,
-                         (double)st.acc_real, (double)st.acc_fake, 100.0 * (double)st.frac_clamped,
-                         100.0 * (double)st.frac_active, (double)st.vf_q05, (double)st.vf_median, (double)st.vf_q95,
-                         (gm_time_now() - t0) / (double)(s - s0));
+            cli_gan_progress(&st, "%.3f s/it", (gm_time_now() - t0) / (double)(s - s0));
         if (ckev && s % ckev == 0 && s != iters) {
             if ((rc = gm_cgan_save(g, out))) goto done;
             if (grid && (rc = write_grid(g, grid))) goto done;
