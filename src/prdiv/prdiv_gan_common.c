@@ -101,6 +101,30 @@ int gm__gan_iterate(const gm__gan_iter *it, gm_gan_status *st) {
     return GM_OK;
 }
 
+int gm__gan_sample_loop(void *net, gm_var *(*G)(void *net, gm_var *z, int ema), gm_tape *t, uint64_t seed, size_t Z,
+                        size_t chunk, size_t row, int to_unit, float *x, size_t n, int ema, uint64_t stream) {
+    float *z = gm_malloc(chunk * Z * sizeof(float));
+    if (!z) return GM_ENOMEM;
+    gm_rng r;
+    gm_rng_init(&r, seed, gm_rng_stream_id(GM_STREAM_USER, stream));
+    int rc = GM_OK;
+    for (size_t i0 = 0; i0 < n && !rc; i0 += chunk) {
+        size_t m = n - i0 < chunk ? n - i0 : chunk;
+        gm_rng_normal_fill(&r, z, m * Z);
+        gm_tape_reset(t);
+        int prev = gm_tape_no_grad(t, 1);
+        gm_var *xf = G(net, gm_tape_input(t, z, 2, (int64_t[]){(int64_t)m, (int64_t)Z}, 0), ema);
+        gm_tape_no_grad(t, prev);
+        if ((rc = gm_tape_status(t))) break;
+        if (!to_unit) memcpy(x + i0 * row, xf->val, m * row * sizeof(float));
+        else
+            for (size_t i = 0; i < m * row; i++) x[i0 * row + i] = 0.5f * xf->val[i] + 0.5f;
+    }
+    gm_tape_reset(t);
+    gm_free(z);
+    return rc;
+}
+
 static int cmp_f(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);

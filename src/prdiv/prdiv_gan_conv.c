@@ -257,27 +257,10 @@ int gm__cgan_fwd_bwd(gm_cgan *g, int net, const float *in, size_t n, const float
     return rc;
 }
 
+static gm_var *G_sample(void *g, gm_var *z, int ema) { return G_fwd(g, z, ema ? T_EMA : T_G, 1); }
+
 int gm_cgan_sample(gm_cgan *g, float *x, size_t n, int ema, uint64_t stream) {
-    gm_tape *t = g->tape;
-    size_t Z = g->cfg.dim_z, chunk = 256;
-    float *z = gm_malloc(chunk * Z * sizeof(float));
-    if (!z) return GM_ENOMEM;
-    gm_rng r;
-    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_USER, stream));
-    int rc = GM_OK;
-    for (size_t i0 = 0; i0 < n && !rc; i0 += chunk) {
-        size_t m = n - i0 < chunk ? n - i0 : chunk;
-        gm_rng_normal_fill(&r, z, m * Z);
-        gm_tape_reset(t);
-        int prev = gm_tape_no_grad(t, 1);
-        gm_var *xf = G_fwd(g, gm_tape_input(t, z, 2, (int64_t[]){(int64_t)m, (int64_t)Z}, 0), ema ? T_EMA : T_G, 1);
-        gm_tape_no_grad(t, prev);
-        if ((rc = gm_tape_status(t))) break;
-        for (size_t i = 0; i < m * PIX; i++) x[i0 * PIX + i] = 0.5f * xf->val[i] + 0.5f;
-    }
-    gm_tape_reset(t);
-    gm_free(z);
-    return rc;
+    return gm__gan_sample_loop(g, G_sample, g->tape, g->cfg.seed, g->cfg.dim_z, 256, PIX, 1, x, n, ema, stream);
 }
 
 /* ---- checkpoints ---- */

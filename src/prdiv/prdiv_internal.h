@@ -66,6 +66,10 @@ typedef struct {
     float *scratch; /* batch floats, for the status */
 } gm__gan_iter;
 int gm__gan_iterate(const gm__gan_iter *it, gm_gan_status *st);
+/* n samples of G(net, z, ema) (rows of `row` floats) from noise stream `stream` of `seed`, in chunks of `chunk`
+ * rows; to_unit maps the generator's [−1, 1] to [0, 1]. */
+int gm__gan_sample_loop(void *net, gm_var *(*G)(void *net, gm_var *z, int ema), gm_tape *t, uint64_t seed, size_t Z,
+                        size_t chunk, size_t row, int to_unit, float *x, size_t n, int ema, uint64_t stream);
 /* The tail of create: EMA(G) = G, the spectral-norm vectors ~ N(0, 1) normalised (from r), the two Adam
  * optimisers pointing into the table. */
 void gm__gan_init_tail(gm_params *P, const gm__gan_layout *L, gm_rng *r, float beta1, float beta2, float eps,
