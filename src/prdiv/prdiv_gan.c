@@ -6,7 +6,8 @@
  * Owns: one gm_params table holding G, D, EMA(G), the spectral-norm vectors and both Adam moment pairs
  * (the two gm_optim structs point into it), and a tape. Thread safety: one gm_gan per thread.
  * Determinism: the data and noise of iteration i come from Philox streams keyed by i, so a run resumed
- * from a checkpoint is bitwise identical to an uninterrupted one. */
+ * from a checkpoint is bitwise identical to an uninterrupted one. The iteration, sampling loop and checkpoint
+ * reading are shared with the conv trainer (prdiv_gan_common.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* prdiv_gan_common.c — the pieces of a GAN trainer that the toy trainer (prdiv_gan.c) and the Fashion-MNIST
- * conv trainer (prdiv_gan_conv.c) share: the tail of create (EMA = G, spectral-norm vectors, Adam pairs), the
- * tail of an iteration (generator Adam step, EMA), the progress diagnostics of a generator batch, and the
- * reading of a trainer checkpoint's metadata.
- * Owns: nothing (caller-owned tables, buffers and checkpoints). Thread safety: reentrant. */
+/* prdiv_gan_common.c — what the toy GAN trainer (prdiv_gan.c) and the Fashion-MNIST conv GAN trainer
+ * (prdiv_gan_conv.c) share, so that both run the same code: one training iteration (gm__gan_iterate: n_D
+ * critic steps, the generator step, the α̂/β̂ diagnostic, the batch diagnostics, the generator Adam step and
+ * the EMA) with the networks passed in as callbacks, the tail of create (EMA = G, spectral-norm vectors, Adam
+ * pairs), the sampling loop over noise chunks, and the reading of a trainer checkpoint's metadata.
+ * Owns: nothing (caller-owned tables, tapes, buffers and checkpoints). Thread safety: reentrant; one trainer
+ * per thread as the trainers themselves. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

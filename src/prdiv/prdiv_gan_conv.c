@@ -10,7 +10,8 @@
  * (gm_cgan_set_data). Thread safety: one gm_cgan per thread.
  * Determinism: the rows and noise of iteration i come from Philox streams keyed by i, so a run resumed from
  * a checkpoint is bitwise identical to an uninterrupted one. Images enter and leave in [0, 1]; the networks
- * work on 2x − 1 ∈ [−1, 1]. */
+ * work on 2x − 1 ∈ [−1, 1]. The iteration, sampling loop
+ * and checkpoint reading are shared with the toy trainer (prdiv_gan_common.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
