@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "genmix/base.h"
+#include "genmix/prdiv.h" /* gm_gan_status (cli_gan_progress) */
 
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2, CLI_NUMERIC = 3 };
 
@@ -50,6 +51,9 @@ int cli_check_input(const char *cmd, const char *opt, const char *path);
 /* An integer option in lo..hi (a number in [lo, hi], or (lo, hi] with open_lo): on a bad value print
  * "genmix CMD: OPT takes an integer in LO..HI (got 'S')" and return CLI_USAGE (exit 2), else CLI_OK. */
 int cli_parse_range(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+/* A count option (name opt without "--") in lo..1e8 into *out, else "genmix CMD: --OPT: 'S' is not a valid
+ * count" and CLI_USAGE. */
+int cli_parse_count(const char *cmd, const char *opt, const char *s, long lo, long *out);
 int cli_parse_drange(const char *cmd, const char *opt, const char *s, double lo, double hi, int open_lo, double *out);
 /* "genmix CMD: warning: ..." on stderr, always (--quiet silences progress, never warnings). */
 void cli_warn(const char *cmd, const char *fmt, ...)
@@ -94,6 +98,12 @@ int cmd_pr_curve(int argc, char **argv); /* prdiv: PR curves */
 int train_gan(int argc, char **argv);    /* prdiv: genmix train gan (cmd_train_gan.c) */
 /* Scatter PNG of n model points x (n x 2) over as many points of toy `toy` (gm_toy); cmd_train_gan.c. */
 int cli_toy_scatter(const char *path, const char *title, int toy, uint64_t seed, const float *x, size_t n);
+/* The progress line of a GAN iteration (both GAN trainers; cmd_train_gan.c), ending in speed printed with
+ * speed_fmt (one double, e.g. "%.1f it/s"). */
+void cli_gan_progress(const gm_gan_status *st, const char *speed_fmt, double speed);
+/* A real GAN option (name opt without "--"): finite, in [0, 1) if is_decay else > 0; else the usage message
+ * and CLI_USAGE (cmd_train_gan.c). */
+int cli_gan_parse_real(const char *cmd, const char *opt, const char *s, int is_decay, double *d);
 /* conv GAN on Fashion-MNIST (cmd_train_gan_conv.c): train gan --data fashion-mnist, and genmix sample of a
  * "gan-conv" checkpoint; cli_train_gan_is_conv tells train_gan to hand its command line over. */
 int cli_train_gan_is_conv(int argc, char **argv);

@@ -107,3 +107,8 @@ void cli_warn(const char *cmd, const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
 }
+
+int cli_parse_count(const char *cmd, const char *opt, const char *s, long lo, long *out) {
+    if (cli_parse_long(s, out) || *out < lo || *out > 100000000) return cli_usage_error(cmd, "--%s: '%s' is not a valid count", opt, s);
+    return CLI_OK;
+}

@@ -93,8 +93,8 @@ int train_flow(int argc, char **argv) {
         case O_NSAMP:
         case O_EVALN:
         case O_NCRIT:
-            if (cli_parse_long(optarg, &v) || v < (ch == O_PRE || ch == O_LOG || ch == O_EVALN ? 0 : 1) || v > 100000000)
-                return cli_usage_error(cmd, "--%s: '%s' is not a valid count", lo[ch - O_OBJ].name, optarg);
+            if (cli_parse_count(cmd, lo[ch - O_OBJ].name, optarg, ch == O_PRE || ch == O_LOG || ch == O_EVALN ? 0 : 1, &v))
+                return CLI_USAGE;
             if (ch == O_ITERS) iters = v;
             if (ch == O_BATCH) c.batch = (size_t)v;
             if (ch == O_LAYERS) c.n_layers = (size_t)v;

@@ -90,6 +90,23 @@ static int write_plot(gm_gan *g, const char *path, size_t n) {
     return rc;
 }
 
+int cli_gan_parse_real(const char *cmd, const char *opt, const char *s, int is_decay, double *d) {
+    if (cli_parse_double(s, d) || !isfinite(*d)) return cli_usage_error(cmd, "--%s: '%s' is not a number", opt, s);
+    if ((is_decay && !(*d >= 0 && *d < 1)) || (!is_decay && !(*d > 0)))
+        return cli_usage_error(cmd, "--%s: %g is out of range (%s)", opt, *d, is_decay ? "[0, 1)" : "must be > 0");
+    return CLI_OK;
+}
+
+void cli_gan_progress(const gm_gan_status *st, const char *speed_fmt, double speed) {
+    char sp[64];
+    snprintf(sp, sizeof sp, speed_fmt, speed);
+    cli_progress("step %lld  L_D %.4f  L_G %.4f  alpha^ %.3f  beta^ %.3f  acc real %.0f%% fake %.0f%%  "
+                 "fakes: v<=-2 %.0f%% PR-grad %.0f%% v q05/50/95 %.2f/%.2f/%.2f  %s",
+                 (long long)st->step, (double)st->loss_d, (double)st->loss_g, (double)st->alpha_hat, (double)st->beta_hat,
+                 (double)st->acc_real, (double)st->acc_fake, 100.0 * (double)st->frac_clamped, 100.0 * (double)st->frac_active,
+                 (double)st->vf_q05, (double)st->vf_median, (double)st->vf_q95, sp);
+}
+
 int train_gan(int argc, char **argv) {
     if (cli_train_gan_is_conv(argc, argv)) return train_gan_conv(argc, argv); /* Fashion-MNIST: cmd_train_gan_conv.c */
     enum { O_OBJ = 256, O_LAM, O_DATA, O_ITERS, O_BATCH, O_NCRIT, O_HID, O_DIMZ, O_LRG, O_LRD, O_EMAD, O_EMAS,
@@ -137,9 +154,7 @@ int train_gan(int argc, char **argv) {
         case O_LRG:
         case O_LRD:
         case O_EMAD:
-            if (cli_parse_double(optarg, &d) || !isfinite(d)) return cli_usage_error(cmd, "--%s: '%s' is not a number", lo[ch - O_OBJ].name, optarg);
-            if ((ch == O_EMAD && !(d >= 0 && d < 1)) || (ch != O_EMAD && !(d > 0)))
-                return cli_usage_error(cmd, "--%s: %g is out of range (%s)", lo[ch - O_OBJ].name, d, ch == O_EMAD ? "[0, 1)" : "must be > 0");
+            if (cli_gan_parse_real(cmd, lo[ch - O_OBJ].name, optarg, ch == O_EMAD, &d)) return CLI_USAGE;
             if (ch == O_LAM) c.lambda = (float)d, set_ft |= 2;
             if (ch == O_LRG) c.lr_g = (float)d, set_ft |= 8;
             if (ch == O_LRD) c.lr_d = (float)d, set_ft |= 16;
@@ -159,8 +174,8 @@ int train_gan(int argc, char **argv) {
         case O_LOG:
         case O_NSAMP:
         case O_PRE:
-            if (cli_parse_long(optarg, &v) || v < (ch == O_EMAS || ch == O_CKEV || ch == O_LOG || ch == O_PRE || ch == O_ITERS ? 0 : 1) || v > 100000000)
-                return cli_usage_error(cmd, "--%s: '%s' is not a valid count", lo[ch - O_OBJ].name, optarg);
+            if (cli_parse_count(cmd, lo[ch - O_OBJ].name, optarg, ch == O_EMAS || ch == O_CKEV || ch == O_LOG || ch == O_PRE || ch == O_ITERS ? 0 : 1, &v))
+                return CLI_USAGE;
             if (ch == O_ITERS) iters = v;
             if (ch == O_BATCH) c.batch = (size_t)v;
             if (ch == O_NCRIT) c.n_critic = (size_t)v, set_ft |= 4;
@@ -217,11 +232,7 @@ int train_gan(int argc, char **argv) {
         if ((rc = gm_gan_step(g, &st))) goto done;
         int64_t s = st.step;
         if (log_every && (s % log_every == 0 || s == iters))
-            cli_progress("step %lld  L_D %.4f  L_G %.4f  alpha^ %.3f  beta^ %.3f  acc real %.0f%% fake %.0f%%  "
-                         "fakes: v<=-2 %.0f%% PR-grad %.0f%% v q05/50/95 %.2f/%.2f/%.2f  %.1f it/s",
-                         (long long)s, (double)st.loss_d, (double)st.loss_g, (double)st.alpha_hat, (double)st.beta_hat,
-                         (double)st.acc_real, (double)st.acc_fake, 100.0 * (double)st.frac_clamped, 100.0 * (double)st.frac_active,
-                         (double)st.vf_q05, (double)st.vf_median, (double)st.vf_q95, (double)s / (gm_time_now() - t0 + 1e-9));
+            cli_gan_progress(&st, "%.1f it/s", (double)s / (gm_time_now() - t0 + 1e-9));
         if (ckev && s % ckev == 0 && s != iters) {
             if ((rc = gm_gan_save(g, out))) goto done;
             if (plot && (rc = write_plot(g, plot, 2000))) goto done;

@@ -127,9 +127,7 @@ int train_gan_conv(int argc, char **argv) {
         case O_LRG:
         case O_LRD:
         case O_EMAD:
-            if (cli_parse_double(optarg, &d) || !isfinite(d)) return cli_usage_error(cmd, "--%s: '%s' is not a number", lo[ch - O_OBJ].name, optarg);
-            if ((ch == O_EMAD && !(d >= 0 && d < 1)) || (ch != O_EMAD && !(d > 0)))
-                return cli_usage_error(cmd, "--%s: %g is out of range (%s)", lo[ch - O_OBJ].name, d, ch == O_EMAD ? "[0, 1)" : "must be > 0");
+            if (cli_gan_parse_real(cmd, lo[ch - O_OBJ].name, optarg, ch == O_EMAD, &d)) return CLI_USAGE;
             if (ch == O_LAM) c.lambda = (float)d, set_lam = 1;
             if (ch == O_LRG) c.lr_g = (float)d;
             if (ch == O_LRD) c.lr_d = (float)d;
@@ -148,9 +146,9 @@ int train_gan_conv(int argc, char **argv) {
         case O_LIMIT:
         case O_PRE:
         case O_GROUPS:
-            if (cli_parse_long(optarg, &v) || v < (ch == O_EMAS || ch == O_CKEV || ch == O_LOG || ch == O_PRE || ch == O_ITERS || ch == O_LIMIT ? 0 : 1) ||
-                v > 100000000)
-                return cli_usage_error(cmd, "--%s: '%s' is not a valid count", lo[ch - O_OBJ].name, optarg);
+            if (cli_parse_count(cmd, lo[ch - O_OBJ].name, optarg,
+                                ch == O_EMAS || ch == O_CKEV || ch == O_LOG || ch == O_PRE || ch == O_ITERS || ch == O_LIMIT ? 0 : 1, &v))
+                return CLI_USAGE;
             if (ch == O_ITERS) iters = v;
             if (ch == O_BATCH) c.batch = (size_t)v;
             if (ch == O_NCRIT) c.n_critic = (size_t)v;
@@ -213,12 +211,7 @@ int train_gan_conv(int argc, char **argv) {
         if ((rc = gm_cgan_step(g, &st))) goto done;
         int64_t s = st.step;
         if (log_every && (s % log_every == 0 || s == iters))
-            cli_progress("step %lld  L_D %.4f  L_G %.4f  alpha^ %.3f  beta^ %.3f  acc real %.0f%% fake %.0f%%  "
-                         "fakes: v<=-2 %.0f%% PR-grad %.0f%% v q05/50/95 %.2f/%.2f/%.2f  %.3f s/it",
-                         (long long)s, (double)st.loss_d, (double)st.loss_g, (double)st.alpha_hat, (double)st.beta_hat,
-                         (double)st.acc_real, (double)st.acc_fake, 100.0 * (double)st.frac_clamped,
-                         100.0 * (double)st.frac_active, (double)st.vf_q05, (double)st.vf_median, (double)st.vf_q95,
-                         (gm_time_now() - t0) / (double)(s - s0));
+            cli_gan_progress(&st, "%.3f s/it", (gm_time_now() - t0) / (double)(s - s0));
         if (ckev && s % ckev == 0 && s != iters) {
             if ((rc = gm_cgan_save(g, out))) goto done;
             if (grid && (rc = write_grid(g, grid))) goto done;

@@ -6,7 +6,8 @@
  * Owns: one gm_params table holding G, D, EMA(G), the spectral-norm vectors and both Adam moment pairs
  * (the two gm_optim structs point into it), and a tape. Thread safety: one gm_gan per thread.
  * Determinism: the data and noise of iteration i come from Philox streams keyed by i, so a run resumed
- * from a checkpoint is bitwise identical to an uninterrupted one. */
+ * from a checkpoint is bitwise identical to an uninterrupted one. The iteration, sampling loop and checkpoint
+ * reading are shared with the conv trainer (prdiv_gan_common.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,20 +130,8 @@ int gm_gan_create(gm_gan **out, const gm_gan_config *cfg) {
         double fan_in = (double)g->P.info[j - j % 2].shape[1];
         gm_params_uniform(&g->P, (size_t)j, 1.0 / sqrt(fan_in), &r);
     }
-    memcpy(T(g, T_EMA), T(g, T_G), ng * sizeof(float));
-    for (int k = 0; k < 3; k++) {
-        float *u = T(g, T_U + (size_t)k);
-        size_t n = g->P.info[T_U + k].n;
-        double s = 0;
-        gm_rng_normal_fill(&r, u, n);
-        for (size_t i = 0; i < n; i++) s += (double)u[i] * (double)u[i];
-        for (size_t i = 0; i < n; i++) u[i] = (float)((double)u[i] / sqrt(s));
-    }
-    gm_optim_config oc = gm_optim_config_default();
-    oc.kind = GM_OPT_ADAM;
-    oc.beta1 = cfg->beta1, oc.beta2 = cfg->beta2, oc.eps = cfg->eps;
-    g->opt_g = (gm_optim){oc, ng, T(g, T_GM), T(g, T_GV), 0};
-    g->opt_d = (gm_optim){oc, nd, T(g, T_DM), T(g, T_DV), 0};
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, ng, nd, T_D};
+    gm__gan_init_tail(&g->P, &L, &r, cfg->beta1, cfg->beta2, cfg->eps, &g->opt_g, &g->opt_d);
     g->xr = gm_malloc(cfg->n_critic * cfg->batch * 2 * sizeof(float));
     g->z = gm_malloc(cfg->batch * cfg->dim_z * sizeof(float));
     rc = GM_ENOMEM;
@@ -186,12 +175,6 @@ static gm_var *D_fwd(gm_gan *g, gm_var *x, int frozen) {
     return g->cfg.critic_gain != 1 ? gm_op_scale(t, h, g->cfg.critic_gain, 0) : h;
 }
 
-static void draw_noise(gm_gan *g, uint64_t idx) {
-    gm_rng r;
-    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_NOISE, idx));
-    gm_rng_normal_fill(&r, g->z, g->cfg.batch * g->cfg.dim_z);
-}
-
 static float threshold(const gm_gan_config *c) {
     switch (c->objective) {
     case GM_GAN_KL:
@@ -202,128 +185,36 @@ static float threshold(const gm_gan_config *c) {
     }
 }
 
-static int cmp_f(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-/* 5 %, 50 %, 95 % quantiles (nearest rank) of n floats, sorted in scratch (n floats) */
-static void quantiles_f(const float *v, size_t n, float *scratch, float q[3]) {
-    memcpy(scratch, v, n * sizeof(float));
-    qsort(scratch, n, sizeof(float), cmp_f);
-    q[0] = scratch[(size_t)(0.05 * (double)(n - 1) + 0.5)];
-    q[1] = scratch[(size_t)(0.50 * (double)(n - 1) + 0.5)];
-    q[2] = scratch[(size_t)(0.95 * (double)(n - 1) + 0.5)];
-}
-
 int gm_gan_step(gm_gan *g, gm_gan_status *st) { return gm__gan_step_with(g, NULL, NULL, st); }
 
 gm_params *gm__gan_params(gm_gan *g) { return &g->P; }
 
+static gm_var *G_train(void *g, gm_var *z, int frozen) { return G_fwd(g, z, T_G, frozen); }
+static gm_var *D_any(void *g, gm_var *x, int frozen) { return D_fwd(g, x, frozen); }
+
 int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_status *st) {
     const gm_gan_config *c = &g->cfg;
-    gm_tape *t = g->tape;
     size_t B = c->batch, it = (size_t)g->step;
-    int64_t zs[2] = {(int64_t)B, (int64_t)c->dim_z}, xs[2] = {(int64_t)B, 2};
-    gm_gan_objective crit_obj = gm_gan_critic_objective(c->objective);
-    float *dslab = g->P.grad + g->P.info[T_D].offset, *gslab = g->P.grad + g->P.info[T_G].offset;
-    float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
+    int64_t xs[2] = {(int64_t)B, 2};
     if (xr_in) memcpy(g->xr, xr_in, c->n_critic * B * 2 * sizeof(float));
     else
         for (size_t s = 0; s < c->n_critic; s++)
             gm_toy_sample(c->data, g->xr + s * B * 2, B, c->seed, gm_rng_stream_id(GM_STREAM_DATA, (uint64_t)(it * c->n_critic + s)));
-    /* critic steps */
-    for (size_t s = 0; s < c->n_critic; s++) {
-        gm_tape_reset(t);
-        if (z_in) memcpy(g->z, z_in + s * B * c->dim_z, B * c->dim_z * sizeof(float));
-        else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + s));
-        int prev = gm_tape_no_grad(t, 1);
-        gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 1);
-        gm_tape_no_grad(t, prev);
-        gm_var *xr = gm_tape_input(t, g->xr + s * B * 2, 2, xs, 0), *vf, *vr;
-        gm_var *v = D_fwd(g, gm_op_concat(t, gm_var_detach(t, xf), xr, 0), 0);
-        if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-        gm_var *loss = gm_op_gan_critic_loss(t, vr, vf, crit_obj, c->lambda);
-        if (gm_tape_status(t)) return gm_tape_status(t);
-        memset(dslab, 0, g->n_d * sizeof(float));
-        int rc = gm_tape_backward(t, loss);
-        if (rc) return rc;
-        loss_d = loss->val[0];
-        if (!isfinite(loss_d)) GM_FAIL(GM_ENUMERIC, "gan: critic loss is %g at step %lld", (double)loss_d, (long long)g->step);
-        gm_optim_step(&g->opt_d, g->P.val + g->P.info[T_D].offset, dslab, c->lr_d);
-    }
-    /* generator step: fresh noise, the first real chunk (as the released code) */
-    gm_tape_reset(t);
-    if (z_in) memcpy(g->z, z_in + c->n_critic * B * c->dim_z, B * c->dim_z * sizeof(float));
-    else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + c->n_critic));
-    gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 0);
-    gm_var *xr = gm_tape_input(t, g->xr, 2, xs, 0), *vf, *vr;
-    gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
-    if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-    /* pre-training: the f-GAN loss of the objective's own critic (χ² for pr, KL for pr-kl) */
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, g->n_g, g->n_d, T_D};
+    /* pre-training: the f-GAN loss of the objective's own critic (χ² for pr, KL for pr-kl); g->z (batch*dim_z
+     * >= batch floats) is free for the status once the generator step has run */
     gm_gan_objective gen_obj = g->step < c->pretrain ? (c->objective == GM_GAN_PR_KL ? GM_GAN_KL : GM_GAN_CHI2) : c->objective;
-    gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, gen_obj, c->lambda, ab);
-    if (gm_tape_status(t)) return gm_tape_status(t);
-    memset(gslab, 0, g->n_g * sizeof(float));
-    int rc = gm_tape_backward(t, loss);
-    if (rc) return rc;
-    loss_g = loss->val[0];
-    if (!isfinite(loss_g)) GM_FAIL(GM_ENUMERIC, "gan: generator loss is %g at step %lld", (double)loss_g, (long long)g->step);
-    gm_gan_objective ratio_obj = c->objective == GM_GAN_PR_KL ? GM_GAN_PR_KL : GM_GAN_PR;
-    if (gen_obj != ratio_obj) { /* α̂/β̂ of the critic's ratio (χ² unless pr-kl) as a diagnostic */
-        float tmp;
-        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, ratio_obj, c->lambda);
-    }
-    float thr = threshold(c);
-    size_t nr = 0, nf = 0;
-    for (size_t i = 0; i < B; i++) nr += vr->val[i] > thr, nf += vf->val[i] > thr;
-    size_t ncl = 0, nact = 0;
-    for (size_t i = 0; i < B; i++) {
-        double vi = vf->val[i];
-        double dr, ri = gm_gan_ratio(ratio_obj, vi, &dr);
-        ncl += ratio_obj == GM_GAN_PR && vi <= -2;
-        nact += dr > 0 && (double)c->lambda * ri < 1;
-    }
-    float vq[3];
-    quantiles_f(vf->val, B, g->z, vq); /* g->z (batch*dim_z >= batch floats) is free now */
-    gm_optim_step(&g->opt_g, g->P.val + g->P.info[T_G].offset, gslab, c->lr_g);
-    g->step++;
-    if (g->step <= c->ema_start) memcpy(T(g, T_EMA), T(g, T_G), g->n_g * sizeof(float));
-    else gm_ema_update(T(g, T_EMA), T(g, T_G), g->n_g, c->ema_decay);
-    gm_tape_reset(t);
-    if (st) {
-        st->step = g->step;
-        st->loss_d = loss_d, st->loss_g = loss_g;
-        st->alpha_hat = ab[0], st->beta_hat = ab[1];
-        st->acc_real = (float)(100.0 * (double)nr / (double)B);
-        st->acc_fake = (float)(100.0 - 100.0 * (double)nf / (double)B);
-        st->frac_clamped = (float)((double)ncl / (double)B);
-        st->frac_active = (float)((double)nact / (double)B);
-        st->vf_q05 = vq[0], st->vf_median = vq[1], st->vf_q95 = vq[2];
-    }
-    return GM_OK;
+    gm__gan_iter I = {g, G_train, D_any, "gan", g->tape, &g->P, &L, &g->opt_g, &g->opt_d, &g->step, g->xr, g->z, z_in,
+                      B, c->dim_z, c->n_critic, 2, 2, xs, c->seed, gm_gan_critic_objective(c->objective), gen_obj,
+                      c->objective == GM_GAN_PR_KL ? GM_GAN_PR_KL : GM_GAN_PR, c->lambda, c->lr_g, c->lr_d, threshold(c),
+                      c->ema_decay, c->ema_start, g->z};
+    return gm__gan_iterate(&I, st);
 }
 
+static gm_var *G_sample(void *g, gm_var *z, int ema) { return G_fwd(g, z, ema ? T_EMA : T_G, 1); }
+
 int gm_gan_sample(gm_gan *g, float *x, size_t n, int ema, uint64_t stream) {
-    gm_tape *t = g->tape;
-    size_t Z = g->cfg.dim_z, chunk = 4096;
-    float *z = gm_malloc(chunk * Z * sizeof(float));
-    if (!z) return GM_ENOMEM;
-    gm_rng r;
-    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_USER, stream));
-    int rc = GM_OK;
-    for (size_t i0 = 0; i0 < n && !rc; i0 += chunk) {
-        size_t m = n - i0 < chunk ? n - i0 : chunk;
-        gm_rng_normal_fill(&r, z, m * Z);
-        gm_tape_reset(t);
-        int prev = gm_tape_no_grad(t, 1);
-        gm_var *xf = G_fwd(g, gm_tape_input(t, z, 2, (int64_t[]){(int64_t)m, (int64_t)Z}, 0), ema ? T_EMA : T_G, 1);
-        gm_tape_no_grad(t, prev);
-        if ((rc = gm_tape_status(t))) break;
-        memcpy(x + i0 * 2, xf->val, m * 2 * sizeof(float));
-    }
-    gm_tape_reset(t);
-    gm_free(z);
-    return rc;
+    return gm__gan_sample_loop(g, G_sample, g->tape, g->cfg.seed, g->cfg.dim_z, 4096, 2, 0, x, n, ema, stream);
 }
 
 int gm_gan_critic(gm_gan *g, const float *x, size_t n, float *v) {
@@ -380,29 +271,20 @@ int gm__json_field(const char *js, const char *key, char *out, size_t len) {
 
 int gm_gan_load(gm_gan **out, const char *path) {
     *out = NULL;
-    gm_checkpoint *ck = NULL;
-    int rc = gm_checkpoint_open(&ck, path);
+    gm_checkpoint *ck;
+    const char *js, *step, *seed;
+    int rc = gm__gan_ckpt_open(&ck, path, "gan", "GAN", &js, &step, &seed);
     if (rc) return rc;
-    const char *model = gm_checkpoint_meta_get(ck, "model"), *js = gm_checkpoint_meta_get(ck, "config"),
-               *step = gm_checkpoint_meta_get(ck, "step"), *seed = gm_checkpoint_meta_get(ck, "seed");
-    if (!model || strcmp(model, "gan") || !js || !step || !seed) {
-        rc = gm_set_error(GM_EFORMAT, "%s: not a genmix GAN checkpoint (model '%s')", path, model ? model : "?");
-        gm_checkpoint_close(ck); /* model is borrowed from ck: format the message first */
-        return rc;
-    }
     gm_gan_config c = gm_gan_config_default();
     char v[128];
+    double x;
     int bad = 0, oom = 0, o, jr;
-#define FIELD(k) (oom || ((jr = gm__json_field(js, k, v, sizeof v)) == GM_ENOMEM ? (oom = 1) : jr != GM_OK))
-    bad |= FIELD("objective") || (o = gm_gan_objective_from_name(v)) < 0;
+    bad |= !gm__json_str(js, "objective", &bad, &oom, v, sizeof v) || (o = gm_gan_objective_from_name(v)) < 0;
     if (!bad) c.objective = (gm_gan_objective)o;
-    bad |= FIELD("data") || (o = gm_toy_from_name(v)) < 0;
+    bad |= !gm__json_str(js, "data", &bad, &oom, v, sizeof v) || (o = gm_toy_from_name(v)) < 0;
     if (!bad) c.data = (gm_toy)o;
-#define NUM(k, field, T)                                  \
-    do {                                                  \
-        if (FIELD(k)) bad = 1;                            \
-        else c.field = (T)strtod(v, NULL);                \
-    } while (0)
+#define NUM(k, field, T) \
+    if (gm__json_num(js, k, &bad, &oom, &x)) c.field = (T)x
     NUM("lambda", lambda, float);
     NUM("dim_z", dim_z, size_t);
     NUM("hidden", hidden, size_t);
@@ -418,7 +300,6 @@ int gm_gan_load(gm_gan **out, const char *path) {
     NUM("spectral_norm", spectral_norm, int);
     NUM("pretrain", pretrain, int64_t);
 #undef NUM
-#undef FIELD
     if (!oom) { /* optional (absent: 1); an allocation failure is not "absent" */
         jr = gm__json_field(js, "critic_gain", v, sizeof v);
         if (jr == GM_ENOMEM) oom = 1;

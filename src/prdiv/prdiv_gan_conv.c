@@ -10,7 +10,8 @@
  * (gm_cgan_set_data). Thread safety: one gm_cgan per thread.
  * Determinism: the rows and noise of iteration i come from Philox streams keyed by i, so a run resumed from
  * a checkpoint is bitwise identical to an uninterrupted one. Images enter and leave in [0, 1]; the networks
- * work on 2x − 1 ∈ [−1, 1]. */
+ * work on 2x − 1 ∈ [−1, 1]. The iteration, sampling loop
+ * and checkpoint reading are shared with the toy trainer (prdiv_gan_common.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,20 +129,8 @@ int gm_cgan_create(gm_cgan **out, const gm_cgan_config *cfg) {
             for (size_t i = 0; i < n; i++) p[i] *= 0.02f;
         }
     }
-    memcpy(T(g, T_EMA), T(g, T_G), ng * sizeof(float));
-    for (int k = 0; k < 3; k++) {
-        float *u = T(g, T_U + (size_t)k);
-        size_t n = g->P.info[T_U + k].n;
-        double s = 0;
-        gm_rng_normal_fill(&r, u, n);
-        for (size_t i = 0; i < n; i++) s += (double)u[i] * (double)u[i];
-        for (size_t i = 0; i < n; i++) u[i] = (float)((double)u[i] / sqrt(s));
-    }
-    gm_optim_config oc = gm_optim_config_default();
-    oc.kind = GM_OPT_ADAM;
-    oc.beta1 = cfg->beta1, oc.beta2 = cfg->beta2, oc.eps = cfg->eps;
-    g->opt_g = (gm_optim){oc, ng, T(g, T_GM), T(g, T_GV), 0};
-    g->opt_d = (gm_optim){oc, nd, T(g, T_DM), T(g, T_DV), 0};
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, ng, nd, T_D};
+    gm__gan_init_tail(&g->P, &L, &r, cfg->beta1, cfg->beta2, cfg->eps, &g->opt_g, &g->opt_d);
     g->xr = gm_malloc(cfg->n_critic * cfg->batch * PIX * sizeof(float));
     g->z = gm_malloc(cfg->batch * cfg->dim_z * sizeof(float));
     g->scratch = gm_malloc(2 * cfg->batch * sizeof(float));
@@ -211,12 +200,6 @@ static gm_var *D_fwd(gm_cgan *g, gm_var *x, int frozen) {
     return h;
 }
 
-static void draw_noise(gm_cgan *g, uint64_t idx) {
-    gm_rng r;
-    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_NOISE, idx));
-    gm_rng_normal_fill(&r, g->z, g->cfg.batch * g->cfg.dim_z);
-}
-
 /* batch rows of chunk `idx` drawn uniformly with replacement, scaled to [−1, 1] */
 static void draw_rows(gm_cgan *g, float *x, uint64_t idx) {
     gm_rng r;
@@ -229,69 +212,25 @@ static void draw_rows(gm_cgan *g, float *x, uint64_t idx) {
 
 int gm_cgan_step(gm_cgan *g, gm_gan_status *st) { return gm__cgan_step_with(g, NULL, NULL, st); }
 
+static gm_var *G_train(void *g, gm_var *z, int frozen) { return G_fwd(g, z, T_G, frozen); }
+static gm_var *D_any(void *g, gm_var *x, int frozen) { return D_fwd(g, x, frozen); }
+
 int gm__cgan_step_with(gm_cgan *g, const float *xr_in, const float *z_in, gm_gan_status *st) {
     const gm_cgan_config *c = &g->cfg;
-    gm_tape *t = g->tape;
-    size_t B = c->batch, it = (size_t)g->step, Zn = B * c->dim_z;
+    size_t B = c->batch, it = (size_t)g->step;
     if (!xr_in && !g->data) GM_FAIL(GM_EINVAL, "gan-conv: no training images (gm_cgan_set_data)");
-    int64_t zs[2] = {(int64_t)B, (int64_t)c->dim_z}, xs[4] = {(int64_t)B, 1, 28, 28};
-    gm_gan_objective crit_obj = c->objective == GM_GAN_PR ? GM_GAN_CHI2 : c->objective;
-    float *dslab = g->P.grad + g->P.info[T_D].offset, *gslab = g->P.grad + g->P.info[T_G].offset;
-    float loss_d = 0, loss_g = 0, ab[2] = {0, 0};
+    int64_t xs[4] = {(int64_t)B, 1, 28, 28};
     if (xr_in) memcpy(g->xr, xr_in, c->n_critic * B * PIX * sizeof(float));
     else
         for (size_t s = 0; s < c->n_critic; s++) draw_rows(g, g->xr + s * B * PIX, (uint64_t)(it * c->n_critic + s));
-    for (size_t s = 0; s < c->n_critic; s++) { /* critic steps, G frozen */
-        gm_tape_reset(t);
-        if (z_in) memcpy(g->z, z_in + s * Zn, Zn * sizeof(float));
-        else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + s));
-        int prev = gm_tape_no_grad(t, 1);
-        gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 1);
-        gm_tape_no_grad(t, prev);
-        gm_var *xr = gm_tape_input(t, g->xr + s * B * PIX, 4, xs, 0), *vf, *vr;
-        gm_var *v = D_fwd(g, gm_op_concat(t, gm_var_detach(t, xf), xr, 0), 0);
-        if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-        gm_var *loss = gm_op_gan_critic_loss(t, vr, vf, crit_obj, c->lambda);
-        if (gm_tape_status(t)) return gm_tape_status(t);
-        memset(dslab, 0, g->n_d * sizeof(float));
-        int rc = gm_tape_backward(t, loss);
-        if (rc) return rc;
-        loss_d = loss->val[0];
-        if (!isfinite(loss_d)) GM_FAIL(GM_ENUMERIC, "gan-conv: critic loss is %g at step %lld", (double)loss_d, (long long)g->step);
-        gm_optim_step(&g->opt_d, g->P.val + g->P.info[T_D].offset, dslab, c->lr_d);
-    }
-    /* generator step: fresh noise, the first real chunk (as the released code) */
-    gm_tape_reset(t);
-    if (z_in) memcpy(g->z, z_in + c->n_critic * Zn, Zn * sizeof(float));
-    else draw_noise(g, (uint64_t)(it * (c->n_critic + 1) + c->n_critic));
-    gm_var *xf = G_fwd(g, gm_tape_input(t, g->z, 2, zs, 0), T_G, 0);
-    gm_var *xr = gm_tape_input(t, g->xr, 4, xs, 0), *vf, *vr;
-    gm_var *v = D_fwd(g, gm_op_concat(t, xf, xr, 0), 1);
-    if (gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
-    gm_gan_objective gen_obj = g->step < c->pretrain ? GM_GAN_CHI2 : c->objective;
-    gm_var *loss = gm_op_gan_gen_loss(t, vf, vr, gen_obj, c->lambda, ab);
-    if (gm_tape_status(t)) return gm_tape_status(t);
-    memset(gslab, 0, g->n_g * sizeof(float));
-    int rc = gm_tape_backward(t, loss);
-    if (rc) return rc;
-    loss_g = loss->val[0];
-    if (!isfinite(loss_g)) GM_FAIL(GM_ENUMERIC, "gan-conv: generator loss is %g at step %lld", (double)loss_g, (long long)g->step);
-    if (gen_obj != GM_GAN_PR) { /* α̂/β̂ of the χ² ratio as a diagnostic */
-        float tmp;
-        gm_gan_gen_loss_forward(&tmp, ab, vf->val, B, vr->val, B, GM_GAN_PR, c->lambda);
-    }
-    if (st) {
-        gm__gan_status_fill(st, vf->val, vr->val, B, c->objective, c->lambda, g->scratch);
-        st->step = g->step + 1;
-        st->loss_d = loss_d, st->loss_g = loss_g;
-        st->alpha_hat = ab[0], st->beta_hat = ab[1];
-    }
-    gm_optim_step(&g->opt_g, g->P.val + g->P.info[T_G].offset, gslab, c->lr_g);
-    g->step++;
-    if (g->step <= c->ema_start) memcpy(T(g, T_EMA), T(g, T_G), g->n_g * sizeof(float));
-    else gm_ema_update(T(g, T_EMA), T(g, T_G), g->n_g, c->ema_decay);
-    gm_tape_reset(t);
-    return GM_OK;
+    gm__gan_layout L = {T_G, T_EMA, T_U, T_GM, g->n_g, g->n_d, T_D};
+    gm_gan_objective o = c->objective;
+    float thr = o == GM_GAN_KL ? 1 : o == GM_GAN_RKL ? -1 : o == GM_GAN_PR_DUAL ? c->lambda / 2 : 0;
+    gm__gan_iter I = {g, G_train, D_any, "gan-conv", g->tape, &g->P, &L, &g->opt_g, &g->opt_d, &g->step, g->xr, g->z,
+                      z_in, B, c->dim_z, c->n_critic, PIX, 4, xs, c->seed, o == GM_GAN_PR ? GM_GAN_CHI2 : o,
+                      g->step < c->pretrain ? GM_GAN_CHI2 : o, GM_GAN_PR, c->lambda, c->lr_g, c->lr_d, thr,
+                      c->ema_decay, c->ema_start, g->scratch};
+    return gm__gan_iterate(&I, st);
 }
 
 /* forward of n rows through G (net 0, x: n × 784 in [−1, 1]) or the critic (net 1, x: n values), then the
@@ -319,27 +258,10 @@ int gm__cgan_fwd_bwd(gm_cgan *g, int net, const float *in, size_t n, const float
     return rc;
 }
 
+static gm_var *G_sample(void *g, gm_var *z, int ema) { return G_fwd(g, z, ema ? T_EMA : T_G, 1); }
+
 int gm_cgan_sample(gm_cgan *g, float *x, size_t n, int ema, uint64_t stream) {
-    gm_tape *t = g->tape;
-    size_t Z = g->cfg.dim_z, chunk = 256;
-    float *z = gm_malloc(chunk * Z * sizeof(float));
-    if (!z) return GM_ENOMEM;
-    gm_rng r;
-    gm_rng_init(&r, g->cfg.seed, gm_rng_stream_id(GM_STREAM_USER, stream));
-    int rc = GM_OK;
-    for (size_t i0 = 0; i0 < n && !rc; i0 += chunk) {
-        size_t m = n - i0 < chunk ? n - i0 : chunk;
-        gm_rng_normal_fill(&r, z, m * Z);
-        gm_tape_reset(t);
-        int prev = gm_tape_no_grad(t, 1);
-        gm_var *xf = G_fwd(g, gm_tape_input(t, z, 2, (int64_t[]){(int64_t)m, (int64_t)Z}, 0), ema ? T_EMA : T_G, 1);
-        gm_tape_no_grad(t, prev);
-        if ((rc = gm_tape_status(t))) break;
-        for (size_t i = 0; i < m * PIX; i++) x[i0 * PIX + i] = 0.5f * xf->val[i] + 0.5f;
-    }
-    gm_tape_reset(t);
-    gm_free(z);
-    return rc;
+    return gm__gan_sample_loop(g, G_sample, g->tape, g->cfg.seed, g->cfg.dim_z, 256, PIX, 1, x, n, ema, stream);
 }
 
 /* ---- checkpoints ---- */
@@ -362,27 +284,18 @@ int gm_cgan_save(const gm_cgan *g, const char *path) {
 
 int gm_cgan_load(gm_cgan **out, const char *path) {
     *out = NULL;
-    gm_checkpoint *ck = NULL;
-    int rc = gm_checkpoint_open(&ck, path);
+    gm_checkpoint *ck;
+    const char *js, *step, *seed;
+    int rc = gm__gan_ckpt_open(&ck, path, "gan-conv", "conv-GAN", &js, &step, &seed);
     if (rc) return rc;
-    const char *model = gm_checkpoint_meta_get(ck, "model"), *js = gm_checkpoint_meta_get(ck, "config"),
-               *step = gm_checkpoint_meta_get(ck, "step"), *seed = gm_checkpoint_meta_get(ck, "seed");
-    if (!model || strcmp(model, "gan-conv") || !js || !step || !seed) {
-        rc = gm_set_error(GM_EFORMAT, "%s: not a genmix conv-GAN checkpoint (model '%s')", path, model ? model : "?");
-        gm_checkpoint_close(ck);
-        return rc;
-    }
     gm_cgan_config c = gm_cgan_config_default();
     char v[128];
-    int bad = 0, oom = 0, o, jr;
-#define FIELD(k) (oom || ((jr = gm__json_field(js, k, v, sizeof v)) == GM_ENOMEM ? (oom = 1) : jr != GM_OK))
-    bad |= FIELD("objective") || (o = gm_gan_objective_from_name(v)) < 0;
+    double x;
+    int bad = 0, oom = 0, o;
+    bad |= !gm__json_str(js, "objective", &bad, &oom, v, sizeof v) || (o = gm_gan_objective_from_name(v)) < 0;
     if (!bad) c.objective = (gm_gan_objective)o;
-#define NUM(k, field, T)                                  \
-    do {                                                  \
-        if (FIELD(k)) bad = 1;                            \
-        else c.field = (T)strtod(v, NULL);                \
-    } while (0)
+#define NUM(k, field, T) \
+    if (gm__json_num(js, k, &bad, &oom, &x)) c.field = (T)x
     NUM("lambda", lambda, float);
     NUM("dim_z", dim_z, size_t);
     NUM("g_width", g_width, size_t);
@@ -400,7 +313,6 @@ int gm_cgan_load(gm_cgan **out, const char *path) {
     NUM("spectral_norm", spectral_norm, int);
     NUM("pretrain", pretrain, int64_t);
 #undef NUM
-#undef FIELD
     c.seed = strtoull(seed, NULL, 10);
     if (oom) {
         gm_checkpoint_close(ck);
@@ -423,31 +335,4 @@ int gm_cgan_load(gm_cgan **out, const char *path) {
     }
     *out = g;
     return GM_OK;
-}
-
-/* ---- progress diagnostics of a generator batch (spec §2.2), shared by the GAN trainers ---- */
-static int cmp_f(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-void gm__gan_status_fill(gm_gan_status *st, const float *vf, const float *vr, size_t B, gm_gan_objective obj,
-                         float lambda, float *scratch) {
-    float thr = obj == GM_GAN_KL ? 1 : obj == GM_GAN_RKL ? -1 : obj == GM_GAN_PR_DUAL ? lambda / 2 : 0;
-    size_t nr = 0, nf = 0, ncl = 0, nact = 0;
-    for (size_t i = 0; i < B; i++) {
-        double vi = vf[i];
-        nr += vr[i] > thr, nf += vf[i] > thr;
-        ncl += vi <= -2;
-        nact += vi > -2 && vi < 5 && (double)lambda * gm_prdiv_chi2_ratio(vi) < 1;
-    }
-    memcpy(scratch, vf, B * sizeof(float));
-    qsort(scratch, B, sizeof(float), cmp_f);
-    st->vf_q05 = scratch[(size_t)(0.05 * (double)(B - 1) + 0.5)];
-    st->vf_median = scratch[(size_t)(0.50 * (double)(B - 1) + 0.5)];
-    st->vf_q95 = scratch[(size_t)(0.95 * (double)(B - 1) + 0.5)];
-    st->acc_real = (float)(100.0 * (double)nr / (double)B);
-    st->acc_fake = (float)(100.0 - 100.0 * (double)nf / (double)B);
-    st->frac_clamped = (float)((double)ncl / (double)B);
-    st->frac_active = (float)((double)nact / (double)B);
 }

@@ -6,6 +6,9 @@
 #include <stddef.h>
 
 #include "genmix/prdiv.h"
+#include "genmix/optim.h"
+#include "genmix/rng.h"
+#include "genmix/tape.h"
 
 /* The value of top-level member `key` of the JSON object text `js` as text (numbers printed with %.17g,
  * strings verbatim) into out; -1 if js does not parse, the key is missing or the value does not fit. */
@@ -29,9 +32,64 @@ gm_params *gm__cgan_params(gm_cgan *g);
 /* net 0: G(z) of n noise rows, net 1: the critic of n images (in [−1, 1]); then the backward of sum(dout · out)
  * (parameter gradients into the table's grad slab, zeroed first; input gradient into din). */
 int gm__cgan_fwd_bwd(gm_cgan *g, int net, const float *in, size_t n, const float *dout, float *out, float *din);
-/* The diagnostics of a generator batch (accuracies, % at the χ² clamp, % with a PR gradient, quantiles of
- * v_f) into st; scratch: B floats. */
-void gm__gan_status_fill(gm_gan_status *st, const float *vf, const float *vr, size_t B, gm_gan_objective obj,
-                         float lambda, float *scratch);
+/* ---- shared by the GAN trainers (prdiv_gan_common.c) ---- */
+/* Where a trainer keeps its pieces in its gm_params table: first tensor of G, of EMA(G), the three
+ * spectral-norm vectors (t_u .. t_u+2) and the Adam moments (t_gm: G.m, G.v, D.m, D.v); n_g / n_d the floats
+ * spanned by G and by D in the slab (padding included). */
+typedef struct {
+    size_t t_g, t_ema, t_u, t_gm, n_g, n_d, t_d;
+} gm__gan_layout;
+/* One GAN iteration as both trainers run it (spec §2.2): n_critic critic steps (G frozen, noise chunk s, real
+ * chunk s), then the generator step (fresh noise, real chunk 0), the α̂/β̂ of ratio_obj as a diagnostic, the
+ * status (if st), the generator update and EMA. The real rows are in xr already; the noise is z_in's chunks
+ * or drawn from the Philox stream keyed by the iteration. G(net, z, frozen) is the trained generator and
+ * D(net, x, frozen) the critic. */
+typedef struct {
+    void *net;
+    gm_var *(*G)(void *net, gm_var *z, int frozen);
+    gm_var *(*D)(void *net, gm_var *x, int frozen);
+    const char *who; /* message prefix */
+    gm_tape *tape;
+    gm_params *P;
+    const gm__gan_layout *L;
+    gm_optim *opt_g, *opt_d;
+    int64_t *step;
+    float *xr, *z; /* n_critic chunks of `row`-float rows; batch*dim_z */
+    const float *z_in;
+    size_t batch, dim_z, n_critic, row;
+    int x_nd;
+    const int64_t *x_shape; /* batch rows */
+    uint64_t seed;
+    gm_gan_objective crit_obj, gen_obj, ratio_obj;
+    float lambda, lr_g, lr_d, thr, ema_decay;
+    int64_t ema_start;
+    float *scratch; /* batch floats, for the status */
+} gm__gan_iter;
+int gm__gan_iterate(const gm__gan_iter *it, gm_gan_status *st);
+/* n samples of G(net, z, ema) (rows of `row` floats) from noise stream `stream` of `seed`, in chunks of `chunk`
+ * rows; to_unit maps the generator's [−1, 1] to [0, 1]. */
+int gm__gan_sample_loop(void *net, gm_var *(*G)(void *net, gm_var *z, int ema), gm_tape *t, uint64_t seed, size_t Z,
+                        size_t chunk, size_t row, int to_unit, float *x, size_t n, int ema, uint64_t stream);
+/* The tail of create: EMA(G) = G, the spectral-norm vectors ~ N(0, 1) normalised (from r), the two Adam
+ * optimisers pointing into the table. */
+void gm__gan_init_tail(gm_params *P, const gm__gan_layout *L, gm_rng *r, float beta1, float beta2, float eps,
+                       gm_optim *opt_g, gm_optim *opt_d);
+/* The tail of an iteration: Adam step of G with the gradient in the table's grad slab, ++*step, then
+ * EMA(G) = G up to ema_start, an EMA update after. */
+void gm__gan_gen_update(gm_params *P, const gm__gan_layout *L, gm_optim *opt_g, float lr_g, int64_t *step,
+                        int64_t ema_start, float ema_decay);
+/* The diagnostics of a generator batch (accuracies at threshold thr, % at the χ² clamp, % with a PR gradient
+ * of the ratio of ratio_obj, quantiles of v_f) into st; scratch: B floats. */
+void gm__gan_status_fill(gm_gan_status *st, const float *vf, const float *vr, size_t B, float thr,
+                         gm_gan_objective ratio_obj, float lambda, float *scratch);
+/* Open a trainer checkpoint and check it holds model `model_name` with config, step and seed (borrowed from
+ * *ck); on failure *ck is closed and NULL, the message names the file and `what`. */
+int gm__gan_ckpt_open(gm_checkpoint **ck, const char *path, const char *model_name, const char *what, const char **js,
+                      const char **step, const char **seed);
+/* Number member `key` of js into *x (1); 0 with *bad = 1 when it is missing or malformed, also *oom = 1 when
+ * an allocation failed (then every later call fails without trying). */
+int gm__json_num(const char *js, const char *key, int *bad, int *oom, double *x);
+/* String member `key` of js into v (1), else 0 with *bad / *oom as gm__json_num. */
+int gm__json_str(const char *js, const char *key, int *bad, int *oom, char *v, size_t len);
 
 #endif
