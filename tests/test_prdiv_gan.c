@@ -117,6 +117,8 @@ GM_TEST(test_gan_resume_bitwise) {
     gm_gan *x = NULL;
     CHECK_RC(gm_gan_load(&x, pb), GM_EFORMAT);
     CHECK(x == NULL);
+    /* ... and the message says why: the user sees which model the file holds, not a config parse error */
+    CHECK(strstr(gm_last_error(), "not a genmix") && strstr(gm_last_error(), "(model 'classifier')"));
     /* a "gan" checkpoint whose config is not JSON / lacks a field is a format error (not GM_ENOMEM) */
     static const char *bad_cfg[2] = {"{\"objective\": ", "{\"objective\": \"pr\", \"data\": \"toy:8gaussians\"}"};
     for (int i = 0; i < 2; i++) {
