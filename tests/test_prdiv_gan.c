@@ -7,6 +7,7 @@
 #include "genmix/optim.h"
 #include "genmix/prdiv.h"
 #include "genmix/rng.h"
+#include "../src/prdiv/prdiv_internal.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -361,7 +362,32 @@ GM_TEST(test_flow_procedure_a) {
     }
 }
 
-GM_TEST_MAIN({"v10_chi2_mlp_critic", test_v10_chi2_mlp_critic},
+/* The batch diagnostics by hand (spec §2.2): with the χ² ratio r = clamp(v, −2, 5)/2 + 1, a fake gets a PR-loss
+ * gradient only inside the clamp (−2 < v < 5) and where λ r < 1; v ≤ −2 is "at the clamp" (no gradient). */
+GM_TEST(test_gan_status_by_hand) {
+    const float vf[8] = {-3.0f, -2.5f, -1.9f, -1.0f, 0.5f, 1.0f, 6.0f, -0.2f};
+    const float vr[8] = {1.0f, 2.0f, -1.0f, 0.3f, 4.0f, -0.5f, 0.1f, 7.0f};
+    float scratch[8];
+    gm_gan_status st;
+    memset(&st, 0, sizeof st);
+    /* λ = 1: active where −2 < v < 0: −1.9, −1.0, −0.2 → 3/8; clamped: −3, −2.5 → 2/8 */
+    gm__gan_status_fill(&st, vf, vr, 8, 0.0f, GM_GAN_PR, 1.0f, scratch);
+    CHECK_NEAR(st.frac_active, 3.0 / 8, 0, 1e-7);
+    CHECK_NEAR(st.frac_clamped, 2.0 / 8, 0, 1e-7);
+    /* λ = 2: λ r < 1 ↔ v < −1: −1.9 only (−3 and −2.5 are at the clamp) → 1/8 */
+    gm__gan_status_fill(&st, vf, vr, 8, 0.0f, GM_GAN_PR, 2.0f, scratch);
+    CHECK_NEAR(st.frac_active, 1.0 / 8, 0, 1e-7);
+    /* accuracies at threshold 0: reals with v > 0: 6 of 8 → 75 %; fakes with v > 0: 3 → 100 − 37.5 */
+    CHECK_NEAR(st.acc_real, 75.0, 0, 1e-5);
+    CHECK_NEAR(st.acc_fake, 62.5, 0, 1e-5);
+    /* quantiles of v_f (sorted −3, −2.5, −1.9, −1, −0.2, 0.5, 1, 6): indices round(0.05·7) = 0, round(3.5) = 4,
+     * round(6.65) = 7 */
+    CHECK_NEAR(st.vf_q05, -3.0, 0, 0);
+    CHECK_NEAR(st.vf_median, -0.2, 0, 1e-7);
+    CHECK_NEAR(st.vf_q95, 6.0, 0, 0);
+}
+
+GM_TEST_MAIN({"v10_chi2_mlp_critic", test_v10_chi2_mlp_critic}, {"gan_status_by_hand", test_gan_status_by_hand},
              {"gan_resume_bitwise", test_gan_resume_bitwise}, {"gan_bad_config_and_toys", test_gan_bad_config_and_toys},
              {"flowtrain_resume_and_config", test_flowtrain_resume_and_config},
              {"gan_pr_gradient_diagnostics", test_gan_pr_gradient_diagnostics},
