@@ -17,6 +17,7 @@
 #include "genmix/models.h"
 #include "genmix/rng.h"
 #include "gm_test.h"
+#include "gm_npz_fixture.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -24,21 +25,7 @@
 #define GOLDEN "tests/golden/unet_c8.npz"
 static gm_diff_schedule sch;
 
-static float *npz(const char *name, size_t *n) {
-    gm_array a;
-    if (gm_npz_read(GOLDEN, name, &a) != GM_OK) {
-        fprintf(stderr, "  fixture %s: %s\n", name, gm_last_error());
-        CHECK(0);
-        return NULL;
-    }
-    size_t k = gm_array_numel(&a);
-    float *v = malloc(k * sizeof(float));
-    CHECK(a.dtype == GM_DTYPE_F32);
-    memcpy(v, a.data, k * sizeof(float));
-    gm_array_free(&a);
-    if (n) *n = k;
-    return v;
-}
+static float *npz(const char *name, size_t *n) { return gm_npz_fixture_f32(GOLDEN, name, n); }
 
 /* max |a - b| <= rtol max |b| per tensor (PyTorch's own float32 result is within 2e-6 of a float64
  * evaluation by this measure; elementwise relative errors of entries near 0 are round-off, up to 8e-5 for

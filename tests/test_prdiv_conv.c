@@ -17,27 +17,14 @@
 #include "genmix/models.h"
 #include "genmix/prdiv.h"
 #include "../src/prdiv/prdiv_internal.h"
+#include "gm_npz_fixture.h"
 
 #include <stdio.h>
 #include <unistd.h>
 
 #define GOLDEN "tests/golden/prdiv_conv_golden.npz"
 
-static float *npz(const char *name, size_t *n) {
-    gm_array a;
-    if (gm_npz_read(GOLDEN, name, &a) != GM_OK) {
-        fprintf(stderr, "  fixture %s: %s\n", name, gm_last_error());
-        CHECK(0);
-        return NULL;
-    }
-    size_t k = gm_array_numel(&a);
-    float *v = malloc(k * sizeof(float));
-    CHECK(a.dtype == GM_DTYPE_F32);
-    memcpy(v, a.data, k * sizeof(float));
-    gm_array_free(&a);
-    if (n) *n = k;
-    return v;
-}
+static float *npz(const char *name, size_t *n) { return gm_npz_fixture_f32(GOLDEN, name, n); }
 
 /* max |a − b| <= 1e-5 max |b| (floor 1e-6 for tensors that are all ~0) against fixture `name` of n floats */
 static void close_to(const char *what, const float *a, const char *name, size_t n) {
