@@ -51,9 +51,11 @@ void gm_la_ssyrk_nt(size_t n, size_t d, const float *A, float *C);
  * off-diagonal mass is <= 1e-30 of the total; GM_ENUMERIC after 100 sweeps). */
 int gm_la_syev(double *A, size_t n, double *w, int vecs);
 int gm_la_syev_ref(double *A, size_t n, double *w, int vecs);
-/* Eigenvalues only, w[0..n) ascending, of the symmetric n x n matrix A (destroyed): LAPACKE dsyevd_2stage
- * (blocked two-stage reduction to tridiagonal form, BLAS-3 rich: ~20% faster than dsyevd at n = 2048 on
- * one thread), single-threaded like gm_la_syev; the `_ref` twin is the Jacobi solver. */
+/* Eigenvalues only, w[0..n) ascending, of the symmetric n x n matrix A (both triangles; destroyed): a
+ * two-stage reduction, dense -> band of half-width 32 by genmix's blocked Householder panels (the
+ * products run on every OpenMP thread in fixed row blocks), then LAPACK's dsbev_2stage (band ->
+ * tridiagonal -> dsterf) on one thread. Bitwise the same for any thread count; GM_ENOMEM if a buffer
+ * cannot be allocated. The `_ref` twin is the Jacobi solver. */
 int gm_la_syev_values(double *A, size_t n, double *w);
 int gm_la_syev_values_ref(double *A, size_t n, double *w);
 /* Singular values s[0..min(m,n)) (descending) of the m x n matrix A (destroyed). LAPACKE dgesdd / square
