@@ -298,6 +298,60 @@ GM_TEST(test_products_match_loops) {
     free(A), free(B), free(C), free(K), free(G), free(H), free(Af), free(Bf), free(Cf), free(Gf);
 }
 
+/* The FD building blocks: SYRK accumulated over two row chunks into the upper triangle, then mirrored,
+ * equal to loops; L^T S L by triangular products equal to loops (the strict upper part of
+ * L, here garbage, is ignored), d = 300 straddles the 256 blocks; 1 and 2 threads give the same bits. */
+GM_TEST(test_fd_products_match_loops) {
+    const size_t n = 70, d = 300;
+    gm_rng r;
+    gm_rng_init(&r, 16, gm_rng_stream_id(GM_STREAM_SIM, 0));
+    double *A = malloc(n * d * sizeof(double)), *C = malloc(d * d * sizeof(double)), *L = malloc(d * d * sizeof(double)),
+           *S = malloc(d * d * sizeof(double)), *M = malloc(d * d * sizeof(double)), *M2 = malloc(d * d * sizeof(double));
+    for (size_t i = 0; i < n * d; i++) A[i] = gm_rng_normal(&r);
+    for (size_t i = 0; i < d * d; i++) {
+        C[i] = i % d >= i / d ? 1.0 : -7.0; /* upper 1 (added to), lower -7 (overwritten by the mirror) */
+        L[i] = gm_rng_normal(&r);
+        S[i] = gm_rng_normal(&r);
+    }
+    gm_la_dsyrk_tn_add(40, d, A, C);
+    gm_la_dsyrk_tn_add(n - 40, d, A + 40 * d, C);
+    gm_la_mirror_upper(C, d);
+    double e1 = 0, e2 = 0;
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) {
+            double s = 1.0;
+            for (size_t t = 0; t < n; t++) s += A[t * d + i] * A[t * d + j];
+            e1 = fmax(e1, fabs(C[i * d + j] - s));
+        }
+    CHECK_NEAR(e1, 0, 0, 1e-11);
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    gm_la_dcongruence_lower(d, L, S, M2);
+    omp_set_num_threads(2);
+#endif
+    gm_la_dcongruence_lower(d, L, S, M);
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+    CHECK(memcmp(M, M2, d * d * sizeof(double)) == 0);
+#endif
+    double *T = malloc(d * d * sizeof(double)); /* T = L^T S, lower part of L only */
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) {
+            double s = 0;
+            for (size_t k = i; k < d; k++) s += L[k * d + i] * S[k * d + j];
+            T[i * d + j] = s;
+        }
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) {
+            double s = 0;
+            for (size_t k = j; k < d; k++) s += T[i * d + k] * L[k * d + j];
+            e2 = fmax(e2, fabs(M[i * d + j] - s) / (1.0 + fabs(s)));
+        }
+    CHECK_NEAR(e2, 0, 0, 1e-12);
+    free(A), free(C), free(L), free(S), free(M), free(M2), free(T);
+}
+
 GM_TEST(test_alloc_failure) {
     /* the Jacobi reference allocates: every failure point returns GM_ENOMEM and nothing leaks (ASan) */
     for (long k = 1;; k++) {
@@ -467,5 +521,5 @@ GM_TEST(test_syev_values_band_sizes) {
 
 GM_TEST_MAIN({"syev_values", test_syev_values}, {"syev_values_band_sizes", test_syev_values_band_sizes}, {"syev_closed_form", test_syev_closed_form}, {"syev_random_paths_agree", test_syev_random_paths_agree},
              {"svd_closed_form", test_svd_closed_form}, {"cholesky_and_spd_solve", test_cholesky_and_spd_solve},
-             {"lu_solve", test_lu_solve}, {"products_match_loops", test_products_match_loops},
+             {"lu_solve", test_lu_solve}, {"products_match_loops", test_products_match_loops}, {"fd_products_match_loops", test_fd_products_match_loops},
              {"alloc_failure", test_alloc_failure}, {"order_statistics", test_order_statistics})

@@ -43,6 +43,14 @@ void gm_la_dsyrk_tn(size_t n, size_t d, const double *A, double *C);
 /* C(n,n) = A(n,d) A(n,d)^T, both triangles (double and float). */
 void gm_la_dsyrk_nt(size_t n, size_t d, const double *A, double *C);
 void gm_la_ssyrk_nt(size_t n, size_t d, const float *A, float *C);
+/* C(d,d) += A(n,d)^T A(n,d) on the upper triangle (i <= j; the strict lower part is left undefined):
+ * accumulate several row chunks, then gm_la_mirror_upper. */
+void gm_la_dsyrk_tn_add(size_t n, size_t d, const double *A, double *C);
+/* C[i][j] = C[j][i] for j < i: the lower triangle from the upper. */
+void gm_la_mirror_upper(double *C, size_t n);
+/* M(d,d) = L^T S L for a lower-triangular L (its strict upper part is ignored) and a general S: two
+ * triangular products, d³ flops (half of two GEMMs). M is symmetric when S is, up to rounding. */
+void gm_la_dcongruence_lower(size_t d, const double *L, const double *S, double *M);
 
 /* ---- symmetric eigenproblem and singular values -------------------------------------------------- */
 

@@ -60,36 +60,55 @@ static void chan_merge(gm_fdstats *dst, int64_t nb, const double *mb, const doub
     dst->n = na + nb;
 }
 
+/* One call: the rows are shifted by K = the mean of the first chunk (a pilot mean) and accumulated as
+ * U = Σ (x - K)(x - K)^T (upper triangle, one SYRK per chunk into the same matrix) and s = Σ (x - K); then
+ * the call's mean is K + s/n and its centred moment U - s s^T / n, merged into the statistics once (Chan).
+ * The shift keeps the cancellation small (K is within a few standard errors of the mean); the conversion
+ * to double and the shift run in parallel by rows, the sums of s in row order. */
 int gm_fdstats_add(gm_fdstats *s, const gm_feats *x) {
     GM_ASSERT(s && x);
     if (x->d != s->d) GM_FAIL(GM_ESHAPE, "FD statistics: rows of dimension %zu added to statistics of %zu", x->d, s->d);
     if (x->n == 0) return GM_OK;
-    size_t d = s->d;
-    size_t chunk = x->n < FD_CHUNK ? x->n : FD_CHUNK;
+    size_t d = s->d, n = x->n;
+    size_t chunk = n < FD_CHUNK ? n : FD_CHUNK;
     double *buf = gm_malloc(chunk * d * sizeof(double));
-    double *m2 = gm_malloc(d * d * sizeof(double));
-    double *mu = gm_malloc(d * sizeof(double));
-    if (!buf || !m2 || !mu) {
+    double *m2 = gm_calloc(d * d, sizeof(double));
+    double *K = gm_calloc(d, sizeof(double));
+    double *sum = gm_calloc(d, sizeof(double));
+    if (!buf || !m2 || !K || !sum) {
         gm_free(buf);
         gm_free(m2);
-        gm_free(mu);
+        gm_free(K);
+        gm_free(sum);
         return GM_ENOMEM;
     }
-    for (size_t r0 = 0; r0 < x->n; r0 += chunk) {
-        size_t cnt = x->n - r0 < chunk ? x->n - r0 : chunk;
-        gm_feats_rows_f64(x, r0, cnt, buf);
-        for (size_t j = 0; j < d; j++) mu[j] = 0;
+    for (size_t r0 = 0; r0 < n; r0 += chunk) {
+        size_t cnt = n - r0 < chunk ? n - r0 : chunk;
+#pragma omp parallel for schedule(static) if (cnt * d > 65536)
+        for (long i = 0; i < (long)cnt; i++) gm_feats_rows_f64(x, r0 + (size_t)i, 1, buf + (size_t)i * d);
+        if (r0 == 0) { /* the pilot mean */
+            for (size_t i = 0; i < cnt; i++)
+                for (size_t j = 0; j < d; j++) K[j] += buf[i * d + j];
+            for (size_t j = 0; j < d; j++) K[j] /= (double)cnt;
+        }
+#pragma omp parallel for schedule(static) if (cnt * d > 65536)
+        for (long i = 0; i < (long)cnt; i++)
+            for (size_t j = 0; j < d; j++) buf[(size_t)i * d + j] -= K[j];
         for (size_t i = 0; i < cnt; i++)
-            for (size_t j = 0; j < d; j++) mu[j] += buf[i * d + j];
-        for (size_t j = 0; j < d; j++) mu[j] /= (double)cnt;
-        for (size_t i = 0; i < cnt; i++)
-            for (size_t j = 0; j < d; j++) buf[i * d + j] -= mu[j];
-        gm_la_dsyrk_tn(cnt, d, buf, m2);
-        chan_merge(s, (int64_t)cnt, mu, m2);
+            for (size_t j = 0; j < d; j++) sum[j] += buf[i * d + j];
+        gm_la_dsyrk_tn_add(cnt, d, buf, m2);
     }
+    /* the call's moments: mean K + s/n, centred second moment U - s s^T / n (upper triangle, then mirrored) */
+#pragma omp parallel for schedule(static) if (d * d > 65536)
+    for (long i = 0; i < (long)d; i++)
+        for (size_t j = (size_t)i; j < d; j++) m2[(size_t)i * d + j] -= sum[i] * sum[j] / (double)n;
+    gm_la_mirror_upper(m2, d);
+    for (size_t j = 0; j < d; j++) K[j] += sum[j] / (double)n;
+    chan_merge(s, (int64_t)n, K, m2);
     gm_free(buf);
     gm_free(m2);
-    gm_free(mu);
+    gm_free(K);
+    gm_free(sum);
     return GM_OK;
 }
 
@@ -168,16 +187,15 @@ static int fd_finish(double *M, double *w, size_t d, int fast, gm_fd_result *out
 }
 
 /* Cholesky path: S1 = L L^T, so S1 S2 is similar to M = L^T S2 L (symmetric PSD) and tr sqrt(S1 S2) =
- * Σ sqrt(eig(M)): one Cholesky, two products and one eigenvalues-only solve (no eigenvectors).
+ * Σ sqrt(eig(M)): one Cholesky, two triangular products and one eigenvalues-only solve (no eigenvectors).
  * GM_ENUMERIC (message cleared by the caller) when S1 is not numerically positive definite. The
  * Cholesky runs on one thread of an active parallel region (as gm_la_syev), so the bits do not depend
  * on the thread count. min_eig and cond are not computed on this path (NaN). */
 static int fd_cholesky(const double *S1, const double *S2, size_t d, gm_fd_result *out) {
     size_t dd = d * d;
-    double *L = gm_malloc(dd * sizeof(double)), *K = gm_malloc(dd * sizeof(double));
-    double *T = gm_malloc(dd * sizeof(double)), *w = gm_malloc(d * sizeof(double));
+    double *L = gm_malloc(dd * sizeof(double)), *T = gm_malloc(dd * sizeof(double)), *w = gm_malloc(d * sizeof(double));
     int rc = GM_ENOMEM;
-    if (!L || !K || !T || !w) goto done;
+    if (!L || !T || !w) goto done;
     memcpy(L, S1, dd * sizeof(double));
 #ifdef _OPENMP
 #pragma omp parallel num_threads(2)
@@ -189,16 +207,12 @@ static int fd_cholesky(const double *S1, const double *S2, size_t d, gm_fd_resul
     rc = gm_la_cholesky(L, d);
 #endif
     if (rc) goto done;
-    for (size_t i = 0; i < d; i++) /* K = L^T (row-major, zero below the diagonal) */
-        for (size_t j = 0; j < d; j++) K[i * d + j] = j >= i ? L[j * d + i] : 0.0;
-    gm_la_dgemm_nn(d, d, d, K, S2, T);             /* T = L^T S2 */
-    gm_la_dgemm_nt(d, d, d, 1.0, T, K, 0.0, L);    /* M = T L (L no longer needed) */
+    gm_la_dcongruence_lower(d, L, S2, T); /* M = L^T S2 L */
     out->min_eig1 = out->min_eig2 = out->cond1 = out->cond2 = NAN;
-    rc = fd_finish(L, w, d, 2, out); /* two-stage eigenvalues-only solver */
+    rc = fd_finish(T, w, d, 2, out); /* two-stage eigenvalues-only solver */
     out->method = "cholesky";
 done:
     gm_free(L);
-    gm_free(K);
     gm_free(T);
     gm_free(w);
     return rc;

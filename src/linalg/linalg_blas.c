@@ -10,6 +10,8 @@
  * order statistics (genmix/linalg.h). It uses core only. */
 #include "genmix/linalg.h"
 
+#include <string.h>
+
 
 #ifdef GM_HAVE_BLAS
 #include <cblas.h>
@@ -89,9 +91,71 @@ void gm_la_dgemm_nn(size_t m, size_t n, size_t k, const double *A, const double 
     }
 }
 
-static void mirror_upper(double *C, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < i; j++) C[i * n + j] = C[j * n + i];
+void gm_la_mirror_upper(double *C, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= 512)
+    for (long b = 0; b < (long)nblocks(n); b++) /* blocks of rows; each element written once */
+        for (size_t i = (size_t)b * RB; i < n && i < (size_t)(b + 1) * RB; i++)
+            for (size_t j = 0; j < i; j++) C[i * n + j] = C[j * n + i];
+}
+
+/* C[I, I0:] += A[:, I]^T A[:, I0:]: the upper triangle (and the lower halves of the diagonal blocks,
+ * which the caller's gm_la_mirror_upper overwrites). */
+void gm_la_dsyrk_tn_add(size_t n, size_t d, const double *A, double *C) {
+#pragma omp parallel for schedule(dynamic, 1) if ((double)d * (double)d * (double)n > PAR_MNK)
+    for (long b = 0; b < (long)nblocks(d); b++) {
+        size_t r0 = (size_t)b * RB, r = d - r0 < RB ? d - r0 : RB;
+#ifdef GM_HAVE_BLAS
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)(d - r0), (int)n, 1.0, A + r0, (int)d,
+                    A + r0, (int)d, 1.0, C + r0 * d + r0, (int)d);
+#else
+        for (size_t i = r0; i < r0 + r; i++)
+            for (size_t j = i; j < d; j++) {
+                double s = 0;
+                for (size_t t = 0; t < n; t++) s += A[t * d + i] * A[t * d + j];
+                C[i * d + j] += s;
+            }
+#endif
+    }
+}
+
+/* M = L^T S L: first T = L^T S by fixed column blocks (the left product mixes rows), then T L by fixed
+ * row blocks, each block one single-threaded triangular product (DTRMM) in place in M. */
+void gm_la_dcongruence_lower(size_t d, const double *L, const double *S, double *M) {
+    if (d == 0) return;
+    memcpy(M, S, d * d * sizeof(double));
+#ifdef GM_HAVE_BLAS
+    int par = (double)d * (double)d * (double)d > PAR_MNK;
+#pragma omp parallel if (par)
+    {
+#pragma omp for schedule(static)
+        for (long b = 0; b < (long)nblocks(d); b++) {
+            size_t c0 = (size_t)b * RB, c = d - c0 < RB ? d - c0 : RB;
+            cblas_dtrmm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)d, (int)c, 1.0, L, (int)d,
+                        M + c0, (int)d);
+        }
+#pragma omp for schedule(static)
+        for (long b = 0; b < (long)nblocks(d); b++) {
+            size_t r0 = (size_t)b * RB, r = d - r0 < RB ? d - r0 : RB;
+            cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, (int)r, (int)d, 1.0, L,
+                        (int)d, M + r0 * d, (int)d);
+        }
+    }
+#else
+    /* in place, no buffer: row i of L^T S needs only rows k >= i (ascending i), element j of row i of
+     * T L only elements k >= j of that row (ascending j) */
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) {
+            double acc = 0;
+            for (size_t k = i; k < d; k++) acc += L[k * d + i] * M[k * d + j];
+            M[i * d + j] = acc;
+        }
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) {
+            double acc = 0;
+            for (size_t k = j; k < d; k++) acc += M[i * d + k] * L[k * d + j];
+            M[i * d + j] = acc;
+        }
+#endif
 }
 
 /* Upper trapezoid by row blocks: C[I, I0:] = A[:, I]^T A[:, I0:]. The blocks shrink with I: a dynamic
@@ -112,7 +176,7 @@ void gm_la_dsyrk_tn(size_t n, size_t d, const double *A, double *C) {
             }
 #endif
     }
-    mirror_upper(C, d);
+    gm_la_mirror_upper(C, d);
 }
 
 /* C[I, I0:] = A_I A_{I0:}^T */
@@ -132,7 +196,7 @@ void gm_la_dsyrk_nt(size_t n, size_t d, const double *A, double *C) {
             }
 #endif
     }
-    mirror_upper(C, n);
+    gm_la_mirror_upper(C, n);
 }
 
 void gm_la_ssyrk_nt(size_t n, size_t d, const float *A, float *C) {
