@@ -125,8 +125,8 @@ int gm_la_syev_values_ref(double *A, size_t n, double *w) { return gm_la_syev_re
  * single-threaded BLAS call inside our OpenMP loop; the panel work and stage 2 run on one thread of the
  * team. So the bits do not depend on the thread count (OpenBLAS's own threaded dsyevd changes them),
  * while stage 1 uses every core (LAPACK's dsytrd_sy2sb on one thread took 0.25 s of the 0.40 s at
- * n = 2048). The trailing matrix is kept with both triangles and updated by full rows (2n³ flops instead
- * of 4/3 n³) so that every block is a plain GEMM. */
+ * n = 2048). Only the lower trapezoid of the trailing matrix and its diagonal blocks are updated (4/3 n³
+ * flops); a block's Y rows come from its rows left of the diagonal and its column below it. */
 #define SB_KD 32
 #define SB_RB 64
 
@@ -178,6 +178,15 @@ static void sb_panel_w(size_t m, size_t kk, sb_work *ws) {
     }
 }
 
+/* Row block b of the trailing matrix that starts at absolute row r0, in its own coordinates [*i0, *i1):
+ * blocks are aligned to absolute multiples of SB_RB, so each diagonal block of a later panel lies inside
+ * a diagonal block of an earlier one (only the lower trapezoid and the diagonal blocks are kept). */
+static void sb_block(size_t r0, size_t n, size_t b, size_t *i0, size_t *i1) {
+    size_t k = r0 / SB_RB + b, a0 = k * SB_RB, a1 = (k + 1) * SB_RB;
+    *i0 = (a0 > r0 ? a0 : r0) - r0;
+    *i1 = (a1 < n ? a1 : n) - r0;
+}
+
 static int syev_values_band(double *A, size_t n, double *w) {
     const size_t kd = SB_KD, ldab = kd + 1;
     sb_work ws = {0};
@@ -205,7 +214,7 @@ static int syev_values_band(double *A, size_t n, double *w) {
 #pragma omp parallel
     {
         for (size_t c0 = 0; c0 + kd < n; c0 += kd) {
-            const size_t r0 = c0 + kd, m = n - r0, kk = m < kd ? m : kd, nb = (m + SB_RB - 1) / SB_RB;
+            const size_t r0 = c0 + kd, m = n - r0, kk = m < kd ? m : kd, nb = (n - 1) / SB_RB - r0 / SB_RB + 1;
             double *A22 = A + r0 * n + r0;
 #pragma omp single
             {
@@ -214,17 +223,23 @@ static int syev_values_band(double *A, size_t n, double *w) {
             }
             if (rc != GM_OK) break; /* every thread reads rc after the same barrier */
 #pragma omp for schedule(dynamic, 1)
-            for (long b = 0; b < (long)nb; b++) { /* Y = A22 V */
-                size_t i0 = (size_t)b * SB_RB, r = m - i0 < SB_RB ? m - i0 : SB_RB;
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, (int)kk, (int)m, 1.0, A22 + i0 * n,
+            for (long t = 0; t < (long)nb; t++) { /* Y = A22 V from the lower trapezoid */
+                size_t i0, i1;
+                sb_block(r0, n, nb - 1 - (size_t)t, &i0, &i1);
+                size_t r = i1 - i0;
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, (int)kk, (int)i1, 1.0, A22 + i0 * n,
                             (int)n, ws.V, (int)kk, 0.0, ws.Y + i0 * kk, (int)kk);
+                if (i1 < m) /* the part right of the diagonal block: A22[i1:, i0:i1]^T V[i1:] */
+                    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)kk, (int)(m - i1), 1.0,
+                                A22 + i1 * n + i0, (int)n, ws.V + i1 * kk, (int)kk, 1.0, ws.Y + i0 * kk, (int)kk);
             }
 #pragma omp single
             sb_panel_w(m, kk, &ws);
 #pragma omp for schedule(dynamic, 1)
-            for (long b = 0; b < (long)nb; b++) { /* A22 -= [V W] [W V]^T */
-                size_t i0 = (size_t)b * SB_RB, r = m - i0 < SB_RB ? m - i0 : SB_RB;
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, (int)m, (int)(2 * kk), -1.0,
+            for (long t = 0; t < (long)nb; t++) { /* lower trapezoid of A22 -= [V W] [W V]^T, largest first */
+                size_t i0, i1;
+                sb_block(r0, n, nb - 1 - (size_t)t, &i0, &i1);
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(i1 - i0), (int)i1, (int)(2 * kk), -1.0,
                             ws.C1 + i0 * 2 * kk, (int)(2 * kk), ws.B, (int)(2 * kk), 1.0, A22 + i0 * n, (int)n);
             }
         }
