@@ -43,10 +43,11 @@
 #define SCATTER_RUNS 64 /* pixel runs per tile: at most 48 / Wp + 2 <= 26 */
 
 typedef struct {
-    float *out;        /* (B, OC, H, W) */
+    float *out;        /* (B, OC, Hf, Wf) */
     const float *bias; /* (OC) or NULL; ignored when acc */
-    size_t B, OC, H, W, Wp, S;
-    int acc; /* 1: out += y, 0: out = y + bias */
+    size_t B, OC, H, W, Wp, S; /* the grid's plane is H x W (row stride Wp, image stride S) */
+    int acc;                   /* 1: out += y, 0: out = y + bias */
+    size_t Hf, Wf, st, py, px; /* plane pixel (y, x) goes to output pixel (y st + py, x st + px) */
 } c3_dst;
 
 /* ==== instruction-set variants ================================================================= */
@@ -147,18 +148,18 @@ void gm__conv3_force_isa(int isa) { forced_isa = isa; }
 static int fwd_rows(int isa) { return isa == GM__ISA_AVX2 ? 4 : 8; }
 
 static void grid_conv(int isa, const c3_dst *y, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
-                      size_t OC, const ptrdiff_t *off) {
+                      size_t OC, const ptrdiff_t *off, int nk) {
 #ifdef C3_X86
     if (isa == GM__ISA_AVX512) {
-        c3_grid_avx512(y, Qr, x, ldx, wt, C, OC, off);
+        c3_grid_avx512(y, Qr, x, ldx, wt, C, OC, off, nk);
         return;
     }
     if (isa == GM__ISA_AVX2) {
-        c3_grid_avx2(y, Qr, x, ldx, wt, C, OC, off);
+        c3_grid_avx2(y, Qr, x, ldx, wt, C, OC, off, nk);
         return;
     }
 #endif
-    c3_grid_c(y, Qr, x, ldx, wt, C, OC, off);
+    c3_grid_c(y, Qr, x, ldx, wt, C, OC, off, nk);
 }
 
 static void dw_chunk(int isa, double *part, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C,
@@ -230,27 +231,37 @@ static float *align64(float *p) { return (float *)(void *)(((uintptr_t)p + 63) &
 
 /* ==== layout =================================================================================== */
 
-/* NCHW (B, C, H, W) -> padded grid rows of L floats */
-static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, size_t W, const c3_geom *g) {
-    long c;
+/* NCHW (B, C, H, W) -> padded grid rows of L floats; with st = 2, each channel becomes four rows, its
+ * phases (a, b) in the order 2a + b, phase row pixel (i, j) = x(2i + a, 2j + b) on an (H/2) x (W/2) plane */
+static void to_grid_s(float *xp, const float *in, size_t B, size_t C, size_t H, size_t W, size_t st,
+                      const c3_geom *g) {
+    const size_t PH = H / st, PW = W / st, np = st * st;
+    long cp;
 #pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
-    for (c = 0; c < (long)C; c++) {
-        float *row = xp + (size_t)c * g->L, *dat = row + GRID_FRONT;
+    for (cp = 0; cp < (long)(C * np); cp++) {
+        const size_t c = (size_t)cp / np, ph = (size_t)cp % np, a = ph / st, bc = ph % st;
+        float *row = xp + (size_t)cp * g->L, *dat = row + GRID_FRONT;
         memset(row, 0, GRID_FRONT * sizeof(float));
         for (size_t b = 0; b < B; b++) {
             float *s = dat + b * g->S;
             memset(s, 0, g->Wp * sizeof(float));
-            const float *src = in + (b * C + (size_t)c) * H * W;
-            for (size_t y = 0; y < H; y++) {
+            const float *src = in + (b * C + c) * H * W + a * W + bc;
+            for (size_t y = 0; y < PH; y++) {
                 float *r = s + (y + 1) * g->Wp;
-                const float *sr = src + y * W;
+                const float *sr = src + y * st * W;
+                if (st == 1) {
 #pragma omp simd
-                for (size_t x = 0; x < W; x++) r[x] = sr[x]; /* short rows: a loop beats memcpy calls */
-                r[W] = 0.0f;
+                    for (size_t x = 0; x < PW; x++) r[x] = sr[x]; /* short rows: a loop beats memcpy calls */
+                } else
+                    for (size_t x = 0; x < PW; x++) r[x] = sr[x * st];
+                r[PW] = 0.0f;
             }
         }
         memset(dat + B * g->S, 0, (g->L - GRID_FRONT - B * g->S) * sizeof(float));
     }
+}
+static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, size_t W, const c3_geom *g) {
+    to_grid_s(xp, in, B, C, H, W, 1, g);
 }
 
 /* NCHW -> transposed grid: xT[(GRID_FRONT + i) C + c] = grid row c at data index i (zeros off the pixels) */
@@ -274,23 +285,40 @@ static void to_gridT(float *xT, const float *in, size_t B, size_t C, size_t H, s
     }
 }
 
-/* w(OC, C, 3, 3) -> blocks of R rows: wt[((ob C + c) 9 + k) R + r] = w(ob R + r, c, k) (0 past OC); with
- * flip, the weights of the input-gradient pass: rows are input channels, w'(c, o, k) = w(o, c, 8 - k). */
-static void pack_w(float *wt, const float *w, size_t OC, size_t C, size_t R, int flip) {
-    size_t rows = flip ? C : OC, cols = flip ? OC : C, nob = rows == 1 ? 1 : (rows + R - 1) / R;
+/* w(OC, C, KK taps) -> blocks of R rows over nk chosen taps: wt[((ob cols + c) nk + t) R + r] = the weight
+ * of row ob R + r, column c, tap tap[t] (0 past the rows). Rows are the output channels, or with tr (the
+ * input-gradient / adjoint passes) the input channels: w'(c, o, t) = w(o, c, tap[t]). */
+static void pack_taps(float *wt, const float *w, size_t OC, size_t C, size_t KK, size_t R, int tr, const int *tap,
+                      size_t nk) {
+    size_t rows = tr ? C : OC, cols = tr ? OC : C, nob = rows == 1 ? 1 : (rows + R - 1) / R;
     if (rows == 1) R = 1;
     for (size_t ob = 0; ob < nob; ob++)
         for (size_t c = 0; c < cols; c++)
-            for (size_t k = 0; k < 9; k++)
+            for (size_t t = 0; t < nk; t++)
                 for (size_t r = 0; r < R; r++) {
                     size_t o = ob * R + r;
                     float v = 0.0f;
-                    if (o < rows) v = flip ? w[(c * C + o) * 9 + (8 - k)] : w[(o * C + c) * 9 + k];
-                    wt[((ob * cols + c) * 9 + k) * R + r] = v;
+                    if (o < rows) v = tr ? w[(c * C + o) * KK + (size_t)tap[t]] : w[(o * C + c) * KK + (size_t)tap[t]];
+                    wt[((ob * cols + c) * nk + t) * R + r] = v;
                 }
+}
+static const int TAPS[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, FLIP9[9] = {8, 7, 6, 5, 4, 3, 2, 1, 0};
+static void pack_w(float *wt, const float *w, size_t OC, size_t C, size_t R, int flip) {
+    pack_taps(wt, w, OC, C, 9, R, flip, flip ? FLIP9 : TAPS, 9);
 }
 
 /* ==== kernels ================================================================================== */
+
+/* dw[i] += sum over chunks (in chunk order) of part[ch nw + i] */
+static void sum_parts(float *dw, const double *part, size_t nw, size_t nch) {
+    long i;
+#pragma omp parallel for schedule(static) if (nw * nch > GM__PAR_MIN)
+    for (i = 0; i < (long)nw; i++) {
+        double s = 0.0;
+        for (size_t ch = 0; ch < nch; ch++) s += part[ch * nw + (size_t)i];
+        dw[i] += (float)s;
+    }
+}
 
 void gm__conv3_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
                        float *work) {
@@ -298,10 +326,10 @@ void gm__conv3_forward(float *out, const float *in, const float *w, const float 
     const c3_geom g = geom_of(d);
     const int isa = gm__conv3_isa();
     float *xp = align64(work), *wt = xp + d->C * g.L + d->OC * g.L;
-    c3_dst dst = {out, b, d->B, d->OC, d->H, d->W, g.Wp, g.S, 0};
+    c3_dst dst = {out, b, d->B, d->OC, d->H, d->W, g.Wp, g.S, 0, d->H, d->W, 1, 0, 0};
     to_grid(xp, in, d->B, d->C, d->H, d->W, &g);
     pack_w(wt, w, d->OC, d->C, (size_t)fwd_rows(isa), 0);
-    grid_conv(isa, &dst, g.Qr, xp + GRID_FRONT, g.L, wt, d->C, d->OC, g.off);
+    grid_conv(isa, &dst, g.Qr, xp + GRID_FRONT, g.L, wt, d->C, d->OC, g.off, 9);
 }
 
 void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
@@ -334,19 +362,13 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
             else
                 dw_chunk(isa, part + (size_t)ch * nw, dy, g.L, xg + GRID_FRONT, g.L, C, OC, q0, q1, g.off);
         }
-        long i;
-#pragma omp parallel for schedule(static) if (nw * g.nch > GM__PAR_MIN)
-        for (i = 0; i < (long)nw; i++) {
-            double s = 0.0;
-            for (size_t ch2 = 0; ch2 < g.nch; ch2++) s += part[ch2 * nw + (size_t)i];
-            dw[i] += (float)s;
-        }
+        sum_parts(dw, part, nw, g.nch);
     }
     if (din) {
         pack_w(wt, w, OC, C, (size_t)fwd_rows(isa), 1);
         /* din_set: din holds garbage and is written (the same bits as adding into zeros: t + 0.0f) */
-        c3_dst dst = {din, NULL, B, C, H, W, g.Wp, g.S, !din_set};
-        grid_conv(isa, &dst, g.Qr, dp + GRID_FRONT, g.L, wt, OC, C, g.off);
+        c3_dst dst = {din, NULL, B, C, H, W, g.Wp, g.S, !din_set, H, W, 1, 0, 0};
+        grid_conv(isa, &dst, g.Qr, dp + GRID_FRONT, g.L, wt, OC, C, g.off, 9);
     }
 }
 
@@ -383,4 +405,168 @@ void gm__conv1x1_backward(float *din, float *dw, float *db, const float *dout, c
             gm__sgemm_serial(1, 0, C, P, OC, 1.0f, w, C, dout + (size_t)bi * OC * P, P, 1.0f,
                              din + (size_t)bi * C * P, P);
     }
+}
+
+/* ==== stride-2 convolution (K = 3 or 4, pad 1, even input) on phase grids ======================== */
+/* Conv (C, H, W) -> (OC, OH, OW), H = 2 OH, W = 2 OW. Input row ih = 2 oy + kh - 1 = 2 (oy + dr) + a with
+ * dr = floor((kh - 1) / 2) in {-1, 0, 1} and phase a = kh - 1 - 2 dr in {0, 1} (columns alike: dc, b). Each
+ * input channel is split into its four phases x(2i + a, 2j + b), each laid out as a grid plane of OH x OW
+ * pixels like the output (to_grid_s), so tap (kh, kw) reads phase plane 2a + b at grid offset
+ * (dr + 1) Wp + dc: the forward is the grid loop with K^2 taps over channels of stride 4L. The adjoint (the
+ * input gradient, and the transposed convolution's forward) splits by the phase of its output: phase (a, b)
+ * of dx is a grid convolution of dy (on the output grid) with that phase's taps at offsets (1 - dr) Wp - dc,
+ * scattered to every second pixel. The weight gradient is c3_dwk_chunk over dy and the phase grids. The
+ * same bit guarantees as the 3x3 kernels (forward and adjoint: one fused sum per output in a fixed order on
+ * every instruction set; weight gradient: fixed chunks). */
+
+typedef struct {
+    c3_geom g; /* the output plane's grid (OH x OW) */
+    int KK;
+    ptrdiff_t off[16];                /* forward: tap kh K + kw */
+    int nph[4], ptap[4][4];           /* adjoint: the taps of phase 2a + b */
+    ptrdiff_t poff[4][4];             /* and their offsets on the dy grid */
+} s2_geom;
+
+static s2_geom s2_geom_of(const gm_conv_dims *d) {
+    s2_geom G;
+    gm_conv_dims pd = *d;
+    pd.H = d->OH, pd.W = d->OW;
+    G.g = geom_of(&pd);
+    G.KK = (int)(d->K * d->K);
+    const ptrdiff_t L = (ptrdiff_t)G.g.L, Wp = (ptrdiff_t)G.g.Wp;
+    memset(G.nph, 0, sizeof G.nph);
+    for (int kh = 0; kh < (int)d->K; kh++)
+        for (int kw = 0; kw < (int)d->K; kw++) {
+            const int dr = (kh + 1) / 2 - 1, a = kh - 1 - 2 * dr, dc = (kw + 1) / 2 - 1, b = kw - 1 - 2 * dc;
+            const int k = kh * (int)d->K + kw, ph = 2 * a + b;
+            G.off[k] = (2 * a + b) * L + (dr + 1) * Wp + dc;
+            G.ptap[ph][G.nph[ph]] = k;
+            G.poff[ph][G.nph[ph]++] = (1 - dr) * Wp - dc;
+        }
+    return G;
+}
+
+int gm__convs2_applies(const gm_conv_dims *d) {
+    return d->stride == 2 && d->pad == 1 && (d->K == 3 || d->K == 4) && d->OH > 0 && d->OW > 0 &&
+           d->H == 2 * d->OH && d->W == 2 * d->OW;
+}
+
+/* work: [alignment][phase grids, 4 C L][dy grid, OC L][packed weights][weight-gradient partials] */
+size_t gm__convs2_work_size(const gm_conv_dims *d) {
+    const s2_geom G = s2_geom_of(d);
+    const size_t KK = (size_t)G.KK, r = G.g.OCr * d->C > G.g.Cr * d->OC ? G.g.OCr * d->C : G.g.Cr * d->OC;
+    return 16 + 4 * d->C * G.g.L + d->OC * G.g.L + r * KK + 2 * G.g.nch * d->OC * d->C * KK;
+}
+
+static float *s2_xp(float *work) { return align64(work); }
+static float *s2_dp(float *work, const gm_conv_dims *d, const s2_geom *G) { return s2_xp(work) + 4 * d->C * G->g.L; }
+static float *s2_wt(float *work, const gm_conv_dims *d, const s2_geom *G) {
+    return s2_dp(work, d, G) + d->OC * G->g.L;
+}
+
+/* out(B, OC, OH, OW) = conv(in) + b, or += conv(in) (acc); in_ready: the phase grids already hold in */
+static void s2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d, int acc,
+                       int in_ready, float *work) {
+    const s2_geom G = s2_geom_of(d);
+    const int isa = gm__conv3_isa();
+    float *xp = s2_xp(work), *wt = s2_wt(work, d, &G);
+    if (!in_ready) to_grid_s(xp, in, d->B, d->C, d->H, d->W, 2, &G.g);
+    c3_dst dst = {out, b, d->B, d->OC, d->OH, d->OW, G.g.Wp, G.g.S, acc, d->OH, d->OW, 1, 0, 0};
+    pack_taps(wt, w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 0, TAPS, (size_t)G.KK);
+    grid_conv(isa, &dst, G.g.Qr, xp + GRID_FRONT, 4 * G.g.L, wt, d->C, d->OC, G.off, G.KK);
+}
+
+/* dx(B, C, H, W) = conv^T(dy) + b, or += conv^T(dy) (acc); dy_ready: the dy grid already holds dy */
+static void s2_adjoint(float *dx, const float *dy, const float *w, const float *b, const gm_conv_dims *d, int acc,
+                       int dy_ready, float *work) {
+    const s2_geom G = s2_geom_of(d);
+    const int isa = gm__conv3_isa();
+    float *dp = s2_dp(work, d, &G), *wt = s2_wt(work, d, &G);
+    if (!dy_ready) to_grid(dp, dy, d->B, d->OC, d->OH, d->OW, &G.g);
+    for (int ph = 0; ph < 4; ph++) {
+        c3_dst dst = {dx, b, d->B, d->C, d->OH, d->OW, G.g.Wp, G.g.S, acc, d->H, d->W, 2, (size_t)ph / 2, (size_t)ph % 2};
+        pack_taps(wt, w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 1, G.ptap[ph], (size_t)G.nph[ph]);
+        grid_conv(isa, &dst, G.g.Qr, dp + GRID_FRONT, G.g.L, wt, d->OC, d->C, G.poff[ph], G.nph[ph]);
+    }
+}
+
+/* dw(OC, C, K, K) += sum_q dy(o, q) x(c, q + off_k) with both grids laid out */
+static void s2_wgrad(float *dw, const gm_conv_dims *d, float *work) {
+    const s2_geom G = s2_geom_of(d);
+    const int isa = gm__conv3_isa();
+    const size_t nw = d->OC * d->C * (size_t)G.KK;
+    size_t r = G.g.OCr * d->C > G.g.Cr * d->OC ? G.g.OCr * d->C : G.g.Cr * d->OC;
+    const float *xp = s2_xp(work) + GRID_FRONT, *dy = s2_dp(work, d, &G) + GRID_FRONT + G.g.Wp;
+    double *part = (double *)(void *)(s2_wt(work, d, &G) + r * (size_t)G.KK);
+    long ch;
+#pragma omp parallel for schedule(static) if (G.g.nch > 1 && nw * G.g.Qr > 4 * GM__PAR_MIN)
+    for (ch = 0; ch < (long)G.g.nch; ch++) {
+        size_t q0 = (size_t)ch * G.g.chunk, q1 = q0 + G.g.chunk < G.g.Qr ? q0 + G.g.chunk : G.g.Qr;
+        double *p = part + (size_t)ch * nw;
+#ifdef C3_X86
+        if (isa == GM__ISA_AVX512)
+            c3_dwk_chunk_avx512(p, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
+        else if (isa == GM__ISA_AVX2)
+            c3_dwk_chunk_avx2(p, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
+        else
+#endif
+            c3_dwk_chunk_c(p, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
+    }
+    sum_parts(dw, part, nw, G.g.nch);
+}
+
+void gm__convs2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
+                        float *work) {
+    GM_ASSERT(out && in && w && work && gm__convs2_applies(d));
+    s2_forward(out, in, w, b, d, 0, 0, work);
+}
+
+void gm__convs2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                         const gm_conv_dims *d, int din_set, float *work) {
+    GM_ASSERT(dout && in && w && work && gm__convs2_applies(d));
+    if (db) gm__channel_sums(db, dout, d->B, d->OC, d->OH * d->OW);
+    if (!dw && !din) return;
+    const s2_geom G = s2_geom_of(d);
+    to_grid(s2_dp(work, d, &G), dout, d->B, d->OC, d->OH, d->OW, &G.g);
+    if (dw) {
+        to_grid_s(s2_xp(work), in, d->B, d->C, d->H, d->W, 2, &G.g);
+        s2_wgrad(dw, d, work);
+    }
+    if (din) s2_adjoint(din, dout, w, NULL, d, !din_set, 1, work);
+}
+
+/* ---- the transposed convolution (C, H, W) -> (OC, 2H, 2W), K 3/4, stride 2, pad 1, w(C, OC, K, K): the
+ * adjoint of the conv view (OC, 2H, 2W) -> (C, H, W) with the same weight tensor ---- */
+static gm_conv_dims conv_view(const gm_conv_dims *t) {
+    gm_conv_dims c = *t;
+    c.C = t->OC, c.H = t->OH, c.W = t->OW, c.OC = t->C, c.OH = t->H, c.OW = t->W;
+    return c;
+}
+int gm__convts2_applies(const gm_conv_dims *t) {
+    gm_conv_dims c = conv_view(t);
+    return gm__convs2_applies(&c);
+}
+size_t gm__convts2_work_size(const gm_conv_dims *t) {
+    gm_conv_dims c = conv_view(t);
+    return gm__convs2_work_size(&c);
+}
+void gm__convts2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *t,
+                         float *work) {
+    gm_conv_dims c = conv_view(t);
+    GM_ASSERT(out && in && w && work && gm__convs2_applies(&c));
+    s2_adjoint(out, in, w, b, &c, 0, 0, work);
+}
+void gm__convts2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                          const gm_conv_dims *t, int din_set, float *work) {
+    gm_conv_dims c = conv_view(t);
+    GM_ASSERT(dout && in && w && work && gm__convs2_applies(&c));
+    if (db) gm__channel_sums(db, dout, t->B, t->OC, t->OH * t->OW);
+    if (!dw && !din) return;
+    const s2_geom G = s2_geom_of(&c);
+    to_grid_s(s2_xp(work), dout, c.B, c.C, c.H, c.W, 2, &G.g); /* the conv view's input */
+    if (dw) {
+        to_grid(s2_dp(work, &c, &G), in, c.B, c.OC, c.OH, c.OW, &G.g); /* its output */
+        s2_wgrad(dw, &c, work);
+    }
+    if (din) s2_forward(din, NULL, w, NULL, &c, !din_set, 1, work);
 }

@@ -19,14 +19,14 @@
  * tile's runs of pixels (at most one per grid row it touches) are found once, then copied for every row */
 static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size_t o0, size_t nr, size_t q0,
                             size_t nq) {
-    const size_t qe = q0 + nq, HW = d->H * d->W;
+    const size_t qe = q0 + nq, HWf = d->Hf * d->Wf, st = d->st;
     size_t src[SCATTER_RUNS], dst[SCATTER_RUNS], len[SCATTER_RUNS], nrun = 0;
     size_t b = q0 / d->S, rem = q0 % d->S, y = rem / d->Wp, x = rem % d->Wp;
     for (size_t q = q0; q < qe && b < d->B && nrun < SCATTER_RUNS;) {
         size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
         if (y < d->H && x < d->W) {
             src[nrun] = q - q0;
-            dst[nrun] = b * d->OC * HW + y * d->W + x;
+            dst[nrun] = b * d->OC * HWf + (y * d->st + d->py) * d->Wf + x * d->st + d->px;
             len[nrun++] = d->W - x < run ? d->W - x : run;
         }
         q += run, x += run;
@@ -39,12 +39,17 @@ static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size
         const size_t o = o0 + r;
         const float bb = d->bias && !d->acc ? d->bias[o] : 0.0f;
         const float *t = tile + r * ldt;
-        float *out = d->out + o * HW;
+        float *out = d->out + o * HWf;
         for (size_t k = 0; k < nrun; k++) {
             float *o_ = out + dst[k];
             const float *t_ = t + src[k];
             const size_t n = len[k];
-            if (d->acc) {
+            if (st != 1) { /* a phase of a stride-2 adjoint: every st-th pixel */
+                if (d->acc)
+                    for (size_t i = 0; i < n; i++) o_[i * st] += t_[i];
+                else
+                    for (size_t i = 0; i < n; i++) o_[i * st] = t_[i] + bb;
+            } else if (d->acc) {
 #pragma omp simd
                 for (size_t i = 0; i < n; i++) o_[i] += t_[i];
             } else {
@@ -56,17 +61,17 @@ static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size
 }
 
 
-/* y[r*ldy + j], r < FR, j < C3_V*VW:  sum_c sum_k wt[(c*9 + k)*FR + r] x[c*ldx + j + off[k]] */
+/* y[r*ldy + j], r < FR, j < C3_V*VW:  sum_c sum_k wt[(c*nk + k)*FR + r] x[c*ldx + j + off[k]], k < nk taps */
 static void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx, const float *wt, size_t C,
-                         const ptrdiff_t *off) {
+                         const ptrdiff_t *off, int nk) {
     VT acc[FR][C3_V];
 #pragma GCC unroll 8
     for (int r = 0; r < FR; r++)
 #pragma GCC unroll 3
         for (int v = 0; v < C3_V; v++) acc[r][v] = VZERO();
     for (size_t c = 0; c < C; c++) {
-        const float *xc = x + c * ldx, *wc = wt + c * 9 * FR;
-        for (int k = 0; k < 9; k++) {
+        const float *xc = x + c * ldx, *wc = wt + c * (size_t)nk * FR;
+        for (int k = 0; k < nk; k++) {
             const float *xs = xc + off[k], *wk = wc + k * FR;
             VT xv[C3_V];
 #pragma GCC unroll 3
@@ -86,13 +91,14 @@ static void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx, const
 }
 
 /* The same with one output row (the 1-channel output convolution). */
-static void SFX(c3_tile1)(float *y, const float *x, size_t ldx, const float *wt, size_t C, const ptrdiff_t *off) {
+static void SFX(c3_tile1)(float *y, const float *x, size_t ldx, const float *wt, size_t C, const ptrdiff_t *off,
+                          int nk) {
     VT acc[C3_V];
 #pragma GCC unroll 3
     for (int v = 0; v < C3_V; v++) acc[v] = VZERO();
     for (size_t c = 0; c < C; c++) {
-        const float *xc = x + c * ldx, *wc = wt + c * 9;
-        for (int k = 0; k < 9; k++) {
+        const float *xc = x + c * ldx, *wc = wt + c * (size_t)nk;
+        for (int k = 0; k < nk; k++) {
             VT wv = VBC(wc + k);
 #pragma GCC unroll 3
             for (int v = 0; v < C3_V; v++) acc[v] = VFMA(wv, VLD(xc + off[k] + v * VW), acc[v]);
@@ -102,23 +108,23 @@ static void SFX(c3_tile1)(float *y, const float *x, size_t ldx, const float *wt,
     for (int v = 0; v < C3_V; v++) VST(y + v * VW, acc[v]);
 }
 
-/* Grid convolution into NCHW: dst receives y(o, q) = sum_{c,k} w(o, c, k) x(c, q + off_k) at the pixels
+/* Grid convolution into NCHW: dst receives y(o, q) = sum_{c,k<nk} w(o, c, k) x(c, q + off_k) at the pixels
  * (c3_scatter: + bias, or added), from x (C channels of stride ldx, data bases) and wt packed by pack_w in
  * FR-row blocks (OC == 1 uses the one-row tile). Parallel over fixed tiles; a tile's outputs go from a small
  * stack buffer straight to their pixels. */
 static void SFX(c3_grid)(const c3_dst *dst, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
-                         size_t OC, const ptrdiff_t *off) {
+                         size_t OC, const ptrdiff_t *off, int nk) {
     const size_t QT = C3_V * VW, nq = Qr / QT, nob = OC == 1 ? 1 : (OC + FR - 1) / FR;
     long it;
-#pragma omp parallel for schedule(static) if (nq * nob * C * QT * 9 > 4 * GM__PAR_MIN)
+#pragma omp parallel for schedule(static) if (nq * nob * C * QT * (size_t)nk > 4 * GM__PAR_MIN)
     for (it = 0; it < (long)(nq * nob); it++) {
         size_t qt = (size_t)it / nob, ob = (size_t)it % nob, q0 = qt * QT;
         float tile[FR * C3_V * VW];
         if (OC == 1) {
-            SFX(c3_tile1)(tile, x + q0, ldx, wt, C, off);
+            SFX(c3_tile1)(tile, x + q0, ldx, wt, C, off, nk);
             SFX(c3_scatter)(dst, tile, QT, 0, 1, q0, QT);
         } else {
-            SFX(c3_tile)(tile, QT, x + q0, ldx, wt + ob * FR * C * 9, C, off);
+            SFX(c3_tile)(tile, QT, x + q0, ldx, wt + ob * FR * C * (size_t)nk, C, off, nk);
             SFX(c3_scatter)(dst, tile, QT, ob * FR, FR, q0, QT);
         }
     }
@@ -205,6 +211,44 @@ static void SFX(c3_dw_chunk)(double *part, const float *dy, size_t ldy, const fl
                 part[(o * C + c) * 9 + (size_t)k] = s0;
             }
         }
+}
+
+/* Weight gradient partial with nk taps of arbitrary offsets (the stride-2 kernels): part[(o*C + c)*nk + k] =
+ * sum_{q in [q0, q1)} dy[o*ldy + q] x[c*ldx + q + off[k]], 3 rows of dy x 4 taps per register tile (a short
+ * last block repeats its last row / tap and drops the copies), lane sums in double. */
+static void SFX(c3_dwk_chunk)(double *part, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C,
+                              size_t OC, size_t q0, size_t q1, const ptrdiff_t *off, int nk) {
+    for (size_t o = 0; o < OC; o += 3) {
+        const size_t nr = OC - o < 3 ? OC - o : 3;
+        const float *d0 = dy + o * ldy, *d1 = nr > 1 ? d0 + ldy : d0, *d2 = nr > 2 ? d0 + 2 * ldy : d0;
+        for (size_t c = 0; c < C; c++)
+            for (int k0 = 0; k0 < nk; k0 += 4) {
+                const int nt = nk - k0 < 4 ? nk - k0 : 4;
+                const float *xc = x + c * ldx, *x0 = xc + off[k0], *x1 = xc + off[k0 + (nt > 1)],
+                            *x2 = xc + off[k0 + (nt > 2 ? 2 : 0)], *x3 = xc + off[k0 + (nt > 3 ? 3 : 0)];
+                VT a[3][4];
+#pragma GCC unroll 3
+                for (int r = 0; r < 3; r++)
+#pragma GCC unroll 4
+                    for (int t = 0; t < 4; t++) a[r][t] = VZERO();
+                for (size_t q = q0; q < q1; q += VW) {
+                    const VT g[3] = {VLD(d0 + q), VLD(d1 + q), VLD(d2 + q)};
+                    const VT xv[4] = {VLD(x0 + q), VLD(x1 + q), VLD(x2 + q), VLD(x3 + q)};
+#pragma GCC unroll 3
+                    for (int r = 0; r < 3; r++)
+#pragma GCC unroll 4
+                        for (int t = 0; t < 4; t++) a[r][t] = VFMA(g[r], xv[t], a[r][t]);
+                }
+                for (size_t r = 0; r < nr; r++)
+                    for (int t = 0; t < nt; t++) {
+                        float l[VW];
+                        VST(l, a[r][t]);
+                        double sum = 0.0;
+                        for (int j = 0; j < VW; j++) sum += (double)l[j];
+                        part[((o + r) * C + c) * (size_t)nk + (size_t)(k0 + t)] = sum;
+                    }
+            }
+    }
 }
 
 #undef C3_V
