@@ -61,8 +61,10 @@ typedef struct {
 #define VST(p, v) (*(p) = (v))
 #define VBC(p) (*(p))
 #define VFMA(a, b, c) fmaf((a), (b), (c))
+#define VKEEP(v) ((void)0)
 #define FR 8
 #define DWR 1
+#define DKR 3
 #include "nn_conv3_simd.h"
 
 #ifdef C3_X86
@@ -76,8 +78,10 @@ typedef struct {
 #define VST(p, v) _mm256_storeu_ps((p), (v))
 #define VBC(p) _mm256_broadcast_ss(p)
 #define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VKEEP(v) __asm__("" : "+x"(v))
 #define FR 4
 #define DWR 1
+#define DKR 3
 #include "nn_conv3_simd.h"
 #pragma GCC pop_options
 
@@ -91,8 +95,10 @@ typedef struct {
 #define VST(p, v) _mm512_storeu_ps((p), (v))
 #define VBC(p) _mm512_set1_ps(*(p))
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VKEEP(v) __asm__("" : "+v"(v))
 #define FR 8
 #define DWR 3
+#define DKR 6
 #include "nn_conv3_simd.h"
 
 /* Weight gradient from the transposed grid (C a multiple of 16): lanes run over 16 input channels, so no
@@ -235,29 +241,33 @@ static float *align64(float *p) { return (float *)(void *)(((uintptr_t)p + 63) &
  * phases (a, b) in the order 2a + b, phase row pixel (i, j) = x(2i + a, 2j + b) on an (H/2) x (W/2) plane */
 static void to_grid_s(float *xp, const float *in, size_t B, size_t C, size_t H, size_t W, size_t st,
                       const c3_geom *g) {
-    const size_t PH = H / st, PW = W / st, np = st * st;
-    long cp;
+    const size_t PH = H / st, PW = W / st, np = st * st, L = g->L;
+    long c;
 #pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
-    for (cp = 0; cp < (long)(C * np); cp++) {
-        const size_t c = (size_t)cp / np, ph = (size_t)cp % np, a = ph / st, bc = ph % st;
-        float *row = xp + (size_t)cp * g->L, *dat = row + GRID_FRONT;
-        memset(row, 0, GRID_FRONT * sizeof(float));
+    for (c = 0; c < (long)C; c++) {
+        float *rows = xp + (size_t)c * np * L;
+        for (size_t p = 0; p < np; p++) {
+            float *dat = rows + p * L + GRID_FRONT;
+            memset(dat - GRID_FRONT, 0, GRID_FRONT * sizeof(float));
+            for (size_t b = 0; b < B; b++) memset(dat + b * g->S, 0, g->Wp * sizeof(float)); /* zero rows */
+            memset(dat + B * g->S, 0, (L - GRID_FRONT - B * g->S) * sizeof(float));
+        }
         for (size_t b = 0; b < B; b++) {
-            float *s = dat + b * g->S;
-            memset(s, 0, g->Wp * sizeof(float));
-            const float *src = in + (b * C + c) * H * W + a * W + bc;
-            for (size_t y = 0; y < PH; y++) {
-                float *r = s + (y + 1) * g->Wp;
-                const float *sr = src + y * st * W;
+            const float *src = in + (b * C + (size_t)c) * H * W;
+            for (size_t y = 0; y < PH * st; y++) { /* each input row once, split into its column phases */
+                const float *sr = src + y * W;
+                float *r0 = rows + (y % st) * st * L + GRID_FRONT + b * g->S + (y / st + 1) * g->Wp;
                 if (st == 1) {
 #pragma omp simd
-                    for (size_t x = 0; x < PW; x++) r[x] = sr[x]; /* short rows: a loop beats memcpy calls */
-                } else
-                    for (size_t x = 0; x < PW; x++) r[x] = sr[x * st];
-                r[PW] = 0.0f;
+                    for (size_t x = 0; x < PW; x++) r0[x] = sr[x]; /* short rows: a loop beats memcpy calls */
+                } else {
+                    float *r1 = r0 + L;
+                    for (size_t x = 0; x < PW; x++) r0[x] = sr[2 * x], r1[x] = sr[2 * x + 1];
+                    r1[PW] = 0.0f;
+                }
+                r0[PW] = 0.0f;
             }
         }
-        memset(dat + B * g->S, 0, (g->L - GRID_FRONT - B * g->S) * sizeof(float));
     }
 }
 static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, size_t W, const c3_geom *g) {
@@ -451,11 +461,12 @@ int gm__convs2_applies(const gm_conv_dims *d) {
            d->H == 2 * d->OH && d->W == 2 * d->OW;
 }
 
-/* work: [alignment][phase grids, 4 C L][dy grid, OC L][packed weights][weight-gradient partials] */
+/* work: [alignment][phase grids, 4 C L][dy grid, OC L][packed weights][weight-gradient partials (double)]
+ * [per chunk: its lane accumulators, 16 floats per weight] */
 size_t gm__convs2_work_size(const gm_conv_dims *d) {
     const s2_geom G = s2_geom_of(d);
     const size_t KK = (size_t)G.KK, r = G.g.OCr * d->C > G.g.Cr * d->OC ? G.g.OCr * d->C : G.g.Cr * d->OC;
-    return 16 + 4 * d->C * G.g.L + d->OC * G.g.L + r * KK + 2 * G.g.nch * d->OC * d->C * KK;
+    return 16 + 4 * d->C * G.g.L + d->OC * G.g.L + r * KK + 18 * G.g.nch * d->OC * d->C * KK;
 }
 
 static float *s2_xp(float *work) { return align64(work); }
@@ -498,19 +509,21 @@ static void s2_wgrad(float *dw, const gm_conv_dims *d, float *work) {
     size_t r = G.g.OCr * d->C > G.g.Cr * d->OC ? G.g.OCr * d->C : G.g.Cr * d->OC;
     const float *xp = s2_xp(work) + GRID_FRONT, *dy = s2_dp(work, d, &G) + GRID_FRONT + G.g.Wp;
     double *part = (double *)(void *)(s2_wt(work, d, &G) + r * (size_t)G.KK);
+    float *lanes = (float *)(void *)(part + G.g.nch * nw);
     long ch;
 #pragma omp parallel for schedule(static) if (G.g.nch > 1 && nw * G.g.Qr > 4 * GM__PAR_MIN)
     for (ch = 0; ch < (long)G.g.nch; ch++) {
         size_t q0 = (size_t)ch * G.g.chunk, q1 = q0 + G.g.chunk < G.g.Qr ? q0 + G.g.chunk : G.g.Qr;
         double *p = part + (size_t)ch * nw;
+        float *a = lanes + (size_t)ch * nw * 16;
 #ifdef C3_X86
         if (isa == GM__ISA_AVX512)
-            c3_dwk_chunk_avx512(p, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
+            c3_dwk_chunk_avx512(p, a, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
         else if (isa == GM__ISA_AVX2)
-            c3_dwk_chunk_avx2(p, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
+            c3_dwk_chunk_avx2(p, a, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
         else
 #endif
-            c3_dwk_chunk_c(p, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
+            c3_dwk_chunk_c(p, a, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
     }
     sum_parts(dw, part, nw, G.g.nch);
 }

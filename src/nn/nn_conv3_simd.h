@@ -6,8 +6,10 @@
  *   SFX(name)    name decoration for this instruction set
  *   VW           floats per vector;  VT the vector type
  *   VZERO() VLD(p) VST(p, v) VBC(p) VFMA(a, b, c)   zero, unaligned load/store, broadcast *p, a*b + c fused
+ *   VKEEP(v)     keeps v in a register (an empty asm: gcc would otherwise fold the load into every FMA)
  *   FR           output rows per forward tile (weights packed in blocks of FR rows)
  *   DWR          output rows per weight-gradient tile (1, 2 or 3)
+ *   DKR          rows of dy per tile of the generic-tap weight gradient (c3_dwk_chunk)
  * and this file #undefs them at its end.
  * Every output element of the forward tile is the fused sum over (c, kh, kw) in that order, starting from
  * 0: the bits do not depend on VW, the tile shape or the thread count. Weight-gradient tiles sum lanes of
@@ -214,42 +216,64 @@ static void SFX(c3_dw_chunk)(double *part, const float *dy, size_t ldy, const fl
 }
 
 /* Weight gradient partial with nk taps of arbitrary offsets (the stride-2 kernels): part[(o*C + c)*nk + k] =
- * sum_{q in [q0, q1)} dy[o*ldy + q] x[c*ldx + q + off[k]], 3 rows of dy x 4 taps per register tile (a short
- * last block repeats its last row / tap and drops the copies), lane sums in double. */
-static void SFX(c3_dwk_chunk)(double *part, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C,
-                              size_t OC, size_t q0, size_t q1, const ptrdiff_t *off, int nk) {
-    for (size_t o = 0; o < OC; o += 3) {
-        const size_t nr = OC - o < 3 ? OC - o : 3;
-        const float *d0 = dy + o * ldy, *d1 = nr > 1 ? d0 + ldy : d0, *d2 = nr > 2 ? d0 + 2 * ldy : d0;
-        for (size_t c = 0; c < C; c++)
-            for (int k0 = 0; k0 < nk; k0 += 4) {
-                const int nt = nk - k0 < 4 ? nk - k0 : 4;
-                const float *xc = x + c * ldx, *x0 = xc + off[k0], *x1 = xc + off[k0 + (nt > 1)],
-                            *x2 = xc + off[k0 + (nt > 2 ? 2 : 0)], *x3 = xc + off[k0 + (nt > 3 ? 3 : 0)];
-                VT a[3][4];
-#pragma GCC unroll 3
-                for (int r = 0; r < 3; r++)
+ * sum_{q in [q0, q1)} dy[o*ldy + q] x[c*ldx + q + off[k]]. Register tiles of DKR rows of dy x 4 taps (a short
+ * last block repeats its last row / tap and drops the copies); q runs in sub-chunks of C3_DWK_SUB positions
+ * so that the dy rows and the input rows of a sub-chunk stay in L1, the tiles' lane accumulators living in
+ * acc (nk OC C VW floats) between sub-chunks. Each lane thus sees the same fused sums in the same q order
+ * as one pass over [q0, q1); the lanes are summed in double at the end. */
+#define C3_DWK_SUB 1024
+static void SFX(c3_dwk_chunk)(double *part, float *acc, const float *dy, size_t ldy, const float *x, size_t ldx,
+                              size_t C, size_t OC, size_t q0, size_t q1, const ptrdiff_t *off, int nk) {
+    const size_t nw = OC * C * (size_t)nk;
+    memset(acc, 0, nw * VW * sizeof(float));
+    for (size_t s0 = q0; s0 < q1; s0 += C3_DWK_SUB) {
+        const size_t s1 = q1 - s0 < C3_DWK_SUB ? q1 : s0 + C3_DWK_SUB;
+        for (size_t o = 0; o < OC; o += DKR) {
+            const size_t nr = OC - o < DKR ? OC - o : DKR;
+            const float *dr[DKR];
+            for (size_t r = 0; r < DKR; r++) dr[r] = dy + (o + (r < nr ? r : 0)) * ldy;
+            for (size_t c = 0; c < C; c++)
+                for (int k0 = 0; k0 < nk; k0 += 4) {
+                    const int nt = nk - k0 < 4 ? nk - k0 : 4;
+                    const float *xc = x + c * ldx, *xt[4];
+                    for (int t = 0; t < 4; t++) xt[t] = xc + off[k0 + (t < nt ? t : 0)];
+                    VT a[DKR][4];
+#pragma GCC unroll 6
+                    for (size_t r = 0; r < DKR; r++)
 #pragma GCC unroll 4
-                    for (int t = 0; t < 4; t++) a[r][t] = VZERO();
-                for (size_t q = q0; q < q1; q += VW) {
-                    const VT g[3] = {VLD(d0 + q), VLD(d1 + q), VLD(d2 + q)};
-                    const VT xv[4] = {VLD(x0 + q), VLD(x1 + q), VLD(x2 + q), VLD(x3 + q)};
-#pragma GCC unroll 3
-                    for (int r = 0; r < 3; r++)
+                        for (int t = 0; t < 4; t++)
+                            a[r][t] = r < nr && t < nt ? VLD(acc + (((o + r) * C + c) * (size_t)nk + (size_t)(k0 + t)) * VW)
+                                                       : VZERO();
+                    for (size_t q = s0; q < s1; q += VW) {
+                        VT g[DKR];
+#pragma GCC unroll 6
+                        for (size_t r = 0; r < DKR; r++) {
+                            g[r] = VLD(dr[r] + q);
+                            VKEEP(g[r]); /* DKR + 4 loads per 4 DKR FMAs, not one load per FMA */
+                        }
 #pragma GCC unroll 4
-                        for (int t = 0; t < 4; t++) a[r][t] = VFMA(g[r], xv[t], a[r][t]);
-                }
-                for (size_t r = 0; r < nr; r++)
-                    for (int t = 0; t < nt; t++) {
-                        float l[VW];
-                        VST(l, a[r][t]);
-                        double sum = 0.0;
-                        for (int j = 0; j < VW; j++) sum += (double)l[j];
-                        part[((o + r) * C + c) * (size_t)nk + (size_t)(k0 + t)] = sum;
+                        for (int t = 0; t < 4; t++) {
+                            VT xv = VLD(xt[t] + q);
+                            VKEEP(xv);
+#pragma GCC unroll 6
+                            for (size_t r = 0; r < DKR; r++) a[r][t] = VFMA(g[r], xv, a[r][t]);
+                        }
                     }
-            }
+#pragma GCC unroll 6
+                    for (size_t r = 0; r < DKR; r++) /* fully unrolled: a[][] stays in registers */
+#pragma GCC unroll 4
+                        for (int t = 0; t < 4; t++)
+                            if (r < nr && t < nt) VST(acc + (((o + r) * C + c) * (size_t)nk + (size_t)(k0 + t)) * VW, a[r][t]);
+                }
+        }
+    }
+    for (size_t i = 0; i < nw; i++) {
+        double sum = 0.0;
+        for (int j = 0; j < VW; j++) sum += (double)acc[i * VW + (size_t)j];
+        part[i] = sum;
     }
 }
+#undef C3_DWK_SUB
 
 #undef C3_V
 /* the including file defines these again for the next instruction set */
@@ -261,5 +285,7 @@ static void SFX(c3_dwk_chunk)(double *part, const float *dy, size_t ldy, const f
 #undef VST
 #undef VBC
 #undef VFMA
+#undef VKEEP
 #undef FR
 #undef DWR
+#undef DKR
