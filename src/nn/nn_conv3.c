@@ -48,7 +48,21 @@ typedef struct {
     size_t B, OC, H, W, Wp, S; /* the grid's plane is H x W (row stride Wp, image stride S) */
     int acc;                   /* 1: out += y, 0: out = y + bias */
     size_t Hf, Wf, st, py, px; /* plane pixel (y, x) goes to output pixel (y st + py, x st + px) */
+    int act;                   /* 1 (st = 1, !acc only): LeakyReLU with slope alpha after the bias */
+    float alpha;
 } c3_dst;
+
+/* 1 where v > 0, else alpha, chosen by bit masks: a branch on the sign would mispredict half the time */
+static inline float c3_lrelu_slope(float v, float alpha) {
+    uint32_t one, al, m = -(uint32_t)(v > 0.0f);
+    const float f1 = 1.0f;
+    memcpy(&one, &f1, sizeof one);
+    memcpy(&al, &alpha, sizeof al);
+    uint32_t r = (m & one) | (~m & al);
+    float s;
+    memcpy(&s, &r, sizeof s);
+    return s;
+}
 
 /* ==== instruction-set variants ================================================================= */
 
@@ -238,9 +252,11 @@ static float *align64(float *p) { return (float *)(void *)(((uintptr_t)p + 63) &
 /* ==== layout =================================================================================== */
 
 /* NCHW (B, C, H, W) -> padded grid rows of L floats; with st = 2, each channel becomes four rows, its
- * phases (a, b) in the order 2a + b, phase row pixel (i, j) = x(2i + a, 2j + b) on an (H/2) x (W/2) plane */
-static void to_grid_s(float *xp, const float *in, size_t B, size_t C, size_t H, size_t W, size_t st,
-                      const c3_geom *g) {
+ * phases (a, b) in the order 2a + b, phase row pixel (i, j) = x(2i + a, 2j + b) on an (H/2) x (W/2) plane.
+ * With ys (st = 1 only), the values are multiplied by the LeakyReLU slope at ys (1 where ys > 0, else
+ * alpha): the output gradient of a fused conv + LeakyReLU becomes the conv's, as gm_act_backward has it. */
+static void to_grid_s(float *xp, const float *in, const float *ys, float alpha, size_t B, size_t C, size_t H,
+                      size_t W, size_t st, const c3_geom *g) {
     const size_t PH = H / st, PW = W / st, np = st * st, L = g->L;
     long c;
 #pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
@@ -257,7 +273,11 @@ static void to_grid_s(float *xp, const float *in, size_t B, size_t C, size_t H, 
             for (size_t y = 0; y < PH * st; y++) { /* each input row once, split into its column phases */
                 const float *sr = src + y * W;
                 float *r0 = rows + (y % st) * st * L + GRID_FRONT + b * g->S + (y / st + 1) * g->Wp;
-                if (st == 1) {
+                if (ys) {
+                    const float *yr = ys + (b * C + (size_t)c) * H * W + y * W;
+#pragma omp simd
+                    for (size_t x = 0; x < PW; x++) r0[x] = sr[x] * c3_lrelu_slope(yr[x], alpha);
+                } else if (st == 1) {
 #pragma omp simd
                     for (size_t x = 0; x < PW; x++) r0[x] = sr[x]; /* short rows: a loop beats memcpy calls */
                 } else {
@@ -271,7 +291,7 @@ static void to_grid_s(float *xp, const float *in, size_t B, size_t C, size_t H, 
     }
 }
 static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, size_t W, const c3_geom *g) {
-    to_grid_s(xp, in, B, C, H, W, 1, g);
+    to_grid_s(xp, in, NULL, 0.0f, B, C, H, W, 1, g);
 }
 
 /* NCHW -> transposed grid: xT[(GRID_FRONT + i) C + c] = grid row c at data index i (zeros off the pixels) */
@@ -336,7 +356,7 @@ void gm__conv3_forward(float *out, const float *in, const float *w, const float 
     const c3_geom g = geom_of(d);
     const int isa = gm__conv3_isa();
     float *xp = align64(work), *wt = xp + d->C * g.L + d->OC * g.L;
-    c3_dst dst = {out, b, d->B, d->OC, d->H, d->W, g.Wp, g.S, 0, d->H, d->W, 1, 0, 0};
+    c3_dst dst = {out, b, d->B, d->OC, d->H, d->W, g.Wp, g.S, 0, d->H, d->W, 1, 0, 0, 0, 0.0f};
     to_grid(xp, in, d->B, d->C, d->H, d->W, &g);
     pack_w(wt, w, d->OC, d->C, (size_t)fwd_rows(isa), 0);
     grid_conv(isa, &dst, g.Qr, xp + GRID_FRONT, g.L, wt, d->C, d->OC, g.off, 9);
@@ -377,7 +397,7 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
     if (din) {
         pack_w(wt, w, OC, C, (size_t)fwd_rows(isa), 1);
         /* din_set: din holds garbage and is written (the same bits as adding into zeros: t + 0.0f) */
-        c3_dst dst = {din, NULL, B, C, H, W, g.Wp, g.S, !din_set, H, W, 1, 0, 0};
+        c3_dst dst = {din, NULL, B, C, H, W, g.Wp, g.S, !din_set, H, W, 1, 0, 0, 0, 0.0f};
         grid_conv(isa, &dst, g.Qr, dp + GRID_FRONT, g.L, wt, OC, C, g.off, 9);
     }
 }
@@ -475,14 +495,16 @@ static float *s2_wt(float *work, const gm_conv_dims *d, const s2_geom *G) {
     return s2_dp(work, d, G) + d->OC * G->g.L;
 }
 
-/* out(B, OC, OH, OW) = conv(in) + b, or += conv(in) (acc); in_ready: the phase grids already hold in */
+/* out(B, OC, OH, OW) = conv(in) + b, or += conv(in) (acc); in_ready: the phase grids already hold in;
+ * lrelu (!acc only): LeakyReLU with slope *lrelu after the bias */
 static void s2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d, int acc,
-                       int in_ready, float *work) {
+                       int in_ready, const float *lrelu, float *work) {
     const s2_geom G = s2_geom_of(d);
     const int isa = gm__conv3_isa();
     float *xp = s2_xp(work), *wt = s2_wt(work, d, &G);
-    if (!in_ready) to_grid_s(xp, in, d->B, d->C, d->H, d->W, 2, &G.g);
-    c3_dst dst = {out, b, d->B, d->OC, d->OH, d->OW, G.g.Wp, G.g.S, acc, d->OH, d->OW, 1, 0, 0};
+    if (!in_ready) to_grid_s(xp, in, NULL, 0.0f, d->B, d->C, d->H, d->W, 2, &G.g);
+    c3_dst dst = {out, b, d->B, d->OC, d->OH, d->OW, G.g.Wp, G.g.S, acc, d->OH, d->OW, 1, 0, 0, lrelu != NULL,
+                  lrelu ? *lrelu : 0.0f};
     pack_taps(wt, w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 0, TAPS, (size_t)G.KK);
     grid_conv(isa, &dst, G.g.Qr, xp + GRID_FRONT, 4 * G.g.L, wt, d->C, d->OC, G.off, G.KK);
 }
@@ -495,7 +517,8 @@ static void s2_adjoint(float *dx, const float *dy, const float *w, const float *
     float *dp = s2_dp(work, d, &G), *wt = s2_wt(work, d, &G);
     if (!dy_ready) to_grid(dp, dy, d->B, d->OC, d->OH, d->OW, &G.g);
     for (int ph = 0; ph < 4; ph++) {
-        c3_dst dst = {dx, b, d->B, d->C, d->OH, d->OW, G.g.Wp, G.g.S, acc, d->H, d->W, 2, (size_t)ph / 2, (size_t)ph % 2};
+        c3_dst dst = {dx,      b,   d->B, d->C, d->OH, d->OW, G.g.Wp, G.g.S, acc, d->H, d->W, 2, (size_t)ph / 2,
+                      (size_t)ph % 2, 0, 0.0f};
         pack_taps(wt, w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 1, G.ptap[ph], (size_t)G.nph[ph]);
         grid_conv(isa, &dst, G.g.Qr, dp + GRID_FRONT, G.g.L, wt, d->OC, d->C, G.poff[ph], G.nph[ph]);
     }
@@ -531,21 +554,50 @@ static void s2_wgrad(float *dw, const gm_conv_dims *d, float *work) {
 void gm__convs2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
                         float *work) {
     GM_ASSERT(out && in && w && work && gm__convs2_applies(d));
-    s2_forward(out, in, w, b, d, 0, 0, work);
+    s2_forward(out, in, w, b, d, 0, 0, NULL, work);
+}
+void gm__convs2_forward_lrelu(float *out, const float *in, const float *w, const float *b, float alpha,
+                              const gm_conv_dims *d, float *work) {
+    GM_ASSERT(out && in && w && work && gm__convs2_applies(d) && alpha >= 0.0f);
+    s2_forward(out, in, w, b, d, 0, 0, &alpha, work);
 }
 
-void gm__convs2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
-                         const gm_conv_dims *d, int din_set, float *work) {
+/* with y (the fused op's output): the output gradient is dout times the LeakyReLU slope at y, laid out once
+ * on the grid; the bias gradient is then summed from the grid rows (zeros off the pixels: the same double
+ * sums, in the same order, as gm__channel_sums over the pixels) */
+static void s2_backward(float *din, float *dw, float *db, const float *dout, const float *y, float alpha,
+                        const float *in, const float *w, const gm_conv_dims *d, int din_set, float *work) {
     GM_ASSERT(dout && in && w && work && gm__convs2_applies(d));
-    if (db) gm__channel_sums(db, dout, d->B, d->OC, d->OH * d->OW);
-    if (!dw && !din) return;
+    if (db && !y) gm__channel_sums(db, dout, d->B, d->OC, d->OH * d->OW);
+    if (!dw && !din && !(db && y)) return;
     const s2_geom G = s2_geom_of(d);
-    to_grid(s2_dp(work, d, &G), dout, d->B, d->OC, d->OH, d->OW, &G.g);
+    float *dp = s2_dp(work, d, &G);
+    to_grid_s(dp, dout, y, alpha, d->B, d->OC, d->OH, d->OW, 1, &G.g);
+    if (db && y) {
+        const size_t n = d->B * G.g.S;
+        long o;
+#pragma omp parallel for schedule(static) if (d->OC * n > GM__PAR_MIN)
+        for (o = 0; o < (long)d->OC; o++) {
+            const float *r = dp + (size_t)o * G.g.L + GRID_FRONT;
+            double s = 0.0;
+            for (size_t i = 0; i < n; i++) s += (double)r[i];
+            db[o] += (float)s;
+        }
+    }
     if (dw) {
-        to_grid_s(s2_xp(work), in, d->B, d->C, d->H, d->W, 2, &G.g);
+        to_grid_s(s2_xp(work), in, NULL, 0.0f, d->B, d->C, d->H, d->W, 2, &G.g);
         s2_wgrad(dw, d, work);
     }
-    if (din) s2_adjoint(din, dout, w, NULL, d, !din_set, 1, work);
+    if (din) s2_adjoint(din, NULL, w, NULL, d, !din_set, 1, work);
+}
+void gm__convs2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                         const gm_conv_dims *d, int din_set, float *work) {
+    s2_backward(din, dw, db, dout, NULL, 0.0f, in, w, d, din_set, work);
+}
+void gm__convs2_backward_lrelu(float *din, float *dw, float *db, const float *dout, const float *y, float alpha,
+                               const float *in, const float *w, const gm_conv_dims *d, int din_set, float *work) {
+    GM_ASSERT(y);
+    s2_backward(din, dw, db, dout, y, alpha, in, w, d, din_set, work);
 }
 
 /* ---- the transposed convolution (C, H, W) -> (OC, 2H, 2W), K 3/4, stride 2, pad 1, w(C, OC, K, K): the
@@ -576,10 +628,10 @@ void gm__convts2_backward(float *din, float *dw, float *db, const float *dout, c
     if (db) gm__channel_sums(db, dout, t->B, t->OC, t->OH * t->OW);
     if (!dw && !din) return;
     const s2_geom G = s2_geom_of(&c);
-    to_grid_s(s2_xp(work), dout, c.B, c.C, c.H, c.W, 2, &G.g); /* the conv view's input */
+    to_grid_s(s2_xp(work), dout, NULL, 0.0f, c.B, c.C, c.H, c.W, 2, &G.g); /* the conv view's input */
     if (dw) {
         to_grid(s2_dp(work, &c, &G), in, c.B, c.OC, c.OH, c.OW, &G.g); /* its output */
         s2_wgrad(dw, &c, work);
     }
-    if (din) s2_forward(din, NULL, w, NULL, &c, !din_set, 1, work);
+    if (din) s2_forward(din, NULL, w, NULL, &c, !din_set, 1, NULL, work);
 }

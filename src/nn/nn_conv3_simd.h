@@ -54,6 +54,13 @@ static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size
             } else if (d->acc) {
 #pragma omp simd
                 for (size_t i = 0; i < n; i++) o_[i] += t_[i];
+            } else if (d->act) { /* + bias, then LeakyReLU: v (v > 0 ? 1 : alpha), as gm_act_forward */
+                const float al = d->alpha;
+#pragma omp simd
+                for (size_t i = 0; i < n; i++) {
+                    const float v = t_[i] + bb;
+                    o_[i] = v * c3_lrelu_slope(v, al);
+                }
             } else {
 #pragma omp simd
                 for (size_t i = 0; i < n; i++) o_[i] = t_[i] + bb;

@@ -61,6 +61,12 @@ void gm__convs2_forward(float *out, const float *in, const float *w, const float
                         float *work);
 void gm__convs2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                          const gm_conv_dims *d, int din_set, float *work);
+/* conv + bias + LeakyReLU(alpha >= 0) fused: the forward writes y = lrelu(conv + b); the backward takes that y
+ * and adds the gradients of conv + bias + LeakyReLU (the same bits as gm__convs2_* then gm_act_*) */
+void gm__convs2_forward_lrelu(float *out, const float *in, const float *w, const float *b, float alpha,
+                              const gm_conv_dims *d, float *work);
+void gm__convs2_backward_lrelu(float *din, float *dw, float *db, const float *dout, const float *y, float alpha,
+                               const float *in, const float *w, const gm_conv_dims *d, int din_set, float *work);
 int gm__convts2_applies(const gm_conv_dims *t);
 size_t gm__convts2_work_size(const gm_conv_dims *t);
 void gm__convts2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *t,

@@ -334,6 +334,44 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
     return y;
 }
 
+static void bw_conv_lrelu(gm_tape *t, gm_node *n) {
+    gm_conv_dims d = dims_of(n);
+    gm_var *b = n->in[2];
+    float *work = gm__tape_scratch(t, gm__convs2_work_size(&d) * sizeof(float));
+    int fresh = 0;
+    float *din = work ? gm__tape_grad_unzeroed(t, n->in[0], &fresh) : NULL;
+    if (work && t->status == GM_OK)
+        gm__convs2_backward_lrelu(din, G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->out->val, n->fp[0],
+                                  n->in[0]->val, n->in[1]->val, &d, fresh, work);
+}
+gm_var *gm_op_conv2d_lrelu(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad, float alpha) {
+    if (!x || !w || t->status) return gm_tape_fail(t, GM_EINVAL, "conv2d_lrelu: NULL input");
+    gm_conv_dims d = {0};
+    if (x->ndim == 4 && w->ndim == 4 && stride >= 1 && pad >= 0) {
+        gm_conv_dims e = {(size_t)x->shape[0], (size_t)x->shape[1], (size_t)x->shape[2], (size_t)x->shape[3],
+                          (size_t)w->shape[0], (size_t)w->shape[2], (size_t)stride, (size_t)pad, 0, 0};
+        d = e;
+    }
+    /* the fused node only where its kernel applies; everything else (shape errors included) goes the
+     * two-op way */
+    if (!(alpha >= 0.0f) || w->ndim != 4 || w->shape[1] != x->shape[1] || w->shape[2] != w->shape[3] ||
+        (b && b->n != (size_t)w->shape[0]) || d.K != 4 || gm_conv2d_dims(&d) != GM_OK || !gm__convs2_applies(&d) ||
+        gm__conv3_isa() == GM__ISA_C)
+        return gm_op_act(t, gm_op_conv2d(t, x, w, b, stride, pad), GM_ACT_LEAKY_RELU, alpha);
+    int64_t sh[4] = {(int64_t)d.B, (int64_t)d.OC, (int64_t)d.OH, (int64_t)d.OW};
+    gm_var *y = new_var(t, NULL, 4, sh);
+    float *work = y ? gm__tape_scratch(t, gm__convs2_work_size(&d) * sizeof(float)) : NULL;
+    if (!work) return NULL;
+    gm__convs2_forward_lrelu(y->val, x->val, w->val, b ? b->val : NULL, alpha, &d, work);
+    gm_var *in[3] = {x, w, b};
+    gm_node *n = gm_tape_record(t, bw_conv_lrelu, y, 3, in);
+    if (n) {
+        put_dims(n, &d);
+        n->fp[0] = alpha;
+    }
+    return y;
+}
+
 static void bw_crp(gm_tape *t, gm_node *n) {
     gm_conv_dims d = dims_of(n);
     float *work = save_buf(t, gm_conv_relu_pool_work_size(&d) * sizeof(float));
