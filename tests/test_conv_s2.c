@@ -10,6 +10,8 @@
  *   - finite-difference gradient checks of both (max and mean criteria) through a quadratic loss;
  *   - the tape ops pick the kernels for K = 4 stride 2 pad 1 (bitwise the kernel's result) and not for odd
  *     inputs;
+ *   - conv + bias + LeakyReLU fused (gm__convs2_*_lrelu, gm_op_conv2d_lrelu) bitwise equal to the conv kernels
+ *     then gm_act_* (its naive twin is that composition of naive twins), on every instruction set;
  *   - the vectorised ReLU / LeakyReLU / tanh-derivative loops of gm_act_* bitwise vs the scalar _ref twins
  *     (lengths that are not multiples of 4, zeros, signed zeros, NaN).
  * Tolerances vs the references: max |a - b| <= 2e-6 max |b| (float sums of at most C K^2 products in a
@@ -255,6 +257,67 @@ GM_TEST(test_s2_tape) {
     free(work);
 }
 
+/* conv + bias + LeakyReLU fused (gm__convs2_*_lrelu) = the conv kernels then gm_act_*, bit for bit, on every
+ * instruction set; and the tape op gm_op_conv2d_lrelu = gm_op_act(gm_op_conv2d) in values and gradients */
+GM_TEST(test_s2_lrelu) {
+    const size_t shapes[][6] = {{3, 5, 7, 6, 6, 4}, {64, 32, 64, 14, 14, 4}, {2, 1, 16, 28, 28, 4}, {1, 3, 9, 4, 10, 4}};
+    gm_rng r;
+    gm_rng_init(&r, 12, 0);
+    for (size_t s = 0; s < 4; s++) {
+        const size_t *v = shapes[s];
+        gm_conv_dims d = mk(0, v[0], v[1], v[2], v[3], v[4], v[5]);
+        size_t nx, ny, nw;
+        sizes(&d, &nx, &ny, &nw);
+        float *x = fbuf(nx), *w = fbuf(nw), *b = fbuf(d.OC), *g = fbuf(ny), *z = fbuf(ny), *y = fbuf(ny), *y2 = fbuf(ny);
+        float *dz = fbuf(ny), *work = fbuf(gm__convs2_work_size(&d));
+        fill(x, nx, &r, 1.0), fill(w, nw, &r, 0.3), fill(b, d.OC, &r, 0.5), fill(g, ny, &r, 1.0);
+        x[0] = 0.0f;
+        s2_out a = alloc_out(&d), c = alloc_out(&d);
+        gm__convs2_forward(z, x, w, b, &d, work); /* the separate ops */
+        gm_act_forward(GM_ACT_LEAKY_RELU, y, z, ny, 0.2f);
+        gm_act_backward(GM_ACT_LEAKY_RELU, dz, g, z, y, ny, 0.2f);
+        gm__convs2_backward(a.din, a.dw, a.db, dz, x, w, &d, 0, work);
+        for (int isa = GM__ISA_C; isa <= gm__conv3_isa(); isa++) {
+            gm__conv3_force_isa(isa);
+            gm__convs2_forward_lrelu(y2, x, w, b, 0.2f, &d, work);
+            CHECK(same(y, y2, ny));
+            gm__conv3_force_isa(-1);
+        }
+        gm__convs2_backward_lrelu(c.din, c.dw, c.db, g, y2, 0.2f, x, w, &d, 0, work);
+        CHECK(same(a.din, c.din, nx) && same(a.dw, c.dw, nw) && same(a.db, c.db, d.OC));
+        free_out(&a), free_out(&c);
+        free(x), free(w), free(b), free(g), free(z), free(y), free(y2), free(dz), free(work);
+    }
+    /* tape: fused node vs the two ops (and the fallback for a 7x7 input is the two ops) */
+    for (int fused = 0; fused < 2; fused++) {
+        float xv[2 * 3 * 8 * 6], wv[5 * 3 * 16], bv[5], rv[2 * 5 * 4 * 3];
+        gm_rng_init(&r, 13, 0);
+        fill(xv, sizeof xv / 4, &r, 1), fill(wv, sizeof wv / 4, &r, 1), fill(bv, 5, &r, 1), fill(rv, sizeof rv / 4, &r, 1);
+        static float ref_y[2 * 5 * 4 * 3], ref_gx[2 * 3 * 8 * 6], ref_gw[5 * 3 * 16], ref_gb[5];
+        float gw[5 * 3 * 16] = {0}, gb[5] = {0};
+        gm_tape *t;
+        CHECK_OK(gm_tape_create(&t, 0));
+        int64_t xs[4] = {2, 3, 8, 6}, ws[4] = {5, 3, 4, 4}, bs[1] = {5};
+        gm_var *x = gm_tape_input(t, xv, 4, xs, 1), *w = gm_tape_param(t, wv, gw, 4, ws), *b = gm_tape_param(t, bv, gb, 1, bs);
+        size_t n0 = gm_tape_node_count(t);
+        gm_var *y = fused ? gm_op_conv2d_lrelu(t, x, w, b, 2, 1, 0.2f)
+                          : gm_op_act(t, gm_op_conv2d(t, x, w, b, 2, 1), GM_ACT_LEAKY_RELU, 0.2f);
+        CHECK_OK(gm_tape_status(t));
+        if (fused && gm__conv3_isa() != GM__ISA_C) CHECK(gm_tape_node_count(t) == n0 + 1);
+        CHECK_OK(gm_tape_backward_from(t, y, rv));
+        if (!fused) {
+            memcpy(ref_y, y->val, sizeof ref_y), memcpy(ref_gx, x->grad, sizeof ref_gx);
+            memcpy(ref_gw, gw, sizeof gw), memcpy(ref_gb, gb, sizeof gb);
+        } else
+            CHECK(same(ref_y, y->val, 120) && same(ref_gx, x->grad, 288) && same(ref_gw, gw, 240) && same(ref_gb, gb, 5));
+        gm_tape_reset(t);
+        int64_t os[4] = {1, 3, 7, 7};
+        gm_var *yo = gm_op_conv2d_lrelu(t, gm_tape_input(t, xv, 4, os, 1), gm_tape_input(t, wv, 4, ws, 0), NULL, 2, 1, 0.2f);
+        CHECK(yo != NULL && gm_tape_node_count(t) == 2); /* conv2d + act */
+        gm_tape_free(t);
+    }
+}
+
 /* the vector loops of gm_act_forward/backward equal the scalar twins bit for bit */
 GM_TEST(test_act_fast_bits) {
     enum { N = 4099 };
@@ -280,4 +343,4 @@ GM_TEST(test_act_fast_bits) {
 
 GM_TEST_MAIN({"convs2_vs_ref", test_convs2_vs_ref}, {"convts2_vs_ref", test_convts2_vs_ref},
              {"s2_threads_and_set", test_s2_threads_and_set}, {"s2_gradcheck", test_s2_gradcheck},
-             {"s2_tape", test_s2_tape}, {"act_fast_bits", test_act_fast_bits})
+             {"s2_tape", test_s2_tape}, {"s2_lrelu", test_s2_lrelu}, {"act_fast_bits", test_act_fast_bits})

@@ -46,6 +46,25 @@ static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size
             float *o_ = out + dst[k];
             const float *t_ = t + src[k];
             const size_t n = len[k];
+#if VW == 16 /* AVX-512: a run is one or a few masked vectors, the same sums as the scalar loops below */
+            if (st == 1) {
+                for (size_t i = 0; i < n; i += 16) {
+                    const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+                    __m512 v = _mm512_maskz_loadu_ps(m, t_ + i);
+                    if (d->acc)
+                        v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, o_ + i), v);
+                    else {
+                        v = _mm512_add_ps(v, _mm512_set1_ps(bb));
+                        if (d->act) {
+                            const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+                            v = _mm512_mul_ps(v, _mm512_mask_blend_ps(pos, _mm512_set1_ps(d->alpha), _mm512_set1_ps(1.0f)));
+                        }
+                    }
+                    _mm512_mask_storeu_ps(o_ + i, m, v);
+                }
+                continue;
+            }
+#endif
             if (st != 1) { /* a phase of a stride-2 adjoint: every st-th pixel */
                 if (d->acc)
                     for (size_t i = 0; i < n; i++) o_[i * st] += t_[i];
