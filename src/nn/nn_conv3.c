@@ -486,13 +486,26 @@ int gm__convs2_applies(const gm_conv_dims *d) {
 size_t gm__convs2_work_size(const gm_conv_dims *d) {
     const s2_geom G = s2_geom_of(d);
     const size_t KK = (size_t)G.KK, r = G.g.OCr * d->C > G.g.Cr * d->OC ? G.g.OCr * d->C : G.g.Cr * d->OC;
-    return 16 + 4 * d->C * G.g.L + d->OC * G.g.L + r * KK + 18 * G.g.nch * d->OC * d->C * KK;
+    return 16 + (r * KK + 15) / 16 * 16 + 4 * d->C * G.g.L + d->OC * G.g.L + 18 * G.g.nch * d->OC * d->C * KK;
 }
 
-static float *s2_xp(float *work) { return align64(work); }
-static float *s2_dp(float *work, const gm_conv_dims *d, const s2_geom *G) { return s2_xp(work) + 4 * d->C * G->g.L; }
-static float *s2_wt(float *work, const gm_conv_dims *d, const s2_geom *G) {
-    return s2_dp(work, d, G) + d->OC * G->g.L;
+/* work layout: [alignment][packed weights][phase grids, 4 C L][dy grid, OC L][partials][lane accumulators] */
+static size_t s2_wt_size(const gm_conv_dims *d, const s2_geom *G) {
+    const size_t r = G->g.OCr * d->C > G->g.Cr * d->OC ? G->g.OCr * d->C : G->g.Cr * d->OC;
+    return (r * (size_t)G->KK + 15) / 16 * 16;
+}
+static float *s2_wt(float *work) { return align64(work); }
+static float *s2_xp(float *work, const gm_conv_dims *d, const s2_geom *G) { return s2_wt(work) + s2_wt_size(d, G); }
+static float *s2_dp(float *work, const gm_conv_dims *d, const s2_geom *G) {
+    return s2_xp(work, d, G) + 4 * d->C * G->g.L;
+}
+
+/* The forward and adjoint passes run over chunks of S2_CHUNK_FLOATS grid floats' worth of images, so a
+ * chunk's grid is still in L2 when the kernel reads it (each output is one sum whatever the chunking). */
+#define S2_CHUNK_FLOATS ((size_t)96 * 1024)
+static size_t s2_chunk(size_t B, size_t per_image) {
+    size_t n = S2_CHUNK_FLOATS / (per_image ? per_image : 1);
+    return n < 1 ? 1 : n > B ? B : n;
 }
 
 /* out(B, OC, OH, OW) = conv(in) + b, or += conv(in) (acc); in_ready: the phase grids already hold in;
@@ -501,12 +514,18 @@ static void s2_forward(float *out, const float *in, const float *w, const float 
                        int in_ready, const float *lrelu, float *work) {
     const s2_geom G = s2_geom_of(d);
     const int isa = gm__conv3_isa();
-    float *xp = s2_xp(work), *wt = s2_wt(work, d, &G);
-    if (!in_ready) to_grid_s(xp, in, NULL, 0.0f, d->B, d->C, d->H, d->W, 2, &G.g);
-    c3_dst dst = {out, b, d->B, d->OC, d->OH, d->OW, G.g.Wp, G.g.S, acc, d->OH, d->OW, 1, 0, 0, lrelu != NULL,
-                  lrelu ? *lrelu : 0.0f};
+    float *wt = s2_wt(work), *xp = s2_xp(work, d, &G);
     pack_taps(wt, w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 0, TAPS, (size_t)G.KK);
-    grid_conv(isa, &dst, G.g.Qr, xp + GRID_FRONT, 4 * G.g.L, wt, d->C, d->OC, G.off, G.KK);
+    const size_t nb = in_ready ? d->B : s2_chunk(d->B, 4 * d->C * G.g.S);
+    for (size_t b0 = 0; b0 < d->B; b0 += nb) {
+        gm_conv_dims dc = *d;
+        dc.B = d->B - b0 < nb ? d->B - b0 : nb;
+        const s2_geom Gc = dc.B == d->B ? G : s2_geom_of(&dc);
+        if (!in_ready) to_grid_s(xp, in + b0 * d->C * d->H * d->W, NULL, 0.0f, dc.B, d->C, d->H, d->W, 2, &Gc.g);
+        c3_dst dst = {out + b0 * d->OC * d->OH * d->OW, b, dc.B, d->OC, d->OH, d->OW, Gc.g.Wp, Gc.g.S, acc, d->OH,
+                      d->OW, 1, 0, 0, lrelu != NULL, lrelu ? *lrelu : 0.0f};
+        grid_conv(isa, &dst, Gc.g.Qr, xp + GRID_FRONT, 4 * Gc.g.L, wt, d->C, d->OC, Gc.off, G.KK);
+    }
 }
 
 /* dx(B, C, H, W) = conv^T(dy) + b, or += conv^T(dy) (acc); dy_ready: the dy grid already holds dy */
@@ -514,13 +533,22 @@ static void s2_adjoint(float *dx, const float *dy, const float *w, const float *
                        int dy_ready, float *work) {
     const s2_geom G = s2_geom_of(d);
     const int isa = gm__conv3_isa();
-    float *dp = s2_dp(work, d, &G), *wt = s2_wt(work, d, &G);
-    if (!dy_ready) to_grid(dp, dy, d->B, d->OC, d->OH, d->OW, &G.g);
-    for (int ph = 0; ph < 4; ph++) {
-        c3_dst dst = {dx,      b,   d->B, d->C, d->OH, d->OW, G.g.Wp, G.g.S, acc, d->H, d->W, 2, (size_t)ph / 2,
-                      (size_t)ph % 2, 0, 0.0f};
-        pack_taps(wt, w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 1, G.ptap[ph], (size_t)G.nph[ph]);
-        grid_conv(isa, &dst, G.g.Qr, dp + GRID_FRONT, G.g.L, wt, d->OC, d->C, G.poff[ph], G.nph[ph]);
+    float *wt = s2_wt(work), *dp = s2_dp(work, d, &G), *wph[4];
+    for (int ph = 0, at = 0; ph < 4; at += G.nph[ph++]) { /* each phase's weights, packed once */
+        wph[ph] = wt + G.g.Cr * d->OC * (size_t)at;
+        pack_taps(wph[ph], w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 1, G.ptap[ph], (size_t)G.nph[ph]);
+    }
+    const size_t nb = dy_ready ? d->B : s2_chunk(d->B, d->OC * G.g.S);
+    for (size_t b0 = 0; b0 < d->B; b0 += nb) {
+        gm_conv_dims dc = *d;
+        dc.B = d->B - b0 < nb ? d->B - b0 : nb;
+        const s2_geom Gc = dc.B == d->B ? G : s2_geom_of(&dc);
+        if (!dy_ready) to_grid(dp, dy + b0 * d->OC * d->OH * d->OW, dc.B, d->OC, d->OH, d->OW, &Gc.g);
+        for (int ph = 0; ph < 4; ph++) {
+            c3_dst dst = {dx + b0 * d->C * d->H * d->W, b, dc.B, d->C, d->OH, d->OW, Gc.g.Wp, Gc.g.S, acc, d->H, d->W, 2,
+                          (size_t)ph / 2, (size_t)ph % 2, 0, 0.0f};
+            grid_conv(isa, &dst, Gc.g.Qr, dp + GRID_FRONT, Gc.g.L, wph[ph], d->OC, d->C, Gc.poff[ph], G.nph[ph]);
+        }
     }
 }
 
@@ -529,9 +557,8 @@ static void s2_wgrad(float *dw, const gm_conv_dims *d, float *work) {
     const s2_geom G = s2_geom_of(d);
     const int isa = gm__conv3_isa();
     const size_t nw = d->OC * d->C * (size_t)G.KK;
-    size_t r = G.g.OCr * d->C > G.g.Cr * d->OC ? G.g.OCr * d->C : G.g.Cr * d->OC;
-    const float *xp = s2_xp(work) + GRID_FRONT, *dy = s2_dp(work, d, &G) + GRID_FRONT + G.g.Wp;
-    double *part = (double *)(void *)(s2_wt(work, d, &G) + r * (size_t)G.KK);
+    const float *xp = s2_xp(work, d, &G) + GRID_FRONT, *dy = s2_dp(work, d, &G) + GRID_FRONT + G.g.Wp;
+    double *part = (double *)(void *)(s2_dp(work, d, &G) + d->OC * G.g.L);
     float *lanes = (float *)(void *)(part + G.g.nch * nw);
     long ch;
 #pragma omp parallel for schedule(static) if (G.g.nch > 1 && nw * G.g.Qr > 4 * GM__PAR_MIN)
@@ -585,7 +612,7 @@ static void s2_backward(float *din, float *dw, float *db, const float *dout, con
         }
     }
     if (dw) {
-        to_grid_s(s2_xp(work), in, NULL, 0.0f, d->B, d->C, d->H, d->W, 2, &G.g);
+        to_grid_s(s2_xp(work, d, &G), in, NULL, 0.0f, d->B, d->C, d->H, d->W, 2, &G.g);
         s2_wgrad(dw, d, work);
     }
     if (din) s2_adjoint(din, NULL, w, NULL, d, !din_set, 1, work);
@@ -628,7 +655,7 @@ void gm__convts2_backward(float *din, float *dw, float *db, const float *dout, c
     if (db) gm__channel_sums(db, dout, t->B, t->OC, t->OH * t->OW);
     if (!dw && !din) return;
     const s2_geom G = s2_geom_of(&c);
-    to_grid_s(s2_xp(work), dout, NULL, 0.0f, c.B, c.C, c.H, c.W, 2, &G.g); /* the conv view's input */
+    to_grid_s(s2_xp(work, &c, &G), dout, NULL, 0.0f, c.B, c.C, c.H, c.W, 2, &G.g); /* the conv view's input */
     if (dw) {
         to_grid(s2_dp(work, &c, &G), in, c.B, c.OC, c.OH, c.OW, &G.g); /* its output */
         s2_wgrad(dw, &c, work);
