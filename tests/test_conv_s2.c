@@ -2,7 +2,8 @@
 /* test_conv_s2.c — the conv GAN speed kernels against their naive twins and the im2col path:
  *   - stride-2 pad-1 convolution on phase grids (K = 4 and 3; src/nn/nn_conv3.c gm__convs2_*) vs
  *     gm_conv2d_forward_ref/backward_ref and vs gm_conv2d_forward/backward (im2col + SGEMM) on odd shapes
- *     (1 and many channels, non-square, 2x2 inputs, a batch that does not fill the last tile), += into
+ *     (1 and many channels, non-square, 2x2 inputs, a batch that does not fill the last tile, a batch cut
+ *     into chunks of unequal size), += into
  *     pre-filled gradients; forward and input gradient bitwise equal on every instruction-set path the CPU
  *     has; bitwise equal for 1 and 2 threads; din_set (write) = adding into zeros, bitwise;
  *   - the transposed convolution (gm__convts2_*) the same way vs gm_conv_transpose2d_*_ref and the
@@ -97,7 +98,8 @@ static gm_conv_dims mk(int tr, size_t B, size_t C, size_t OC, size_t H, size_t W
 static const size_t SHAPES[][6] = {/* B, C, OC, H, W, K (conv input H x W; the transposed conv maps H x W up) */
                                    {3, 5, 7, 6, 6, 4},  {2, 1, 16, 28, 28, 4}, {4, 16, 1, 14, 14, 4}, {1, 3, 9, 4, 10, 4},
                                    {5, 2, 3, 2, 2, 4},  {64, 2, 2, 14, 14, 4}, {2, 32, 5, 8, 6, 4},   {3, 4, 6, 6, 8, 3},
-                                   {2, 1, 5, 10, 4, 3}, {4, 9, 1, 2, 2, 3}};
+                                   {2, 1, 5, 10, 4, 3}, {4, 9, 1, 2, 2, 3},
+                                   {20, 32, 8, 14, 14, 4}}; /* the last: batch chunks of 11 + 9 images */
 
 static void check_vs(int tr, int isa_loop) {
     gm_rng r;

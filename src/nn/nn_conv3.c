@@ -486,7 +486,7 @@ int gm__convs2_applies(const gm_conv_dims *d) {
 size_t gm__convs2_work_size(const gm_conv_dims *d) {
     const s2_geom G = s2_geom_of(d);
     const size_t KK = (size_t)G.KK, r = G.g.OCr * d->C > G.g.Cr * d->OC ? G.g.OCr * d->C : G.g.Cr * d->OC;
-    return 16 + (r * KK + 15) / 16 * 16 + 4 * d->C * G.g.L + d->OC * G.g.L + 18 * G.g.nch * d->OC * d->C * KK;
+    return 16 + (r * KK + 15) / 16 * 16 + 4 * d->C * G.g.L + d->OC * G.g.L + 2 * d->OC + 16 * d->OC * d->C * KK;
 }
 
 /* work layout: [alignment][packed weights][phase grids, 4 C L][dy grid, OC L][partials][lane accumulators] */
@@ -553,31 +553,6 @@ static void s2_adjoint(float *dx, const float *dy, const float *w, const float *
 }
 
 /* dw(OC, C, K, K) += sum_q dy(o, q) x(c, q + off_k) with both grids laid out */
-static void s2_wgrad(float *dw, const gm_conv_dims *d, float *work) {
-    const s2_geom G = s2_geom_of(d);
-    const int isa = gm__conv3_isa();
-    const size_t nw = d->OC * d->C * (size_t)G.KK;
-    const float *xp = s2_xp(work, d, &G) + GRID_FRONT, *dy = s2_dp(work, d, &G) + GRID_FRONT + G.g.Wp;
-    double *part = (double *)(void *)(s2_dp(work, d, &G) + d->OC * G.g.L);
-    float *lanes = (float *)(void *)(part + G.g.nch * nw);
-    long ch;
-#pragma omp parallel for schedule(static) if (G.g.nch > 1 && nw * G.g.Qr > 4 * GM__PAR_MIN)
-    for (ch = 0; ch < (long)G.g.nch; ch++) {
-        size_t q0 = (size_t)ch * G.g.chunk, q1 = q0 + G.g.chunk < G.g.Qr ? q0 + G.g.chunk : G.g.Qr;
-        double *p = part + (size_t)ch * nw;
-        float *a = lanes + (size_t)ch * nw * 16;
-#ifdef C3_X86
-        if (isa == GM__ISA_AVX512)
-            c3_dwk_chunk_avx512(p, a, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
-        else if (isa == GM__ISA_AVX2)
-            c3_dwk_chunk_avx2(p, a, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
-        else
-#endif
-            c3_dwk_chunk_c(p, a, dy, G.g.L, xp, 4 * G.g.L, d->C, d->OC, q0, q1, G.off, G.KK);
-    }
-    sum_parts(dw, part, nw, G.g.nch);
-}
-
 void gm__convs2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
                         float *work) {
     GM_ASSERT(out && in && w && work && gm__convs2_applies(d));
@@ -589,33 +564,87 @@ void gm__convs2_forward_lrelu(float *out, const float *in, const float *w, const
     s2_forward(out, in, w, b, d, 0, 0, &alpha, work);
 }
 
-/* with y (the fused op's output): the output gradient is dout times the LeakyReLU slope at y, laid out once
- * on the grid; the bias gradient is then summed from the grid rows (zeros off the pixels: the same double
- * sums, in the same order, as gm__channel_sums over the pixels) */
+static int isa_vw(int isa) { return isa == GM__ISA_AVX512 ? 16 : isa == GM__ISA_AVX2 ? 8 : 1; }
+
+/* The backward passes of the conv view d over batch chunks (their grids stay in L2): x is the conv's input
+ * (B, C, H, W), g the gradient of its output (B, OC, OH, OW), times the LeakyReLU slope at y when y is given.
+ * Per chunk, as asked: db += the channel sums of the gradient grid (zeros off the pixels: the same double sums
+ * in the same order as gm__channel_sums over the pixels, carried across chunks); the weight gradient's lanes
+ * (c3_dwk, rows split over the threads) continue from chunk to chunk and are summed in double at the end;
+ * adj (B, C, H, W) (+)= conv^T(g) (the conv's input gradient); fwd (B, OC, OH, OW) (+)= conv(x) (the
+ * transposed conv's input gradient). The bits depend on the chunking (a function of the shapes), never on
+ * the thread count. */
+static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const float *y, float alpha, float *dw,
+                    float *db, float *adj, int adj_acc, float *fwd, int fwd_acc, const float *w, float *work) {
+    const s2_geom G = s2_geom_of(d);
+    const int isa = gm__conv3_isa(), vw = isa_vw(isa);
+    const size_t B = d->B, C = d->C, OC = d->OC, nw = OC * C * (size_t)G.KK;
+    const int need_g = dw || db || adj, need_x = dw || fwd;
+    double *dbs = (double *)(void *)(s2_dp(work, d, &G) + OC * G.g.L);
+    float *lanes = (float *)(void *)(dbs + OC);
+    if (db)
+        for (size_t o = 0; o < OC; o++) dbs[o] = 0.0;
+    if (dw) memset(lanes, 0, nw * (size_t)vw * sizeof(float));
+    const size_t nb = s2_chunk(B, 4 * C * G.g.S + OC * G.g.S);
+    for (size_t b0 = 0; b0 < B; b0 += nb) {
+        gm_conv_dims dc = *d;
+        dc.B = B - b0 < nb ? B - b0 : nb;
+        const s2_geom Gc = dc.B == B ? G : s2_geom_of(&dc);
+        float *xp = s2_xp(work, &dc, &Gc), *dp = s2_dp(work, &dc, &Gc);
+        const size_t xo = b0 * C * d->H * d->W, go = b0 * OC * d->OH * d->OW;
+        if (need_g) to_grid_s(dp, g + go, y ? y + go : NULL, alpha, dc.B, OC, d->OH, d->OW, 1, &Gc.g);
+        if (need_x) to_grid_s(xp, x + xo, NULL, 0.0f, dc.B, C, d->H, d->W, 2, &Gc.g);
+        if (db) {
+            const size_t n = dc.B * Gc.g.S;
+            long o;
+#pragma omp parallel for schedule(static) if (OC * n > GM__PAR_MIN)
+            for (o = 0; o < (long)OC; o++) {
+                const float *r = dp + (size_t)o * Gc.g.L + GRID_FRONT;
+                double s = dbs[o];
+                for (size_t i = 0; i < n; i++) s += (double)r[i];
+                dbs[o] = s;
+            }
+        }
+        if (dw) {
+            const float *dy = dp + GRID_FRONT + Gc.g.Wp, *xg = xp + GRID_FRONT;
+            const size_t nob = (OC + 5) / 6;
+            long ob;
+#pragma omp parallel for schedule(static) if (nob > 1 && nw * Gc.g.Qr > 4 * GM__PAR_MIN)
+            for (ob = 0; ob < (long)nob; ob++) {
+                const size_t o0 = (size_t)ob * 6, o1 = o0 + 6 < OC ? o0 + 6 : OC;
+#ifdef C3_X86
+                if (isa == GM__ISA_AVX512)
+                    c3_dwk_avx512(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK);
+                else if (isa == GM__ISA_AVX2)
+                    c3_dwk_avx2(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK);
+                else
+#endif
+                    c3_dwk_c(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK);
+            }
+        }
+        if (adj) s2_adjoint(adj + xo, NULL, w, NULL, &dc, adj_acc, 1, work);
+        if (fwd) s2_forward(fwd + go, NULL, w, NULL, &dc, fwd_acc, 1, NULL, work);
+    }
+    if (db)
+        for (size_t o = 0; o < OC; o++) db[o] += (float)dbs[o];
+    if (dw) {
+        long i;
+#pragma omp parallel for schedule(static) if (nw * (size_t)vw > GM__PAR_MIN)
+        for (i = 0; i < (long)nw; i++) {
+            double s = 0.0;
+            for (int j = 0; j < vw; j++) s += (double)lanes[(size_t)i * (size_t)vw + (size_t)j];
+            dw[i] += (float)s;
+        }
+    }
+}
+
+/* with y (the fused op's output): the output gradient is dout times the LeakyReLU slope at y */
 static void s2_backward(float *din, float *dw, float *db, const float *dout, const float *y, float alpha,
                         const float *in, const float *w, const gm_conv_dims *d, int din_set, float *work) {
     GM_ASSERT(dout && in && w && work && gm__convs2_applies(d));
     if (db && !y) gm__channel_sums(db, dout, d->B, d->OC, d->OH * d->OW);
     if (!dw && !din && !(db && y)) return;
-    const s2_geom G = s2_geom_of(d);
-    float *dp = s2_dp(work, d, &G);
-    to_grid_s(dp, dout, y, alpha, d->B, d->OC, d->OH, d->OW, 1, &G.g);
-    if (db && y) {
-        const size_t n = d->B * G.g.S;
-        long o;
-#pragma omp parallel for schedule(static) if (d->OC * n > GM__PAR_MIN)
-        for (o = 0; o < (long)d->OC; o++) {
-            const float *r = dp + (size_t)o * G.g.L + GRID_FRONT;
-            double s = 0.0;
-            for (size_t i = 0; i < n; i++) s += (double)r[i];
-            db[o] += (float)s;
-        }
-    }
-    if (dw) {
-        to_grid_s(s2_xp(work, d, &G), in, NULL, 0.0f, d->B, d->C, d->H, d->W, 2, &G.g);
-        s2_wgrad(dw, d, work);
-    }
-    if (din) s2_adjoint(din, NULL, w, NULL, d, !din_set, 1, work);
+    s2_back(d, in, dout, y, alpha, dw, y ? db : NULL, din, !din_set, NULL, 0, w, work);
 }
 void gm__convs2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                          const gm_conv_dims *d, int din_set, float *work) {
@@ -654,11 +683,5 @@ void gm__convts2_backward(float *din, float *dw, float *db, const float *dout, c
     GM_ASSERT(dout && in && w && work && gm__convs2_applies(&c));
     if (db) gm__channel_sums(db, dout, t->B, t->OC, t->OH * t->OW);
     if (!dw && !din) return;
-    const s2_geom G = s2_geom_of(&c);
-    to_grid_s(s2_xp(work, &c, &G), dout, NULL, 0.0f, c.B, c.C, c.H, c.W, 2, &G.g); /* the conv view's input */
-    if (dw) {
-        to_grid(s2_dp(work, &c, &G), in, c.B, c.OC, c.OH, c.OW, &G.g); /* its output */
-        s2_wgrad(dw, &c, work);
-    }
-    if (din) s2_forward(din, NULL, w, NULL, &c, !din_set, 1, NULL, work);
+    s2_back(&c, dout, in, NULL, 0.0f, dw, NULL, NULL, 0, din, !din_set, w, work);
 }

@@ -241,21 +241,20 @@ static void SFX(c3_dw_chunk)(double *part, const float *dy, size_t ldy, const fl
         }
 }
 
-/* Weight gradient partial with nk taps of arbitrary offsets (the stride-2 kernels): part[(o*C + c)*nk + k] =
- * sum_{q in [q0, q1)} dy[o*ldy + q] x[c*ldx + q + off[k]]. Register tiles of DKR rows of dy x 4 taps (a short
+/* Weight gradient with nk taps of arbitrary offsets (the stride-2 kernels), accumulated in lanes: for the
+ * rows o0 <= o < o1, acc[((o*C + c)*nk + k)*VW + j] += the fused sum over the q = j (mod VW) in [q0, q1)
+ * of dy[o*ldy + q] x[c*ldx + q + off[k]], in q order. Register tiles of DKR rows of dy x 4 taps (a short
  * last block repeats its last row / tap and drops the copies); q runs in sub-chunks of C3_DWK_SUB positions
- * so that the dy rows and the input rows of a sub-chunk stay in L1, the tiles' lane accumulators living in
- * acc (nk OC C VW floats) between sub-chunks. Each lane thus sees the same fused sums in the same q order
- * as one pass over [q0, q1); the lanes are summed in double at the end. */
+ * so that the dy rows and the input rows of a sub-chunk stay in L1, the tiles' lanes going back to acc
+ * between sub-chunks: each lane sees the same sums in the same order whatever the sub-chunks and the split
+ * of the rows. The caller sums the lanes. */
 #define C3_DWK_SUB 1024
-static void SFX(c3_dwk_chunk)(double *part, float *acc, const float *dy, size_t ldy, const float *x, size_t ldx,
-                              size_t C, size_t OC, size_t q0, size_t q1, const ptrdiff_t *off, int nk) {
-    const size_t nw = OC * C * (size_t)nk;
-    memset(acc, 0, nw * VW * sizeof(float));
+static void SFX(c3_dwk)(float *acc, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C, size_t o0,
+                        size_t o1, size_t q0, size_t q1, const ptrdiff_t *off, int nk) {
     for (size_t s0 = q0; s0 < q1; s0 += C3_DWK_SUB) {
         const size_t s1 = q1 - s0 < C3_DWK_SUB ? q1 : s0 + C3_DWK_SUB;
-        for (size_t o = 0; o < OC; o += DKR) {
-            const size_t nr = OC - o < DKR ? OC - o : DKR;
+        for (size_t o = o0; o < o1; o += DKR) {
+            const size_t nr = o1 - o < DKR ? o1 - o : DKR;
             const float *dr[DKR];
             for (size_t r = 0; r < DKR; r++) dr[r] = dy + (o + (r < nr ? r : 0)) * ldy;
             for (size_t c = 0; c < C; c++)
@@ -292,11 +291,6 @@ static void SFX(c3_dwk_chunk)(double *part, float *acc, const float *dy, size_t 
                             if (r < nr && t < nt) VST(acc + (((o + r) * C + c) * (size_t)nk + (size_t)(k0 + t)) * VW, a[r][t]);
                 }
         }
-    }
-    for (size_t i = 0; i < nw; i++) {
-        double sum = 0.0;
-        for (int j = 0; j < VW; j++) sum += (double)acc[i * VW + (size_t)j];
-        part[i] = sum;
     }
 }
 #undef C3_DWK_SUB
