@@ -508,14 +508,15 @@ static size_t s2_chunk(size_t B, size_t per_image) {
     return n < 1 ? 1 : n > B ? B : n;
 }
 
-/* out(B, OC, OH, OW) = conv(in) + b, or += conv(in) (acc); in_ready: the phase grids already hold in;
- * lrelu (!acc only): LeakyReLU with slope *lrelu after the bias */
+/* out(B, OC, OH, OW) = conv(in) + b, or += conv(in) (acc); in_ready: the phase grids already hold in (and
+ * when in_ready > 1, the packed weights are there too); lrelu (!acc only): LeakyReLU with slope *lrelu
+ * after the bias */
 static void s2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d, int acc,
                        int in_ready, const float *lrelu, float *work) {
     const s2_geom G = s2_geom_of(d);
     const int isa = gm__conv3_isa();
     float *wt = s2_wt(work), *xp = s2_xp(work, d, &G);
-    pack_taps(wt, w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 0, TAPS, (size_t)G.KK);
+    if (in_ready < 2) pack_taps(wt, w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 0, TAPS, (size_t)G.KK);
     const size_t nb = in_ready ? d->B : s2_chunk(d->B, 4 * d->C * G.g.S);
     for (size_t b0 = 0; b0 < d->B; b0 += nb) {
         gm_conv_dims dc = *d;
@@ -528,7 +529,8 @@ static void s2_forward(float *out, const float *in, const float *w, const float 
     }
 }
 
-/* dx(B, C, H, W) = conv^T(dy) + b, or += conv^T(dy) (acc); dy_ready: the dy grid already holds dy */
+/* dx(B, C, H, W) = conv^T(dy) + b, or += conv^T(dy) (acc); dy_ready: the dy grid already holds dy (and
+ * when dy_ready > 1, the packed weights are there too) */
 static void s2_adjoint(float *dx, const float *dy, const float *w, const float *b, const gm_conv_dims *d, int acc,
                        int dy_ready, float *work) {
     const s2_geom G = s2_geom_of(d);
@@ -536,7 +538,8 @@ static void s2_adjoint(float *dx, const float *dy, const float *w, const float *
     float *wt = s2_wt(work), *dp = s2_dp(work, d, &G), *wph[4];
     for (int ph = 0, at = 0; ph < 4; at += G.nph[ph++]) { /* each phase's weights, packed once */
         wph[ph] = wt + G.g.Cr * d->OC * (size_t)at;
-        pack_taps(wph[ph], w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 1, G.ptap[ph], (size_t)G.nph[ph]);
+        if (dy_ready < 2)
+            pack_taps(wph[ph], w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 1, G.ptap[ph], (size_t)G.nph[ph]);
     }
     const size_t nb = dy_ready ? d->B : s2_chunk(d->B, d->OC * G.g.S);
     for (size_t b0 = 0; b0 < d->B; b0 += nb) {
@@ -580,6 +583,7 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
     const int isa = gm__conv3_isa(), vw = isa_vw(isa);
     const size_t B = d->B, C = d->C, OC = d->OC, nw = OC * C * (size_t)G.KK;
     const int need_g = dw || db || adj, need_x = dw || fwd;
+    GM_ASSERT(!(adj && fwd)); /* they would share the packed-weights slot */
     double *dbs = (double *)(void *)(s2_dp(work, d, &G) + OC * G.g.L);
     float *lanes = (float *)(void *)(dbs + OC);
     if (db)
@@ -622,8 +626,9 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
                     c3_dwk_c(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK);
             }
         }
-        if (adj) s2_adjoint(adj + xo, NULL, w, NULL, &dc, adj_acc, 1, work);
-        if (fwd) s2_forward(fwd + go, NULL, w, NULL, &dc, fwd_acc, 1, NULL, work);
+        /* (the weights are packed by the first chunk's call, for all) */
+        if (adj) s2_adjoint(adj + xo, NULL, w, NULL, &dc, adj_acc, b0 ? 2 : 1, work);
+        if (fwd) s2_forward(fwd + go, NULL, w, NULL, &dc, fwd_acc, b0 ? 2 : 1, NULL, work);
     }
     if (db)
         for (size_t o = 0; o < OC; o++) db[o] += (float)dbs[o];

@@ -64,6 +64,20 @@ static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size
                 }
                 continue;
             }
+            if (st == 2) { /* 8 values to the even lanes of 16 output floats (odd lanes left alone) */
+                const __m512i ix = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+                for (size_t i = 0; i < n; i += 8) {
+                    const unsigned cnt = n - i >= 8 ? 8u : (unsigned)(n - i);
+                    const __mmask16 m = (__mmask16)(0x5555u & ((1u << (2 * cnt)) - 1u));
+                    __m512 v = _mm512_permutexvar_ps(ix, _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1u), t_ + i));
+                    if (d->acc)
+                        v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, o_ + 2 * i), v);
+                    else
+                        v = _mm512_add_ps(v, _mm512_set1_ps(bb));
+                    _mm512_mask_storeu_ps(o_ + 2 * i, m, v);
+                }
+                continue;
+            }
 #endif
             if (st != 1) { /* a phase of a stride-2 adjoint: every st-th pixel */
                 if (d->acc)
