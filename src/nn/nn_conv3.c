@@ -481,23 +481,24 @@ int gm__convs2_applies(const gm_conv_dims *d) {
            d->H == 2 * d->OH && d->W == 2 * d->OW;
 }
 
-/* work: [alignment][phase grids, 4 C L][dy grid, OC L][packed weights][weight-gradient partials (double)]
- * [per chunk: its lane accumulators, 16 floats per weight] */
-size_t gm__convs2_work_size(const gm_conv_dims *d) {
-    const s2_geom G = s2_geom_of(d);
-    const size_t KK = (size_t)G.KK, r = G.g.OCr * d->C > G.g.Cr * d->OC ? G.g.OCr * d->C : G.g.Cr * d->OC;
-    return 16 + (r * KK + 15) / 16 * 16 + 4 * d->C * G.g.L + d->OC * G.g.L + 2 * d->OC + 16 * d->OC * d->C * KK;
-}
-
-/* work layout: [alignment][packed weights][phase grids, 4 C L][dy grid, OC L][partials][lane accumulators] */
+/* work layout: [alignment][packed weights][phase grids, 4 C L][shift < 16][dy grid, OC L][bias sums, OC
+ * doubles][weight-gradient lane accumulators] */
 static size_t s2_wt_size(const gm_conv_dims *d, const s2_geom *G) {
     const size_t r = G->g.OCr * d->C > G->g.Cr * d->OC ? G->g.OCr * d->C : G->g.Cr * d->OC;
     return (r * (size_t)G->KK + 15) / 16 * 16;
 }
 static float *s2_wt(float *work) { return align64(work); }
+
+/* floats of work for any pass (the layout is at s2_wt below) */
+size_t gm__convs2_work_size(const gm_conv_dims *d) {
+    const s2_geom G = s2_geom_of(d);
+    return 32 + s2_wt_size(d, &G) + 4 * d->C * G.g.L + d->OC * G.g.L + 2 * d->OC + 16 * d->OC * d->C * (size_t)G.KK;
+}
 static float *s2_xp(float *work, const gm_conv_dims *d, const s2_geom *G) { return s2_wt(work) + s2_wt_size(d, G); }
+/* the dy grid starts 0-15 floats late, so that the rows the weight gradient reads (from data index Wp on)
+ * are 64-byte aligned */
 static float *s2_dp(float *work, const gm_conv_dims *d, const s2_geom *G) {
-    return s2_xp(work, d, G) + 4 * d->C * G->g.L;
+    return s2_xp(work, d, G) + 4 * d->C * G->g.L + (16 - (GRID_FRONT + G->g.Wp) % 16) % 16;
 }
 
 /* The forward and adjoint passes run over chunks of S2_CHUNK_FLOATS grid floats' worth of images, so a
@@ -584,7 +585,7 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
     const size_t B = d->B, C = d->C, OC = d->OC, nw = OC * C * (size_t)G.KK;
     const int need_g = dw || db || adj, need_x = dw || fwd;
     GM_ASSERT(!(adj && fwd)); /* they would share the packed-weights slot */
-    double *dbs = (double *)(void *)(s2_dp(work, d, &G) + OC * G.g.L);
+    double *dbs = (double *)(void *)(s2_xp(work, d, &G) + 4 * C * G.g.L + 16 + OC * G.g.L);
     float *lanes = (float *)(void *)(dbs + OC);
     if (db)
         for (size_t o = 0; o < OC; o++) dbs[o] = 0.0;
