@@ -489,7 +489,7 @@ static size_t s2_wt_size(const gm_conv_dims *d, const s2_geom *G) {
 }
 static float *s2_wt(float *work) { return align64(work); }
 
-/* floats of work for any pass (the layout is at s2_wt below) */
+/* floats of work for any pass (layout above) */
 size_t gm__convs2_work_size(const gm_conv_dims *d) {
     const s2_geom G = s2_geom_of(d);
     return 32 + s2_wt_size(d, &G) + 4 * d->C * G.g.L + d->OC * G.g.L + 2 * d->OC + 16 * d->OC * d->C * (size_t)G.KK;

@@ -414,16 +414,35 @@ void gm_layernorm_backward_ref(float *din, float *dgamma, float *dbeta, const fl
 /* ==== group norm =============================================================================== */
 /* Group (b,g) covers channels g*Cg .. (g+1)*Cg-1, i.e. a contiguous span of Cg*S values. */
 
+/* The group sums in double with four interleaved partial sums (element i goes to sum i mod 4, added as
+ * ((s0 + s1) + (s2 + s3)) at the end): four independent add chains instead of one; a fixed order. */
+static double gn_sum4(const float *x, size_t n) {
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) s[k] += (double)x[i + (size_t)k];
+    for (int k = 0; i < n; i++, k++) s[k] += (double)x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+static double gn_sqdev4(const float *x, size_t n, double m) {
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) {
+            const double d = (double)x[i + (size_t)k] - m;
+            s[k] += d * d;
+        }
+    for (int k = 0; i < n; i++, k++) {
+        const double d = (double)x[i] - m;
+        s[k] += d * d;
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 static void gn_group_forward(float *o, float *mean, float *rstd, const float *x, const float *gamma,
                              const float *beta, size_t c0, size_t Cg, size_t S, float eps) {
     size_t n = Cg * S;
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)x[i];
-    double m = s / (double)n, v = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)x[i] - m;
-        v += d * d;
-    }
+    double m = gn_sum4(x, n) / (double)n, v = gn_sqdev4(x, n, m);
     v /= (double)n;
     float mf = (float)m, rs = (float)(1.0 / sqrt(v + (double)eps));
     for (size_t c = 0; c < Cg; c++) {
