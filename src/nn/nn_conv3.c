@@ -258,34 +258,28 @@ static float *align64(float *p) { return (float *)(void *)(((uintptr_t)p + 63) &
 static void to_grid_s(float *xp, const float *in, const float *ys, float alpha, size_t B, size_t C, size_t H,
                       size_t W, size_t st, const c3_geom *g) {
     const size_t PH = H / st, PW = W / st, np = st * st, L = g->L;
+    void (*row)(float *, float *, const float *, const float *, float, size_t, size_t) = c3_grid_row_c;
+    void (*zeros)(float *, size_t) = c3_zeros_c;
+#ifdef C3_X86
+    const int isa = gm__conv3_isa();
+    if (isa == GM__ISA_AVX512) row = c3_grid_row_avx512, zeros = c3_zeros_avx512;
+    if (isa == GM__ISA_AVX2) row = c3_grid_row_avx2, zeros = c3_zeros_avx2;
+#endif
     long c;
 #pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
     for (c = 0; c < (long)C; c++) {
         float *rows = xp + (size_t)c * np * L;
         for (size_t p = 0; p < np; p++) {
             float *dat = rows + p * L + GRID_FRONT;
-            memset(dat - GRID_FRONT, 0, GRID_FRONT * sizeof(float));
-            for (size_t b = 0; b < B; b++) memset(dat + b * g->S, 0, g->Wp * sizeof(float)); /* zero rows */
-            memset(dat + B * g->S, 0, (L - GRID_FRONT - B * g->S) * sizeof(float));
+            zeros(dat - GRID_FRONT, GRID_FRONT);
+            for (size_t b = 0; b < B; b++) zeros(dat + b * g->S, g->Wp); /* the images' zero rows */
+            zeros(dat + B * g->S, L - GRID_FRONT - B * g->S);
         }
         for (size_t b = 0; b < B; b++) {
-            const float *src = in + (b * C + (size_t)c) * H * W;
+            const size_t img = (b * C + (size_t)c) * H * W;
             for (size_t y = 0; y < PH * st; y++) { /* each input row once, split into its column phases */
-                const float *sr = src + y * W;
                 float *r0 = rows + (y % st) * st * L + GRID_FRONT + b * g->S + (y / st + 1) * g->Wp;
-                if (ys) {
-                    const float *yr = ys + (b * C + (size_t)c) * H * W + y * W;
-#pragma omp simd
-                    for (size_t x = 0; x < PW; x++) r0[x] = sr[x] * c3_lrelu_slope(yr[x], alpha);
-                } else if (st == 1) {
-#pragma omp simd
-                    for (size_t x = 0; x < PW; x++) r0[x] = sr[x]; /* short rows: a loop beats memcpy calls */
-                } else {
-                    float *r1 = r0 + L;
-                    for (size_t x = 0; x < PW; x++) r0[x] = sr[2 * x], r1[x] = sr[2 * x + 1];
-                    r1[PW] = 0.0f;
-                }
-                r0[PW] = 0.0f;
+                row(r0, r0 + L, in + img + y * W, ys ? ys + img + y * W : NULL, alpha, PW, st);
             }
         }
     }

@@ -103,6 +103,49 @@ static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size
 }
 
 
+/* One image row into its grid row(s), the zero column after it included: st = 1: r0[x] = s[x] (times the
+ * LeakyReLU slope at ys[x] when ys); st = 2: r0[x] = s[2x], r1[x] = s[2x + 1]; x < n. And n zeros. */
+static void SFX(c3_grid_row)(float *r0, float *r1, const float *s, const float *ys, float alpha, size_t n, size_t st) {
+#if VW == 16 /* AVX-512: a row of up to 15 pixels (or 30 split in two) is one masked vector per grid row */
+    if (n < 16) {
+        const __mmask16 mn = (__mmask16)((1u << n) - 1u), m1 = (__mmask16)((1u << (n + 1)) - 1u);
+        if (st == 1) {
+            __m512 v = _mm512_maskz_loadu_ps(mn, s);
+            if (ys) {
+                const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(mn, ys), _mm512_setzero_ps(), _CMP_GT_OQ);
+                v = _mm512_mul_ps(v, _mm512_mask_blend_ps(pos, _mm512_set1_ps(alpha), _mm512_set1_ps(1.0f)));
+            }
+            _mm512_mask_storeu_ps(r0, m1, v);
+            return;
+        }
+        if (!ys) {
+            const size_t n2 = 2 * n;
+            const __m512 lo = _mm512_maskz_loadu_ps((__mmask16)(n2 >= 16 ? 0xFFFFu : (1u << n2) - 1u), s),
+                         hi = _mm512_maskz_loadu_ps((__mmask16)(n2 > 16 ? (1u << (n2 - 16)) - 1u : 0u), s + 16);
+            const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0),
+                          od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+            _mm512_mask_storeu_ps(r0, m1, _mm512_permutex2var_ps(lo, ev, hi));
+            _mm512_mask_storeu_ps(r1, m1, _mm512_permutex2var_ps(lo, od, hi));
+            return;
+        }
+    }
+#endif
+    if (ys)
+        for (size_t x = 0; x < n; x++) r0[x] = s[x] * c3_lrelu_slope(ys[x], alpha);
+    else if (st == 1)
+        for (size_t x = 0; x < n; x++) r0[x] = s[x];
+    else {
+        for (size_t x = 0; x < n; x++) r0[x] = s[2 * x], r1[x] = s[2 * x + 1];
+        r1[n] = 0.0f;
+    }
+    r0[n] = 0.0f;
+}
+static void SFX(c3_zeros)(float *p, size_t n) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) VST(p + i, VZERO());
+    for (; i < n; i++) p[i] = 0.0f;
+}
+
 /* y[r*ldy + j], r < FR, j < C3_V*VW:  sum_c sum_k wt[(c*nk + k)*FR + r] x[c*ldx + j + off[k]], k < nk taps */
 static void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx, const float *wt, size_t C,
                          const ptrdiff_t *off, int nk) {
