@@ -40,7 +40,7 @@
 
 /* ==== output descriptor of the grid convolution (its scatter is in nn_conv3_simd.h) ============== */
 
-#define SCATTER_RUNS 64 /* pixel runs per tile: at most 48 / Wp + 2 <= 26 */
+#define SCATTER_RUNS 64 /* pixel runs per tile: at most 96 / Wp + 2 <= 50 (the one-row pairs of tiles) */
 
 typedef struct {
     float *out;        /* (B, OC, Hf, Wf) */

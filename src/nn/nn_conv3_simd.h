@@ -175,22 +175,24 @@ static void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx, const
         for (int v = 0; v < C3_V; v++) VST(y + r * ldy + v * VW, acc[r][v]);
 }
 
-/* The same with one output row (the 1-channel output convolution). */
-static void SFX(c3_tile1)(float *y, const float *x, size_t ldx, const float *wt, size_t C, const ptrdiff_t *off,
-                          int nk) {
-    VT acc[C3_V];
-#pragma GCC unroll 3
-    for (int v = 0; v < C3_V; v++) acc[v] = VZERO();
+/* The same with one output row (the 1-channel output convolutions) over nv = 3 or 6 vectors (6: two tiles at
+ * once, six independent add chains instead of three; each output is the same sum either way). */
+static inline __attribute__((always_inline)) void SFX(c3_tile1n)(float *y, const float *x, size_t ldx,
+                                                                 const float *wt, size_t C, const ptrdiff_t *off,
+                                                                 int nk, const int nv) {
+    VT acc[2 * C3_V];
+#pragma GCC unroll 6
+    for (int v = 0; v < nv; v++) acc[v] = VZERO();
     for (size_t c = 0; c < C; c++) {
         const float *xc = x + c * ldx, *wc = wt + c * (size_t)nk;
         for (int k = 0; k < nk; k++) {
             VT wv = VBC(wc + k);
-#pragma GCC unroll 3
-            for (int v = 0; v < C3_V; v++) acc[v] = VFMA(wv, VLD(xc + off[k] + v * VW), acc[v]);
+#pragma GCC unroll 6
+            for (int v = 0; v < nv; v++) acc[v] = VFMA(wv, VLD(xc + off[k] + v * VW), acc[v]);
         }
     }
-#pragma GCC unroll 3
-    for (int v = 0; v < C3_V; v++) VST(y + v * VW, acc[v]);
+#pragma GCC unroll 6
+    for (int v = 0; v < nv; v++) VST(y + v * VW, acc[v]);
 }
 
 /* Grid convolution into NCHW: dst receives y(o, q) = sum_{c,k<nk} w(o, c, k) x(c, q + off_k) at the pixels
@@ -200,15 +202,26 @@ static void SFX(c3_tile1)(float *y, const float *x, size_t ldx, const float *wt,
 static void SFX(c3_grid)(const c3_dst *dst, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
                          size_t OC, const ptrdiff_t *off, int nk) {
     const size_t QT = C3_V * VW, nq = Qr / QT, nob = OC == 1 ? 1 : (OC + FR - 1) / FR;
+    if (OC == 1) { /* pairs of tiles */
+        long ip;
+#pragma omp parallel for schedule(static) if (nq * C * QT * (size_t)nk > 4 * GM__PAR_MIN)
+        for (ip = 0; ip < (long)((nq + 1) / 2); ip++) {
+            const size_t q0 = (size_t)ip * 2 * QT;
+            float tile[2 * C3_V * VW];
+            if (q0 + 2 * QT <= Qr)
+                SFX(c3_tile1n)(tile, x + q0, ldx, wt, C, off, nk, 2 * C3_V);
+            else
+                SFX(c3_tile1n)(tile, x + q0, ldx, wt, C, off, nk, C3_V);
+            SFX(c3_scatter)(dst, tile, 2 * QT, 0, 1, q0, q0 + 2 * QT <= Qr ? 2 * QT : QT);
+        }
+        return;
+    }
     long it;
 #pragma omp parallel for schedule(static) if (nq * nob * C * QT * (size_t)nk > 4 * GM__PAR_MIN)
     for (it = 0; it < (long)(nq * nob); it++) {
         size_t qt = (size_t)it / nob, ob = (size_t)it % nob, q0 = qt * QT;
         float tile[FR * C3_V * VW];
-        if (OC == 1) {
-            SFX(c3_tile1)(tile, x + q0, ldx, wt, C, off, nk);
-            SFX(c3_scatter)(dst, tile, QT, 0, 1, q0, QT);
-        } else {
+        {
             SFX(c3_tile)(tile, QT, x + q0, ldx, wt + ob * FR * C * (size_t)nk, C, off, nk);
             SFX(c3_scatter)(dst, tile, QT, ob * FR, FR, q0, QT);
         }
