@@ -106,18 +106,22 @@ static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size
 /* One image row into its grid row(s), the zero column after it included: st = 1: r0[x] = s[x] (times the
  * LeakyReLU slope at ys[x] when ys); st = 2: r0[x] = s[2x], r1[x] = s[2x + 1]; x < n. And n zeros. */
 static void SFX(c3_grid_row)(float *r0, float *r1, const float *s, const float *ys, float alpha, size_t n, size_t st) {
-#if VW == 16 /* AVX-512: a row of up to 15 pixels (or 30 split in two) is one masked vector per grid row */
-    if (n < 16) {
-        const __mmask16 mn = (__mmask16)((1u << n) - 1u), m1 = (__mmask16)((1u << (n + 1)) - 1u);
-        if (st == 1) {
-            __m512 v = _mm512_maskz_loadu_ps(mn, s);
+#if VW == 16 /* AVX-512: masked vectors of up to 16 pixels; a row of up to 15 (or 30 split in two) is one */
+    if (st == 1) {
+        for (size_t i = 0; i <= n; i += 16) { /* through index n: the zero column comes with the last vector */
+            const size_t k = n - i < 16 ? n - i : 16;
+            const __mmask16 mk = (__mmask16)((1u << k) - 1u), m1 = (__mmask16)(k < 16 ? (1u << (k + 1)) - 1u : 0xFFFFu);
+            __m512 v = _mm512_maskz_loadu_ps(mk, s + i);
             if (ys) {
-                const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(mn, ys), _mm512_setzero_ps(), _CMP_GT_OQ);
+                const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(mk, ys + i), _mm512_setzero_ps(), _CMP_GT_OQ);
                 v = _mm512_mul_ps(v, _mm512_mask_blend_ps(pos, _mm512_set1_ps(alpha), _mm512_set1_ps(1.0f)));
             }
-            _mm512_mask_storeu_ps(r0, m1, v);
-            return;
+            _mm512_mask_storeu_ps(r0 + i, m1, v);
         }
+        return;
+    }
+    if (n < 16) {
+        const __mmask16 m1 = (__mmask16)((1u << (n + 1)) - 1u);
         if (!ys) {
             const size_t n2 = 2 * n;
             const __m512 lo = _mm512_maskz_loadu_ps((__mmask16)(n2 >= 16 ? 0xFFFFu : (1u << n2) - 1u), s),
@@ -132,9 +136,10 @@ static void SFX(c3_grid_row)(float *r0, float *r1, const float *s, const float *
 #endif
     if (ys)
         for (size_t x = 0; x < n; x++) r0[x] = s[x] * c3_lrelu_slope(ys[x], alpha);
-    else if (st == 1)
+    else if (st == 1) {
+#pragma omp simd
         for (size_t x = 0; x < n; x++) r0[x] = s[x];
-    else {
+    } else {
         for (size_t x = 0; x < n; x++) r0[x] = s[2 * x], r1[x] = s[2 * x + 1];
         r1[n] = 0.0f;
     }
@@ -147,8 +152,9 @@ static void SFX(c3_zeros)(float *p, size_t n) {
 }
 
 /* y[r*ldy + j], r < FR, j < C3_V*VW:  sum_c sum_k wt[(c*nk + k)*FR + r] x[c*ldx + j + off[k]], k < nk taps */
-static void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx, const float *wt, size_t C,
-                         const ptrdiff_t *off, int nk) {
+static inline __attribute__((always_inline)) void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx,
+                                                               const float *wt, size_t C, const ptrdiff_t *off,
+                                                               const int nk) {
     VT acc[FR][C3_V];
 #pragma GCC unroll 8
     for (int r = 0; r < FR; r++)
@@ -195,13 +201,28 @@ static inline __attribute__((always_inline)) void SFX(c3_tile1n)(float *y, const
     for (int v = 0; v < nv; v++) VST(y + v * VW, acc[v]);
 }
 
+/* the tiles of FR output rows (c3_grid) */
+static inline __attribute__((always_inline)) void SFX(c3_grid_tiles)(const c3_dst *dst, size_t Qr, const float *x,
+                                                                     size_t ldx, const float *wt, size_t C, size_t OC,
+                                                                     const ptrdiff_t *off, const int nk) {
+    const size_t QT = C3_V * VW, nq = Qr / QT, nob = (OC + FR - 1) / FR;
+    long it;
+#pragma omp parallel for schedule(static) if (nq * nob * C * QT * (size_t)nk > 4 * GM__PAR_MIN)
+    for (it = 0; it < (long)(nq * nob); it++) {
+        size_t qt = (size_t)it / nob, ob = (size_t)it % nob, q0 = qt * QT;
+        float tile[FR * C3_V * VW];
+        SFX(c3_tile)(tile, QT, x + q0, ldx, wt + ob * FR * C * (size_t)nk, C, off, nk);
+        SFX(c3_scatter)(dst, tile, QT, ob * FR, FR, q0, QT);
+    }
+}
+
 /* Grid convolution into NCHW: dst receives y(o, q) = sum_{c,k<nk} w(o, c, k) x(c, q + off_k) at the pixels
  * (c3_scatter: + bias, or added), from x (C channels of stride ldx, data bases) and wt packed by pack_w in
  * FR-row blocks (OC == 1 uses the one-row tile). Parallel over fixed tiles; a tile's outputs go from a small
  * stack buffer straight to their pixels. */
 static void SFX(c3_grid)(const c3_dst *dst, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
                          size_t OC, const ptrdiff_t *off, int nk) {
-    const size_t QT = C3_V * VW, nq = Qr / QT, nob = OC == 1 ? 1 : (OC + FR - 1) / FR;
+    const size_t QT = C3_V * VW, nq = Qr / QT;
     if (OC == 1) { /* pairs of tiles */
         long ip;
 #pragma omp parallel for schedule(static) if (nq * C * QT * (size_t)nk > 4 * GM__PAR_MIN)
@@ -216,15 +237,11 @@ static void SFX(c3_grid)(const c3_dst *dst, size_t Qr, const float *x, size_t ld
         }
         return;
     }
-    long it;
-#pragma omp parallel for schedule(static) if (nq * nob * C * QT * (size_t)nk > 4 * GM__PAR_MIN)
-    for (it = 0; it < (long)(nq * nob); it++) {
-        size_t qt = (size_t)it / nob, ob = (size_t)it % nob, q0 = qt * QT;
-        float tile[FR * C3_V * VW];
-        {
-            SFX(c3_tile)(tile, QT, x + q0, ldx, wt + ob * FR * C * (size_t)nk, C, off, nk);
-            SFX(c3_scatter)(dst, tile, QT, ob * FR, FR, q0, QT);
-        }
+    switch (nk) { /* the tap count as a constant where it is a common one (the 3x3 loop runs ~10 % faster) */
+    case 9: SFX(c3_grid_tiles)(dst, Qr, x, ldx, wt, C, OC, off, 9); break;
+    case 16: SFX(c3_grid_tiles)(dst, Qr, x, ldx, wt, C, OC, off, 16); break;
+    case 4: SFX(c3_grid_tiles)(dst, Qr, x, ldx, wt, C, OC, off, 4); break;
+    default: SFX(c3_grid_tiles)(dst, Qr, x, ldx, wt, C, OC, off, nk);
     }
 }
 
