@@ -583,7 +583,6 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
     float *lanes = (float *)(void *)(dbs + OC);
     if (db)
         for (size_t o = 0; o < OC; o++) dbs[o] = 0.0;
-    if (dw) memset(lanes, 0, nw * (size_t)vw * sizeof(float));
     const size_t nb = s2_chunk(B, 4 * C * G.g.S + OC * G.g.S);
     for (size_t b0 = 0; b0 < B; b0 += nb) {
         gm_conv_dims dc = *d;
@@ -613,12 +612,12 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
                 const size_t o0 = (size_t)ob * 6, o1 = o0 + 6 < OC ? o0 + 6 : OC;
 #ifdef C3_X86
                 if (isa == GM__ISA_AVX512)
-                    c3_dwk_avx512(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK);
+                    c3_dwk_avx512(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK, b0 == 0);
                 else if (isa == GM__ISA_AVX2)
-                    c3_dwk_avx2(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK);
+                    c3_dwk_avx2(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK, b0 == 0);
                 else
 #endif
-                    c3_dwk_c(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK);
+                    c3_dwk_c(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK, b0 == 0);
             }
         }
         /* (the weights are packed by the first chunk's call, for all) */
@@ -630,10 +629,12 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
     if (dw) {
         long i;
 #pragma omp parallel for schedule(static) if (nw * (size_t)vw > GM__PAR_MIN)
-        for (i = 0; i < (long)nw; i++) {
-            double s = 0.0;
-            for (int j = 0; j < vw; j++) s += (double)lanes[(size_t)i * (size_t)vw + (size_t)j];
-            dw[i] += (float)s;
+        for (i = 0; i < (long)nw; i++) { /* the lanes summed pairwise (independent adds), a fixed order */
+            double t[16];
+            for (int j = 0; j < vw; j++) t[j] = (double)lanes[(size_t)i * (size_t)vw + (size_t)j];
+            for (int h = vw / 2; h >= 1; h /= 2)
+                for (int j = 0; j < h; j++) t[j] += t[j + h];
+            dw[i] += (float)t[0];
         }
     }
 }

@@ -334,10 +334,11 @@ static void SFX(c3_dw_chunk)(double *part, const float *dy, size_t ldy, const fl
  * last block repeats its last row / tap and drops the copies); q runs in sub-chunks of C3_DWK_SUB positions
  * so that the dy rows and the input rows of a sub-chunk stay in L1, the tiles' lanes going back to acc
  * between sub-chunks: each lane sees the same sums in the same order whatever the sub-chunks and the split
- * of the rows. The caller sums the lanes. */
+ * of the rows. init: the lanes start from zero (acc is not read before it is written). The caller sums the
+ * lanes. */
 #define C3_DWK_SUB 1024
 static void SFX(c3_dwk)(float *acc, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C, size_t o0,
-                        size_t o1, size_t q0, size_t q1, const ptrdiff_t *off, int nk) {
+                        size_t o1, size_t q0, size_t q1, const ptrdiff_t *off, int nk, int init) {
     for (size_t s0 = q0; s0 < q1; s0 += C3_DWK_SUB) {
         const size_t s1 = q1 - s0 < C3_DWK_SUB ? q1 : s0 + C3_DWK_SUB;
         for (size_t o = o0; o < o1; o += DKR) {
@@ -354,8 +355,9 @@ static void SFX(c3_dwk)(float *acc, const float *dy, size_t ldy, const float *x,
                     for (size_t r = 0; r < DKR; r++)
 #pragma GCC unroll 4
                         for (int t = 0; t < 4; t++)
-                            a[r][t] = r < nr && t < nt ? VLD(acc + (((o + r) * C + c) * (size_t)nk + (size_t)(k0 + t)) * VW)
-                                                       : VZERO();
+                            a[r][t] = r < nr && t < nt && !(init && s0 == q0)
+                                          ? VLD(acc + (((o + r) * C + c) * (size_t)nk + (size_t)(k0 + t)) * VW)
+                                          : VZERO();
                     for (size_t q = s0; q < s1; q += VW) {
                         VT g[DKR];
 #pragma GCC unroll 6
