@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* nn_conv3.c — 3x3 stride-1 pad-1 convolution without im2col ("implicit GEMM over shifted rows"), the
- * convolution of the diffusion U-Net; its naive twins are gm_conv2d_forward_ref/backward_ref (nn_conv.c).
+/* nn_conv3.c — convolutions without im2col on a padded grid ("implicit GEMM over shifted rows"): 3x3
+ * stride-1 pad-1 (the diffusion U-Net's), and (at the end of the file) 4x4/3x3 stride-2 pad-1 convolutions and
+ * 4x4 stride-2 transposed convolutions on the input's stride phases, with conv + bias + LeakyReLU fused (the
+ * conv PR-GAN's); naive twins: gm_conv2d_*_ref and gm_conv_transpose2d_*_ref (nn_conv.c).
  *
  * The padded grid: each channel of a (B, C, H, W) tensor is stored as one row of L floats, GRID_FRONT zeros,
  * then per image a zero row followed by H rows of W values and one zero each (row stride Wp = W + 1, image

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* nn_conv3_simd.h — the inner loops of the 3x3 stride-1 convolution on the padded grid (nn_conv3.c), written
+/* nn_conv3_simd.h — the inner loops of the grid convolutions (nn_conv3.c: 3x3 stride 1, stride-2 phases), written
  * once over a small vector vocabulary and included once per instruction set by nn_conv3.c (scalar, AVX2,
  * AVX-512), each inclusion inside its own `#pragma GCC target` region. Not a public header; include only
  * from nn_conv3.c. The including file defines:
