@@ -402,6 +402,7 @@ GM_TEST(test_sweep_core_io) {
 
 static float g_x[2 * 2 * 4 * 4], g_w[3 * 2 * 3 * 3], g_dw[3 * 2 * 3 * 3], g_b[3], g_db[3];
 static float g_wt[3 * 2 * 2 * 2], g_dwt[3 * 2 * 2 * 2], g_wl[3 * 32], g_dwl[3 * 32], g_tgt[2 * 32];
+static float g_w4[3 * 2 * 4 * 4], g_dw4[3 * 2 * 4 * 4]; /* 4x4 stride-2 (the grid kernels where SIMD is there) */
 
 static void nn_data(void) {
     double tmp[2 * 32 * 3];
@@ -435,6 +436,10 @@ static int run_tape(void *ctx) {
     gm_var *c1 = gm_op_conv2d(t, x, w, b, 1, 1);                                /* 2,3,4,4 */
     gm_var *crp = gm_op_conv_relu_pool(t, x, w, b, 1, 1);                       /* 2,3,2,2 */
     gm_var *ct = gm_op_conv_transpose2d(t, crp, wt, NULL, 2, 0);                /* 2,2,4,4 */
+    gm_var *w4 = gm_tape_param(t, g_w4, g_dw4, 4, (int64_t[]){3, 2, 4, 4});
+    gm_var *lr = gm_op_conv2d_lrelu(t, x, w4, b, 2, 1, 0.2f);                    /* 2,3,2,2 */
+    gm_var *c4 = gm_op_conv2d(t, x, w4, NULL, 2, 1);                            /* 2,3,2,2 */
+    gm_var *t4 = gm_op_conv_transpose2d(t, gm_op_add(t, lr, c4), w4, NULL, 2, 1); /* 2,2,4,4 */
     gm_var *mp = gm_op_maxpool2d(t, c1, 2, 2), *ap = gm_op_avgpool2d(t, c1, 2, 2);
     gm_var *up = gm_op_upsample(t, gm_op_add(t, mp, ap), 2);                    /* 2,3,4,4 */
     gm_var *ac = gm_op_act(t, up, GM_ACT_TANH, 0);
@@ -454,7 +459,7 @@ static int run_tape(void *ctx) {
     gm_var *l3 = gm_op_mse(t, fl, tg);
     gm_var *l4 = gm_op_gauss_kl(t, lg, gm_var_detach(t, lg));
     gm_var *te = gm_op_time_embed(t, gm_op_reshape(t, lg, 1, (int64_t[]){6}), 4);
-    gm_var *l5 = gm_op_add(t, gm_op_mean(t, te), gm_op_sum(t, sb));
+    gm_var *l5 = gm_op_add(t, gm_op_add(t, gm_op_mean(t, te), gm_op_sum(t, sb)), gm_op_sum(t, t4));
     gm_var *loss = gm_op_add(t, gm_op_add(t, gm_op_add(t, l1, l2), gm_op_add(t, l3, l4)), l5);
     if (!(rc = gm_tape_status(t))) rc = gm_tape_backward(t, loss);
     if (!rc && !gm_tape_grad(t, c1)) rc = GM_ENOMEM; /* already allocated by backward: returns it */

@@ -99,6 +99,10 @@ gm_var *gm_tape_fail(gm_tape *t, int code, const char *msg);
 gm_var *gm_op_linear(gm_tape *t, gm_var *x, gm_var *w, gm_var *b);
 /* x(B,C,H,W), w(OC,C,K,K), b(OC) or NULL -> (B,OC,OH,OW). */
 gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad);
+/* act(conv2d(x, w, b), GM_ACT_LEAKY_RELU, alpha) for alpha >= 0: one node (the activation applied as the
+ * convolution writes its output, its derivative as the backward lays the gradient out) where the fused
+ * kernel applies (K 4, stride 2, pad 1, even input, SIMD), else the two ops. Same values and gradients. */
+gm_var *gm_op_conv2d_lrelu(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad, float alpha);
 /* maxpool2d(relu(conv2d(x, w, b)), 2, 2) as one node (gm_conv_relu_pool_*): same values and gradients,
  * far less memory traffic. -> (B,OC,OH/2,OW/2). */
 gm_var *gm_op_conv_relu_pool(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad);

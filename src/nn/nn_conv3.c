@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* nn_conv3.c — 3x3 stride-1 pad-1 convolution without im2col ("implicit GEMM over shifted rows"), the
- * convolution of the diffusion U-Net; its naive twins are gm_conv2d_forward_ref/backward_ref (nn_conv.c).
+/* nn_conv3.c — convolutions without im2col on a padded grid ("implicit GEMM over shifted rows"): 3x3
+ * stride-1 pad-1 (the diffusion U-Net's), and (at the end of the file) 4x4/3x3 stride-2 pad-1 convolutions and
+ * 4x4 stride-2 transposed convolutions on the input's stride phases, with conv + bias + LeakyReLU fused (the
+ * conv PR-GAN's); naive twins: gm_conv2d_*_ref and gm_conv_transpose2d_*_ref (nn_conv.c).
  *
  * The padded grid: each channel of a (B, C, H, W) tensor is stored as one row of L floats, GRID_FRONT zeros,
  * then per image a zero row followed by H rows of W values and one zero each (row stride Wp = W + 1, image
@@ -40,14 +42,29 @@
 
 /* ==== output descriptor of the grid convolution (its scatter is in nn_conv3_simd.h) ============== */
 
-#define SCATTER_RUNS 64 /* pixel runs per tile: at most 48 / Wp + 2 <= 26 */
+#define SCATTER_RUNS 64 /* pixel runs per tile: at most 96 / Wp + 2 <= 50 (the one-row pairs of tiles) */
 
 typedef struct {
-    float *out;        /* (B, OC, H, W) */
+    float *out;        /* (B, OC, Hf, Wf) */
     const float *bias; /* (OC) or NULL; ignored when acc */
-    size_t B, OC, H, W, Wp, S;
-    int acc; /* 1: out += y, 0: out = y + bias */
+    size_t B, OC, H, W, Wp, S; /* the grid's plane is H x W (row stride Wp, image stride S) */
+    int acc;                   /* 1: out += y, 0: out = y + bias */
+    size_t Hf, Wf, st, py, px; /* plane pixel (y, x) goes to output pixel (y st + py, x st + px) */
+    int act;                   /* 1 (st = 1, !acc only): LeakyReLU with slope alpha after the bias */
+    float alpha;
 } c3_dst;
+
+/* 1 where v > 0, else alpha, chosen by bit masks: a branch on the sign would mispredict half the time */
+static inline float c3_lrelu_slope(float v, float alpha) {
+    uint32_t one, al, m = -(uint32_t)(v > 0.0f);
+    const float f1 = 1.0f;
+    memcpy(&one, &f1, sizeof one);
+    memcpy(&al, &alpha, sizeof al);
+    uint32_t r = (m & one) | (~m & al);
+    float s;
+    memcpy(&s, &r, sizeof s);
+    return s;
+}
 
 /* ==== instruction-set variants ================================================================= */
 
@@ -60,8 +77,10 @@ typedef struct {
 #define VST(p, v) (*(p) = (v))
 #define VBC(p) (*(p))
 #define VFMA(a, b, c) fmaf((a), (b), (c))
+#define VKEEP(v) ((void)0)
 #define FR 8
 #define DWR 1
+#define DKR 3
 #include "nn_conv3_simd.h"
 
 #ifdef C3_X86
@@ -75,8 +94,10 @@ typedef struct {
 #define VST(p, v) _mm256_storeu_ps((p), (v))
 #define VBC(p) _mm256_broadcast_ss(p)
 #define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VKEEP(v) __asm__("" : "+x"(v))
 #define FR 4
 #define DWR 1
+#define DKR 3
 #include "nn_conv3_simd.h"
 #pragma GCC pop_options
 
@@ -90,8 +111,10 @@ typedef struct {
 #define VST(p, v) _mm512_storeu_ps((p), (v))
 #define VBC(p) _mm512_set1_ps(*(p))
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VKEEP(v) __asm__("" : "+v"(v))
 #define FR 8
 #define DWR 3
+#define DKR 6
 #include "nn_conv3_simd.h"
 
 /* Weight gradient from the transposed grid (C a multiple of 16): lanes run over 16 input channels, so no
@@ -147,18 +170,18 @@ void gm__conv3_force_isa(int isa) { forced_isa = isa; }
 static int fwd_rows(int isa) { return isa == GM__ISA_AVX2 ? 4 : 8; }
 
 static void grid_conv(int isa, const c3_dst *y, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
-                      size_t OC, const ptrdiff_t *off) {
+                      size_t OC, const ptrdiff_t *off, int nk) {
 #ifdef C3_X86
     if (isa == GM__ISA_AVX512) {
-        c3_grid_avx512(y, Qr, x, ldx, wt, C, OC, off);
+        c3_grid_avx512(y, Qr, x, ldx, wt, C, OC, off, nk);
         return;
     }
     if (isa == GM__ISA_AVX2) {
-        c3_grid_avx2(y, Qr, x, ldx, wt, C, OC, off);
+        c3_grid_avx2(y, Qr, x, ldx, wt, C, OC, off, nk);
         return;
     }
 #endif
-    c3_grid_c(y, Qr, x, ldx, wt, C, OC, off);
+    c3_grid_c(y, Qr, x, ldx, wt, C, OC, off, nk);
 }
 
 static void dw_chunk(int isa, double *part, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C,
@@ -230,27 +253,41 @@ static float *align64(float *p) { return (float *)(void *)(((uintptr_t)p + 63) &
 
 /* ==== layout =================================================================================== */
 
-/* NCHW (B, C, H, W) -> padded grid rows of L floats */
-static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, size_t W, const c3_geom *g) {
+/* NCHW (B, C, H, W) -> padded grid rows of L floats; with st = 2, each channel becomes four rows, its
+ * phases (a, b) in the order 2a + b, phase row pixel (i, j) = x(2i + a, 2j + b) on an (H/2) x (W/2) plane.
+ * With ys (st = 1 only), the values are multiplied by the LeakyReLU slope at ys (1 where ys > 0, else
+ * alpha): the output gradient of a fused conv + LeakyReLU becomes the conv's, as gm_act_backward has it. */
+static void to_grid_s(float *xp, const float *in, const float *ys, float alpha, size_t B, size_t C, size_t H,
+                      size_t W, size_t st, const c3_geom *g) {
+    const size_t PH = H / st, PW = W / st, np = st * st, L = g->L;
+    void (*row)(float *, float *, const float *, const float *, float, size_t, size_t) = c3_grid_row_c;
+    void (*zeros)(float *, size_t) = c3_zeros_c;
+#ifdef C3_X86
+    const int isa = gm__conv3_isa();
+    if (isa == GM__ISA_AVX512) row = c3_grid_row_avx512, zeros = c3_zeros_avx512;
+    if (isa == GM__ISA_AVX2) row = c3_grid_row_avx2, zeros = c3_zeros_avx2;
+#endif
     long c;
 #pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
     for (c = 0; c < (long)C; c++) {
-        float *row = xp + (size_t)c * g->L, *dat = row + GRID_FRONT;
-        memset(row, 0, GRID_FRONT * sizeof(float));
+        float *rows = xp + (size_t)c * np * L;
+        for (size_t p = 0; p < np; p++) {
+            float *dat = rows + p * L + GRID_FRONT;
+            zeros(dat - GRID_FRONT, GRID_FRONT);
+            for (size_t b = 0; b < B; b++) zeros(dat + b * g->S, g->Wp); /* the images' zero rows */
+            zeros(dat + B * g->S, L - GRID_FRONT - B * g->S);
+        }
         for (size_t b = 0; b < B; b++) {
-            float *s = dat + b * g->S;
-            memset(s, 0, g->Wp * sizeof(float));
-            const float *src = in + (b * C + (size_t)c) * H * W;
-            for (size_t y = 0; y < H; y++) {
-                float *r = s + (y + 1) * g->Wp;
-                const float *sr = src + y * W;
-#pragma omp simd
-                for (size_t x = 0; x < W; x++) r[x] = sr[x]; /* short rows: a loop beats memcpy calls */
-                r[W] = 0.0f;
+            const size_t img = (b * C + (size_t)c) * H * W;
+            for (size_t y = 0; y < PH * st; y++) { /* each input row once, split into its column phases */
+                float *r0 = rows + (y % st) * st * L + GRID_FRONT + b * g->S + (y / st + 1) * g->Wp;
+                row(r0, r0 + L, in + img + y * W, ys ? ys + img + y * W : NULL, alpha, PW, st);
             }
         }
-        memset(dat + B * g->S, 0, (g->L - GRID_FRONT - B * g->S) * sizeof(float));
     }
+}
+static void to_grid(float *xp, const float *in, size_t B, size_t C, size_t H, size_t W, const c3_geom *g) {
+    to_grid_s(xp, in, NULL, 0.0f, B, C, H, W, 1, g);
 }
 
 /* NCHW -> transposed grid: xT[(GRID_FRONT + i) C + c] = grid row c at data index i (zeros off the pixels) */
@@ -274,23 +311,40 @@ static void to_gridT(float *xT, const float *in, size_t B, size_t C, size_t H, s
     }
 }
 
-/* w(OC, C, 3, 3) -> blocks of R rows: wt[((ob C + c) 9 + k) R + r] = w(ob R + r, c, k) (0 past OC); with
- * flip, the weights of the input-gradient pass: rows are input channels, w'(c, o, k) = w(o, c, 8 - k). */
-static void pack_w(float *wt, const float *w, size_t OC, size_t C, size_t R, int flip) {
-    size_t rows = flip ? C : OC, cols = flip ? OC : C, nob = rows == 1 ? 1 : (rows + R - 1) / R;
+/* w(OC, C, KK taps) -> blocks of R rows over nk chosen taps: wt[((ob cols + c) nk + t) R + r] = the weight
+ * of row ob R + r, column c, tap tap[t] (0 past the rows). Rows are the output channels, or with tr (the
+ * input-gradient / adjoint passes) the input channels: w'(c, o, t) = w(o, c, tap[t]). */
+static void pack_taps(float *wt, const float *w, size_t OC, size_t C, size_t KK, size_t R, int tr, const int *tap,
+                      size_t nk) {
+    size_t rows = tr ? C : OC, cols = tr ? OC : C, nob = rows == 1 ? 1 : (rows + R - 1) / R;
     if (rows == 1) R = 1;
     for (size_t ob = 0; ob < nob; ob++)
         for (size_t c = 0; c < cols; c++)
-            for (size_t k = 0; k < 9; k++)
+            for (size_t t = 0; t < nk; t++)
                 for (size_t r = 0; r < R; r++) {
                     size_t o = ob * R + r;
                     float v = 0.0f;
-                    if (o < rows) v = flip ? w[(c * C + o) * 9 + (8 - k)] : w[(o * C + c) * 9 + k];
-                    wt[((ob * cols + c) * 9 + k) * R + r] = v;
+                    if (o < rows) v = tr ? w[(c * C + o) * KK + (size_t)tap[t]] : w[(o * C + c) * KK + (size_t)tap[t]];
+                    wt[((ob * cols + c) * nk + t) * R + r] = v;
                 }
+}
+static const int TAPS[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, FLIP9[9] = {8, 7, 6, 5, 4, 3, 2, 1, 0};
+static void pack_w(float *wt, const float *w, size_t OC, size_t C, size_t R, int flip) {
+    pack_taps(wt, w, OC, C, 9, R, flip, flip ? FLIP9 : TAPS, 9);
 }
 
 /* ==== kernels ================================================================================== */
+
+/* dw[i] += sum over chunks (in chunk order) of part[ch nw + i] */
+static void sum_parts(float *dw, const double *part, size_t nw, size_t nch) {
+    long i;
+#pragma omp parallel for schedule(static) if (nw * nch > GM__PAR_MIN)
+    for (i = 0; i < (long)nw; i++) {
+        double s = 0.0;
+        for (size_t ch = 0; ch < nch; ch++) s += part[ch * nw + (size_t)i];
+        dw[i] += (float)s;
+    }
+}
 
 void gm__conv3_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
                        float *work) {
@@ -298,10 +352,10 @@ void gm__conv3_forward(float *out, const float *in, const float *w, const float 
     const c3_geom g = geom_of(d);
     const int isa = gm__conv3_isa();
     float *xp = align64(work), *wt = xp + d->C * g.L + d->OC * g.L;
-    c3_dst dst = {out, b, d->B, d->OC, d->H, d->W, g.Wp, g.S, 0};
+    c3_dst dst = {out, b, d->B, d->OC, d->H, d->W, g.Wp, g.S, 0, d->H, d->W, 1, 0, 0, 0, 0.0f};
     to_grid(xp, in, d->B, d->C, d->H, d->W, &g);
     pack_w(wt, w, d->OC, d->C, (size_t)fwd_rows(isa), 0);
-    grid_conv(isa, &dst, g.Qr, xp + GRID_FRONT, g.L, wt, d->C, d->OC, g.off);
+    grid_conv(isa, &dst, g.Qr, xp + GRID_FRONT, g.L, wt, d->C, d->OC, g.off, 9);
 }
 
 void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
@@ -334,19 +388,13 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
             else
                 dw_chunk(isa, part + (size_t)ch * nw, dy, g.L, xg + GRID_FRONT, g.L, C, OC, q0, q1, g.off);
         }
-        long i;
-#pragma omp parallel for schedule(static) if (nw * g.nch > GM__PAR_MIN)
-        for (i = 0; i < (long)nw; i++) {
-            double s = 0.0;
-            for (size_t ch2 = 0; ch2 < g.nch; ch2++) s += part[ch2 * nw + (size_t)i];
-            dw[i] += (float)s;
-        }
+        sum_parts(dw, part, nw, g.nch);
     }
     if (din) {
         pack_w(wt, w, OC, C, (size_t)fwd_rows(isa), 1);
         /* din_set: din holds garbage and is written (the same bits as adding into zeros: t + 0.0f) */
-        c3_dst dst = {din, NULL, B, C, H, W, g.Wp, g.S, !din_set};
-        grid_conv(isa, &dst, g.Qr, dp + GRID_FRONT, g.L, wt, OC, C, g.off);
+        c3_dst dst = {din, NULL, B, C, H, W, g.Wp, g.S, !din_set, H, W, 1, 0, 0, 0, 0.0f};
+        grid_conv(isa, &dst, g.Qr, dp + GRID_FRONT, g.L, wt, OC, C, g.off, 9);
     }
 }
 
@@ -383,4 +431,260 @@ void gm__conv1x1_backward(float *din, float *dw, float *db, const float *dout, c
             gm__sgemm_serial(1, 0, C, P, OC, 1.0f, w, C, dout + (size_t)bi * OC * P, P, 1.0f,
                              din + (size_t)bi * C * P, P);
     }
+}
+
+/* ==== stride-2 convolution (K = 3 or 4, pad 1, even input) on phase grids ======================== */
+/* Conv (C, H, W) -> (OC, OH, OW), H = 2 OH, W = 2 OW. Input row ih = 2 oy + kh - 1 = 2 (oy + dr) + a with
+ * dr = floor((kh - 1) / 2) in {-1, 0, 1} and phase a = kh - 1 - 2 dr in {0, 1} (columns alike: dc, b). Each
+ * input channel is split into its four phases x(2i + a, 2j + b), each laid out as a grid plane of OH x OW
+ * pixels like the output (to_grid_s), so tap (kh, kw) reads phase plane 2a + b at grid offset
+ * (dr + 1) Wp + dc: the forward is the grid loop with K^2 taps over channels of stride 4L. The adjoint (the
+ * input gradient, and the transposed convolution's forward) splits by the phase of its output: phase (a, b)
+ * of dx is a grid convolution of dy (on the output grid) with that phase's taps at offsets (1 - dr) Wp - dc,
+ * scattered to every second pixel. The weight gradient is c3_dwk_chunk over dy and the phase grids. The
+ * same bit guarantees as the 3x3 kernels (forward and adjoint: one fused sum per output in a fixed order on
+ * every instruction set; weight gradient: fixed chunks). */
+
+typedef struct {
+    c3_geom g; /* the output plane's grid (OH x OW) */
+    int KK;
+    ptrdiff_t off[16];                /* forward: tap kh K + kw */
+    int nph[4], ptap[4][4];           /* adjoint: the taps of phase 2a + b */
+    ptrdiff_t poff[4][4];             /* and their offsets on the dy grid */
+} s2_geom;
+
+static s2_geom s2_geom_of(const gm_conv_dims *d) {
+    s2_geom G;
+    gm_conv_dims pd = *d;
+    pd.H = d->OH, pd.W = d->OW;
+    G.g = geom_of(&pd);
+    G.KK = (int)(d->K * d->K);
+    const ptrdiff_t L = (ptrdiff_t)G.g.L, Wp = (ptrdiff_t)G.g.Wp;
+    memset(G.nph, 0, sizeof G.nph);
+    for (int kh = 0; kh < (int)d->K; kh++)
+        for (int kw = 0; kw < (int)d->K; kw++) {
+            const int dr = (kh + 1) / 2 - 1, a = kh - 1 - 2 * dr, dc = (kw + 1) / 2 - 1, b = kw - 1 - 2 * dc;
+            const int k = kh * (int)d->K + kw, ph = 2 * a + b;
+            G.off[k] = (2 * a + b) * L + (dr + 1) * Wp + dc;
+            G.ptap[ph][G.nph[ph]] = k;
+            G.poff[ph][G.nph[ph]++] = (1 - dr) * Wp - dc;
+        }
+    return G;
+}
+
+int gm__convs2_applies(const gm_conv_dims *d) {
+    return d->stride == 2 && d->pad == 1 && (d->K == 3 || d->K == 4) && d->OH > 0 && d->OW > 0 &&
+           d->H == 2 * d->OH && d->W == 2 * d->OW;
+}
+
+/* work layout: [alignment][packed weights][phase grids, 4 C L][shift < 16][dy grid, OC L][bias sums, OC
+ * doubles][weight-gradient lane accumulators] */
+static size_t s2_wt_size(const gm_conv_dims *d, const s2_geom *G) {
+    const size_t r = G->g.OCr * d->C > G->g.Cr * d->OC ? G->g.OCr * d->C : G->g.Cr * d->OC;
+    return (r * (size_t)G->KK + 15) / 16 * 16;
+}
+static float *s2_wt(float *work) { return align64(work); }
+
+/* floats of work for any pass (layout above) */
+size_t gm__convs2_work_size(const gm_conv_dims *d) {
+    const s2_geom G = s2_geom_of(d);
+    return 32 + s2_wt_size(d, &G) + 4 * d->C * G.g.L + d->OC * G.g.L + 2 * d->OC + 16 * d->OC * d->C * (size_t)G.KK;
+}
+static float *s2_xp(float *work, const gm_conv_dims *d, const s2_geom *G) { return s2_wt(work) + s2_wt_size(d, G); }
+/* the dy grid starts 0-15 floats late, so that the rows the weight gradient reads (from data index Wp on)
+ * are 64-byte aligned */
+static float *s2_dp(float *work, const gm_conv_dims *d, const s2_geom *G) {
+    return s2_xp(work, d, G) + 4 * d->C * G->g.L + (16 - (GRID_FRONT + G->g.Wp) % 16) % 16;
+}
+
+/* The forward and adjoint passes run over chunks of S2_CHUNK_FLOATS grid floats' worth of images, so a
+ * chunk's grid is still in L2 when the kernel reads it (each output is one sum whatever the chunking). */
+#define S2_CHUNK_FLOATS ((size_t)96 * 1024)
+static size_t s2_chunk(size_t B, size_t per_image) {
+    size_t n = S2_CHUNK_FLOATS / (per_image ? per_image : 1);
+    return n < 1 ? 1 : n > B ? B : n;
+}
+
+/* out(B, OC, OH, OW) = conv(in) + b, or += conv(in) (acc); in_ready: the phase grids already hold in (and
+ * when in_ready > 1, the packed weights are there too); lrelu (!acc only): LeakyReLU with slope *lrelu
+ * after the bias */
+static void s2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d, int acc,
+                       int in_ready, const float *lrelu, float *work) {
+    const s2_geom G = s2_geom_of(d);
+    const int isa = gm__conv3_isa();
+    float *wt = s2_wt(work), *xp = s2_xp(work, d, &G);
+    if (in_ready < 2) pack_taps(wt, w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 0, TAPS, (size_t)G.KK);
+    const size_t nb = in_ready ? d->B : s2_chunk(d->B, 4 * d->C * G.g.S);
+    for (size_t b0 = 0; b0 < d->B; b0 += nb) {
+        gm_conv_dims dc = *d;
+        dc.B = d->B - b0 < nb ? d->B - b0 : nb;
+        const s2_geom Gc = dc.B == d->B ? G : s2_geom_of(&dc);
+        if (!in_ready) to_grid_s(xp, in + b0 * d->C * d->H * d->W, NULL, 0.0f, dc.B, d->C, d->H, d->W, 2, &Gc.g);
+        c3_dst dst = {out + b0 * d->OC * d->OH * d->OW, b, dc.B, d->OC, d->OH, d->OW, Gc.g.Wp, Gc.g.S, acc, d->OH,
+                      d->OW, 1, 0, 0, lrelu != NULL, lrelu ? *lrelu : 0.0f};
+        grid_conv(isa, &dst, Gc.g.Qr, xp + GRID_FRONT, 4 * Gc.g.L, wt, d->C, d->OC, Gc.off, G.KK);
+    }
+}
+
+/* dx(B, C, H, W) = conv^T(dy) + b, or += conv^T(dy) (acc); dy_ready: the dy grid already holds dy (and
+ * when dy_ready > 1, the packed weights are there too) */
+static void s2_adjoint(float *dx, const float *dy, const float *w, const float *b, const gm_conv_dims *d, int acc,
+                       int dy_ready, float *work) {
+    const s2_geom G = s2_geom_of(d);
+    const int isa = gm__conv3_isa();
+    float *wt = s2_wt(work), *dp = s2_dp(work, d, &G), *wph[4];
+    for (int ph = 0, at = 0; ph < 4; at += G.nph[ph++]) { /* each phase's weights, packed once */
+        wph[ph] = wt + G.g.Cr * d->OC * (size_t)at;
+        if (dy_ready < 2)
+            pack_taps(wph[ph], w, d->OC, d->C, (size_t)G.KK, (size_t)fwd_rows(isa), 1, G.ptap[ph], (size_t)G.nph[ph]);
+    }
+    const size_t nb = dy_ready ? d->B : s2_chunk(d->B, d->OC * G.g.S);
+    for (size_t b0 = 0; b0 < d->B; b0 += nb) {
+        gm_conv_dims dc = *d;
+        dc.B = d->B - b0 < nb ? d->B - b0 : nb;
+        const s2_geom Gc = dc.B == d->B ? G : s2_geom_of(&dc);
+        if (!dy_ready) to_grid(dp, dy + b0 * d->OC * d->OH * d->OW, dc.B, d->OC, d->OH, d->OW, &Gc.g);
+        for (int ph = 0; ph < 4; ph++) {
+            c3_dst dst = {dx + b0 * d->C * d->H * d->W, b, dc.B, d->C, d->OH, d->OW, Gc.g.Wp, Gc.g.S, acc, d->H, d->W, 2,
+                          (size_t)ph / 2, (size_t)ph % 2, 0, 0.0f};
+            grid_conv(isa, &dst, Gc.g.Qr, dp + GRID_FRONT, Gc.g.L, wph[ph], d->OC, d->C, Gc.poff[ph], G.nph[ph]);
+        }
+    }
+}
+
+/* dw(OC, C, K, K) += sum_q dy(o, q) x(c, q + off_k) with both grids laid out */
+void gm__convs2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
+                        float *work) {
+    GM_ASSERT(out && in && w && work && gm__convs2_applies(d));
+    s2_forward(out, in, w, b, d, 0, 0, NULL, work);
+}
+void gm__convs2_forward_lrelu(float *out, const float *in, const float *w, const float *b, float alpha,
+                              const gm_conv_dims *d, float *work) {
+    GM_ASSERT(out && in && w && work && gm__convs2_applies(d) && alpha >= 0.0f);
+    s2_forward(out, in, w, b, d, 0, 0, &alpha, work);
+}
+
+static int isa_vw(int isa) { return isa == GM__ISA_AVX512 ? 16 : isa == GM__ISA_AVX2 ? 8 : 1; }
+
+/* The backward passes of the conv view d over batch chunks (their grids stay in L2): x is the conv's input
+ * (B, C, H, W), g the gradient of its output (B, OC, OH, OW), times the LeakyReLU slope at y when y is given.
+ * Per chunk, as asked: db += the channel sums of the gradient grid (zeros off the pixels: the same double sums
+ * in the same order as gm__channel_sums over the pixels, carried across chunks); the weight gradient's lanes
+ * (c3_dwk, rows split over the threads) continue from chunk to chunk and are summed in double at the end;
+ * adj (B, C, H, W) (+)= conv^T(g) (the conv's input gradient); fwd (B, OC, OH, OW) (+)= conv(x) (the
+ * transposed conv's input gradient). The bits depend on the chunking (a function of the shapes), never on
+ * the thread count. */
+static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const float *y, float alpha, float *dw,
+                    float *db, float *adj, int adj_acc, float *fwd, int fwd_acc, const float *w, float *work) {
+    const s2_geom G = s2_geom_of(d);
+    const int isa = gm__conv3_isa(), vw = isa_vw(isa);
+    const size_t B = d->B, C = d->C, OC = d->OC, nw = OC * C * (size_t)G.KK;
+    const int need_g = dw || db || adj, need_x = dw || fwd;
+    GM_ASSERT(!(adj && fwd)); /* they would share the packed-weights slot */
+    double *dbs = (double *)(void *)(s2_xp(work, d, &G) + 4 * C * G.g.L + 16 + OC * G.g.L);
+    float *lanes = (float *)(void *)(dbs + OC);
+    if (db)
+        for (size_t o = 0; o < OC; o++) dbs[o] = 0.0;
+    const size_t nb = s2_chunk(B, 4 * C * G.g.S + OC * G.g.S);
+    for (size_t b0 = 0; b0 < B; b0 += nb) {
+        gm_conv_dims dc = *d;
+        dc.B = B - b0 < nb ? B - b0 : nb;
+        const s2_geom Gc = dc.B == B ? G : s2_geom_of(&dc);
+        float *xp = s2_xp(work, &dc, &Gc), *dp = s2_dp(work, &dc, &Gc);
+        const size_t xo = b0 * C * d->H * d->W, go = b0 * OC * d->OH * d->OW;
+        if (need_g) to_grid_s(dp, g + go, y ? y + go : NULL, alpha, dc.B, OC, d->OH, d->OW, 1, &Gc.g);
+        if (need_x) to_grid_s(xp, x + xo, NULL, 0.0f, dc.B, C, d->H, d->W, 2, &Gc.g);
+        if (db) {
+            const size_t n = dc.B * Gc.g.S;
+            long o;
+#pragma omp parallel for schedule(static) if (OC * n > GM__PAR_MIN)
+            for (o = 0; o < (long)OC; o++) {
+                const float *r = dp + (size_t)o * Gc.g.L + GRID_FRONT;
+                double s = dbs[o];
+                for (size_t i = 0; i < n; i++) s += (double)r[i];
+                dbs[o] = s;
+            }
+        }
+        if (dw) {
+            const float *dy = dp + GRID_FRONT + Gc.g.Wp, *xg = xp + GRID_FRONT;
+            const size_t nob = (OC + 5) / 6;
+            long ob;
+#pragma omp parallel for schedule(static) if (nob > 1 && nw * Gc.g.Qr > 4 * GM__PAR_MIN)
+            for (ob = 0; ob < (long)nob; ob++) {
+                const size_t o0 = (size_t)ob * 6, o1 = o0 + 6 < OC ? o0 + 6 : OC;
+#ifdef C3_X86
+                if (isa == GM__ISA_AVX512)
+                    c3_dwk_avx512(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK, b0 == 0);
+                else if (isa == GM__ISA_AVX2)
+                    c3_dwk_avx2(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK, b0 == 0);
+                else
+#endif
+                    c3_dwk_c(lanes, dy, Gc.g.L, xg, 4 * Gc.g.L, C, o0, o1, 0, Gc.g.Qr, Gc.off, G.KK, b0 == 0);
+            }
+        }
+        /* (the weights are packed by the first chunk's call, for all) */
+        if (adj) s2_adjoint(adj + xo, NULL, w, NULL, &dc, adj_acc, b0 ? 2 : 1, work);
+        if (fwd) s2_forward(fwd + go, NULL, w, NULL, &dc, fwd_acc, b0 ? 2 : 1, NULL, work);
+    }
+    if (db)
+        for (size_t o = 0; o < OC; o++) db[o] += (float)dbs[o];
+    if (dw) {
+        long i;
+#pragma omp parallel for schedule(static) if (nw * (size_t)vw > GM__PAR_MIN)
+        for (i = 0; i < (long)nw; i++) { /* the lanes summed pairwise (independent adds), a fixed order */
+            double t[16];
+            for (int j = 0; j < vw; j++) t[j] = (double)lanes[(size_t)i * (size_t)vw + (size_t)j];
+            for (int h = vw / 2; h >= 1; h /= 2)
+                for (int j = 0; j < h; j++) t[j] += t[j + h];
+            dw[i] += (float)t[0];
+        }
+    }
+}
+
+/* with y (the fused op's output): the output gradient is dout times the LeakyReLU slope at y */
+static void s2_backward(float *din, float *dw, float *db, const float *dout, const float *y, float alpha,
+                        const float *in, const float *w, const gm_conv_dims *d, int din_set, float *work) {
+    GM_ASSERT(dout && in && w && work && gm__convs2_applies(d));
+    if (db && !y) gm__channel_sums(db, dout, d->B, d->OC, d->OH * d->OW);
+    if (!dw && !din && !(db && y)) return;
+    s2_back(d, in, dout, y, alpha, dw, y ? db : NULL, din, !din_set, NULL, 0, w, work);
+}
+void gm__convs2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                         const gm_conv_dims *d, int din_set, float *work) {
+    s2_backward(din, dw, db, dout, NULL, 0.0f, in, w, d, din_set, work);
+}
+void gm__convs2_backward_lrelu(float *din, float *dw, float *db, const float *dout, const float *y, float alpha,
+                               const float *in, const float *w, const gm_conv_dims *d, int din_set, float *work) {
+    GM_ASSERT(y);
+    s2_backward(din, dw, db, dout, y, alpha, in, w, d, din_set, work);
+}
+
+/* ---- the transposed convolution (C, H, W) -> (OC, 2H, 2W), K 3/4, stride 2, pad 1, w(C, OC, K, K): the
+ * adjoint of the conv view (OC, 2H, 2W) -> (C, H, W) with the same weight tensor ---- */
+static gm_conv_dims conv_view(const gm_conv_dims *t) {
+    gm_conv_dims c = *t;
+    c.C = t->OC, c.H = t->OH, c.W = t->OW, c.OC = t->C, c.OH = t->H, c.OW = t->W;
+    return c;
+}
+int gm__convts2_applies(const gm_conv_dims *t) {
+    gm_conv_dims c = conv_view(t);
+    return gm__convs2_applies(&c);
+}
+size_t gm__convts2_work_size(const gm_conv_dims *t) {
+    gm_conv_dims c = conv_view(t);
+    return gm__convs2_work_size(&c);
+}
+void gm__convts2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *t,
+                         float *work) {
+    gm_conv_dims c = conv_view(t);
+    GM_ASSERT(out && in && w && work && gm__convs2_applies(&c));
+    s2_adjoint(out, in, w, b, &c, 0, 0, work);
+}
+void gm__convts2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                          const gm_conv_dims *t, int din_set, float *work) {
+    gm_conv_dims c = conv_view(t);
+    GM_ASSERT(dout && in && w && work && gm__convs2_applies(&c));
+    if (db) gm__channel_sums(db, dout, t->B, t->OC, t->OH * t->OW);
+    if (!dw && !din) return;
+    s2_back(&c, dout, in, NULL, 0.0f, dw, NULL, NULL, 0, din, !din_set, w, work);
 }

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* nn_conv3_simd.h — the inner loops of the 3x3 stride-1 convolution on the padded grid (nn_conv3.c), written
+/* nn_conv3_simd.h — the inner loops of the grid convolutions (nn_conv3.c: 3x3 stride 1, stride-2 phases), written
  * once over a small vector vocabulary and included once per instruction set by nn_conv3.c (scalar, AVX2,
  * AVX-512), each inclusion inside its own `#pragma GCC target` region. Not a public header; include only
  * from nn_conv3.c. The including file defines:
  *   SFX(name)    name decoration for this instruction set
  *   VW           floats per vector;  VT the vector type
  *   VZERO() VLD(p) VST(p, v) VBC(p) VFMA(a, b, c)   zero, unaligned load/store, broadcast *p, a*b + c fused
+ *   VKEEP(v)     keeps v in a register (an empty asm: gcc would otherwise fold the load into every FMA)
  *   FR           output rows per forward tile (weights packed in blocks of FR rows)
  *   DWR          output rows per weight-gradient tile (1, 2 or 3)
+ *   DKR          rows of dy per tile of the generic-tap weight gradient (c3_dwk_chunk)
  * and this file #undefs them at its end.
  * Every output element of the forward tile is the fused sum over (c, kh, kw) in that order, starting from
  * 0: the bits do not depend on VW, the tile shape or the thread count. Weight-gradient tiles sum lanes of
@@ -19,14 +21,14 @@
  * tile's runs of pixels (at most one per grid row it touches) are found once, then copied for every row */
 static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size_t o0, size_t nr, size_t q0,
                             size_t nq) {
-    const size_t qe = q0 + nq, HW = d->H * d->W;
+    const size_t qe = q0 + nq, HWf = d->Hf * d->Wf, st = d->st;
     size_t src[SCATTER_RUNS], dst[SCATTER_RUNS], len[SCATTER_RUNS], nrun = 0;
     size_t b = q0 / d->S, rem = q0 % d->S, y = rem / d->Wp, x = rem % d->Wp;
     for (size_t q = q0; q < qe && b < d->B && nrun < SCATTER_RUNS;) {
         size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
         if (y < d->H && x < d->W) {
             src[nrun] = q - q0;
-            dst[nrun] = b * d->OC * HW + y * d->W + x;
+            dst[nrun] = b * d->OC * HWf + (y * d->st + d->py) * d->Wf + x * d->st + d->px;
             len[nrun++] = d->W - x < run ? d->W - x : run;
         }
         q += run, x += run;
@@ -39,14 +41,59 @@ static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size
         const size_t o = o0 + r;
         const float bb = d->bias && !d->acc ? d->bias[o] : 0.0f;
         const float *t = tile + r * ldt;
-        float *out = d->out + o * HW;
+        float *out = d->out + o * HWf;
         for (size_t k = 0; k < nrun; k++) {
             float *o_ = out + dst[k];
             const float *t_ = t + src[k];
             const size_t n = len[k];
-            if (d->acc) {
+#if VW == 16 /* AVX-512: a run is one or a few masked vectors, the same sums as the scalar loops below */
+            if (st == 1) {
+                for (size_t i = 0; i < n; i += 16) {
+                    const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+                    __m512 v = _mm512_maskz_loadu_ps(m, t_ + i);
+                    if (d->acc)
+                        v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, o_ + i), v);
+                    else {
+                        v = _mm512_add_ps(v, _mm512_set1_ps(bb));
+                        if (d->act) {
+                            const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+                            v = _mm512_mul_ps(v, _mm512_mask_blend_ps(pos, _mm512_set1_ps(d->alpha), _mm512_set1_ps(1.0f)));
+                        }
+                    }
+                    _mm512_mask_storeu_ps(o_ + i, m, v);
+                }
+                continue;
+            }
+            if (st == 2) { /* 8 values to the even lanes of 16 output floats (odd lanes left alone) */
+                const __m512i ix = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+                for (size_t i = 0; i < n; i += 8) {
+                    const unsigned cnt = n - i >= 8 ? 8u : (unsigned)(n - i);
+                    const __mmask16 m = (__mmask16)(0x5555u & ((1u << (2 * cnt)) - 1u));
+                    __m512 v = _mm512_permutexvar_ps(ix, _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1u), t_ + i));
+                    if (d->acc)
+                        v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, o_ + 2 * i), v);
+                    else
+                        v = _mm512_add_ps(v, _mm512_set1_ps(bb));
+                    _mm512_mask_storeu_ps(o_ + 2 * i, m, v);
+                }
+                continue;
+            }
+#endif
+            if (st != 1) { /* a phase of a stride-2 adjoint: every st-th pixel */
+                if (d->acc)
+                    for (size_t i = 0; i < n; i++) o_[i * st] += t_[i];
+                else
+                    for (size_t i = 0; i < n; i++) o_[i * st] = t_[i] + bb;
+            } else if (d->acc) {
 #pragma omp simd
                 for (size_t i = 0; i < n; i++) o_[i] += t_[i];
+            } else if (d->act) { /* + bias, then LeakyReLU: v (v > 0 ? 1 : alpha), as gm_act_forward */
+                const float al = d->alpha;
+#pragma omp simd
+                for (size_t i = 0; i < n; i++) {
+                    const float v = t_[i] + bb;
+                    o_[i] = v * c3_lrelu_slope(v, al);
+                }
             } else {
 #pragma omp simd
                 for (size_t i = 0; i < n; i++) o_[i] = t_[i] + bb;
@@ -56,17 +103,66 @@ static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size
 }
 
 
-/* y[r*ldy + j], r < FR, j < C3_V*VW:  sum_c sum_k wt[(c*9 + k)*FR + r] x[c*ldx + j + off[k]] */
-static void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx, const float *wt, size_t C,
-                         const ptrdiff_t *off) {
+/* One image row into its grid row(s), the zero column after it included: st = 1: r0[x] = s[x] (times the
+ * LeakyReLU slope at ys[x] when ys); st = 2: r0[x] = s[2x], r1[x] = s[2x + 1]; x < n. And n zeros. */
+static void SFX(c3_grid_row)(float *r0, float *r1, const float *s, const float *ys, float alpha, size_t n, size_t st) {
+#if VW == 16 /* AVX-512: masked vectors of up to 16 pixels; a row of up to 15 (or 30 split in two) is one */
+    if (st == 1) {
+        for (size_t i = 0; i <= n; i += 16) { /* through index n: the zero column comes with the last vector */
+            const size_t k = n - i < 16 ? n - i : 16;
+            const __mmask16 mk = (__mmask16)((1u << k) - 1u), m1 = (__mmask16)(k < 16 ? (1u << (k + 1)) - 1u : 0xFFFFu);
+            __m512 v = _mm512_maskz_loadu_ps(mk, s + i);
+            if (ys) {
+                const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(mk, ys + i), _mm512_setzero_ps(), _CMP_GT_OQ);
+                v = _mm512_mul_ps(v, _mm512_mask_blend_ps(pos, _mm512_set1_ps(alpha), _mm512_set1_ps(1.0f)));
+            }
+            _mm512_mask_storeu_ps(r0 + i, m1, v);
+        }
+        return;
+    }
+    if (n < 16) {
+        const __mmask16 m1 = (__mmask16)((1u << (n + 1)) - 1u);
+        if (!ys) {
+            const size_t n2 = 2 * n;
+            const __m512 lo = _mm512_maskz_loadu_ps((__mmask16)(n2 >= 16 ? 0xFFFFu : (1u << n2) - 1u), s),
+                         hi = _mm512_maskz_loadu_ps((__mmask16)(n2 > 16 ? (1u << (n2 - 16)) - 1u : 0u), s + 16);
+            const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0),
+                          od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+            _mm512_mask_storeu_ps(r0, m1, _mm512_permutex2var_ps(lo, ev, hi));
+            _mm512_mask_storeu_ps(r1, m1, _mm512_permutex2var_ps(lo, od, hi));
+            return;
+        }
+    }
+#endif
+    if (ys)
+        for (size_t x = 0; x < n; x++) r0[x] = s[x] * c3_lrelu_slope(ys[x], alpha);
+    else if (st == 1) {
+#pragma omp simd
+        for (size_t x = 0; x < n; x++) r0[x] = s[x];
+    } else {
+        for (size_t x = 0; x < n; x++) r0[x] = s[2 * x], r1[x] = s[2 * x + 1];
+        r1[n] = 0.0f;
+    }
+    r0[n] = 0.0f;
+}
+static void SFX(c3_zeros)(float *p, size_t n) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) VST(p + i, VZERO());
+    for (; i < n; i++) p[i] = 0.0f;
+}
+
+/* y[r*ldy + j], r < FR, j < C3_V*VW:  sum_c sum_k wt[(c*nk + k)*FR + r] x[c*ldx + j + off[k]], k < nk taps */
+static inline __attribute__((always_inline)) void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx,
+                                                               const float *wt, size_t C, const ptrdiff_t *off,
+                                                               const int nk) {
     VT acc[FR][C3_V];
 #pragma GCC unroll 8
     for (int r = 0; r < FR; r++)
 #pragma GCC unroll 3
         for (int v = 0; v < C3_V; v++) acc[r][v] = VZERO();
     for (size_t c = 0; c < C; c++) {
-        const float *xc = x + c * ldx, *wc = wt + c * 9 * FR;
-        for (int k = 0; k < 9; k++) {
+        const float *xc = x + c * ldx, *wc = wt + c * (size_t)nk * FR;
+        for (int k = 0; k < nk; k++) {
             const float *xs = xc + off[k], *wk = wc + k * FR;
             VT xv[C3_V];
 #pragma GCC unroll 3
@@ -85,42 +181,67 @@ static void SFX(c3_tile)(float *y, size_t ldy, const float *x, size_t ldx, const
         for (int v = 0; v < C3_V; v++) VST(y + r * ldy + v * VW, acc[r][v]);
 }
 
-/* The same with one output row (the 1-channel output convolution). */
-static void SFX(c3_tile1)(float *y, const float *x, size_t ldx, const float *wt, size_t C, const ptrdiff_t *off) {
-    VT acc[C3_V];
-#pragma GCC unroll 3
-    for (int v = 0; v < C3_V; v++) acc[v] = VZERO();
+/* The same with one output row (the 1-channel output convolutions) over nv = 3 or 6 vectors (6: two tiles at
+ * once, six independent add chains instead of three; each output is the same sum either way). */
+static inline __attribute__((always_inline)) void SFX(c3_tile1n)(float *y, const float *x, size_t ldx,
+                                                                 const float *wt, size_t C, const ptrdiff_t *off,
+                                                                 int nk, const int nv) {
+    VT acc[2 * C3_V];
+#pragma GCC unroll 6
+    for (int v = 0; v < nv; v++) acc[v] = VZERO();
     for (size_t c = 0; c < C; c++) {
-        const float *xc = x + c * ldx, *wc = wt + c * 9;
-        for (int k = 0; k < 9; k++) {
+        const float *xc = x + c * ldx, *wc = wt + c * (size_t)nk;
+        for (int k = 0; k < nk; k++) {
             VT wv = VBC(wc + k);
-#pragma GCC unroll 3
-            for (int v = 0; v < C3_V; v++) acc[v] = VFMA(wv, VLD(xc + off[k] + v * VW), acc[v]);
+#pragma GCC unroll 6
+            for (int v = 0; v < nv; v++) acc[v] = VFMA(wv, VLD(xc + off[k] + v * VW), acc[v]);
         }
     }
-#pragma GCC unroll 3
-    for (int v = 0; v < C3_V; v++) VST(y + v * VW, acc[v]);
+#pragma GCC unroll 6
+    for (int v = 0; v < nv; v++) VST(y + v * VW, acc[v]);
 }
 
-/* Grid convolution into NCHW: dst receives y(o, q) = sum_{c,k} w(o, c, k) x(c, q + off_k) at the pixels
+/* the tiles of FR output rows (c3_grid) */
+static inline __attribute__((always_inline)) void SFX(c3_grid_tiles)(const c3_dst *dst, size_t Qr, const float *x,
+                                                                     size_t ldx, const float *wt, size_t C, size_t OC,
+                                                                     const ptrdiff_t *off, const int nk) {
+    const size_t QT = C3_V * VW, nq = Qr / QT, nob = (OC + FR - 1) / FR;
+    long it;
+#pragma omp parallel for schedule(static) if (nq * nob * C * QT * (size_t)nk > 4 * GM__PAR_MIN)
+    for (it = 0; it < (long)(nq * nob); it++) {
+        size_t qt = (size_t)it / nob, ob = (size_t)it % nob, q0 = qt * QT;
+        float tile[FR * C3_V * VW];
+        SFX(c3_tile)(tile, QT, x + q0, ldx, wt + ob * FR * C * (size_t)nk, C, off, nk);
+        SFX(c3_scatter)(dst, tile, QT, ob * FR, FR, q0, QT);
+    }
+}
+
+/* Grid convolution into NCHW: dst receives y(o, q) = sum_{c,k<nk} w(o, c, k) x(c, q + off_k) at the pixels
  * (c3_scatter: + bias, or added), from x (C channels of stride ldx, data bases) and wt packed by pack_w in
  * FR-row blocks (OC == 1 uses the one-row tile). Parallel over fixed tiles; a tile's outputs go from a small
  * stack buffer straight to their pixels. */
 static void SFX(c3_grid)(const c3_dst *dst, size_t Qr, const float *x, size_t ldx, const float *wt, size_t C,
-                         size_t OC, const ptrdiff_t *off) {
-    const size_t QT = C3_V * VW, nq = Qr / QT, nob = OC == 1 ? 1 : (OC + FR - 1) / FR;
-    long it;
-#pragma omp parallel for schedule(static) if (nq * nob * C * QT * 9 > 4 * GM__PAR_MIN)
-    for (it = 0; it < (long)(nq * nob); it++) {
-        size_t qt = (size_t)it / nob, ob = (size_t)it % nob, q0 = qt * QT;
-        float tile[FR * C3_V * VW];
-        if (OC == 1) {
-            SFX(c3_tile1)(tile, x + q0, ldx, wt, C, off);
-            SFX(c3_scatter)(dst, tile, QT, 0, 1, q0, QT);
-        } else {
-            SFX(c3_tile)(tile, QT, x + q0, ldx, wt + ob * FR * C * 9, C, off);
-            SFX(c3_scatter)(dst, tile, QT, ob * FR, FR, q0, QT);
+                         size_t OC, const ptrdiff_t *off, int nk) {
+    const size_t QT = C3_V * VW, nq = Qr / QT;
+    if (OC == 1) { /* pairs of tiles */
+        long ip;
+#pragma omp parallel for schedule(static) if (nq * C * QT * (size_t)nk > 4 * GM__PAR_MIN)
+        for (ip = 0; ip < (long)((nq + 1) / 2); ip++) {
+            const size_t q0 = (size_t)ip * 2 * QT;
+            float tile[2 * C3_V * VW];
+            if (q0 + 2 * QT <= Qr)
+                SFX(c3_tile1n)(tile, x + q0, ldx, wt, C, off, nk, 2 * C3_V);
+            else
+                SFX(c3_tile1n)(tile, x + q0, ldx, wt, C, off, nk, C3_V);
+            SFX(c3_scatter)(dst, tile, 2 * QT, 0, 1, q0, q0 + 2 * QT <= Qr ? 2 * QT : QT);
         }
+        return;
+    }
+    switch (nk) { /* the tap count as a constant where it is a common one (the 3x3 loop runs ~10 % faster) */
+    case 9: SFX(c3_grid_tiles)(dst, Qr, x, ldx, wt, C, OC, off, 9); break;
+    case 16: SFX(c3_grid_tiles)(dst, Qr, x, ldx, wt, C, OC, off, 16); break;
+    case 4: SFX(c3_grid_tiles)(dst, Qr, x, ldx, wt, C, OC, off, 4); break;
+    default: SFX(c3_grid_tiles)(dst, Qr, x, ldx, wt, C, OC, off, nk);
     }
 }
 
@@ -207,6 +328,62 @@ static void SFX(c3_dw_chunk)(double *part, const float *dy, size_t ldy, const fl
         }
 }
 
+/* Weight gradient with nk taps of arbitrary offsets (the stride-2 kernels), accumulated in lanes: for the
+ * rows o0 <= o < o1, acc[((o*C + c)*nk + k)*VW + j] += the fused sum over the q = j (mod VW) in [q0, q1)
+ * of dy[o*ldy + q] x[c*ldx + q + off[k]], in q order. Register tiles of DKR rows of dy x 4 taps (a short
+ * last block repeats its last row / tap and drops the copies); q runs in sub-chunks of C3_DWK_SUB positions
+ * so that the dy rows and the input rows of a sub-chunk stay in L1, the tiles' lanes going back to acc
+ * between sub-chunks: each lane sees the same sums in the same order whatever the sub-chunks and the split
+ * of the rows. init: the lanes start from zero (acc is not read before it is written). The caller sums the
+ * lanes. */
+#define C3_DWK_SUB 1024
+static void SFX(c3_dwk)(float *acc, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C, size_t o0,
+                        size_t o1, size_t q0, size_t q1, const ptrdiff_t *off, int nk, int init) {
+    for (size_t s0 = q0; s0 < q1; s0 += C3_DWK_SUB) {
+        const size_t s1 = q1 - s0 < C3_DWK_SUB ? q1 : s0 + C3_DWK_SUB;
+        for (size_t o = o0; o < o1; o += DKR) {
+            const size_t nr = o1 - o < DKR ? o1 - o : DKR;
+            const float *dr[DKR];
+            for (size_t r = 0; r < DKR; r++) dr[r] = dy + (o + (r < nr ? r : 0)) * ldy;
+            for (size_t c = 0; c < C; c++)
+                for (int k0 = 0; k0 < nk; k0 += 4) {
+                    const int nt = nk - k0 < 4 ? nk - k0 : 4;
+                    const float *xc = x + c * ldx, *xt[4];
+                    for (int t = 0; t < 4; t++) xt[t] = xc + off[k0 + (t < nt ? t : 0)];
+                    VT a[DKR][4];
+#pragma GCC unroll 6
+                    for (size_t r = 0; r < DKR; r++)
+#pragma GCC unroll 4
+                        for (int t = 0; t < 4; t++)
+                            a[r][t] = r < nr && t < nt && !(init && s0 == q0)
+                                          ? VLD(acc + (((o + r) * C + c) * (size_t)nk + (size_t)(k0 + t)) * VW)
+                                          : VZERO();
+                    for (size_t q = s0; q < s1; q += VW) {
+                        VT g[DKR];
+#pragma GCC unroll 6
+                        for (size_t r = 0; r < DKR; r++) {
+                            g[r] = VLD(dr[r] + q);
+                            VKEEP(g[r]); /* DKR + 4 loads per 4 DKR FMAs, not one load per FMA */
+                        }
+#pragma GCC unroll 4
+                        for (int t = 0; t < 4; t++) {
+                            VT xv = VLD(xt[t] + q);
+                            VKEEP(xv);
+#pragma GCC unroll 6
+                            for (size_t r = 0; r < DKR; r++) a[r][t] = VFMA(g[r], xv, a[r][t]);
+                        }
+                    }
+#pragma GCC unroll 6
+                    for (size_t r = 0; r < DKR; r++) /* fully unrolled: a[][] stays in registers */
+#pragma GCC unroll 4
+                        for (int t = 0; t < 4; t++)
+                            if (r < nr && t < nt) VST(acc + (((o + r) * C + c) * (size_t)nk + (size_t)(k0 + t)) * VW, a[r][t]);
+                }
+        }
+    }
+}
+#undef C3_DWK_SUB
+
 #undef C3_V
 /* the including file defines these again for the next instruction set */
 #undef SFX
@@ -217,5 +394,7 @@ static void SFX(c3_dw_chunk)(double *part, const float *dy, size_t ldy, const fl
 #undef VST
 #undef VBC
 #undef VFMA
+#undef VKEEP
 #undef FR
 #undef DWR
+#undef DKR

@@ -52,6 +52,27 @@ int gm__conv1x1_applies(const gm_conv_dims *d);
 void gm__conv1x1_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d);
 void gm__conv1x1_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                           const gm_conv_dims *d);
+/* stride-2 pad-1 K = 3/4 convolution on phase grids, even input (nn_conv3.c), the same contract as the 3x3
+ * kernels; gm__convts2_* are the transposed convolution (C, H, W) -> (OC, 2H, 2W), w(C, OC, K, K), with its
+ * own dims (gm_conv_transpose2d_dims). Naive twins: gm_conv2d_*_ref and gm_conv_transpose2d_*_ref. */
+int gm__convs2_applies(const gm_conv_dims *d);
+size_t gm__convs2_work_size(const gm_conv_dims *d);
+void gm__convs2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d,
+                        float *work);
+void gm__convs2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                         const gm_conv_dims *d, int din_set, float *work);
+/* conv + bias + LeakyReLU(alpha >= 0) fused: the forward writes y = lrelu(conv + b); the backward takes that y
+ * and adds the gradients of conv + bias + LeakyReLU (the same bits as gm__convs2_* then gm_act_*) */
+void gm__convs2_forward_lrelu(float *out, const float *in, const float *w, const float *b, float alpha,
+                              const gm_conv_dims *d, float *work);
+void gm__convs2_backward_lrelu(float *din, float *dw, float *db, const float *dout, const float *y, float alpha,
+                               const float *in, const float *w, const gm_conv_dims *d, int din_set, float *work);
+int gm__convts2_applies(const gm_conv_dims *t);
+size_t gm__convts2_work_size(const gm_conv_dims *t);
+void gm__convts2_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *t,
+                         float *work);
+void gm__convts2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                          const gm_conv_dims *t, int din_set, float *work);
 int gm__conv3_isa(void);            /* the instruction set the kernels use (the widest the CPU has) */
 void gm__conv3_force_isa(int isa);  /* tests: force GM__ISA_* (-1: back to the CPU's); not thread-safe */
 

@@ -275,13 +275,15 @@ static void bw_conv(gm_tape *t, gm_node *n) {
                              &d);
         return;
     }
-    if (n->save[1]) { /* the 3x3 path: nothing cached, the kernel re-lays the input out when dW is needed */
-        float *work = gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float));
+    if (n->save[1] || n->save[3]) { /* the 3x3 and stride-2 grid paths: nothing cached, the kernel re-lays
+                                      * the input out when dW is needed */
+        const int s2 = n->save[3] != NULL;
+        float *work = gm__tape_scratch(t, (s2 ? gm__convs2_work_size(&d) : gm__conv3_work_size(&d)) * sizeof(float));
         int fresh = 0;
         float *din = work ? gm__tape_grad_unzeroed(t, n->in[0], &fresh) : NULL;
         if (work && t->status == GM_OK)
-            gm__conv3_backward(din, G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->in[0]->val, n->in[1]->val, &d,
-                               fresh, work);
+            (s2 ? gm__convs2_backward : gm__conv3_backward)(din, G(n->in[1]), b ? G(b) : NULL, n->out->grad,
+                                                            n->in[0]->val, n->in[1]->val, &d, fresh, work);
         return;
     }
     float *work = gm__tape_scratch(t, gm_conv2d_work_size(&d) * sizeof(float));
@@ -298,20 +300,26 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
     if (stride < 1 || pad < 0 || gm_conv2d_dims(&d) != GM_OK) return shape_fail(t, "conv2d", gm_last_error());
     int64_t sh[4] = {(int64_t)d.B, (int64_t)d.OC, (int64_t)d.OH, (int64_t)d.OW};
     gm_var *y = new_var(t, NULL, 4, sh);
-    /* three paths, told apart in the backward by the save slot that is set: 1x1 (one GEMM per image, save[2]);
+    /* four paths, told apart in the backward by the save slot that is set: 1x1 (one GEMM per image, save[2]);
      * 3x3 stride 1 pad 1 with SIMD (no im2col, nothing cached: the padded input lives in the reused scratch,
-     * save[1]); otherwise im2col + SGEMM with the column matrix cached in save[0] */
-    int c3 = gm__conv3_applies(&d) && gm__conv3_isa() != GM__ISA_C;
-    int path = !y ? -1 : gm__conv1x1_applies(&d) ? 2 : c3 ? 1 : 0;
+     * save[1]); K 3/4 stride 2 pad 1 on phase grids with SIMD (the same, save[3]); otherwise im2col + SGEMM
+     * with the column matrix cached in save[0] */
+    const int simd = gm__conv3_isa() != GM__ISA_C;
+    /* (stride 2 only for K = 4, the GAN's: the U-Net's 3x3 down-sampling stays on im2col, see docs/benchmarks.md) */
+    const int s2 = d.K == 4 && gm__convs2_applies(&d);
+    int path = !y ? -1 : gm__conv1x1_applies(&d) ? 2 : !simd ? 0 : gm__conv3_applies(&d) ? 1 : s2 ? 3 : 0;
     float *col = NULL, *work = NULL;
     if (path == 1) work = gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float));
+    if (path == 3) work = gm__tape_scratch(t, gm__convs2_work_size(&d) * sizeof(float));
     if (path == 0) {
         col = save_buf(t, gm_conv2d_col_size(&d) * sizeof(float));
         /* forward scratch is only the OC x B*OH*OW product: the head of the work array */
         work = col ? gm__tape_scratch(t, d.OC * d.B * d.OH * d.OW * sizeof(float)) : NULL;
     }
-    if (path < 0 || (path < 2 && !work)) return NULL;
-    if (path == 2)
+    if (path < 0 || (path != 2 && !work)) return NULL;
+    if (path == 3)
+        gm__convs2_forward(y->val, x->val, w->val, b ? b->val : NULL, &d, work);
+    else if (path == 2)
         gm__conv1x1_forward(y->val, x->val, w->val, b ? b->val : NULL, &d);
     else if (path == 1)
         gm__conv3_forward(y->val, x->val, w->val, b ? b->val : NULL, &d, work);
@@ -322,6 +330,44 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
     if (n) {
         put_dims(n, &d);
         n->save[path] = path ? (void *)x->val : col;
+    }
+    return y;
+}
+
+static void bw_conv_lrelu(gm_tape *t, gm_node *n) {
+    gm_conv_dims d = dims_of(n);
+    gm_var *b = n->in[2];
+    float *work = gm__tape_scratch(t, gm__convs2_work_size(&d) * sizeof(float));
+    int fresh = 0;
+    float *din = work ? gm__tape_grad_unzeroed(t, n->in[0], &fresh) : NULL;
+    if (work && t->status == GM_OK)
+        gm__convs2_backward_lrelu(din, G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->out->val, n->fp[0],
+                                  n->in[0]->val, n->in[1]->val, &d, fresh, work);
+}
+gm_var *gm_op_conv2d_lrelu(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, int pad, float alpha) {
+    if (!x || !w || t->status) return gm_tape_fail(t, GM_EINVAL, "conv2d_lrelu: NULL input");
+    gm_conv_dims d = {0};
+    if (x->ndim == 4 && w->ndim == 4 && stride >= 1 && pad >= 0) {
+        gm_conv_dims e = {(size_t)x->shape[0], (size_t)x->shape[1], (size_t)x->shape[2], (size_t)x->shape[3],
+                          (size_t)w->shape[0], (size_t)w->shape[2], (size_t)stride, (size_t)pad, 0, 0};
+        d = e;
+    }
+    /* the fused node only where its kernel applies; everything else (shape errors included) goes the
+     * two-op way */
+    if (!(alpha >= 0.0f) || w->ndim != 4 || w->shape[1] != x->shape[1] || w->shape[2] != w->shape[3] ||
+        (b && b->n != (size_t)w->shape[0]) || d.K != 4 || gm_conv2d_dims(&d) != GM_OK || !gm__convs2_applies(&d) ||
+        gm__conv3_isa() == GM__ISA_C)
+        return gm_op_act(t, gm_op_conv2d(t, x, w, b, stride, pad), GM_ACT_LEAKY_RELU, alpha);
+    int64_t sh[4] = {(int64_t)d.B, (int64_t)d.OC, (int64_t)d.OH, (int64_t)d.OW};
+    gm_var *y = new_var(t, NULL, 4, sh);
+    float *work = y ? gm__tape_scratch(t, gm__convs2_work_size(&d) * sizeof(float)) : NULL;
+    if (!work) return NULL;
+    gm__convs2_forward_lrelu(y->val, x->val, w->val, b ? b->val : NULL, alpha, &d, work);
+    gm_var *in[3] = {x, w, b};
+    gm_node *n = gm_tape_record(t, bw_conv_lrelu, y, 3, in);
+    if (n) {
+        put_dims(n, &d);
+        n->fp[0] = alpha;
     }
     return y;
 }
@@ -359,9 +405,18 @@ gm_var *gm_op_conv_relu_pool(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int st
 
 static void bw_convt(gm_tape *t, gm_node *n) {
     gm_conv_dims d = dims_of(n);
+    gm_var *b = n->in[2];
+    if (n->save[1]) { /* the stride-2 grid path (as in bw_conv) */
+        float *work = gm__tape_scratch(t, gm__convts2_work_size(&d) * sizeof(float));
+        int fresh = 0;
+        float *din = work ? gm__tape_grad_unzeroed(t, n->in[0], &fresh) : NULL;
+        if (work && t->status == GM_OK)
+            gm__convts2_backward(din, G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->in[0]->val, n->in[1]->val, &d,
+                                 fresh, work);
+        return;
+    }
     float *work = save_buf(t, gm_conv_transpose2d_work_size(&d) * sizeof(float));
     if (!work) return;
-    gm_var *b = n->in[2];
     gm_conv_transpose2d_backward(G(n->in[0]), G(n->in[1]), b ? G(b) : NULL, n->out->grad, n->in[0]->val,
                                  n->in[1]->val, &d, work);
 }
@@ -376,12 +431,23 @@ gm_var *gm_op_conv_transpose2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int 
         return shape_fail(t, "conv_transpose2d", gm_last_error());
     int64_t sh[4] = {(int64_t)d.B, (int64_t)d.OC, (int64_t)d.OH, (int64_t)d.OW};
     gm_var *y = new_var(t, NULL, 4, sh);
-    float *work = y ? save_buf(t, gm_conv_transpose2d_work_size(&d) * sizeof(float)) : NULL;
+    /* K 3/4 stride 2 pad 1 with SIMD: the grid kernels, work in the reused scratch, nothing cached (save[1]
+     * marks the path); otherwise GEMM + col2im with work in the arena */
+    const int s2 = gm__convts2_applies(&d) && gm__conv3_isa() != GM__ISA_C;
+    float *work = !y ? NULL
+                  : s2 ? gm__tape_scratch(t, gm__convts2_work_size(&d) * sizeof(float))
+                       : save_buf(t, gm_conv_transpose2d_work_size(&d) * sizeof(float));
     if (!work) return NULL;
-    gm_conv_transpose2d_forward(y->val, x->val, w->val, b ? b->val : NULL, &d, work);
+    if (s2)
+        gm__convts2_forward(y->val, x->val, w->val, b ? b->val : NULL, &d, work);
+    else
+        gm_conv_transpose2d_forward(y->val, x->val, w->val, b ? b->val : NULL, &d, work);
     gm_var *in[3] = {x, w, b};
     gm_node *n = gm_tape_record(t, bw_convt, y, 3, in);
-    if (n) put_dims(n, &d);
+    if (n) {
+        put_dims(n, &d);
+        if (s2) n->save[1] = (void *)x->val;
+    }
     return y;
 }
 

@@ -195,7 +195,7 @@ static gm_var *D_fwd(gm_cgan *g, gm_var *x, int frozen) {
     for (int k = 0; k < 3; k++) {
         gm_var *w = gm_params_var(&g->P, t, T_D + 2 * (size_t)k, frozen), *b = gm_params_var(&g->P, t, T_D + 2 * (size_t)k + 1, frozen);
         if (g->cfg.spectral_norm) w = gm_op_spectral_norm(t, w, T(g, T_U + (size_t)k), 1, 1e-12f);
-        h = k < 2 ? gm_op_act(t, gm_op_conv2d(t, h, w, b, 2, 1), GM_ACT_LEAKY_RELU, 0.2f) : gm_op_linear(t, h, w, b);
+        h = k < 2 ? gm_op_conv2d_lrelu(t, h, w, b, 2, 1, 0.2f) : gm_op_linear(t, h, w, b);
     }
     return h;
 }
