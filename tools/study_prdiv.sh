@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: MIT
 # study_prdiv.sh — the GAN half of the lambda study of docs/pr_divergence.md. Per seed: one generator is
 # pre-trained with the chi2 f-GAN loss (PRE_ITERS steps), then fine-tuned from that checkpoint with the
-# PR loss (OBJ: pr = the released chi2 ratio, pr-kl = the KL critic's ratio) for FT_ITERS more steps at
+# PR loss (OBJ: pr = the released chi2 ratio, pr-kl = the KL critic's ratio, pr-nofloor = the genmix variant
+# without the ratio's lower clamp for fakes) for FT_ITERS more steps at
 # each lambda in {0.1, 1, 10} (train gan --resume ... --objective OBJ --lambda L). Reports k-NN
 # precision/recall (k = 3) and density/coverage (k = 5) of 10000 EMA samples against 10000 data points
 # (genmix eval), for the pre-trained model ("pre") and each fine-tuned one, and, averaged over the
 # progress lines of the fine-tuning (every 100 steps), the % of fakes in a generator batch that get a
-# non-zero PR-loss gradient and the % at the chi2 clamp (v <= -2).
+# non-zero PR-loss gradient and the % at the chi2 clamp (v <= -2; for pr-nofloor these are part of the
+# first %).
 # Settings (environment): DATA (toy:8gaussians), SEEDS ("1 2 3"), PRE_ITERS (8000), FT_ITERS (2000), OBJ
 # (pr), PRE_OPTS (the toy settings of the doc: batch 64, Adam 1e-3 for G and D, no spectral norm),
-# FT_OPTS (extra fine-tuning options, e.g. --n-critic 20).
+# FT_OPTS (extra fine-tuning options, e.g. --n-critic 20), PRE_REUSE (0; 1 = keep a pre-trained checkpoint
+# and data sample already in OUTDIR, e.g. from a run with another OBJ and the same PRE_ITERS/PRE_OPTS).
 # Usage: bash tools/study_prdiv.sh [build/genmix] [OUTDIR]. Prints a TSV table.
 set -eu
 GENMIX=${1:-build/genmix}
@@ -39,8 +42,10 @@ row() { # row SEED LAMBDA BASE
 }
 for seed in ${SEEDS:-1 2 3}; do
   pre="$OUT/gan_${tag}_s${seed}_pre"
-  "$GENMIX" train gan --objective chi2 --data "$DATA" --iters "$PRE_ITERS" --seed "$seed" $PRE_OPTS --log-every 100 \
-    --out "$pre.safetensors" --samples "$pre.npy" --data-samples "$OUT/data_${tag}_s${seed}.npy" > /dev/null 2> "$pre.log"
+  if [ "${PRE_REUSE:-0}" != 1 ] || [ ! -s "$pre.safetensors" ] || [ ! -s "$pre.npy" ] || [ ! -s "$OUT/data_${tag}_s${seed}.npy" ]; then
+    "$GENMIX" train gan --objective chi2 --data "$DATA" --iters "$PRE_ITERS" --seed "$seed" $PRE_OPTS --log-every 100 \
+      --out "$pre.safetensors" --samples "$pre.npy" --data-samples "$OUT/data_${tag}_s${seed}.npy" > /dev/null 2> "$pre.log"
+  fi
   row "$seed" pre "$pre"
   for lam in 0.1 1 10; do
     base="$OUT/gan_${tag}_s${seed}_${OBJ}_l${lam}"
