@@ -147,7 +147,7 @@ int gm_prdiv_mixture(gm_fdiv f, gm_prdiv_fn D, void *ctx, double s_lo, double s_
  * (small) gradient at every fake with λr < 1 instead of none for v <= −2. */
 /* PR_NOFLOOR ("pr-nofloor"; a genmix variant, NOT the released code): the PR generator loss with the fakes'
  * ratio r = min(v, 5)/2 + 1, i.e. the χ² estimate without its lower clamp, so min(λr, 1) = λr continues
- * linearly below v = −2 and every fake with v < 2/λ − 2 gets the constant ∂L_G/∂v_f = −(λ+1)/(8B) (the
+ * linearly below v = −2 and every fake with v < min(2/λ − 2, 5) gets ∂L_G/∂v_f = −(λ+1)/(8B) (the
  * released loss gives fakes at v <= −2 none); identical to PR for v > −2. Critic: the released χ² loss;
  * real rows and the reported α̂/β̂ use the released (clamped) ratio. */
 typedef enum { GM_GAN_PR = 0, GM_GAN_CHI2, GM_GAN_KL, GM_GAN_RKL, GM_GAN_HINGE, GM_GAN_PR_DUAL, GM_GAN_PR_KL, GM_GAN_PR_NOFLOOR, GM_GAN_COUNT } gm_gan_objective;
