@@ -251,9 +251,10 @@ typedef struct {
     float alpha_hat, beta_hat; /* PR estimates of the last generator batch (χ²-ratio, spec §2.2) */
     float acc_real, acc_fake;  /* % v_r > thr, 100 − % v_f > thr (thresholds of spec §2.2) */
     /* diagnostics of the last generator batch (any objective; the PR rule of spec §2.2 at cfg.lambda):
-     * fraction of fakes at the χ² clamp (v_f <= −2, zero PR gradient), fraction with a non-zero PR gradient
-     * (−2 < v_f < 5 and λ r̂ < 1, i.e. v_f < 2/λ − 2; for pr-nofloor every v_f < min(2/λ − 2, 5), the
-     * clamped ones included), and the 5 %, 50 %, 95 % quantiles of the fakes' critic outputs (nearest rank) */
+     * fraction of fakes at the χ² clamp (v_f <= −2, zero PR gradient except with pr-nofloor), fraction with a
+     * non-zero PR gradient (−2 < v_f < 5 and λ r̂ < 1, i.e. v_f < 2/λ − 2; for pr-nofloor every
+     * v_f < min(2/λ − 2, 5), the clamped ones included), and the 5 %, 50 %, 95 % quantiles of the fakes'
+     * critic outputs (nearest rank) */
     float frac_clamped, frac_active, vf_q05, vf_median, vf_q95;
 } gm_gan_status;
 
