@@ -102,6 +102,13 @@ study-prdiv: build
 	bash tools/study_prdiv_flow.sh $(BUILD)/genmix results/prdiv > results/prdiv/flow.tsv
 	DATA=toy:25gaussians bash tools/study_prdiv_flow.sh $(BUILD)/genmix results/prdiv > results/prdiv/flow25.tsv
 	bash tools/study_prdiv_fmnist.sh $(BUILD)/genmix cache results/prdiv_fmnist > results/prdiv/fmnist.tsv
+	# the genmix variant pr-nofloor (docs/pr_divergence.md): the same pre-trained models, seeds 4-8 for both losses, 6000 fine-tuning steps
+	OBJ=pr-nofloor PRE_REUSE=1 bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv > results/prdiv/gan_nofloor.tsv
+	SEEDS="4 5 6 7 8" bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv > results/prdiv/gan_s4-8.tsv
+	SEEDS="4 5 6 7 8" OBJ=pr-nofloor PRE_REUSE=1 bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv > results/prdiv/gan_nofloor_s4-8.tsv
+	SEEDS="1 2 3 4 5 6 7 8" FT_ITERS=6000 bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv_ft6000 > results/prdiv/gan_ft6000.tsv
+	SEEDS="1 2 3 4 5 6 7 8" FT_ITERS=6000 OBJ=pr-nofloor PRE_REUSE=1 bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv_ft6000 > results/prdiv/gan_nofloor_ft6000.tsv
+	OBJ=pr-nofloor bash tools/study_prdiv_fmnist.sh $(BUILD)/genmix cache results/prdiv_fmnist > results/prdiv/fmnist_nofloor.tsv
 	cat results/prdiv/gan.tsv results/prdiv/gan25.tsv results/prdiv/flow.tsv results/prdiv/flow25.tsv results/prdiv/fmnist.tsv
 
 bench: build

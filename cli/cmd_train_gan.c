@@ -24,7 +24,10 @@ static void usage(FILE *f) {
             "\n"
             "options:\n"
             "  --objective NAME      pr (default) | chi2 | kl | rkl | hinge | pr-dual | pr-kl (the PR loss on the\n"
-            "                        ratio e^(v-1) of a KL critic, spec 1.5; pre-training then uses the KL f-GAN)\n"
+            "                        ratio e^(v-1) of a KL critic, spec 1.5; pre-training then uses the KL f-GAN) |\n"
+            "                        pr-nofloor (genmix variant, not the released code: the PR loss on the chi2\n"
+            "                        ratio without its lower clamp for fakes, r = min(v,5)/2+1, so fakes at\n"
+            "                        v <= -2 are still pushed; chi2 critic unchanged)\n"
             "  --lambda L            trade-off > 0 (1): large = precision, small = recall\n"
             "  --data NAME           toy:8gaussians (default) | toy:25gaussians | toy:8gaussians-wide (sigma 0.2) |\n"
             "                        fashion-mnist (the conv GAN: genmix train gan --data fashion-mnist --help)\n"
@@ -138,7 +141,7 @@ int train_gan(int argc, char **argv) {
         case 'h': usage(stdout); return CLI_OK;
         case O_OBJ: {
             int o = gm_gan_objective_from_name(optarg);
-            if (o < 0) return cli_usage_error(cmd, "--objective: unknown '%s' (pr|chi2|kl|rkl|hinge|pr-dual|pr-kl)", optarg);
+            if (o < 0) return cli_usage_error(cmd, "--objective: unknown '%s' (pr|chi2|kl|rkl|hinge|pr-dual|pr-kl|pr-nofloor)", optarg);
             c.objective = (gm_gan_objective)o;
             set_ft |= 1;
             break;

@@ -39,7 +39,8 @@ static void usage(FILE *f) {
             "critic steps per generator step, Adam (beta1 0), EMA of the generator.\n"
             "\n"
             "options:\n"
-            "  --objective NAME      pr (default) | chi2 | kl | rkl | hinge | pr-dual\n"
+            "  --objective NAME      pr (default) | chi2 | kl | rkl | hinge | pr-dual | pr-nofloor (genmix variant:\n"
+            "                        the PR loss without the lower ratio clamp for fakes, see train gan --help)\n"
             "  --lambda L            trade-off > 0 (1): large = precision, small = recall\n"
             "  --iters N             generator steps in total (2000)\n"
             "  --batch B (64)  --n-critic K (2)  --g-width W (32)  --d-width W (32)  --dim-z Z (64)\n"
@@ -116,7 +117,7 @@ int train_gan_conv(int argc, char **argv) {
         case 'h': usage(stdout); return CLI_OK;
         case O_OBJ: {
             int o = gm_gan_objective_from_name(optarg);
-            if (o < 0) return cli_usage_error(cmd, "--objective: unknown '%s' (pr|chi2|kl|rkl|hinge|pr-dual)", optarg);
+            if (o < 0) return cli_usage_error(cmd, "--objective: unknown '%s' (pr|chi2|kl|rkl|hinge|pr-dual|pr-nofloor)", optarg);
             c.objective = (gm_gan_objective)o, set_obj = 1;
             break;
         }

@@ -135,6 +135,18 @@ head -c 4096 "$TMP/c05.safetensors" | grep -aq 'lambda\\":0.5' && ok || bad "fin
 expect_exit 0 "gan fine-tune pr-kl" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --objective pr-kl \
   --iters 5 --out "$TMP/ck.safetensors"
 head -c 4096 "$TMP/ck.safetensors" | grep -aq 'pr-kl' && ok || bad "fine-tuned checkpoint does not record pr-kl"
+# the genmix variant pr-nofloor: recorded in the checkpoint, and a fine-tune with it resumes bitwise
+expect_exit 0 "gan fine-tune pr-nofloor to 6" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --objective pr-nofloor \
+  --lambda 10 --iters 6 --out "$TMP/nf6.safetensors"
+head -c 4096 "$TMP/nf6.safetensors" | grep -aq '"objective\\":\\"pr-nofloor' && ok || bad "fine-tuned checkpoint does not record pr-nofloor"
+expect_exit 0 "gan fine-tune pr-nofloor to 5" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --objective pr-nofloor \
+  --lambda 10 --iters 5 --out "$TMP/nf5.safetensors"
+expect_exit 0 "gan pr-nofloor resumed to 6" -- "$GENMIX" --quiet train gan --resume "$TMP/nf5.safetensors" --iters 6 \
+  --out "$TMP/nf56.safetensors"
+cmp -s "$TMP/nf6.safetensors" "$TMP/nf56.safetensors" && ok || bad "a pr-nofloor fine-tune does not resume bitwise"
+expect_exit 2 "gan pr-nofloor lambda -1" -- "$GENMIX" train gan --objective pr-nofloor --lambda -1 --out "$TMP/x.safetensors"
+says "--lambda"
+"$GENMIX" train gan --help | grep -q 'pr-nofloor' && ok || bad "train gan --help does not list pr-nofloor"
 # a fine-tune that changes n_critic resumes bitwise too (the critic's Adam step count is in the checkpoint)
 expect_exit 0 "gan fine-tune n-critic 3 to 5" -- "$GENMIX" --quiet train gan --resume "$TMP/b.safetensors" --n-critic 3 \
   --lr-d 1e-3 --iters 5 --out "$TMP/n5.safetensors"

@@ -41,6 +41,12 @@ $TR --iters 8 --finetune "$TMP/a.safetensors" --objective pr --lambda 5 --out "$
 cfg=$("$GENMIX" inspect "$TMP/f.safetensors")
 echo "$cfg" | grep -q '"objective":"pr","lambda":5,' && ok || bad "finetuned config: $(echo "$cfg" | grep config)"
 echo "$cfg" | grep -q "meta step = 8" && ok || bad "finetuned step count"
+# the genmix variant pr-nofloor on the conv GAN: recorded, and a fine-tune with it resumes bitwise
+$TR --iters 8 --finetune "$TMP/a.safetensors" --objective pr-nofloor --lambda 5 --out "$TMP/n8.safetensors" > /dev/null || bad "finetune pr-nofloor"
+"$GENMIX" inspect "$TMP/n8.safetensors" | grep -q '"objective":"pr-nofloor","lambda":5,' && ok || bad "pr-nofloor not in the config"
+$TR --iters 7 --finetune "$TMP/a.safetensors" --objective pr-nofloor --lambda 5 --out "$TMP/n7.safetensors" > /dev/null || bad "finetune pr-nofloor 7"
+$TR --iters 8 --resume "$TMP/n7.safetensors" --out "$TMP/n78.safetensors" > /dev/null || bad "resume pr-nofloor"
+same "pr-nofloor 8 steps vs 7 + 1 (--resume)" "$TMP/n8.safetensors" "$TMP/n78.safetensors"
 
 # sampling
 S="$GENMIX --quiet sample"

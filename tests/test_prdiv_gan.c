@@ -385,10 +385,57 @@ GM_TEST(test_gan_status_by_hand) {
     CHECK_NEAR(st.vf_q05, -3.0, 0, 0);
     CHECK_NEAR(st.vf_median, -0.2, 0, 1e-7);
     CHECK_NEAR(st.vf_q95, 6.0, 0, 0);
+    /* pr-nofloor: the clamped fakes are active too: λ = 1: v < 0 → 5/8 (clamped still 2/8); λ = 2: v < −1 → 3/8 */
+    gm__gan_status_fill(&st, vf, vr, 8, 0.0f, GM_GAN_PR_NOFLOOR, 1.0f, scratch);
+    CHECK_NEAR(st.frac_active, 5.0 / 8, 0, 1e-7);
+    CHECK_NEAR(st.frac_clamped, 2.0 / 8, 0, 1e-7);
+    gm__gan_status_fill(&st, vf, vr, 8, 0.0f, GM_GAN_PR_NOFLOOR, 2.0f, scratch);
+    CHECK_NEAR(st.frac_active, 3.0 / 8, 0, 1e-7);
+}
+
+/* The trainer with pr-nofloor (genmix variant): at λ = 100 the released band −2 < v < −1.98 is (almost) empty,
+ * so with a wide critic (no SN, gain 100) pr leaves G bitwise unchanged while pr-nofloor moves it through
+ * the fakes at v <= −2; both runs see the same first critic steps, so the first status shows active(nofloor)
+ * = active(pr) + clamped(pr); the reported α̂/β̂ (released ratio) agree; the objective survives save/load. */
+GM_TEST(test_gan_nofloor_moves_clamped_fakes) {
+    float before[64], after[2][64];
+    gm_gan_status st[2];
+    for (int k = 0; k < 2; k++) {
+        gm_gan_config c = gm_gan_config_default();
+        c.hidden = 32, c.batch = 32, c.n_critic = 2, c.seed = 7, c.lambda = 100, c.spectral_norm = 0, c.critic_gain = 100;
+        c.objective = k ? GM_GAN_PR_NOFLOOR : GM_GAN_PR;
+        gm_gan *g = NULL;
+        CHECK_OK(gm_gan_create(&g, &c));
+        if (!g) return;
+        CHECK_OK(gm_gan_sample(g, before, 32, 0, 5));
+        CHECK_OK(gm_gan_step(g, &st[k]));
+        CHECK_OK(gm_gan_sample(g, after[k], 32, 0, 5));
+        printf("  %s: fakes with a gradient %.3f, at the clamp %.3f\n", gm_gan_objective_name(c.objective),
+               (double)st[k].frac_active, (double)st[k].frac_clamped);
+        if (k) {
+            char path[64];
+            snprintf(path, sizeof path, "/tmp/gm_nofloor_%d.safetensors", (int)getpid());
+            gm_gan *l = NULL;
+            CHECK_OK(gm_gan_save(g, path));
+            CHECK_OK(gm_gan_load(&l, path));
+            if (l) CHECK(gm_gan_get_config(l)->objective == GM_GAN_PR_NOFLOOR);
+            gm_gan_free(l);
+            remove(path);
+        }
+        gm_gan_free(g);
+    }
+    CHECK(st[0].frac_active == 0 && st[0].frac_clamped > 0.1f);
+    CHECK(memcmp(before, after[0], sizeof before) == 0);
+    CHECK(st[1].frac_clamped == st[0].frac_clamped);
+    CHECK_NEAR(st[1].frac_active, st[0].frac_clamped, 0, 1e-7);
+    CHECK(st[1].alpha_hat == st[0].alpha_hat && st[1].beta_hat == st[0].beta_hat && st[1].loss_d == st[0].loss_d);
+    CHECK(st[1].loss_g > st[0].loss_g);
+    CHECK(memcmp(before, after[1], sizeof before) != 0);
 }
 
 GM_TEST_MAIN({"v10_chi2_mlp_critic", test_v10_chi2_mlp_critic}, {"gan_status_by_hand", test_gan_status_by_hand},
              {"gan_resume_bitwise", test_gan_resume_bitwise}, {"gan_bad_config_and_toys", test_gan_bad_config_and_toys},
              {"flowtrain_resume_and_config", test_flowtrain_resume_and_config},
              {"gan_pr_gradient_diagnostics", test_gan_pr_gradient_diagnostics},
+             {"gan_nofloor_moves_clamped_fakes", test_gan_nofloor_moves_clamped_fakes},
              {"alloc_failure_sweep", test_alloc_failure_sweep}, {"flow_procedure_a", test_flow_procedure_a})

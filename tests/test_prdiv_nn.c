@@ -365,6 +365,37 @@ GM_TEST(test_gan_losses) {
         }
         CHECK(n_deep > 0);
         CHECK(gm_gan_critic_objective(GM_GAN_PR_KL) == GM_GAN_KL && gm_gan_critic_objective(GM_GAN_PR) == GM_GAN_CHI2);
+        /* pr-nofloor (genmix variant): ∂L_G/∂v_f = −(λ+1)/(8B)·1[v < min(2/λ − 2, 5)] — the released closed
+         * form without the 1[v > −2]; the real rows' gradient, α̂/β̂ and the critic loss are those of pr */
+        float dfn[N] = {0}, drn[N] = {0}, drp[N] = {0}, dfp[N] = {0}, abn[2], abp[2], ln, lp;
+        gm_gan_gen_loss_backward(dfn, drn, &one, vf, N, vr, N, GM_GAN_PR_NOFLOOR, lam);
+        gm_gan_gen_loss_backward(dfp, drp, &one, vf, N, vr, N, GM_GAN_PR, lam);
+        n_deep = 0;
+        for (int i = 0; i < N; i++) {
+            double lamd = (double)lam, vi = (double)vf[i];
+            double want = vi < fmin(2 / lamd - 2, 5) ? -(lamd + 1) / (8.0 * N) : 0;
+            CHECK_NEAR(dfn[i], want, 1e-6, 1e-9);
+            if (vi > -2) CHECK(dfn[i] == dfp[i]);
+            else {
+                n_deep++;
+                CHECK(dfn[i] < 0 && dfp[i] == 0);
+            }
+            CHECK(drn[i] == drp[i]);
+        }
+        CHECK(n_deep > 0);
+        gm_gan_gen_loss_forward(&ln, abn, vf, N, vr, N, GM_GAN_PR_NOFLOOR, lam);
+        gm_gan_gen_loss_forward(&lp, abp, vf, N, vr, N, GM_GAN_PR, lam);
+        CHECK(abn[0] == abp[0] && abn[1] == abp[1]);
+        CHECK(ln > lp); /* a fake below −2 adds −¼(λ+1)r_f > 0 where pr adds 0 */
+        {
+            float cn, cp, dcr[2][N] = {{0}}, dcf[2][N] = {{0}};
+            gm_gan_critic_loss_forward(&cn, vr, N, vf, N, GM_GAN_PR_NOFLOOR, lam);
+            gm_gan_critic_loss_forward(&cp, vr, N, vf, N, GM_GAN_CHI2, lam);
+            gm_gan_critic_loss_backward(dcr[0], dcf[0], &one, vr, N, vf, N, GM_GAN_PR_NOFLOOR, lam);
+            gm_gan_critic_loss_backward(dcr[1], dcf[1], &one, vr, N, vf, N, GM_GAN_CHI2, lam);
+            CHECK(cn == cp && memcmp(dcr[0], dcr[1], sizeof dcr[0]) == 0 && memcmp(dcf[0], dcf[1], sizeof dcf[0]) == 0);
+        }
+        CHECK(gm_gan_critic_objective(GM_GAN_PR_NOFLOOR) == GM_GAN_CHI2 && gm_gan_is_pr(GM_GAN_PR_NOFLOOR));
     }
     /* r = 1 everywhere (v = 0): α̂ = min(λ, 1), β̂ = min(1, 1/λ) */
     float z[4] = {0, 0, 0, 0}, ab[2], l;
@@ -376,6 +407,41 @@ GM_TEST(test_gan_losses) {
     float vr[2] = {6, 1}, vf[2] = {-3, 0}, dr[2] = {0}, df[2] = {0}, one = 1;
     gm_gan_critic_loss_backward(dr, df, &one, vr, 2, vf, 2, GM_GAN_CHI2, 1);
     CHECK(dr[0] == 0 && dr[1] == -0.5f && df[0] == 0 && df[1] == 0.5f);
+    /* pr-nofloor by hand: one fake at v = −3 (r = −0.5), λ = 2: L = −¼(λr + r) = 0.375, ∂L/∂v = −(λ+1)/8;
+     * α̂, β̂ of the released ratio (r = 0): 0 from the fake; one real at v = 0 (r = 1): ½min(1, 2) = ½ and
+     * ½min(½, 1) = ¼, its loss term −¾·½ */
+    {
+        float f3 = -3, r0 = 0, l3, ab3[2], d3 = 0;
+        gm_gan_gen_loss_forward(&l3, ab3, &f3, 1, &r0, 1, GM_GAN_PR_NOFLOOR, 2);
+        CHECK_NEAR(l3, 0, 0, 1e-7);
+        CHECK(ab3[0] == 0.5f && ab3[1] == 0.25f);
+        gm_gan_gen_loss_forward(&l3, ab3, &f3, 1, NULL, 0, GM_GAN_PR_NOFLOOR, 2);
+        CHECK_NEAR(l3, 0.375, 0, 1e-7);
+        CHECK(ab3[0] == 0 && ab3[1] == 0);
+        gm_gan_gen_loss_backward(&d3, NULL, &one, &f3, 1, NULL, 0, GM_GAN_PR_NOFLOOR, 2);
+        CHECK_NEAR(d3, -0.375, 0, 1e-7);
+        double dr3;
+        CHECK_NEAR(gm_gan_ratio(GM_GAN_PR_NOFLOOR, -3, &dr3), -0.5, 0, 0);
+        CHECK(dr3 == 0.5);
+        CHECK_NEAR(gm_gan_ratio(GM_GAN_PR_NOFLOOR, 6, &dr3), 3.5, 0, 0);
+        CHECK(dr3 == 0);
+        CHECK_INT_EQ(gm_gan_objective_from_name("pr-nofloor"), GM_GAN_PR_NOFLOOR);
+        CHECK(!strcmp(gm_gan_objective_name(GM_GAN_PR_NOFLOOR), "pr-nofloor"));
+        /* bad input through the tape op: λ <= 0, missing real rows */
+        gm_tape *t = NULL;
+        CHECK_OK(gm_tape_create(&t, 1 << 12));
+        if (t) {
+            int64_t sh[2] = {1, 1};
+            gm_var *vfv = gm_tape_input(t, &f3, 2, sh, 1), *vrv = gm_tape_input(t, &r0, 2, sh, 1);
+            CHECK(gm_op_gan_gen_loss(t, vfv, vrv, GM_GAN_PR_NOFLOOR, 0.0f, NULL) == NULL);
+            CHECK_RC(gm_tape_status(t), GM_EINVAL);
+            gm_tape_reset(t);
+            vfv = gm_tape_input(t, &f3, 2, sh, 1);
+            CHECK(gm_op_gan_gen_loss(t, vfv, NULL, GM_GAN_PR_NOFLOOR, 1.0f, NULL) == NULL);
+            CHECK_RC(gm_tape_status(t), GM_EINVAL);
+            gm_tape_free(t);
+        }
+    }
     CHECK_INT_EQ(gm_gan_objective_from_name("hinge"), GM_GAN_HINGE);
     CHECK_INT_EQ(gm_gan_objective_from_name("wgan"), -1);
 }

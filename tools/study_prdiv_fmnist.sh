@@ -8,15 +8,17 @@
 # histogram (entropy, classes holding >= 1 %), an 8x8 grid. The demo VAE (tools/demo.d/60_latent_mcmc.sh;
 # 10000 samples, stream 2), the pre-trained chi2 model and a control (the chi2 model fine-tuned FT steps with
 # its own loss and the same EMA) are measured the same way; then k-NN PR curves (pr_curves.png/.txt).
+# OBJ (pr) is the fine-tuning objective: pr-nofloor = the genmix variant without the lower ratio clamp for
+# fakes (docs/pr_divergence.md); its models are named pr-nofloor_l<lambda> (pr: pr_l<lambda>).
 # Uses CACHE's clf.safetensors and demo_vae_d16.safetensors (make demo's classifier and VAE; trained here
 # with the demo's commands if missing: about 9 and 1 minutes). Fine-tuning runs go in parallel (JOBS at a time).
-# Usage: [LAMBDAS="0.2 1 5"] [PRE=1200] [FT=600] [JOBS=3] bash tools/study_prdiv_fmnist.sh [build/genmix] [CACHE] [OUTDIR]
+# Usage: [LAMBDAS="0.2 1 5"] [PRE=1200] [FT=600] [JOBS=3] [OBJ=pr] bash tools/study_prdiv_fmnist.sh [build/genmix] [CACHE] [OUTDIR]
 # Prints a TSV table.
 set -eu
 GENMIX=$(realpath "${1:-build/genmix}")
 CACHE=$(realpath "${2:-cache}")
 OUT=$(realpath -m "${3:-results/prdiv_fmnist}")
-PRE=${PRE:-1200}; FT=${FT:-600}; JOBS=${JOBS:-3}
+PRE=${PRE:-1200}; FT=${FT:-600}; JOBS=${JOBS:-3}; OBJ=${OBJ:-pr}
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 CLF="$CACHE/clf.safetensors"; VAE="$CACHE/demo_vae_d16.safetensors"
@@ -36,9 +38,9 @@ mkdir -p "$CACHE"
   > /dev/null 2> "$OUT/chi2_ft.log" &
 n=1
 for lam in ${LAMBDAS:-0.2 1 5}; do
-  [ -f "$OUT/pr_l$lam.safetensors" ] && continue
-  "$GENMIX" train gan --data fashion-mnist --finetune "$OUT/chi2.safetensors" --objective pr --lambda "$lam" \
-    --ema-decay 0.99 --iters $((PRE + FT)) --log-every 100 --out "$OUT/pr_l$lam.safetensors" > /dev/null 2> "$OUT/pr_l$lam.log" &
+  [ -f "$OUT/${OBJ}_l$lam.safetensors" ] && continue
+  "$GENMIX" train gan --data fashion-mnist --finetune "$OUT/chi2.safetensors" --objective "$OBJ" --lambda "$lam" \
+    --ema-decay 0.99 --iters $((PRE + FT)) --log-every 100 --out "$OUT/${OBJ}_l$lam.safetensors" > /dev/null 2> "$OUT/${OBJ}_l$lam.log" &
   n=$((n + 1)); [ $((n % JOBS)) -eq 0 ] && wait
 done
 wait
@@ -53,7 +55,7 @@ row() { # name features classes-file
 }
 for m in chi2 chi2_ft ${LAMBDAS:-0.2 1 5}; do
   name=$m; ck="$OUT/$m.safetensors"
-  case $m in chi2*) ;; *) name="pr_l$m"; ck="$OUT/pr_l$m.safetensors" ;; esac
+  case $m in chi2*) ;; *) name="${OBJ}_l$m"; ck="$OUT/${OBJ}_l$m.safetensors" ;; esac
   "$GENMIX" --quiet sample --model "$ck" --n 10000 --seed 0 --out "$OUT/${name}_img.npy" --grid "$OUT/$name.png" \
     --clf "$CLF" > "$OUT/$name.classes"
   "$GENMIX" --quiet features --model "$CLF" --in "$OUT/${name}_img.npy" --out "$OUT/$name.npy" > /dev/null
@@ -65,7 +67,7 @@ echo "(no class histogram for the VAE here)" > "$OUT/vae.classes"
 row vae "$OUT/vae.npy" "$OUT/vae.classes"
 # k-NN density-ratio PR curves (genmix pr-curve, k = 10) of the fine-tuned models in the same features
 fakes=(); for m in chi2_ft ${LAMBDAS:-0.2 1 5}; do
-  case $m in chi2*) fakes+=(--fake "$OUT/$m.npy" --label "$m") ;; *) fakes+=(--fake "$OUT/pr_l$m.npy" --label "lambda $m") ;; esac
+  case $m in chi2*) fakes+=(--fake "$OUT/$m.npy" --label "$m") ;; *) fakes+=(--fake "$OUT/${OBJ}_l$m.npy" --label "lambda $m") ;; esac
 done
 "$GENMIX" --quiet pr-curve --real "$OUT/real.npy" "${fakes[@]}" --estimator knn --k 10 --lambda-grid 0.2,1,5 \
-  --plot "$OUT/pr_curves.png" > "$OUT/pr_curves.txt"
+  --plot "$OUT/${OBJ}_curves.png" > "$OUT/${OBJ}_curves.txt"

@@ -145,14 +145,20 @@ int gm_prdiv_mixture(gm_fdiv f, gm_prdiv_fn D, void *ctx, double s_lo, double s_
 /* PR_KL: the PR generator loss on the KL critic's ratio r = e^(v−1) (spec §1.5 / §2.1 table, auxiliary
  * KL instead of the paper's χ²), critic trained with the KL loss; no ratio clamp, so the PR loss has a
  * (small) gradient at every fake with λr < 1 instead of none for v <= −2. */
-typedef enum { GM_GAN_PR = 0, GM_GAN_CHI2, GM_GAN_KL, GM_GAN_RKL, GM_GAN_HINGE, GM_GAN_PR_DUAL, GM_GAN_PR_KL, GM_GAN_COUNT } gm_gan_objective;
+/* PR_NOFLOOR ("pr-nofloor"; a genmix variant, NOT the released code): the PR generator loss with the fakes'
+ * ratio r = min(v, 5)/2 + 1, i.e. the χ² estimate without its lower clamp, so min(λr, 1) = λr continues
+ * linearly below v = −2 and every fake with v < min(2/λ − 2, 5) gets ∂L_G/∂v_f = −(λ+1)/(8B) (the
+ * released loss gives fakes at v <= −2 none); identical to PR for v > −2. Critic: the released χ² loss;
+ * real rows and the reported α̂/β̂ use the released (clamped) ratio. */
+typedef enum { GM_GAN_PR = 0, GM_GAN_CHI2, GM_GAN_KL, GM_GAN_RKL, GM_GAN_HINGE, GM_GAN_PR_DUAL, GM_GAN_PR_KL, GM_GAN_PR_NOFLOOR, GM_GAN_COUNT } gm_gan_objective;
 const char *gm_gan_objective_name(gm_gan_objective o);
 int gm_gan_objective_from_name(const char *name); /* -1 when unknown */
 /* Ratio estimate of the χ² critic: r = clamp(v, −2, 5)/2 + 1 ∈ [0, 3.5]. */
 double gm_prdiv_chi2_ratio(double v);
-/* 1 for the PR objectives (PR, PR_KL); the critic loss each objective trains with (PR: CHI2, PR_KL: KL,
- * others: themselves); the ratio estimate r(v) of a PR objective's critic and dr/dv in *dr (may be NULL;
- * χ²: 0 outside the clamps). */
+/* 1 for the PR objectives (PR, PR_KL, PR_NOFLOOR); the critic loss each objective trains with (PR and
+ * PR_NOFLOOR: CHI2, PR_KL: KL, others: themselves); the ratio estimate r(v) a PR objective's generator loss
+ * uses for fakes and dr/dv in *dr (may be NULL; χ²: 0 outside the clamps; PR_NOFLOOR: 0.5 for v < 5, r < 0
+ * for v < −2). */
 int gm_gan_is_pr(gm_gan_objective o);
 gm_gan_objective gm_gan_critic_objective(gm_gan_objective o);
 double gm_gan_ratio(gm_gan_objective o, double v, double *dr);
@@ -165,7 +171,9 @@ void gm_gan_critic_loss_backward(float *dv_r, float *dv_f, const float *dloss, c
                                  const float *v_f, size_t nf, gm_gan_objective obj, float lambda);
 /* Generator loss. PR: L = −½α̂ − ½β̂ with α̂ = mean_f ½min(λr_f, 1) + mean_r ½min(1/r_r, λ), β̂ =
  * mean_f ½min(r_f, 1/λ) + mean_r ½min(1/(λr_r), 1) (ab[0] = α̂, ab[1] = β̂ when ab != NULL; other
- * objectives leave ab alone and ignore v_r). backward: exact derivatives in both v_f and v_r. */
+ * objectives leave ab alone and ignore v_r). PR_NOFLOOR: the same L with the floor-free r_f (so L is no
+ * longer −½α̂ − ½β̂ once a fake is below v = −2), ab the released χ² estimates. backward: exact
+ * derivatives in both v_f and v_r. */
 void gm_gan_gen_loss_forward(float *loss, float *ab, const float *v_f, size_t nf, const float *v_r, size_t nr,
                              gm_gan_objective obj, float lambda);
 void gm_gan_gen_loss_backward(float *dv_f, float *dv_r, const float *dloss, const float *v_f, size_t nf,
@@ -243,8 +251,9 @@ typedef struct {
     float alpha_hat, beta_hat; /* PR estimates of the last generator batch (χ²-ratio, spec §2.2) */
     float acc_real, acc_fake;  /* % v_r > thr, 100 − % v_f > thr (thresholds of spec §2.2) */
     /* diagnostics of the last generator batch (any objective; the PR rule of spec §2.2 at cfg.lambda):
-     * fraction of fakes at the χ² clamp (v_f <= −2, zero PR gradient), fraction with a non-zero PR gradient
-     * (−2 < v_f < 5 and λ r̂ < 1, i.e. v_f < 2/λ − 2), and the 5 %, 50 %, 95 % quantiles of the fakes'
+     * fraction of fakes at the χ² clamp (v_f <= −2, zero PR gradient except with pr-nofloor), fraction with a
+     * non-zero PR gradient (−2 < v_f < 5 and λ r̂ < 1, i.e. v_f < 2/λ − 2; for pr-nofloor every
+     * v_f < min(2/λ − 2, 5), the clamped ones included), and the 5 %, 50 %, 95 % quantiles of the fakes'
      * critic outputs (nearest rank) */
     float frac_clamped, frac_active, vf_q05, vf_median, vf_q95;
 } gm_gan_status;

@@ -206,7 +206,7 @@ int gm__gan_step_with(gm_gan *g, const float *xr_in, const float *z_in, gm_gan_s
     gm_gan_objective gen_obj = g->step < c->pretrain ? (c->objective == GM_GAN_PR_KL ? GM_GAN_KL : GM_GAN_CHI2) : c->objective;
     gm__gan_iter I = {g, G_train, D_any, "gan", g->tape, &g->P, &L, &g->opt_g, &g->opt_d, &g->step, g->xr, g->z, z_in,
                       B, c->dim_z, c->n_critic, 2, 2, xs, c->seed, gm_gan_critic_objective(c->objective), gen_obj,
-                      c->objective == GM_GAN_PR_KL ? GM_GAN_PR_KL : GM_GAN_PR, c->lambda, c->lr_g, c->lr_d, threshold(c),
+                      gm_gan_is_pr(c->objective) ? c->objective : GM_GAN_PR, c->lambda, c->lr_g, c->lr_d, threshold(c),
                       c->ema_decay, c->ema_start, g->z};
     return gm__gan_iterate(&I, st);
 }

@@ -139,7 +139,7 @@ void gm__gan_status_fill(gm_gan_status *st, const float *vf, const float *vr, si
         double vi = vf[i];
         double dr, ri = gm_gan_ratio(ratio_obj, vi, &dr);
         nr += vr[i] > thr, nf += vf[i] > thr;
-        ncl += ratio_obj == GM_GAN_PR && vi <= -2;
+        ncl += (ratio_obj == GM_GAN_PR || ratio_obj == GM_GAN_PR_NOFLOOR) && vi <= -2;
         nact += dr > 0 && (double)lambda * ri < 1;
     }
     memcpy(scratch, vf, B * sizeof(float));

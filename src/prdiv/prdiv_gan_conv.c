@@ -227,8 +227,8 @@ int gm__cgan_step_with(gm_cgan *g, const float *xr_in, const float *z_in, gm_gan
     gm_gan_objective o = c->objective;
     float thr = o == GM_GAN_KL ? 1 : o == GM_GAN_RKL ? -1 : o == GM_GAN_PR_DUAL ? c->lambda / 2 : 0;
     gm__gan_iter I = {g, G_train, D_any, "gan-conv", g->tape, &g->P, &L, &g->opt_g, &g->opt_d, &g->step, g->xr, g->z,
-                      z_in, B, c->dim_z, c->n_critic, PIX, 4, xs, c->seed, o == GM_GAN_PR ? GM_GAN_CHI2 : o,
-                      g->step < c->pretrain ? GM_GAN_CHI2 : o, GM_GAN_PR, c->lambda, c->lr_g, c->lr_d, thr,
+                      z_in, B, c->dim_z, c->n_critic, PIX, 4, xs, c->seed, gm_gan_critic_objective(o),
+                      g->step < c->pretrain ? GM_GAN_CHI2 : o, o == GM_GAN_PR_NOFLOOR ? o : GM_GAN_PR, c->lambda, c->lr_g, c->lr_d, thr,
                       c->ema_decay, c->ema_start, g->scratch};
     return gm__gan_iterate(&I, st);
 }

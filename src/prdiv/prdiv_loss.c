@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* prdiv_loss.c — GAN critic and generator losses of spec §2.1–2.2 (χ² critic with its clamps, the PR
  * generator loss on the χ² ratio estimate r = clamp(v,−2,5)/2 + 1 or, objective "pr-kl", on the KL
- * critic's r = e^(v−1) (spec §1.5 / §2.1), and the f-GAN / hinge / PR-dual baselines) as forward/backward
- * kernels over critic outputs, plus their tape ops.
+ * critic's r = e^(v−1) (spec §1.5 / §2.1), or, objective "pr-nofloor" (a genmix variant, not the released
+ * code), on the χ² ratio without its lower clamp for the fakes, r = min(v,5)/2 + 1; and the f-GAN / hinge /
+ * PR-dual baselines) as forward/backward kernels over critic outputs, plus their tape ops.
  * Owns nothing. Thread safety: re-entrant; sums in index order in double. */
 #include <math.h>
 #include <string.h>
 
 #include "genmix/prdiv.h"
 
-static const char *obj_names[GM_GAN_COUNT] = {"pr", "chi2", "kl", "rkl", "hinge", "pr-dual", "pr-kl"};
+static const char *obj_names[GM_GAN_COUNT] = {"pr", "chi2", "kl", "rkl", "hinge", "pr-dual", "pr-kl", "pr-nofloor"};
 const char *gm_gan_objective_name(gm_gan_objective o) { return (unsigned)o < GM_GAN_COUNT ? obj_names[o] : NULL; }
 int gm_gan_objective_from_name(const char *name) {
     for (int i = 0; name && i < GM_GAN_COUNT; i++)
@@ -19,9 +20,10 @@ int gm_gan_objective_from_name(const char *name) {
 
 double gm_prdiv_chi2_ratio(double v) { return fmin(fmax(v, -2.0), 5.0) / 2 + 1; }
 
-int gm_gan_is_pr(gm_gan_objective o) { return o == GM_GAN_PR || o == GM_GAN_PR_KL; }
+int gm_gan_is_pr(gm_gan_objective o) { return o == GM_GAN_PR || o == GM_GAN_PR_KL || o == GM_GAN_PR_NOFLOOR; }
 
 gm_gan_objective gm_gan_critic_objective(gm_gan_objective o) {
+    if (o == GM_GAN_PR_NOFLOOR) return GM_GAN_CHI2; /* the released χ² critic, unchanged */
     return o == GM_GAN_PR ? GM_GAN_CHI2 : o == GM_GAN_PR_KL ? GM_GAN_KL : o;
 }
 
@@ -30,6 +32,10 @@ double gm_gan_ratio(gm_gan_objective o, double v, double *dr) {
         double r = exp(v - 1);
         if (dr) *dr = r;
         return r;
+    }
+    if (o == GM_GAN_PR_NOFLOOR) { /* fakes only: r = min(v,5)/2 + 1, linear (and < 0) below v = −2 */
+        if (dr) *dr = v < 5 ? 0.5 : 0;
+        return fmin(v, 5.0) / 2 + 1;
     }
     if (dr) *dr = v > -2 && v < 5 ? 0.5 : 0;
     return gm_prdiv_chi2_ratio(v);
@@ -41,6 +47,7 @@ static double crit_r(gm_gan_objective o, double v, float lam, double *d) {
     (void)lam;
     switch (o) {
     case GM_GAN_PR:
+    case GM_GAN_PR_NOFLOOR:
     case GM_GAN_CHI2: *d = v < 5 ? -1 : 0; return -fmin(v, 5);
     case GM_GAN_KL:
     case GM_GAN_PR_KL:
@@ -53,6 +60,7 @@ static double crit_r(gm_gan_objective o, double v, float lam, double *d) {
 static double crit_f(gm_gan_objective o, double v, float lam, double *d) {
     switch (o) {
     case GM_GAN_PR:
+    case GM_GAN_PR_NOFLOOR:
     case GM_GAN_CHI2: {
         double u = fmax(v, -2);
         *d = v > -2 ? u / 2 + 1 : 0;
@@ -98,16 +106,25 @@ static double gen_f(gm_gan_objective o, double v, float lam, double *d) {
     }
 }
 /* PR loss terms on the ratio r(v) of the objective's critic (dr = dr/dv): fake rows contribute
- * −¼[min(λr,1) + min(r,1/λ)], real rows −¼[min(1/r,λ) + min(1/(λr),1)] */
+ * −¼[min(λr,1) + min(r,1/λ)], real rows −¼[min(1/r,λ) + min(1/(λr),1)]. *a, *b: the fake row's halves of
+ * α̂, β̂ — for pr-nofloor those of the released (clamped) ratio, so they stay estimates in [0, ½] while the
+ * loss term runs on the floor-free ratio (−¼(λ+1)r, linear in v, for every fake with λr < 1). */
 static double pr_fake(gm_gan_objective o, double v, double lam, double *d, double *a, double *b) {
     double dr, r = gm_gan_ratio(o, v, &dr);
     *a = 0.5 * fmin(lam * r, 1);
     *b = 0.5 * fmin(r, 1 / lam);
     *d = lam * r < 1 ? -(lam + 1) / 4 * dr : 0;
-    return -0.5 * (*a + *b);
+    double term = -0.5 * (*a + *b);
+    if (o == GM_GAN_PR_NOFLOOR) {
+        double rc = gm_prdiv_chi2_ratio(v);
+        *a = 0.5 * fmin(lam * rc, 1);
+        *b = 0.5 * fmin(rc, 1 / lam);
+    }
+    return term;
 }
+/* real rows of pr-nofloor use the released ratio (r ≥ 0; the real terms do not reach the generator) */
 static double pr_real(gm_gan_objective o, double v, double lam, double *d, double *a, double *b) {
-    double dr, r = gm_gan_ratio(o, v, &dr);
+    double dr, r = gm_gan_ratio(o == GM_GAN_PR_NOFLOOR ? GM_GAN_PR : o, v, &dr);
     *a = 0.5 * fmin(1 / r, lam);
     *b = 0.5 * fmin(1 / (lam * r), 1);
     *d = lam * r > 1 ? (1 + 1 / lam) / (4 * r * r) * dr : 0;
