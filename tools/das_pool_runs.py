@@ -8,7 +8,8 @@
 # The eval classifier's class of each sample is recomputed from DIR/eval_features.npy (its penultimate
 # ReLU features) and its last linear layer ("11.weight", "11.bias"); the uniform pooling is checked against
 # the JSON's class_hist. Note: eval_features.npy is of the pixels clamped to [0, 1], the JSON's histogram
-# of the unclamped ones, so the two can differ by a few samples. SEs: run-to-run (uniform) and the ratio-estimator delta method (Z-pooled).
+# of the unclamped ones, so the two can differ by a few samples. SEs: run-to-run (uniform) and the delta method
+# of the ratio estimator (Z-pooled). The layer names fit the classifier of `genmix train classifier`'s default spec.
 # Usage: python3 tools/das_pool_runs.py RESULT.json DIR EVAL.safetensors [ORACLE.json]
 import array, json, math, re, struct, sys
 
