@@ -12,6 +12,8 @@
 
 /* ---- Vendi -------------------------------------------------------------------------------------- */
 
+#define VENDI_CHUNK 2048 /* rows per chunk of the dual Gram X^T X (16 MB of doubles at d = 1024) */
+
 /* exp of the order-q Rényi entropy of the eigenvalues w[0..n) (ascending; only w > 0 enter). */
 static double vendi_entropy(const double *w, size_t n, double q) {
     if (isinf(q)) return exp(-log(w[n - 1]));
@@ -66,34 +68,42 @@ int gm_vendi(const gm_feats *x, const gm_kernel *k, double q, double *out, size_
     if (k->kind == GM_KERNEL_POLY) GM_FAIL(GM_EINVAL, "Vendi: use the cosine or RBF kernel");
     int dual = k->kind == GM_KERNEL_COSINE && n > d;
     size_t m = dual ? d : n;
-    double *X = gm_malloc(n * d * sizeof(double)), *A = gm_malloc(m * m * sizeof(double)),
+    /* dual: rows stream through a buffer of VENDI_CHUNK rows (X^T X accumulated chunk by chunk), so the
+     * n x d double copy is never formed; primal and RBF: all rows at once */
+    size_t rows = dual && n > VENDI_CHUNK ? VENDI_CHUNK : n;
+    double *X = gm_malloc(rows * d * sizeof(double)), *A = gm_calloc(m * m, sizeof(double)),
            *w = gm_malloc(m * sizeof(double));
     int rc = GM_ENOMEM;
     if (!X || !A || !w) goto done;
-    gm_feats_rows_f64(x, 0, n, X);
     if (k->kind == GM_KERNEL_COSINE) {
-        long zero_row = -1; /* rows are independent: the bits do not depend on the thread count */
-#pragma omp parallel for schedule(static) if (n * d > 1000000)
-        for (long i = 0; i < (long)n; i++) {
-            double s = 0, *xi = X + (size_t)i * d;
-            for (size_t j = 0; j < d; j++) s += xi[j] * xi[j];
-            if (s == 0) {
+        for (size_t r0 = 0; r0 < n; r0 += rows) {
+            size_t cnt = n - r0 < rows ? n - r0 : rows;
+            long zero_row = -1; /* rows are independent: the bits do not depend on the thread count */
+#pragma omp parallel for schedule(static) if (cnt * d > 1000000)
+            for (long i = 0; i < (long)cnt; i++) {
+                double s = 0, *xi = X + (size_t)i * d;
+                gm_feats_rows_f64(x, r0 + (size_t)i, 1, xi);
+                for (size_t j = 0; j < d; j++) s += xi[j] * xi[j];
+                if (s == 0) {
 #pragma omp critical(gm_vendi_zero)
-                if (zero_row < 0 || i < zero_row) zero_row = i;
-                continue;
+                    if (zero_row < 0 || i < zero_row) zero_row = i;
+                    continue;
+                }
+                s = 1 / sqrt(s);
+                for (size_t j = 0; j < d; j++) xi[j] *= s;
             }
-            s = 1 / sqrt(s);
-            for (size_t j = 0; j < d; j++) xi[j] *= s;
+            if (zero_row >= 0) {
+                rc = gm_set_error(GM_EINVAL, "Vendi (cosine): row %ld is all zeros", (long)r0 + zero_row);
+                goto done;
+            }
+            if (dual)
+                gm_la_dsyrk_tn_add(cnt, d, X, A);
+            else
+                gm_la_dsyrk_nt(n, d, X, A);
         }
-        if (zero_row >= 0) {
-            rc = gm_set_error(GM_EINVAL, "Vendi (cosine): row %ld is all zeros", zero_row);
-            goto done;
-        }
-        if (dual)
-            gm_la_dsyrk_tn(n, d, X, A);
-        else
-            gm_la_dsyrk_nt(n, d, X, A);
+        if (dual) gm_la_mirror_upper(A, m);
     } else {
+        gm_feats_rows_f64(x, 0, n, X);
         gm_kernel_matrix(A, X, n, X, n, d, k);
     }
     for (size_t i = 0; i < m * m; i++) A[i] /= (double)n;
