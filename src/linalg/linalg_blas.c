@@ -98,24 +98,33 @@ void gm_la_mirror_upper(double *C, size_t n) {
             for (size_t j = 0; j < i; j++) C[i * n + j] = C[j * n + i];
 }
 
-/* C[I, I0:] += A[:, I]^T A[:, I0:]: the upper triangle (and the lower halves of the diagonal blocks,
- * which the caller's gm_la_mirror_upper overwrites). */
-void gm_la_dsyrk_tn_add(size_t n, size_t d, const double *A, double *C) {
+/* Upper trapezoid by row blocks: C[I, I0:] = beta C[I, I0:] + A[:, I]^T A[:, I0:] (beta 0: C is not read).
+ * The blocks shrink with I: a dynamic schedule (largest first) balances them; each block is one call, so
+ * the bits do not depend on it. The lower halves of the diagonal blocks are written too (the callers'
+ * gm_la_mirror_upper overwrites them). */
+static void syrk_tn_upper(size_t n, size_t d, const double *A, double beta, double *C) {
 #pragma omp parallel for schedule(dynamic, 1) if ((double)d * (double)d * (double)n > PAR_MNK)
     for (long b = 0; b < (long)nblocks(d); b++) {
         size_t r0 = (size_t)b * RB, r = d - r0 < RB ? d - r0 : RB;
 #ifdef GM_HAVE_BLAS
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)(d - r0), (int)n, 1.0, A + r0, (int)d,
-                    A + r0, (int)d, 1.0, C + r0 * d + r0, (int)d);
+                    A + r0, (int)d, beta, C + r0 * d + r0, (int)d);
 #else
         for (size_t i = r0; i < r0 + r; i++)
-            for (size_t j = i; j < d; j++) {
+            for (size_t j = r0; j < d; j++) {
                 double s = 0;
                 for (size_t t = 0; t < n; t++) s += A[t * d + i] * A[t * d + j];
-                C[i * d + j] += s;
+                C[i * d + j] = beta == 0 ? s : beta * C[i * d + j] + s;
             }
 #endif
     }
+}
+
+void gm_la_dsyrk_tn_add(size_t n, size_t d, const double *A, double *C) { syrk_tn_upper(n, d, A, 1.0, C); }
+
+void gm_la_dsyrk_tn(size_t n, size_t d, const double *A, double *C) {
+    syrk_tn_upper(n, d, A, 0.0, C);
+    gm_la_mirror_upper(C, d);
 }
 
 /* M = L^T S L: first T = L^T S by fixed column blocks (the left product mixes rows), then T L by fixed
@@ -156,27 +165,6 @@ void gm_la_dcongruence_lower(size_t d, const double *L, const double *S, double 
             M[i * d + j] = acc;
         }
 #endif
-}
-
-/* Upper trapezoid by row blocks: C[I, I0:] = A[:, I]^T A[:, I0:]. The blocks shrink with I: a dynamic
- * schedule (largest first) balances them; each block is one call, so the bits do not depend on it. */
-void gm_la_dsyrk_tn(size_t n, size_t d, const double *A, double *C) {
-#pragma omp parallel for schedule(dynamic, 1) if ((double)d * (double)d * (double)n > PAR_MNK)
-    for (long b = 0; b < (long)nblocks(d); b++) {
-        size_t r0 = (size_t)b * RB, r = d - r0 < RB ? d - r0 : RB;
-#ifdef GM_HAVE_BLAS
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)(d - r0), (int)n, 1.0, A + r0, (int)d,
-                    A + r0, (int)d, 0.0, C + r0 * d + r0, (int)d);
-#else
-        for (size_t i = r0; i < r0 + r; i++)
-            for (size_t j = r0; j < d; j++) {
-                double s = 0;
-                for (size_t t = 0; t < n; t++) s += A[t * d + i] * A[t * d + j];
-                C[i * d + j] = s;
-            }
-#endif
-    }
-    gm_la_mirror_upper(C, d);
 }
 
 /* C[I, I0:] = A_I A_{I0:}^T */
