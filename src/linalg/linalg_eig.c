@@ -135,9 +135,8 @@ typedef struct {
     size_t lqr;
 } sb_work;
 
-/* One panel (columns c0 .. c0+KD-1, rows r0 = c0+KD .. n-1 below the band, m = n - r0 of them): QR of the
- * panel, R into the band, and V, T, W for the trailing update (Y = A22 V must be in ws->Y). Part 1 (before
- * Y) and part 2 (after). Runs on one thread. */
+/* One panel (columns c0 .. c0+KD-1, rows r0 = c0+KD .. n-1 below the band, m = n - r0 of them): its QR,
+ * the diagonal block and R into the band, V (unit lower trapezoidal) and T. Runs on one thread. */
 static int sb_panel_qr(const double *A, size_t n, size_t c0, size_t m, double *AB, sb_work *ws) {
     const size_t kd = SB_KD, r0 = c0 + kd, kk = m < kd ? m : kd, ldab = kd + 1;
     for (size_t j = 0; j < kd; j++) /* column-major copy of the m x KD panel */
@@ -160,6 +159,8 @@ static int sb_panel_qr(const double *A, size_t n, size_t c0, size_t m, double *A
     return GM_OK;
 }
 
+/* After Y = A22 V: X = Y T, W = X - ½ V (T^T V^T X) and the factors C1 = [V W], B = [W V] of the update
+ * A22 -= C1 B^T. Runs on one thread (m x KD work). */
 static void sb_panel_w(size_t m, size_t kk, sb_work *ws) {
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)kk, (int)kk, 1.0, ws->Y, (int)kk, ws->T,
                 (int)kk, 0.0, ws->X, (int)kk); /* X = A22 V T */
