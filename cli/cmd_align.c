@@ -266,9 +266,10 @@ static int load_base_samples(const char *list, size_t D, float **out, size_t *ro
 /* --eval-clf: each run's output scored by an independent classifier: the weighted histogram of its
  * argmax classes, and E_W[log p_eval(S|x)] for the reward's class set S (classifier rewards only).
  * Mean over runs with the run-to-run standard error; for one run the delta-method SE of the weighted
- * mean, sqrt(sum_i W_i^2 (f_i - mean)^2). Adds "eval" to the summary and prints one line. */
+ * mean, sqrt(sum_i W_i^2 (f_i - mean)^2). Adds "eval" to the summary and prints one line; for DAS over
+ * several runs also "pooled_by_zhat", the runs weighted by their Ẑ (gm_smc_pool_runs). */
 static int eval_runs(const char *clf_path, const gm_reward_clf *rclf, const run_result *res, long runs, cJSON *sum,
-                     int print) {
+                     int print, int pool) {
     static const char *const names[10] = {"tshirt", "trouser", "pullover", "dress", "coat",
                                           "sandal", "shirt",   "sneaker",  "bag",   "boot"};
     int in_set[10] = {0};
@@ -337,6 +338,28 @@ static int eval_runs(const char *clf_path, const gm_reward_clf *rclf, const run_
             for (int c = 0; c < 10; c++) printf(" %s %.3f", names[c], m[c]);
             printf("\n");
             if (rclf) printf("eval in_set %.4f +- %.4f  E[log p_eval(S|x)] %.4f +- %.4f\n", m[10], se[10], m[11], se[11]);
+        }
+        /* DAS over several runs: the same quantities with the runs pooled by their Ẑ (gm_smc_pool_runs) */
+        double *lz = pool && runs > 1 ? malloc((size_t)runs * sizeof(double)) : NULL;
+        if (lz) {
+            for (long k = 0; k < runs; k++) lz[k] = res[k].log_z;
+            if (gm_smc_pool_runs(lz, v, (size_t)runs, 12, m, se) == GM_OK) {
+                cJSON *pz = cJSON_AddObjectToObject(e, "pooled_by_zhat");
+                cJSON_AddItemToObject(pz, "class_hist", num_array(m, 10));
+                cJSON_AddItemToObject(pz, "class_hist_se", num_array(se, 10));
+                if (rclf) {
+                    cJSON_AddNumberToObject(pz, "in_set", m[10]);
+                    cJSON_AddNumberToObject(pz, "in_set_se", se[10]);
+                    cJSON_AddNumberToObject(pz, "log_p_set", m[11]);
+                    cJSON_AddNumberToObject(pz, "log_p_set_se", se[11]);
+                }
+                if (print) {
+                    printf("eval_classes (runs pooled by Z^)");
+                    for (int c = 0; c < 10; c++) printf(" %s %.3f", names[c], m[c]);
+                    printf("\n");
+                }
+            }
+            free(lz);
         }
     }
     free(v);
@@ -639,6 +662,20 @@ int cmd_align(int argc, char **argv) {
         }
         cJSON_AddItemToObject(sum, "mode_weights", num_array(mwm, g.k));
         cJSON_AddItemToObject(sum, "mode_weights_se", num_array(mws, g.k));
+        if (g.k && runs > 1 && !strcmp(o.method, "das")) { /* the runs pooled by their Ẑ (gm_smc_pool_runs) */
+            double *lzk = malloc((size_t)runs * sizeof(double)), *pm = calloc(g.k, sizeof(double)),
+                   *ps = calloc(g.k, sizeof(double));
+            if (lzk && pm && ps) {
+                for (long k = 0; k < runs; k++) lzk[k] = res[k].log_z;
+                if (gm_smc_pool_runs(lzk, mw, (size_t)runs, g.k, pm, ps) == GM_OK) {
+                    cJSON_AddItemToObject(sum, "mode_weights_pooled_by_zhat", num_array(pm, g.k));
+                    cJSON_AddItemToObject(sum, "mode_weights_pooled_by_zhat_se", num_array(ps, g.k));
+                }
+            }
+            free(lzk);
+            free(pm);
+            free(ps);
+        }
         cJSON_AddItemToObject(sum, "mode_means", num_array(g.mean, g.k * D));
         double cf_lz = nan(""), cf_er = nan("");
         if (is_toy) {
@@ -673,7 +710,7 @@ int cmd_align(int argc, char **argv) {
         free(mw);
         free(mwm);
         free(mws);
-        if (eval_clf) rc = eval_runs(eval_clf, clfr, res, runs, sum, !json);
+        if (eval_clf) rc = eval_runs(eval_clf, clfr, res, runs, sum, !json, !strcmp(o.method, "das"));
         if (rc == GM_OK && json) {
             char *txt = cJSON_Print(sum);
             if (txt) puts(txt);

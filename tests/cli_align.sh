@@ -66,6 +66,15 @@ assert abs(j["mean_reward"] - (-1.318)) < 4 * j["mean_reward_se"] + 0.03, j["mea
 assert abs(j["closed_form"]["log_z"] - (-2.96780)) < 1e-5
 assert abs(j["closed_form"]["mean_reward"] - (-1.34004)) < 1e-5
 assert len(j["run"]) == 40 and len(j["run"][0]["ess_frac"]) == 101 and j["run"][0]["lambda"][100] == 1
+# the runs pooled by their Z^: sum_k Z^_k w_k / sum_k Z^_k from the per-run log_z and mode weights
+import math
+lz = [r["log_z"] for r in j["run"]]
+a = [math.exp(x - max(lz)) for x in lz]
+for c in range(8):
+    p = sum(ak * r["mode_weights"][c] for ak, r in zip(a, j["run"])) / sum(a)
+    assert abs(p - j["mode_weights_pooled_by_zhat"][c]) < 1e-12, (c, p, j["mode_weights_pooled_by_zhat"][c])
+    s = math.sqrt(sum((ak / sum(a)) ** 2 * (r["mode_weights"][c] - p) ** 2 for ak, r in zip(a, j["run"])))
+    assert abs(s - j["mode_weights_pooled_by_zhat_se"][c]) < 1e-12
 PY
 check "[ -s '$T/das/trace.png' ] && [ -s '$T/das/samples.png' ]"
 check "head -c 8 '$T/das/trace.png' | od -An -c | grep -q 'P   N   G'"

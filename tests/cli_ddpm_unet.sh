@@ -67,6 +67,16 @@ assert n['runs'] == 2 and n['mean_reward'] >= b['mean_reward'] - 1e-12
 f = np.load(sys.argv[5]); assert f.shape == (6, 128) and f.dtype == np.float32
 " "$T/eb.json" "$T/eo1.json" "$T/eo2.json" "$T/en.json" "$T/eb/eval_features.npy"
 check "[ $? -eq 0 ]"
+# DAS over 2 runs also reports the histogram with the runs pooled by their Z^; best-of-n does not
+$AL --reward "$RW" --particles 3 --runs 2 --steps 4 --eval-clf "$T/clf.safetensors" --json > "$T/ed.json"; check "[ $? -eq 0 ]"
+/usr/bin/python3 -c "
+import json, sys
+d, n = (json.load(open(sys.argv[i])) for i in (1, 2))
+p = d['eval']['pooled_by_zhat']
+assert abs(sum(p['class_hist']) - 1) < 1e-12 and 0 <= p['in_set'] <= 1 and len(p['class_hist_se']) == 10
+assert 'pooled_by_zhat' not in n['eval']
+" "$T/ed.json" "$T/en.json"
+check "[ $? -eq 0 ]"
 $AL --reward "$RW" --method best-of-n --particles 4 --runs 2 --base-samples "$T/eb/samples.npy" > /dev/null 2> "$T/err"
 check "[ $? -eq 1 ]"; check "grep -q -- '--base-samples' '$T/err'"
 $AL --reward "$RW" --base-samples "$T/eb/samples.npy" > /dev/null 2>&1; check "[ $? -eq 2 ]"   # DAS samples itself

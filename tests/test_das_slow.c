@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_das_slow.c — longer DAS known-answer tests: schedule/guidance/scheme invariance on GMM-1 against
- * the reweighting oracle (spec §7.4.5, T4) and S = 1000 runs against the closed forms (spec §7.4.8).
+ * the reweighting oracle (spec §7.4.5, T4), pooling many N = 16 runs by Ẑ on GMM-2, and S = 1000 runs
+ * against the closed forms (spec §7.4.8).
  * Tolerances as in test_das.c: 4 combined SE + 0.02 (mode weights) / 0.03 (E[r]). */
 #include "das_test_util.h"
 
@@ -82,4 +83,43 @@ GM_TEST(test_das_closed_form_s1000) {
     }
 }
 
-GM_TEST_MAIN({"das_gmm1_variants", test_das_gmm1_variants}, {"das_closed_form_s1000", test_das_closed_form_s1000})
+/* Pooling runs by their evidence (gm_smc_pool_runs) removes the small-N bias that averaging the runs'
+ * self-normalised estimates keeps: GMM-2 with N = 16 particles, 2000 runs. The Ẑ-pooled weight of the top
+ * mode matches the oracle (M = 12000) within 4 combined SE + 0.01; the equal-weight mean of the runs is
+ * farther from it (measured: equal 0.759 +- 0.006, pooled 0.800, oracle 0.795). */
+GM_TEST(test_das_pool_runs_small_n) {
+    toy_setup ts;
+    toy_init(&ts, "gmm2");
+    gm_gmm g = ts.g;
+    oracle_stats o;
+    run_oracle(&g, &ts.den, &ts.rw, 100, 12000, &o);
+    enum { R = 2000, N = 16 };
+    double *lz = malloc(sizeof(double) * R), *v = calloc(R, sizeof(double)), W[N], eq = 0, eq2 = 0;
+    int comp[N];
+    gm_das_config c = gm_das_config_default();
+    c.n_particles = N;
+    c.n_steps = 100;
+    for (int k = 0; k < R; k++) {
+        c.seed = 5000 + (uint64_t)k;
+        gm_das *d;
+        CHECK_OK(das_run(&d, &c, &ts.den, &ts.rw));
+        gm_das_weights(d, W);
+        gm_gmm_assign(&g, gm_das_particles(d), N, comp);
+        for (int i = 0; i < N; i++) v[k] += comp[i] == 2 ? W[i] : 0.0; /* mode (0, 4) */
+        lz[k] = gm_das_log_evidence(d);
+        eq += v[k] / R;
+        eq2 += v[k] * v[k] / R;
+        gm_das_free(d);
+    }
+    double pm, pse, eq_se = sqrt((eq2 - eq * eq) / (R - 1));
+    CHECK_OK(gm_smc_pool_runs(lz, v, R, 1, &pm, &pse));
+    fprintf(stderr, "  top mode, N = 16 x %d runs: equal-weight %.4f +- %.4f, pooled by Z^ %.4f +- %.4f, oracle %.4f +- %.4f\n",
+            R, eq, eq_se, pm, pse, o.mode[2], o.mode_se[2]);
+    CHECK_NEAR(pm, o.mode[2], 0, 4 * sqrt(pse * pse + o.mode_se[2] * o.mode_se[2]) + 0.01);
+    CHECK(fabs(eq - o.mode[2]) > fabs(pm - o.mode[2]));
+    free(lz);
+    free(v);
+    gm_gmm_free(&g);
+}
+
+GM_TEST_MAIN({"das_gmm1_variants", test_das_gmm1_variants}, {"das_pool_runs_small_n", test_das_pool_runs_small_n}, {"das_closed_form_s1000", test_das_closed_form_s1000})

@@ -316,7 +316,29 @@ GM_TEST(test_smc_alloc_failures) {
     gm_alloc_fail_nth(0, 0);
 }
 
-GM_TEST_MAIN({"resample_unbiased", test_resample_unbiased}, {"resample_edge_cases", test_resample_edge_cases},
+/* Pooling runs by Ẑ: a hand example (weights 1/3, 2/3, 0 from log Ẑ = 0, log 2, -inf); the same to 1e-12
+ * after adding 700 to every log Ẑ (max-shifted, no overflow); the delta-method SE by hand; bad input. */
+GM_TEST(test_smc_pool_runs) {
+    const double lz[3] = {0.0, log(2.0), -HUGE_VAL};
+    const double v[6] = {0.3, 1.0, 0.6, -2.0, 5.0, 7.0}; /* 3 runs x 2 values; run 3 must not count */
+    double m[2], se[2], m2[2], se2[2];
+    CHECK_OK(gm_smc_pool_runs(lz, v, 3, 2, m, se));
+    CHECK_NEAR(m[0], (0.3 + 2 * 0.6) / 3, 0, 1e-15);
+    CHECK_NEAR(m[1], (1.0 - 2 * 2.0) / 3, 0, 1e-15);
+    double s0 = sqrt(pow(1.0 / 3, 2) * pow(0.3 - m[0], 2) + pow(2.0 / 3, 2) * pow(0.6 - m[0], 2));
+    CHECK_NEAR(se[0], s0, 0, 1e-15);
+    const double lz2[3] = {700.0, 700.0 + log(2.0), -HUGE_VAL};
+    CHECK_OK(gm_smc_pool_runs(lz2, v, 3, 2, m2, se2));
+    CHECK(fabs(m2[0] - m[0]) < 1e-12 && fabs(m2[1] - m[1]) < 1e-12); /* 700 + log 2 is rounded */
+    CHECK_OK(gm_smc_pool_runs(lz, v, 3, 2, m2, NULL));
+    CHECK(m2[0] == m[0] && m2[1] == m[1]);
+    const double bad1[2] = {0.0, NAN}, bad2[2] = {-HUGE_VAL, -HUGE_VAL}, bad3[2] = {0.0, HUGE_VAL};
+    CHECK_RC(gm_smc_pool_runs(bad1, v, 2, 2, m, se), GM_EINVAL);
+    CHECK_RC(gm_smc_pool_runs(bad2, v, 2, 2, m, se), GM_EINVAL);
+    CHECK_RC(gm_smc_pool_runs(bad3, v, 2, 2, m, se), GM_EINVAL);
+}
+
+GM_TEST_MAIN({"resample_unbiased", test_resample_unbiased}, {"smc_pool_runs", test_smc_pool_runs}, {"resample_edge_cases", test_resample_edge_cases},
              {"ess_formula", test_ess_formula}, {"smc_log_evidence", test_smc_log_evidence},
              {"smc_gather_all_arrays", test_smc_gather_all_arrays},
              {"smc_permutation_invariance", test_smc_permutation_invariance}, {"tempering", test_tempering},

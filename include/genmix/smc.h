@@ -63,6 +63,13 @@ double gm_log_sum_exp(const double *x, size_t n);
 double gm_log_weights_normalise(const double *lw, size_t n, double *W);
 /* ESS = 1 / sum W_k^2 of the normalised weights of lw (0 if all are -inf). */
 double gm_ess(const double *lw, size_t n);
+/* Pooling of K independent SMC runs: run k's self-normalised estimates v[k*nv .. k*nv+nv) weighted by its
+ * evidence estimate, a_k = Ẑ_k / sum_l Ẑ_l (from log_z, max-shifted): mean_j = sum_k a_k v_kj. This ratio
+ * estimator is consistent as K grows at any fixed N, where the equal-weight mean of the runs keeps the
+ * O(1/N) bias of self-normalisation. se (may be NULL): its delta-method standard error,
+ * sqrt(sum_k a_k^2 (v_kj - mean_j)^2). Runs with log Ẑ = -inf get weight 0. GM_EINVAL if a log Ẑ is NaN
+ * or +inf, or none is finite. No allocation. */
+int gm_smc_pool_runs(const double *log_z, const double *v, size_t runs, size_t nv, double *mean, double *se);
 
 /* ---- tempering -------------------------------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* smc_resample.c — resampling schemes (systematic, SSP, multinomial), log-sum-exp, ESS and tempering
- * exponents (exp schedule, adaptive bisection on ESS).
+/* smc_resample.c — resampling schemes (systematic, SSP, multinomial), log-sum-exp, ESS, pooling of
+ * independent runs by their Ẑ, and tempering exponents (exp schedule, adaptive bisection on ESS).
  *
  * Owns: nothing (pure functions; SSP uses a temporary count array). Thread safety: reentrant.
  * Numerics: weights and cumulative sums in double; every inverse-CDF loop clamps the ancestor at n - 1
@@ -144,6 +144,29 @@ double gm_ess(const double *lw, size_t n) {
 double gm_log_sum_exp(const double *x, size_t n) {
     double s, mx = max_and_sum(x, n, &s);
     return mx == -HUGE_VAL ? -HUGE_VAL : mx + log(s);
+}
+
+int gm_smc_pool_runs(const double *log_z, const double *v, size_t runs, size_t nv, double *mean, double *se) {
+    GM_ASSERT(log_z && (v || nv == 0) && (mean || nv == 0));
+    double mx = -HUGE_VAL;
+    for (size_t k = 0; k < runs; k++) {
+        if (isnan(log_z[k]) || log_z[k] == HUGE_VAL) GM_FAIL(GM_EINVAL, "pooling runs: run %zu has log Z^ = %g", k, log_z[k]);
+        if (log_z[k] > mx) mx = log_z[k];
+    }
+    if (mx == -HUGE_VAL) GM_FAIL(GM_EINVAL, "pooling runs: no run has a finite log Z^");
+    double sa = 0;
+    for (size_t k = 0; k < runs; k++) sa += exp(log_z[k] - mx);
+    for (size_t j = 0; j < nv; j++) {
+        double m = 0, s2 = 0;
+        for (size_t k = 0; k < runs; k++) m += exp(log_z[k] - mx) / sa * v[k * nv + j];
+        for (size_t k = 0; k < runs; k++) {
+            double a = exp(log_z[k] - mx) / sa, dv = v[k * nv + j] - m;
+            s2 += a * a * dv * dv;
+        }
+        mean[j] = m;
+        if (se) se[j] = sqrt(s2);
+    }
+    return GM_OK;
 }
 
 int gm_temper_parse(const char *name, gm_temper_mode *out) {
