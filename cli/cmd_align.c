@@ -263,6 +263,26 @@ static int load_base_samples(const char *list, size_t D, float **out, size_t *ro
     return rc;
 }
 
+/* The histogram (m[0..10)), in-set mass (m[10]) and E[log p_eval(S|x)] (m[11]) with their SEs into obj;
+ * with a label (non-NULL) also the "eval_classes" line. */
+static void eval_fields(cJSON *obj, const double *m, const double *se, int has_set, const char *label) {
+    static const char *const names[10] = {"tshirt", "trouser", "pullover", "dress", "coat",
+                                          "sandal", "shirt",   "sneaker",  "bag",   "boot"};
+    cJSON_AddItemToObject(obj, "class_hist", num_array(m, 10));
+    cJSON_AddItemToObject(obj, "class_hist_se", num_array(se, 10));
+    if (has_set) {
+        cJSON_AddNumberToObject(obj, "in_set", m[10]);
+        cJSON_AddNumberToObject(obj, "in_set_se", se[10]);
+        cJSON_AddNumberToObject(obj, "log_p_set", m[11]);
+        cJSON_AddNumberToObject(obj, "log_p_set_se", se[11]);
+    }
+    if (label) {
+        printf("eval_classes%s", label);
+        for (int c = 0; c < 10; c++) printf(" %s %.3f", names[c], m[c]);
+        printf("\n");
+    }
+}
+
 /* --eval-clf: each run's output scored by an independent classifier: the weighted histogram of its
  * argmax classes, and E_W[log p_eval(S|x)] for the reward's class set S (classifier rewards only).
  * Mean over runs with the run-to-run standard error; for one run the delta-method SE of the weighted
@@ -270,8 +290,6 @@ static int load_base_samples(const char *list, size_t D, float **out, size_t *ro
  * several runs also "pooled_by_zhat", the runs weighted by their Ẑ (gm_smc_pool_runs). */
 static int eval_runs(const char *clf_path, const gm_reward_clf *rclf, const run_result *res, long runs, cJSON *sum,
                      int print, int pool) {
-    static const char *const names[10] = {"tshirt", "trouser", "pullover", "dress", "coat",
-                                          "sandal", "shirt",   "sneaker",  "bag",   "boot"};
     int in_set[10] = {0};
     char classes[32] = "";
     if (rclf) gm_reward_clf_classes(rclf, in_set);
@@ -323,42 +341,18 @@ static int eval_runs(const char *clf_path, const gm_reward_clf *rclf, const run_
         }
         cJSON *e = cJSON_AddObjectToObject(sum, "eval");
         cJSON_AddStringToObject(e, "classifier", clf_path);
-        cJSON_AddItemToObject(e, "class_hist", num_array(m, 10));
-        cJSON_AddItemToObject(e, "class_hist_se", num_array(se, 10));
-        if (rclf) {
+        if (rclf)
             cJSON_AddItemToObject(e, "set", num_array((double[]){in_set[0], in_set[1], in_set[2], in_set[3], in_set[4],
                                                                  in_set[5], in_set[6], in_set[7], in_set[8], in_set[9]}, 10));
-            cJSON_AddNumberToObject(e, "in_set", m[10]);
-            cJSON_AddNumberToObject(e, "in_set_se", se[10]);
-            cJSON_AddNumberToObject(e, "log_p_set", m[11]);
-            cJSON_AddNumberToObject(e, "log_p_set_se", se[11]);
-        }
-        if (print) {
-            printf("eval_classes");
-            for (int c = 0; c < 10; c++) printf(" %s %.3f", names[c], m[c]);
-            printf("\n");
-            if (rclf) printf("eval in_set %.4f +- %.4f  E[log p_eval(S|x)] %.4f +- %.4f\n", m[10], se[10], m[11], se[11]);
-        }
+        eval_fields(e, m, se, rclf != NULL, print ? "" : NULL);
+        if (print && rclf) printf("eval in_set %.4f +- %.4f  E[log p_eval(S|x)] %.4f +- %.4f\n", m[10], se[10], m[11], se[11]);
         /* DAS over several runs: the same quantities with the runs pooled by their Ẑ (gm_smc_pool_runs) */
         double *lz = pool && runs > 1 ? malloc((size_t)runs * sizeof(double)) : NULL;
         if (lz) {
             for (long k = 0; k < runs; k++) lz[k] = res[k].log_z;
-            if (gm_smc_pool_runs(lz, v, (size_t)runs, 12, m, se) == GM_OK) {
-                cJSON *pz = cJSON_AddObjectToObject(e, "pooled_by_zhat");
-                cJSON_AddItemToObject(pz, "class_hist", num_array(m, 10));
-                cJSON_AddItemToObject(pz, "class_hist_se", num_array(se, 10));
-                if (rclf) {
-                    cJSON_AddNumberToObject(pz, "in_set", m[10]);
-                    cJSON_AddNumberToObject(pz, "in_set_se", se[10]);
-                    cJSON_AddNumberToObject(pz, "log_p_set", m[11]);
-                    cJSON_AddNumberToObject(pz, "log_p_set_se", se[11]);
-                }
-                if (print) {
-                    printf("eval_classes (runs pooled by Z^)");
-                    for (int c = 0; c < 10; c++) printf(" %s %.3f", names[c], m[c]);
-                    printf("\n");
-                }
-            }
+            if (gm_smc_pool_runs(lz, v, (size_t)runs, 12, m, se) == GM_OK)
+                eval_fields(cJSON_AddObjectToObject(e, "pooled_by_zhat"), m, se, rclf != NULL,
+                            print ? " (runs pooled by Z^)" : NULL);
             free(lz);
         }
     }

@@ -39,8 +39,9 @@ cp "$W/das/grid.png" "$OUT/das_aligned.png"
 for m in base oracle das; do
   awk -v m=$m '
     function num(line) { sub(/^[^:]*:[ \t]*/, "", line); sub(/,$/, "", line); return line }
-    /"class_hist":/ { l = $0; sub(/.*\[/, "", l); sub(/\].*/, "", l); split(l, v, ", *") }
-    /"in_set":/ { s = num($0) }
+    # the first class_hist / in_set are the equal-weight ones (DAS over runs adds "pooled_by_zhat" after them)
+    /"class_hist":/ && !hv { l = $0; sub(/.*\[/, "", l); sub(/\].*/, "", l); split(l, v, ", *"); hv = 1 }
+    /"in_set":/ && !hs { s = num($0); hs = 1 }
     /"log_mean_zhat":/ { z = num($0) }
     /"seconds":/ { t = num($0) }
     /^\t"runs":/ { r = num($0) }
