@@ -187,6 +187,14 @@ expect_exit 2 "flow lambda negative" -- "$GENMIX" train flow --lambda -1 --out "
 says "--lambda"
 expect_exit 2 "flow unknown data" -- "$GENMIX" train flow --data toy:spiral --out "$TMP/y.safetensors"
 says "--data"
+# diverging training (learning rates 1e30: the losses are infinite at once) is a numerical failure: exit 3,
+# one line naming the loss, and the file already at --out is kept
+echo keep > "$TMP/div.safetensors"
+expect_exit 3 "gan diverges" -- "$GENMIX" train gan --iters 30 --lr-g 1e30 --lr-d 1e30 --out "$TMP/div.safetensors"
+says "loss is"
+expect_exit 3 "flow diverges" -- "$GENMIX" train flow --iters 30 --lr 1e30 --out "$TMP/div.safetensors"
+says "loss is"
+if [ "$(cat "$TMP/div.safetensors")" = keep ] && [ ! -e "$TMP/div.safetensors.train" ]; then ok; else bad "a diverged run replaced --out"; fi
 expect_exit 1 "flow resume gan checkpoint" -- "$GENMIX" train flow --resume "$TMP/a.safetensors" --out "$TMP/y.safetensors"
 expect_exit 1 "gan resume flow checkpoint" -- "$GENMIX" train gan --resume "$TMP/f.safetensors" --out "$TMP/y.safetensors"
 [ ! -e "$TMP/y.safetensors" ] && ok || bad "a failed flow run wrote a checkpoint"

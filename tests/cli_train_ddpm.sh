@@ -29,5 +29,10 @@ $TR --steps 1000 --out "$T/b.safetensors" --resume > /dev/null 2>&1; check "[ $?
 check "grep -q mode_weights '$T/al'"
 # the training state is not a model for align
 "$G" --quiet align --model "$T/a.safetensors.train" --reward gmm2 --alpha 1 > /dev/null 2>&1; check "[ $? -eq 2 ]"
+# a diverging run (lr 1e30: the loss is NaN at step 1) is a numerical failure: exit 3, one line naming the
+# loss, and the file already at --out is kept (no checkpoint, no .train written)
+echo keep > "$T/nan.safetensors"
+$TR --steps 30 --lr 1e30 --out "$T/nan.safetensors" > /dev/null 2> "$T/err"; check "[ $? -eq 3 ]"
+check "grep -q 'loss is' '$T/err'"; check "[ \"\$(cat '$T/nan.safetensors')\" = keep ] && [ ! -e '$T/nan.safetensors.train' ]"
 [ $fail -eq 0 ] && echo "cli_train_ddpm: ok"
 exit $fail
