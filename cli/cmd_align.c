@@ -287,9 +287,9 @@ static void eval_fields(cJSON *obj, const double *m, const double *se, int has_s
  * argmax classes, and E_W[log p_eval(S|x)] for the reward's class set S (classifier rewards only).
  * Mean over runs with the run-to-run standard error; for one run the delta-method SE of the weighted
  * mean, sqrt(sum_i W_i^2 (f_i - mean)^2). Adds "eval" to the summary and prints one line; for DAS over
- * several runs also "pooled_by_zhat", the runs weighted by their Ẑ (gm_smc_pool_runs). */
+ * several runs (pool_lz: each run's log Ẑ; NULL = none) also "pooled_by_zhat", the runs weighted by their Ẑ. */
 static int eval_runs(const char *clf_path, const gm_reward_clf *rclf, const run_result *res, long runs, cJSON *sum,
-                     int print, int pool) {
+                     int print, const double *pool_lz) {
     int in_set[10] = {0};
     char classes[32] = "";
     if (rclf) gm_reward_clf_classes(rclf, in_set);
@@ -347,14 +347,9 @@ static int eval_runs(const char *clf_path, const gm_reward_clf *rclf, const run_
         eval_fields(e, m, se, rclf != NULL, print ? "" : NULL);
         if (print && rclf) printf("eval in_set %.4f +- %.4f  E[log p_eval(S|x)] %.4f +- %.4f\n", m[10], se[10], m[11], se[11]);
         /* DAS over several runs: the same quantities with the runs pooled by their Ẑ (gm_smc_pool_runs) */
-        double *lz = pool && runs > 1 ? malloc((size_t)runs * sizeof(double)) : NULL;
-        if (lz) {
-            for (long k = 0; k < runs; k++) lz[k] = res[k].log_z;
-            if (gm_smc_pool_runs(lz, v, (size_t)runs, 12, m, se) == GM_OK)
-                eval_fields(cJSON_AddObjectToObject(e, "pooled_by_zhat"), m, se, rclf != NULL,
-                            print ? " (runs pooled by Z^)" : NULL);
-            free(lz);
-        }
+        if (pool_lz && gm_smc_pool_runs(pool_lz, v, (size_t)runs, 12, m, se) == GM_OK)
+            eval_fields(cJSON_AddObjectToObject(e, "pooled_by_zhat"), m, se, rclf != NULL,
+                        print ? " (runs pooled by Z^)" : NULL);
     }
     free(v);
     free(m);
@@ -589,6 +584,10 @@ int cmd_align(int argc, char **argv) {
         /* per-run mode weights (toy mixtures) and the summary */
         double *mw = calloc((size_t)runs * g.k, sizeof(double)), lzm = 0, lzv = 0, erm = 0, erv = 0;
         int *comp = NULL;
+        double *lzk = malloc((size_t)runs * sizeof(double)); /* each run's log Ẑ */
+        if (lzk)
+            for (long k = 0; k < runs; k++) lzk[k] = res[k].log_z;
+        int pool = lzk && runs > 1 && !strcmp(o.method, "das"); /* DAS runs pooled by their Ẑ */
         sum = cJSON_CreateObject();
         cJSON_AddStringToObject(sum, "model", model);
         cJSON_AddStringToObject(sum, "reward", reward);
@@ -644,29 +643,19 @@ int cmd_align(int argc, char **argv) {
         cJSON_AddNumberToObject(sum, "mean_reward_se", er_se);
         double lme = -HUGE_VAL; /* log of the mean of Ẑ over runs (the unbiased estimate of Z) */
         if (isfinite(lzm)) {
-            double *lzs = malloc((size_t)runs * sizeof(double));
-            if (lzs) {
-                for (long k = 0; k < runs; k++) lzs[k] = res[k].log_z;
-                lme = gm_log_sum_exp(lzs, (size_t)runs) - log((double)runs);
-                free(lzs);
-            }
+            if (lzk) lme = gm_log_sum_exp(lzk, (size_t)runs) - log((double)runs);
             cJSON_AddNumberToObject(sum, "log_mean_zhat", lme);
             cJSON_AddNumberToObject(sum, "log_z_mean", lzm);
             cJSON_AddNumberToObject(sum, "log_z_sd", runs > 1 ? sqrt(lzv / (double)(runs - 1)) : 0.0);
         }
         cJSON_AddItemToObject(sum, "mode_weights", num_array(mwm, g.k));
         cJSON_AddItemToObject(sum, "mode_weights_se", num_array(mws, g.k));
-        if (g.k && runs > 1 && !strcmp(o.method, "das")) { /* the runs pooled by their Ẑ (gm_smc_pool_runs) */
-            double *lzk = malloc((size_t)runs * sizeof(double)), *pm = calloc(g.k, sizeof(double)),
-                   *ps = calloc(g.k, sizeof(double));
-            if (lzk && pm && ps) {
-                for (long k = 0; k < runs; k++) lzk[k] = res[k].log_z;
-                if (gm_smc_pool_runs(lzk, mw, (size_t)runs, g.k, pm, ps) == GM_OK) {
-                    cJSON_AddItemToObject(sum, "mode_weights_pooled_by_zhat", num_array(pm, g.k));
-                    cJSON_AddItemToObject(sum, "mode_weights_pooled_by_zhat_se", num_array(ps, g.k));
-                }
+        if (g.k && pool) { /* the runs pooled by their Ẑ (gm_smc_pool_runs) */
+            double *pm = calloc(g.k, sizeof(double)), *ps = calloc(g.k, sizeof(double));
+            if (pm && ps && gm_smc_pool_runs(lzk, mw, (size_t)runs, g.k, pm, ps) == GM_OK) {
+                cJSON_AddItemToObject(sum, "mode_weights_pooled_by_zhat", num_array(pm, g.k));
+                cJSON_AddItemToObject(sum, "mode_weights_pooled_by_zhat_se", num_array(ps, g.k));
             }
-            free(lzk);
             free(pm);
             free(ps);
         }
@@ -704,7 +693,8 @@ int cmd_align(int argc, char **argv) {
         free(mw);
         free(mwm);
         free(mws);
-        if (eval_clf) rc = eval_runs(eval_clf, clfr, res, runs, sum, !json, !strcmp(o.method, "das"));
+        if (eval_clf) rc = eval_runs(eval_clf, clfr, res, runs, sum, !json, pool ? lzk : NULL);
+        free(lzk);
         if (rc == GM_OK && json) {
             char *txt = cJSON_Print(sum);
             if (txt) puts(txt);
