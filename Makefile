@@ -11,7 +11,8 @@
 #   make study-das-fmnist  the Fashion-MNIST part of the DAS study (about 15 CPU minutes)
 #   make install / make uninstall   PREFIX (/usr/local) and DESTDIR: genmix, libgenmix.{a,so}, headers,
 #                genmix.pc, man page, the Python package (PREFIX/lib/python3.X/dist-packages/genmix)
-#   make study-prdiv   the lambda study of docs/pr_divergence.md (PR-GANs and flows on 8 and 25 Gaussians, conv PR-GANs on Fashion-MNIST)
+#   make study-prdiv   the lambda study of docs/pr_divergence.md (PR-GANs and flows on 8 and 25 Gaussians, conv PR-GANs on Fashion-MNIST, 3 seeds)
+#   make study-prdiv-variants   the pr-nofloor variant and the longer protocols of the same doc
 
 JOBS    ?= 2
 BUILD   ?= build
@@ -50,7 +51,7 @@ define install_deps
 	fi
 endef
 
-.PHONY: all deps deps-test build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das study-das-fmnist study-prdiv mutate clean
+.PHONY: all deps deps-test build install uninstall test test-release test-asan demo bench fuzz valgrind study-latent-mcmc study-das study-das-fmnist study-prdiv study-prdiv-variants mutate clean
 
 all: build
 
@@ -101,15 +102,18 @@ study-prdiv: build
 	DATA=toy:25gaussians bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv > results/prdiv/gan25.tsv
 	bash tools/study_prdiv_flow.sh $(BUILD)/genmix results/prdiv > results/prdiv/flow.tsv
 	DATA=toy:25gaussians bash tools/study_prdiv_flow.sh $(BUILD)/genmix results/prdiv > results/prdiv/flow25.tsv
-	bash tools/study_prdiv_fmnist.sh $(BUILD)/genmix cache results/prdiv_fmnist > results/prdiv/fmnist.tsv
-	# the genmix variant pr-nofloor (docs/pr_divergence.md): the same pre-trained models, seeds 4-8 for both losses, 6000 fine-tuning steps
+	for s in 1 2 3; do SEED=$$s bash tools/study_prdiv_fmnist.sh $(BUILD)/genmix cache results/prdiv_fmnist_s$$s > results/prdiv/fmnist_s$$s.tsv || exit 1; done
+	cat results/prdiv/gan.tsv results/prdiv/gan25.tsv results/prdiv/flow.tsv results/prdiv/flow25.tsv results/prdiv/fmnist_s*.tsv
+
+# the genmix variant pr-nofloor and the longer protocols of docs/pr_divergence.md (reuses study-prdiv's pre-trained toy GANs)
+study-prdiv-variants: build
+	mkdir -p results/prdiv
 	OBJ=pr-nofloor PRE_REUSE=1 bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv > results/prdiv/gan_nofloor.tsv
 	SEEDS="4 5 6 7 8" bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv > results/prdiv/gan_s4-8.tsv
 	SEEDS="4 5 6 7 8" OBJ=pr-nofloor PRE_REUSE=1 bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv > results/prdiv/gan_nofloor_s4-8.tsv
 	SEEDS="1 2 3 4 5 6 7 8" FT_ITERS=6000 bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv_ft6000 > results/prdiv/gan_ft6000.tsv
 	SEEDS="1 2 3 4 5 6 7 8" FT_ITERS=6000 OBJ=pr-nofloor PRE_REUSE=1 bash tools/study_prdiv.sh $(BUILD)/genmix results/prdiv_ft6000 > results/prdiv/gan_nofloor_ft6000.tsv
-	OBJ=pr-nofloor bash tools/study_prdiv_fmnist.sh $(BUILD)/genmix cache results/prdiv_fmnist > results/prdiv/fmnist_nofloor.tsv
-	cat results/prdiv/gan.tsv results/prdiv/gan25.tsv results/prdiv/flow.tsv results/prdiv/flow25.tsv results/prdiv/fmnist.tsv
+	OBJ=pr-nofloor SEED=1 bash tools/study_prdiv_fmnist.sh $(BUILD)/genmix cache results/prdiv_fmnist_s1 > results/prdiv/fmnist_nofloor.tsv
 
 bench: build
 	$(call install_deps,$(DEPS_BENCH) $(DEPS_PYTHON))

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # study_prdiv_fmnist.sh — the Fashion-MNIST part of the lambda study of docs/pr_divergence.md: a conv GAN
 # pre-trained with the chi2 f-GAN loss for PRE generator steps (n_D 2, batch 64, Adam 1e-3 for G and D with
-# beta1 0, seed 1), fine-tuned with the PR-divergence generator loss for FT more steps at each lambda of
+# beta1 0, seed SEED, default 1), fine-tuned with the PR-divergence generator loss for FT more steps at each lambda of
 # LAMBDAS (EMA decay 0.99 while fine-tuning), and measured in the demo classifier's feature space: 10000 EMA samples (stream 0) against the
 # 10000 test images — FD, KID, k-NN precision/recall (k = 3), density/coverage (k = 5), the predicted-class
 # histogram (entropy, classes holding >= 1 %), an 8x8 grid. The demo VAE (tools/demo.d/60_latent_mcmc.sh;
@@ -12,13 +12,13 @@
 # fakes (docs/pr_divergence.md); its models are named pr-nofloor_l<lambda> (pr: pr_l<lambda>).
 # Uses CACHE's clf.safetensors and demo_vae_d16.safetensors (make demo's classifier and VAE; trained here
 # with the demo's commands if missing: about 9 and 1 minutes). Fine-tuning runs go in parallel (JOBS at a time).
-# Usage: [LAMBDAS="0.2 1 5"] [PRE=1200] [FT=600] [JOBS=3] [OBJ=pr] bash tools/study_prdiv_fmnist.sh [build/genmix] [CACHE] [OUTDIR]
+# Usage: [LAMBDAS="0.2 1 5"] [PRE=1200] [FT=600] [JOBS=3] [OBJ=pr] [SEED=1] bash tools/study_prdiv_fmnist.sh [build/genmix] [CACHE] [OUTDIR]
 # Prints a TSV table.
 set -eu
 GENMIX=$(realpath "${1:-build/genmix}")
 CACHE=$(realpath "${2:-cache}")
 OUT=$(realpath -m "${3:-results/prdiv_fmnist}")
-PRE=${PRE:-1200}; FT=${FT:-600}; JOBS=${JOBS:-3}; OBJ=${OBJ:-pr}
+PRE=${PRE:-1200}; FT=${FT:-600}; JOBS=${JOBS:-3}; OBJ=${OBJ:-pr}; SEED=${SEED:-1}
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 CLF="$CACHE/clf.safetensors"; VAE="$CACHE/demo_vae_d16.safetensors"
@@ -30,7 +30,7 @@ mkdir -p "$CACHE"
   "$GENMIX" --quiet data fashion-mnist --out "$OUT/fmnist" > /dev/null
   "$GENMIX" --quiet features --model "$CLF" --in "$OUT/fmnist/test_images.npy" --out "$OUT/real.npy" > /dev/null; }
 [ -f "$OUT/chi2.safetensors" ] || "$GENMIX" train gan --data fashion-mnist --objective chi2 --n-critic 2 --iters "$PRE" \
-  --lr-g 1e-3 --lr-d 1e-3 --seed 1 --checkpoint-every 200 --log-every 100 --out "$OUT/chi2.safetensors" > /dev/null 2> "$OUT/chi2.log"
+  --lr-g 1e-3 --lr-d 1e-3 --seed "$SEED" --checkpoint-every 200 --log-every 100 --out "$OUT/chi2.safetensors" > /dev/null 2> "$OUT/chi2.log"
 # control: the same fine-tuning budget and EMA with the chi2 loss kept (separates the PR loss from the extra
 # steps and the shorter EMA)
 [ -f "$OUT/chi2_ft.safetensors" ] || "$GENMIX" train gan --data fashion-mnist --finetune "$OUT/chi2.safetensors" \
