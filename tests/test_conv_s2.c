@@ -9,8 +9,8 @@
  *   - the transposed convolution (gm__convts2_*) the same way vs gm_conv_transpose2d_*_ref and the
  *     GEMM + col2im path;
  *   - finite-difference gradient checks of both (max and mean criteria) through a quadratic loss;
- *   - the tape ops pick the kernels for K = 4 stride 2 pad 1 (bitwise the kernel's result) and not for odd
- *     inputs;
+ *   - the tape ops pick the kernels for K = 4 and K = 3 stride 2 pad 1 (bitwise the kernel's result) and not
+ *     for odd inputs;
  *   - conv + bias + LeakyReLU fused (gm__convs2_*_lrelu, gm_op_conv2d_lrelu) bitwise equal to the conv kernels
  *     then gm_act_* (its naive twin is that composition of naive twins), on every instruction set;
  *   - the vectorised ReLU / LeakyReLU / tanh-derivative loops of gm_act_* bitwise vs the scalar _ref twins
@@ -246,6 +246,20 @@ GM_TEST(test_s2_tape) {
     gm__convs2_backward(gx2, gw2, NULL, ones, xv, wv, &d, 0, work);
     gm__convts2_backward(gx2, NULL, NULL, ones, xv, wt, &dt, 0, work);
     CHECK(rel(gxa, gx2, sizeof gx2 / 4) <= 1e-6 && same(gw, gw2, sizeof gw / 4));
+    gm_tape_reset(t);
+    /* K = 3 stride 2 (the U-Net's down-sampling) takes the phase-grid kernel too, forward and gradients */
+    float w3[5 * 3 * 9], gw3[5 * 3 * 9] = {0}, gw3k[5 * 3 * 9] = {0}, gx3[2 * 3 * 8 * 6] = {0}, gx3k[2 * 3 * 8 * 6] = {0};
+    fill(w3, sizeof w3 / 4, &rg, 1);
+    int64_t w3s[4] = {5, 3, 3, 3};
+    gm_var *x3 = gm_tape_param(t, xv, gx3, 4, xs);
+    gm_var *y3 = gm_op_conv2d(t, x3, gm_tape_param(t, w3, gw3, 4, w3s), gm_tape_input(t, bv, 1, bs, 0), 2, 1);
+    gm_conv_dims d3 = mk(0, 2, 3, 5, 8, 6, 3);
+    float y3r[2 * 5 * 4 * 3];
+    gm__convs2_forward(y3r, xv, w3, bv, &d3, work);
+    CHECK(y3 && gm__convs2_applies(&d3) && same(y3->val, y3r, sizeof y3r / 4));
+    CHECK_OK(gm_tape_backward(t, gm_op_sum(t, y3)));
+    gm__convs2_backward(gx3k, gw3k, NULL, ones, xv, w3, &d3, 0, work);
+    CHECK(same(gx3, gx3k, sizeof gx3 / 4) && same(gw3, gw3k, sizeof gw3 / 4));
     gm_tape_reset(t);
     int64_t os[4] = {1, 3, 7, 7};
     gm_var *xo = gm_tape_input(t, xv, 4, os, 0); /* 7x7: no even phase split, the im2col path */
