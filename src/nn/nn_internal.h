@@ -90,6 +90,17 @@ void gm__gn_silu_forward_ref(float *out, float *mean, float *rstd, const float *
 void gm__gn_silu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                               const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
                               size_t C, size_t S, size_t G, float *dz);
+/* the same with ReLU (z > 0 ? z : 0, derivative 1 where z > 0) in place of SiLU (the conv GAN generator's) */
+void gm__gn_relu_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                         const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
+void gm__gn_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                          const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                          size_t C, size_t S, size_t G, int din_set, float *work);
+void gm__gn_relu_forward_ref(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                             const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
+void gm__gn_relu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                              size_t C, size_t S, size_t G, float *dz);
 float gm__expf_neg(float a);      /* exp(a) for a <= 0 (clamped at -87), max rel error 1e-7 */
 float gm__sigmoidf_fast(float z); /* 1 / (1 + exp(-z)) through gm__expf_neg */
 struct gm_tape;
