@@ -13,6 +13,7 @@
  *     for odd inputs;
  *   - conv + bias + LeakyReLU fused (gm__convs2_*_lrelu, gm_op_conv2d_lrelu) bitwise equal to the conv kernels
  *     then gm_act_* (its naive twin is that composition of naive twins), on every instruction set;
+ *   - the weight gradient's lane sums (gm__lane_sums, AVX-512) bitwise their scalar twin;
  *   - the vectorised ReLU / LeakyReLU / tanh-derivative loops of gm_act_* bitwise vs the scalar _ref twins
  *     (lengths that are not multiples of 4, zeros, signed zeros, NaN).
  * Tolerances vs the references: max |a - b| <= 2e-6 max |b| (float sums of at most C K^2 products in a
@@ -357,6 +358,36 @@ GM_TEST(test_act_fast_bits) {
     free(x), free(y), free(y2), free(g), free(d), free(d2), free(yt);
 }
 
-GM_TEST_MAIN({"convs2_vs_ref", test_convs2_vs_ref}, {"convts2_vs_ref", test_convts2_vs_ref},
+/* the weight gradient's lane sums: the vectorised pairwise tree (gm__lane_sums) bitwise its scalar twin, for
+ * 16, 8 and 1 lanes, 1 and 2 threads, a count that is not a multiple of the thread blocks, pre-filled dw */
+GM_TEST(test_lane_sums) {
+    enum { N = 1000 };
+    static float lanes[N * 16], a[N], b[N];
+    gm_rng rg;
+    gm_rng_init(&rg, 12, 0);
+    for (int vw = 16; vw >= 1; vw /= 2) {
+        fill(lanes, (size_t)N * (size_t)vw, &rg, 1e3);
+        for (size_t i = 0; i < N; i += 7) lanes[i * (size_t)vw] = 3e7f; /* large and small lanes: the order shows */
+        for (int th = 1; th <= 2; th++) {
+            gm_test_set_threads(th);
+            for (size_t i = 0; i < N; i++) a[i] = b[i] = (float)i - 100.0f;
+            gm__lane_sums(a, lanes, N, vw);
+            gm__lane_sums_ref(b, lanes, N, vw);
+            CHECK(same(a, b, N));
+        }
+        if (vw == 8) vw = 2; /* 16, 8, 1 */
+    }
+    double t[16] = {0};
+    for (int j = 0; j < 16; j++) lanes[j] = (float)(j * j) - 7.5f, t[j] = (double)lanes[j];
+    double e[8]; /* the tree by hand: h = 8, 4, then (e0 + e2) + (e1 + e3) */
+    for (int j = 0; j < 8; j++) e[j] = t[j] + t[j + 8];
+    for (int j = 0; j < 4; j++) e[j] += e[j + 4];
+    const double want = (e[0] + e[2]) + (e[1] + e[3]);
+    a[0] = 0.0f;
+    gm__lane_sums(a, lanes, 1, 16);
+    CHECK(a[0] == (float)want);
+}
+
+GM_TEST_MAIN({"lane_sums", test_lane_sums}, {"convs2_vs_ref", test_convs2_vs_ref}, {"convts2_vs_ref", test_convts2_vs_ref},
              {"s2_threads_and_set", test_s2_threads_and_set}, {"s2_gradcheck", test_s2_gradcheck},
              {"s2_tape", test_s2_tape}, {"s2_lrelu", test_s2_lrelu}, {"act_fast_bits", test_act_fast_bits})

@@ -151,8 +151,49 @@ static void c3_dwT_chunk_avx512(double *part, const float *dy, size_t ldy, const
         }
     }
 }
+/* dw[i] += the 16 lanes of lanes[16 i ..] summed pairwise in double (t[j] += t[j + h], h = 8, 4, 2, 1), as
+ * gm__lane_sums_ref, one weight per vector: the same adds in the same order, so the same bits */
+static void lane_sums16_avx512(float *dw, const float *lanes, size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; i++) {
+        const __m512 v = _mm512_loadu_ps(lanes + i * 16);
+        const __m512d s8 = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+                                         _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(_mm512_castps_si512(v), 1))));
+        const __m256d s4 = _mm256_add_pd(_mm512_castpd512_pd256(s8), _mm512_extractf64x4_pd(s8, 1));
+        const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+        dw[i] += (float)_mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+    }
+}
 #pragma GCC pop_options
 #endif
+
+/* dw[i] += sum of the vw lanes of lanes[vw i ..] (vw a power of 2 <= 16) in double, pairwise: t[j] += t[j + h]
+ * for h = vw/2, .., 1 (independent adds), a fixed order */
+void gm__lane_sums_ref(float *dw, const float *lanes, size_t n, int vw) {
+    for (size_t i = 0; i < n; i++) {
+        double t[16];
+        for (int j = 0; j < vw; j++) t[j] = (double)lanes[i * (size_t)vw + (size_t)j];
+        for (int h = vw / 2; h >= 1; h /= 2)
+            for (int j = 0; j < h; j++) t[j] += t[j + h];
+        dw[i] += (float)t[0];
+    }
+}
+
+/* the same, 16 lanes one vector at a time on AVX-512 (the same bits); over the threads in fixed blocks */
+void gm__lane_sums(float *dw, const float *lanes, size_t n, int vw) {
+    const size_t nb = (n + 255) / 256;
+    long ib;
+#pragma omp parallel for schedule(static) if (n * (size_t)vw > GM__PAR_MIN)
+    for (ib = 0; ib < (long)nb; ib++) {
+        const size_t i0 = (size_t)ib * 256, i1 = i0 + 256 < n ? i0 + 256 : n;
+#ifdef C3_X86
+        if (vw == 16 && __builtin_cpu_supports("avx512f")) {
+            lane_sums16_avx512(dw, lanes, i0, i1);
+            continue;
+        }
+#endif
+        gm__lane_sums_ref(dw + i0, lanes + i0 * (size_t)vw, i1 - i0, vw);
+    }
+}
 
 static int forced_isa = -1; /* tests only: gm__conv3_force_isa */
 
@@ -628,17 +669,7 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
     }
     if (db)
         for (size_t o = 0; o < OC; o++) db[o] += (float)dbs[o];
-    if (dw) {
-        long i;
-#pragma omp parallel for schedule(static) if (nw * (size_t)vw > GM__PAR_MIN)
-        for (i = 0; i < (long)nw; i++) { /* the lanes summed pairwise (independent adds), a fixed order */
-            double t[16];
-            for (int j = 0; j < vw; j++) t[j] = (double)lanes[(size_t)i * (size_t)vw + (size_t)j];
-            for (int h = vw / 2; h >= 1; h /= 2)
-                for (int j = 0; j < h; j++) t[j] += t[j + h];
-            dw[i] += (float)t[0];
-        }
-    }
+    if (dw) gm__lane_sums(dw, lanes, nw, vw); /* the lanes summed pairwise (independent adds), a fixed order */
 }
 
 /* with y (the fused op's output): the output gradient is dout times the LeakyReLU slope at y */

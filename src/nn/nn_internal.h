@@ -73,6 +73,10 @@ void gm__convts2_forward(float *out, const float *in, const float *w, const floa
                          float *work);
 void gm__convts2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                           const gm_conv_dims *t, int din_set, float *work);
+/* dw[i] += the vw lanes (a power of 2 <= 16) of lanes[vw i ..] summed pairwise in double (h = vw/2, .., 1:
+ * t[j] += t[j + h]); the weight gradient's last step. gm__lane_sums_ref: the scalar twin (the same bits). */
+void gm__lane_sums(float *dw, const float *lanes, size_t n, int vw);
+void gm__lane_sums_ref(float *dw, const float *lanes, size_t n, int vw);
 int gm__conv3_isa(void);            /* the instruction set the kernels use (the widest the CPU has) */
 void gm__conv3_force_isa(int isa);  /* tests: force GM__ISA_* (-1: back to the CPU's); not thread-safe */
 
