@@ -518,8 +518,8 @@ int gm__convs2_applies(const gm_conv_dims *d) {
            d->H == 2 * d->OH && d->W == 2 * d->OW;
 }
 
-/* work layout: [alignment][packed weights][phase grids, 4 C L][shift < 16][dy grid, OC L][bias sums, OC
- * doubles][weight-gradient lane accumulators] */
+/* work layout: [alignment][packed weights][phase grids, 4 C L][shift < 16][dy grid, OC L][bias partial sums,
+ * 8 OC doubles][weight-gradient lane accumulators] */
 static size_t s2_wt_size(const gm_conv_dims *d, const s2_geom *G) {
     const size_t r = G->g.OCr * d->C > G->g.Cr * d->OC ? G->g.OCr * d->C : G->g.Cr * d->OC;
     return (r * (size_t)G->KK + 15) / 16 * 16;
@@ -529,7 +529,7 @@ static float *s2_wt(float *work) { return align64(work); }
 /* floats of work for any pass (layout above) */
 size_t gm__convs2_work_size(const gm_conv_dims *d) {
     const s2_geom G = s2_geom_of(d);
-    return 32 + s2_wt_size(d, &G) + 4 * d->C * G.g.L + d->OC * G.g.L + 2 * d->OC + 16 * d->OC * d->C * (size_t)G.KK;
+    return 32 + s2_wt_size(d, &G) + 4 * d->C * G.g.L + d->OC * G.g.L + 2 * GM__CSUM_LANES * d->OC + 16 * d->OC * d->C * (size_t)G.KK;
 }
 static float *s2_xp(float *work, const gm_conv_dims *d, const s2_geom *G) { return s2_wt(work) + s2_wt_size(d, G); }
 /* the dy grid starts 0-15 floats late, so that the rows the weight gradient reads (from data index Wp on)
@@ -609,8 +609,8 @@ static int isa_vw(int isa) { return isa == GM__ISA_AVX512 ? 16 : isa == GM__ISA_
 
 /* The backward passes of the conv view d over batch chunks (their grids stay in L2): x is the conv's input
  * (B, C, H, W), g the gradient of its output (B, OC, OH, OW), times the LeakyReLU slope at y when y is given.
- * Per chunk, as asked: db += the channel sums of the gradient grid (zeros off the pixels: the same double sums
- * in the same order as gm__channel_sums over the pixels, carried across chunks); the weight gradient's lanes
+ * Per chunk, as asked: db += the channel sums of the gradient grid's pixels (the same double partial sums in
+ * the same order as gm__channel_sums, carried across chunks); the weight gradient's lanes
  * (c3_dwk, rows split over the threads) continue from chunk to chunk and are summed in double at the end;
  * adj (B, C, H, W) (+)= conv^T(g) (the conv's input gradient); fwd (B, OC, OH, OW) (+)= conv(x) (the
  * transposed conv's input gradient). The bits depend on the chunking (a function of the shapes), never on
@@ -623,9 +623,9 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
     const int need_g = dw || db || adj, need_x = dw || fwd;
     GM_ASSERT(!(adj && fwd)); /* they would share the packed-weights slot */
     double *dbs = (double *)(void *)(s2_xp(work, d, &G) + 4 * C * G.g.L + 16 + OC * G.g.L);
-    float *lanes = (float *)(void *)(dbs + OC);
+    float *lanes = (float *)(void *)(dbs + GM__CSUM_LANES * OC);
     if (db)
-        for (size_t o = 0; o < OC; o++) dbs[o] = 0.0;
+        for (size_t i = 0; i < GM__CSUM_LANES * OC; i++) dbs[i] = 0.0;
     const size_t nb = s2_chunk(B, 4 * C * G.g.S + OC * G.g.S);
     for (size_t b0 = 0; b0 < B; b0 += nb) {
         gm_conv_dims dc = *d;
@@ -635,15 +635,17 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
         const size_t xo = b0 * C * d->H * d->W, go = b0 * OC * d->OH * d->OW;
         if (need_g) to_grid_s(dp, g + go, y ? y + go : NULL, alpha, dc.B, OC, d->OH, d->OW, 1, &Gc.g);
         if (need_x) to_grid_s(xp, x + xo, NULL, 0.0f, dc.B, C, d->H, d->W, 2, &Gc.g);
-        if (db) {
-            const size_t n = dc.B * Gc.g.S;
+        if (db) { /* the pixels of each plane in order, pixel p into partial sum p mod 8, as gm__channel_sums */
+            const size_t OH = d->OH, OW = d->OW;
             long o;
-#pragma omp parallel for schedule(static) if (OC * n > GM__PAR_MIN)
+#pragma omp parallel for schedule(static) if (OC * dc.B * OH * OW > GM__PAR_MIN)
             for (o = 0; o < (long)OC; o++) {
-                const float *r = dp + (size_t)o * Gc.g.L + GRID_FRONT;
-                double s = dbs[o];
-                for (size_t i = 0; i < n; i++) s += (double)r[i];
-                dbs[o] = s;
+                double *s = dbs + (size_t)o * GM__CSUM_LANES;
+                for (size_t bi = 0; bi < dc.B; bi++) {
+                    const float *r = dp + (size_t)o * Gc.g.L + GRID_FRONT + bi * Gc.g.S + Gc.g.Wp;
+                    for (size_t yy = 0, p = 0; yy < OH; yy++, r += Gc.g.Wp)
+                        for (size_t xx = 0; xx < OW; xx++, p++) s[p % GM__CSUM_LANES] += (double)r[xx];
+                }
             }
         }
         if (dw) {
@@ -668,7 +670,7 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
         if (fwd) s2_forward(fwd + go, NULL, w, NULL, &dc, fwd_acc, b0 ? 2 : 1, NULL, work);
     }
     if (db)
-        for (size_t o = 0; o < OC; o++) db[o] += (float)dbs[o];
+        for (size_t o = 0; o < OC; o++) db[o] += (float)gm__csum_total(dbs + o * GM__CSUM_LANES);
     if (dw) gm__lane_sums(dw, lanes, nw, vw); /* the lanes summed pairwise (independent adds), a fixed order */
 }
 

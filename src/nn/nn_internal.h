@@ -46,7 +46,9 @@ void gm__conv3_forward(float *out, const float *in, const float *w, const float 
 void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const gm_conv_dims *d, int din_set, float *work); /* din_set: overwrite din, not add */
 /* db(C) += sum over b, p of x(B, C, P) in double (nn_conv.c) */
+#define GM__CSUM_LANES 8 /* gm__channel_sums: element p of a plane goes to double partial sum p mod 8 */
 void gm__channel_sums(float *db, const float *x, size_t B, size_t C, size_t P);
+double gm__csum_total(double *t); /* its partials added in its fixed order (t overwritten) */
 /* 1x1 stride-1 unpadded convolution as one GEMM per image (nn_conv3.c); no cache, no work */
 int gm__conv1x1_applies(const gm_conv_dims *d);
 void gm__conv1x1_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d);
