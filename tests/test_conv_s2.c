@@ -277,10 +277,13 @@ GM_TEST(test_s2_tape) {
 /* conv + bias + LeakyReLU fused (gm__convs2_*_lrelu) = the conv kernels then gm_act_*, bit for bit, on every
  * instruction set; and the tape op gm_op_conv2d_lrelu = gm_op_act(gm_op_conv2d) in values and gradients */
 GM_TEST(test_s2_lrelu) {
-    const size_t shapes[][6] = {{3, 5, 7, 6, 6, 4}, {64, 32, 64, 14, 14, 4}, {2, 1, 16, 28, 28, 4}, {1, 3, 9, 4, 10, 4}};
+    /* the last two: output rows wider than 64 pixels, and output planes of more than 1024 pixels (the bias
+     * sums' pixel-by-pixel and piecewise paths) */
+    const size_t shapes[][6] = {{3, 5, 7, 6, 6, 4},     {64, 32, 64, 14, 14, 4}, {2, 1, 16, 28, 28, 4},
+                                {1, 3, 9, 4, 10, 4},    {1, 2, 3, 96, 140, 4},   {2, 2, 3, 80, 60, 4}};
     gm_rng r;
     gm_rng_init(&r, 12, 0);
-    for (size_t s = 0; s < 4; s++) {
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const size_t *v = shapes[s];
         gm_conv_dims d = mk(0, v[0], v[1], v[2], v[3], v[4], v[5]);
         size_t nx, ny, nw;
@@ -291,6 +294,21 @@ GM_TEST(test_s2_lrelu) {
         x[0] = 0.0f;
         s2_out a = alloc_out(&d), c = alloc_out(&d);
         gm__convs2_forward(z, x, w, b, &d, work); /* the separate ops */
+        if (s >= 4) { /* + and - 2^40 in turn on the pixels where the slope is 1 (an even number per channel): the
+                       * bias gradient is O(10), the double partial sums O(2^40), so the float result shows the
+                       * order of the sums (gm__channel_sums' and the fused op's must be one order) */
+            const size_t P = d.OH * d.OW;
+            for (size_t o = 0; o < d.OC; o++) {
+                size_t npos = 0, k = 0;
+                for (size_t bi = 0; bi < d.B; bi++)
+                    for (size_t p = 0; p < P; p++) npos += z[(bi * d.OC + o) * P + p] > 0.0f;
+                for (size_t bi = 0; bi < d.B; bi++)
+                    for (size_t p = 0; p < P; p++) {
+                        const size_t i = (bi * d.OC + o) * P + p;
+                        if (z[i] > 0.0f && k < npos / 2 * 2) g[i] += k++ % 2 ? -0x1p40f : 0x1p40f;
+                    }
+            }
+        }
         gm_act_forward(GM_ACT_LEAKY_RELU, y, z, ny, 0.2f);
         gm_act_backward(GM_ACT_LEAKY_RELU, dz, g, z, y, ny, 0.2f);
         gm__convs2_backward(a.din, a.dw, a.db, dz, x, w, &d, 0, work);

@@ -146,13 +146,7 @@ void gm__channel_sums(float *db, const float *x, size_t B, size_t C, size_t P) {
 #pragma omp parallel for schedule(static) if (B * C * P > GM__PAR_MIN)
     for (c = 0; c < (long)C; c++) {
         double s[GM__CSUM_LANES] = {0};
-        for (size_t b = 0; b < B; b++) {
-            const float *r = x + (b * C + (size_t)c) * P;
-            size_t p = 0;
-            for (; p + GM__CSUM_LANES <= P; p += GM__CSUM_LANES)
-                for (size_t l = 0; l < GM__CSUM_LANES; l++) s[l] += (double)r[p + l];
-            for (size_t l = 0; p < P; p++, l++) s[l] += (double)r[p];
-        }
+        for (size_t b = 0; b < B; b++) gm__csum_plane(s, x + (b * C + (size_t)c) * P, P);
         db[c] += (float)gm__csum_total(s);
     }
 }

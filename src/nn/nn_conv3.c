@@ -615,6 +615,7 @@ static int isa_vw(int isa) { return isa == GM__ISA_AVX512 ? 16 : isa == GM__ISA_
  * adj (B, C, H, W) (+)= conv^T(g) (the conv's input gradient); fwd (B, OC, OH, OW) (+)= conv(x) (the
  * transposed conv's input gradient). The bits depend on the chunking (a function of the shapes), never on
  * the thread count. */
+#define S2_DB_PIECE 1024
 static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const float *y, float alpha, float *dw,
                     float *db, float *adj, int adj_acc, float *fwd, int fwd_acc, const float *w, float *work) {
     const s2_geom G = s2_geom_of(d);
@@ -636,15 +637,30 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
         if (need_g) to_grid_s(dp, g + go, y ? y + go : NULL, alpha, dc.B, OC, d->OH, d->OW, 1, &Gc.g);
         if (need_x) to_grid_s(xp, x + xo, NULL, 0.0f, dc.B, C, d->H, d->W, 2, &Gc.g);
         if (db) { /* the pixels of each plane in order, pixel p into partial sum p mod 8, as gm__channel_sums */
-            const size_t OH = d->OH, OW = d->OW;
+            const size_t OH = d->OH, OW = d->OW, P = OH * OW;
             long o;
-#pragma omp parallel for schedule(static) if (OC * dc.B * OH * OW > GM__PAR_MIN)
+#pragma omp parallel for schedule(static) if (OC * dc.B * P > GM__PAR_MIN)
             for (o = 0; o < (long)OC; o++) {
                 double *s = dbs + (size_t)o * GM__CSUM_LANES;
+                float buf[S2_DB_PIECE + 64]; /* rows of up to 64 pixels gathered, summed in pieces of ~1k */
                 for (size_t bi = 0; bi < dc.B; bi++) {
                     const float *r = dp + (size_t)o * Gc.g.L + GRID_FRONT + bi * Gc.g.S + Gc.g.Wp;
-                    for (size_t yy = 0, p = 0; yy < OH; yy++, r += Gc.g.Wp)
-                        for (size_t xx = 0; xx < OW; xx++, p++) s[p % GM__CSUM_LANES] += (double)r[xx];
+                    if (OW > 64) { /* wide rows: pixel by pixel */
+                        for (size_t yy = 0, p = 0; yy < OH; yy++, r += Gc.g.Wp)
+                            for (size_t xx = 0; xx < OW; xx++, p++) s[p % GM__CSUM_LANES] += (double)r[xx];
+                        continue;
+                    }
+                    size_t nbuf = 0; /* pixels in buf; a piece ends at a multiple of 8 pixels, so the lanes go on */
+                    for (size_t yy = 0; yy < OH; yy++, r += Gc.g.Wp) {
+                        memcpy(buf + nbuf, r, OW * sizeof(float));
+                        nbuf += OW;
+                        if (nbuf >= S2_DB_PIECE || yy + 1 == OH) {
+                            const size_t m = yy + 1 == OH ? nbuf : nbuf / GM__CSUM_LANES * GM__CSUM_LANES;
+                            gm__csum_plane(s, buf, m);
+                            memmove(buf, buf + m, (nbuf - m) * sizeof(float));
+                            nbuf -= m;
+                        }
+                    }
                 }
             }
         }

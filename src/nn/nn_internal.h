@@ -49,6 +49,17 @@ void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, con
 #define GM__CSUM_LANES 8 /* gm__channel_sums: element p of a plane goes to double partial sum p mod 8 */
 void gm__channel_sums(float *db, const float *x, size_t B, size_t C, size_t P);
 double gm__csum_total(double *t); /* its partials added in its fixed order (t overwritten) */
+/* s[p mod 8] += r[p] for the P values of one plane, p in order (the partials stay in registers) */
+static inline void gm__csum_plane(double *s, const float *r, size_t P) {
+    double a[GM__CSUM_LANES];
+    for (size_t l = 0; l < GM__CSUM_LANES; l++) a[l] = s[l];
+    size_t p = 0;
+    for (; p + GM__CSUM_LANES <= P; p += GM__CSUM_LANES)
+#pragma GCC unroll 8
+        for (size_t l = 0; l < GM__CSUM_LANES; l++) a[l] += (double)r[p + l];
+    for (size_t l = 0; p < P; p++, l++) a[l] += (double)r[p];
+    for (size_t l = 0; l < GM__CSUM_LANES; l++) s[l] = a[l];
+}
 /* 1x1 stride-1 unpadded convolution as one GEMM per image (nn_conv3.c); no cache, no work */
 int gm__conv1x1_applies(const gm_conv_dims *d);
 void gm__conv1x1_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d);
