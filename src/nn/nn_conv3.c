@@ -151,6 +151,30 @@ static void c3_dwT_chunk_avx512(double *part, const float *dy, size_t ldy, const
         }
     }
 }
+/* st = 1 layout of whole image blocks (grid.h: the image's zero row, then H rows of W values and one zero),
+ * B images of stride istride in NCHW: vector v of a block gets the next popcount(mk[v]) values expanded to
+ * its pixel lanes mk[v] (zeros elsewhere), stored on the block's lanes sm[v]; with ys, times the LeakyReLU
+ * slope at ys (1 where ys > 0, else alpha), the products of c3_grid_row */
+static void grid_images_avx512(float *dat, const float *in, const float *ys, size_t istride, float alpha, size_t B,
+                               size_t S, const uint16_t *mk, const uint16_t *sm, size_t nv) {
+    for (size_t b = 0; b < B; b++) {
+        const float *src = in + b * istride, *ysrc = ys ? ys + b * istride : NULL;
+        float *d = dat + b * S;
+        for (size_t v = 0; v < nv; v++) {
+            const __mmask16 m = (__mmask16)mk[v];
+            __m512 x = _mm512_maskz_expandloadu_ps(m, src);
+            if (ysrc) {
+                const __mmask16 pos =
+                    _mm512_cmp_ps_mask(_mm512_maskz_expandloadu_ps(m, ysrc), _mm512_setzero_ps(), _CMP_GT_OQ);
+                x = _mm512_mul_ps(x, _mm512_mask_blend_ps(pos, _mm512_set1_ps(alpha), _mm512_set1_ps(1.0f)));
+                ysrc += __builtin_popcount(mk[v]);
+            }
+            _mm512_mask_storeu_ps(d + 16 * v, (__mmask16)sm[v], x);
+            src += __builtin_popcount(mk[v]);
+        }
+    }
+}
+
 /* dw[i] += the 16 lanes of lanes[16 i ..] summed pairwise in double (t[j] += t[j + h], h = 8, 4, 2, 1), as
  * gm__lane_sums_ref, one weight per vector: the same adds in the same order, so the same bits */
 static void lane_sums16_avx512(float *dw, const float *lanes, size_t i0, size_t i1) {
@@ -309,6 +333,31 @@ static void to_grid_s(float *xp, const float *in, const float *ys, float alpha, 
     if (isa == GM__ISA_AVX2) row = c3_grid_row_avx2, zeros = c3_zeros_avx2;
 #endif
     long c;
+#ifdef C3_X86
+    enum { NV_MAX = 256 };
+    if (st == 1 && isa == GM__ISA_AVX512 && g->S <= 16 * NV_MAX) { /* whole image blocks by expanding loads */
+        uint16_t mk[NV_MAX], sm[NV_MAX];
+        const size_t nv = (g->S + 15) / 16;
+        for (size_t v = 0; v < nv; v++) { /* the lanes of each vector of a block: inside it, and pixels */
+            unsigned m = 0, k = 0;
+            for (size_t l = 0; l < 16; l++) {
+                const size_t j = 16 * v + l;
+                if (j < g->S) k |= 1u << l;
+                if (j < g->S && j >= g->Wp && j % g->Wp < W) m |= 1u << l;
+            }
+            mk[v] = (uint16_t)m, sm[v] = (uint16_t)k;
+        }
+#pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
+        for (c = 0; c < (long)C; c++) {
+            float *dat = xp + (size_t)c * L + GRID_FRONT;
+            zeros(dat - GRID_FRONT, GRID_FRONT);
+            grid_images_avx512(dat, in + (size_t)c * H * W, ys ? ys + (size_t)c * H * W : NULL, C * H * W, alpha, B,
+                               g->S, mk, sm, nv);
+            zeros(dat + B * g->S, L - GRID_FRONT - B * g->S);
+        }
+        return;
+    }
+#endif
 #pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
     for (c = 0; c < (long)C; c++) {
         float *rows = xp + (size_t)c * np * L;
