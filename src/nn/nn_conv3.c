@@ -66,6 +66,27 @@ static inline float c3_lrelu_slope(float v, float alpha) {
     return s;
 }
 
+/* The runs of output pixels of a tile covering grid positions [q0, q0 + nq) (at most one per grid row it
+ * touches): tile offset src, output offset dst (within a channel plane's image), length; returns their count */
+static size_t c3_runs(const c3_dst *d, size_t q0, size_t nq, size_t *src, size_t *dst, size_t *len) {
+    const size_t qe = q0 + nq, HWf = d->Hf * d->Wf;
+    size_t b = q0 / d->S, rem = q0 % d->S, y = rem / d->Wp, x = rem % d->Wp, nrun = 0;
+    for (size_t q = q0; q < qe && b < d->B && nrun < SCATTER_RUNS;) {
+        size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
+        if (y < d->H && x < d->W) {
+            src[nrun] = q - q0;
+            dst[nrun] = b * d->OC * HWf + (y * d->st + d->py) * d->Wf + x * d->st + d->px;
+            len[nrun++] = d->W - x < run ? d->W - x : run;
+        }
+        q += run, x += run;
+        if (x == d->Wp) { /* next grid row */
+            x = 0;
+            if (++y == d->H + 1) y = 0, b++;
+        }
+    }
+    return nrun;
+}
+
 /* ==== instruction-set variants ================================================================= */
 
 /* plain C: the reference order of the SIMD paths, one lane */
@@ -247,6 +268,22 @@ static void grid_conv(int isa, const c3_dst *y, size_t Qr, const float *x, size_
     }
 #endif
     c3_grid_c(y, Qr, x, ldx, wt, C, OC, off, nk);
+}
+
+static void grid_conv2(int isa, const c3_dst *y, size_t Qr, const float *x, size_t ldx, const float *wt0,
+                       const float *wt1, size_t C, size_t OC, const ptrdiff_t *off0, const ptrdiff_t *off1, int nk0,
+                       int nk1) {
+#ifdef C3_X86
+    if (isa == GM__ISA_AVX512) {
+        c3_grid2_avx512(y, Qr, x, ldx, wt0, wt1, C, OC, off0, off1, nk0, nk1);
+        return;
+    }
+    if (isa == GM__ISA_AVX2) {
+        c3_grid2_avx2(y, Qr, x, ldx, wt0, wt1, C, OC, off0, off1, nk0, nk1);
+        return;
+    }
+#endif
+    c3_grid2_c(y, Qr, x, ldx, wt0, wt1, C, OC, off0, off1, nk0, nk1);
 }
 
 static void dw_chunk(int isa, double *part, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C,
@@ -637,6 +674,12 @@ static void s2_adjoint(float *dx, const float *dy, const float *w, const float *
         for (int ph = 0; ph < 4; ph++) {
             c3_dst dst = {dx + b0 * d->C * d->H * d->W, b, dc.B, d->C, d->OH, d->OW, Gc.g.Wp, Gc.g.S, acc, d->H, d->W, 2,
                           (size_t)ph / 2, (size_t)ph % 2, 0, 0.0f};
+            if (d->C > 1) { /* both column phases of row phase ph / 2 at once, whole output rows */
+                grid_conv2(isa, &dst, Gc.g.Qr, dp + GRID_FRONT, Gc.g.L, wph[ph], wph[ph + 1], d->OC, d->C, Gc.poff[ph],
+                           Gc.poff[ph + 1], G.nph[ph], G.nph[ph + 1]);
+                ph++;
+                continue;
+            }
             grid_conv(isa, &dst, Gc.g.Qr, dp + GRID_FRONT, Gc.g.L, wph[ph], d->OC, d->C, Gc.poff[ph], G.nph[ph]);
         }
     }
