@@ -256,35 +256,35 @@ void gm__gn_silu_forward_ref(float *out, float *mean, float *rstd, const float *
     for (size_t i = 0; i < B * C * S; i++) out[i] = out[i] / (1.0f + expf(-out[i]));
 }
 
-void gm__gn_silu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
-                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
-                              size_t C, size_t S, size_t G, float *dz) {
-    const size_t Cg = C / G, N = B * C * S;
-    for (size_t i = 0; i < N; i++) {
-        size_t b = i / (C * S), c = (i / S) % C, k = b * G + c / Cg;
-        float z = (in[i] - mean[k]) * rstd[k] * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
-        float s = 1.0f / (1.0f + expf(-z));
-        dz[i] = dout[i] * (s * (1.0f + z * (1.0f - s)));
-    }
-    gm_groupnorm_backward_ref(din, dgamma, dbeta, dz, in, mean, rstd, gamma, B, C, S, G);
-}
-
 void gm__gn_relu_forward_ref(float *out, float *mean, float *rstd, const float *in, const float *gamma,
                              const float *beta, size_t B, size_t C, size_t S, size_t G, float eps) {
     gm_groupnorm_forward_ref(out, mean, rstd, in, gamma, beta, B, C, S, G, eps);
     for (size_t i = 0; i < B * C * S; i++) out[i] = out[i] > 0.0f ? out[i] : 0.0f;
 }
 
-void gm__gn_relu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
-                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
-                              size_t C, size_t S, size_t G, float *dz) {
+/* dz = dout times the activation's derivative at z (relu = 0: SiLU with libm expf, 1: ReLU), then the group
+ * norm's naive backward */
+static void gn_act_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                                size_t C, size_t S, size_t G, float *dz, int relu) {
     const size_t Cg = C / G, N = B * C * S;
     for (size_t i = 0; i < N; i++) {
         size_t b = i / (C * S), c = (i / S) % C, k = b * G + c / Cg;
         float z = (in[i] - mean[k]) * rstd[k] * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
-        dz[i] = z > 0.0f ? dout[i] : 0.0f;
+        float s = 1.0f / (1.0f + expf(-z));
+        dz[i] = relu ? (z > 0.0f ? dout[i] : 0.0f) : dout[i] * (s * (1.0f + z * (1.0f - s)));
     }
     gm_groupnorm_backward_ref(din, dgamma, dbeta, dz, in, mean, rstd, gamma, B, C, S, G);
+}
+void gm__gn_silu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                              size_t C, size_t S, size_t G, float *dz) {
+    gn_act_backward_ref(din, dgamma, dbeta, dout, in, mean, rstd, gamma, beta, B, C, S, G, dz, 0);
+}
+void gm__gn_relu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                              size_t C, size_t S, size_t G, float *dz) {
+    gn_act_backward_ref(din, dgamma, dbeta, dout, in, mean, rstd, gamma, beta, B, C, S, G, dz, 1);
 }
 
 /* ==== tape ops ================================================================================= */
