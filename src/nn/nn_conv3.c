@@ -68,7 +68,7 @@ static inline float c3_lrelu_slope(float v, float alpha) {
 
 /* The runs of output pixels of a tile covering grid positions [q0, q0 + nq) (at most one per grid row it
  * touches): tile offset src, output offset dst (within a channel plane's image), length; returns their count */
-static size_t c3_runs(const c3_dst *d, size_t q0, size_t nq, size_t *src, size_t *dst, size_t *len) {
+static inline size_t c3_runs(const c3_dst *d, size_t q0, size_t nq, size_t *src, size_t *dst, size_t *len) {
     const size_t qe = q0 + nq, HWf = d->Hf * d->Wf;
     size_t b = q0 / d->S, rem = q0 % d->S, y = rem / d->Wp, x = rem % d->Wp, nrun = 0;
     for (size_t q = q0; q < qe && b < d->B && nrun < SCATTER_RUNS;) {
