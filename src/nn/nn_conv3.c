@@ -196,6 +196,28 @@ static void grid_images_avx512(float *dat, const float *in, const float *ys, siz
     }
 }
 
+/* st = 2 layout of channel c's rows (W = 2 PW <= 30 pixels, one or two masked loads per input row): input
+ * row y to phase rows 2 (y % 2) + b (b = 0: even columns, 1: odd), grid row y / 2 + 1 of each image, the zero
+ * column after it included: c3_grid_row's AVX-512 path without a call per row */
+static void grid_phases_avx512(float *rows, const float *in, size_t istride, size_t B, size_t H, size_t W, size_t L,
+                               size_t S, size_t Wp) {
+    const size_t PW = W / 2, W2 = 2 * PW;
+    const __mmask16 m1 = (__mmask16)((1u << (PW + 1)) - 1u), mlo = (__mmask16)(W2 >= 16 ? 0xFFFFu : (1u << W2) - 1u),
+                    mhi = (__mmask16)(W2 > 16 ? (1u << (W2 - 16)) - 1u : 0u);
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0),
+                  od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (size_t b = 0; b < B; b++) {
+        const float *img = in + b * istride;
+        for (size_t y = 0; y < H / 2 * 2; y++) {
+            float *r0 = rows + (y % 2) * 2 * L + GRID_FRONT + b * S + (y / 2 + 1) * Wp;
+            const float *src = img + y * W;
+            const __m512 lo = _mm512_maskz_loadu_ps(mlo, src), hi = _mm512_maskz_loadu_ps(mhi, src + 16);
+            _mm512_mask_storeu_ps(r0, m1, _mm512_permutex2var_ps(lo, ev, hi));
+            _mm512_mask_storeu_ps(r0 + L, m1, _mm512_permutex2var_ps(lo, od, hi));
+        }
+    }
+}
+
 /* dw[i] += the 16 lanes of lanes[16 i ..] summed pairwise in double (t[j] += t[j + h], h = 8, 4, 2, 1), as
  * gm__lane_sums_ref, one weight per vector: the same adds in the same order, so the same bits */
 static void lane_sums16_avx512(float *dw, const float *lanes, size_t i0, size_t i1) {
@@ -404,6 +426,12 @@ static void to_grid_s(float *xp, const float *in, const float *ys, float alpha, 
             for (size_t b = 0; b < B; b++) zeros(dat + b * g->S, g->Wp); /* the images' zero rows */
             zeros(dat + B * g->S, L - GRID_FRONT - B * g->S);
         }
+#ifdef C3_X86
+        if (st == 2 && !ys && isa == GM__ISA_AVX512 && PW < 16) {
+            grid_phases_avx512(rows, in + (size_t)c * H * W, C * H * W, B, H, W, L, g->S, g->Wp);
+            continue;
+        }
+#endif
         for (size_t b = 0; b < B; b++) {
             const size_t img = (b * C + (size_t)c) * H * W;
             for (size_t y = 0; y < PH * st; y++) { /* each input row once, split into its column phases */
