@@ -772,12 +772,12 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
                     }
                     size_t nbuf = 0; /* pixels in buf; a piece ends at a multiple of 8 pixels, so the lanes go on */
                     for (size_t yy = 0; yy < OH; yy++, r += Gc.g.Wp) {
-                        memcpy(buf + nbuf, r, OW * sizeof(float));
+                        for (size_t xx = 0; xx < OW; xx++) buf[nbuf + xx] = r[xx]; /* short rows: no call */
                         nbuf += OW;
                         if (nbuf >= S2_DB_PIECE || yy + 1 == OH) {
                             const size_t m = yy + 1 == OH ? nbuf : nbuf / GM__CSUM_LANES * GM__CSUM_LANES;
                             gm__csum_plane(s, buf, m);
-                            memmove(buf, buf + m, (nbuf - m) * sizeof(float));
+                            for (size_t i = m; i < nbuf; i++) buf[i - m] = buf[i];
                             nbuf -= m;
                         }
                     }
