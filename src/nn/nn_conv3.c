@@ -596,7 +596,8 @@ void gm__conv1x1_backward(float *din, float *dw, float *db, const float *dout, c
  * (dr + 1) Wp + dc: the forward is the grid loop with K^2 taps over channels of stride 4L. The adjoint (the
  * input gradient, and the transposed convolution's forward) splits by the phase of its output: phase (a, b)
  * of dx is a grid convolution of dy (on the output grid) with that phase's taps at offsets (1 - dr) Wp - dc,
- * scattered to every second pixel. The weight gradient is c3_dwk_chunk over dy and the phase grids. The
+ * scattered to every second pixel; the two column phases of a row phase run together (c3_grid2), so each
+ * output row is written once. The weight gradient is c3_dwk_chunk over dy and the phase grids. The
  * same bit guarantees as the 3x3 kernels (forward and adjoint: one fused sum per output in a fixed order on
  * every instruction set; weight gradient: fixed chunks). */
 
