@@ -446,7 +446,8 @@ static int run_tape(void *ctx) {
     gm_var *gn = gm_op_groupnorm(t, c1, 3, b, b, 1e-5f);
     gm_var *dr = gm_op_dropout(t, gn, 0.5f, &rng);
     gm_var *gs = gm_op_groupnorm_silu(t, up, 3, b, b, 1e-5f);
-    gm_var *ch = gm_op_add_channel(t, gm_op_mul(t, gm_op_add(t, ac, gs), dr),
+    gm_var *gr = gm_op_groupnorm_relu(t, up, 3, b, b, 1e-5f);
+    gm_var *ch = gm_op_add_channel(t, gm_op_mul(t, gm_op_add(t, ac, gm_op_add(t, gs, gr)), dr),
                                    gm_tape_input(t, g_wl, 2, (int64_t[]){2, 3}, 0));
     gm_var *cat = gm_op_concat(t, ch, ct, 1);                                   /* 2,5,4,4 */
     gm_var *sa = NULL, *sb = NULL;

@@ -5,8 +5,10 @@
  *     pre-filled gradients; forward and input gradient bitwise equal on every instruction-set path the CPU
  *     has (plain C, AVX2, AVX-512); bitwise equal for 1 and 2 threads; the same for the 1x1 convolution
  *     (one GEMM per image);
- *   - fused group norm + SiLU (src/nn/nn_gnsilu.c) vs group norm then SiLU with libm, a finite-difference
- *     check (max and mean criteria), 1 vs 2 threads bitwise; its expf against double exp (max relative
+ *   - fused group norm + SiLU and group norm + ReLU (src/nn/nn_gnsilu.c) vs their naive twins (group norm
+ *     then SiLU with libm / then ReLU), finite-difference checks (max and mean criteria; ReLU: entries whose
+ *     step moves a unit across the kink are left out, at most a quarter), 1 vs 2 threads bitwise, the tape
+ *     ops (gm_op_groupnorm_relu vs gm_op_groupnorm then gm_op_act in values and gradients); its expf against double exp (max relative
  *     error over [-87, 0]), NaN propagation and the sigmoid's tails. */
 #include <math.h>
 #include <string.h>
@@ -184,7 +186,21 @@ GM_TEST(test_expf_neg) {
     CHECK(ws <= 5e-7);
 }
 
-GM_TEST(test_gn_silu_vs_ref) {
+/* the fused group norm + activation kernels: relu = 0 SiLU, 1 ReLU */
+typedef void (*gn_fwd_fn)(float *, float *, float *, const float *, const float *, const float *, size_t, size_t,
+                          size_t, size_t, float);
+typedef void (*gn_bwd_fn)(float *, float *, float *, const float *, const float *, const float *, const float *,
+                          const float *, const float *, size_t, size_t, size_t, size_t, int, float *);
+typedef void (*gn_bwd_ref_fn)(float *, float *, float *, const float *, const float *, const float *, const float *,
+                              const float *, const float *, size_t, size_t, size_t, size_t, float *);
+
+static void gn_act_vs_ref(int relu) {
+    const gn_fwd_fn fwd = relu ? gm__gn_relu_forward : gm__gn_silu_forward,
+                    fwd_ref = relu ? gm__gn_relu_forward_ref : gm__gn_silu_forward_ref;
+    const gn_bwd_fn bwd = relu ? gm__gn_relu_backward : gm__gn_silu_backward;
+    const gn_bwd_ref_fn bwd_ref = relu ? gm__gn_relu_backward_ref : gm__gn_silu_backward_ref;
+    const char *nm[3] = {relu ? "gn_relu dx" : "gn_silu dx", relu ? "gn_relu dgamma" : "gn_silu dgamma",
+                         relu ? "gn_relu dbeta" : "gn_silu dbeta"};
     const size_t shapes[][4] = {{3, 8, 49, 4}, {2, 16, 196, 4}, {5, 4, 7, 2}, {1, 6, 1, 3}}; /* B C S G */
     gm_rng r;
     gm_rng_init(&r, 3, 0);
@@ -194,16 +210,20 @@ GM_TEST(test_gn_silu_vs_ref) {
         float *m = fbuf(B * G), *rs = fbuf(B * G), *mr = fbuf(B * G), *rsr = fbuf(B * G);
         fill(x, N, &r, 3.0), fill(g, C, &r, 1.5), fill(be, C, &r, 0.5), fill(dy, N, &r, 1.0);
         for (size_t i = 0; i < N; i++) x[i] += 2.0f; /* a nonzero mean */
-        gm__gn_silu_forward(y, m, rs, x, g, be, B, C, S, G, 1e-5f);
-        gm__gn_silu_forward_ref(yr, mr, rsr, x, g, be, B, C, S, G, 1e-5f);
+        fwd(y, m, rs, x, g, be, B, C, S, G, 1e-5f);
+        fwd_ref(yr, mr, rsr, x, g, be, B, C, S, G, 1e-5f);
         CHECK(rel(y, yr, N) <= 1e-6);
+        size_t npos = 0;
+        for (size_t i = 0; i < N; i++) npos += y[i] > 0.0f;
+        if (N >= 100) /* both sides of the ReLU's kink (and SiLU's bend) are hit */
+            CHECK(npos > N / 5 && npos < N - N / 5);
         CHECK(rel(m, mr, B * G) <= 1e-6 && rel(rs, rsr, B * G) <= 1e-6);
         float *dx = fbuf(N), *dg = fbuf(C), *db = fbuf(C), *dxr = fbuf(N), *dgr = fbuf(C), *dbr = fbuf(C);
         for (size_t i = 0; i < N; i++) dx[i] = dxr[i] = 0.25f;
         for (size_t i = 0; i < C; i++) dg[i] = dgr[i] = -1.0f, db[i] = dbr[i] = 2.0f;
         float *work = fbuf(gm__gn_silu_work_size(B, C, S, G)), *dz = fbuf(N);
-        gm__gn_silu_backward(dx, dg, db, dy, x, m, rs, g, be, B, C, S, G, 0, work);
-        gm__gn_silu_backward_ref(dxr, dgr, dbr, dy, x, mr, rsr, g, be, B, C, S, G, dz);
+        bwd(dx, dg, db, dy, x, m, rs, g, be, B, C, S, G, 0, work);
+        bwd_ref(dxr, dgr, dbr, dy, x, mr, rsr, g, be, B, C, S, G, dz);
         double ex = rel(dx, dxr, N), eg = rel(dg, dgr, C), eb = rel(db, dbr, C);
         if (ex > 2e-6 || eg > 2e-6 || eb > 2e-6)
             fprintf(stderr, "  shape %zu: dx %.2g dg %.2g db %.2g\n", s, ex, eg, eb);
@@ -211,8 +231,8 @@ GM_TEST(test_gn_silu_vs_ref) {
         { /* din_set: garbage overwritten with the bits of adding into zeros */
             float *d0 = fbuf(N), *d1 = fbuf(N);
             for (size_t i = 0; i < N; i++) d1[i] = NAN;
-            gm__gn_silu_backward(d0, NULL, NULL, dy, x, m, rs, g, be, B, C, S, G, 0, work);
-            gm__gn_silu_backward(d1, NULL, NULL, dy, x, m, rs, g, be, B, C, S, G, 1, work);
+            bwd(d0, NULL, NULL, dy, x, m, rs, g, be, B, C, S, G, 0, work);
+            bwd(d1, NULL, NULL, dy, x, m, rs, g, be, B, C, S, G, 1, work);
             CHECK(memcmp(d0, d1, N * sizeof(float)) == 0);
             free(d0), free(d1);
         }
@@ -221,6 +241,7 @@ GM_TEST(test_gn_silu_vs_ref) {
         if (N <= 2000) {
             gm_gc gx = {0}, gg = {0}, gb = {0};
             float *yp = fbuf(N);
+            size_t nkink = 0, ntot = 0;
             for (int which = 0; which < 3; which++) {
                 float *v = which == 0 ? x : which == 1 ? g : be;
                 float *an = which == 0 ? dx : which == 1 ? dg : db;
@@ -229,21 +250,29 @@ GM_TEST(test_gn_silu_vs_ref) {
                 for (size_t i = 0; i < nv; i++) {
                     float keep = v[i], h = 1e-2f;
                     double L[2];
+                    int kink = 0;
                     for (int sgn = 0; sgn < 2; sgn++) {
                         v[i] = keep + (sgn ? -h : h);
-                        gm__gn_silu_forward(yp, m, rs, x, g, be, B, C, S, G, 1e-5f);
+                        fwd(yp, m, rs, x, g, be, B, C, S, G, 1e-5f);
                         double l = 0;
                         for (size_t j = 0; j < N; j++) l += (double)dy[j] * (double)yp[j];
+                        for (size_t j = 0; relu && j < N; j++) kink |= (yp[j] > 0.0f) != (y[j] > 0.0f);
                         L[sgn] = l;
                     }
                     v[i] = keep;
+                    ntot++;
+                    if (kink) { /* a unit crossed the ReLU's kink within the step: no derivative to compare */
+                        nkink++;
+                        continue;
+                    }
                     double base = which == 0 ? 0.25 : which == 1 ? -1.0 : 2.0;
                     gm_gc_add(gc, i, (double)an[i] - base, (L[0] - L[1]) / (2.0 * (double)h));
                 }
             }
-            CHECK(gm_gc_ok(&gx, "gn_silu dx", 2e-2, 2e-3));
-            CHECK(gm_gc_ok(&gg, "gn_silu dgamma", 2e-2, 2e-3));
-            CHECK(gm_gc_ok(&gb, "gn_silu dbeta", 2e-2, 2e-3));
+            CHECK(gm_gc_ok(&gx, nm[0], 2e-2, 2e-3));
+            CHECK(gm_gc_ok(&gg, nm[1], 2e-2, 2e-3));
+            CHECK(gm_gc_ok(&gb, nm[2], 2e-2, 2e-3));
+            CHECK(nkink * 4 <= ntot); /* most entries are checked (ReLU: those far enough from the kink) */
             free(yp);
         }
         free(work), free(dz);
@@ -252,7 +281,12 @@ GM_TEST(test_gn_silu_vs_ref) {
     }
 }
 
-GM_TEST(test_gn_silu_threads) {
+GM_TEST(test_gn_silu_vs_ref) { gn_act_vs_ref(0); }
+GM_TEST(test_gn_relu_vs_ref) { gn_act_vs_ref(1); }
+
+static void gn_act_threads(int relu) {
+    const gn_fwd_fn fwd = relu ? gm__gn_relu_forward : gm__gn_silu_forward;
+    const gn_bwd_fn bwd = relu ? gm__gn_relu_backward : gm__gn_silu_backward;
     size_t B = 64, C = 32, S = 196, G = 4, N = B * C * S;
     gm_rng r;
     gm_rng_init(&r, 4, 0);
@@ -262,8 +296,8 @@ GM_TEST(test_gn_silu_threads) {
     for (int k = 0; k < 2; k++) {
         gm_test_set_threads(k + 1);
         y[k] = fbuf(N), dx[k] = fbuf(N), dg[k] = fbuf(C), db[k] = fbuf(C);
-        gm__gn_silu_forward(y[k], m, rs, x, g, be, B, C, S, G, 1e-5f);
-        gm__gn_silu_backward(dx[k], dg[k], db[k], dy, x, m, rs, g, be, B, C, S, G, 0, work);
+        fwd(y[k], m, rs, x, g, be, B, C, S, G, 1e-5f);
+        bwd(dx[k], dg[k], db[k], dy, x, m, rs, g, be, B, C, S, G, 0, work);
     }
     CHECK(memcmp(y[0], y[1], N * sizeof(float)) == 0);
     CHECK(memcmp(dx[0], dx[1], N * sizeof(float)) == 0);
@@ -271,6 +305,8 @@ GM_TEST(test_gn_silu_threads) {
     for (int k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(dg[k]), free(db[k]);
     free(x), free(g), free(be), free(dy), free(work), free(m), free(rs);
 }
+GM_TEST(test_gn_silu_threads) { gn_act_threads(0); }
+GM_TEST(test_gn_relu_threads) { gn_act_threads(1); }
 
 /* the tape op: one node, same values as the kernel, shape errors reported */
 GM_TEST(test_gn_silu_op) {
@@ -293,7 +329,51 @@ GM_TEST(test_gn_silu_op) {
     gm_tape_free(t);
 }
 
+/* the ReLU op: one node, the kernel's values, and the values and gradients of group norm then ReLU (two
+ * nodes) within float rounding (the group sums are accumulated in a different order) */
+GM_TEST(test_gn_relu_op) {
+    gm_tape *t;
+    CHECK_OK(gm_tape_create(&t, 0));
+    enum { B = 3, C = 8, S = 10, N = B * C * S };
+    float xv[N], gv[C], bv[C], gg[2][C] = {{0}}, gb[2][C] = {{0}}, gx[2][N] = {{0}};
+    gm_rng r;
+    gm_rng_init(&r, 9, 0);
+    fill(xv, N, &r, 2.0), fill(gv, C, &r, 1.5), fill(bv, C, &r, 0.5);
+    int64_t xs[3] = {B, C, S}, cs[1] = {C};
+    float yk[N];
+    for (int fused = 1; fused >= 0; fused--) {
+        gm_tape_reset(t);
+        gm_var *x = gm_tape_param(t, xv, gx[fused], 3, xs), *g = gm_tape_param(t, gv, gg[fused], 1, cs),
+               *b = gm_tape_param(t, bv, gb[fused], 1, cs);
+        gm_var *y = fused ? gm_op_groupnorm_relu(t, x, 4, g, b, 1e-5f)
+                          : gm_op_act(t, gm_op_groupnorm(t, x, 4, g, b, 1e-5f), GM_ACT_RELU, 0.0f);
+        CHECK_OK(gm_tape_status(t));
+        CHECK(y != NULL);
+        if (!y) break;
+        if (fused) {
+            CHECK(gm_tape_node_count(t) == 1);
+            float m[B * 4], rs[B * 4];
+            gm__gn_relu_forward(yk, m, rs, xv, gv, bv, B, C, S, 4, 1e-5f);
+            CHECK(memcmp(y->val, yk, sizeof yk) == 0);
+        } else
+            CHECK(rel(y->val, yk, N) <= 1e-6);
+        /* a weighted sum, so the gradients are not those of a plain sum (which group norm cancels) */
+        float wv[N];
+        gm_rng_init(&r, 10, 0);
+        fill(wv, N, &r, 1.0);
+        CHECK_OK(gm_tape_backward_from(t, y, wv));
+    }
+    CHECK(rel(gx[1], gx[0], N) <= 2e-6 && rel(gg[1], gg[0], C) <= 2e-6 && rel(gb[1], gb[0], C) <= 2e-6);
+    CHECK(maxabs(gx[1], N) > 0 && maxabs(gg[1], C) > 0);
+    gm_tape_reset(t);
+    gm_var *x = gm_tape_input(t, xv, 3, xs, 1);
+    CHECK(gm_op_groupnorm_relu(t, x, 3, NULL, NULL, 1e-5f) == NULL); /* 8 channels, 3 groups */
+    CHECK(gm_tape_status(t) == GM_ESHAPE);
+    gm_tape_free(t);
+}
+
 GM_TEST_MAIN({"conv3_vs_ref", test_conv3_vs_ref}, {"conv3_threads", test_conv3_threads}, {"conv1x1", test_conv1x1},
              {"expf_neg", test_expf_neg},
              {"gn_silu_vs_ref", test_gn_silu_vs_ref}, {"gn_silu_threads", test_gn_silu_threads},
-             {"gn_silu_op", test_gn_silu_op})
+             {"gn_silu_op", test_gn_silu_op}, {"gn_relu_vs_ref", test_gn_relu_vs_ref},
+             {"gn_relu_threads", test_gn_relu_threads}, {"gn_relu_op", test_gn_relu_op})

@@ -9,10 +9,11 @@
  *   - the transposed convolution (gm__convts2_*) the same way vs gm_conv_transpose2d_*_ref and the
  *     GEMM + col2im path;
  *   - finite-difference gradient checks of both (max and mean criteria) through a quadratic loss;
- *   - the tape ops pick the kernels for K = 4 stride 2 pad 1 (bitwise the kernel's result) and not for odd
- *     inputs;
+ *   - the tape ops pick the kernels for K = 4 and K = 3 stride 2 pad 1 (bitwise the kernel's result) and not
+ *     for odd inputs;
  *   - conv + bias + LeakyReLU fused (gm__convs2_*_lrelu, gm_op_conv2d_lrelu) bitwise equal to the conv kernels
  *     then gm_act_* (its naive twin is that composition of naive twins), on every instruction set;
+ *   - the weight gradient's lane sums (gm__lane_sums, AVX-512) bitwise their scalar twin;
  *   - the vectorised ReLU / LeakyReLU / tanh-derivative loops of gm_act_* bitwise vs the scalar _ref twins
  *     (lengths that are not multiples of 4, zeros, signed zeros, NaN).
  * Tolerances vs the references: max |a - b| <= 2e-6 max |b| (float sums of at most C K^2 products in a
@@ -247,6 +248,20 @@ GM_TEST(test_s2_tape) {
     gm__convts2_backward(gx2, NULL, NULL, ones, xv, wt, &dt, 0, work);
     CHECK(rel(gxa, gx2, sizeof gx2 / 4) <= 1e-6 && same(gw, gw2, sizeof gw / 4));
     gm_tape_reset(t);
+    /* K = 3 stride 2 (the U-Net's down-sampling) takes the phase-grid kernel too, forward and gradients */
+    float w3[5 * 3 * 9], gw3[5 * 3 * 9] = {0}, gw3k[5 * 3 * 9] = {0}, gx3[2 * 3 * 8 * 6] = {0}, gx3k[2 * 3 * 8 * 6] = {0};
+    fill(w3, sizeof w3 / 4, &rg, 1);
+    int64_t w3s[4] = {5, 3, 3, 3};
+    gm_var *x3 = gm_tape_param(t, xv, gx3, 4, xs);
+    gm_var *y3 = gm_op_conv2d(t, x3, gm_tape_param(t, w3, gw3, 4, w3s), gm_tape_input(t, bv, 1, bs, 0), 2, 1);
+    gm_conv_dims d3 = mk(0, 2, 3, 5, 8, 6, 3);
+    float y3r[2 * 5 * 4 * 3];
+    gm__convs2_forward(y3r, xv, w3, bv, &d3, work);
+    CHECK(y3 && gm__convs2_applies(&d3) && same(y3->val, y3r, sizeof y3r / 4));
+    CHECK_OK(gm_tape_backward(t, gm_op_sum(t, y3)));
+    gm__convs2_backward(gx3k, gw3k, NULL, ones, xv, w3, &d3, 0, work);
+    CHECK(same(gx3, gx3k, sizeof gx3 / 4) && same(gw3, gw3k, sizeof gw3 / 4));
+    gm_tape_reset(t);
     int64_t os[4] = {1, 3, 7, 7};
     gm_var *xo = gm_tape_input(t, xv, 4, os, 0); /* 7x7: no even phase split, the im2col path */
     gm_var *yo = gm_op_conv2d(t, xo, gm_tape_input(t, wv, 4, ws, 0), NULL, 2, 1);
@@ -262,10 +277,13 @@ GM_TEST(test_s2_tape) {
 /* conv + bias + LeakyReLU fused (gm__convs2_*_lrelu) = the conv kernels then gm_act_*, bit for bit, on every
  * instruction set; and the tape op gm_op_conv2d_lrelu = gm_op_act(gm_op_conv2d) in values and gradients */
 GM_TEST(test_s2_lrelu) {
-    const size_t shapes[][6] = {{3, 5, 7, 6, 6, 4}, {64, 32, 64, 14, 14, 4}, {2, 1, 16, 28, 28, 4}, {1, 3, 9, 4, 10, 4}};
+    /* the last two: output rows wider than 64 pixels, and output planes of more than 1024 pixels (the bias
+     * sums' pixel-by-pixel and piecewise paths) */
+    const size_t shapes[][6] = {{3, 5, 7, 6, 6, 4},     {64, 32, 64, 14, 14, 4}, {2, 1, 16, 28, 28, 4},
+                                {1, 3, 9, 4, 10, 4},    {1, 2, 3, 96, 140, 4},   {2, 2, 3, 80, 60, 4}};
     gm_rng r;
     gm_rng_init(&r, 12, 0);
-    for (size_t s = 0; s < 4; s++) {
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const size_t *v = shapes[s];
         gm_conv_dims d = mk(0, v[0], v[1], v[2], v[3], v[4], v[5]);
         size_t nx, ny, nw;
@@ -276,6 +294,21 @@ GM_TEST(test_s2_lrelu) {
         x[0] = 0.0f;
         s2_out a = alloc_out(&d), c = alloc_out(&d);
         gm__convs2_forward(z, x, w, b, &d, work); /* the separate ops */
+        if (s >= 4) { /* + and - 2^40 in turn on the pixels where the slope is 1 (an even number per channel): the
+                       * bias gradient is O(10), the double partial sums O(2^40), so the float result shows the
+                       * order of the sums (gm__channel_sums' and the fused op's must be one order) */
+            const size_t P = d.OH * d.OW;
+            for (size_t o = 0; o < d.OC; o++) {
+                size_t npos = 0, k = 0;
+                for (size_t bi = 0; bi < d.B; bi++)
+                    for (size_t p = 0; p < P; p++) npos += z[(bi * d.OC + o) * P + p] > 0.0f;
+                for (size_t bi = 0; bi < d.B; bi++)
+                    for (size_t p = 0; p < P; p++) {
+                        const size_t i = (bi * d.OC + o) * P + p;
+                        if (z[i] > 0.0f && k < npos / 2 * 2) g[i] += k++ % 2 ? -0x1p40f : 0x1p40f;
+                    }
+            }
+        }
         gm_act_forward(GM_ACT_LEAKY_RELU, y, z, ny, 0.2f);
         gm_act_backward(GM_ACT_LEAKY_RELU, dz, g, z, y, ny, 0.2f);
         gm__convs2_backward(a.din, a.dw, a.db, dz, x, w, &d, 0, work);
@@ -343,6 +376,36 @@ GM_TEST(test_act_fast_bits) {
     free(x), free(y), free(y2), free(g), free(d), free(d2), free(yt);
 }
 
-GM_TEST_MAIN({"convs2_vs_ref", test_convs2_vs_ref}, {"convts2_vs_ref", test_convts2_vs_ref},
+/* the weight gradient's lane sums: the vectorised pairwise tree (gm__lane_sums) bitwise its scalar twin, for
+ * 16, 8 and 1 lanes, 1 and 2 threads, a count that is not a multiple of the thread blocks, pre-filled dw */
+GM_TEST(test_lane_sums) {
+    enum { N = 1000 };
+    static float lanes[N * 16], a[N], b[N];
+    gm_rng rg;
+    gm_rng_init(&rg, 12, 0);
+    for (int vw = 16; vw >= 1; vw /= 2) {
+        fill(lanes, (size_t)N * (size_t)vw, &rg, 1e3);
+        for (size_t i = 0; i < N; i += 7) lanes[i * (size_t)vw] = 3e7f; /* large and small lanes: the order shows */
+        for (int th = 1; th <= 2; th++) {
+            gm_test_set_threads(th);
+            for (size_t i = 0; i < N; i++) a[i] = b[i] = (float)i - 100.0f;
+            gm__lane_sums(a, lanes, N, vw);
+            gm__lane_sums_ref(b, lanes, N, vw);
+            CHECK(same(a, b, N));
+        }
+        if (vw == 8) vw = 2; /* 16, 8, 1 */
+    }
+    double t[16] = {0};
+    for (int j = 0; j < 16; j++) lanes[j] = (float)(j * j) - 7.5f, t[j] = (double)lanes[j];
+    double e[8]; /* the tree by hand: h = 8, 4, then (e0 + e2) + (e1 + e3) */
+    for (int j = 0; j < 8; j++) e[j] = t[j] + t[j + 8];
+    for (int j = 0; j < 4; j++) e[j] += e[j + 4];
+    const double want = (e[0] + e[2]) + (e[1] + e[3]);
+    a[0] = 0.0f;
+    gm__lane_sums(a, lanes, 1, 16);
+    CHECK(a[0] == (float)want);
+}
+
+GM_TEST_MAIN({"lane_sums", test_lane_sums}, {"convs2_vs_ref", test_convs2_vs_ref}, {"convts2_vs_ref", test_convts2_vs_ref},
              {"s2_threads_and_set", test_s2_threads_and_set}, {"s2_gradcheck", test_s2_gradcheck},
              {"s2_tape", test_s2_tape}, {"s2_lrelu", test_s2_lrelu}, {"act_fast_bits", test_act_fast_bits})

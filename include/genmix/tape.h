@@ -120,6 +120,8 @@ gm_var *gm_op_groupnorm(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var
  * the normalised value is not stored (the backward recomputes it), the sigmoid uses a vectorised expf
  * within 2.5e-7 relative of exp. */
 gm_var *gm_op_groupnorm_silu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps);
+/* relu(groupnorm(x, groups, gamma, beta, eps)) as one node, the same way (the conv GAN generator's). */
+gm_var *gm_op_groupnorm_relu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps);
 /* Dropout with drop probability p: the mask (0 or 1/(1-p)) is drawn here from `rng` (a gm_rng *);
  * p == 0 returns x itself. */
 gm_var *gm_op_dropout(gm_tape *t, gm_var *x, float p, void *rng);

@@ -137,18 +137,25 @@ static void from_cmajor(float *dst, const float *src, const float *bias, size_t 
             for (size_t p = 0; p < P; p++) o[p] = s[p] + bb;
     }
 }
-/* db(C) += sum over b, p of x(B,C,P) (also the bias gradient of nn_conv3.c's kernels) */
+/* db(C) += sum over b, p of x(B,C,P) (also the bias gradient of nn_conv3.c's kernels), in double: element p of
+ * each (b, c) plane goes to partial sum p mod GM__CSUM_LANES, the partials carried over the images in order and
+ * added at the end by gm__csum_total (eight independent add chains instead of one; a fixed order, which
+ * nn_conv3.c's stride-2 backward repeats on its grid, so that its bias gradient has these bits) */
 void gm__channel_sums(float *db, const float *x, size_t B, size_t C, size_t P) {
     long c;
 #pragma omp parallel for schedule(static) if (B * C * P > GM__PAR_MIN)
     for (c = 0; c < (long)C; c++) {
-        double s = 0.0;
-        for (size_t b = 0; b < B; b++) {
-            const float *r = x + (b * C + (size_t)c) * P;
-            for (size_t p = 0; p < P; p++) s += (double)r[p];
-        }
-        db[c] += (float)s;
+        double s[GM__CSUM_LANES] = {0};
+        for (size_t b = 0; b < B; b++) gm__csum_plane(s, x + (b * C + (size_t)c) * P, P);
+        db[c] += (float)gm__csum_total(s);
     }
+}
+
+/* the partials t[0..7] added pairwise: t[j] += t[j + h] for h = 4, 2, 1 (t is overwritten) */
+double gm__csum_total(double *t) {
+    for (size_t h = GM__CSUM_LANES / 2; h >= 1; h /= 2)
+        for (size_t j = 0; j < h; j++) t[j] += t[j + h];
+    return t[0];
 }
 
 /* ==== conv2d =================================================================================== */

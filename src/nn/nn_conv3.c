@@ -66,6 +66,27 @@ static inline float c3_lrelu_slope(float v, float alpha) {
     return s;
 }
 
+/* The runs of output pixels of a tile covering grid positions [q0, q0 + nq) (at most one per grid row it
+ * touches): tile offset src, output offset dst (within a channel plane's image), length; returns their count */
+static inline size_t c3_runs(const c3_dst *d, size_t q0, size_t nq, size_t *src, size_t *dst, size_t *len) {
+    const size_t qe = q0 + nq, HWf = d->Hf * d->Wf;
+    size_t b = q0 / d->S, rem = q0 % d->S, y = rem / d->Wp, x = rem % d->Wp, nrun = 0;
+    for (size_t q = q0; q < qe && b < d->B && nrun < SCATTER_RUNS;) {
+        size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
+        if (y < d->H && x < d->W) {
+            src[nrun] = q - q0;
+            dst[nrun] = b * d->OC * HWf + (y * d->st + d->py) * d->Wf + x * d->st + d->px;
+            len[nrun++] = d->W - x < run ? d->W - x : run;
+        }
+        q += run, x += run;
+        if (x == d->Wp) { /* next grid row */
+            x = 0;
+            if (++y == d->H + 1) y = 0, b++;
+        }
+    }
+    return nrun;
+}
+
 /* ==== instruction-set variants ================================================================= */
 
 /* plain C: the reference order of the SIMD paths, one lane */
@@ -151,8 +172,95 @@ static void c3_dwT_chunk_avx512(double *part, const float *dy, size_t ldy, const
         }
     }
 }
+/* st = 1 layout of whole image blocks (grid.h: the image's zero row, then H rows of W values and one zero),
+ * B images of stride istride in NCHW: vector v of a block gets the next popcount(mk[v]) values expanded to
+ * its pixel lanes mk[v] (zeros elsewhere), stored on the block's lanes sm[v]; with ys, times the LeakyReLU
+ * slope at ys (1 where ys > 0, else alpha), the products of c3_grid_row */
+static void grid_images_avx512(float *dat, const float *in, const float *ys, size_t istride, float alpha, size_t B,
+                               size_t S, const uint16_t *mk, const uint16_t *sm, size_t nv) {
+    for (size_t b = 0; b < B; b++) {
+        const float *src = in + b * istride, *ysrc = ys ? ys + b * istride : NULL;
+        float *d = dat + b * S;
+        for (size_t v = 0; v < nv; v++) {
+            const __mmask16 m = (__mmask16)mk[v];
+            __m512 x = _mm512_maskz_expandloadu_ps(m, src);
+            if (ysrc) {
+                const __mmask16 pos =
+                    _mm512_cmp_ps_mask(_mm512_maskz_expandloadu_ps(m, ysrc), _mm512_setzero_ps(), _CMP_GT_OQ);
+                x = _mm512_mul_ps(x, _mm512_mask_blend_ps(pos, _mm512_set1_ps(alpha), _mm512_set1_ps(1.0f)));
+                ysrc += __builtin_popcount(mk[v]);
+            }
+            _mm512_mask_storeu_ps(d + 16 * v, (__mmask16)sm[v], x);
+            src += __builtin_popcount(mk[v]);
+        }
+    }
+}
+
+/* st = 2 layout of channel c's rows (W = 2 PW <= 30 pixels, one or two masked loads per input row): input
+ * row y to phase rows 2 (y % 2) + b (b = 0: even columns, 1: odd), grid row y / 2 + 1 of each image, the zero
+ * column after it included: c3_grid_row's AVX-512 path without a call per row */
+static void grid_phases_avx512(float *rows, const float *in, size_t istride, size_t B, size_t H, size_t W, size_t L,
+                               size_t S, size_t Wp) {
+    const size_t PW = W / 2, W2 = 2 * PW;
+    const __mmask16 m1 = (__mmask16)((1u << (PW + 1)) - 1u), mlo = (__mmask16)(W2 >= 16 ? 0xFFFFu : (1u << W2) - 1u),
+                    mhi = (__mmask16)(W2 > 16 ? (1u << (W2 - 16)) - 1u : 0u);
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0),
+                  od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (size_t b = 0; b < B; b++) {
+        const float *img = in + b * istride;
+        for (size_t y = 0; y < H / 2 * 2; y++) {
+            float *r0 = rows + (y % 2) * 2 * L + GRID_FRONT + b * S + (y / 2 + 1) * Wp;
+            const float *src = img + y * W;
+            const __m512 lo = _mm512_maskz_loadu_ps(mlo, src), hi = _mm512_maskz_loadu_ps(mhi, src + 16);
+            _mm512_mask_storeu_ps(r0, m1, _mm512_permutex2var_ps(lo, ev, hi));
+            _mm512_mask_storeu_ps(r0 + L, m1, _mm512_permutex2var_ps(lo, od, hi));
+        }
+    }
+}
+
+/* dw[i] += the 16 lanes of lanes[16 i ..] summed pairwise in double (t[j] += t[j + h], h = 8, 4, 2, 1), as
+ * gm__lane_sums_ref, one weight per vector: the same adds in the same order, so the same bits */
+static void lane_sums16_avx512(float *dw, const float *lanes, size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; i++) {
+        const __m512 v = _mm512_loadu_ps(lanes + i * 16);
+        const __m512d s8 = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+                                         _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(_mm512_castps_si512(v), 1))));
+        const __m256d s4 = _mm256_add_pd(_mm512_castpd512_pd256(s8), _mm512_extractf64x4_pd(s8, 1));
+        const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+        dw[i] += (float)_mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+    }
+}
 #pragma GCC pop_options
 #endif
+
+/* dw[i] += sum of the vw lanes of lanes[vw i ..] (vw a power of 2 <= 16) in double, pairwise: t[j] += t[j + h]
+ * for h = vw/2, .., 1 (independent adds), a fixed order */
+void gm__lane_sums_ref(float *dw, const float *lanes, size_t n, int vw) {
+    for (size_t i = 0; i < n; i++) {
+        double t[16];
+        for (int j = 0; j < vw; j++) t[j] = (double)lanes[i * (size_t)vw + (size_t)j];
+        for (int h = vw / 2; h >= 1; h /= 2)
+            for (int j = 0; j < h; j++) t[j] += t[j + h];
+        dw[i] += (float)t[0];
+    }
+}
+
+/* the same, 16 lanes one vector at a time on AVX-512 (the same bits); over the threads in fixed blocks */
+void gm__lane_sums(float *dw, const float *lanes, size_t n, int vw) {
+    const size_t nb = (n + 255) / 256;
+    long ib;
+#pragma omp parallel for schedule(static) if (n * (size_t)vw > GM__PAR_MIN)
+    for (ib = 0; ib < (long)nb; ib++) {
+        const size_t i0 = (size_t)ib * 256, i1 = i0 + 256 < n ? i0 + 256 : n;
+#ifdef C3_X86
+        if (vw == 16 && __builtin_cpu_supports("avx512f")) {
+            lane_sums16_avx512(dw, lanes, i0, i1);
+            continue;
+        }
+#endif
+        gm__lane_sums_ref(dw + i0, lanes + i0 * (size_t)vw, i1 - i0, vw);
+    }
+}
 
 static int forced_isa = -1; /* tests only: gm__conv3_force_isa */
 
@@ -182,6 +290,22 @@ static void grid_conv(int isa, const c3_dst *y, size_t Qr, const float *x, size_
     }
 #endif
     c3_grid_c(y, Qr, x, ldx, wt, C, OC, off, nk);
+}
+
+static void grid_conv2(int isa, const c3_dst *y, size_t Qr, const float *x, size_t ldx, const float *wt0,
+                       const float *wt1, size_t C, size_t OC, const ptrdiff_t *off0, const ptrdiff_t *off1, int nk0,
+                       int nk1) {
+#ifdef C3_X86
+    if (isa == GM__ISA_AVX512) {
+        c3_grid2_avx512(y, Qr, x, ldx, wt0, wt1, C, OC, off0, off1, nk0, nk1);
+        return;
+    }
+    if (isa == GM__ISA_AVX2) {
+        c3_grid2_avx2(y, Qr, x, ldx, wt0, wt1, C, OC, off0, off1, nk0, nk1);
+        return;
+    }
+#endif
+    c3_grid2_c(y, Qr, x, ldx, wt0, wt1, C, OC, off0, off1, nk0, nk1);
 }
 
 static void dw_chunk(int isa, double *part, const float *dy, size_t ldy, const float *x, size_t ldx, size_t C,
@@ -268,6 +392,31 @@ static void to_grid_s(float *xp, const float *in, const float *ys, float alpha, 
     if (isa == GM__ISA_AVX2) row = c3_grid_row_avx2, zeros = c3_zeros_avx2;
 #endif
     long c;
+#ifdef C3_X86
+    enum { NV_MAX = 256 };
+    if (st == 1 && isa == GM__ISA_AVX512 && g->S <= 16 * NV_MAX) { /* whole image blocks by expanding loads */
+        uint16_t mk[NV_MAX], sm[NV_MAX];
+        const size_t nv = (g->S + 15) / 16;
+        for (size_t v = 0; v < nv; v++) { /* the lanes of each vector of a block: inside it, and pixels */
+            unsigned m = 0, k = 0;
+            for (size_t l = 0; l < 16; l++) {
+                const size_t j = 16 * v + l;
+                if (j < g->S) k |= 1u << l;
+                if (j < g->S && j >= g->Wp && j % g->Wp < W) m |= 1u << l;
+            }
+            mk[v] = (uint16_t)m, sm[v] = (uint16_t)k;
+        }
+#pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
+        for (c = 0; c < (long)C; c++) {
+            float *dat = xp + (size_t)c * L + GRID_FRONT;
+            zeros(dat - GRID_FRONT, GRID_FRONT);
+            grid_images_avx512(dat, in + (size_t)c * H * W, ys ? ys + (size_t)c * H * W : NULL, C * H * W, alpha, B,
+                               g->S, mk, sm, nv);
+            zeros(dat + B * g->S, L - GRID_FRONT - B * g->S);
+        }
+        return;
+    }
+#endif
 #pragma omp parallel for schedule(static) if (B * C * H * W > GM__PAR_MIN)
     for (c = 0; c < (long)C; c++) {
         float *rows = xp + (size_t)c * np * L;
@@ -277,6 +426,12 @@ static void to_grid_s(float *xp, const float *in, const float *ys, float alpha, 
             for (size_t b = 0; b < B; b++) zeros(dat + b * g->S, g->Wp); /* the images' zero rows */
             zeros(dat + B * g->S, L - GRID_FRONT - B * g->S);
         }
+#ifdef C3_X86
+        if (st == 2 && !ys && isa == GM__ISA_AVX512 && PW < 16) {
+            grid_phases_avx512(rows, in + (size_t)c * H * W, C * H * W, B, H, W, L, g->S, g->Wp);
+            continue;
+        }
+#endif
         for (size_t b = 0; b < B; b++) {
             const size_t img = (b * C + (size_t)c) * H * W;
             for (size_t y = 0; y < PH * st; y++) { /* each input row once, split into its column phases */
@@ -441,7 +596,8 @@ void gm__conv1x1_backward(float *din, float *dw, float *db, const float *dout, c
  * (dr + 1) Wp + dc: the forward is the grid loop with K^2 taps over channels of stride 4L. The adjoint (the
  * input gradient, and the transposed convolution's forward) splits by the phase of its output: phase (a, b)
  * of dx is a grid convolution of dy (on the output grid) with that phase's taps at offsets (1 - dr) Wp - dc,
- * scattered to every second pixel. The weight gradient is c3_dwk_chunk over dy and the phase grids. The
+ * scattered to every second pixel; the two column phases of a row phase run together (c3_grid2), so each
+ * output row is written once. The weight gradient is c3_dwk_chunk over dy and the phase grids. The
  * same bit guarantees as the 3x3 kernels (forward and adjoint: one fused sum per output in a fixed order on
  * every instruction set; weight gradient: fixed chunks). */
 
@@ -477,8 +633,8 @@ int gm__convs2_applies(const gm_conv_dims *d) {
            d->H == 2 * d->OH && d->W == 2 * d->OW;
 }
 
-/* work layout: [alignment][packed weights][phase grids, 4 C L][shift < 16][dy grid, OC L][bias sums, OC
- * doubles][weight-gradient lane accumulators] */
+/* work layout: [alignment][packed weights][phase grids, 4 C L][shift < 16][dy grid, OC L][bias partial sums,
+ * 8 OC doubles][weight-gradient lane accumulators] */
 static size_t s2_wt_size(const gm_conv_dims *d, const s2_geom *G) {
     const size_t r = G->g.OCr * d->C > G->g.Cr * d->OC ? G->g.OCr * d->C : G->g.Cr * d->OC;
     return (r * (size_t)G->KK + 15) / 16 * 16;
@@ -488,7 +644,7 @@ static float *s2_wt(float *work) { return align64(work); }
 /* floats of work for any pass (layout above) */
 size_t gm__convs2_work_size(const gm_conv_dims *d) {
     const s2_geom G = s2_geom_of(d);
-    return 32 + s2_wt_size(d, &G) + 4 * d->C * G.g.L + d->OC * G.g.L + 2 * d->OC + 16 * d->OC * d->C * (size_t)G.KK;
+    return 32 + s2_wt_size(d, &G) + 4 * d->C * G.g.L + d->OC * G.g.L + 2 * GM__CSUM_LANES * d->OC + 16 * d->OC * d->C * (size_t)G.KK;
 }
 static float *s2_xp(float *work, const gm_conv_dims *d, const s2_geom *G) { return s2_wt(work) + s2_wt_size(d, G); }
 /* the dy grid starts 0-15 floats late, so that the rows the weight gradient reads (from data index Wp on)
@@ -547,6 +703,12 @@ static void s2_adjoint(float *dx, const float *dy, const float *w, const float *
         for (int ph = 0; ph < 4; ph++) {
             c3_dst dst = {dx + b0 * d->C * d->H * d->W, b, dc.B, d->C, d->OH, d->OW, Gc.g.Wp, Gc.g.S, acc, d->H, d->W, 2,
                           (size_t)ph / 2, (size_t)ph % 2, 0, 0.0f};
+            if (d->C > 1) { /* both column phases of row phase ph / 2 at once, whole output rows */
+                grid_conv2(isa, &dst, Gc.g.Qr, dp + GRID_FRONT, Gc.g.L, wph[ph], wph[ph + 1], d->OC, d->C, Gc.poff[ph],
+                           Gc.poff[ph + 1], G.nph[ph], G.nph[ph + 1]);
+                ph++;
+                continue;
+            }
             grid_conv(isa, &dst, Gc.g.Qr, dp + GRID_FRONT, Gc.g.L, wph[ph], d->OC, d->C, Gc.poff[ph], G.nph[ph]);
         }
     }
@@ -568,12 +730,13 @@ static int isa_vw(int isa) { return isa == GM__ISA_AVX512 ? 16 : isa == GM__ISA_
 
 /* The backward passes of the conv view d over batch chunks (their grids stay in L2): x is the conv's input
  * (B, C, H, W), g the gradient of its output (B, OC, OH, OW), times the LeakyReLU slope at y when y is given.
- * Per chunk, as asked: db += the channel sums of the gradient grid (zeros off the pixels: the same double sums
- * in the same order as gm__channel_sums over the pixels, carried across chunks); the weight gradient's lanes
+ * Per chunk, as asked: db += the channel sums of the gradient grid's pixels (the same double partial sums in
+ * the same order as gm__channel_sums, carried across chunks); the weight gradient's lanes
  * (c3_dwk, rows split over the threads) continue from chunk to chunk and are summed in double at the end;
  * adj (B, C, H, W) (+)= conv^T(g) (the conv's input gradient); fwd (B, OC, OH, OW) (+)= conv(x) (the
  * transposed conv's input gradient). The bits depend on the chunking (a function of the shapes), never on
  * the thread count. */
+#define S2_DB_PIECE 1024
 static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const float *y, float alpha, float *dw,
                     float *db, float *adj, int adj_acc, float *fwd, int fwd_acc, const float *w, float *work) {
     const s2_geom G = s2_geom_of(d);
@@ -582,9 +745,9 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
     const int need_g = dw || db || adj, need_x = dw || fwd;
     GM_ASSERT(!(adj && fwd)); /* they would share the packed-weights slot */
     double *dbs = (double *)(void *)(s2_xp(work, d, &G) + 4 * C * G.g.L + 16 + OC * G.g.L);
-    float *lanes = (float *)(void *)(dbs + OC);
+    float *lanes = (float *)(void *)(dbs + GM__CSUM_LANES * OC);
     if (db)
-        for (size_t o = 0; o < OC; o++) dbs[o] = 0.0;
+        for (size_t i = 0; i < GM__CSUM_LANES * OC; i++) dbs[i] = 0.0;
     const size_t nb = s2_chunk(B, 4 * C * G.g.S + OC * G.g.S);
     for (size_t b0 = 0; b0 < B; b0 += nb) {
         gm_conv_dims dc = *d;
@@ -594,15 +757,32 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
         const size_t xo = b0 * C * d->H * d->W, go = b0 * OC * d->OH * d->OW;
         if (need_g) to_grid_s(dp, g + go, y ? y + go : NULL, alpha, dc.B, OC, d->OH, d->OW, 1, &Gc.g);
         if (need_x) to_grid_s(xp, x + xo, NULL, 0.0f, dc.B, C, d->H, d->W, 2, &Gc.g);
-        if (db) {
-            const size_t n = dc.B * Gc.g.S;
+        if (db) { /* the pixels of each plane in order, pixel p into partial sum p mod 8, as gm__channel_sums */
+            const size_t OH = d->OH, OW = d->OW, P = OH * OW;
             long o;
-#pragma omp parallel for schedule(static) if (OC * n > GM__PAR_MIN)
+#pragma omp parallel for schedule(static) if (OC * dc.B * P > GM__PAR_MIN)
             for (o = 0; o < (long)OC; o++) {
-                const float *r = dp + (size_t)o * Gc.g.L + GRID_FRONT;
-                double s = dbs[o];
-                for (size_t i = 0; i < n; i++) s += (double)r[i];
-                dbs[o] = s;
+                double *s = dbs + (size_t)o * GM__CSUM_LANES;
+                float buf[S2_DB_PIECE + 64]; /* rows of up to 64 pixels gathered, summed in pieces of ~1k */
+                for (size_t bi = 0; bi < dc.B; bi++) {
+                    const float *r = dp + (size_t)o * Gc.g.L + GRID_FRONT + bi * Gc.g.S + Gc.g.Wp;
+                    if (OW > 64) { /* wide rows: pixel by pixel */
+                        for (size_t yy = 0, p = 0; yy < OH; yy++, r += Gc.g.Wp)
+                            for (size_t xx = 0; xx < OW; xx++, p++) s[p % GM__CSUM_LANES] += (double)r[xx];
+                        continue;
+                    }
+                    size_t nbuf = 0; /* pixels in buf; a piece ends at a multiple of 8 pixels, so the lanes go on */
+                    for (size_t yy = 0; yy < OH; yy++, r += Gc.g.Wp) {
+                        for (size_t xx = 0; xx < OW; xx++) buf[nbuf + xx] = r[xx]; /* short rows: no call */
+                        nbuf += OW;
+                        if (nbuf >= S2_DB_PIECE || yy + 1 == OH) {
+                            const size_t m = yy + 1 == OH ? nbuf : nbuf / GM__CSUM_LANES * GM__CSUM_LANES;
+                            gm__csum_plane(s, buf, m);
+                            for (size_t i = m; i < nbuf; i++) buf[i - m] = buf[i];
+                            nbuf -= m;
+                        }
+                    }
+                }
             }
         }
         if (dw) {
@@ -627,18 +807,8 @@ static void s2_back(const gm_conv_dims *d, const float *x, const float *g, const
         if (fwd) s2_forward(fwd + go, NULL, w, NULL, &dc, fwd_acc, b0 ? 2 : 1, NULL, work);
     }
     if (db)
-        for (size_t o = 0; o < OC; o++) db[o] += (float)dbs[o];
-    if (dw) {
-        long i;
-#pragma omp parallel for schedule(static) if (nw * (size_t)vw > GM__PAR_MIN)
-        for (i = 0; i < (long)nw; i++) { /* the lanes summed pairwise (independent adds), a fixed order */
-            double t[16];
-            for (int j = 0; j < vw; j++) t[j] = (double)lanes[(size_t)i * (size_t)vw + (size_t)j];
-            for (int h = vw / 2; h >= 1; h /= 2)
-                for (int j = 0; j < h; j++) t[j] += t[j + h];
-            dw[i] += (float)t[0];
-        }
-    }
+        for (size_t o = 0; o < OC; o++) db[o] += (float)gm__csum_total(dbs + o * GM__CSUM_LANES);
+    if (dw) gm__lane_sums(dw, lanes, nw, vw); /* the lanes summed pairwise (independent adds), a fixed order */
 }
 
 /* with y (the fused op's output): the output gradient is dout times the LeakyReLU slope at y */

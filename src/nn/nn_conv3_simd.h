@@ -21,22 +21,9 @@
  * tile's runs of pixels (at most one per grid row it touches) are found once, then copied for every row */
 static void SFX(c3_scatter)(const c3_dst *d, const float *tile, size_t ldt, size_t o0, size_t nr, size_t q0,
                             size_t nq) {
-    const size_t qe = q0 + nq, HWf = d->Hf * d->Wf, st = d->st;
-    size_t src[SCATTER_RUNS], dst[SCATTER_RUNS], len[SCATTER_RUNS], nrun = 0;
-    size_t b = q0 / d->S, rem = q0 % d->S, y = rem / d->Wp, x = rem % d->Wp;
-    for (size_t q = q0; q < qe && b < d->B && nrun < SCATTER_RUNS;) {
-        size_t run = d->Wp - x < qe - q ? d->Wp - x : qe - q;
-        if (y < d->H && x < d->W) {
-            src[nrun] = q - q0;
-            dst[nrun] = b * d->OC * HWf + (y * d->st + d->py) * d->Wf + x * d->st + d->px;
-            len[nrun++] = d->W - x < run ? d->W - x : run;
-        }
-        q += run, x += run;
-        if (x == d->Wp) { /* next grid row */
-            x = 0;
-            if (++y == d->H + 1) y = 0, b++;
-        }
-    }
+    const size_t HWf = d->Hf * d->Wf, st = d->st;
+    size_t src[SCATTER_RUNS], dst[SCATTER_RUNS], len[SCATTER_RUNS];
+    const size_t nrun = c3_runs(d, q0, nq, src, dst, len);
     for (size_t r = 0; r < nr && o0 + r < d->OC; r++) {
         const size_t o = o0 + r;
         const float bb = d->bias && !d->acc ? d->bias[o] : 0.0f;
@@ -243,6 +230,74 @@ static void SFX(c3_grid)(const c3_dst *dst, size_t Qr, const float *x, size_t ld
     case 4: SFX(c3_grid_tiles)(dst, Qr, x, ldx, wt, C, OC, off, 4); break;
     default: SFX(c3_grid_tiles)(dst, Qr, x, ldx, wt, C, OC, off, nk);
     }
+}
+
+/* The stride-2 adjoint's two column phases of one row phase at once (d: st = 2, px = 0): t0 (phase px = 0)
+ * and t1 (px = 1) tiles of the same positions; each run of the tile goes to 2 len consecutive floats of an
+ * output row, t0 to the even ones, t1 to the odd: whole output rows written once (c3_scatter writes every
+ * second float twice over). Each value is the same sum plus bias, or added, as c3_scatter has it. */
+static void SFX(c3_scatter2)(const c3_dst *d, const float *t0, const float *t1, size_t ldt, size_t o0, size_t nr,
+                             size_t q0, size_t nq) {
+    const size_t HWf = d->Hf * d->Wf;
+    size_t src[SCATTER_RUNS], dst[SCATTER_RUNS], len[SCATTER_RUNS];
+    const size_t nrun = c3_runs(d, q0, nq, src, dst, len);
+    for (size_t r = 0; r < nr && o0 + r < d->OC; r++) {
+        const size_t o = o0 + r;
+        const float bb = d->bias && !d->acc ? d->bias[o] : 0.0f;
+        float *out = d->out + o * HWf;
+        for (size_t k = 0; k < nrun; k++) {
+            float *o_ = out + dst[k];
+            const float *a = t0 + r * ldt + src[k], *c = t1 + r * ldt + src[k];
+            const size_t n = len[k];
+#if VW == 16 /* 8 + 8 values interleaved into 16 output floats per step */
+            const __m512i il = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+            for (size_t i = 0; i < n; i += 8) {
+                const unsigned cnt = n - i >= 8 ? 8u : (unsigned)(n - i);
+                const __mmask16 lm = (__mmask16)((1u << cnt) - 1u), sm = (__mmask16)((1u << (2 * cnt)) - 1u);
+                __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lm, a + i), il, _mm512_maskz_loadu_ps(lm, c + i));
+                if (d->acc)
+                    v = _mm512_add_ps(_mm512_maskz_loadu_ps(sm, o_ + 2 * i), v);
+                else
+                    v = _mm512_add_ps(v, _mm512_set1_ps(bb));
+                _mm512_mask_storeu_ps(o_ + 2 * i, sm, v);
+            }
+#else
+            if (d->acc)
+                for (size_t i = 0; i < n; i++) o_[2 * i] += a[i], o_[2 * i + 1] += c[i];
+            else
+                for (size_t i = 0; i < n; i++) o_[2 * i] = a[i] + bb, o_[2 * i + 1] = c[i] + bb;
+#endif
+        }
+    }
+}
+
+/* the tiles of both column phases (c3_grid2) */
+static inline __attribute__((always_inline)) void SFX(c3_grid_tiles2)(const c3_dst *dst, size_t Qr, const float *x,
+                                                                      size_t ldx, const float *wt0, const float *wt1,
+                                                                      size_t C, size_t OC, const ptrdiff_t *off0,
+                                                                      const ptrdiff_t *off1, const int nk0,
+                                                                      const int nk1) {
+    const size_t QT = C3_V * VW, nq = Qr / QT, nob = (OC + FR - 1) / FR;
+    long it;
+#pragma omp parallel for schedule(static) if (nq * nob * C * QT * (size_t)(nk0 + nk1) > 4 * GM__PAR_MIN)
+    for (it = 0; it < (long)(nq * nob); it++) {
+        size_t qt = (size_t)it / nob, ob = (size_t)it % nob, q0 = qt * QT;
+        float tile0[FR * C3_V * VW], tile1[FR * C3_V * VW];
+        SFX(c3_tile)(tile0, QT, x + q0, ldx, wt0 + ob * FR * C * (size_t)nk0, C, off0, nk0);
+        SFX(c3_tile)(tile1, QT, x + q0, ldx, wt1 + ob * FR * C * (size_t)nk1, C, off1, nk1);
+        SFX(c3_scatter2)(dst, tile0, tile1, QT, ob * FR, FR, q0, QT);
+    }
+}
+
+/* c3_grid for the two column phases of a stride-2 adjoint's row phase (OC > 1): weights wt0/wt1 (packed as
+ * for c3_grid), taps off0/off1 (nk0/nk1 of them), output dst with st = 2, px = 0 */
+static void SFX(c3_grid2)(const c3_dst *dst, size_t Qr, const float *x, size_t ldx, const float *wt0,
+                          const float *wt1, size_t C, size_t OC, const ptrdiff_t *off0, const ptrdiff_t *off1, int nk0,
+                          int nk1) {
+    if (nk0 == 4 && nk1 == 4) /* K = 4 */
+        SFX(c3_grid_tiles2)(dst, Qr, x, ldx, wt0, wt1, C, OC, off0, off1, 4, 4);
+    else
+        SFX(c3_grid_tiles2)(dst, Qr, x, ldx, wt0, wt1, C, OC, off0, off1, nk0, nk1);
 }
 
 /* Weight gradient partial over grid positions [q0, q1) (multiples of VW):

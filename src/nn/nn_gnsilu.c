@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* nn_gnsilu.c — fused group norm + SiLU (y = silu(groupnorm(x))), the pre-activation of the diffusion U-Net's
- * residual blocks, with a vectorisable expf for the sigmoid, its naive twins, and the tape op
- * gm_op_groupnorm_silu (genmix/tape.h). The group-norm output is never stored: the backward pass recomputes
- * it from the input and the saved mean/rstd.
+ * residual blocks, with a vectorisable expf for the sigmoid, and fused group norm + ReLU (the conv GAN
+ * generator's); their naive twins, and the tape ops gm_op_groupnorm_silu / gm_op_groupnorm_relu
+ * (genmix/tape.h). The group-norm output is never stored: the backward pass recomputes it from the input and
+ * the saved mean/rstd.
  *
  * gm__expf_neg(a), a <= 0: exp(a) by a = n ln2 + r (|r| <= ln2/2, ln2 in two parts), a degree-7 Taylor
  * polynomial in r, times 2^n from the exponent bits; arguments below -87 are clamped to -87 (exp(-87) =
@@ -82,6 +83,26 @@ GN_CLONES static void dsilu_row(float *dz, float *xh, const float *dy, const flo
     }
 }
 
+/* o[j] = relu(z_j) = z_j > 0 ? z_j : 0 (as gm_act_forward), z_j as above */
+GN_CLONES static void relu_row(float *o, const float *x, size_t n, float m, float rs, float g, float bb) {
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) {
+        float z = (x[j] - m) * rs * g + bb;
+        o[j] = z > 0.0f ? z : 0.0f;
+    }
+}
+
+/* dz[j] = dy[j] relu'(z_j) (1 where z_j > 0, else 0) and xh[j] = (x[j] - m) rs */
+GN_CLONES static void drelu_row(float *dz, float *xh, const float *dy, const float *x, size_t n, float m, float rs,
+                                float g, float bb) {
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) {
+        float h = (x[j] - m) * rs, z = h * g + bb;
+        dz[j] = z > 0.0f ? dy[j] : 0.0f;
+        xh[j] = h;
+    }
+}
+
 /* lane sums of a[j] */
 GN_CLONES static double lane_sum(const float *a, size_t n) {
     double acc[LANES] = {0};
@@ -132,8 +153,9 @@ GN_CLONES static double lane_sqdev(const float *x, size_t n, double m) {
 
 /* ==== kernels ================================================================================== */
 
-void gm__gn_silu_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
-                         const float *beta, size_t B, size_t C, size_t S, size_t G, float eps) {
+/* relu = 0: SiLU, 1: ReLU */
+static void gn_act_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma, const float *beta,
+                           size_t B, size_t C, size_t S, size_t G, float eps, int relu) {
     GM_ASSERT(out && mean && rstd && in && G > 0 && C % G == 0);
     const size_t Cg = C / G, n = Cg * S;
     long k;
@@ -145,11 +167,21 @@ void gm__gn_silu_forward(float *out, float *mean, float *rstd, const float *in, 
         float mf = (float)m, rs = (float)(1.0 / sqrt(v + (double)eps));
         for (size_t c = 0; c < Cg; c++) {
             size_t ch = g * Cg + c;
-            silu_row(out + off + c * S, x + c * S, S, mf, rs, gamma ? gamma[ch] : 1.0f, beta ? beta[ch] : 0.0f);
+            (relu ? relu_row : silu_row)(out + off + c * S, x + c * S, S, mf, rs, gamma ? gamma[ch] : 1.0f,
+                                         beta ? beta[ch] : 0.0f);
         }
         mean[k] = mf;
         rstd[k] = rs;
     }
+}
+
+void gm__gn_silu_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                         const float *beta, size_t B, size_t C, size_t S, size_t G, float eps) {
+    gn_act_forward(out, mean, rstd, in, gamma, beta, B, C, S, G, eps, 0);
+}
+void gm__gn_relu_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                         const float *beta, size_t B, size_t C, size_t S, size_t G, float eps) {
+    gn_act_forward(out, mean, rstd, in, gamma, beta, B, C, S, G, eps, 1);
 }
 
 size_t gm__gn_silu_work_size(size_t B, size_t C, size_t S, size_t G) {
@@ -157,9 +189,9 @@ size_t gm__gn_silu_work_size(size_t B, size_t C, size_t S, size_t G) {
     return 4 * B * C + 2 * B * C * S; /* per (b, c) partials (2 doubles), dz and xh */
 }
 
-void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
-                          const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
-                          size_t C, size_t S, size_t G, int din_set, float *work) {
+static void gn_act_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                            const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                            size_t C, size_t S, size_t G, int din_set, float *work, int relu) {
     GM_ASSERT(dout && in && mean && rstd && work && G > 0 && C % G == 0);
     const size_t Cg = C / G, n = Cg * S;
     double *part = (double *)(void *)work; /* (B, C, 2): sum dz xh, sum dz */
@@ -174,8 +206,8 @@ void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *
         for (size_t c = 0; c < Cg; c++) {
             size_t ch = g * Cg + c;
             float gm = gamma ? gamma[ch] : 1.0f;
-            dsilu_row(dz + c * S, xh + c * S, dout + off + c * S, in + off + c * S, S, m, rs, gm,
-                      beta ? beta[ch] : 0.0f);
+            (relu ? drelu_row : dsilu_row)(dz + c * S, xh + c * S, dout + off + c * S, in + off + c * S, S, m, rs,
+                                           gm, beta ? beta[ch] : 0.0f);
             double sd, sdx;
             lane_sum2(dz + c * S, xh + c * S, S, &sd, &sdx);
             part[(b * C + ch) * 2] = sdx;
@@ -205,6 +237,16 @@ void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *
             if (dbeta) dbeta[c] += (float)sd;
         }
 }
+void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                          const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                          size_t C, size_t S, size_t G, int din_set, float *work) {
+    gn_act_backward(din, dgamma, dbeta, dout, in, mean, rstd, gamma, beta, B, C, S, G, din_set, work, 0);
+}
+void gm__gn_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                          const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                          size_t C, size_t S, size_t G, int din_set, float *work) {
+    gn_act_backward(din, dgamma, dbeta, dout, in, mean, rstd, gamma, beta, B, C, S, G, din_set, work, 1);
+}
 
 /* naive twins: group norm then SiLU with libm expf, element by element, sums in sequential double; the
  * backward twin's dz is scratch of B*C*S floats */
@@ -214,20 +256,38 @@ void gm__gn_silu_forward_ref(float *out, float *mean, float *rstd, const float *
     for (size_t i = 0; i < B * C * S; i++) out[i] = out[i] / (1.0f + expf(-out[i]));
 }
 
-void gm__gn_silu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
-                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
-                              size_t C, size_t S, size_t G, float *dz) {
+void gm__gn_relu_forward_ref(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                             const float *beta, size_t B, size_t C, size_t S, size_t G, float eps) {
+    gm_groupnorm_forward_ref(out, mean, rstd, in, gamma, beta, B, C, S, G, eps);
+    for (size_t i = 0; i < B * C * S; i++) out[i] = out[i] > 0.0f ? out[i] : 0.0f;
+}
+
+/* dz = dout times the activation's derivative at z (relu = 0: SiLU with libm expf, 1: ReLU), then the group
+ * norm's naive backward */
+static void gn_act_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                                size_t C, size_t S, size_t G, float *dz, int relu) {
     const size_t Cg = C / G, N = B * C * S;
     for (size_t i = 0; i < N; i++) {
         size_t b = i / (C * S), c = (i / S) % C, k = b * G + c / Cg;
         float z = (in[i] - mean[k]) * rstd[k] * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
         float s = 1.0f / (1.0f + expf(-z));
-        dz[i] = dout[i] * (s * (1.0f + z * (1.0f - s)));
+        dz[i] = relu ? (z > 0.0f ? dout[i] : 0.0f) : dout[i] * (s * (1.0f + z * (1.0f - s)));
     }
     gm_groupnorm_backward_ref(din, dgamma, dbeta, dz, in, mean, rstd, gamma, B, C, S, G);
 }
+void gm__gn_silu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                              size_t C, size_t S, size_t G, float *dz) {
+    gn_act_backward_ref(din, dgamma, dbeta, dout, in, mean, rstd, gamma, beta, B, C, S, G, dz, 0);
+}
+void gm__gn_relu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                              size_t C, size_t S, size_t G, float *dz) {
+    gn_act_backward_ref(din, dgamma, dbeta, dout, in, mean, rstd, gamma, beta, B, C, S, G, dz, 1);
+}
 
-/* ==== tape op ================================================================================== */
+/* ==== tape ops ================================================================================= */
 
 static void bw_gn_silu(gm_tape *t, gm_node *n) {
     gm_var *x = n->in[0], *g = n->in[1], *b = n->in[2];
@@ -237,25 +297,32 @@ static void bw_gn_silu(gm_tape *t, gm_node *n) {
     int fresh;
     float *dx = gm__tape_grad_unzeroed(t, x, &fresh);
     if (gm_tape_status(t) != GM_OK) return;
-    gm__gn_silu_backward(dx, g ? gm_tape_grad(t, g) : NULL, b ? gm_tape_grad(t, b) : NULL, n->out->grad, x->val,
-                         n->save[0], n->save[1], g ? g->val : NULL, b ? b->val : NULL, B, C, S, G, fresh, work);
+    gn_act_backward(dx, g ? gm_tape_grad(t, g) : NULL, b ? gm_tape_grad(t, b) : NULL, n->out->grad, x->val,
+                    n->save[0], n->save[1], g ? g->val : NULL, b ? b->val : NULL, B, C, S, G, fresh, work, n->ip[1]);
 }
 
-gm_var *gm_op_groupnorm_silu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps) {
-    if (!x || gm_tape_status(t)) return gm_tape_fail(t, GM_EINVAL, "groupnorm_silu: NULL input");
+static gm_var *gn_act_op(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps, int relu) {
+    if (!x || gm_tape_status(t)) return gm_tape_fail(t, GM_EINVAL, relu ? "groupnorm_relu: NULL input" : "groupnorm_silu: NULL input");
     if (x->ndim < 2 || groups < 1 || x->shape[1] % groups || x->n == 0)
-        return gm_tape_fail(t, GM_ESHAPE, "groupnorm_silu: channels not divisible by groups");
+        return gm_tape_fail(t, GM_ESHAPE, relu ? "groupnorm_relu: channels not divisible by groups"
+                                              : "groupnorm_silu: channels not divisible by groups");
     size_t B = (size_t)x->shape[0], C = (size_t)x->shape[1], S = x->n / (B * C), nG = B * (size_t)groups;
     if ((gamma && gamma->n != C) || (beta && beta->n != C))
-        return gm_tape_fail(t, GM_ESHAPE, "groupnorm_silu: gamma/beta are not (C)");
+        return gm_tape_fail(t, GM_ESHAPE, relu ? "groupnorm_relu: gamma/beta are not (C)" : "groupnorm_silu: gamma/beta are not (C)");
     gm_var *y = gm_tape_new(t, x->ndim, x->shape, 0);
     float *mean = y ? gm_arena_alloc(gm_tape_arena(t), nG * sizeof(float)) : NULL;
     float *rstd = mean ? gm_arena_alloc(gm_tape_arena(t), nG * sizeof(float)) : NULL;
     if (!rstd) return y ? gm_tape_fail(t, GM_ENOMEM, NULL) : NULL;
-    gm__gn_silu_forward(y->val, mean, rstd, x->val, gamma ? gamma->val : NULL, beta ? beta->val : NULL, B, C, S,
-                        (size_t)groups, eps);
+    gn_act_forward(y->val, mean, rstd, x->val, gamma ? gamma->val : NULL, beta ? beta->val : NULL, B, C, S,
+                   (size_t)groups, eps, relu);
     gm_var *in[3] = {x, gamma, beta};
     gm_node *n = gm_tape_record(t, bw_gn_silu, y, 3, in);
-    if (n) n->ip[0] = groups, n->save[0] = mean, n->save[1] = rstd;
+    if (n) n->ip[0] = groups, n->ip[1] = relu, n->save[0] = mean, n->save[1] = rstd;
     return y;
+}
+gm_var *gm_op_groupnorm_silu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps) {
+    return gn_act_op(t, x, groups, gamma, beta, eps, 0);
+}
+gm_var *gm_op_groupnorm_relu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps) {
+    return gn_act_op(t, x, groups, gamma, beta, eps, 1);
 }

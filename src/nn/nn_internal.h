@@ -46,7 +46,20 @@ void gm__conv3_forward(float *out, const float *in, const float *w, const float 
 void gm__conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const gm_conv_dims *d, int din_set, float *work); /* din_set: overwrite din, not add */
 /* db(C) += sum over b, p of x(B, C, P) in double (nn_conv.c) */
+#define GM__CSUM_LANES 8 /* gm__channel_sums: element p of a plane goes to double partial sum p mod 8 */
 void gm__channel_sums(float *db, const float *x, size_t B, size_t C, size_t P);
+double gm__csum_total(double *t); /* its partials added in its fixed order (t overwritten) */
+/* s[p mod 8] += r[p] for the P values of one plane, p in order (the partials stay in registers) */
+static inline void gm__csum_plane(double *s, const float *r, size_t P) {
+    double a[GM__CSUM_LANES];
+    for (size_t l = 0; l < GM__CSUM_LANES; l++) a[l] = s[l];
+    size_t p = 0;
+    for (; p + GM__CSUM_LANES <= P; p += GM__CSUM_LANES)
+#pragma GCC unroll 8
+        for (size_t l = 0; l < GM__CSUM_LANES; l++) a[l] += (double)r[p + l];
+    for (size_t l = 0; p < P; p++, l++) a[l] += (double)r[p];
+    for (size_t l = 0; l < GM__CSUM_LANES; l++) s[l] = a[l];
+}
 /* 1x1 stride-1 unpadded convolution as one GEMM per image (nn_conv3.c); no cache, no work */
 int gm__conv1x1_applies(const gm_conv_dims *d);
 void gm__conv1x1_forward(float *out, const float *in, const float *w, const float *b, const gm_conv_dims *d);
@@ -73,6 +86,10 @@ void gm__convts2_forward(float *out, const float *in, const float *w, const floa
                          float *work);
 void gm__convts2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                           const gm_conv_dims *t, int din_set, float *work);
+/* dw[i] += the vw lanes (a power of 2 <= 16) of lanes[vw i ..] summed pairwise in double (h = vw/2, .., 1:
+ * t[j] += t[j + h]); the weight gradient's last step. gm__lane_sums_ref: the scalar twin (the same bits). */
+void gm__lane_sums(float *dw, const float *lanes, size_t n, int vw);
+void gm__lane_sums_ref(float *dw, const float *lanes, size_t n, int vw);
 int gm__conv3_isa(void);            /* the instruction set the kernels use (the widest the CPU has) */
 void gm__conv3_force_isa(int isa);  /* tests: force GM__ISA_* (-1: back to the CPU's); not thread-safe */
 
@@ -88,6 +105,17 @@ void gm__gn_silu_backward(float *din, float *dgamma, float *dbeta, const float *
 void gm__gn_silu_forward_ref(float *out, float *mean, float *rstd, const float *in, const float *gamma,
                              const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
 void gm__gn_silu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                              const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                              size_t C, size_t S, size_t G, float *dz);
+/* the same with ReLU (z > 0 ? z : 0, derivative 1 where z > 0) in place of SiLU (the conv GAN generator's) */
+void gm__gn_relu_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                         const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
+void gm__gn_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                          const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
+                          size_t C, size_t S, size_t G, int din_set, float *work);
+void gm__gn_relu_forward_ref(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                             const float *beta, size_t B, size_t C, size_t S, size_t G, float eps);
+void gm__gn_relu_backward_ref(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                               const float *mean, const float *rstd, const float *gamma, const float *beta, size_t B,
                               size_t C, size_t S, size_t G, float *dz);
 float gm__expf_neg(float a);      /* exp(a) for a <= 0 (clamped at -87), max rel error 1e-7 */

@@ -305,8 +305,7 @@ gm_var *gm_op_conv2d(gm_tape *t, gm_var *x, gm_var *w, gm_var *b, int stride, in
      * save[1]); K 3/4 stride 2 pad 1 on phase grids with SIMD (the same, save[3]); otherwise im2col + SGEMM
      * with the column matrix cached in save[0] */
     const int simd = gm__conv3_isa() != GM__ISA_C;
-    /* (stride 2 only for K = 4, the GAN's: the U-Net's 3x3 down-sampling stays on im2col, see docs/benchmarks.md) */
-    const int s2 = d.K == 4 && gm__convs2_applies(&d);
+    const int s2 = gm__convs2_applies(&d);
     int path = !y ? -1 : gm__conv1x1_applies(&d) ? 2 : !simd ? 0 : gm__conv3_applies(&d) ? 1 : s2 ? 3 : 0;
     float *col = NULL, *work = NULL;
     if (path == 1) work = gm__tape_scratch(t, gm__conv3_work_size(&d) * sizeof(float));

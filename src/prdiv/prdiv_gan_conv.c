@@ -182,9 +182,9 @@ static gm_var *G_fwd(gm_cgan *g, gm_var *z, size_t base, int frozen) {
     for (int j = 0; j < NG; j++) p[j] = gm_params_var(&g->P, t, base + (size_t)j, frozen || base != T_G);
     int64_t B = z->shape[0], W = (int64_t)c->g_width, s0[4] = {B, 2 * W, 7, 7};
     gm_var *h = gm_op_reshape(t, gm_op_linear(t, z, p[0], p[1]), 4, s0);
-    h = gm_op_act(t, gm_op_groupnorm(t, h, (int)c->groups, p[2], p[3], 1e-5f), GM_ACT_RELU, 0);
+    h = gm_op_groupnorm_relu(t, h, (int)c->groups, p[2], p[3], 1e-5f); /* group norm + ReLU, one node */
     h = gm_op_conv_transpose2d(t, h, p[4], p[5], 2, 1);
-    h = gm_op_act(t, gm_op_groupnorm(t, h, (int)c->groups, p[6], p[7], 1e-5f), GM_ACT_RELU, 0);
+    h = gm_op_groupnorm_relu(t, h, (int)c->groups, p[6], p[7], 1e-5f);
     return gm_op_act(t, gm_op_conv_transpose2d(t, h, p[8], p[9], 2, 1), GM_ACT_TANH, 0);
 }
 
