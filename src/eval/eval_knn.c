@@ -723,11 +723,18 @@ done:
     return rc;
 }
 
-int gm_knn(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out) {
+/* Float32 P/R alone (torch-fidelity, nvidia): the certified engine of eval_knn_cert.c. */
+static int use_cert(const gm_knn_config *c) {
+    return c->f32 && c->want_pr && !c->want_dc && c->realism == GM_REALISM_NONE && !c->fp16;
+}
+
+static int knn_checked(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out,
+                       int cert) {
     GM_ASSERT(cfg && out);
     memset(out, 0, sizeof *out);
     int rc = check_cfg(real, fake, cfg);
     if (rc) return rc;
+    if (cert && use_cert(cfg)) return gm_knn_pr_cert(real, fake, cfg, GM_KNN_FILTER_AUTO, out, NULL);
     rc = knn_run(real, fake, cfg, out);
     if (rc == KNN_OVERFLOW) { /* binary16 overflow: recompute without the emulation (openai's fallback) */
         gm_knn_config c2 = *cfg;
@@ -736,6 +743,14 @@ int gm_knn(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg,
         if (rc == GM_OK) out->fp16_fallback = 1;
     }
     return rc;
+}
+
+int gm_knn(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out) {
+    return knn_checked(real, fake, cfg, out, 1);
+}
+
+int gm_knn_sgemm(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out) {
+    return knn_checked(real, fake, cfg, out, 0);
 }
 
 int gm_knn_radii(const gm_feats *x, size_t kmax, size_t tile, int f32, double *radii) {
