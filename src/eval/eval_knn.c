@@ -845,9 +845,9 @@ int gm_knn_stream_feed(gm_knn_stream *s, int set, const gm_feats *rows) {
     e->n[set] = n1;
     e->nrm[set] = s->nrm[set];
     row_norms(&e->x[set], n0, rows->n, e->f32, e->fp16, s->nrm[set] + n0);
-    /* radius items of the column tiles completed by this batch */
+    /* radius items of the column tiles completed by this batch (the certified engine runs at finish) */
     size_t full = n1 / e->tile;
-    if (full > s->sym_done[set]) {
+    if (full > s->sym_done[set] && !use_cert(&s->cfg)) {
         int rc = eng_reserve(e, set, full * e->tile);
         if (!rc) {
             e->stage = "k-NN radii";
@@ -875,6 +875,11 @@ int gm_knn_stream_finish(gm_knn_stream *s, gm_knn_result *out) {
     s->finished = 1;
     s->cfg.progress = s->progress;
     s->cfg.progress_ctx = s->progress_ctx;
+    if (use_cert(&s->cfg)) {
+        rc = gm_knn_pr_cert(&s->e.x[0], &s->e.x[1], &s->cfg, GM_KNN_FILTER_AUTO, out, NULL);
+        s->cfg.progress = NULL;
+        return rc;
+    }
     rc = eng_finish(&s->e, s->sym_done, out);
     if (rc == KNN_OVERFLOW) {
         gm_knn_config c2 = s->cfg;

@@ -217,18 +217,20 @@ static void centre_of(const ceng *e, double *c) {
 }
 
 /* Filter terms of every row of set s (and its panels / centred copy). Returns the largest t. */
-static double cset_filter(ceng *e, cset *s, const double *c, double gam) {
+static double cset_filter(ceng *e, cset *s, const double *c, double gam, uint16_t *hbuf) {
     size_t d = e->d;
     double tmax = 0;
     double tau = ((double)d + 16) * 0x1p-48, h = (double)d * 0x1p-120;
     int amx = e->mode == GM_KNN_FILTER_AMX;
-#pragma omp parallel reduction(max : tmax)
+#pragma omp parallel num_threads(e->nthr) reduction(max : tmax)
     {
-        uint16_t *hb = amx ? gm_malloc(d * sizeof(uint16_t)) : NULL;
-        if (amx && !hb) tmax = INFINITY; /* disables the filter */
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        uint16_t *hb = hbuf + (size_t)tid * d; /* one bf16 row per thread */
 #pragma omp for schedule(static)
         for (long il = 0; il < (long)s->n; il++) {
-            if (amx && !hb) continue;
             size_t i = (size_t)il;
             const float *a = s->x + i * d;
             double P = 0, tt = 0, ee = 0;
@@ -258,7 +260,6 @@ static double cset_filter(ceng *e, cset *s, const double *c, double gam) {
             s->R[i] = tau * (s->nrm[i] + P) + h;
             if (!(t <= tmax)) tmax = isnan(t) ? (double)INFINITY : t;
         }
-        gm_free(hb);
     }
     return tmax;
 }
@@ -282,7 +283,12 @@ static int eng_prepare(ceng *e, int want) {
     }
 #endif
     double *c = gm_malloc(d * sizeof(double));
-    if (!c) return GM_ENOMEM;
+    uint16_t *hb = gm_malloc((size_t)e->nthr * d * sizeof(uint16_t));
+    if (!c || !hb) {
+        gm_free(c);
+        gm_free(hb);
+        return GM_ENOMEM;
+    }
     centre_of(e, c);
     double gam = 2.0 * ((double)d + 2) * 0x1p-24, tmax = 0;
     for (int k = 0; k < 2; k++) {
@@ -301,13 +307,15 @@ static int eng_prepare(ceng *e, int want) {
         }
         if (!s->P || !s->t || !s->e || !s->q || !s->R || (e->mode == GM_KNN_FILTER_AMX ? !s->pa || !s->pb : !s->f)) {
             gm_free(c);
+            gm_free(hb);
             return GM_ENOMEM;
         }
-        double tm = cset_filter(e, s, c, gam);
+        double tm = cset_filter(e, s, c, gam, hb);
         if (!(tm <= tmax)) tmax = tm;
     }
     gm_free(c);
-    if (!(tmax < 0x1p48)) e->mode = GM_KNN_FILTER_OFF; /* could overflow float32 (or a scratch row failed) */
+    gm_free(hb);
+    if (!(tmax < 0x1p48)) e->mode = GM_KNN_FILTER_OFF; /* could overflow float32 */
     return GM_OK;
 }
 
@@ -669,6 +677,8 @@ int gm_knn_pr_cert(const gm_feats *real, const gm_feats *fake, const gm_knn_conf
     gm_knn_cert_stats st0;
     gm_knn_cert_stats *st = stats ? stats : &st0;
     memset(st, 0, sizeof *st);
+    memset(out, 0, sizeof *out);
+    GM_ASSERT(real->d == fake->d && cfg->k_pr >= 1 && cfg->k_pr < real->n && cfg->k_pr < fake->n);
     ceng e;
     memset(&e, 0, sizeof e);
     e.d = real->d;
