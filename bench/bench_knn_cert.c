@@ -74,7 +74,9 @@ int main(int argc, char **argv) {
     printf("sgemm_engine_s %.3f  P %.6f R %.6f\n", best_old, ro.precision, ro.recall);
     printf("cert_s %.3f  P %.6f R %.6f  filter %s\n", best_new, rn.precision, rn.recall,
            bst.mode == GM_KNN_FILTER_AMX ? "amx-bf16" : bst.mode == GM_KNN_FILTER_F32 ? "sgemm-f32" : "off");
-    printf("cert_split prep %.3f radii %.3f cross %.3f\n", bst.prep_s, bst.radii_s, bst.cross_s);
+    printf("cert_split prep %.3f radii %.3f cross %.3f  (Gram kernel %.3f thread-s, %.0f GFLOP/thread-s)\n",
+           bst.prep_s, bst.radii_s, bst.cross_s, bst.gram_s,
+           ((double)n * (double)n / 2 * 2 + (double)n * (double)n) * 2.0 * (double)d / bst.gram_s * 1e-9);
     printf("pairs_recorded %zu exact_radii %zu exact_cross %zu  exact fraction %.2e of %.3g pairs\n", bst.recorded,
            bst.exact_radii, bst.exact_cross, (double)(bst.exact_radii + bst.exact_cross) / pairs, pairs);
     printf("speedup %.2fx\n", best_old / best_new);

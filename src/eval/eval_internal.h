@@ -20,7 +20,8 @@ typedef struct {
     size_t recorded;             /* radius pairs recorded by the filter */
     size_t exact_radii;          /* exact distances computed for the radii */
     size_t exact_cross;          /* exact distances computed for the in-ball flags */
-    double prep_s, radii_s, cross_s;
+    double prep_s, radii_s, cross_s; /* wall seconds of the three stages */
+    double gram_s;                   /* seconds in the Gram kernel, summed over threads */
 } gm_knn_cert_stats;
 
 /* P/R alone (cfg->want_pr; want_dc, realism and fp16 ignored) with the certified filter; stats may be

@@ -36,32 +36,21 @@
 #include <unistd.h>
 #endif
 
-uint16_t gm_bf16_round(float x) {
-    union {
-        float f;
-        uint32_t u;
-    } v = {x};
-    uint32_t u = v.u;
-    u += 0x7fffu + ((u >> 16) & 1u); /* nearest, ties to even (a finite input never reaches NaN) */
-    uint16_t h = (uint16_t)(u >> 16);
-    if ((h & 0x7f80u) == 0) h &= 0x8000u; /* subnormal or zero: the AMX unit reads it as zero */
-    return h;
-}
-
 static size_t chunks(size_t d) { return (d + 31) / 32; }
 
 size_t gm_bf16_panel_size(size_t n, size_t d) { return (n + 31) / 32 * 32 * chunks(d) * 32; }
 
 void gm_bf16_pack_row(const uint16_t *row, size_t i, size_t d, int layout, uint16_t *panel) {
-    size_t nk = chunks(d), blk = i / 16, r = i % 16;
-    uint16_t *base = panel + blk * nk * 512;
-    for (size_t t = 0; t < d; t++) {
-        uint16_t *tile = base + (t / 32) * 512;
-        size_t c = t % 32;
+    size_t nk = chunks(d), r = i % 16;
+    uint16_t *base = panel + i / 16 * nk * 512;
+    for (size_t kc = 0; kc < nk; kc++) {
+        uint16_t *tile = base + kc * 512;
+        const uint16_t *src = row + kc * 32;
+        size_t m = d - kc * 32 < 32 ? d - kc * 32 : 32;
         if (layout == GM_BF16_A)
-            tile[r * 32 + c] = row[t];
+            memcpy(tile + r * 32, src, m * sizeof(uint16_t));
         else
-            tile[(c / 2) * 32 + r * 2 + (c % 2)] = row[t];
+            for (size_t c = 0; c < m; c++) tile[(c / 2) * 32 + r * 2 + c % 2] = src[c];
     }
 }
 

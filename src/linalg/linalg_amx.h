@@ -18,7 +18,15 @@ int gm_amx_available(void);
 
 /* Nearest-even bfloat16 of a finite float; a result below 2^-126 in magnitude becomes a signed zero (the
  * AMX unit treats bf16 subnormals as zero). Overflow gives ±Inf. */
-uint16_t gm_bf16_round(float x);
+static inline uint16_t gm_bf16_round(float x) {
+    union {
+        float f;
+        uint32_t u;
+    } v = {x};
+    uint32_t u = v.u + 0x7fffu + ((v.u >> 16) & 1u); /* nearest, ties to even (finite input) */
+    uint16_t h = (uint16_t)(u >> 16);
+    return (h & 0x7f80u) == 0 ? (uint16_t)(h & 0x8000u) : h; /* subnormal or zero: read as zero by AMX */
+}
 static inline float gm_bf16_to_float(uint16_t h) {
     union {
         uint32_t u;
