@@ -209,11 +209,12 @@ GM_TEST(test_cert_dot_twins) {
         for (size_t t = 0; t < ds[q]; t++) e += (long double)a[t] * (long double)b[t];
         CHECK_NEAR(x, (double)e, 0, 1e-13 * 1e3 * 1e-2 * (double)ds[q]);
     }
-    /* the fixed order: lane t mod 8, then ((0+1)+(2+3))+((4+5)+(6+7)) */
-    float u[9] = {1, 0, 0, 0, 0, 0, 0, 0, 1}, v[9] = {0x1p60f, 0, 0, 0, 0, 0, 0, 0, -0x1p60f};
-    CHECK(gm_cert_dot(u, v, 9) == 0.0);
-    float w[2] = {1, 1}, z[2] = {0x1p60f, 1};
-    CHECK(gm_cert_dot(w, z, 2) == 0x1p60 + 1); /* lanes 0 and 1 exact, then one rounding: 2^60 + 1 -> 2^60 */
+    /* the fixed order: lane t mod 8 (the tail too), then ((0+1)+(2+3))+((4+5)+(6+7)): lane 1 gets 2^60 and
+     * -2^60 (t = 1, 9) and cancels exactly, lane 0 keeps the 1; any other grouping loses the 1 */
+    float u[10] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 1}, v[10] = {1, 0x1p60f, 0, 0, 0, 0, 0, 0, 0, -0x1p60f};
+    CHECK(gm_cert_dot(u, v, 10) == 1.0 && gm_cert_dot_ref(u, v, 10) == 1.0);
+    float w[3] = {1, 1, 1}, z[3] = {0x1p60f, 1, -0x1p60f};
+    CHECK(gm_cert_dot(w, z, 3) == 0.0); /* lanes 0, 1, 2 exact; (2^60 + 1) rounds to 2^60, then - 2^60 */
     free(a);
     free(b);
 }
