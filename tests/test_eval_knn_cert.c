@@ -209,12 +209,22 @@ GM_TEST(test_cert_dot_twins) {
         for (size_t t = 0; t < ds[q]; t++) e += (long double)a[t] * (long double)b[t];
         CHECK_NEAR(x, (double)e, 0, 1e-13 * 1e3 * 1e-2 * (double)ds[q]);
     }
-    /* the fixed order: lane t mod 8 (the tail too), then ((0+1)+(2+3))+((4+5)+(6+7)): lane 1 gets 2^60 and
-     * -2^60 (t = 1, 9) and cancels exactly, lane 0 keeps the 1; any other grouping loses the 1 */
-    float u[10] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 1}, v[10] = {1, 0x1p60f, 0, 0, 0, 0, 0, 0, 0, -0x1p60f};
-    CHECK(gm_cert_dot(u, v, 10) == 1.0 && gm_cert_dot_ref(u, v, 10) == 1.0);
-    float w[3] = {1, 1, 1}, z[3] = {0x1p60f, 1, -0x1p60f};
-    CHECK(gm_cert_dot(w, z, 3) == 0.0); /* lanes 0, 1, 2 exact; (2^60 + 1) rounds to 2^60, then - 2^60 */
+    /* the fixed order: lane t mod 32 (the tail too), then lanes u, u+8, u+16, u+24, then the tree of eight:
+     * lane 1 gets 2^60 and -2^60 (t = 1, 33) and cancels exactly, lane 0 keeps the 1; a tail summed into
+     * another lane loses it */
+    float u[34], v[34];
+    for (size_t t = 0; t < 34; t++) u[t] = v[t] = 0;
+    u[0] = v[0] = u[1] = u[33] = 1;
+    v[1] = 0x1p60f;
+    v[33] = -0x1p60f;
+    CHECK(gm_cert_dot(u, v, 34) == 1.0 && gm_cert_dot_ref(u, v, 34) == 1.0);
+    /* lanes 0 and 8 meet first: (2^60 + 1) rounds to 2^60 before lane 16's -2^60 arrives */
+    u[8] = u[16] = 1;
+    v[0] = 0x1p60f;
+    v[8] = 1;
+    v[16] = -0x1p60f;
+    u[1] = u[33] = 0;
+    CHECK(gm_cert_dot(u, v, 34) == 0.0 && gm_cert_dot_ref(u, v, 34) == 0.0);
     free(a);
     free(b);
 }

@@ -63,31 +63,38 @@ enum { CR_RB = 512, CR_CB = 1024, CR_CENTRE = 512 }; /* item: rows x columns (mu
 
 /* ---- exact dot product --------------------------------------------------------------------------- */
 
-static double dot_tail(double s[8], const float *a, const float *b, size_t t, size_t d) {
-    for (; t < d; t++) s[t % 8] += (double)a[t] * (double)b[t];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+/* 32 partial sums (lane = column index mod 32, the tail included), then lanes u, u+8, u+16, u+24 as
+ * ((u + (u+8)) + ((u+16) + (u+24))), then the eight results as ((0+1)+(2+3))+((4+5)+(6+7)). */
+static double dot_tail(double s[32], const float *a, const float *b, size_t t, size_t d) {
+    for (; t < d; t++) s[t % 32] += (double)a[t] * (double)b[t];
+    double v[8];
+    for (size_t u = 0; u < 8; u++) v[u] = (s[u] + s[u + 8]) + (s[u + 16] + s[u + 24]);
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
 double gm_cert_dot_ref(const float *a, const float *b, size_t d) {
-    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double s[32];
+    memset(s, 0, sizeof s);
     size_t t = 0;
-    for (; t + 8 <= d; t += 8)
-        for (size_t u = 0; u < 8; u++) s[u] += (double)a[t + u] * (double)b[t + u];
+    for (; t + 32 <= d; t += 32)
+        for (size_t u = 0; u < 32; u++) s[u] += (double)a[t + u] * (double)b[t + u];
     return dot_tail(s, a, b, t, d);
 }
 
 #ifdef GM_CERT_AVX512
-/* The same eight partial sums in one register: a float product is exact in double, so the fused
+/* The same 32 partial sums in four registers: a float product is exact in double, so the fused
  * multiply-add rounds exactly like the multiply-then-add of the _ref twin. */
 __attribute__((target("avx512f"))) static double dot_avx512(const float *a, const float *b, size_t d) {
-    __m512d acc = _mm512_setzero_pd();
+    __m512d acc[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
     size_t t = 0;
-    for (; t + 8 <= d; t += 8) {
-        __m512d x = _mm512_cvtps_pd(_mm256_loadu_ps(a + t)), y = _mm512_cvtps_pd(_mm256_loadu_ps(b + t));
-        acc = _mm512_fmadd_pd(x, y, acc);
-    }
-    double s[8];
-    _mm512_storeu_pd(s, acc);
+    for (; t + 32 <= d; t += 32)
+        for (int q = 0; q < 4; q++) {
+            __m512d x = _mm512_cvtps_pd(_mm256_loadu_ps(a + t + 8 * q));
+            __m512d y = _mm512_cvtps_pd(_mm256_loadu_ps(b + t + 8 * q));
+            acc[q] = _mm512_fmadd_pd(x, y, acc[q]);
+        }
+    double s[32];
+    for (int q = 0; q < 4; q++) _mm512_storeu_pd(s + 8 * q, acc[q]);
     return dot_tail(s, a, b, t, d);
 }
 #endif
