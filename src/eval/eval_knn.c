@@ -16,6 +16,7 @@
  * Memory: O((n_real + n_fake)·k·threads + threads·(tile² + 2·tile·d)); never an n×n matrix.
  * Thread safety: re-entrant; a gm_knn_stream must not be used by two threads at once. */
 #include "eval_internal.h"
+#include "eval_knn_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -77,18 +78,6 @@ double gm_round_half(double x) {
 }
 
 /* ---- helpers ------------------------------------------------------------------------------------- */
-
-static inline void topk_insert(double *top, size_t k, double v) {
-    if (!(v < top[k - 1])) return;
-    size_t p = k - 1;
-    while (p > 0 && top[p - 1] > v) {
-        top[p] = top[p - 1];
-        p--;
-    }
-    top[p] = v;
-}
-
-static inline int inside(double d2, double r2, gm_cmp c) { return c == GM_CMP_LE ? d2 <= r2 : d2 < r2; }
 
 static inline double realism_term(gm_realism_kind kind, double r2, double thr, double d2) {
     if (kind == GM_REALISM_KYNKAAT) return r2 <= thr ? r2 / (d2 + 1e-5) : 0.0;

@@ -42,6 +42,7 @@
  * 512 x 1024 float Gram block, top-k lists and the recorded pairs; AMX: two bf16 panels per set (2 · n · d ·
  * 2 bytes each); SGEMM filter: one centred float32 copy per set. Thread safety: re-entrant. */
 #include "eval_internal.h"
+#include "eval_knn_internal.h"
 #include "linalg_amx.h"
 
 #include <math.h>
@@ -165,18 +166,6 @@ static double exact_d2(const ceng *e, int sa, size_t i, int sb, size_t j) {
     double v = A->nrm[i] + B->nrm[j] - 2.0 * gm_cert_dot(A->x + i * e->d, B->x + j * e->d, e->d);
     return v > 0 ? v : 0;
 }
-
-static inline void topk_put(double *top, size_t k, double v) {
-    if (!(v < top[k - 1])) return;
-    size_t p = k - 1;
-    while (p > 0 && top[p - 1] > v) {
-        top[p] = top[p - 1];
-        p--;
-    }
-    top[p] = v;
-}
-
-static inline int inside(double d2, double r2, gm_cmp c) { return c == GM_CMP_LE ? d2 <= r2 : d2 < r2; }
 
 /* ---- preparation --------------------------------------------------------------------------------- */
 
@@ -483,9 +472,9 @@ static void run_sym(ceng *e, cthr *w, const citem *it) {
         for (size_t h = 0; h < nh; h++) {
             size_t j = hit[h];
             double *ct = top + j * k, u = U[j];
-            if (u < rt[k - 1]) topk_put(rt, k, u);
+            if (u < rt[k - 1]) topk_insert(rt, k, u);
             if (u < ct[k - 1]) {
-                topk_put(ct, k, u);
+                topk_insert(ct, k, u);
                 thr[j] = ct[k - 1];
             }
             if (!off && (L[j] <= rt[k - 1] || L[j] <= ct[k - 1])) record(w, i, j, L[j]);
@@ -597,7 +586,7 @@ static int merge_kth(const ceng *e, int s, double *tk) {
     for (size_t i = 0; i < n; i++) {
         memcpy(buf, e->t[0].top[s] + i * k, k * sizeof(double));
         for (int t = 1; t < e->nthr; t++)
-            for (size_t u = 0; u < k; u++) topk_put(buf, k, e->t[t].top[s][i * k + u]);
+            for (size_t u = 0; u < k; u++) topk_insert(buf, k, e->t[t].top[s][i * k + u]);
         tk[i] = buf[k - 1];
     }
     gm_free(buf);
@@ -635,8 +624,8 @@ static int resolve_radii(ceng *e, int s, double *tk, size_t *n_exact) {
             double v = dv[off[t] + p];
             if (isnan(v)) continue;
             const cpair *pr = &e->t[t].pairs[p];
-            topk_put(top + (size_t)pr->i * k, k, v);
-            topk_put(top + (size_t)pr->j * k, k, v);
+            topk_insert(top + (size_t)pr->i * k, k, v);
+            topk_insert(top + (size_t)pr->j * k, k, v);
         }
     for (size_t i = 0; i < n; i++) tk[i] = top[i * k + k - 1];
     rc = GM_OK;
