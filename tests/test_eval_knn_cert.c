@@ -144,6 +144,20 @@ GM_TEST(test_adversarial_ties) {
         if (cmp == 0) CHECK(k.precision == 1.0); /* every fake equals a real: distance 0 <= radius */
         gm_knn_result_free(&k);
     }
+    /* points on the diagonal s·(1, ..., 1): after centring every coordinate of a row is the same number, so
+     * the bf16 rounding errors add up coherently and the error reaches the Cauchy–Schwarz bound; the
+     * neighbours' distances are tiny against the norms: the filter must leave them to the exact path */
+    for (size_t i = 0; i < n; i++) {
+        double sr = 3.0 + 4.0 * unif(&s), sf = 3.1 + 4.2 * unif(&s);
+        for (size_t t = 0; t < d; t++) {
+            R[i * d + t] = (float)sr;
+            F[i * d + t] = (float)sf;
+        }
+    }
+    for (int cmp = 0; cmp < 2; cmp++) {
+        c = pr_cfg(3, cmp ? GM_CMP_LT : GM_CMP_LE);
+        check_all_equal(&r, &f, &c);
+    }
     /* small integers: squared distances are exact integers, ties everywhere */
     for (size_t i = 0; i < n * d; i++) {
         R[i] = (float)(int)(3 * unif(&s));
