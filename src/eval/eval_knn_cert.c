@@ -210,6 +210,47 @@ static void centre_of(const ceng *e, double *c) {
     }
 }
 
+/* One row for the AMX filter: hb = bf16 of (float)(a − c), sums[0..2] = |a − c|², |x~|², |(a − c) − x~|² (any
+ * summation order: their rounding is inside τ). */
+static void bf16_row_ref(const float *a, const double *c, size_t j, size_t d, uint16_t *hb, double sums[3]) {
+    for (; j < d; j++) {
+        double xc = (double)a[j] - c[j];
+        hb[j] = gm_bf16_round((float)xc);
+        double xr = (double)gm_bf16_to_float(hb[j]);
+        sums[0] += xc * xc;
+        sums[1] += xr * xr;
+        sums[2] += (xc - xr) * (xc - xr);
+    }
+}
+
+#ifdef GM_CERT_AVX512
+__attribute__((target("avx512f,avx512vl,avx512bw"))) static void bf16_row_avx512(const float *a, const double *c,
+                                                                                 size_t d, uint16_t *hb,
+                                                                                 double sums[3]) {
+    __m512d P = _mm512_setzero_pd(), T = _mm512_setzero_pd(), E = _mm512_setzero_pd();
+    const __m256i k7fff = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1), kexp = _mm256_set1_epi32(0x7f80);
+    const __m256i ksign = _mm256_set1_epi32(0x8000), zero = _mm256_setzero_si256();
+    size_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        __m512d xc = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(a + j)), _mm512_loadu_pd(c + j));
+        __m256i u = _mm256_castps_si256(_mm512_cvtpd_ps(xc));
+        __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(k7fff, _mm256_and_si256(_mm256_srli_epi32(u, 16), one))), 16);
+        __m256i z = _mm256_cmpeq_epi32(_mm256_and_si256(r, kexp), zero); /* subnormal or zero: signed zero */
+        r = _mm256_blendv_epi8(r, _mm256_and_si256(r, ksign), z);
+        _mm_storeu_si128((__m128i *)(void *)(hb + j), _mm256_cvtepi32_epi16(r));
+        __m512d xr = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_slli_epi32(r, 16)));
+        __m512d df = _mm512_sub_pd(xc, xr);
+        P = _mm512_fmadd_pd(xc, xc, P);
+        T = _mm512_fmadd_pd(xr, xr, T);
+        E = _mm512_fmadd_pd(df, df, E);
+    }
+    sums[0] = _mm512_reduce_add_pd(P);
+    sums[1] = _mm512_reduce_add_pd(T);
+    sums[2] = _mm512_reduce_add_pd(E);
+    bf16_row_ref(a, c, j, d, hb, sums);
+}
+#endif
+
 /* Filter terms of every row of set s (and its panels / centred copy). Returns the largest t. */
 static double cset_filter(ceng *e, cset *s, const double *c, double gam, uint16_t *hbuf) {
     size_t d = e->d;
@@ -227,23 +268,24 @@ static double cset_filter(ceng *e, cset *s, const double *c, double gam, uint16_
         for (long il = 0; il < (long)s->n; il++) {
             size_t i = (size_t)il;
             const float *a = s->x + i * d;
-            double P4[4] = {0, 0, 0, 0}, t4[4] = {0, 0, 0, 0}, e4[4] = {0, 0, 0, 0};
-            for (size_t j = 0; j < d; j++) {
-                double xc = (double)a[j] - c[j], xr;
-                if (amx) {
-                    hb[j] = gm_bf16_round((float)xc);
-                    xr = (double)gm_bf16_to_float(hb[j]);
-                } else {
+            double sums[3] = {0, 0, 0};
+            if (amx) {
+#ifdef GM_CERT_AVX512
+                bf16_row_avx512(a, c, d, hb, sums); /* AMX implies AVX-512 */
+#else
+                bf16_row_ref(a, c, 0, d, hb, sums);
+#endif
+            } else {
+                for (size_t j = 0; j < d; j++) {
+                    double xc = (double)a[j] - c[j];
                     float v = (float)xc;
                     s->f[i * d + j] = v;
-                    xr = (double)v;
+                    sums[0] += xc * xc;
+                    sums[1] += (double)v * (double)v;
+                    sums[2] += (xc - (double)v) * (xc - (double)v);
                 }
-                P4[j % 4] += xc * xc;
-                t4[j % 4] += xr * xr;
-                e4[j % 4] += (xc - xr) * (xc - xr);
             }
-            double P = (P4[0] + P4[1]) + (P4[2] + P4[3]), tt = (t4[0] + t4[1]) + (t4[2] + t4[3]);
-            double ee = (e4[0] + e4[1]) + (e4[2] + e4[3]);
+            double P = sums[0], tt = sums[1], ee = sums[2];
             if (amx) {
                 gm_bf16_pack_row(hb, i, d, GM_BF16_A, s->pa);
                 gm_bf16_pack_row(hb, i, d, GM_BF16_B, s->pb);
