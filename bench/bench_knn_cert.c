@@ -79,6 +79,7 @@ int main(int argc, char **argv) {
            ((double)n * (double)n / 2 * 2 + (double)n * (double)n) * 2.0 * (double)d / bst.gram_s * 1e-9);
     printf("pairs_recorded %zu exact_radii %zu exact_cross %zu  exact fraction %.2e of %.3g pairs\n", bst.recorded,
            bst.exact_radii, bst.exact_cross, (double)(bst.exact_radii + bst.exact_cross) / pairs, pairs);
+    printf("radius resweeps %zu exact sweeps %zu\n", bst.resweeps, bst.exact_sweeps);
     printf("speedup %.2fx\n", best_old / best_new);
     size_t dr = 0, df = 0;
     for (size_t i = 0; i < n; i++) dr += ro.real_in_fake[i] != rn.real_in_fake[i];

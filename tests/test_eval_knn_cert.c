@@ -172,6 +172,38 @@ GM_TEST(test_adversarial_ties) {
     gm_test_set_threads(2);
 }
 
+/* The bounded pair records: with tiny caps the radius sweeps are redone with known thresholds, or without
+ * the filter; the results do not change. */
+GM_TEST(test_pair_cap_fallbacks) {
+    size_t nr = 300, nf = 260, d = 40;
+    float *R = rows(31, nr, d, 1.0, 0.0, 0), *F = rows(32, nf, d, 1.05, 0.02, 0);
+    gm_feats r = f32s(R, nr, d), f = f32s(F, nf, d);
+    gm_knn_config c = pr_cfg(3, GM_CMP_LE);
+    gm_knn_result off, x;
+    gm_knn_cert_stats st;
+    CHECK_OK(gm_knn_pr_cert(&r, &f, &c, GM_KNN_FILTER_OFF, &off, NULL));
+    size_t resweeps = 0, exact = 0;
+    const size_t caps[] = {0, 1, 400, 1500, 3000, 6000};
+    for (int threads = 1; threads <= 2; threads++) {
+        gm_test_set_threads(threads);
+        for (size_t q = 0; q < sizeof caps / sizeof caps[0]; q++) {
+            gm_knn_cert_test_pair_cap(caps[q]);
+            CHECK_OK(gm_knn_pr_cert(&r, &f, &c, GM_KNN_FILTER_AUTO, &x, &st));
+            CHECK(same_pr(&off, &x));
+            if (caps[q] == 0) CHECK(st.resweeps == 0 && st.exact_sweeps == 0);
+            resweeps += st.resweeps;
+            exact += st.exact_sweeps;
+            gm_knn_result_free(&x);
+        }
+    }
+    gm_knn_cert_test_pair_cap(0);
+    CHECK(resweeps > exact && exact > 0); /* both fallbacks ran, and some second sweep fitted */
+    gm_knn_result_free(&off);
+    free(R);
+    free(F);
+    gm_test_set_threads(2);
+}
+
 /* Against gm_knn_ref (naive double loops over the same float32 values): same flags, radii to 1e-12. */
 GM_TEST(test_matches_ref) {
     size_t nr = 260, nf = 230, d = 33;
@@ -326,5 +358,5 @@ GM_TEST(test_alloc_failures) {
 }
 
 GM_TEST_MAIN({"filters_identical", test_filters_identical}, {"adversarial_ties", test_adversarial_ties},
-             {"matches_ref", test_matches_ref}, {"cert_dot_twins", test_cert_dot_twins},
+             {"pair_cap_fallbacks", test_pair_cap_fallbacks}, {"matches_ref", test_matches_ref}, {"cert_dot_twins", test_cert_dot_twins},
              {"bf16_round", test_bf16_round}, {"amx_gram", test_amx_gram}, {"alloc_failures", test_alloc_failures})

@@ -20,6 +20,8 @@ typedef struct {
     size_t recorded;             /* radius pairs recorded by the filter */
     size_t exact_radii;          /* exact distances computed for the radii */
     size_t exact_cross;          /* exact distances computed for the in-ball flags */
+    size_t resweeps;             /* radius sweeps redone with known thresholds (pair records full) */
+    size_t exact_sweeps;         /* radius sweeps redone without the filter (still full) */
     double prep_s, radii_s, cross_s; /* wall seconds of the three stages */
     double gram_s;                   /* seconds in the Gram kernel, summed over threads */
 } gm_knn_cert_stats;
@@ -28,6 +30,8 @@ typedef struct {
  * NULL. The float32 profiles' P/R (gm_knn with f32, P/R only) runs this with GM_KNN_FILTER_AUTO. */
 int gm_knn_pr_cert(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, int filter,
                    gm_knn_result *out, gm_knn_cert_stats *stats);
+/* Test hook: recorded radius pairs per thread before the fallback sweeps (0: the default, 64·n + 1024). */
+void gm_knn_cert_test_pair_cap(size_t cap);
 /* gm_knn without the certified path: the SGEMM engine of eval_knn.c (for benchmarks). */
 int gm_knn_sgemm(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out);
 /* The exact dot product of the certified distances (float32 inputs, double products and sums in a fixed

@@ -33,7 +33,10 @@
  * (their k-th, T, only decreases); a pair is recorded (i, j, L) when L <= T of either end at that time.
  * Afterwards T* = k-th smallest U over all threads (a superset argument: r = k-th smallest D <= T*, and
  * every j with D_ij <= r has L_ij <= r <= T* <= T at the time it was scanned, so it was recorded); the
- * recorded pairs with L <= T* of an end get their exact D, and r = k-th smallest of those. Real x fake:
+ * recorded pairs with L <= T* of an end get their exact D, and r = k-th smallest of those. The records are
+ * capped at 64·n + 1024 pairs per thread (near-ties everywhere, e.g. many duplicates): past it the set is
+ * swept again recording only L <= T* (one more Gram pass), and past it again once more with exact D for
+ * every pair (no records; O(n² d) float64 work, bounded memory). Real x fake:
  * per pair, the flags still open for this thread are settled by D~ ± M or by the exact D; items whose
  * rows and columns are all inside already are skipped (flags are ORs: skipping cannot change them).
  * Filter off (GM_KNN_FILTER_OFF): the same passes with exact D everywhere (tests: identical results).
@@ -140,7 +143,7 @@ typedef struct {
     double *gate;      /* per fake: +1 while not known to be in manifold(real), -1 after */
     size_t n_exact;
     double gram_s; /* seconds in the Gram kernel (statistics) */
-    int oom;
+    int oom, full;  /* allocation failed; pair_cap reached */
 } cthr;
 
 typedef struct {
@@ -151,6 +154,8 @@ typedef struct {
     int nthr;
     cthr *t;
     const double *rad[2];
+    const double *fixed; /* radius pass with known T* (second try): record only L <= T* of an end */
+    size_t pair_cap;     /* recorded pairs per thread */
     const gm_knn_config *cfg;
     size_t done, total;
     const char *stage;
@@ -389,7 +394,11 @@ static void item_gram_(const ceng *e, cthr *w, const citem *it) {
 #endif
 }
 
-static void record(cthr *w, size_t i, size_t j, double L) {
+static void record(const ceng *e, cthr *w, size_t i, size_t j, double L) {
+    if (w->np >= e->pair_cap) { /* bounded memory: radii_pass redoes the set (file header) */
+        w->full = 1;
+        return;
+    }
     if (w->np == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 4096;
         cpair *p = gm_realloc(w->pairs, cap * sizeof(cpair));
@@ -506,10 +515,17 @@ static void run_sym(ceng *e, cthr *w, const citem *it) {
             d2 += nh;
         } else {
             rowscan_set(&rs, S, i, S, it->c0, w->G + ii * CR_CB);
-            rs.rowthr = rt[k - 1];
-            rs.colthr = thr;
+            rs.rowthr = e->fixed ? e->fixed[i] : rt[k - 1];
+            rs.colthr = e->fixed ? e->fixed : thr;
             rs.gate = NULL;
             nh = j0 < c1 ? screen(&rs, j0, c1, L, U, hit) : 0;
+        }
+        if (e->fixed) {
+            for (size_t h = 0; h < nh; h++) {
+                size_t j = hit[h];
+                if (L[j] <= e->fixed[i] || L[j] <= e->fixed[j]) record(e, w, i, j, L[j]);
+            }
+            continue;
         }
         for (size_t h = 0; h < nh; h++) {
             size_t j = hit[h];
@@ -519,7 +535,7 @@ static void run_sym(ceng *e, cthr *w, const citem *it) {
                 topk_insert(ct, k, u);
                 thr[j] = ct[k - 1];
             }
-            if (!off && (L[j] <= rt[k - 1] || L[j] <= ct[k - 1])) record(w, i, j, L[j]);
+            if (!off && (L[j] <= rt[k - 1] || L[j] <= ct[k - 1])) record(e, w, i, j, L[j]);
         }
         thr[i] = rt[k - 1];
     }
@@ -698,15 +714,22 @@ static void eng_free(ceng *e) {
     cset_free(&e->s[1]);
 }
 
-static int radii_pass(ceng *e, int s, double *rad, gm_knn_cert_stats *st) {
+static size_t test_pair_cap; /* gm_knn_cert_test_pair_cap */
+
+void gm_knn_cert_test_pair_cap(size_t cap) { test_pair_cap = cap; }
+
+/* One sweep of the upper-triangle items of set s (fresh top-k lists and pair records). */
+static int sym_sweep(ceng *e, int s) {
     size_t n = e->s[s].n, k = e->k;
     for (int t = 0; t < e->nthr; t++) {
         cthr *w = &e->t[t];
-        if (!(w->top[s] = gm_malloc(n * k * sizeof(double))) || !(w->thr[s] = gm_malloc(n * sizeof(double))))
-            return GM_ENOMEM;
+        if (!w->top[s] && !(w->top[s] = gm_malloc(n * k * sizeof(double)))) return GM_ENOMEM;
+        if (!w->thr[s] && !(w->thr[s] = gm_malloc(n * sizeof(double)))) return GM_ENOMEM;
         for (size_t i = 0; i < n * k; i++) w->top[s][i] = INFINITY;
         for (size_t i = 0; i < n; i++) w->thr[s][i] = INFINITY;
         w->np = 0;
+        w->full = 0;
+        w->n_exact = 0;
     }
     size_t m = sym_items(n, s, NULL);
     citem *it = gm_malloc((m ? m : 1) * sizeof(citem));
@@ -719,8 +742,39 @@ static int radii_pass(ceng *e, int s, double *rad, gm_knn_cert_stats *st) {
     gm_free(it);
     for (int t = 0; t < e->nthr; t++)
         if (e->t[t].oom) return GM_ENOMEM;
-    int rc = merge_kth(e, s, rad);
+    return GM_OK;
+}
+
+static int any_full(const ceng *e) {
+    int f = 0;
+    for (int t = 0; t < e->nthr; t++) f |= e->t[t].full;
+    return f;
+}
+
+/* Radii of set s into rad. When a thread's pair records reach pair_cap (many near-ties), the set is swept
+ * again recording only the pairs with L <= T* (known from the first sweep); if that still does not fit,
+ * once more without the filter (every pair exact, no records). */
+static int radii_pass(ceng *e, int s, double *rad, gm_knn_cert_stats *st) {
+    int rc = sym_sweep(e, s);
+    if (!rc) rc = merge_kth(e, s, rad);
     if (rc || e->mode == GM_KNN_FILTER_OFF) return rc;
+    if (any_full(e)) {
+        st->resweeps++;
+        e->fixed = rad; /* T*: unchanged by the second sweep, which only records */
+        rc = sym_sweep(e, s);
+        e->fixed = NULL;
+        if (rc) return rc;
+        if (any_full(e)) {
+            st->exact_sweeps++;
+            int mode = e->mode;
+            e->mode = GM_KNN_FILTER_OFF;
+            rc = sym_sweep(e, s);
+            e->mode = mode;
+            if (!rc) rc = merge_kth(e, s, rad);
+            for (int t = 0; t < e->nthr; t++) st->exact_radii += e->t[t].n_exact;
+            return rc;
+        }
+    }
     for (int t = 0; t < e->nthr; t++) st->recorded += e->t[t].np;
     return resolve_radii(e, s, rad, &st->exact_radii);
 }
@@ -749,6 +803,7 @@ int gm_knn_pr_cert(const gm_feats *real, const gm_feats *fake, const gm_knn_conf
     if (!(e.t = gm_calloc((size_t)e.nthr, sizeof(cthr)))) goto done;
     if ((rc = cset_rows(&e.s[0], real)) || (rc = cset_rows(&e.s[1], fake))) goto done;
     if ((rc = eng_prepare(&e, filter))) goto done;
+    e.pair_cap = test_pair_cap ? test_pair_cap : 64 * (nr > nf ? nr : nf) + 1024;
     rc = GM_ENOMEM;
     for (int t = 0; t < e.nthr; t++) {
         cthr *w = &e.t[t];
