@@ -137,7 +137,7 @@ typedef struct {
     cpair *pairs;      /* recorded radius pairs */
     size_t np, cap;
     double *thr[2];    /* per point: the k-th of top (contiguous copy for the row screen) */
-    double *L, *U;     /* one row of bounds (CR_CB, indexed from the item's first column) */
+    double *L, *U;     /* one row of bounds, indexed by column (max(n_real, n_fake)) */
     uint32_t *hit;     /* columns of a row to look at */
     uint8_t *rin;      /* real in manifold(fake) */
     double *gate;      /* per fake: +1 while not known to be in manifold(real), -1 after */
@@ -422,7 +422,8 @@ static void record(const ceng *e, cthr *w, size_t i, size_t j, double L) {
 typedef struct {
     const double *P, *t, *e, *q, *R; /* the column set's terms, indexed by column */
     double Pi, ti, ei, qi, Ri;       /* the row's */
-    const float *g;                  /* Gram row, indexed by column */
+    const float *g;                  /* Gram row: column j at g[j - c0] */
+    size_t c0;
     double rowthr;
     const double *colthr, *gate;
 } rowscan;
@@ -430,7 +431,7 @@ typedef struct {
 static size_t screen_ref(const rowscan *rs, size_t j0, size_t j1, double *L, double *U, uint32_t *hit) {
     size_t nh = 0;
     for (size_t j = j0; j < j1; j++) {
-        double dt = rs->Pi + rs->P[j] - 2.0 * (double)rs->g[j];
+        double dt = rs->Pi + rs->P[j] - 2.0 * (double)rs->g[j - rs->c0];
         double m = (2.0 * (rs->ei * (rs->t[j] + rs->e[j]) + rs->ti * rs->q[j]) + rs->Ri + rs->R[j]) * (1 + 0x1p-20);
         double l = dt - m, u = dt + m;
         L[j] = l;
@@ -449,7 +450,7 @@ __attribute__((target("avx512f"))) static size_t screen_avx512(const rowscan *rs
     __m512d Ri = _mm512_set1_pd(rs->Ri), two = _mm512_set1_pd(2.0), sf = _mm512_set1_pd(1 + 0x1p-20);
     __m512d rt = _mm512_set1_pd(rs->rowthr), zero = _mm512_setzero_pd(), ninf = _mm512_set1_pd(-(double)INFINITY);
     for (; j + 8 <= j1; j += 8) {
-        __m512d g = _mm512_cvtps_pd(_mm256_loadu_ps(rs->g + j));
+        __m512d g = _mm512_cvtps_pd(_mm256_loadu_ps(rs->g + (j - rs->c0)));
         __m512d dt = _mm512_fnmadd_pd(two, g, _mm512_add_pd(Pi, _mm512_loadu_pd(rs->P + j)));
         __m512d se = _mm512_add_pd(_mm512_loadu_pd(rs->t + j), _mm512_loadu_pd(rs->e + j));
         __m512d m = _mm512_fmadd_pd(ti, _mm512_loadu_pd(rs->q + j), _mm512_mul_pd(ei, se));
@@ -492,7 +493,8 @@ static void rowscan_set(rowscan *rs, const cset *A, size_t i, const cset *B, siz
     rs->ei = A->e[i];
     rs->qi = A->q[i];
     rs->Ri = A->R[i];
-    rs->g = g - c0;
+    rs->g = g;
+    rs->c0 = c0;
 }
 
 static void run_sym(ceng *e, cthr *w, const citem *it) {
@@ -504,7 +506,7 @@ static void run_sym(ceng *e, cthr *w, const citem *it) {
     rowscan rs;
     for (size_t ii = 0; ii < it->mb; ii++) {
         size_t i = it->r0 + ii, j0 = i + 1 > it->c0 ? i + 1 : it->c0, nh;
-        double *rt = top + i * k, *L = w->L - it->c0, *U = w->U - it->c0;
+        double *rt = top + i * k, *L = w->L, *U = w->U;
         uint32_t *hit = w->hit;
         if (off) {
             for (size_t j = j0; j < c1; j++) {
@@ -557,7 +559,7 @@ static void run_cross(ceng *e, cthr *w, const citem *it) {
     const double *rr = e->rad[0], *rf = e->rad[1];
     gm_cmp cmp = e->cmp;
     size_t nx = 0, c1 = it->c0 + it->wd;
-    double *L = w->L - it->c0, *U = w->U - it->c0, *gate = w->gate;
+    double *L = w->L, *U = w->U, *gate = w->gate;
     rowscan rs;
     for (size_t ii = 0; ii < it->mb; ii++) {
         size_t i = it->r0 + ii, nh = 0;
@@ -809,8 +811,8 @@ int gm_knn_pr_cert(const gm_feats *real, const gm_feats *fake, const gm_knn_conf
         cthr *w = &e.t[t];
         if (e.mode != GM_KNN_FILTER_OFF && !(w->G = calloc_aligned((size_t)CR_RB * CR_CB * sizeof(float), &w->G_m)))
             goto done;
-        w->L = gm_malloc(CR_CB * sizeof(double));
-        w->U = gm_malloc(CR_CB * sizeof(double));
+        w->L = gm_malloc((nr > nf ? nr : nf) * sizeof(double));
+        w->U = gm_malloc((nr > nf ? nr : nf) * sizeof(double));
         w->hit = gm_malloc(CR_CB * sizeof(uint32_t));
         if (!w->L || !w->U || !w->hit || !(w->rin = gm_calloc(nr, 1)) || !(w->gate = gm_malloc(nf * sizeof(double))))
             goto done;
