@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_eval_knn_cert.c — the certified k-NN P/R engine (src/eval/eval_knn_cert.c) and its kernels
- * (src/linalg/linalg_amx.c): results bitwise identical with the AMX bf16 filter, the SGEMM filter and no
+ * (src/linalg/linalg_gram_bf16.c): results bitwise identical with the AMX bf16 filter, the SGEMM filter and no
  * filter (every pair exact), for 1 and 2 threads, through gm_knn and the stream; adversarial data where
  * most pairs are undecided, exact ties and duplicates; agreement with the naive reference; the exact dot
  * product's AVX-512 and portable twins; bfloat16 rounding known answers; the AMX Gram kernel and its
@@ -11,7 +11,7 @@
 
 #include "eval_internal.h"
 #include "gm_test.h"
-#include "linalg_amx.h"
+#include "linalg_gram_bf16.h"
 
 /* splitmix64 uniforms in [0, 1) */
 static double unif(uint64_t *s) {
@@ -96,7 +96,8 @@ static gm_knn_cert_stats check_all_equal(const gm_feats *r, const gm_feats *f, c
 GM_TEST(test_filters_identical) {
     size_t nr = 420, nf = 350, d = 70; /* odd d: padding of the 32-column chunks; n not multiples of 32 */
     for (int relu = 0; relu < 2; relu++) {
-        float *R = rows(11 + (uint64_t)relu, nr, d, 1.0, 0.0, relu), *F = rows(21 + (uint64_t)relu, nf, d, 1.05, 0.02, relu);
+        uint64_t sd = (uint64_t)relu;
+        float *R = rows(11 + sd, nr, d, 1.0, 0.0, relu), *F = rows(21 + sd, nf, d, 1.05, 0.02, relu);
         gm_feats r = f32s(R, nr, d), f = f32s(F, nf, d);
         for (size_t k = 1; k <= 5; k += 4)
             for (int cmp = relu; cmp < 2; cmp++) {

@@ -9,7 +9,7 @@
  *
  * How they are found cheaply. All pairs first get an approximate value D~ from a cheap Gram matrix of the
  * rows shifted by a common centre c (the mean of the two set means; distances do not change) and rounded
- * to a low precision: AMX bfloat16 tiles with float32 accumulation (src/linalg/linalg_amx.c) when the CPU
+ * to a low precision: AMX bfloat16 tiles with float32 accumulation (src/linalg/linalg_gram_bf16.c) when the CPU
  * has them, float32 SGEMM otherwise. Each pair carries a rigorous bound M with |D~ − D| <= M; a decision
  * is taken from D~ when D~ ± M settle it, and from D (computed for that pair only) otherwise.
  *
@@ -46,7 +46,7 @@
  * 2 bytes each); SGEMM filter: one centred float32 copy per set. Thread safety: re-entrant. */
 #include "eval_internal.h"
 #include "eval_knn_internal.h"
-#include "linalg_amx.h"
+#include "linalg_gram_bf16.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -239,7 +239,8 @@ __attribute__((target("avx512f,avx512vl,avx512bw"))) static void bf16_row_avx512
     for (; j + 8 <= d; j += 8) {
         __m512d xc = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(a + j)), _mm512_loadu_pd(c + j));
         __m256i u = _mm256_castps_si256(_mm512_cvtpd_ps(xc));
-        __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(k7fff, _mm256_and_si256(_mm256_srli_epi32(u, 16), one))), 16);
+        __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), one); /* nearest, ties to even */
+        __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(k7fff, odd)), 16);
         __m256i z = _mm256_cmpeq_epi32(_mm256_and_si256(r, kexp), zero); /* subnormal or zero: signed zero */
         r = _mm256_blendv_epi8(r, _mm256_and_si256(r, ksign), z);
         _mm_storeu_si128((__m128i *)(void *)(hb + j), _mm256_cvtepi32_epi16(r));
@@ -389,8 +390,9 @@ static void item_gram_(const ceng *e, cthr *w, const citem *it) {
         return;
     }
 #ifdef GM_HAVE_BLAS
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)it->mb, (int)it->wd, (int)e->d, 1.0f, A->f + it->r0 * e->d,
-                (int)e->d, B->f + it->c0 * e->d, (int)e->d, 0.0f, w->G, CR_CB);
+    int d = (int)e->d;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)it->mb, (int)it->wd, d, 1.0f, A->f + it->r0 * e->d, d,
+                B->f + it->c0 * e->d, d, 0.0f, w->G, CR_CB);
 #endif
 }
 
@@ -458,9 +460,8 @@ __attribute__((target("avx512f"))) static size_t screen_avx512(const rowscan *rs
         __m512d l = _mm512_sub_pd(dt, m), u = _mm512_max_pd(_mm512_add_pd(dt, m), zero);
         _mm512_storeu_pd(L + j, l);
         _mm512_storeu_pd(U + j, u);
-        __m512d rth = rs->gate ? _mm512_mask_blend_pd(_mm512_cmp_pd_mask(_mm512_loadu_pd(rs->gate + j), zero, _CMP_GT_OQ),
-                                                      ninf, rt)
-                               : rt;
+        __m512d rth = rt;
+        if (rs->gate) rth = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(_mm512_loadu_pd(rs->gate + j), zero, _CMP_GT_OQ), ninf, rt);
         __mmask8 h = _mm512_cmp_pd_mask(l, rth, _CMP_LE_OQ);
         if (rs->colthr) h |= _mm512_cmp_pd_mask(l, _mm512_loadu_pd(rs->colthr + j), _CMP_LE_OQ);
         while (h) {
@@ -823,10 +824,13 @@ int gm_knn_pr_cert(const gm_feats *real, const gm_feats *fake, const gm_knn_conf
     st->prep_s = t1 - t0;
     out->n_real = nr;
     out->n_fake = nf;
-    if (!(out->fake_in_real = gm_calloc(nf, 1)) || !(out->real_in_fake = gm_calloc(nr, 1)) ||
-        !(out->radius_real_pr = gm_malloc(nr * sizeof(double))) || !(out->radius_fake_pr = gm_malloc(nf * sizeof(double))))
-        goto done;
-    if ((rc = radii_pass(&e, 0, out->radius_real_pr, st)) || (rc = radii_pass(&e, 1, out->radius_fake_pr, st))) goto done;
+    out->fake_in_real = gm_calloc(nf, 1);
+    out->real_in_fake = gm_calloc(nr, 1);
+    out->radius_real_pr = gm_malloc(nr * sizeof(double));
+    out->radius_fake_pr = gm_malloc(nf * sizeof(double));
+    if (!out->fake_in_real || !out->real_in_fake || !out->radius_real_pr || !out->radius_fake_pr) goto done;
+    if ((rc = radii_pass(&e, 0, out->radius_real_pr, st))) goto done;
+    if ((rc = radii_pass(&e, 1, out->radius_fake_pr, st))) goto done;
     double t2 = gm_time_now();
     st->radii_s = t2 - t1;
     e.rad[0] = out->radius_real_pr;

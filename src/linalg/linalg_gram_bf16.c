@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* linalg_amx.c — bfloat16 rounding, AMX tile panels and the AMX-BF16 Gram kernel (linalg_amx.h), the cheap
- * approximate dot products of the certified k-NN filter (src/eval/eval_knn_cert.c). Owns nothing but the
+/* linalg_gram_bf16.c — AMX tile panels of bfloat16 rows and the AMX-BF16 Gram kernel (linalg_gram_bf16.h),
+ * the cheap approximate dot products of the certified k-NN filter (src/eval/eval_knn_cert.c). Owns nothing but the
  * once-per-process AMX availability answer.
  *
  * Panels: the n rows of a matrix are cut into blocks of 16 and its d columns into chunks of 32 (both padded
@@ -22,7 +22,7 @@
  * Thread safety: gm_amx_gram configures the calling thread's tiles on every call and releases them before
  * it returns; any number of threads may call it at once. gm_amx_available is race-free (atomic). */
 #define _GNU_SOURCE /* syscall */
-#include "linalg_amx.h"
+#include "linalg_gram_bf16.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

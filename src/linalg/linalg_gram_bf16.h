@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* linalg_amx.h — private: bfloat16 rounding, AMX tile packing and the AMX bf16 Gram kernel (linalg_amx.c)
- * used by the certified k-NN filter (src/eval/eval_knn_cert.c). Never installed. */
-#ifndef GM_LINALG_AMX_H
-#define GM_LINALG_AMX_H
+/* linalg_gram_bf16.h — private: bfloat16 rounding, AMX tile packing and the AMX bf16 Gram kernel
+ * (linalg_gram_bf16.c) used by the certified k-NN filter (src/eval/eval_knn_cert.c). Never installed. */
+#ifndef GM_LINALG_GRAM_BF16_H
+#define GM_LINALG_GRAM_BF16_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Panel layouts (linalg_amx.c header): rows in blocks of 16, columns (the dot-product dimension) in chunks
+/* Panel layouts (linalg_gram_bf16.c header): rows in blocks of 16, columns (the dot-product dimension) in chunks
  * of 32; one 1 KiB tile per (block, chunk). GM_BF16_A: tile row r = 32 values of row r (A operand);
  * GM_BF16_B: tile row kk holds, for each of the 16 rows, the pair of values 2kk, 2kk+1 (VNNI, B operand). */
 enum { GM_BF16_A = 0, GM_BF16_B = 1 };
@@ -51,4 +51,4 @@ void gm_amx_gram(const uint16_t *A, size_t r0, size_t m, const uint16_t *B, size
 void gm_amx_gram_ref(const uint16_t *A, size_t r0, size_t m, const uint16_t *B, size_t c0, size_t n, size_t d,
                      int upper, float *C, size_t ldc);
 
-#endif /* GM_LINALG_AMX_H */
+#endif /* GM_LINALG_GRAM_BF16_H */
