@@ -19,9 +19,10 @@
  * The products of two bf16 (8-bit significands) are exact in float32 and AMX adds them into a float32
  * accumulator with round-to-nearest; whatever the grouping, every product goes through at most d roundings
  * of relative size 2^-24, so |g~ − x~·y~| <= γ Σ|x~_i y~_i| <= γ t_a t_b with γ = 2(d + 2)·2^-24 (twice the
- * classical (d + 1)u/(1 − (d + 1)u) for d·u < 1/2; the same γ covers SGEMM with or without FMA). AMX treats
- * bf16 subnormals as zero (the rounding here flushes them itself, so x~ is what the unit reads) and flushes
- * float32 subnormal products and sums: at most 2d losses below 2^-126 each, covered by h = d·2^-120.
+ * classical (d + 1)u/(1 − (d + 1)u) for d·u < 1/2, which also covers a unit that truncates instead of
+ * rounding to nearest; the same γ covers SGEMM with or without FMA). AMX treats bf16 subnormals as zero
+ * (the rounding here flushes them itself, so x~ is what the unit reads) and flushes float32 subnormal
+ * products and sums: at most 2d losses below 2^-126 each, covered by h = d·2^-120.
  * Overflow is excluded by using a filter only when every t < 2^48 (all partial sums < 2^96). Finally the
  * double-precision parts (P, |a|², a·b, the centring, D~ = P_a + P_b − 2 g~) round with relative errors
  * below (d + 8)·2^-53 of |a|² + |b|² + P_a + P_b; τ = (d + 16)·2^-48 covers them 32 times over. So
