@@ -126,7 +126,13 @@ static void check_pr_only(const gm_feats *r, const gm_feats *f, size_t tile, int
     cg.want_dc = 1;
     CHECK_OK(gm_knn(r, f, &cg, &gen));
     check_same_pr(&a, &gen);
-    CHECK(memcmp(a.radius_real_pr, gen.radius_real_pr, r->n * sizeof(double)) == 0);
+    if (f32) { /* float32 P/R alone is the certified engine (exact double distances of the float32 rows,
+                  eval_knn_cert.c); the general pass keeps float32 SGEMM dot products: same flags, radii
+                  equal up to the SGEMM rounding */
+        for (size_t i = 0; i < r->n; i++) CHECK_NEAR(gen.radius_real_pr[i], a.radius_real_pr[i], 1e-5, 0);
+    } else {
+        CHECK(memcmp(a.radius_real_pr, gen.radius_real_pr, r->n * sizeof(double)) == 0);
+    }
     gm_test_set_threads(1);
     CHECK_OK(gm_knn(r, f, &c, &t1));
     gm_test_set_threads(2);

@@ -16,6 +16,7 @@
  * Memory: O((n_real + n_fake)·k·threads + threads·(tile² + 2·tile·d)); never an n×n matrix.
  * Thread safety: re-entrant; a gm_knn_stream must not be used by two threads at once. */
 #include "eval_internal.h"
+#include "eval_knn_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -77,18 +78,6 @@ double gm_round_half(double x) {
 }
 
 /* ---- helpers ------------------------------------------------------------------------------------- */
-
-static inline void topk_insert(double *top, size_t k, double v) {
-    if (!(v < top[k - 1])) return;
-    size_t p = k - 1;
-    while (p > 0 && top[p - 1] > v) {
-        top[p] = top[p - 1];
-        p--;
-    }
-    top[p] = v;
-}
-
-static inline int inside(double d2, double r2, gm_cmp c) { return c == GM_CMP_LE ? d2 <= r2 : d2 < r2; }
 
 static inline double realism_term(gm_realism_kind kind, double r2, double thr, double d2) {
     if (kind == GM_REALISM_KYNKAAT) return r2 <= thr ? r2 / (d2 + 1e-5) : 0.0;
@@ -723,11 +712,18 @@ done:
     return rc;
 }
 
-int gm_knn(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out) {
+/* Float32 P/R alone (torch-fidelity, nvidia): the certified engine of eval_knn_cert.c. */
+static int use_cert(const gm_knn_config *c) {
+    return c->f32 && c->want_pr && !c->want_dc && c->realism == GM_REALISM_NONE && !c->fp16;
+}
+
+static int knn_checked(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out,
+                       int cert) {
     GM_ASSERT(cfg && out);
     memset(out, 0, sizeof *out);
     int rc = check_cfg(real, fake, cfg);
     if (rc) return rc;
+    if (cert && use_cert(cfg)) return gm_knn_pr_cert(real, fake, cfg, GM_KNN_FILTER_AUTO, out, NULL);
     rc = knn_run(real, fake, cfg, out);
     if (rc == KNN_OVERFLOW) { /* binary16 overflow: recompute without the emulation (openai's fallback) */
         gm_knn_config c2 = *cfg;
@@ -736,6 +732,14 @@ int gm_knn(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg,
         if (rc == GM_OK) out->fp16_fallback = 1;
     }
     return rc;
+}
+
+int gm_knn(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out) {
+    return knn_checked(real, fake, cfg, out, 1);
+}
+
+int gm_knn_sgemm(const gm_feats *real, const gm_feats *fake, const gm_knn_config *cfg, gm_knn_result *out) {
+    return knn_checked(real, fake, cfg, out, 0);
 }
 
 int gm_knn_radii(const gm_feats *x, size_t kmax, size_t tile, int f32, double *radii) {
@@ -830,9 +834,9 @@ int gm_knn_stream_feed(gm_knn_stream *s, int set, const gm_feats *rows) {
     e->n[set] = n1;
     e->nrm[set] = s->nrm[set];
     row_norms(&e->x[set], n0, rows->n, e->f32, e->fp16, s->nrm[set] + n0);
-    /* radius items of the column tiles completed by this batch */
+    /* radius items of the column tiles completed by this batch (the certified engine runs at finish) */
     size_t full = n1 / e->tile;
-    if (full > s->sym_done[set]) {
+    if (full > s->sym_done[set] && !use_cert(&s->cfg)) {
         int rc = eng_reserve(e, set, full * e->tile);
         if (!rc) {
             e->stage = "k-NN radii";
@@ -860,6 +864,11 @@ int gm_knn_stream_finish(gm_knn_stream *s, gm_knn_result *out) {
     s->finished = 1;
     s->cfg.progress = s->progress;
     s->cfg.progress_ctx = s->progress_ctx;
+    if (use_cert(&s->cfg)) {
+        rc = gm_knn_pr_cert(&s->e.x[0], &s->e.x[1], &s->cfg, GM_KNN_FILTER_AUTO, out, NULL);
+        s->cfg.progress = NULL;
+        return rc;
+    }
     rc = eng_finish(&s->e, s->sym_done, out);
     if (rc == KNN_OVERFLOW) {
         gm_knn_config c2 = s->cfg;
