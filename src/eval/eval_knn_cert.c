@@ -3,7 +3,7 @@
  *
  * What the results are. Every squared distance that decides anything is the "exact" value
  *     D(a, b) = max(|a|² + |b|² − 2 a·b, 0),  each of |a|², |b|², a·b = gm_cert_dot (float32 inputs,
- * products exact in double, eight partial sums by column index mod 8, combined in one fixed tree), so the
+ * products exact in double, 32 partial sums by column index mod 32, combined in one fixed tree), so the
  * radii (k-th smallest D within a set, self excluded) and the in-ball flags (D <= r or D < r) are a function
  * of the data alone: independent of the thread count, the schedule and of which filter ran (or none).
  *
