@@ -179,7 +179,7 @@ int train_ae(int argc, char **argv) {
                    dir, cfg.latent_dim, cfg.hidden[0], cfg.hidden[1], (long long)cfg.epochs, cfg.batch, cfg.lr,
                    cfg.beta1, cfg.dec_sigma);
             return CLI_OK;
-        default: return cli_usage_error(cmd, "unknown option");
+        default: return cli_bad_option(cmd, argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -343,7 +343,7 @@ int cmd_sample(int argc, char **argv) {
                    "  --grid FILE.png     first min(N, 64) samples of the last recorded step as an 8-column grid (N columns if N < 8)\n"
                    "  --json FILE         chain diagnostics\n");
             return CLI_OK;
-        default: return cli_usage_error("sample", "unknown option");
+        default: return cli_bad_option("sample", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("sample", "unexpected argument '%s'", argv[optind]);
@@ -482,7 +482,7 @@ int cmd_interpolate(int argc, char **argv) {
                    "  --out FILE.png      the strip;  --npy FILE.npy  the images (rows x points x 784)\n",
                    dir);
             return CLI_OK;
-        default: return cli_usage_error("interpolate", "unknown option");
+        default: return cli_bad_option("interpolate", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("interpolate", "unexpected argument '%s'", argv[optind]);

@@ -447,7 +447,7 @@ int cmd_align(int argc, char **argv) {
         case 'B': base_files = optarg; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: return cli_usage_error("align", "unknown option");
+        default: return cli_bad_option("align", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("align", "unexpected argument '%s'", argv[optind]);

@@ -245,7 +245,7 @@ int eval_parse_args(int argc, char **argv, opts *op) {
             break;
         case O_JSON: op->json = optarg; break;
         case O_SAVE: op->save_stats = optarg; break;
-        default: return cli_usage_error("eval", "unknown option");
+        default: return cli_bad_option("eval", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);

@@ -103,7 +103,7 @@ int cmd_latent_study(int argc, char **argv) {
                    "  --n N (2000)  --record LIST (0,1,5,10,50,100)  --decode/--encode/--corrupt/--seed as in sample\n"
                    "  --train-subset K    training images searched for nearest neighbours (10000)\n");
             return CLI_OK;
-        default: return cli_usage_error("latent-study", "unknown option");
+        default: return cli_bad_option("latent-study", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("latent-study", "unexpected argument '%s'", argv[optind]);

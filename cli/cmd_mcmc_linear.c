@@ -111,7 +111,7 @@ int cmd_mcmc_linear(int argc, char **argv) {
             usage(stdout);
             return CLI_OK;
         default:
-            return cli_usage_error(argv[0], "unknown option");
+            return cli_bad_option(argv[0], argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);

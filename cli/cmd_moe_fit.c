@@ -149,7 +149,7 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
             else return cli_usage_error(cmdname, "--criterion must be bic, aic or icl");
             break;
         case 'h': select ? select_usage(stdout) : fit_usage(stdout); return CLI_OK;
-        default: select ? select_usage(stderr) : fit_usage(stderr); return CLI_USAGE;
+        default: return cli_bad_option(select ? "moe select" : "moe fit", argv, NULL);
         }
     }
     if (select) {

@@ -74,7 +74,7 @@ int cmd_sample_prdiv(int argc, char **argv, const char *type) {
             if (cli_parse_u64(optarg, &seed)) return cli_usage_error(cmd, "--seed takes a non-negative integer");
             break;
         case 'h': sample_usage(stdout); return CLI_OK;
-        default: return cli_usage_error(cmd, "unknown option for a %s checkpoint (see genmix sample --model M --help)", type);
+        default: return cli_bad_option(cmd, argv, "the options of this checkpoint type: genmix sample --model M --help");
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -144,7 +144,7 @@ int cmd_flow(int argc, char **argv) {
         case O_X: xp = optarg; break;
         case O_OUT: out = optarg; break;
         case 'h': flow_usage(stdout); return CLI_OK;
-        default: return cli_usage_error(cmd, "unknown option");
+        default: return cli_bad_option(cmd, argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);

@@ -143,7 +143,7 @@ static int train_classifier(int argc, char **argv) {
                    "  --json FILE       write {test_accuracy, epochs, seconds, ...} to FILE\n",
                    GM_CLF_SPEC, dir, (long long)cfg.epochs, cfg.batch, cfg.lr, (unsigned long long)cfg.seed);
             return CLI_OK;
-        default: return cli_usage_error("train classifier", "unknown option");
+        default: return cli_bad_option("train classifier", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("train classifier", "unexpected argument '%s'", argv[optind]);

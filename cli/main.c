@@ -209,6 +209,7 @@ int main(int argc, char **argv) {
     for (size_t c = 0; c < n_commands; c++)
         if (!strcmp(commands[c].name, name)) {
             optind = 1; /* each subcommand parses its own argv with getopt_long */
+            opterr = 0; /* and reports a bad option itself, in one line (cli_bad_option) */
             return commands[c].fn(argc - i, argv + i);
         }
     fprintf(stderr, "genmix: unknown command '%s'\n", name);

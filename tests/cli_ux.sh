@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# cli_ux.sh — what a new user meets first, across every subcommand: a bad option is one usage line naming
+# it (exit 2), messages of failed reads keep the file name, outputs are checked before any work, and the
+# man page and `--help` texts list what the program has.
+# usage: bash tests/cli_ux.sh path/to/genmix   (run from the repository root)
+set -u
+G=${1:?usage: cli_ux.sh path/to/genmix}
+T=$(mktemp -d /tmp/gm_cli_ux_XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+pass=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# expect CODE CMD... : exit status; stdout/stderr in $T/out $T/err
+expect() {
+  local want=$1; shift
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  if [ "$got" = "$want" ]; then ok; else bad "'$*' exited $got, wanted $want: $(head -c 300 "$T/err")"; fi
+}
+# the error is exactly one line "genmix: error: ..." containing each argument
+err_names() {
+  local n; n=$(wc -l <"$T/err")
+  if [ "$n" != 1 ] || ! grep -q '^genmix: error: ' "$T/err"; then bad "stderr not one error line: $(cat "$T/err")"; return; fi
+  for s in "$@"; do grep -qF -- "$s" "$T/err" || { bad "error '$(cat "$T/err")' lacks '$s'"; return; }; done
+  ok
+}
+# a usage error: exactly "genmix CMD: MESSAGE" and "(see 'genmix CMD --help')"
+usage_says() {
+  local cmd=$1 msg=$2
+  if [ "$(wc -l <"$T/err")" != 2 ] || [ "$(head -n 1 "$T/err")" != "genmix $cmd: $msg" ] ||
+     [ "$(tail -n 1 "$T/err")" != "(see 'genmix $cmd --help')" ]; then
+    bad "genmix $cmd: wanted the usage error '$msg', got: $(cat "$T/err")"
+  else ok; fi
+}
+out_has() { for s in "$@"; do grep -qF -- "$s" "$T/out" || { bad "stdout lacks '$s': $(head -c 400 "$T/out")"; return; }; done; ok; }
+no_file() { for f in "$@"; do [ -e "$f" ] && bad "$f was written"; done; ok; }
+
+# ---- a bad option: one line naming it (getopt's own two-line message is off) ----
+CMDS=("data" "inspect" "plot" "eval" "eval merge-stats" "features" "mix" "moe fit" "moe select" "moe predict"
+      "moe sample" "moe simulate" "sample" "interpolate" "latent-study" "mcmc-linear" "align" "pr-curve"
+      "flow logprob" "train classifier" "train vae" "train daae" "train ddpm" "train ddpm-finetune" "train gan"
+      "train flow")
+for c in "${CMDS[@]}"; do
+  # shellcheck disable=SC2086
+  expect 2 "$G" $c --bogus-option
+  usage_says "$c" "unknown option '--bogus-option'"
+done
+for c in "data" "features" "mix" "moe fit" "moe predict" "sample" "interpolate" "align" "flow logprob" \
+         "train classifier" "train vae" "train ddpm" "train gan" "train flow" "eval merge-stats"; do
+  # shellcheck disable=SC2086
+  expect 2 "$G" $c --out
+  usage_says "$c" "option '--out' needs a value"
+done
+expect 2 "$G" mix --arm x.npy --json=yes
+usage_says mix "option '--json' takes no value"
+expect 2 "$G" train gan --data fashion-mnist --bogus-option
+usage_says "train gan" "unknown option '--bogus-option'"
+
+# ---- a non-finite input keeps its message (it named the file; it was lost as "invalid argument") ----
+/usr/bin/python3 - "$T" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+r = np.random.default_rng(0)
+np.save(f"{t}/real.npy", r.standard_normal((60, 3)))
+x = r.standard_normal((50, 3)); x[7, 1] = np.nan
+np.save(f"{t}/nan.npy", x)
+x[7, 1] = np.inf
+np.save(f"{t}/inf.npy", x)
+np.savez(f"{t}/s1.npz", mu=np.zeros(3), m2=np.eye(3), n=np.int64(10))
+np.savez(f"{t}/s2.npz", mu=np.array([0.0, np.nan, 0.0]), m2=np.eye(3), n=np.int64(10))
+EOF
+for est in knn hist classifier; do
+  expect 1 "$G" pr-curve --real "$T/real.npy" --fake "$T/nan.npy" --estimator $est --runs 1 --epochs 1
+  err_names "nan.npy" "NaN"
+done
+expect 1 "$G" pr-curve --real "$T/inf.npy" --fake "$T/real.npy"
+err_names "inf.npy" "Inf"
+expect 1 "$G" eval merge-stats --out "$T/all.npz" "$T/s1.npz" "$T/s2.npz"
+err_names "s2.npz" "NaN"
+no_file "$T/all.npz"
+
+echo "cli_ux: $pass checks passed, $fails failed"
+[ "$fails" = 0 ]
