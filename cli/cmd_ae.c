@@ -487,7 +487,9 @@ int cmd_interpolate(int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error("interpolate", "unexpected argument '%s'", argv[optind]);
     if (!model || !out) return cli_usage_error("interpolate", "--model and --out are required");
-    if (cli_check_input("interpolate", "--model", model) || cli_check_output("interpolate", "--out", out)) return CLI_ERR;
+    if (cli_check_input("interpolate", "--model", model) || cli_check_output("interpolate", "--out", out) ||
+        cli_check_output("interpolate", "--npy", npy))
+        return CLI_ERR;
     gm_ae *ae = NULL;
     float *X = NULL, *img = NULL;
     uint8_t *y = NULL;

@@ -108,6 +108,9 @@ int cmd_latent_study(int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error("latent-study", "unexpected argument '%s'", argv[optind]);
     if (!model || !odir) return cli_usage_error("latent-study", "--model and --out-dir are required");
+    if (cli_check_input("latent-study", "--model", model) || cli_check_input("latent-study", "--clf", clfp) ||
+        cli_check_output_dir("latent-study", "--out-dir", odir))
+        return CLI_ERR;
     int rc = cli_mkdirs(odir);
     if (rc) return cli_fail(rc);
 

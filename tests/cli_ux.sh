@@ -82,5 +82,30 @@ expect 1 "$G" eval merge-stats --out "$T/all.npz" "$T/s1.npz" "$T/s2.npz"
 err_names "s2.npz" "NaN"
 no_file "$T/all.npz"
 
+# ---- outputs are checked before any work: nothing computed or printed, the error names the option ----
+mkdir "$T/adir"
+echo keep >"$T/afile"
+expect 0 "$G" --quiet train flow --out "$T/f.safetensors" --iters 3 --eval-n 100 --log-every 0
+expect 1 "$G" flow logprob --model "$T/f.safetensors" --x "$T/real.npy"
+err_names "real.npy" "shape (60, 3)" "N x 2"
+/usr/bin/python3 -c "import numpy as np; np.save('$T/x2.npy', np.zeros((5, 2)))"
+expect 1 "$G" flow logprob --model "$T/f.safetensors" --x "$T/x2.npy" --out "$T/adir"
+err_names "--out" "adir"
+[ -s "$T/out" ] && bad "flow logprob printed a result before refusing --out: $(cat "$T/out")"
+expect 1 "$G" --quiet mcmc-linear --chains 100 --steps 50 --json "$T/adir"
+err_names "--json" "adir"
+[ -s "$T/out" ] && bad "mcmc-linear ran before refusing --json: $(head -n 2 "$T/out")"
+expect 1 "$G" --quiet mcmc-linear --chains 100 --steps 50 --json "$T/missing/x.json"
+err_names "--json" "missing"
+# (the checks come before the model is read: any regular file stands in for it)
+expect 1 "$G" latent-study --model "$T/afile" --out-dir "$T/afile" --n 10
+err_names "--out-dir" "afile" "not a folder"
+[ "$(cat "$T/afile")" = keep ] && ok || bad "latent-study --out-dir FILE changed the file"
+expect 1 "$G" latent-study --model "$T/afile" --clf "$T/none.safetensors" --out-dir "$T/ls" --n 10
+err_names "--clf" "none.safetensors"
+no_file "$T/ls"
+expect 1 "$G" interpolate --model "$T/afile" --out "$T/i.png" --npy "$T/missing/i.npy"
+err_names "--npy" "missing"
+
 echo "cli_ux: $pass checks passed, $fails failed"
 [ "$fails" = 0 ]
