@@ -341,7 +341,9 @@ int cmd_sample(int argc, char **argv) {
                    "  --seed S            (default 0)\n"
                    "  --out FILE.npy      samples;  --latents FILE.npy  final codes (N x d)\n"
                    "  --grid FILE.png     first min(N, 64) samples of the last recorded step as an 8-column grid (N columns if N < 8)\n"
-                   "  --json FILE         chain diagnostics\n");
+                   "  --json FILE         chain diagnostics\n\n"
+                   "GAN, flow and diffusion checkpoints (genmix train gan|flow|ddpm) take other options:\n"
+                   "genmix sample --model THAT.safetensors --help lists them.\n");
             return CLI_OK;
         default: return cli_bad_option("sample", argv, NULL);
         }

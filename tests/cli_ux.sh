@@ -107,5 +107,20 @@ no_file "$T/ls"
 expect 1 "$G" interpolate --model "$T/afile" --out "$T/i.png" --npy "$T/missing/i.npy"
 err_names "--npy" "missing"
 
+# `genmix sample --help` (no model) tells that other checkpoint types have their own options
+expect 0 "$G" sample --help
+out_has "genmix sample --model THAT.safetensors --help"
+
+# ---- the man page lists every command of `genmix --help`, and every model of `genmix train --help` ----
+R=$(cd "$(dirname "$0")/.." && pwd)
+expect 0 "$G" --help
+for c in $(sed -n '/^commands:/,/^$/p' "$T/out" | awk 'NF > 1 {print $1}'); do
+  grep -qx "\.B $c" "$R/docs/genmix.1" && ok || bad "docs/genmix.1 does not list the command '$c'"
+done
+expect 0 "$G" train --help
+for m in $(sed -n '/^models:/,$p' "$T/out" | awk 'NF > 1 {print $1}'); do
+  grep -A1 -x '\.B train' "$R/docs/genmix.1" | grep -qw -- "$m" && ok || bad "docs/genmix.1 (train) does not list the model '$m'"
+done
+
 echo "cli_ux: $pass checks passed, $fails failed"
 [ "$fails" = 0 ]
