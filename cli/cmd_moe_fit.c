@@ -109,7 +109,8 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
         case 't': target = optarg; break;
         case 'F': features_arg = optarg; break;
         case 'k':
-            if (cli_parse_long(optarg, &K)) return cli_usage_error(cmdname, "--experts takes an integer");
+            if (cli_parse_long(optarg, &K) || K < 1) /* (-1 stands for "not given" below) */
+                return cli_usage_error(cmdname, "--experts takes an integer >= 1 (got '%s')", optarg);
             break;
         case 'S':
             if (cli_parse_long(optarg, &S_opt) || S_opt < 2)
@@ -140,6 +141,7 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
         case 'j': json = 1; break;
         case 'K':
             if (!select || cli_parse_long(optarg, &kmax)) return cli_usage_error(cmdname, "--kmax takes an integer (select only)");
+            if (kmax < 1) return cli_usage_error(cmdname, "--kmax takes an integer >= 1 (got '%s')", optarg);
             break;
         case 'C':
             if (!select) return cli_usage_error(cmdname, "--criterion is an option of 'moe select'");

@@ -111,6 +111,21 @@ err_names "--npy" "missing"
 expect 0 "$G" sample --help
 out_has "genmix sample --model THAT.safetensors --help"
 
+# ---- values out of range are usage errors (exit 2) naming the option, found before any file is read ----
+expect 2 "$G" moe fit --csv "$T/none.csv" --target y --experts -1 --out "$T/m.json"
+usage_says "moe fit" "--experts takes an integer >= 1 (got '-1')"
+expect 2 "$G" moe select --csv "$T/none.csv" --target y --kmax -2 --out "$T/m.json"
+usage_says "moe select" "--kmax takes an integer >= 1 (got '-2')"
+expect 2 "$G" plot --csv "$T/none.csv" --x a --y b --out "$T/p.png" --xrange 5,1
+usage_says plot "--xrange: LO must be below HI (got 5,1)"
+expect 2 "$G" plot --csv "$T/none.csv" --x a --y b --out "$T/p.png" --yrange 2,2
+usage_says plot "--yrange: LO must be below HI (got 2,2)"
+expect 2 "$G" plot --csv "$T/none.csv" --x a --y b --out "$T/p.png" --yrange=-1, --logy
+usage_says plot "--yrange: the ends must be > 0 with --logy"
+expect 2 "$G" plot --csv "$T/none.csv" --x a --y b --out "$T/p.png" --xrange 0,inf
+usage_says plot "--xrange: the ends must be finite numbers"
+no_file "$T/p.png" "$T/m.json"
+
 # ---- the man page lists every command of `genmix --help`, and every model of `genmix train --help` ----
 R=$(cd "$(dirname "$0")/.." && pwd)
 expect 0 "$G" --help
