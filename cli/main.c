@@ -146,10 +146,11 @@ int main(int argc, char **argv) {
             return cmd_version(0, NULL);
         } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
             cli_quiet = 1;
-        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+        } else if (!strcmp(argv[i], "--threads")) {
             long t;
-            if (cli_parse_long(argv[++i], &t) || t < 1 || t > 1024) {
-                fprintf(stderr, "genmix: --threads takes an integer in 1..1024\n");
+            const char *val = i + 1 < argc ? argv[++i] : ""; /* (a missing value is an error too) */
+            if (cli_parse_long(val, &t) || t < 1 || t > 1024) {
+                fprintf(stderr, "genmix: --threads takes an integer in 1..1024 (got '%s')\n", val);
                 return CLI_USAGE;
             }
             cli_threads = (int)t;
@@ -191,10 +192,11 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(argv[r], "--quiet")) {
             cli_quiet = 1;
-        } else if (!strcmp(argv[r], "--threads") && r + 1 < argc) {
+        } else if (!strcmp(argv[r], "--threads")) {
             long t;
-            if (cli_parse_long(argv[++r], &t) || t < 1 || t > 1024) {
-                fprintf(stderr, "genmix: --threads takes an integer in 1..1024\n");
+            const char *val = r + 1 < argc ? argv[++r] : ""; /* (a missing value is an error too) */
+            if (cli_parse_long(val, &t) || t < 1 || t > 1024) {
+                fprintf(stderr, "genmix: --threads takes an integer in 1..1024 (got '%s')\n", val);
                 return CLI_USAGE;
             }
             cli_threads = (int)t;

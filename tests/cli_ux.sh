@@ -126,6 +126,14 @@ expect 2 "$G" plot --csv "$T/none.csv" --x a --y b --out "$T/p.png" --xrange 0,i
 usage_says plot "--xrange: the ends must be finite numbers"
 no_file "$T/p.png" "$T/m.json"
 
+# --threads without its value, before or after the command
+for args in "--threads" "--threads 0" "eval --threads" "eval --real x --threads abc"; do
+  # shellcheck disable=SC2086
+  expect 2 "$G" $args
+  [ "$(wc -l <"$T/err")" = 1 ] && grep -q "^genmix: --threads takes an integer in 1..1024 (got '" "$T/err" && ok ||
+    bad "genmix $args: $(cat "$T/err")"
+done
+
 # ---- the man page lists every command of `genmix --help`, and every model of `genmix train --help` ----
 R=$(cd "$(dirname "$0")/.." && pwd)
 expect 0 "$G" --help
