@@ -134,6 +134,23 @@ for args in "--threads" "--threads 0" "eval --threads" "eval --real x --threads 
     bad "genmix $args: $(cat "$T/err")"
 done
 
+# ---- eval: label files are checked with the other inputs, before the first metric is computed or printed ----
+/usr/bin/python3 -c "import numpy as np; np.save('$T/lab49.npy', np.zeros(49, np.int64)); np.save('$T/lab50.npy', np.arange(50) % 2)"
+expect 1 "$G" --quiet eval --real "$T/real.npy" --fake "$T/real.npy" --metrics vendi --labels "$T/lab49.npy"
+err_names "--labels" "lab49.npy" "one entry per generated row (60)"
+[ -s "$T/out" ] && bad "eval computed before refusing --labels: $(cat "$T/out")"
+/usr/bin/python3 -c "import numpy as np; r = np.random.default_rng(1); np.save('$T/fake50.npy', r.standard_normal((50, 3)))"
+expect 1 "$G" --quiet eval --real "$T/real.npy" --fake "$T/fake50.npy" --metrics fd,vendi --labels "$T/lab50.npy" \
+  --real-labels "$T/lab50.npy"
+err_names "--real-labels" "lab50.npy" "one entry per real row (60)"
+[ -s "$T/out" ] && bad "eval computed before refusing --real-labels: $(cat "$T/out")"
+expect 0 "$G" --quiet eval --real "$T/real.npy" --fake "$T/fake50.npy" --metrics fd --real-labels "$T/lab50.npy"
+grep -q "warning: --real-labels is used only with --labels" "$T/err" && ok || bad "no warning for --real-labels alone"
+expect 2 "$G" eval --real "$T/real.npy" --fake "$T/fake50.npy" --kid-size 1
+usage_says eval "--kid-size takes an integer in 2..10000000 (got '1')"
+expect 2 "$G" eval --real "$T/real.npy" --fake "$T/fake50.npy" --metrics fd,bogus
+grep -q "cmmd,fdinf" "$T/err" && ok || bad "eval --metrics error does not list cmmd, fdinf: $(cat "$T/err")"
+
 # ---- the man page lists every command of `genmix --help`, and every model of `genmix train --help` ----
 R=$(cd "$(dirname "$0")/.." && pwd)
 expect 0 "$G" --help
