@@ -175,7 +175,7 @@ int train_gan_conv(int argc, char **argv) {
         case O_SAMPLES: samples = optarg; break;
         case O_GRID: grid = optarg; break;
         case O_DDIR: ddir = optarg; break;
-        default: return cli_bad_option(cmd, argv, NULL);
+        default: return cli_bad_option(cmd, argv, "the conv GAN's options: genmix train gan --data fashion-mnist --help");
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);

@@ -56,8 +56,8 @@ for c in "data" "features" "mix" "moe fit" "moe predict" "sample" "interpolate" 
 done
 expect 2 "$G" mix --arm x.npy --json=yes
 usage_says mix "option '--json' takes no value"
-expect 2 "$G" train gan --data fashion-mnist --bogus-option
-usage_says "train gan" "unknown option '--bogus-option'"
+expect 2 "$G" train gan --data fashion-mnist --plot x.png
+usage_says "train gan" "unknown option '--plot' (the conv GAN's options: genmix train gan --data fashion-mnist --help)"
 
 # ---- a non-finite input keeps its message (it named the file; it was lost as "invalid argument") ----
 /usr/bin/python3 - "$T" <<'EOF'
