@@ -500,7 +500,8 @@ int cmd_interpolate(int argc, char **argv) {
     if (!rc) rc = cli_fashion_mnist(dir, 0, &X, &y, &n);
     if (rc) goto done;
     if ((size_t)ia >= n || (size_t)ib >= n) {
-        rc = gm_set_error(GM_EINVAL, "test-image index out of range (0..%zu)", n - 1);
+        rc = gm_set_error(GM_EINVAL, "%s %ld: test-image index out of range (%s has 0..%zu)", (size_t)ia >= n ? "--a" : "--b",
+                          (size_t)ia >= n ? ia : ib, dir, n - 1);
         goto done;
     }
     const gm_ae_config *ac = gm_ae_get_config(ae);

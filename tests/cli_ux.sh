@@ -111,6 +111,13 @@ err_names "--npy" "missing"
 expect 0 "$G" sample --help
 out_has "genmix sample --model THAT.safetensors --help"
 
+# an out-of-range test image names its option (a tiny VAE, 100 training images)
+expect 0 "$G" --quiet train vae --data fashion-mnist --limit 100 --hidden 8,8 --latent 2 --batch 50 --epochs 1 \
+  --out "$T/vae.st"
+expect 1 "$G" --quiet interpolate --model "$T/vae.st" --a 3 --b 10000 --out "$T/i.png"
+err_names "--b 10000" "out of range" "0..9999"
+no_file "$T/i.png"
+
 # ---- values out of range are usage errors (exit 2) naming the option, found before any file is read ----
 expect 2 "$G" moe fit --csv "$T/none.csv" --target y --experts -1 --out "$T/m.json"
 usage_says "moe fit" "--experts takes an integer >= 1 (got '-1')"
