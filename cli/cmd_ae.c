@@ -151,7 +151,7 @@ int train_ae(int argc, char **argv) {
             break;
         case 'h':
             printf("usage: genmix train %s --data fashion-mnist --latent D --out model.safetensors [options]\n\n"
-                   "Trains a %s (MLP encoder/decoder 784-H0-H1-D, ReLU; %s) with Adam and writes a\n"
+                   "Trains the %s model (MLP encoder/decoder 784-H0-H1-D, ReLU;\n%s) with Adam and writes a\n"
                    "checkpoint (weights, Adam state, config) after every epoch; --resume continues exactly.\n\n"
                    "  --data NAME          dataset (only fashion-mnist)\n"
                    "  --data-dir DIR       IDX files (default %s)\n"
