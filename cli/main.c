@@ -208,6 +208,16 @@ int main(int argc, char **argv) {
         }
     }
     argc = w;
+    /* An output option given "-" owns standard output (the library writes it to fd 1 through a stream of
+     * its own): everything the command prints for the reader (tables, "wrote ..." lines) goes to stderr. */
+    for (int r = i + 1; r < argc; r++) {
+        size_t len = strlen(argv[r]);
+        if (!strcmp(argv[r], "-") || (len > 3 && !strncmp(argv[r], "--", 2) && !strcmp(argv[r] + len - 2, "=-"))) {
+            fflush(stdout);
+            stdout = stderr;
+            break;
+        }
+    }
     for (size_t c = 0; c < n_commands; c++)
         if (!strcmp(commands[c].name, name)) {
             optind = 1; /* each subcommand parses its own argv with getopt_long */

@@ -118,6 +118,55 @@ expect 1 "$G" --quiet interpolate --model "$T/vae.st" --a 3 --b 10000 --out "$T/
 err_names "--b 10000" "out of range" "0..9999"
 no_file "$T/i.png"
 
+# ---- "-" as an output: standard output holds exactly that file; reports and tables go to stderr ----
+cat >"$T/whole.py" <<'PYEOF'
+import io, json, sys
+import numpy as np
+kind, b = sys.argv[1], sys.stdin.buffer.read()
+try:
+    if kind == "npy":
+        f = io.BytesIO(b); np.load(f); ok = f.tell() == len(b)
+    elif kind == "png":
+        ok = b[:8] == b"\x89PNG\r\n\x1a\n" and b.endswith(b"IEND\xaeB`\x82")
+    elif kind == "json":
+        json.loads(b); ok = True
+    elif kind == "st":
+        n = int.from_bytes(b[:8], "little"); h = json.loads(b[8:8 + n])
+        ok = 8 + n + max(v["data_offsets"][1] for k, v in h.items() if k != "__metadata__") == len(b)
+    elif kind == "csv":
+        rows = b.decode().split("\n"); ok = rows[-1] == "" and len({r.count(",") for r in rows[:-1]}) == 1
+        [float(v) for r in rows[1:-1] for v in r.split(",")]  # numbers only below the header
+except Exception:
+    ok = False
+sys.exit(0 if ok else 1)
+PYEOF
+printf 'round,a,b\n1,0.5,0.25\n2,0.4,0.5\n3,0.3,0.75\n' >"$T/r.csv"
+printf 'x1,x2,label\n0.1,0.2,0\n-0.3,0.5,1\n0.7,-0.1,0\n-0.6,-0.4,1\n0.2,0.9,1\n-0.8,0.3,0\n' >"$T/m.csv"
+"$G" --quiet moe fit --csv "$T/m.csv" --target label --experts 1 --restarts 1 --out "$T/m.safetensors" >/dev/null
+dash() { # KIND CMD...: stdout is one whole KIND file; the command's own lines are on stderr
+  local kind=$1; shift
+  "$@" >"$T/dash.out" 2>"$T/dash.err"
+  local rc=$?
+  if [ $rc != 0 ]; then bad "'$*' exited $rc: $(head -c 300 "$T/dash.err")"; return; fi
+  /usr/bin/python3 "$T/whole.py" "$kind" <"$T/dash.out" && ok ||
+    bad "'$*': stdout is not one $kind file ($(wc -c <"$T/dash.out") bytes, ends '$(tail -c 60 "$T/dash.out" | tr -cd '[:print:]')')"
+}
+dash npy "$G" sample --model "$T/vae.st" --n 3 --out -
+dash png "$G" sample --model "$T/vae.st" --n 3 --out "$T/s.npy" --grid -
+dash json "$G" sample --model "$T/vae.st" --n 3 --out "$T/s.npy" --json -
+grep -q "^sample: 3 samples" "$T/dash.err" && ok || bad "sample's report is not on stderr: $(cat "$T/dash.err")"
+dash png "$G" interpolate --model "$T/vae.st" --points 2 --record 0 --out -
+dash png "$G" --quiet pr-curve --real "$T/real.npy" --fake "$T/real.npy" --plot -
+grep -q "lambda" "$T/dash.err" && ok || bad "pr-curve's table is not on stderr"
+dash npy "$G" --quiet train flow --out "$T/f2.safetensors" --iters 3 --eval-n 100 --log-every 0 --samples -
+dash st "$G" --quiet train gan --out - --iters 2 --log-every 0
+dash json "$G" --quiet mcmc-linear --chains 100 --steps 50 --json -
+dash npy "$G" flow logprob --model "$T/f.safetensors" --x "$T/x2.npy" --out -
+grep -q "^mean log q" "$T/dash.err" && ok || bad "flow logprob's mean is not on stderr: $(cat "$T/dash.err")"
+dash csv "$G" moe sample --model "$T/m.safetensors" --n 4 --out -
+dash csv "$G" moe predict --model "$T/m.safetensors" --csv "$T/m.csv" --out -
+dash png "$G" plot --csv "$T/r.csv" --x round --y a,b --out=-
+
 # ---- values out of range are usage errors (exit 2) naming the option, found before any file is read ----
 expect 2 "$G" moe fit --csv "$T/none.csv" --target y --experts -1 --out "$T/m.json"
 usage_says "moe fit" "--experts takes an integer >= 1 (got '-1')"
