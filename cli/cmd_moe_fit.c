@@ -32,7 +32,7 @@ static void fit_usage(FILE *f) {
             "  --ridge X           ridge on all coefficients (default 1e-8)\n"
             "  --no-polish         skip the Newton polish after EM\n"
             "  --seed N            restart seed (default 0)\n"
-            "  --out FILE          model file, .json or .safetensors (required)\n"
+            "  --out FILE          model file, .json or .safetensors (required; '-': JSON on stdout)\n"
             "  --json              print the summary as JSON on stdout\n");
 }
 
@@ -171,8 +171,8 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
     } else if (strcmp(gating, "standard")) {
         return cli_usage_error(cmdname, "--gating must be standard or modified");
     }
-    if (!moe_ends_with(out, ".json") && !moe_ends_with(out, ".safetensors"))
-        return cli_usage_error(cmdname, "--out must end in .json or .safetensors");
+    if (!moe_ends_with(out, ".json") && !moe_ends_with(out, ".safetensors") && !gm_output_is_stdout(out))
+        return cli_usage_error(cmdname, "--out must end in .json or .safetensors (or be '-': JSON on stdout)");
     if (cli_check_input(cmdname, "--csv", csv) || cli_check_output(cmdname, "--out", out)) return CLI_ERR;
 
     gm_csv tab;

@@ -166,6 +166,8 @@ grep -q "^mean log q" "$T/dash.err" && ok || bad "flow logprob's mean is not on 
 dash csv "$G" moe sample --model "$T/m.safetensors" --n 4 --out -
 dash csv "$G" moe predict --model "$T/m.safetensors" --csv "$T/m.csv" --out -
 dash png "$G" plot --csv "$T/r.csv" --x round --y a,b --out=-
+dash json "$G" moe fit --csv "$T/m.csv" --target label --experts 1 --restarts 1 --out -
+dash json "$G" moe select --csv "$T/m.csv" --target label --kmax 1 --restarts 1 --out -
 
 # ---- values out of range are usage errors (exit 2) naming the option, found before any file is read ----
 expect 2 "$G" moe fit --csv "$T/none.csv" --target y --experts -1 --out "$T/m.json"
