@@ -353,6 +353,14 @@ class TestBadInput(unittest.TestCase):
         # the library's message is kept
         with self.assertRaisesRegex(ValueError, r"k = 50 must be in 1..n-1"):
             ge.prdc(r, r, k=50)
+        # an impossible allocation says what it was for (it was a MemoryError without a message)
+        with self.assertRaisesRegex(MemoryError, r"kid: out of memory .*subsets = 4611686018427387904"):
+            ge.kid(r, r, subsets=2 ** 62, subset_size=10)
+        # the CLI's limits: a huge PRD run count ran for ever with the GIL released
+        with self.assertRaisesRegex(ValueError, r"runs must be in 1..1000"):
+            ge.prd(r, r, runs=2 ** 62)
+        with self.assertRaisesRegex(ValueError, r"angles in 1..100000"):
+            ge.prd(r, r, angles=2 ** 62)
         self.assertTrue(issubclass(genmix.Error, Exception))
 
     def test_layouts_without_changing_results(self):
