@@ -356,6 +356,11 @@ class TestBadInput(unittest.TestCase):
         # an impossible allocation says what it was for (it was a MemoryError without a message)
         with self.assertRaisesRegex(MemoryError, r"kid: out of memory .*subsets = 4611686018427387904"):
             ge.kid(r, r, subsets=2 ** 62, subset_size=10)
+        # a tile whose buffers overflow size_t (it aborted the interpreter with a heap overrun)
+        with self.assertRaisesRegex(MemoryError, r"tile of 4611686018427387904 rows"):
+            ge.prdc(r, r, tile=2 ** 62)
+        with self.assertRaisesRegex(MemoryError, r"tile"):
+            ge.KNNStream(3, tile=2 ** 62)
         # the CLI's limits: a huge PRD run count ran for ever with the GIL released
         with self.assertRaisesRegex(ValueError, r"runs must be in 1..1000"):
             ge.prd(r, r, runs=2 ** 62)
