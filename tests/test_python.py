@@ -361,6 +361,7 @@ class TestBadInput(unittest.TestCase):
             ge.prdc(r, r, tile=2 ** 62)
         with self.assertRaisesRegex(MemoryError, r"tile"):
             ge.KNNStream(3, tile=2 ** 62)
+        self.assertEqual(ge.rke(r, 1.0, tile=2 ** 62), ge.rke(r, 1.0))  # (RKE: one tile of all rows)
         # the CLI's limits: a huge PRD run count ran for ever with the GIL released
         with self.assertRaisesRegex(ValueError, r"runs must be in 1..1000"):
             ge.prd(r, r, runs=2 ** 62)
