@@ -750,6 +750,8 @@ class TestLoad(unittest.TestCase):
                 ae.decode(np.zeros((2, 4)))
             with self.assertRaises(ValueError):
                 ae.sample(0)
+            with self.assertRaisesRegex(ValueError, r"steps in 0..1000000"):  # (ran for ever, GIL released)
+                ae.sample(2, steps=2 ** 62)
         with self.assertRaises(Exception) as cm:
             genmix.load(os.path.join(G, "eval_real.npy"))
         self.assertIsInstance(cm.exception, (genmix.Error, ValueError))
