@@ -552,7 +552,7 @@ int cmd_align(int argc, char **argv) {
         gm_diff_mlp_free(mlp);
         gm_diff_unet_free(unet);
         free(sch);
-        return cli_fail(rc);
+        return cli_fail(gm_error_prefix(rc, "--reward"));
     }
 
     /* --base-samples: enough rows for every run, checked before any work */
@@ -560,7 +560,8 @@ int cmd_align(int argc, char **argv) {
     if (base_files) {
         size_t need = (size_t)o.cfg.n_particles * (size_t)runs;
         rc = load_base_samples(base_files, D, &base_x, &o.base_rows);
-        if (rc == GM_OK && o.base_rows < need)
+        if (rc != GM_OK && strncmp(gm_last_error(), "--base-samples", 14)) gm_error_prefix(rc, "--base-samples");
+        else if (rc == GM_OK && o.base_rows < need)
             rc = gm_set_error(GM_ESHAPE, "--base-samples: %zu rows, %ld runs of %d need %zu", o.base_rows, runs,
                               o.cfg.n_particles, need);
         o.base_x = base_x;

@@ -169,6 +169,14 @@ dash png "$G" plot --csv "$T/r.csv" --x round --y a,b --out=-
 dash json "$G" moe fit --csv "$T/m.csv" --target label --experts 1 --restarts 1 --out -
 dash json "$G" moe select --csv "$T/m.csv" --target label --kmax 1 --restarts 1 --out -
 
+# align: a file named inside --reward or by --base-samples that cannot be read names the option
+expect 0 "$G" --quiet train ddpm --data fashion-mnist --channels 4 --steps 1 --batch 2 --out "$T/u4.safetensors"
+expect 1 "$G" --quiet align --model "$T/u4.safetensors" --reward "classifier:$T/none.safetensors:bag" --alpha 1 \
+  --particles 2 --steps 2
+err_names "--reward" "none.safetensors" "cannot open"
+expect 1 "$G" --quiet align --model toy:gmm2 --reward gmm2 --alpha 1 --method base --base-samples "$T/none.npy"
+err_names "--base-samples" "none.npy" "cannot open"
+
 # ---- values out of range are usage errors (exit 2) naming the option, found before any file is read ----
 expect 2 "$G" moe fit --csv "$T/none.csv" --target y --experts -1 --out "$T/m.json"
 usage_says "moe fit" "--experts takes an integer >= 1 (got '-1')"
