@@ -471,8 +471,12 @@ int cmd_align(int argc, char **argv) {
     gm_diff_mlp *mlp = NULL;
     gm_diff_unet *unet = NULL;
     gm_denoiser den;
-    size_t ml = strlen(model);
-    if (ml > 12 && !strcmp(model + ml - 12, ".safetensors") && cli_diffusion_ckpt_kind(model) == 2) {
+    int is_file = strncmp(model, "toy:", 4) != 0; /* a checkpoint of any name (it was refused unless *.safetensors) */
+    if (is_file && cli_check_input("align", "--model", model)) {
+        free(sch);
+        return CLI_ERR;
+    }
+    if (is_file && cli_diffusion_ckpt_kind(model) == 2) {
         /* the Fashion-MNIST U-Net: no mode statistics (g.k = 0) */
         int lrc = gm_diff_unet_load(&unet, model, sch);
         if (lrc != GM_OK) {
@@ -480,7 +484,7 @@ int cmd_align(int argc, char **argv) {
             return cli_fail(lrc);
         }
         den = gm_diff_unet_denoiser(unet);
-    } else if (ml > 12 && !strcmp(model + ml - 12, ".safetensors")) {
+    } else if (is_file) {
         /* a trained toy model (genmix train ddpm): modes of its training mixture for the statistics */
         int lrc = gm_diff_mlp_load(&mlp, model, sch);
         const char *data = lrc == GM_OK ? gm_diff_mlp_data(mlp) : "";
@@ -493,7 +497,7 @@ int cmd_align(int argc, char **argv) {
             return cli_fail(lrc);
         }
         den = gm_diff_mlp_denoiser(mlp);
-    } else if (strncmp(model, "toy:", 4) || gm_gmm_toy(&g, model + 4) != GM_OK) {
+    } else if (gm_gmm_toy(&g, model + 4) != GM_OK) {
         free(sch);
         return cli_usage_error("align", "unknown --model '%s' (toy:gmm1|toy:gmm2|MODEL.safetensors)", model);
     } else {

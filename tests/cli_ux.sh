@@ -177,6 +177,13 @@ err_names "--reward" "none.safetensors" "cannot open"
 expect 1 "$G" --quiet align --model toy:gmm2 --reward gmm2 --alpha 1 --method base --base-samples "$T/none.npy"
 err_names "--base-samples" "none.npy" "cannot open"
 
+# align --model: a checkpoint of any file name (it had to end in .safetensors: "unknown --model", exit 2)
+expect 0 "$G" --quiet train ddpm --data toy:gmm1 --steps 2 --points 500 --hidden 8 --out "$T/toy.ckpt"
+expect 0 "$G" --quiet align --model "$T/toy.ckpt" --reward gmm1 --alpha 1 --particles 4 --steps 3
+out_has "model $T/toy.ckpt  reward gmm1"
+expect 1 "$G" --quiet align --model "$T/none.safetensors" --reward gmm1 --alpha 1
+err_names "--model" "none.safetensors" "cannot open"
+
 # ---- values out of range are usage errors (exit 2) naming the option, found before any file is read ----
 expect 2 "$G" moe fit --csv "$T/none.csv" --target y --experts -1 --out "$T/m.json"
 usage_says "moe fit" "--experts takes an integer >= 1 (got '-1')"
