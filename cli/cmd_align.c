@@ -57,8 +57,9 @@ static void usage(FILE *f) {
             "  --base-samples F[,F..]  base/oracle/best-of-n: use these .npy base samples (rows concatenated;\n"
             "                      run k takes rows kN..kN+N-1) instead of sampling the model\n"
             "  -h, --help          this help\n"
-            "exit codes: 0 ok, 1 run-time error (e.g. a failing reward command), 2 usage error (bad value,\n"
-            "unknown model or reward), 3 numerical failure (every particle died, non-finite command reward)\n");
+            "exit codes: 0 ok, 1 run-time error (e.g. a failing reward command, an unreadable or foreign\n"
+            "checkpoint), 2 usage error (bad value, unknown toy model or reward), 3 numerical failure (every\n"
+            "particle died, non-finite command reward)\n");
 }
 
 typedef struct {
