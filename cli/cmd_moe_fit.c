@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -171,7 +172,9 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
     } else if (strcmp(gating, "standard")) {
         return cli_usage_error(cmdname, "--gating must be standard or modified");
     }
-    if (!moe_ends_with(out, ".json") && !moe_ends_with(out, ".safetensors") && !gm_output_is_stdout(out))
+    struct stat ost; /* "-" and special files (/dev/null, a FIFO) get JSON */
+    int special = gm_output_is_stdout(out) || (stat(out, &ost) == 0 && !S_ISREG(ost.st_mode) && !S_ISDIR(ost.st_mode));
+    if (!moe_ends_with(out, ".json") && !moe_ends_with(out, ".safetensors") && !special)
         return cli_usage_error(cmdname, "--out must end in .json or .safetensors (or be '-': JSON on stdout)");
     if (cli_check_input(cmdname, "--csv", csv) || cli_check_output(cmdname, "--out", out)) return CLI_ERR;
 

@@ -168,6 +168,8 @@ dash csv "$G" moe predict --model "$T/m.safetensors" --csv "$T/m.csv" --out -
 dash png "$G" plot --csv "$T/r.csv" --x round --y a,b --out=-
 dash json "$G" moe fit --csv "$T/m.csv" --target label --experts 1 --restarts 1 --out -
 dash json "$G" moe select --csv "$T/m.csv" --target label --kmax 1 --restarts 1 --out -
+expect 0 "$G" --quiet moe fit --csv "$T/m.csv" --target label --experts 1 --restarts 1 --out /dev/null
+[ -c /dev/null ] && ok || bad "/dev/null is no longer a character device"
 
 # align: a file named inside --reward or by --base-samples that cannot be read names the option
 expect 0 "$G" --quiet train ddpm --data fashion-mnist --channels 4 --steps 1 --batch 2 --out "$T/u4.safetensors"
