@@ -146,9 +146,9 @@ int main(int argc, char **argv) {
             return cmd_version(0, NULL);
         } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
             cli_quiet = 1;
-        } else if (!strcmp(argv[i], "--threads")) {
-            long t;
-            const char *val = i + 1 < argc ? argv[++i] : ""; /* (a missing value is an error too) */
+        } else if (!strcmp(argv[i], "--threads") || !strncmp(argv[i], "--threads=", 10)) {
+            long t; /* --threads N or --threads=N; a missing value is an error too */
+            const char *val = argv[i][9] == '=' ? argv[i] + 10 : i + 1 < argc ? argv[++i] : "";
             if (cli_parse_long(val, &t) || t < 1 || t > 1024) {
                 fprintf(stderr, "genmix: --threads takes an integer in 1..1024 (got '%s')\n", val);
                 return CLI_USAGE;
@@ -192,9 +192,9 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(argv[r], "--quiet")) {
             cli_quiet = 1;
-        } else if (!strcmp(argv[r], "--threads")) {
-            long t;
-            const char *val = r + 1 < argc ? argv[++r] : ""; /* (a missing value is an error too) */
+        } else if (!strcmp(argv[r], "--threads") || !strncmp(argv[r], "--threads=", 10)) {
+            long t; /* --threads N or --threads=N; a missing value is an error too */
+            const char *val = argv[r][9] == '=' ? argv[r] + 10 : r + 1 < argc ? argv[++r] : "";
             if (cli_parse_long(val, &t) || t < 1 || t > 1024) {
                 fprintf(stderr, "genmix: --threads takes an integer in 1..1024 (got '%s')\n", val);
                 return CLI_USAGE;

@@ -202,7 +202,8 @@ usage_says plot "--xrange: the ends must be finite numbers"
 no_file "$T/p.png" "$T/m.json"
 
 # --threads without its value, before or after the command
-for args in "--threads" "--threads 0" "eval --threads" "eval --real x --threads abc"; do
+for args in "--threads" "--threads 0" "--threads=" "--threads=x" "eval --threads" "eval --real x --threads abc" \
+            "eval --threads=0"; do
   # shellcheck disable=SC2086
   expect 2 "$G" $args
   [ "$(wc -l <"$T/err")" = 1 ] && grep -q "^genmix: --threads takes an integer in 1..1024 (got '" "$T/err" && ok ||
@@ -225,6 +226,10 @@ expect 2 "$G" eval --real "$T/real.npy" --fake "$T/fake50.npy" --kid-size 1
 usage_says eval "--kid-size takes an integer in 2..10000000 (got '1')"
 expect 2 "$G" eval --real "$T/real.npy" --fake "$T/fake50.npy" --metrics fd,bogus
 grep -q "cmmd,fdinf" "$T/err" && ok || bad "eval --metrics error does not list cmmd, fdinf: $(cat "$T/err")"
+
+expect 0 "$G" --threads=2 --version
+expect 2 "$G" eval --threads=1 --real x
+grep -q "threads" "$T/err" && bad "eval --threads=1 not taken as the global option: $(cat "$T/err")" || ok
 
 # ---- the man page lists every command of `genmix --help`, and every model of `genmix train --help` ----
 R=$(cd "$(dirname "$0")/.." && pwd)
