@@ -55,6 +55,11 @@ int cli_parse_range(const char *cmd, const char *opt, const char *s, long lo, lo
  * count" and CLI_USAGE. */
 int cli_parse_count(const char *cmd, const char *opt, const char *s, long lo, long *out);
 int cli_parse_drange(const char *cmd, const char *opt, const char *s, double lo, double hi, int open_lo, double *out);
+/* The usage error for getopt_long's '?' (main.c sets opterr = 0, so getopt prints nothing itself): one line
+ * naming the option as typed, "unknown option '--x'", "option '--x' needs a value" or "option '--x' takes
+ * no value", then hint (may be NULL) in parentheses; returns CLI_USAGE. Call it right after getopt_long
+ * returned '?' (it reads optind and optopt). */
+int cli_bad_option(const char *cmd, char *const *argv, const char *hint);
 /* "genmix CMD: warning: ..." on stderr, always (--quiet silences progress, never warnings). */
 void cli_warn(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

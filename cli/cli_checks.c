@@ -6,6 +6,7 @@
  * --quiet or not).
  * Owns nothing. Thread safety: not needed (called from the main thread before work starts). */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -111,4 +112,16 @@ void cli_warn(const char *cmd, const char *fmt, ...) {
 int cli_parse_count(const char *cmd, const char *opt, const char *s, long lo, long *out) {
     if (cli_parse_long(s, out) || *out < lo || *out > 100000000) return cli_usage_error(cmd, "--%s: '%s' is not a valid count", opt, s);
     return CLI_OK;
+}
+
+int cli_bad_option(const char *cmd, char *const *argv, const char *hint) {
+    const char *a = optind > 0 ? argv[optind - 1] : "";
+    const char *eq = strchr(a, '=');
+    int len = eq && !strncmp(a, "--", 2) ? (int)(eq - a) : (int)strlen(a);
+    const char *h1 = hint ? " (" : "", *h2 = hint ? hint : "", *h3 = hint ? ")" : "";
+    if (strncmp(a, "--", 2) != 0 && a[0] == '-' && optopt) /* a short option: unknown, or its value is missing */
+        return cli_usage_error(cmd, "option '-%c' is unknown or needs a value%s%s%s", optopt, h1, h2, h3);
+    if (!optopt) return cli_usage_error(cmd, "unknown option '%.*s'%s%s%s", len, a, h1, h2, h3);
+    if (eq) return cli_usage_error(cmd, "option '%.*s' takes no value%s%s%s", len, a, h1, h2, h3);
+    return cli_usage_error(cmd, "option '%s' needs a value%s%s%s", a, h1, h2, h3);
 }

@@ -151,7 +151,7 @@ int train_ae(int argc, char **argv) {
             break;
         case 'h':
             printf("usage: genmix train %s --data fashion-mnist --latent D --out model.safetensors [options]\n\n"
-                   "Trains a %s (MLP encoder/decoder 784-H0-H1-D, ReLU; %s) with Adam and writes a\n"
+                   "Trains the %s model (MLP encoder/decoder 784-H0-H1-D, ReLU;\n%s) with Adam and writes a\n"
                    "checkpoint (weights, Adam state, config) after every epoch; --resume continues exactly.\n\n"
                    "  --data NAME          dataset (only fashion-mnist)\n"
                    "  --data-dir DIR       IDX files (default %s)\n"
@@ -179,7 +179,7 @@ int train_ae(int argc, char **argv) {
                    dir, cfg.latent_dim, cfg.hidden[0], cfg.hidden[1], (long long)cfg.epochs, cfg.batch, cfg.lr,
                    cfg.beta1, cfg.dec_sigma);
             return CLI_OK;
-        default: return cli_usage_error(cmd, "unknown option");
+        default: return cli_bad_option(cmd, argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -341,9 +341,11 @@ int cmd_sample(int argc, char **argv) {
                    "  --seed S            (default 0)\n"
                    "  --out FILE.npy      samples;  --latents FILE.npy  final codes (N x d)\n"
                    "  --grid FILE.png     first min(N, 64) samples of the last recorded step as an 8-column grid (N columns if N < 8)\n"
-                   "  --json FILE         chain diagnostics\n");
+                   "  --json FILE         chain diagnostics\n\n"
+                   "GAN, flow and diffusion checkpoints (genmix train gan|flow|ddpm) take other options:\n"
+                   "genmix sample --model THAT.safetensors --help lists them.\n");
             return CLI_OK;
-        default: return cli_usage_error("sample", "unknown option");
+        default: return cli_bad_option("sample", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("sample", "unexpected argument '%s'", argv[optind]);
@@ -482,12 +484,14 @@ int cmd_interpolate(int argc, char **argv) {
                    "  --out FILE.png      the strip;  --npy FILE.npy  the images (rows x points x 784)\n",
                    dir);
             return CLI_OK;
-        default: return cli_usage_error("interpolate", "unknown option");
+        default: return cli_bad_option("interpolate", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("interpolate", "unexpected argument '%s'", argv[optind]);
     if (!model || !out) return cli_usage_error("interpolate", "--model and --out are required");
-    if (cli_check_input("interpolate", "--model", model) || cli_check_output("interpolate", "--out", out)) return CLI_ERR;
+    if (cli_check_input("interpolate", "--model", model) || cli_check_output("interpolate", "--out", out) ||
+        cli_check_output("interpolate", "--npy", npy))
+        return CLI_ERR;
     gm_ae *ae = NULL;
     float *X = NULL, *img = NULL;
     uint8_t *y = NULL;
@@ -496,7 +500,8 @@ int cmd_interpolate(int argc, char **argv) {
     if (!rc) rc = cli_fashion_mnist(dir, 0, &X, &y, &n);
     if (rc) goto done;
     if ((size_t)ia >= n || (size_t)ib >= n) {
-        rc = gm_set_error(GM_EINVAL, "test-image index out of range (0..%zu)", n - 1);
+        rc = gm_set_error(GM_EINVAL, "%s %ld: test-image index out of range (%s has 0..%zu)", (size_t)ia >= n ? "--a" : "--b",
+                          (size_t)ia >= n ? ia : ib, dir, n - 1);
         goto done;
     }
     const gm_ae_config *ac = gm_ae_get_config(ae);

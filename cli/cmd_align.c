@@ -57,8 +57,9 @@ static void usage(FILE *f) {
             "  --base-samples F[,F..]  base/oracle/best-of-n: use these .npy base samples (rows concatenated;\n"
             "                      run k takes rows kN..kN+N-1) instead of sampling the model\n"
             "  -h, --help          this help\n"
-            "exit codes: 0 ok, 1 run-time error (e.g. a failing reward command), 2 usage error (bad value,\n"
-            "unknown model or reward), 3 numerical failure (every particle died, non-finite command reward)\n");
+            "exit codes: 0 ok, 1 run-time error (e.g. a failing reward command, an unreadable or foreign\n"
+            "checkpoint), 2 usage error (bad value, unknown toy model or reward), 3 numerical failure (every\n"
+            "particle died, non-finite command reward)\n");
 }
 
 typedef struct {
@@ -447,7 +448,7 @@ int cmd_align(int argc, char **argv) {
         case 'B': base_files = optarg; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: return cli_usage_error("align", "unknown option");
+        default: return cli_bad_option("align", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("align", "unexpected argument '%s'", argv[optind]);
@@ -471,8 +472,12 @@ int cmd_align(int argc, char **argv) {
     gm_diff_mlp *mlp = NULL;
     gm_diff_unet *unet = NULL;
     gm_denoiser den;
-    size_t ml = strlen(model);
-    if (ml > 12 && !strcmp(model + ml - 12, ".safetensors") && cli_diffusion_ckpt_kind(model) == 2) {
+    int is_file = strncmp(model, "toy:", 4) != 0; /* a checkpoint of any name (it was refused unless *.safetensors) */
+    if (is_file && cli_check_input("align", "--model", model)) {
+        free(sch);
+        return CLI_ERR;
+    }
+    if (is_file && cli_diffusion_ckpt_kind(model) == 2) {
         /* the Fashion-MNIST U-Net: no mode statistics (g.k = 0) */
         int lrc = gm_diff_unet_load(&unet, model, sch);
         if (lrc != GM_OK) {
@@ -480,7 +485,7 @@ int cmd_align(int argc, char **argv) {
             return cli_fail(lrc);
         }
         den = gm_diff_unet_denoiser(unet);
-    } else if (ml > 12 && !strcmp(model + ml - 12, ".safetensors")) {
+    } else if (is_file) {
         /* a trained toy model (genmix train ddpm): modes of its training mixture for the statistics */
         int lrc = gm_diff_mlp_load(&mlp, model, sch);
         const char *data = lrc == GM_OK ? gm_diff_mlp_data(mlp) : "";
@@ -493,7 +498,7 @@ int cmd_align(int argc, char **argv) {
             return cli_fail(lrc);
         }
         den = gm_diff_mlp_denoiser(mlp);
-    } else if (strncmp(model, "toy:", 4) || gm_gmm_toy(&g, model + 4) != GM_OK) {
+    } else if (gm_gmm_toy(&g, model + 4) != GM_OK) {
         free(sch);
         return cli_usage_error("align", "unknown --model '%s' (toy:gmm1|toy:gmm2|MODEL.safetensors)", model);
     } else {
@@ -552,7 +557,7 @@ int cmd_align(int argc, char **argv) {
         gm_diff_mlp_free(mlp);
         gm_diff_unet_free(unet);
         free(sch);
-        return cli_fail(rc);
+        return cli_fail(gm_error_prefix(rc, "--reward"));
     }
 
     /* --base-samples: enough rows for every run, checked before any work */
@@ -560,7 +565,8 @@ int cmd_align(int argc, char **argv) {
     if (base_files) {
         size_t need = (size_t)o.cfg.n_particles * (size_t)runs;
         rc = load_base_samples(base_files, D, &base_x, &o.base_rows);
-        if (rc == GM_OK && o.base_rows < need)
+        if (rc != GM_OK && strncmp(gm_last_error(), "--base-samples", 14)) gm_error_prefix(rc, "--base-samples");
+        else if (rc == GM_OK && o.base_rows < need)
             rc = gm_set_error(GM_ESHAPE, "--base-samples: %zu rows, %ld runs of %d need %zu", o.base_rows, runs,
                               o.cfg.n_particles, need);
         o.base_x = base_x;

@@ -96,7 +96,7 @@ int cmd_data(int argc, char **argv) {
                 return cli_usage_error("data", "--grid takes an integer in 0..1000");
             break;
         case 'h': usage(stdout); return CLI_OK;
-        default: return cli_usage_error("data", "unknown option");
+        default: return cli_bad_option("data", argv, NULL);
         }
     }
     if (optind != argc - 1) return cli_usage_error("data", "expected one dataset name (fashion-mnist)");

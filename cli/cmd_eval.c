@@ -782,6 +782,12 @@ static int check_sizes(const opts *o, const input *real, const input *fake) {
         if (i >= 0 && real && !real->is_stats && o->metrics & M_PRD && (size_t)o->prd_clusters > n + real->f.n)
             GM_FAIL(GM_EINVAL, "--prd-clusters %ld exceeds the %zu points of --real and --fake %s", o->prd_clusters,
                     n + real->f.n, in->path);
+        /* the label files too, before the first metric (they were read only when their metric came) */
+        const char *lpath = i < 0 ? o->real_labels : o->labels;
+        int64_t *lab = NULL;
+        int rc = lpath && (i >= 0 || o->labels) ? read_labels(lpath, n, i < 0 ? "real" : "generated", &lab) : GM_OK;
+        free(lab);
+        if (rc) return gm_error_prefix(rc, i < 0 ? "--real-labels" : "--labels");
     }
     return GM_OK;
 }

@@ -73,7 +73,7 @@ int cmd_eval_merge_stats(int argc, char **argv) {
             else if (!strcmp(optarg, "biased")) norm = GM_COV_BIASED;
             else return cli_usage_error("eval merge-stats", "--cov-norm takes unbiased or biased");
             break;
-        default: return cli_usage_error("eval merge-stats", "unknown option (see --help)");
+        default: return cli_bad_option("eval merge-stats", argv, NULL);
         }
     }
     if (!out) return cli_usage_error("eval merge-stats", "--out is required");

@@ -170,7 +170,7 @@ int eval_parse_args(int argc, char **argv, opts *op) {
         case O_FDINFPTS:
         case O_BOOT: {
             static const struct { int c; long lo, hi; } lim[] = {
-                {O_KIDS, 1, 100000},  {O_KIDM, 1, 10000000}, {O_ISS, 1, 100000},    {O_PRDC, 1, 256},
+                {O_KIDS, 1, 100000},  {O_KIDM, 2, 10000000}, {O_ISS, 1, 100000},    {O_PRDC, 1, 256},
                 {O_PRDA, 3, 100000},  {O_PRDR, 1, 1000},     {O_TILE, 1, 65536},    {O_RKEMC, 0, 1000000000},
                 {O_BOOT, 0, 100000},  {O_FDINFMIN, 2, 100000000}, {O_FDINFPTS, 2, 1000}};
             const char *name = "";
@@ -245,13 +245,13 @@ int eval_parse_args(int argc, char **argv, opts *op) {
             break;
         case O_JSON: op->json = optarg; break;
         case O_SAVE: op->save_stats = optarg; break;
-        default: return cli_usage_error("eval", "unknown option");
+        default: return cli_bad_option("eval", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
     if (gm_eval_profile_get(profile, &op->prof) != GM_OK) return cli_usage_error("eval", "%s", gm_last_error());
     if (metrics && parse_metrics(metrics, &op->metrics))
-        return cli_usage_error("eval", "bad --metrics '%s' (fd,kid,mmd,pr,prdc,prd,vendi,rke,is)", metrics);
+        return cli_usage_error("eval", "bad --metrics '%s' (fd,kid,mmd,pr,prdc,prd,vendi,rke,is,cmmd,fdinf)", metrics);
     if (!metrics) op->metrics = op->nfake ? (M_FD | M_KID | M_PR | M_PRDC) : 0;
     if ((op->metrics & M_RKE) && op->n_rke_sigma == 0)
         return cli_usage_error("eval", "rke needs --rke-sigma (the kernel bandwidth has no default)");
@@ -259,6 +259,7 @@ int eval_parse_args(int argc, char **argv, opts *op) {
         return cli_usage_error("eval", "--real is required for these metrics");
     if (!op->real && !op->nfake) return cli_usage_error("eval", "give --real and --fake (see --help)");
     if (!op->nfake && !op->save_stats) return cli_usage_error("eval", "give at least one --fake (or --save-stats)");
+    if (op->real_labels && !op->labels) cli_warn("eval", "--real-labels is used only with --labels (per-class metrics)");
     /* single-flag overrides of the profile */
     gm_eval_profile *p = &op->prof;
     if (op->k_pr > 0) p->knn.k_pr = (size_t)op->k_pr;

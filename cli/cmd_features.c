@@ -45,7 +45,7 @@ int cmd_features(int argc, char **argv) {
                    "space for Fashion-MNIST metrics. images.npy: (N,784), (N,28,28) or (N,1,28,28); float32/float64\n"
                    "pixels in [0,1] or uint8 in [0,255].\n");
             return CLI_OK;
-        default: return cli_usage_error("features", "unknown option");
+        default: return cli_bad_option("features", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("features", "unexpected argument '%s'", argv[optind]);

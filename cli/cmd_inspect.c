@@ -172,7 +172,7 @@ int cmd_inspect(int argc, char **argv) {
         switch (c) {
         case 'j': json = 1; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: return cli_usage_error("inspect", "unknown option");
+        default: return cli_bad_option("inspect", argv, NULL);
         }
     }
     if (optind != argc - 1) return cli_usage_error("inspect", "expected exactly one FILE");

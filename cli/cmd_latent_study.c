@@ -103,11 +103,14 @@ int cmd_latent_study(int argc, char **argv) {
                    "  --n N (2000)  --record LIST (0,1,5,10,50,100)  --decode/--encode/--corrupt/--seed as in sample\n"
                    "  --train-subset K    training images searched for nearest neighbours (10000)\n");
             return CLI_OK;
-        default: return cli_usage_error("latent-study", "unknown option");
+        default: return cli_bad_option("latent-study", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("latent-study", "unexpected argument '%s'", argv[optind]);
     if (!model || !odir) return cli_usage_error("latent-study", "--model and --out-dir are required");
+    if (cli_check_input("latent-study", "--model", model) || cli_check_input("latent-study", "--clf", clfp) ||
+        cli_check_output_dir("latent-study", "--out-dir", odir))
+        return CLI_ERR;
     int rc = cli_mkdirs(odir);
     if (rc) return cli_fail(rc);
 

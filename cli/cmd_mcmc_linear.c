@@ -111,12 +111,13 @@ int cmd_mcmc_linear(int argc, char **argv) {
             usage(stdout);
             return CLI_OK;
         default:
-            return cli_usage_error(argv[0], "unknown option");
+            return cli_bad_option(argv[0], argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
     if (!(s2 > 0 && lam > s2 && isfinite(lam))) return cli_usage_error(argv[0], "need lambda > s2 > 0");
     if (!(sc2 > 0 && isfinite(sc2))) return cli_usage_error(argv[0], "need sc2 > 0");
+    if (cli_check_output(argv[0], "--json", json)) return CLI_ERR;
 
     /* the two 1-D models */
     double w = sqrt(lam - s2), a = w / lam, es = sqrt(s2 / lam), ds = sqrt(s2);

@@ -284,7 +284,7 @@ int cmd_mix(int argc, char **argv) {
             else if (c == O_DG) dg = v;
             else ridge = v;
             break;
-        default: return cli_usage_error("mix", "unknown option");
+        default: return cli_bad_option("mix", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("mix", "unexpected argument '%s'", argv[optind]);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -32,7 +33,7 @@ static void fit_usage(FILE *f) {
             "  --ridge X           ridge on all coefficients (default 1e-8)\n"
             "  --no-polish         skip the Newton polish after EM\n"
             "  --seed N            restart seed (default 0)\n"
-            "  --out FILE          model file, .json or .safetensors (required)\n"
+            "  --out FILE          model file, .json or .safetensors (required; '-': JSON on stdout)\n"
             "  --json              print the summary as JSON on stdout\n");
 }
 
@@ -109,7 +110,8 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
         case 't': target = optarg; break;
         case 'F': features_arg = optarg; break;
         case 'k':
-            if (cli_parse_long(optarg, &K)) return cli_usage_error(cmdname, "--experts takes an integer");
+            if (cli_parse_long(optarg, &K) || K < 1) /* (-1 stands for "not given" below) */
+                return cli_usage_error(cmdname, "--experts takes an integer >= 1 (got '%s')", optarg);
             break;
         case 'S':
             if (cli_parse_long(optarg, &S_opt) || S_opt < 2)
@@ -140,6 +142,7 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
         case 'j': json = 1; break;
         case 'K':
             if (!select || cli_parse_long(optarg, &kmax)) return cli_usage_error(cmdname, "--kmax takes an integer (select only)");
+            if (kmax < 1) return cli_usage_error(cmdname, "--kmax takes an integer >= 1 (got '%s')", optarg);
             break;
         case 'C':
             if (!select) return cli_usage_error(cmdname, "--criterion is an option of 'moe select'");
@@ -149,7 +152,7 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
             else return cli_usage_error(cmdname, "--criterion must be bic, aic or icl");
             break;
         case 'h': select ? select_usage(stdout) : fit_usage(stdout); return CLI_OK;
-        default: select ? select_usage(stderr) : fit_usage(stderr); return CLI_USAGE;
+        default: return cli_bad_option(select ? "moe select" : "moe fit", argv, NULL);
         }
     }
     if (select) {
@@ -169,8 +172,10 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
     } else if (strcmp(gating, "standard")) {
         return cli_usage_error(cmdname, "--gating must be standard or modified");
     }
-    if (!moe_ends_with(out, ".json") && !moe_ends_with(out, ".safetensors"))
-        return cli_usage_error(cmdname, "--out must end in .json or .safetensors");
+    struct stat ost; /* "-" and special files (/dev/null, a FIFO) get JSON */
+    int special = gm_output_is_stdout(out) || (stat(out, &ost) == 0 && !S_ISREG(ost.st_mode) && !S_ISDIR(ost.st_mode));
+    if (!moe_ends_with(out, ".json") && !moe_ends_with(out, ".safetensors") && !special)
+        return cli_usage_error(cmdname, "--out must end in .json or .safetensors (or be '-': JSON on stdout)");
     if (cli_check_input(cmdname, "--csv", csv) || cli_check_output(cmdname, "--out", out)) return CLI_ERR;
 
     gm_csv tab;

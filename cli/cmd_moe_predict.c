@@ -36,7 +36,7 @@ int moe_predict(int argc, char **argv) {
         case 'c': csv = optarg; break;
         case 'o': out = optarg; break;
         case 'h': predict_usage(stdout); return CLI_OK;
-        default: predict_usage(stderr); return CLI_USAGE;
+        default: return cli_bad_option("moe predict", argv, NULL);
         }
     }
     if (!model || !csv) return cli_usage_error("moe predict", "--model and --csv are required");

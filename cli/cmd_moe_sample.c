@@ -58,7 +58,7 @@ int moe_sample(int argc, char **argv) {
             break;
         case 'o': out = optarg; break;
         case 'h': sample_usage(stdout); return CLI_OK;
-        default: sample_usage(stderr); return CLI_USAGE;
+        default: return cli_bad_option("moe sample", argv, NULL);
         }
     }
     if (!model || !out) return cli_usage_error("moe sample", "--model and --out are required");

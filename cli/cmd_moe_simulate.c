@@ -249,7 +249,7 @@ int moe_simulate(int argc, char **argv) {
             if (cli_parse_double(optarg, &tol) || !(tol >= 0)) return cli_usage_error("moe simulate", "--tol >= 0");
             break;
         case 'h': simulate_usage(stdout); return CLI_OK;
-        default: simulate_usage(stderr); return CLI_USAGE;
+        default: return cli_bad_option("moe simulate", argv, NULL);
         }
     }
     if (!outdir) return cli_usage_error("moe simulate", "--out DIR is required");

@@ -158,6 +158,14 @@ int cmd_plot(int argc, char **argv) {
     if (!xcol) return cli_usage_error(cmd, "--x is required");
     if (!nyargs) return cli_usage_error(cmd, "--y is required");
     if (!out) return cli_usage_error(cmd, "--out is required");
+    for (int a = 0; a < 2; a++) { /* a fixed range is a usage error here, before the CSV is read */
+        const double *r = a ? yr : xr;
+        const char *opt = a ? "--yrange" : "--xrange", *lg = a ? (logy ? "--logy" : NULL) : (logx ? "--logx" : NULL);
+        if (isinf(r[0]) || isinf(r[1])) return cli_usage_error(cmd, "%s: the ends must be finite numbers", opt);
+        if (!isnan(r[0]) && !isnan(r[1]) && !(r[0] < r[1]))
+            return cli_usage_error(cmd, "%s: LO must be below HI (got %g,%g)", opt, r[0], r[1]);
+        if (lg && (r[0] <= 0 || r[1] <= 0)) return cli_usage_error(cmd, "%s: the ends must be > 0 with %s", opt, lg);
+    }
     if (cli_check_input(cmd, "--csv", csv_path) || cli_check_output(cmd, "--out", out)) return CLI_ERR;
 
     gm_csv t;

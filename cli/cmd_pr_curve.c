@@ -171,7 +171,7 @@ int cmd_pr_curve(int argc, char **argv) {
             break;
         case O_JSON: json = 1; break;
         case O_PLOT: plot = optarg; break;
-        default: return cli_usage_error(cmd, "unknown option");
+        default: return cli_bad_option(cmd, argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);

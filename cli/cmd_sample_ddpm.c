@@ -71,7 +71,7 @@ int sample_ddpm(int argc, char **argv) {
                    "  --seed S        (default 0)\n"
                    "  --grid FILE.png first min(N, 64) images as an 8-column grid (images only)\n");
             return CLI_OK;
-        default: return cli_usage_error("sample", "unknown option");
+        default: return cli_bad_option("sample", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("sample", "unexpected argument '%s'", argv[optind]);

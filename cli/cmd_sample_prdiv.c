@@ -74,7 +74,7 @@ int cmd_sample_prdiv(int argc, char **argv, const char *type) {
             if (cli_parse_u64(optarg, &seed)) return cli_usage_error(cmd, "--seed takes a non-negative integer");
             break;
         case 'h': sample_usage(stdout); return CLI_OK;
-        default: return cli_usage_error(cmd, "unknown option for a %s checkpoint (see genmix sample --model M --help)", type);
+        default: return cli_bad_option(cmd, argv, "the options of this checkpoint type: genmix sample --model M --help");
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -144,11 +144,13 @@ int cmd_flow(int argc, char **argv) {
         case O_X: xp = optarg; break;
         case O_OUT: out = optarg; break;
         case 'h': flow_usage(stdout); return CLI_OK;
-        default: return cli_usage_error(cmd, "unknown option");
+        default: return cli_bad_option(cmd, argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!model || !xp) return cli_usage_error(cmd, "--model and --x are required");
+    if (cli_check_input(cmd, "--model", model) || cli_check_input(cmd, "--x", xp) || cli_check_output(cmd, "--out", out))
+        return CLI_ERR;
     gm_flowtrain *f = NULL;
     gm_array a;
     memset(&a, 0, sizeof a);
@@ -157,7 +159,9 @@ int cmd_flow(int argc, char **argv) {
     int64_t rows = 0, cols = 0;
     int rc = gm_npy_read(xp, &a);
     if (!rc && (a.ndim != 2 || a.shape[1] != 2 || a.shape[0] < 1))
-        rc = gm_set_error(GM_EINVAL, "%s: shape of rank %d, the flow needs N x 2 points", xp, a.ndim);
+        rc = a.ndim == 2 ? gm_set_error(GM_EINVAL, "%s: shape (%lld, %lld), the flow needs N x 2 points", xp,
+                                        (long long)a.shape[0], (long long)a.shape[1])
+                         : gm_set_error(GM_EINVAL, "%s: a %d-D array, the flow needs N x 2 points", xp, a.ndim);
     if (!rc) rc = gm_array_convert(&a, GM_DTYPE_F32);
     if (!rc) x = a.data, rows = a.shape[0], cols = 2;
     for (int64_t i = 0; !rc && i < rows * cols; i++)

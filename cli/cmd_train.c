@@ -126,7 +126,7 @@ static int train_classifier(int argc, char **argv) {
             break;
         case 'h':
             printf("usage: genmix train classifier --data fashion-mnist --out clf.safetensors [options]\n\n"
-                   "Trains the CNN (%s) with AdamW and a cosine learning-rate schedule, writes a .safetensors\n"
+                   "Trains the CNN\n  %s\nwith AdamW and a cosine learning-rate schedule, writes a .safetensors\n"
                    "checkpoint (weights, optimizer state, RNG position, config) after every epoch, and prints the\n"
                    "test accuracy. Its penultimate layer (128 features) is genmix's Fashion-MNIST feature space.\n\n"
                    "  --data NAME       dataset (only fashion-mnist)\n"
@@ -143,7 +143,7 @@ static int train_classifier(int argc, char **argv) {
                    "  --json FILE       write {test_accuracy, epochs, seconds, ...} to FILE\n",
                    GM_CLF_SPEC, dir, (long long)cfg.epochs, cfg.batch, cfg.lr, (unsigned long long)cfg.seed);
             return CLI_OK;
-        default: return cli_usage_error("train classifier", "unknown option");
+        default: return cli_bad_option("train classifier", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("train classifier", "unexpected argument '%s'", argv[optind]);

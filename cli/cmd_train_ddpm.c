@@ -144,7 +144,7 @@ int train_ddpm(int argc, char **argv) {
             if (cli_parse_long(optarg, &every) || every < 1) return cli_usage_error("train ddpm", "--every must be >= 1");
             break;
         case 'h': usage(stdout); return CLI_OK;
-        default: return cli_usage_error("train ddpm", "unknown option");
+        default: return cli_bad_option("train ddpm", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("train ddpm", "unexpected argument '%s'", argv[optind]);

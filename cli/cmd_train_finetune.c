@@ -91,7 +91,7 @@ int train_ddpm_finetune(int argc, char **argv) {
             if (cli_parse_long(optarg, &snap) || snap < 1) return cli_usage_error("train ddpm-finetune", "--snapshot must be >= 1");
             break;
         case 'h': usage(stdout); return CLI_OK;
-        default: return cli_usage_error("train ddpm-finetune", "unknown option");
+        default: return cli_bad_option("train ddpm-finetune", argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error("train ddpm-finetune", "unexpected argument '%s'", argv[optind]);

@@ -116,7 +116,7 @@ int train_flow(int argc, char **argv) {
         case O_RESUME: resume = optarg; break;
         case O_SAMPLES: samples = optarg; break;
         case O_PLOT: plot = optarg; break;
-        default: return cli_usage_error(cmd, "unknown option");
+        default: return cli_bad_option(cmd, argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);

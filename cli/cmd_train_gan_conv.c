@@ -175,7 +175,7 @@ int train_gan_conv(int argc, char **argv) {
         case O_SAMPLES: samples = optarg; break;
         case O_GRID: grid = optarg; break;
         case O_DDIR: ddir = optarg; break;
-        default: return cli_usage_error(cmd, "unknown option");
+        default: return cli_bad_option(cmd, argv, "the conv GAN's options: genmix train gan --data fashion-mnist --help");
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -296,7 +296,7 @@ int cmd_sample_gan_conv(int argc, char **argv, const char *type) {
             if (cli_parse_u64(optarg, &seed)) return cli_usage_error(cmd, "--seed takes a non-negative integer");
             break;
         case 'h': sample_usage(stdout); return CLI_OK;
-        default: return cli_usage_error(cmd, "unknown option for a gan-conv checkpoint (see genmix sample --model M --help)");
+        default: return cli_bad_option(cmd, argv, "the options of this checkpoint type: genmix sample --model M --help");
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);

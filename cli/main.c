@@ -146,10 +146,11 @@ int main(int argc, char **argv) {
             return cmd_version(0, NULL);
         } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
             cli_quiet = 1;
-        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            long t;
-            if (cli_parse_long(argv[++i], &t) || t < 1 || t > 1024) {
-                fprintf(stderr, "genmix: --threads takes an integer in 1..1024\n");
+        } else if (!strcmp(argv[i], "--threads") || !strncmp(argv[i], "--threads=", 10)) {
+            long t; /* --threads N or --threads=N; a missing value is an error too */
+            const char *val = argv[i][9] == '=' ? argv[i] + 10 : i + 1 < argc ? argv[++i] : "";
+            if (cli_parse_long(val, &t) || t < 1 || t > 1024) {
+                fprintf(stderr, "genmix: --threads takes an integer in 1..1024 (got '%s')\n", val);
                 return CLI_USAGE;
             }
             cli_threads = (int)t;
@@ -191,10 +192,11 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(argv[r], "--quiet")) {
             cli_quiet = 1;
-        } else if (!strcmp(argv[r], "--threads") && r + 1 < argc) {
-            long t;
-            if (cli_parse_long(argv[++r], &t) || t < 1 || t > 1024) {
-                fprintf(stderr, "genmix: --threads takes an integer in 1..1024\n");
+        } else if (!strcmp(argv[r], "--threads") || !strncmp(argv[r], "--threads=", 10)) {
+            long t; /* --threads N or --threads=N; a missing value is an error too */
+            const char *val = argv[r][9] == '=' ? argv[r] + 10 : r + 1 < argc ? argv[++r] : "";
+            if (cli_parse_long(val, &t) || t < 1 || t > 1024) {
+                fprintf(stderr, "genmix: --threads takes an integer in 1..1024 (got '%s')\n", val);
                 return CLI_USAGE;
             }
             cli_threads = (int)t;
@@ -206,9 +208,20 @@ int main(int argc, char **argv) {
         }
     }
     argc = w;
+    /* An output option given "-" owns standard output (the library writes it to fd 1 through a stream of
+     * its own): everything the command prints for the reader (tables, "wrote ..." lines) goes to stderr. */
+    for (int r = i + 1; r < argc; r++) {
+        size_t len = strlen(argv[r]);
+        if (!strcmp(argv[r], "-") || (len > 3 && !strncmp(argv[r], "--", 2) && !strcmp(argv[r] + len - 2, "=-"))) {
+            fflush(stdout);
+            stdout = stderr;
+            break;
+        }
+    }
     for (size_t c = 0; c < n_commands; c++)
         if (!strcmp(commands[c].name, name)) {
             optind = 1; /* each subcommand parses its own argv with getopt_long */
+            opterr = 0; /* and reports a bad option itself, in one line (cli_bad_option) */
             return commands[c].fn(argc - i, argv + i);
         }
     fprintf(stderr, "genmix: unknown command '%s'\n", name);

@@ -27,8 +27,9 @@ check "cmp -s '$T/a.safetensors.train' '$T/b.safetensors.train'"
 $TR --steps 1000 --out "$T/b.safetensors" --resume > /dev/null 2>&1; check "[ $? -eq 1 ]"   # nothing left to do
 "$G" --quiet align --model "$T/a.safetensors" --reward gmm2 --alpha 1 --particles 20 --steps 10 > "$T/al"; check "[ $? -eq 0 ]"
 check "grep -q mode_weights '$T/al'"
-# the training state is not a model for align
-"$G" --quiet align --model "$T/a.safetensors.train" --reward gmm2 --alpha 1 > /dev/null 2>&1; check "[ $? -eq 2 ]"
+# the training state is not a model for align: a foreign checkpoint, exit 1 naming what it is
+"$G" --quiet align --model "$T/a.safetensors.train" --reward gmm2 --alpha 1 > /dev/null 2> "$T/al.err"; check "[ $? -eq 1 ]"
+check "grep -q \"a 'ddpm-mlp-train' checkpoint, not a ddpm-mlp diffusion model\" '$T/al.err'"
 # a diverging run (lr 1e30: the loss is NaN at step 1) is a numerical failure: exit 3, one line naming the
 # loss, and the file already at --out is kept (no checkpoint, no .train written)
 echo keep > "$T/nan.safetensors"

@@ -19,6 +19,20 @@ GM_TEST(test_error_message) {
     CHECK(gm_last_error()[0] == '\0');
 }
 
+/* The message may be built from the current one (re-raising with another code, adding to it): formatting
+ * must not read the buffer it writes. */
+GM_TEST(test_error_message_from_itself) {
+    gm_set_error(GM_ENUMERIC, "x.npy: row 5 contains NaN (element 3)");
+    int rc = gm_set_error(GM_EINVAL, "%s", gm_last_error());
+    CHECK_INT_EQ(rc, GM_EINVAL);
+    CHECK(strcmp(gm_last_error(), "x.npy: row 5 contains NaN (element 3)") == 0);
+    gm_set_error(GM_EINVAL, "%s (reading --fake)", gm_last_error());
+    CHECK(strcmp(gm_last_error(), "x.npy: row 5 contains NaN (element 3) (reading --fake)") == 0);
+    gm_set_error(GM_EINVAL, "merge: %s", gm_last_error());
+    CHECK(strcmp(gm_last_error(), "merge: x.npy: row 5 contains NaN (element 3) (reading --fake)") == 0);
+    gm_clear_error();
+}
+
 GM_TEST(test_alloc_fail_nth) {
     gm_alloc_fail_nth(2, 0);
     void *a = gm_malloc(10), *b = gm_malloc(10), *c = gm_malloc(10);
@@ -120,5 +134,6 @@ GM_TEST(test_always_never_release) {
 }
 
 GM_TEST_MAIN({"strerror", test_strerror}, {"error_message", test_error_message},
+             {"error_message_from_itself", test_error_message_from_itself},
              {"alloc_fail_nth", test_alloc_fail_nth}, {"tensor", test_tensor}, {"arena", test_arena},
              {"always_never_release", test_always_never_release})

@@ -136,6 +136,22 @@ GM_TEST(test_rke_separated_clusters) {
     free(X);
 }
 
+/* A tile at least the row count is one tile: the same bits for any larger tile, and no allocation of its
+ * size (tile = 2^62 wrapped tile² x 8 bytes to a few bytes and overran the heap). */
+GM_TEST(test_rke_tile_beyond_n) {
+    size_t n = 90, d = 3;
+    double *X = make_splitmix(19, n, d, 1.0, 0.0, 0.0);
+    gm_feats x = gm_feats_f64(X, n, d);
+    double s[2] = {0.5, 2.0}, want[2], got[2];
+    CHECK_OK(gm_rke_frobenius(&x, s, 2, n, want));
+    static const size_t tiles[] = {91, 4096, (size_t)1 << 33, (size_t)1 << 62, SIZE_MAX};
+    for (int i = 0; i < 5; i++) {
+        CHECK_OK(gm_rke_frobenius(&x, s, 2, tiles[i], got));
+        CHECK(got[0] == want[0] && got[1] == want[1]);
+    }
+    free(X);
+}
+
 GM_TEST(test_inception_score) {
     double *L = malloc(1000 * 10 * sizeof(double));
     for (int i = 0; i < 1000; i++)
@@ -262,5 +278,6 @@ GM_TEST(test_div_thread_invariance) {
 
 GM_TEST_MAIN({"vendi_known", test_vendi_known}, {"vendi_spec_and_golden", test_vendi_spec_and_golden},
              {"rke_spec_and_golden", test_rke_spec_and_golden}, {"rke_separated_clusters", test_rke_separated_clusters},
+             {"rke_tile_beyond_n", test_rke_tile_beyond_n},
              {"inception_score", test_inception_score}, {"prd_reference_cases", test_prd_reference_cases},
              {"prd_kmeans", test_prd_kmeans}, {"div_thread_invariance", test_div_thread_invariance})

@@ -314,8 +314,35 @@ GM_TEST(test_radius_ties) {
     }
 }
 
+/* A tile so large that tile² or tile·d bytes wrap size_t: an out-of-memory error naming the tile, from every
+ * entry point (the wrapped size used to allocate a few bytes and overrun the heap). */
+GM_TEST(test_huge_tile_fails_cleanly) {
+    size_t n = 40, d = 4;
+    double *X = make_splitmix(71, n, d, 1.0, 0.0, 0.0), *Y = make_splitmix(72, n, d, 1.0, 0.1, 0.0);
+    gm_feats x = gm_feats_f64(X, n, d), y = gm_feats_f64(Y, n, d);
+    double *rad = malloc(n * 3 * sizeof(double));
+    static const size_t tiles[] = {(size_t)1 << 62, (size_t)1 << 33, SIZE_MAX / 2};
+    for (int i = 0; i < 3; i++) {
+        for (int f32 = 0; f32 < 2; f32++) {
+            gm_knn_config c = gm_knn_config_default();
+            c.tile = tiles[i];
+            c.f32 = f32;
+            gm_knn_result r;
+            CHECK_RC(gm_knn(&x, &y, &c, &r), GM_ENOMEM);
+            CHECK(strstr(gm_last_error(), "tile") != NULL);
+            gm_knn_stream *st = NULL;
+            CHECK_RC(gm_knn_stream_create(&st, d, &c), GM_ENOMEM);
+            CHECK(st == NULL);
+            CHECK_RC(gm_knn_radii(&x, 3, tiles[i], f32, rad), GM_ENOMEM);
+        }
+    }
+    free(rad);
+    free(X);
+    free(Y);
+}
+
 GM_TEST_MAIN({"stream_matches_in_memory", test_stream_matches_in_memory}, {"stream_errors", test_stream_errors},
              {"stream_known_answers", test_stream_known_answers},
              {"round_half_numpy", test_round_half_numpy}, {"fp16_pr_numpy", test_fp16_pr_numpy},
              {"fp16_overflow_fallback", test_fp16_overflow_fallback}, {"radii_api", test_radii_api},
-             {"radius_ties", test_radius_ties})
+             {"radius_ties", test_radius_ties}, {"huge_tile_fails_cleanly", test_huge_tile_fails_cleanly})

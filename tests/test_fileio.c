@@ -193,22 +193,32 @@ GM_TEST(test_refusals) {
     rmdir(dir);
 }
 
+/* Points fd 1 at the new file `path` and returns a duplicate of the old fd 1 (give it to fd1_restore). */
+static int fd1_to_file(const char *path) {
+    fflush(stdout);
+    int saved = dup(1), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(saved >= 0 && fd >= 0);
+    dup2(fd, 1);
+    close(fd);
+    return saved;
+}
+
+static void fd1_restore(int saved) {
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+}
+
 GM_TEST(test_dash_is_stdout) {
     /* "-" writes to standard output: redirect fd 1 into a file and read it back */
     char dir[] = "/tmp/gm_fileio_XXXXXX", p[256];
     CHECK(mkdtemp(dir) != NULL);
     snprintf(p, sizeof p, "%s/captured", dir);
-    fflush(stdout);
-    int saved = dup(1), fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    CHECK(saved >= 0 && fd >= 0);
-    dup2(fd, 1);
-    close(fd);
+    int saved = fd1_to_file(p);
     CHECK(gm_output_is_stdout("-") && !gm_output_is_stdout("./-"));
     CHECK_OK(gm_output_check("-"));
     int rc = gm_write_file_atomic("-", "to stdout\n", 10);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
+    fd1_restore(saved);
     CHECK_OK(rc);
     char *txt = slurp(p);
     CHECK(txt && !strcmp(txt, "to stdout\n"));
@@ -218,8 +228,38 @@ GM_TEST(test_dash_is_stdout) {
     rmdir(dir);
 }
 
+GM_TEST(test_dash_is_fd1_not_the_stdout_stream) {
+    /* "-" is file descriptor 1 even when the FILE *stdout points elsewhere (genmix's CLI sends its report
+     * to stderr that way when an output is "-"), and text already buffered in stdout comes first */
+    char dir[] = "/tmp/gm_fileio_XXXXXX", p[256], q[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(p, sizeof p, "%s/fd1", dir);
+    snprintf(q, sizeof q, "%s/report", dir);
+    int saved = fd1_to_file(p);
+    fputs("before ", stdout); /* buffered in the stdout stream: written before the data */
+    int rc0 = gm_write_file_atomic("-", "data\n", 5);
+    FILE *report = fopen(q, "w"), *real = stdout;
+    CHECK(report != NULL);
+    stdout = report;
+    int rc = gm_write_file_atomic("-", "more\n", 5);
+    printf("report\n");
+    stdout = real;
+    fclose(report);
+    fd1_restore(saved);
+    CHECK_OK(rc0);
+    CHECK_OK(rc);
+    char *txt = slurp(p), *rep = slurp(q);
+    CHECK(txt && !strcmp(txt, "before data\nmore\n"));
+    CHECK(rep && !strcmp(rep, "report\n"));
+    gm_free(txt);
+    gm_free(rep);
+    unlink(p);
+    unlink(q);
+    rmdir(dir);
+}
+
 GM_TEST_MAIN({"atomic_roundtrip", test_atomic_roundtrip}, {"new_file_mode_follows_umask", test_new_file_mode_follows_umask},
              {"errors", test_errors},
              {"symlink_written_through", test_symlink_written_through}, {"fifo_written_directly", test_fifo_written_directly},
              {"char_device_written_directly", test_char_device_written_directly}, {"refusals", test_refusals},
-             {"dash_is_stdout", test_dash_is_stdout})
+             {"dash_is_stdout", test_dash_is_stdout}, {"dash_is_fd1_not_the_stdout_stream", test_dash_is_fd1_not_the_stdout_stream})

@@ -353,6 +353,20 @@ class TestBadInput(unittest.TestCase):
         # the library's message is kept
         with self.assertRaisesRegex(ValueError, r"k = 50 must be in 1..n-1"):
             ge.prdc(r, r, k=50)
+        # an impossible allocation says what it was for (it was a MemoryError without a message)
+        with self.assertRaisesRegex(MemoryError, r"kid: out of memory .*subsets = 4611686018427387904"):
+            ge.kid(r, r, subsets=2 ** 62, subset_size=10)
+        # a tile whose buffers overflow size_t (it aborted the interpreter with a heap overrun)
+        with self.assertRaisesRegex(MemoryError, r"tile of 4611686018427387904 rows"):
+            ge.prdc(r, r, tile=2 ** 62)
+        with self.assertRaisesRegex(MemoryError, r"tile"):
+            ge.KNNStream(3, tile=2 ** 62)
+        self.assertEqual(ge.rke(r, 1.0, tile=2 ** 62), ge.rke(r, 1.0))  # (RKE: one tile of all rows)
+        # the CLI's limits: a huge PRD run count ran for ever with the GIL released
+        with self.assertRaisesRegex(ValueError, r"runs must be in 1..1000"):
+            ge.prd(r, r, runs=2 ** 62)
+        with self.assertRaisesRegex(ValueError, r"angles in 1..100000"):
+            ge.prd(r, r, angles=2 ** 62)
         self.assertTrue(issubclass(genmix.Error, Exception))
 
     def test_layouts_without_changing_results(self):
@@ -736,6 +750,8 @@ class TestLoad(unittest.TestCase):
                 ae.decode(np.zeros((2, 4)))
             with self.assertRaises(ValueError):
                 ae.sample(0)
+            with self.assertRaisesRegex(ValueError, r"steps in 0..1000000"):  # (ran for ever, GIL released)
+                ae.sample(2, steps=2 ** 62)
         with self.assertRaises(Exception) as cm:
             genmix.load(os.path.join(G, "eval_real.npy"))
         self.assertIsInstance(cm.exception, (genmix.Error, ValueError))

@@ -14,7 +14,8 @@ extern "C" {
 #endif
 
 /* ---- output files: one rule for every file genmix writes ------------------------------------------
- * "-" is standard output; a symlink is followed to its target; a regular or new file is written
+ * "-" is standard output (file descriptor 1, through a stream of its own: the FILE *stdout is flushed
+ * first and is not written); a symlink is followed to its target; a regular or new file is written
  * atomically (temp file beside it + fsync + rename, permissions kept); a FIFO, character device or
  * other non-regular file is written directly and never replaced; a directory is refused; a missing
  * parent folder is refused (never created). */
@@ -31,7 +32,7 @@ int gm_output_check(const char *path);
 int gm_output_is_stdout(const char *path);
 /* Open `path` for writing under the rule above. */
 int gm_atomic_open(gm_atomic_file *af, const char *path);
-/* Flush and finish: fsync + rename for atomic writes, close for direct ones, flush for stdout;
+/* Flush and finish: fsync + rename for atomic writes, close for direct ones and for standard output;
  * on any failure removes the temp file. */
 int gm_atomic_commit(gm_atomic_file *af);
 /* Give up: close and remove the temp file (a direct or stdout target keeps what was written). */

@@ -632,8 +632,8 @@ static PyObject *py_kid(PyObject *self, PyObject *args, PyObject *kw) {
         res = pc_run(PC_KID, &r, &g, labels, GM_COV_UNBIASED, &kc, NULL);
         goto done;
     }
-    if (!(per = PyMem_Malloc(kc.subsets * sizeof(double)))) {
-        PyErr_NoMemory();
+    if (kc.subsets > PY_SSIZE_T_MAX / sizeof(double) || !(per = PyMem_Malloc(kc.subsets * sizeof(double)))) {
+        PyErr_Format(PyExc_MemoryError, "kid: out of memory for the results of subsets = %zu", kc.subsets);
         goto done;
     }
     gm_kid_result k;
@@ -944,6 +944,9 @@ static PyObject *py_prd(PyObject *self, PyObject *args, PyObject *kw) {
     if (gm_py_size(co, "clusters", &c.num_clusters, 1) || gm_py_size(ao, "angles", &c.num_angles, 1) ||
         gm_py_size(uo, "runs", &c.num_runs, 1))
         return NULL;
+    if (c.num_runs > 1000 || c.num_angles > 100000) /* the CLI's limits (a huge value ran for ever) */
+        return PyErr_Format(PyExc_ValueError, "prd: runs must be in 1..1000 and angles in 1..100000 (got %zu, %zu)",
+                            c.num_runs, c.num_angles);
     c.seed = seed;
     gm_feats r, g;
     PyArrayObject *hr = NULL, *hg = NULL;
@@ -1258,7 +1261,8 @@ PyDoc_STRVAR(prdc_doc,
 PyDoc_STRVAR(prd_doc,
              "prd(real, fake, *, clusters=20, angles=1001, runs=10, seed=0) -> dict\n\n"
              "PRD curves (Sajjadi et al. 2018): k-means (k-means++, 10 restarts, 100 Lloyd iterations) on the union,\n"
-             "histograms of both sets, precision/recall along `angles` slopes, averaged over `runs`. Returns\n"
+             "histograms of both sets, precision/recall along `angles` slopes (1..100000), averaged over `runs`\n"
+             "(1..1000). Returns\n"
              "{'precision': ndarray, 'recall': ndarray, 'f8' (recall-like), 'f1_8' (precision-like)}.");
 PyDoc_STRVAR(vendi_doc,
              "vendi(x, q=1.0, *, kernel='cosine', sigma=None) -> float\n\n"

@@ -729,8 +729,8 @@ static PyObject *ae_sample(Autoencoder *self, PyObject *args, PyObject *kw) {
     if (!PyArg_ParseTupleAndKeywords(args, kw, "n|$nKssOd:sample", kwl, &n, &steps, &seed, &dec, &enc, &co, &z0) ||
         ae_ready(self))
         return NULL;
-    if (n < 1 || steps < 0 || !(z0 > 0)) {
-        PyErr_SetString(PyExc_ValueError, "n must be >= 1, steps >= 0, z0_std > 0");
+    if (n < 1 || steps < 0 || steps > 1000000 || !(z0 > 0)) { /* (the CLI's --mcmc-steps range) */
+        PyErr_Format(PyExc_ValueError, "n must be >= 1, steps in 0..1000000, z0_std > 0 (got %zd, %zd, %g)", n, steps, z0);
         return NULL;
     }
     if ((strcmp(dec, "mean") && strcmp(dec, "sample")) || (strcmp(enc, "mean") && strcmp(enc, "sample"))) {
@@ -836,7 +836,7 @@ static PyObject *ae_get_info(Autoencoder *self, void *c) {
 static PyMethodDef ae_methods[] = {
     {"sample", (PyCFunction)(void (*)(void))ae_sample, METH_VARARGS | METH_KEYWORDS,
      "sample(n, *, steps=0, seed=0, decode='mean', encode='sample', corrupt=None, z0_std=1.0) -> (n, D) float32\n\n"
-     "Decoder means of z_0 ~ N(0, z0_std^2 I) after `steps` latent decode->encode MCMC steps, exactly as\n"
+     "Decoder means of z_0 ~ N(0, z0_std^2 I) after `steps` (0..1000000) latent decode->encode MCMC steps, exactly as\n"
      "`genmix sample --model M --n N --mcmc-steps STEPS --seed SEED` (corrupt defaults to the model's sigma_c)."},
     {"decode", (PyCFunction)ae_decode, METH_O, "decode(z) -> (n, D) float32 decoder means."},
     {"encode", (PyCFunction)ae_encode, METH_O, "encode(x) -> (mu, logvar), each (n, d) float32."},

@@ -34,10 +34,13 @@ const char *gm_last_error(void) { return tl_error; }
 void gm_clear_error(void) { tl_error[0] = '\0'; }
 
 int gm_set_error(int code, const char *fmt, ...) {
+    /* formatted into a scratch buffer first: an argument may be gm_last_error() itself */
+    char msg[sizeof tl_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tl_error, sizeof tl_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(tl_error, msg, sizeof tl_error);
     /* one-line messages only */
     for (char *p = tl_error; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';

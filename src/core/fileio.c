@@ -2,7 +2,9 @@
 /* fileio.c — genmix's one output rule and whole-file reads.
  *
  * Every file genmix writes goes through gm_atomic_open/commit (or gm_write_file_atomic), which apply:
- *   - "-"                         standard output (flushed, never closed);
+ *   - "-"                         standard output: file descriptor 1 through a stream of its own (what
+ *                                 the FILE *stdout holds is flushed first; fd 1 is never closed), so a
+ *                                 program may point stdout elsewhere for its own messages;
  *   - a symlink                   followed to its final target, and the rule applied to that target;
  *   - a regular or missing file   written atomically: temp file in the same folder + fsync + rename,
  *                                 keeping an existing file's permission bits;
@@ -149,7 +151,15 @@ int gm_atomic_open(gm_atomic_file *af, const char *path) {
     int rc = classify(path, &af->kind, &af->path);
     if (rc) return rc;
     if (af->kind == AF_STDOUT) {
-        af->f = stdout;
+        fflush(stdout);
+        int fd = dup(STDOUT_FILENO);
+        af->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+        if (!af->f) {
+            int e = errno;
+            if (fd >= 0) close(fd);
+            memset(af, 0, sizeof *af);
+            GM_FAIL(GM_EIO, "standard output: %s", strerror(e));
+        }
         return GM_OK;
     }
     if (af->kind == AF_DIRECT) {
@@ -183,8 +193,7 @@ int gm_atomic_open(gm_atomic_file *af, const char *path) {
 
 void gm_atomic_abort(gm_atomic_file *af) {
     if (!af || !af->f) return;
-    if (af->kind == AF_STDOUT) fflush(af->f);
-    else fclose(af->f);
+    fclose(af->f); /* (for "-": flushes and closes the duplicate of fd 1) */
     if (af->kind == AF_ATOMIC) unlink(af->tmp_path);
     gm_free(af->tmp_path);
     gm_free(af->path);
@@ -195,6 +204,7 @@ int gm_atomic_commit(gm_atomic_file *af) {
     int e = 0;
     if (fflush(af->f) != 0 || ferror(af->f)) e = errno ? errno : EIO;
     if (af->kind == AF_STDOUT) {
+        if (fclose(af->f) != 0 && !e) e = errno ? errno : EIO;
         memset(af, 0, sizeof *af);
         if (e) GM_FAIL(GM_EIO, "standard output: write failed: %s", strerror(e));
         return GM_OK;

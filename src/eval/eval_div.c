@@ -129,6 +129,7 @@ int gm_rke_frobenius(const gm_feats *x, const double *sigmas, size_t ns, size_t 
     for (size_t s = 0; s < ns; s++)
         if (!(sigmas[s] > 0)) GM_FAIL(GM_EINVAL, "RKE: bandwidth %g must be > 0", sigmas[s]);
     if (tile == 0) tile = 1024;
+    if (tile > n) tile = n; /* one tile either way (same bits); a huge tile would wrap tile² x 8 bytes */
     double *nrm = gm_malloc(n * sizeof(double)), *A = gm_malloc(tile * d * sizeof(double)),
            *B = gm_malloc(tile * d * sizeof(double)), *G = gm_malloc(tile * tile * sizeof(double)),
            *rows = gm_malloc(tile * ns * sizeof(double)), *acc = gm_calloc(ns, sizeof(double));

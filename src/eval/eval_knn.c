@@ -223,9 +223,12 @@ static int eng_init(knn_eng *e, size_t d, const gm_knn_config *cfg) {
     e->f32 = cfg->f32;
     e->fp16 = cfg->fp16;
     e->nthr = eng_threads();
+    size_t es = e->f32 ? sizeof(float) : sizeof(double);
+    /* tile x tile and tile x d buffers: a huge tile fails here instead of wrapping the size (heap overrun) */
+    if (e->tile > SIZE_MAX / es / e->tile || e->tile > SIZE_MAX / es / (d ? d : 1))
+        return gm_set_error(GM_ENOMEM, "k-NN: a distance tile of %zu rows does not fit in memory", e->tile);
     e->t = gm_calloc((size_t)e->nthr, sizeof(knn_thr));
     if (!e->t) return GM_ENOMEM;
-    size_t es = e->f32 ? sizeof(float) : sizeof(double);
     for (int t = 0; t < e->nthr; t++) {
         knn_thr *w = &e->t[t];
         w->A = gm_malloc(e->tile * d * es);
