@@ -12,6 +12,8 @@
  *     log-likelihood Σ c_b log p(y_b), max AND mean criteria per tensor;
  *   - training lowers the bits/dim of a tiny data set; bitwise resume (3 + 3 steps through a checkpoint =
  *     6 steps, across epoch boundaries); samples in [0, 1], reproducible by stream;
+ *   - procedure B (weighted MLE with a χ² critic's ratio): during the MLE pre-training the flow is bitwise the MLE
+ *     flow while the critic moves, the weighted steps then differ from MLE; bitwise resume (critic, its Adam);
  *   - bad input: image sizes not divisible by 2^n_scales, pixels outside [0, 1] or NaN, no data, a checkpoint
  *     of another model (both ways).
  *   - PyTorch golden (tests/golden/prdiv_iflow_golden.npz from tools/gen_prdiv_iflow_golden.py): log p of a
@@ -394,6 +396,76 @@ GM_TEST(test_iflow_bad_input) {
     gm_iflow_free(f);
 }
 
+
+/* procedure B: during the MLE pre-training the flow is bitwise the MLE flow while the critic trains; after it
+ * the weighted steps move the flow elsewhere; bitwise resume with the critic and its Adam state; bad configs */
+GM_TEST(test_iflow_procedure_b) {
+    float *X = tiny_images(10);
+    gm_iflow_config cm = tiny_cfg(1), cp = cm;
+    cp.objective = GM_FLOW_PR, cp.lambda = 2, cp.pretrain = 3, cp.n_critic = 2, cp.critic_width = 3;
+    gm_iflow *m = NULL, *a = NULL, *b = NULL, *r = NULL;
+    CHECK_OK(gm_iflow_create(&m, &cm));
+    CHECK_OK(gm_iflow_create(&a, &cp));
+    CHECK_OK(gm_iflow_create(&b, &cp));
+    if (!m || !a || !b) goto out;
+    CHECK_OK(gm_iflow_set_data(m, X, 10));
+    CHECK_OK(gm_iflow_set_data(a, X, 10));
+    CHECK_OK(gm_iflow_set_data(b, X, 10));
+    gm_params *Pm = gm_iflow_params(m), *Pa = gm_iflow_params(a);
+    long c0 = gm_params_find(Pa, "critic.0.weight");
+    CHECK(c0 >= 0 && gm_params_find(Pm, "critic.0.weight") < 0);
+    if (c0 < 0) goto out;
+    size_t nflow = Pa->info[c0].offset; /* the flow's tensors come first, in the same layout */
+    float *crit0 = malloc(Pa->info[c0].n * sizeof(float));
+    memcpy(crit0, Pa->val + Pa->info[c0].offset, Pa->info[c0].n * sizeof(float));
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(gm_iflow_step(m, NULL));
+        CHECK_OK(gm_iflow_step(a, NULL));
+    }
+    CHECK(!memcmp(Pm->val, Pa->val, nflow * sizeof(float)));
+    CHECK(memcmp(crit0, Pa->val + Pa->info[c0].offset, Pa->info[c0].n * sizeof(float)) != 0);
+    free(crit0);
+    double bpd = 0;
+    CHECK_OK(gm_iflow_step(m, NULL));
+    CHECK_OK(gm_iflow_step(a, &bpd));
+    CHECK(memcmp(Pm->val, Pa->val, nflow * sizeof(float)) != 0);
+    float ld = NAN, wz = NAN;
+    gm_iflow_pr_status(a, &ld, &wz);
+    printf("  after the first PR step: bits/dim %.3f, critic loss %.4f, %.0f %% of rows with weight 0\n", bpd, (double)ld,
+           100 * (double)wz);
+    CHECK(isfinite(ld) && wz >= 0 && wz <= 1 && isfinite(bpd));
+    for (int i = 0; i < 2; i++) CHECK_OK(gm_iflow_step(a, NULL));
+    /* resume: 4 steps + checkpoint + 2 = 6 */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/gm_iflow_b_%d.safetensors", (int)getpid());
+    for (int i = 0; i < 4; i++) CHECK_OK(gm_iflow_step(b, NULL));
+    CHECK_OK(gm_iflow_save(b, path));
+    CHECK_OK(gm_iflow_load(&r, path));
+    if (r) {
+        const gm_iflow_config *rc = gm_iflow_get_config(r);
+        CHECK(rc->objective == GM_FLOW_PR && rc->lambda == 2 && rc->pretrain == 3 && rc->n_critic == 2 && rc->critic_width == 3);
+        CHECK_OK(gm_iflow_set_data(r, X, 10));
+        for (int i = 0; i < 2; i++) CHECK_OK(gm_iflow_step(r, NULL));
+        CHECK(same_params(a, r)); /* flow, critic and the critic's Adam moments */
+    }
+    remove(path);
+    gm_iflow *bad = NULL;
+    gm_iflow_config cb = cp;
+    cb.lambda = 0;
+    CHECK_RC(gm_iflow_create(&bad, &cb), GM_EINVAL);
+    cb = cp, cb.height = cb.width = 6, cb.n_scales = 1;
+    CHECK_RC(gm_iflow_create(&bad, &cb), GM_ESHAPE);
+    cb = cp, cb.n_critic = 0;
+    CHECK_RC(gm_iflow_create(&bad, &cb), GM_EINVAL);
+    CHECK(bad == NULL);
+out:
+    gm_iflow_free(m);
+    gm_iflow_free(a);
+    gm_iflow_free(b);
+    gm_iflow_free(r);
+    free(X);
+}
+
 /* ---- PyTorch golden ---- */
 #define GOLDEN "tests/golden/prdiv_iflow_golden.npz"
 static float *npz(const char *name, size_t *n) { return gm_npz_fixture_f32(GOLDEN, name, n); }
@@ -471,4 +543,5 @@ GM_TEST(test_iflow_golden) {
 GM_TEST_MAIN({"iflow_inverse", test_iflow_inverse}, {"iflow_logdet_bruteforce", test_iflow_logdet_bruteforce},
              {"iflow_identity_at_init", test_iflow_identity_at_init}, {"iflow_dequant", test_iflow_dequant},
              {"iflow_gradcheck", test_iflow_gradcheck}, {"iflow_train_resume", test_iflow_train_resume},
-             {"iflow_bad_input", test_iflow_bad_input}, {"iflow_golden", test_iflow_golden})
+             {"iflow_bad_input", test_iflow_bad_input}, {"iflow_procedure_b", test_iflow_procedure_b},
+             {"iflow_golden", test_iflow_golden})

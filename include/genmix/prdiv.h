@@ -393,6 +393,17 @@ typedef struct {
     float lr;                       /* 1e-3 (Adam) */
     float clip;                     /* 100: gradient-norm clip of the bits/dim loss (0 = none) */
     uint64_t seed;
+    /* PR-divergence by procedure B (spec §3, weighted MLE): objective GM_FLOW_PR; after `pretrain` MLE steps the
+     * batch rows are weighted by w = f_λ′(r̂) − f_λ(r̂)/r̂ (clipped to [0, 100], self-normalised to mean 1), r̂ =
+     * clamp(v, −2, 5)/2 + 1 of a χ² critic (conv 4/2/1 C -> Wc, LeakyReLU 0.2, conv 4/2/1 -> 2Wc, LeakyReLU 0.2,
+     * linear -> 1; no spectral norm; Adam β1 = 0, β2 0.999) that takes n_critic steps per step (also during the
+     * pre-training) on fresh data rows against flow samples. Needs H, W divisible by 4. */
+    gm_flow_objective objective; /* GM_FLOW_MLE */
+    float lambda;                /* 1 */
+    int64_t pretrain;            /* 0 */
+    size_t n_critic;             /* 1 */
+    size_t critic_width;         /* 16 */
+    float lr_critic;             /* 1e-3 */
 } gm_iflow_config;
 gm_iflow_config gm_iflow_config_default(void);
 typedef struct gm_iflow gm_iflow;
@@ -406,8 +417,11 @@ size_t gm_iflow_dim(const gm_iflow *f); /* D = C·H·W */
 gm_params *gm_iflow_params(gm_iflow *f);
 /* Borrow n training images (n × D in [0, 1]; must outlive the steps). */
 int gm_iflow_set_data(gm_iflow *f, const float *images, size_t n);
-/* One Adam step of MLE; *bpd (may be NULL) receives the batch's bits/dim (before the step). */
+/* One step (MLE, or PR: n_critic critic steps then the weighted MLE step); *bpd (may be NULL) receives the
+ * batch's unweighted bits/dim (before the step). */
 int gm_iflow_step(gm_iflow *f, double *bpd);
+/* PR: the last critic loss and the fraction of the last batch's rows with weight 0. */
+void gm_iflow_pr_status(const gm_iflow *f, float *loss_d, float *w_zero);
 /* Tape ops: z(B, D) = f(y) for logits y(B, C, H, W), *logdet (B, 1) = log|det ∂z/∂y| (may be NULL); the
  * inverse y = f⁻¹(z) with *logdet = log|det ∂y/∂z|; log N(f(y)) + log|det ∂z/∂y| (B, 1). */
 gm_var *gm_iflow_forward(gm_iflow *f, gm_tape *t, gm_var *y, gm_var **logdet, int frozen);

@@ -55,6 +55,11 @@ struct gm_iflow {
     int64_t perm_epoch;
     float *y;   /* batch × D logits */
     double *ld; /* batch pre-processing log-determinants */
+    /* procedure B (objective PR): the critic's tensors start at cbase in P, its Adam moments follow */
+    size_t cbase;
+    gm_optim opt_d;    /* m/v point into P */
+    float *xc, *w;     /* 2·batch × D critic inputs; batch weights */
+    float loss_d, w_zero;
 };
 
 gm_iflow_config gm_iflow_config_default(void) {
@@ -70,6 +75,11 @@ gm_iflow_config gm_iflow_config_default(void) {
     c.batch = 64;
     c.lr = 1e-3f;
     c.clip = 100;
+    c.objective = GM_FLOW_MLE;
+    c.lambda = 1;
+    c.n_critic = 1;
+    c.critic_width = 16;
+    c.lr_critic = 1e-3f;
     return c;
 }
 
@@ -92,6 +102,16 @@ static int check_cfg(const gm_iflow_config *c) {
         GM_FAIL(GM_EINVAL, "flow-image: scale must be > 0 and alpha in (0, 0.5)");
     if (c->batch < 1 || c->batch > 65536 || !(c->lr > 0) || !isfinite(c->lr) || !(c->clip >= 0))
         GM_FAIL(GM_EINVAL, "flow-image: batch and lr must be positive, clip >= 0");
+    if (c->objective != GM_FLOW_MLE && c->objective != GM_FLOW_PR) GM_FAIL(GM_EINVAL, "flow-image: unknown objective");
+    if (c->objective == GM_FLOW_PR) {
+        if (!(c->lambda > 0) || !isfinite(c->lambda))
+            GM_FAIL(GM_EINVAL, "flow-image: lambda = %g must be finite and > 0", (double)c->lambda);
+        if (c->n_critic < 1 || c->n_critic > 100 || c->critic_width < 1 || c->critic_width > 1024 || !(c->lr_critic > 0) ||
+            !isfinite(c->lr_critic) || c->pretrain < 0)
+            GM_FAIL(GM_EINVAL, "flow-image: procedure B needs n_critic in 1..100, a critic width, lr_critic > 0, pretrain >= 0");
+        if (c->height % 4 || c->width % 4)
+            GM_FAIL(GM_ESHAPE, "flow-image: the critic needs image sizes divisible by 4 (%zux%zu)", c->height, c->width);
+    }
     return GM_OK;
 }
 
@@ -175,7 +195,50 @@ int gm_iflow_create(gm_iflow **out, const gm_iflow_config *cfg) {
     for (size_t j = 0; j < K; j++)
         if ((rc = add_coupling(f, k++, C, H, W, 0, j))) goto fail;
     f->lC = C, f->lH = H, f->lW = W;
+    if (cfg->objective == GM_FLOW_PR) { /* procedure B's critic and its Adam moments, after the flow's tensors */
+        int64_t Wc = (int64_t)cfg->critic_width, C0 = (int64_t)cfg->channels;
+        int64_t nl = 2 * Wc * (int64_t)(cfg->height / 4) * (int64_t)(cfg->width / 4);
+        const int64_t shp[6][4] = {{Wc, C0, 4, 4}, {Wc}, {2 * Wc, Wc, 4, 4}, {2 * Wc}, {1, nl}, {1}};
+        const int nd[6] = {4, 1, 4, 1, 2, 1};
+        const char *nm[6] = {"critic.0.weight", "critic.0.bias", "critic.1.weight", "critic.1.bias", "critic.2.weight",
+                             "critic.2.bias"};
+        f->cbase = f->P.count;
+        for (int j = 0; j < 6; j++) {
+            long r = gm_params_add(&f->P, nm[j], nd[j], shp[j]);
+            if (r < 0) {
+                rc = (int)r;
+                goto fail;
+            }
+        }
+        const gm_param_info *I = f->P.info; /* the span of the critic, padding included */
+        int64_t span = (int64_t)(I[f->cbase + 5].offset + I[f->cbase + 5].n - I[f->cbase].offset);
+        for (int q = 0; q < 2; q++) {
+            long r = gm_params_add(&f->P, q ? "critic.adam.v" : "critic.adam.m", 1, &span);
+            if (r < 0) {
+                rc = (int)r;
+                goto fail;
+            }
+        }
+        rc = GM_ENOMEM;
+        f->xc = gm_malloc(2 * cfg->batch * f->D * sizeof(float));
+        f->w = gm_malloc(cfg->batch * sizeof(float));
+        if (!f->xc || !f->w) goto fail;
+    }
     if ((rc = gm_params_alloc(&f->P))) goto fail;
+    if (cfg->objective == GM_FLOW_PR) { /* critic init: uniform(±1/sqrt(fan_in)) from (GM_STREAM_INIT, 1); Adam β1 = 0 */
+        gm_rng r;
+        gm_rng_init(&r, cfg->seed, gm_rng_stream_id(GM_STREAM_INIT, 1));
+        for (size_t j = 0; j < 6; j++) {
+            const gm_param_info *w = &f->P.info[f->cbase + j - j % 2];
+            double fan_in = (double)(w->n / (size_t)w->shape[0]);
+            gm_params_uniform(&f->P, f->cbase + j, 1.0 / sqrt(fan_in), &r);
+        }
+        gm_optim_config dc = gm_optim_config_default();
+        dc.kind = GM_OPT_ADAM;
+        dc.beta1 = 0, dc.beta2 = 0.999f, dc.eps = 1e-8f;
+        const gm_param_info *m = &f->P.info[f->cbase + 6], *v = &f->P.info[f->cbase + 7];
+        f->opt_d = (gm_optim){dc, m->n, f->P.val + m->offset, f->P.val + v->offset, 0};
+    }
     gm_optim_config oc = gm_optim_config_default();
     oc.kind = GM_OPT_ADAM;
     if ((rc = gm_optim_init(&f->opt, &oc, f->P.total))) goto fail;
@@ -199,6 +262,8 @@ void gm_iflow_free(gm_iflow *f) {
     gm_free(f->perm);
     gm_free(f->y);
     gm_free(f->ld);
+    gm_free(f->xc);
+    gm_free(f->w);
     gm_free(f);
 }
 
@@ -387,38 +452,41 @@ static size_t row_at(gm_iflow *f, uint64_t pos, uint64_t *epoch) {
     return f->perm[pos % f->n_data];
 }
 
-/* loss = −(mean_b log p(y_b)) / (D ln 2) on rows y (B × D); *bpd = bits/dim in pixel space with the
- * pre-processing log-determinants ld (NULL: the loss alone). w (B, may be NULL) weights the rows. */
-static gm_var *nll(gm_iflow *f, gm_tape *t, size_t B, const float *w) {
-    const gm_iflow_config *c = &f->cfg;
-    int64_t sh[4] = {(int64_t)B, (int64_t)c->channels, (int64_t)c->height, (int64_t)c->width};
-    gm_var *lp = gm_iflow_logprob_logit(f, t, gm_tape_input(t, f->y, 4, sh, 0), 0);
-    if (w) lp = gm_op_mul(t, lp, gm_tape_input(t, (float *)w, 2, (int64_t[]){(int64_t)B, 1}, 0));
-    return gm_op_scale(t, gm_op_mean(t, lp), (float)(-1.0 / ((double)f->D * LN2)), 0);
-}
-
-int gm__iflow_step_with(gm_iflow *f, const float *w, double *bpd_out) {
+/* the dequantised logits y and pre-processing log-dets of the rows of the current step into f->y, f->ld */
+static int fill_batch(gm_iflow *f, double *lds) {
     const gm_iflow_config *c = &f->cfg;
     if (!f->data) GM_FAIL(GM_EINVAL, "flow-image: no training data (gm_iflow_set_data)");
     size_t B = c->batch, D = f->D;
-    double lds = 0;
+    *lds = 0;
     for (size_t b = 0; b < B; b++) {
         uint64_t e, pos = (uint64_t)f->step * B + b;
         size_t j = row_at(f, pos, &e);
         if (e >= ((uint64_t)1 << 24)) GM_FAIL(GM_EINVAL, "flow-image: epoch %llu is out of range", (unsigned long long)e);
         f->ld[b] = gm_iflow_dequant(c->alpha, f->data + j * D, D, c->seed, gm_rng_stream_id(GM_STREAM_NOISE, (e << 32) | j),
                                     f->y + b * D);
-        lds += f->ld[b];
+        *lds += f->ld[b];
     }
+    return GM_OK;
+}
+
+/* one Adam step on the rows in f->y: loss −mean_b(w_b log p(y_b))/(D ln 2) (w NULL: 1); *bpd = the unweighted
+ * bits/dim of the batch in pixel space (lds: sum of the pre-processing log-dets) */
+static int optimise(gm_iflow *f, const float *w, double lds, double *bpd_out) {
+    const gm_iflow_config *c = &f->cfg;
+    size_t B = c->batch, D = f->D;
     gm_tape *t = f->tape;
     gm_tape_reset(t);
-    gm_var *loss = nll(f, t, B, w);
+    int64_t sh[4] = {(int64_t)B, (int64_t)c->channels, (int64_t)c->height, (int64_t)c->width};
+    gm_var *lp = gm_iflow_logprob_logit(f, t, gm_tape_input(t, f->y, 4, sh, 0), 0), *lw = lp;
+    if (w) lw = gm_op_mul(t, lp, gm_tape_input(t, (float *)w, 2, (int64_t[]){(int64_t)B, 1}, 0));
+    gm_var *loss = gm_op_scale(t, gm_op_mean(t, lw), (float)(-1.0 / ((double)D * LN2)), 0);
     int rc = gm_tape_status(t);
     if (rc) return rc;
     gm_params_zero_grad(&f->P);
     if ((rc = gm_tape_backward(t, loss))) return rc;
-    double lv = loss->val[0];
-    if (!isfinite(lv)) GM_FAIL(GM_ENUMERIC, "flow-image: loss is %g at step %lld", lv, (long long)f->step);
+    double lv = loss->val[0], lps = 0;
+    for (size_t b = 0; b < B; b++) lps += (double)lp->val[b];
+    if (!isfinite(lv) || !isfinite(lps)) GM_FAIL(GM_ENUMERIC, "flow-image: loss is %g at step %lld", isfinite(lv) ? lps : lv, (long long)f->step);
     if (c->clip > 0) {
         double gn = gm_clip_grad_norm(f->P.grad, f->P.total, (double)c->clip);
         if (!isfinite(gn)) GM_FAIL(GM_ENUMERIC, "flow-image: gradient is not finite at step %lld", (long long)f->step);
@@ -426,11 +494,115 @@ int gm__iflow_step_with(gm_iflow *f, const float *w, double *bpd_out) {
     gm_optim_step(&f->opt, f->P.val, f->P.grad, c->lr);
     f->step++;
     gm_tape_reset(t);
-    if (bpd_out) *bpd_out = lv - lds / (double)B / ((double)D * LN2) + 8;
+    if (bpd_out) *bpd_out = -(lps + lds) / (double)B / ((double)D * LN2) + 8;
     return GM_OK;
 }
 
-int gm_iflow_step(gm_iflow *f, double *bpd) { return gm__iflow_step_with(f, NULL, bpd); }
+int gm__iflow_step_with(gm_iflow *f, const float *w, double *bpd_out) {
+    double lds;
+    int rc = fill_batch(f, &lds);
+    return rc ? rc : optimise(f, w, lds, bpd_out);
+}
+
+/* ---- procedure B (spec §3): weighted MLE with the ratio of a χ² critic ---- */
+#define STREAM_CRITIC (GM_STREAM_USER + 7) /* purposes 107..109: critic rows, their noise, the fakes' latents */
+
+/* critic v(x) (N, 1) of images x (N, C, H, W) in [−1, 1]: conv 4/2/1 -> Wc, LeakyReLU 0.2, conv 4/2/1 -> 2Wc,
+ * LeakyReLU 0.2, linear -> 1 */
+static gm_var *critic(gm_iflow *f, gm_tape *t, gm_var *x, int frozen) {
+    gm_var *p[6];
+    for (size_t j = 0; j < 6; j++) p[j] = gm_params_var(&f->P, t, f->cbase + j, frozen);
+    gm_var *h = gm_op_conv2d_lrelu(t, x, p[0], p[1], 2, 1, 0.2f);
+    h = gm_op_conv2d_lrelu(t, h, p[2], p[3], 2, 1, 0.2f);
+    return gm_op_linear(t, h, p[4], p[5]);
+}
+
+/* n_critic χ² critic steps: B data rows (uniform with replacement, fresh dequantisation noise) against B flow
+ * samples (the flow frozen) */
+static int critic_steps(gm_iflow *f) {
+    const gm_iflow_config *c = &f->cfg;
+    gm_tape *t = f->tape;
+    size_t B = c->batch, D = f->D;
+    double a = (double)c->alpha;
+    int64_t sh[4] = {(int64_t)(2 * B), (int64_t)c->channels, (int64_t)c->height, (int64_t)c->width};
+    float *dgrad = f->P.grad + f->P.info[f->cbase].offset, *dval = f->P.val + f->P.info[f->cbase].offset;
+    for (size_t s = 0; s < c->n_critic; s++) {
+        uint64_t id = (uint64_t)f->step * c->n_critic + s;
+        gm_rng r;
+        gm_rng_init(&r, c->seed, gm_rng_stream_id(STREAM_CRITIC + 2, id));
+        gm_rng_normal_fill(&r, f->xc, B * D); /* the fakes' latents */
+        gm_tape_reset(t);
+        int prev = gm_tape_no_grad(t, 1);
+        gm_var *y = gm_iflow_inverse(f, t, gm_tape_input(t, f->xc, 2, (int64_t[]){(int64_t)B, (int64_t)D}, 0), NULL, 1);
+        gm_tape_no_grad(t, prev);
+        int rc = gm_tape_status(t);
+        if (rc) return rc;
+        for (size_t i = 0; i < B * D; i++) {
+            double v = (1 / (1 + exp(-(double)y->val[i])) - a) / (1 - 2 * a);
+            f->xc[i] = (float)(2 * (v < 0 ? 0 : v > 1 ? 1 : v) - 1);
+        }
+        gm_rng_init(&r, c->seed, gm_rng_stream_id(STREAM_CRITIC, id));
+        gm_rng ru;
+        gm_rng_init(&ru, c->seed, gm_rng_stream_id(STREAM_CRITIC + 1, id));
+        for (size_t b = 0; b < B; b++) {
+            const float *img = f->data + gm_rng_below(&r, f->n_data) * D;
+            for (size_t d = 0; d < D; d++) {
+                double v = img[d] < 0 ? 0 : img[d] > 1 ? 1 : (double)img[d];
+                f->xc[(B + b) * D + d] = (float)(2 * (floor(v * 255 + 0.5) + gm_rng_uniform(&ru)) / 256 - 1);
+            }
+        }
+        gm_tape_reset(t);
+        gm_var *v = critic(f, t, gm_tape_input(t, f->xc, 4, sh, 0), 0), *vf, *vr;
+        if (!v || gm_op_split(t, v, 0, (int64_t)B, &vf, &vr)) return gm_tape_status(t);
+        gm_var *loss = gm_op_gan_critic_loss(t, vr, vf, GM_GAN_CHI2, c->lambda);
+        if ((rc = gm_tape_status(t))) return rc;
+        memset(dgrad, 0, f->opt_d.n * sizeof(float));
+        if ((rc = gm_tape_backward(t, loss))) return rc;
+        f->loss_d = loss->val[0];
+        if (!isfinite(f->loss_d)) GM_FAIL(GM_ENUMERIC, "flow-image: critic loss is %g at step %lld", (double)f->loss_d, (long long)f->step);
+        gm_optim_step(&f->opt_d, dval, dgrad, c->lr_critic);
+    }
+    gm_tape_reset(t);
+    return GM_OK;
+}
+
+int gm_iflow_step(gm_iflow *f, double *bpd) {
+    const gm_iflow_config *c = &f->cfg;
+    if (c->objective != GM_FLOW_PR) return gm__iflow_step_with(f, NULL, bpd);
+    if (!f->data) GM_FAIL(GM_EINVAL, "flow-image: no training data (gm_iflow_set_data)");
+    int rc = critic_steps(f); /* also during the MLE pre-training: the critic is trained when the PR loss starts */
+    if (rc) return rc;
+    double lds;
+    if ((rc = fill_batch(f, &lds))) return rc;
+    if (f->step < c->pretrain) return optimise(f, NULL, lds, bpd);
+    /* weights w = f_λ′(r̂) − f_λ(r̂)/r̂ of the batch rows, r̂ = the χ² critic's ratio clamp(v, −2, 5)/2 + 1,
+     * self-normalised to mean 1 as the toy trainer does */
+    size_t B = c->batch, D = f->D;
+    double a = (double)c->alpha;
+    for (size_t i = 0; i < B * D; i++) f->xc[i] = (float)(2 * ((1 / (1 + exp(-(double)f->y[i])) - a) / (1 - 2 * a)) - 1);
+    gm_tape *t = f->tape;
+    gm_tape_reset(t);
+    int prev = gm_tape_no_grad(t, 1);
+    int64_t sh[4] = {(int64_t)B, (int64_t)c->channels, (int64_t)c->height, (int64_t)c->width};
+    gm_var *v = critic(f, t, gm_tape_input(t, f->xc, 4, sh, 0), 1);
+    gm_tape_no_grad(t, prev);
+    if ((rc = gm_tape_status(t))) return rc;
+    double ws = 0;
+    size_t zero = 0;
+    for (size_t b = 0; b < B; b++) {
+        f->w[b] = (float)gm__prdiv_weight_b((double)c->lambda, gm_prdiv_chi2_ratio((double)v->val[b]));
+        ws += (double)f->w[b];
+        zero += f->w[b] == 0;
+    }
+    for (size_t b = 0; ws > 0 && b < B; b++) f->w[b] = (float)((double)f->w[b] * (double)B / ws);
+    f->w_zero = (float)zero / (float)B;
+    return optimise(f, f->w, lds, bpd);
+}
+
+void gm_iflow_pr_status(const gm_iflow *f, float *loss_d, float *w_zero) {
+    if (loss_d) *loss_d = f->loss_d;
+    if (w_zero) *w_zero = f->w_zero;
+}
 
 /* ---- evaluation ---- */
 int gm_iflow_logprob(gm_iflow *f, const float *images, size_t n, uint64_t stream, double *logp) {
@@ -499,9 +671,12 @@ int gm_iflow_save(const gm_iflow *f, const char *path) {
     char js[512];
     snprintf(js, sizeof js,
              "{\"channels\":%zu,\"height\":%zu,\"width\":%zu,\"n_scales\":%zu,\"n_couplings\":%zu,\"hidden\":%zu,"
-             "\"n_res\":%zu,\"scale\":%.9g,\"alpha\":%.9g,\"batch\":%zu,\"lr\":%.9g,\"clip\":%.9g}",
+             "\"n_res\":%zu,\"scale\":%.9g,\"alpha\":%.9g,\"batch\":%zu,\"lr\":%.9g,\"clip\":%.9g,"
+             "\"objective\":\"%s\",\"procedure\":\"B\",\"lambda\":%.9g,\"pretrain\":%lld,\"n_critic\":%zu,"
+             "\"critic_width\":%zu,\"lr_critic\":%.9g}",
              c->channels, c->height, c->width, c->n_scales, c->n_couplings, c->hidden, c->n_res, (double)c->scale,
-             (double)c->alpha, c->batch, (double)c->lr, (double)c->clip);
+             (double)c->alpha, c->batch, (double)c->lr, (double)c->clip, c->objective == GM_FLOW_PR ? "pr" : "mle",
+             (double)c->lambda, (long long)c->pretrain, c->n_critic, c->critic_width, (double)c->lr_critic);
     gm_checkpoint_meta m = {"flow-image", js, f->step, 0, c->seed, NULL};
     return gm_checkpoint_save(path, &f->P, &f->opt, &m);
 }
@@ -529,7 +704,14 @@ int gm_iflow_load(gm_iflow **out, const char *path) {
     NUM(batch, size_t);
     NUM(lr, float);
     NUM(clip, float);
+    NUM(lambda, float);
+    NUM(pretrain, int64_t);
+    NUM(n_critic, size_t);
+    NUM(critic_width, size_t);
+    NUM(lr_critic, float);
 #undef NUM
+    char obj[16];
+    if (gm__json_str(js, "objective", &bad, &oom, obj, sizeof obj)) c.objective = strcmp(obj, "pr") ? GM_FLOW_MLE : GM_FLOW_PR;
     c.seed = strtoull(seed, NULL, 10);
     if (oom) {
         gm_checkpoint_close(ck);
@@ -543,6 +725,7 @@ int gm_iflow_load(gm_iflow **out, const char *path) {
     if (!(rc = gm_iflow_create(&f, &c)) && !(rc = gm_checkpoint_load_params(ck, &f->P)) &&
         !(rc = gm_checkpoint_load_optim(ck, &f->P, &f->opt)))
         f->step = strtoll(step, NULL, 10);
+    if (!rc && c.objective == GM_FLOW_PR) f->opt_d.step = f->step * (int64_t)c.n_critic;
     gm_checkpoint_close(ck);
     if (rc) {
         gm_iflow_free(f);
