@@ -33,14 +33,19 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: genmix train flow --data fashion-mnist --out CKPT.safetensors [options]\n"
             "\n"
-            "Train a multi-scale RealNVP (Dinh et al. 2017) on Fashion-MNIST by maximum likelihood: pixels dequantised\n"
+            "Train a multi-scale RealNVP (Dinh et al. 2017) on Fashion-MNIST by maximum likelihood (or the PR-divergence,\n"
+            "procedure B of the spec): pixels dequantised\n"
             "(x = (pixel + u)/256, u ~ U[0,1)) and mapped to logits y = logit(0.05 + 0.9 x); per scale K checkerboard\n"
             "couplings, squeeze, K channel couplings, half the channels factored out; then K checkerboard couplings.\n"
             "Each coupling's scale/shift: 3x3 conv net with residual blocks (SiLU), s = 2 tanh(raw), zero-initialised\n"
             "output. Reports bits/dim = -log p(x)/(784 ln 2) + 8 (train batches; the test set at the end).\n"
             "\n"
             "options:\n"
-            "  --objective mle       maximum likelihood (the only objective for images)\n"
+            "  --objective mle|pr    maximum likelihood (default), or the PR-divergence D_lambda by procedure B\n"
+            "  --procedure B         pr: weighted MLE, w = f'(r) - f(r)/r with r from a chi2 conv critic (the only\n"
+            "                        procedure for images)\n"
+            "  --lambda L (1)  --pretrain N  MLE steps before the weighting (0)  --n-critic K  critic steps per step (1)\n"
+            "  --critic-width W (16)  --lr-critic X (1e-3)\n"
             "  --iters N             Adam steps in total (2000)     --batch B (64)   --lr X (1e-3)\n"
             "  --scales L (2)  --couplings K (3)  --hidden H (32)  --res-blocks R (1)\n"
             "  --seed S              (0)\n"
@@ -50,12 +55,12 @@ static void usage(FILE *f) {
             "  --test-n N            test images for the final bits/dim (10000; 0 = skip)\n"
             "  --samples FILE.npy    write --n-samples (1000) samples (N x 784 float32 in [0,1])\n"
             "  --grid FILE.png       8 x 8 grid of samples   --temperature T  of the samples' prior (1)\n"
-            "  --json FILE           {model, steps, train_bpd, test_bpd, test_n, seconds, seed}\n"
+            "  --json FILE           {model, objective, lambda, steps, train_bpd, test_bpd, test_n, seconds, seed}\n"
             "  --data-dir DIR        Fashion-MNIST idx files (" GM_FASHION_MNIST_DIR ")\n"
             "  --limit N             use the first N training images only\n"
             "\n"
             "exit codes: 0 ok; 1 run-time error (unreadable/foreign checkpoint, missing data, write failure);\n"
-            "2 usage (unknown option or objective, missing --out); 3 the loss became NaN/Inf.\n");
+            "2 usage (unknown option, objective or procedure, lambda <= 0, missing --out); 3 the loss became NaN/Inf.\n");
 }
 
 static int write_grid(gm_iflow *f, const char *path, float temp, uint64_t stream) {
@@ -88,7 +93,8 @@ static int check_shape(const gm_iflow *f, const char *what) {
 
 int train_flow_image(int argc, char **argv) {
     enum { O_OBJ = 256, O_DATA, O_ITERS, O_BATCH, O_LR, O_SCALES, O_COUP, O_HID, O_RES, O_SEED, O_OUT, O_RESUME,
-           O_CKEV, O_LOG, O_TESTN, O_SAMPLES, O_NSAMP, O_GRID, O_TEMP, O_JSON, O_DDIR, O_LIMIT };
+           O_CKEV, O_LOG, O_TESTN, O_SAMPLES, O_NSAMP, O_GRID, O_TEMP, O_JSON, O_DDIR, O_LIMIT, O_PROC, O_LAM, O_PRE,
+           O_NCRIT, O_CW, O_LRC };
     static const struct option lo[] = {
         {"objective", required_argument, 0, O_OBJ}, {"data", required_argument, 0, O_DATA},
         {"iters", required_argument, 0, O_ITERS},   {"batch", required_argument, 0, O_BATCH},
@@ -101,6 +107,9 @@ int train_flow_image(int argc, char **argv) {
         {"n-samples", required_argument, 0, O_NSAMP}, {"grid", required_argument, 0, O_GRID},
         {"temperature", required_argument, 0, O_TEMP}, {"json", required_argument, 0, O_JSON},
         {"data-dir", required_argument, 0, O_DDIR}, {"limit", required_argument, 0, O_LIMIT},
+        {"procedure", required_argument, 0, O_PROC}, {"lambda", required_argument, 0, O_LAM},
+        {"pretrain", required_argument, 0, O_PRE},  {"n-critic", required_argument, 0, O_NCRIT},
+        {"critic-width", required_argument, 0, O_CW}, {"lr-critic", required_argument, 0, O_LRC},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *cmd = "train flow", *out = NULL, *resume = NULL, *samples = NULL, *grid = NULL, *json = NULL;
     const char *ddir = GM_FASHION_MNIST_DIR;
@@ -116,19 +125,39 @@ int train_flow_image(int argc, char **argv) {
         switch (ch) {
         case 'h': usage(stdout); return CLI_OK;
         case O_OBJ:
-            if (strcmp(optarg, "mle"))
-                return cli_usage_error(cmd, "--objective: '%s' is not available for fashion-mnist (mle)", optarg);
+            if (!strcmp(optarg, "mle")) c.objective = GM_FLOW_MLE;
+            else if (!strcmp(optarg, "pr")) c.objective = GM_FLOW_PR;
+            else return cli_usage_error(cmd, "--objective: unknown '%s' (mle|pr)", optarg);
+            break;
+        case O_PROC:
+            if (strcmp(optarg, "B"))
+                return cli_usage_error(cmd, "--procedure: '%s' is not available for fashion-mnist (B)", optarg);
             break;
         case O_DATA:
             if (strcmp(optarg, "fashion-mnist")) return cli_usage_error(cmd, "--data: unsupported '%s'", optarg);
             break;
         case O_LR:
         case O_TEMP:
-            if (cli_parse_double(optarg, &d) || !isfinite(d) || !(ch == O_LR ? d > 0 : d >= 0))
+        case O_LAM:
+        case O_LRC:
+            if (cli_parse_double(optarg, &d) || !isfinite(d) || !(ch == O_TEMP ? d >= 0 : d > 0))
                 return cli_usage_error(cmd, "--%s: '%s' must be a number %s", lo[ch - O_OBJ].name, optarg,
-                                       ch == O_LR ? "> 0" : ">= 0");
+                                       ch == O_TEMP ? ">= 0" : "> 0");
             if (ch == O_LR) c.lr = (float)d;
-            else temp = d;
+            if (ch == O_TEMP) temp = d;
+            if (ch == O_LAM) c.lambda = (float)d;
+            if (ch == O_LRC) c.lr_critic = (float)d;
+            break;
+        case O_PRE:
+        case O_NCRIT:
+        case O_CW:
+            if (cli_parse_count(cmd, lo[ch - O_OBJ].name, optarg, ch == O_PRE ? 0 : 1, &v)) return CLI_USAGE;
+            if (ch == O_PRE) c.pretrain = v;
+            if (ch == O_NCRIT) {
+                if (v > 100) return cli_usage_error(cmd, "--n-critic: %ld is out of range (1..100)", v);
+                c.n_critic = (size_t)v;
+            }
+            if (ch == O_CW) c.critic_width = (size_t)v;
             break;
         case O_ITERS:
         case O_BATCH:
@@ -192,9 +221,13 @@ int train_flow_image(int argc, char **argv) {
     if (!rc) rc = gm_iflow_set_data(f, X, n);
     if (rc) goto done;
     const gm_iflow_config *fc = gm_iflow_get_config(f);
-    cli_progress("train flow: mle, fashion-mnist (%zu images), %zu scales x %zu couplings, hidden %zu, %zu res blocks, "
+    char what[96] = "mle";
+    if (fc->objective == GM_FLOW_PR)
+        snprintf(what, sizeof what, "pr procedure B, lambda %g, pretrain %lld, n_critic %zu", (double)fc->lambda,
+                 (long long)fc->pretrain, fc->n_critic);
+    cli_progress("train flow: %s, fashion-mnist (%zu images), %zu scales x %zu couplings, hidden %zu, %zu res blocks, "
                  "batch %zu, step %lld -> %ld",
-                 n, fc->n_scales, fc->n_couplings, fc->hidden, fc->n_res, fc->batch, (long long)gm_iflow_get_step(f), iters);
+                 what, n, fc->n_scales, fc->n_couplings, fc->hidden, fc->n_res, fc->batch, (long long)gm_iflow_get_step(f), iters);
     double t0 = gm_time_now(), bpd = NAN, run = 0;
     int64_t s0 = gm_iflow_get_step(f);
     long nrun = 0;
@@ -203,8 +236,13 @@ int train_flow_image(int argc, char **argv) {
         run += bpd, nrun++;
         int64_t s = gm_iflow_get_step(f);
         if (log_every && (s % log_every == 0 || s == iters)) {
-            cli_progress("step %lld  bits/dim %.4f (mean of the last %ld batches)  %.3f s/it", (long long)s, run / (double)nrun,
-                         nrun, (gm_time_now() - t0) / (double)(s - s0));
+            float ld = 0, wz = 0;
+            gm_iflow_pr_status(f, &ld, &wz);
+            char pr[80] = "";
+            if (fc->objective == GM_FLOW_PR)
+                snprintf(pr, sizeof pr, "  critic loss %.4f  weight-0 rows %.0f%%", (double)ld, 100 * (double)wz);
+            cli_progress("step %lld  bits/dim %.4f (mean of the last %ld batches)%s  %.3f s/it", (long long)s,
+                         run / (double)nrun, nrun, pr, (gm_time_now() - t0) / (double)(s - s0));
             run = 0, nrun = 0;
         }
         if (ckev && s % ckev == 0 && s != iters) {
@@ -240,9 +278,9 @@ int train_flow_image(int argc, char **argv) {
     if (json) {
         char buf[512];
         int len = snprintf(buf, sizeof buf,
-                           "{\"model\": \"flow-image\", \"steps\": %lld, \"train_bpd\": %.6f, \"test_bpd\": %.6f, "
-                           "\"test_n\": %zu, \"train_seconds\": %.2f, \"seed\": %llu}\n",
-                           (long long)gm_iflow_get_step(f), isfinite(bpd) ? bpd : -1.0, isfinite(tbpd) ? tbpd : -1.0,
+                           "{\"model\": \"flow-image\", \"objective\": \"%s\", \"lambda\": %g, \"steps\": %lld, "
+                           "\"train_bpd\": %.6f, \"test_bpd\": %.6f, \"test_n\": %zu, \"train_seconds\": %.2f, \"seed\": %llu}\n",
+                           fc->objective == GM_FLOW_PR ? "pr" : "mle", (double)fc->lambda, (long long)gm_iflow_get_step(f), isfinite(bpd) ? bpd : -1.0, isfinite(tbpd) ? tbpd : -1.0,
                            testn > 0 ? nt : 0, secs, (unsigned long long)fc->seed);
         if ((rc = gm_write_file_atomic(json, buf, (size_t)len))) goto done;
     }

@@ -5,8 +5,9 @@
 # 64 training images): 6 steps equal 3 + 3 steps through --resume byte for byte; the test bits/dim of --json equals
 # flow logprob on the same test images (float and uint8 input); sample --seed 0 equals train --samples, another
 # stream differs, samples lie in [0, 1]; the grid is a PNG; bad input with the documented exit codes (unknown
-# objective / data set / too many scales: 2; a toy-flow checkpoint given to --resume, images of the wrong shape or
-# outside [0, 1], a missing data folder: 1 with a one-line error). Needs Fashion-MNIST (dataset-fashion-mnist) and
+# objective or procedure, lambda 0, too many scales: 2; a toy-flow checkpoint given to --resume, images of the wrong shape or
+# outside [0, 1], a missing data folder: 1 with a one-line error); procedure B (--objective pr) resumes byte for byte and
+# is recorded in the checkpoint and the JSON. Needs Fashion-MNIST (dataset-fashion-mnist) and
 # python3-numpy.
 set -u
 GENMIX=${1:-build/genmix}
@@ -37,6 +38,16 @@ $TR --iters 6 --test-n 0 --resume "$TMP/b.safetensors" --out "$TMP/b.safetensors
 same "6 steps vs 3 + 3 (--resume)" "$TMP/a.safetensors" "$TMP/b.safetensors"
 head -c 8 "$TMP/a.png" | od -An -c | grep -q "P   N   G" && ok || bad "grid is not a PNG"
 "$GENMIX" inspect "$TMP/a.safetensors" | grep -q 'model = flow-image' && ok || bad "checkpoint model type: $("$GENMIX" inspect "$TMP/a.safetensors" | grep model)"
+
+# procedure B (weighted MLE with a chi2 critic): recorded in the checkpoint, resumes byte for byte
+P="$TR --objective pr --procedure B --lambda 5 --pretrain 2 --n-critic 2 --critic-width 3 --test-n 0"
+$P --iters 5 --out "$TMP/p5.safetensors" --json "$TMP/p5.json" > /dev/null || bad "train pr 5"
+$P --iters 3 --out "$TMP/p3.safetensors" > /dev/null || bad "train pr 3"
+$TR --iters 5 --test-n 0 --resume "$TMP/p3.safetensors" --out "$TMP/p35.safetensors" > /dev/null || bad "resume pr"
+same "procedure B: 5 steps vs 3 + 2 (--resume)" "$TMP/p5.safetensors" "$TMP/p35.safetensors"
+"$GENMIX" inspect "$TMP/p5.safetensors" | grep -q '"objective":"pr","procedure":"B","lambda":5,"pretrain":2,"n_critic":2' && ok || bad "pr config: $("$GENMIX" inspect "$TMP/p5.safetensors" | grep config)"
+grep -q '"objective": "pr", "lambda": 5,' "$TMP/p5.json" && ok || bad "pr json: $(cat "$TMP/p5.json")"
+differ "procedure B moves the flow away from MLE" "$TMP/a.safetensors" "$TMP/p5.safetensors"
 
 # the test bits/dim of the run = flow logprob of the same 20 test images (dequantisation stream 0)
 /usr/bin/python3 - "$TMP" << 'EOF' || bad "test images"
@@ -71,7 +82,9 @@ $S --n 30 --seed 0 --temperature 0.5 --out "$TMP/st.npy" > /dev/null || bad "sam
 differ "temperature 0.5" "$TMP/s0.npy" "$TMP/st.npy"
 
 # bad input
-expect_exit 2 "objective pr on images" $TR --objective pr --iters 1 --out "$TMP/x.safetensors"
+expect_exit 2 "procedure C on images" $TR --objective pr --procedure C --iters 1 --out "$TMP/x.safetensors"
+expect_exit 2 "lambda 0" $TR --objective pr --lambda 0 --iters 1 --out "$TMP/x.safetensors"
+expect_exit 2 "unknown objective" $TR --objective kl --iters 1 --out "$TMP/x.safetensors"
 expect_exit 2 "too many scales" $TR --scales 3 --iters 1 --out "$TMP/x.safetensors"
 expect_exit 2 "sample --raw" $S --n 3 --raw --out "$TMP/x.npy"
 expect_exit 2 "negative temperature" $S --n 3 --temperature -1 --out "$TMP/x.npy"
