@@ -704,14 +704,22 @@ int gm_iflow_load(gm_iflow **out, const char *path) {
     NUM(batch, size_t);
     NUM(lr, float);
     NUM(clip, float);
-    NUM(lambda, float);
-    NUM(pretrain, int64_t);
-    NUM(n_critic, size_t);
-    NUM(critic_width, size_t);
-    NUM(lr_critic, float);
 #undef NUM
+    /* the PR fields are optional (checkpoints of MLE runs from before procedure B lack them: MLE) */
+    int absent = 0;
+#define OPT(k, T) \
+    if (gm__json_num(js, #k, &absent, &oom, &x)) c.k = (T)x
+    OPT(lambda, float);
+    OPT(pretrain, int64_t);
+    OPT(n_critic, size_t);
+    OPT(critic_width, size_t);
+    OPT(lr_critic, float);
+#undef OPT
     char obj[16];
-    if (gm__json_str(js, "objective", &bad, &oom, obj, sizeof obj)) c.objective = strcmp(obj, "pr") ? GM_FLOW_MLE : GM_FLOW_PR;
+    if (gm__json_str(js, "objective", &absent, &oom, obj, sizeof obj)) {
+        if (!strcmp(obj, "pr")) c.objective = GM_FLOW_PR;
+        else if (strcmp(obj, "mle")) bad = 1;
+    }
     c.seed = strtoull(seed, NULL, 10);
     if (oom) {
         gm_checkpoint_close(ck);
