@@ -16,6 +16,7 @@
  *     flow while the critic moves, the weighted steps then differ from MLE; bitwise resume (critic, its Adam);
  *   - bad input: image sizes not divisible by 2^n_scales, pixels outside [0, 1] or NaN, no data, a checkpoint
  *     of another model (both ways).
+ *   - allocation-failure sweep over create (with the critic), 2 steps, logprob, sample, save, load;
  *   - PyTorch golden (tests/golden/prdiv_iflow_golden.npz from tools/gen_prdiv_iflow_golden.py): log p of a
  *     small two-scale flow and every parameter gradient within 1e-5 of the tensor's scale. */
 #include "gm_test.h"
@@ -466,6 +467,38 @@ out:
     free(X);
 }
 
+
+/* every allocation of create (PR: with the critic), set_data, 2 steps (one MLE pre-training step, one weighted),
+ * logprob, sample, save and load made to fail in turn: GM_ENOMEM with a message, nothing leaked */
+static int run_iflow_all(void *ctx) {
+    const float *X = ctx;
+    gm_iflow_config c = tiny_cfg(1);
+    c.objective = GM_FLOW_PR, c.pretrain = 1, c.critic_width = 2, c.n_couplings = 1, c.n_res = 0;
+    gm_iflow *f = NULL, *g = NULL;
+    double lp[2];
+    float s[2 * 16];
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/gm_iflow_oom_%d.safetensors", (int)getpid());
+    int rc = gm_iflow_create(&f, &c);
+    if (!rc) rc = gm_iflow_set_data(f, X, 10);
+    for (int i = 0; i < 2 && !rc; i++) rc = gm_iflow_step(f, NULL);
+    if (!rc) rc = gm_iflow_logprob(f, X, 2, 0, lp);
+    if (!rc) rc = gm_iflow_sample(f, s, 2, 1, 0);
+    if (!rc) rc = gm_iflow_save(f, path);
+    if (!rc) rc = gm_iflow_load(&g, path);
+    remove(path);
+    gm_iflow_free(f);
+    gm_iflow_free(g);
+    return rc;
+}
+
+GM_TEST(test_iflow_alloc_sweep) {
+    float *X = tiny_images(10);
+    long k = CHECK_ALLOC_SWEEP(run_iflow_all, X);
+    printf("  %ld allocation sites swept\n", k);
+    free(X);
+}
+
 /* ---- PyTorch golden ---- */
 #define GOLDEN "tests/golden/prdiv_iflow_golden.npz"
 static float *npz(const char *name, size_t *n) { return gm_npz_fixture_f32(GOLDEN, name, n); }
@@ -544,4 +577,5 @@ GM_TEST_MAIN({"iflow_inverse", test_iflow_inverse}, {"iflow_logdet_bruteforce", 
              {"iflow_identity_at_init", test_iflow_identity_at_init}, {"iflow_dequant", test_iflow_dequant},
              {"iflow_gradcheck", test_iflow_gradcheck}, {"iflow_train_resume", test_iflow_train_resume},
              {"iflow_bad_input", test_iflow_bad_input}, {"iflow_procedure_b", test_iflow_procedure_b},
+             {"iflow_alloc_sweep", test_iflow_alloc_sweep},
              {"iflow_golden", test_iflow_golden})
