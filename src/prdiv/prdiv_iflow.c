@@ -2,9 +2,11 @@
 /* prdiv_iflow.c — a multi-scale RealNVP (Dinh et al. 2017) on grey images (Fashion-MNIST 1×28×28) as a
  * create/step/free state machine: uniform dequantisation and the logit map (with its log-determinant),
  * affine couplings (gm_op_coupling on the flattened tensor) with checkerboard and channel masks whose
- * scale/shift come from small residual conv nets (3×3 convs of the tape, ReLU, zero-initialised output conv),
+ * scale/shift come from small residual conv nets (3×3 convs of the tape, SiLU, zero-initialised output conv),
  * the squeeze (space-to-depth) as a tape op, factoring out half the channels at each scale; exact log p(x),
- * bits/dim, sampling by the inverse, MLE training with Adam, checkpoints (model "flow-image").
+ * bits/dim, sampling by the inverse, MLE training with Adam, the PR-divergence by procedure B of spec §3 (rows
+ * weighted by w = f_λ′(r̂) − f_λ(r̂)/r̂, r̂ from a χ² conv critic trained against flow samples), checkpoints
+ * (model "flow-image").
  *
  * Architecture (n_scales L, n_couplings K): for each scale, K checkerboard couplings on (C, H, W), squeeze to
  * (4C, H/2, W/2), K channel couplings (first or second half of the channels kept, alternating), then the
@@ -13,13 +15,15 @@
  * flattened (C, H, W)-major. Coupling i: xm = x ⊙ mask_i, h = conv_in(xm); n_res times h = h +
  * conv_b(silu(conv_a(silu(h)))); (s_raw, t) = conv_out(silu(h)) (2C channels: s first); the coupling takes
  * s = scale·tanh(s_raw) on the positions where mask_i = 0.
- * Owns: the parameter table (names "c<i>.in|res<r>.a|res<r>.b|out.weight|bias", PyTorch conv layouts), the
- * Adam state, the masks, a tape, batch buffers, the epoch permutation. Training images are borrowed
+ * Owns: the parameter table (names "c<i>.in|res<r>.a|res<r>.b|out.weight|bias", PyTorch conv layouts; procedure
+ * B appends "critic.{0,1,2}.weight|bias" and the critic's Adam moments "critic.adam.m|v"), the flow's Adam state,
+ * the masks, a tape, batch buffers, the epoch permutation. Training images are borrowed
  * (gm_iflow_set_data). Thread safety: one gm_iflow per thread; gm_iflow_logprob / _sample use their own tape
  * and only read the parameters.
  * Determinism: the rows of step i are positions i·B .. i·B + B − 1 of the epoch permutations (Philox (seed,
  * DATA, epoch)), the dequantisation noise of image j in epoch e is Philox (seed, NOISE, e·2³² + j): a resumed
- * run is bitwise identical to an uninterrupted one. */
+ * run is bitwise identical to an uninterrupted one. The critic's rows, their noise and the fakes' latents of
+ * step i come from Philox purposes 107..109 keyed by i·n_critic + s. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
