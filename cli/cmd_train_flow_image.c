@@ -45,7 +45,8 @@ static void usage(FILE *f) {
             "  --procedure B         pr: weighted MLE, w = f'(r) - f(r)/r with r from a chi2 conv critic (the only\n"
             "                        procedure for images)\n"
             "  --lambda L (1)  --pretrain N  MLE steps before the weighting (0)  --n-critic K  critic steps per step (1)\n"
-            "  --critic-width W (16)  --lr-critic X (1e-3)\n"
+            "  --critic-width W (16)  --lr-critic X (1e-3)   (the chi2 ratio is clamped to [0, 3.5]: lambda <= 0.29\n"
+            "                        gives every row weight 0; genmix warns)\n"
             "  --iters N             Adam steps in total (2000)     --batch B (64)   --lr X (1e-3)\n"
             "  --scales L (2)  --couplings K (3)  --hidden H (32)  --res-blocks R (1)\n"
             "  --seed S              (0)\n"
@@ -221,6 +222,9 @@ int train_flow_image(int argc, char **argv) {
     if (!rc) rc = gm_iflow_set_data(f, X, n);
     if (rc) goto done;
     const gm_iflow_config *fc = gm_iflow_get_config(f);
+    if (fc->objective == GM_FLOW_PR && fc->lambda * 3.5f <= 1.0f)
+        cli_warn(cmd, "lambda %g <= 1/3.5: the chi2 ratio is at most 3.5, so every row gets weight 0 after --pretrain",
+                 (double)fc->lambda);
     char what[96] = "mle";
     if (fc->objective == GM_FLOW_PR)
         snprintf(what, sizeof what, "pr procedure B, lambda %g, pretrain %lld, n_critic %zu", (double)fc->lambda,

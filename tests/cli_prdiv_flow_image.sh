@@ -48,6 +48,9 @@ same "procedure B: 5 steps vs 3 + 2 (--resume)" "$TMP/p5.safetensors" "$TMP/p35.
 "$GENMIX" inspect "$TMP/p5.safetensors" | grep -q '"objective":"pr","procedure":"B","lambda":5,"pretrain":2,"n_critic":2' && ok || bad "pr config: $("$GENMIX" inspect "$TMP/p5.safetensors" | grep config)"
 grep -q '"objective": "pr", "lambda": 5,' "$TMP/p5.json" && ok || bad "pr json: $(cat "$TMP/p5.json")"
 differ "procedure B moves the flow away from MLE" "$TMP/a.safetensors" "$TMP/p5.safetensors"
+"$GENMIX" train flow --data fashion-mnist --objective pr --lambda 0.2 --limit 16 --scales 1 --couplings 1 --hidden 2 --batch 4 \
+  --iters 1 --test-n 0 --out "$TMP/w.safetensors" > /dev/null 2> "$TMP/w.err" || bad "pr lambda 0.2"
+grep -q "warning: lambda 0.2 <= 1/3.5" "$TMP/w.err" && grep -q "weight-0 rows 100%" "$TMP/w.err" && ok || bad "lambda 0.2: no warning / not all weights 0 ($(cat "$TMP/w.err"))"
 
 # the test bits/dim of the run = flow logprob of the same 20 test images (dequantisation stream 0)
 /usr/bin/python3 - "$TMP" << 'EOF' || bad "test images"
