@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* nn_gnsilu.c — fused group norm + SiLU (y = silu(groupnorm(x))), the pre-activation of the diffusion U-Net's
  * residual blocks, with a vectorisable expf for the sigmoid, its naive twins, and the tape op
- * gm_op_groupnorm_silu (genmix/tape.h). The group-norm output is never stored: the backward pass recomputes
- * it from the input and the saved mean/rstd.
+ * gm_op_groupnorm_silu (genmix/tape.h), and a plain SiLU op through the same sigmoid (gm_op_silu). The
+ * group-norm output is never stored: the backward pass recomputes it from the input and the saved mean/rstd.
  *
  * gm__expf_neg(a), a <= 0: exp(a) by a = n ln2 + r (|r| <= ln2/2, ln2 in two parts), a degree-7 Taylor
  * polynomial in r, times 2^n from the exponent bits; arguments below -87 are clamped to -87 (exp(-87) =
@@ -292,4 +292,19 @@ void gm__silu_fast_backward(float *din, const float *dout, const float *in, size
         size_t a = (size_t)c * SILU_CHUNK, m = n - a < SILU_CHUNK ? n - a : SILU_CHUNK;
         dsilu_plain(din + a, dout + a, in + a, m);
     }
+}
+
+/* ---- tape op: SiLU as one node (genmix/tape.h gm_op_silu) ---- */
+static void bw_silu(gm_tape *t, gm_node *n) {
+    float *g = gm_tape_grad(t, n->in[0]);
+    if (g) gm__silu_fast_backward(g, n->out->grad, n->in[0]->val, n->in[0]->n);
+}
+
+gm_var *gm_op_silu(gm_tape *t, gm_var *x) {
+    if (!x || gm_tape_status(t)) return gm_tape_fail(t, GM_EINVAL, "silu: NULL input");
+    gm_var *y = gm_tape_new(t, x->ndim, x->shape, 0);
+    if (!y) return NULL;
+    gm__silu_fast_forward(y->val, x->val, x->n);
+    gm_tape_record(t, bw_silu, y, 1, &x);
+    return y;
 }

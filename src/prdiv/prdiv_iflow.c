@@ -31,7 +31,6 @@
 
 #include "genmix/prdiv.h"
 #include "genmix/rng.h"
-#include "nn_internal.h" /* gm__silu_fast_* */
 #include "prdiv_internal.h"
 
 #define LN2 0.69314718055994530942
@@ -315,18 +314,7 @@ static gm_var *reshape2(gm_tape *t, gm_var *x, size_t B, size_t n) {
     return gm_op_reshape(t, x, 2, (int64_t[]){(int64_t)B, (int64_t)n});
 }
 /* SiLU through nn_gnsilu.c's vectorised sigmoid (gm_op_act's SiLU calls libm expf per element: 3x slower here) */
-static void bw_silu(gm_tape *t, gm_node *n) {
-    float *g = gm_tape_grad(t, n->in[0]);
-    if (g) gm__silu_fast_backward(g, n->out->grad, n->in[0]->val, n->in[0]->n);
-}
-static gm_var *act(gm_tape *t, gm_var *x) {
-    if (!x || gm_tape_status(t)) return gm_tape_fail(t, GM_EINVAL, "silu: NULL input");
-    gm_var *y = gm_tape_new(t, x->ndim, x->shape, 0);
-    if (!y) return NULL;
-    gm__silu_fast_forward(y->val, x->val, x->n);
-    gm_tape_record(t, bw_silu, y, 1, &x);
-    return y;
-}
+static gm_var *act(gm_tape *t, gm_var *x) { return gm_op_silu(t, x); }
 
 /* coupling k applied to h (B, C, H, W) in direction dir; the (B, 1) log-determinant is added to *ld */
 static gm_var *coupling(gm_iflow *f, gm_tape *t, gm_var *h, size_t k, int dir, int frozen, gm_var **ld) {
