@@ -114,6 +114,12 @@ int cli_gan_parse_real(const char *cmd, const char *opt, const char *s, int is_d
 int cli_train_gan_is_conv(int argc, char **argv);
 int train_gan_conv(int argc, char **argv);
 int cmd_sample_gan_conv(int argc, char **argv, const char *type);
+/* image flow on Fashion-MNIST (cmd_train_flow_image.c): train flow --data fashion-mnist, genmix sample and
+ * genmix flow logprob of a "flow-image" checkpoint. */
+int cli_train_flow_is_image(int argc, char **argv);
+int train_flow_image(int argc, char **argv);
+int cmd_sample_flow_image(int argc, char **argv, const char *type);
+int cli_flow_logprob_image(const char *model, const char *xp, const char *out, unsigned long long stream);
 int train_flow(int argc, char **argv);   /* prdiv: genmix train flow (cmd_train_flow.c) */
 
 #endif

@@ -268,7 +268,8 @@ static const struct {
     const char *model;
     int (*run)(int argc, char **argv, const char *model);
 } samplers[] = {{"gan", cmd_sample_prdiv}, {"flow", cmd_sample_prdiv}, {"ddpm-unet", sample_diffusion},
-                {"ddpm-mlp", sample_diffusion}, {"gan-conv", cmd_sample_gan_conv}};
+                {"ddpm-mlp", sample_diffusion}, {"gan-conv", cmd_sample_gan_conv},
+                {"flow-image", cmd_sample_flow_image}};
 
 int cmd_sample(int argc, char **argv) {
     { /* model-type dispatch on the checkpoint's metadata; an autoencoder (or no metadata) stays here */

@@ -28,7 +28,7 @@ static const struct train_cmd trainers[] = {
     {"ddpm", train_ddpm, "2-D toy diffusion model (MLP eps-prediction DDPM, EMA) for genmix align"},
     {"ddpm-finetune", train_ddpm_finetune, "KL-regularised reward fine-tuning of a toy DDPM (over-optimisation baseline)"},
     {"gan", train_gan, "GAN on 2-D toys with the PR-divergence loss (lambda) or chi2/kl/rkl/hinge baselines"},
-    {"flow", train_flow, "RealNVP flow on 2-D toys by MLE or the PR-divergence (procedures C, B)"},
+    {"flow", train_flow, "RealNVP flow by MLE or the PR-divergence: 2-D toys (procedures C, B, A), multi-scale on Fashion-MNIST (B)"},
 };
 static const size_t n_trainers = sizeof trainers / sizeof trainers[0];
 

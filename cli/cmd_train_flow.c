@@ -25,7 +25,8 @@ static void usage(FILE *f) {
             "                        A = adversarial (chi2 critic, the PR generator loss through the flow's samples)\n"
             "  --n-critic K          procedure A: critic steps per step, also during --pretrain (4)\n"
             "  --lambda L            > 0 (1)      --pretrain N  MLE steps before the PR objective (500)\n"
-            "  --data NAME           toy:8gaussians (default) | toy:25gaussians | toy:8gaussians-wide (sigma 0.2)\n"
+            "  --data NAME           toy:8gaussians (default) | toy:25gaussians | toy:8gaussians-wide (sigma 0.2) |\n"
+            "                        fashion-mnist (the multi-scale image flow: genmix train flow --data fashion-mnist --help)\n"
             "  --iters N (2000)  --batch B (256)  --lr X (1e-3)  --layers K (6)  --hidden H (64)  --seed S (0)\n"
             "  --out FILE            checkpoint (written at the end)   --resume FILE  continue a run\n"
             "  --log-every N         progress every N steps (100; 0 = none)\n"
@@ -51,6 +52,7 @@ int train_flow(int argc, char **argv) {
         {"plot", required_argument, 0, O_PLOT},     {"eval-n", required_argument, 0, O_EVALN},
         {"n-critic", required_argument, 0, O_NCRIT},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    if (cli_train_flow_is_image(argc, argv)) return train_flow_image(argc, argv); /* Fashion-MNIST: cmd_train_flow_image.c */
     const char *cmd = "train flow", *out = NULL, *resume = NULL, *samples = NULL, *plot = NULL;
     gm_flowtrain_config c = gm_flowtrain_config_default();
     long iters = 2000, log_every = 100, nsamp = 10000, evaln = 20000;

@@ -360,6 +360,87 @@ int64_t gm_cgan_get_step(const gm_cgan *g);
 int gm_cgan_save(const gm_cgan *g, const char *path);
 int gm_cgan_load(gm_cgan **out, const char *path);
 
+
+/* ==== multi-scale RealNVP on images (Fashion-MNIST; prdiv_iflow.c) — create / step / free ============== */
+/* Pre-processing (RealNVP, Dinh et al. 2017): pixel = round(255 v) of an image value v ∈ [0, 1], uniform
+ * dequantisation x = (pixel + u)/256 with u ~ U[0, 1) per pixel, then the logit y = logit(a + (1 − 2a)x), a = alpha
+ * (0.05); its log-determinant Σ log((1 − 2a) / (p(1 − p))), p = a + (1 − 2a)x, is part of log p(x).
+ * Flow y -> z (normalising direction; sampling runs it backwards): for each of n_scales scales, n_couplings
+ * affine couplings with checkerboard masks on (C, H, W), squeeze to (4C, H/2, W/2) (PyTorch pixel_unshuffle
+ * order), n_couplings couplings with channel masks (first/second half kept, alternating), then the second half
+ * of the channels is factored out into z; finally n_couplings checkerboard couplings. Each coupling's scale
+ * and shift come from conv3×3(C -> hidden), n_res residual blocks h + conv(silu(conv(silu h))), silu,
+ * conv3×3(hidden -> 2C) (s first, zero-initialised so the flow starts as the identity), s = scale·tanh(raw).
+ * z = [factored pieces in scale order | final tensor], each flattened (C, H, W)-major; prior N(0, I).
+ * Densities: log p(x) = log N(z) + log|det ∂z/∂y| + pre-processing log-det (nats, density of the dequantised
+ * x on [0, 1)^D); bits/dim = −log p(x)/(D ln 2) + 8 (the usual convention: 8 bits for the 256 levels).
+ * Training: MLE (mean bits/dim of a batch), Adam, gradient-norm clip; the rows of step i are positions
+ * i·B … i·B + B − 1 of per-epoch Philox permutations (seed, DATA, epoch), the noise u of image j in epoch e
+ * is Philox (seed, NOISE, e·2³² + j): a resumed run is bitwise identical. Tensor names "c<i>.in.weight",
+ * "c<i>.res<r>.a.bias", "c<i>.out.weight", … (coupling i in the y -> z order; PyTorch conv layouts).
+ * Errors: GM_EINVAL (bad config, images outside [0, 1]), GM_ESHAPE (H, W not divisible by 2^n_scales),
+ * GM_EFORMAT (checkpoint of another model), GM_ENUMERIC (loss NaN/Inf), GM_ENOMEM.
+ * Thread safety: one gm_iflow per thread for training; logprob/sample use their own tapes (read-only). */
+typedef struct {
+    size_t channels, height, width; /* 1, 28, 28 */
+    size_t n_scales;                /* 2 */
+    size_t n_couplings;             /* 3 per group */
+    size_t hidden;                  /* 32 conv channels */
+    size_t n_res;                   /* 1 residual block per coupling net */
+    float scale;                    /* 2: log-scale bound */
+    float alpha;                    /* 0.05 */
+    size_t batch;                   /* 64 */
+    float lr;                       /* 1e-3 (Adam) */
+    float clip;                     /* 100: gradient-norm clip of the bits/dim loss (0 = none) */
+    uint64_t seed;
+    /* PR-divergence by procedure B (spec §3, weighted MLE): objective GM_FLOW_PR; after `pretrain` MLE steps the
+     * batch rows are weighted by w = f_λ′(r̂) − f_λ(r̂)/r̂ (clipped to [0, 100], self-normalised to mean 1), r̂ =
+     * clamp(v, −2, 5)/2 + 1 of a χ² critic (conv 4/2/1 C -> Wc, LeakyReLU 0.2, conv 4/2/1 -> 2Wc, LeakyReLU 0.2,
+     * linear -> 1; no spectral norm; Adam β1 = 0, β2 0.999) that takes n_critic steps per step (also during the
+     * pre-training) on fresh data rows against flow samples. Needs H, W divisible by 4. */
+    gm_flow_objective objective; /* GM_FLOW_MLE */
+    float lambda;                /* 1 */
+    int64_t pretrain;            /* 0 */
+    size_t n_critic;             /* 1 */
+    size_t critic_width;         /* 16 */
+    float lr_critic;             /* 1e-3 */
+} gm_iflow_config;
+gm_iflow_config gm_iflow_config_default(void);
+typedef struct gm_iflow gm_iflow;
+int gm_iflow_create(gm_iflow **out, const gm_iflow_config *cfg);
+void gm_iflow_free(gm_iflow *f);
+/* Uniform(±1/sqrt(fan_in)) init from (GM_STREAM_INIT, 0); zero_last = 1 zeroes every output conv (identity). */
+void gm_iflow_init(gm_iflow *f, uint64_t seed, int zero_last);
+const gm_iflow_config *gm_iflow_get_config(const gm_iflow *f);
+int64_t gm_iflow_get_step(const gm_iflow *f);
+size_t gm_iflow_dim(const gm_iflow *f); /* D = C·H·W */
+gm_params *gm_iflow_params(gm_iflow *f);
+/* Borrow n training images (n × D in [0, 1]; must outlive the steps). */
+int gm_iflow_set_data(gm_iflow *f, const float *images, size_t n);
+/* One step (MLE, or PR: n_critic critic steps then the weighted MLE step); *bpd (may be NULL) receives the
+ * batch's unweighted bits/dim (before the step). */
+int gm_iflow_step(gm_iflow *f, double *bpd);
+/* PR: the last critic loss and the fraction of the last batch's rows with weight 0. */
+void gm_iflow_pr_status(const gm_iflow *f, float *loss_d, float *w_zero);
+/* Tape ops: z(B, D) = f(y) for logits y(B, C, H, W), *logdet (B, 1) = log|det ∂z/∂y| (may be NULL); the
+ * inverse y = f⁻¹(z) with *logdet = log|det ∂y/∂z|; log N(f(y)) + log|det ∂z/∂y| (B, 1). */
+gm_var *gm_iflow_forward(gm_iflow *f, gm_tape *t, gm_var *y, gm_var **logdet, int frozen);
+gm_var *gm_iflow_inverse(gm_iflow *f, gm_tape *t, gm_var *z, gm_var **logdet, int frozen);
+gm_var *gm_iflow_logprob_logit(gm_iflow *f, gm_tape *t, gm_var *y, int frozen);
+/* The pre-processing of one image of D values with noise stream (seed, stream): logits into y, returns the
+ * log-determinant of x -> y. */
+double gm_iflow_dequant(float alpha, const float *img, size_t D, uint64_t seed, uint64_t stream, float *y);
+/* log p(x) (nats) of n images (n × D in [0, 1]) dequantised with noise stream (seed, EVAL, stream·2³² + i)
+ * (stream < 2^24); bits/dim of a log p. */
+int gm_iflow_logprob(gm_iflow *f, const float *images, size_t n, uint64_t stream, double *logp);
+double gm_iflow_bits_per_dim(const gm_iflow *f, double logp);
+/* n images (n × D in [0, 1]): z ~ N(0, T² I) from (seed, USER, stream), y = f⁻¹(z), x = (σ(y) − a)/(1 − 2a)
+ * clipped to [0, 1]. */
+int gm_iflow_sample(gm_iflow *f, float *x, size_t n, float temperature, uint64_t stream);
+/* Checkpoint (model "flow-image"): parameters, Adam state, step, config. load refuses other models. */
+int gm_iflow_save(const gm_iflow *f, const char *path);
+int gm_iflow_load(gm_iflow **out, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -122,6 +122,10 @@ gm_var *gm_op_groupnorm(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var
 gm_var *gm_op_groupnorm_silu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps);
 /* relu(groupnorm(x, groups, gamma, beta, eps)) as one node, the same way (the conv GAN generator's). */
 gm_var *gm_op_groupnorm_relu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps);
+/* x · σ(x) through the same vectorised sigmoid (nn_gnsilu.c; measured within 1.9e-7 relative of the exact value,
+ * the gradient within 1.2e-6, for x >= −87; below, the exp's clamp leaves absolute errors < 1e-35), several times
+ * faster than gm_op_act(GM_ACT_SILU) (libm expf per element). */
+gm_var *gm_op_silu(gm_tape *t, gm_var *x);
 /* Dropout with drop probability p: the mask (0 or 1/(1-p)) is drawn here from `rng` (a gm_rng *);
  * p == 0 returns x itself. */
 gm_var *gm_op_dropout(gm_tape *t, gm_var *x, float p, void *rng);

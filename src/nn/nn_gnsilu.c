@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* nn_gnsilu.c — fused group norm + SiLU (y = silu(groupnorm(x))), the pre-activation of the diffusion U-Net's
- * residual blocks, with a vectorisable expf for the sigmoid, and fused group norm + ReLU (the conv GAN
- * generator's); their naive twins, and the tape ops gm_op_groupnorm_silu / gm_op_groupnorm_relu
- * (genmix/tape.h). The group-norm output is never stored: the backward pass recomputes it from the input and
- * the saved mean/rstd.
+ * residual blocks, with a vectorisable expf for the sigmoid, fused group norm + ReLU (the conv GAN
+ * generator's), a plain SiLU op through the same sigmoid (gm_op_silu, the image flow's); their naive
+ * twins, and the tape ops gm_op_groupnorm_silu / gm_op_groupnorm_relu / gm_op_silu (genmix/tape.h). The
+ * group-norm output is never stored: the backward pass recomputes it from the input and the saved mean/rstd.
  *
  * gm__expf_neg(a), a <= 0: exp(a) by a = n ln2 + r (|r| <= ln2/2, ln2 in two parts), a degree-7 Taylor
  * polynomial in r, times 2^n from the exponent bits; arguments below -87 are clamped to -87 (exp(-87) =
@@ -325,4 +325,53 @@ gm_var *gm_op_groupnorm_silu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, g
 }
 gm_var *gm_op_groupnorm_relu(gm_tape *t, gm_var *x, int groups, gm_var *gamma, gm_var *beta, float eps) {
     return gn_act_op(t, x, groups, gamma, beta, eps, 1);
+}
+
+/* ---- plain SiLU through the same vectorised sigmoid (the image flow's coupling nets, src/prdiv/prdiv_iflow.c) ---- */
+GN_CLONES static void silu_plain(float *o, const float *x, size_t n) {
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) o[j] = x[j] * sigm(x[j]);
+}
+
+GN_CLONES static void dsilu_plain(float *dx, const float *dy, const float *x, size_t n) {
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) {
+        float s = sigm(x[j]);
+        dx[j] += dy[j] * (s * (1.0f + x[j] * (1.0f - s)));
+    }
+}
+
+#define SILU_CHUNK 16384 /* elements per OpenMP chunk: every element's bits are independent of the split */
+
+void gm__silu_fast_forward(float *out, const float *in, size_t n) {
+    long nc = (long)((n + SILU_CHUNK - 1) / SILU_CHUNK);
+#pragma omp parallel for schedule(static) if (n > GM__PAR_MIN)
+    for (long c = 0; c < nc; c++) {
+        size_t a = (size_t)c * SILU_CHUNK, m = n - a < SILU_CHUNK ? n - a : SILU_CHUNK;
+        silu_plain(out + a, in + a, m);
+    }
+}
+
+void gm__silu_fast_backward(float *din, const float *dout, const float *in, size_t n) {
+    long nc = (long)((n + SILU_CHUNK - 1) / SILU_CHUNK);
+#pragma omp parallel for schedule(static) if (n > GM__PAR_MIN)
+    for (long c = 0; c < nc; c++) {
+        size_t a = (size_t)c * SILU_CHUNK, m = n - a < SILU_CHUNK ? n - a : SILU_CHUNK;
+        dsilu_plain(din + a, dout + a, in + a, m);
+    }
+}
+
+/* ---- tape op: SiLU as one node (genmix/tape.h gm_op_silu) ---- */
+static void bw_silu(gm_tape *t, gm_node *n) {
+    float *g = gm_tape_grad(t, n->in[0]);
+    if (g) gm__silu_fast_backward(g, n->out->grad, n->in[0]->val, n->in[0]->n);
+}
+
+gm_var *gm_op_silu(gm_tape *t, gm_var *x) {
+    if (!x || gm_tape_status(t)) return gm_tape_fail(t, GM_EINVAL, "silu: NULL input");
+    gm_var *y = gm_tape_new(t, x->ndim, x->shape, 0);
+    if (!y) return NULL;
+    gm__silu_fast_forward(y->val, x->val, x->n);
+    gm_tape_record(t, bw_silu, y, 1, &x);
+    return y;
 }

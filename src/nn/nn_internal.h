@@ -120,6 +120,10 @@ void gm__gn_relu_backward_ref(float *din, float *dgamma, float *dbeta, const flo
                               size_t C, size_t S, size_t G, float *dz);
 float gm__expf_neg(float a);      /* exp(a) for a <= 0 (clamped at -87), max rel error 1e-7 */
 float gm__sigmoidf_fast(float z); /* 1 / (1 + exp(-z)) through gm__expf_neg */
+/* silu(x) = x sigmoid(x) of n floats through gm__sigmoidf_fast's vectorised sigmoid (nn_gnsilu.c); the backward
+ * adds dout silu'(in) into din. */
+void gm__silu_fast_forward(float *out, const float *in, size_t n);
+void gm__silu_fast_backward(float *din, const float *dout, const float *in, size_t n);
 struct gm_tape;
 struct gm_var;
 /* tape.c: a scratch buffer of at least `bytes`, valid until the next call (one kernel call's work space);

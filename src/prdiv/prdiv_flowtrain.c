@@ -167,8 +167,8 @@ static gm_var *procC_loss(gm_tape *t, gm_var *x, gm_var *lq, gm_toy toy, float l
     return y;
 }
 
-/* weight of procedure B: w = f_λ'(r) − f_λ(r)/r (clipped to [0, 100]) */
-static double weight_B(double lam, double r) {
+/* weight of procedure B: w = f_λ'(r) − f_λ(r)/r (clipped to [0, 100]); also the image flow's (prdiv_iflow.c) */
+double gm__prdiv_weight_b(double lam, double r) {
     double w;
     if (lam >= 1) w = lam * r > 1 ? lam / r : (lam - 1) / r;
     else w = lam * r > 1 ? 1 / r : 0;
@@ -246,7 +246,7 @@ int gm_flowtrain_step(gm_flowtrain *f, double *loss_out) {
             double ws = 0;
             for (size_t i = 0; i < B; i++) {
                 double lp = toy_logp(c->data, f->x[2 * i], f->x[2 * i + 1], NULL, NULL);
-                w[i] = (float)weight_B((double)c->lambda, exp(fmin(lp - (double)lq->val[i], LOGR_MAX)));
+                w[i] = (float)gm__prdiv_weight_b((double)c->lambda, exp(fmin(lp - (double)lq->val[i], LOGR_MAX)));
                 ws += (double)w[i];
             }
             /* self-normalised: the batch mean weight is 1 (a positive rescaling of the gradient estimate,

@@ -92,4 +92,11 @@ int gm__json_num(const char *js, const char *key, int *bad, int *oom, double *x)
 /* String member `key` of js into v (1), else 0 with *bad / *oom as gm__json_num. */
 int gm__json_str(const char *js, const char *key, int *bad, int *oom, char *v, size_t len);
 
+/* Image flow (prdiv_iflow.c): one MLE step with per-row weights w (batch floats; NULL = 1): the loss is
+ * −mean_b(w_b log p(y_b))/(D ln 2) (procedure B's weighted MLE). */
+int gm__iflow_step_with(gm_iflow *f, const float *w, double *bpd);
+/* Procedure B's weight w = f_λ′(r) − f_λ(r)/r of spec §3 (λ ≥ 1: λ/r if λr > 1 else (λ−1)/r; λ < 1: 1/r if λr > 1
+ * else 0), clipped to [0, 100] (prdiv_flowtrain.c). */
+double gm__prdiv_weight_b(double lam, double r);
+
 #endif
