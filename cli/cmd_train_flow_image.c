@@ -201,7 +201,7 @@ int train_flow_image(int argc, char **argv) {
         case O_GRID: grid = optarg; break;
         case O_JSON: json = optarg; break;
         case O_DDIR: ddir = optarg; break;
-        default: return cli_usage_error(cmd, "unknown option");
+        default: return cli_bad_option(cmd, argv, NULL);
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -342,7 +342,7 @@ int cmd_sample_flow_image(int argc, char **argv, const char *type) {
                 return cli_usage_error(cmd, "--temperature: '%s' must be a number >= 0", optarg);
             break;
         case 'h': sample_usage(stdout); return CLI_OK;
-        default: return cli_usage_error(cmd, "unknown option for a flow-image checkpoint (see genmix sample --model M --help)");
+        default: return cli_bad_option(cmd, argv, "the options of this checkpoint type: genmix sample --model M --help");
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);

@@ -56,6 +56,11 @@ for c in "data" "features" "mix" "moe fit" "moe predict" "sample" "interpolate" 
 done
 expect 2 "$G" mix --arm x.npy --json=yes
 usage_says mix "option '--json' takes no value"
+# the Fashion-MNIST image flow parses its own options (cli/cmd_train_flow_image.c)
+expect 2 "$G" train flow --data fashion-mnist --bogus-option
+usage_says "train flow" "unknown option '--bogus-option'"
+expect 2 "$G" train flow --data fashion-mnist --out
+usage_says "train flow" "option '--out' needs a value"
 expect 2 "$G" train gan --data fashion-mnist --plot x.png
 usage_says "train gan" "unknown option '--plot' (the conv GAN's options: genmix train gan --data fashion-mnist --help)"
 
