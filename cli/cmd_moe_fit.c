@@ -177,6 +177,7 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
     if (!moe_ends_with(out, ".json") && !moe_ends_with(out, ".safetensors") && !special)
         return cli_usage_error(cmdname, "--out must end in .json or .safetensors (or be '-': JSON on stdout)");
     if (cli_check_input(cmdname, "--csv", csv) || cli_check_output(cmdname, "--out", out)) return CLI_ERR;
+    if (cli_check_not_input(cmdname, (cli_file[]){{"--out", out}, {0}}, (cli_file[]){{"--csv", csv}, {0}})) return CLI_USAGE;
 
     gm_csv tab;
     int rc = moe_csv_load(csv, &tab);
