@@ -753,6 +753,12 @@ GM_TEST(test_bad_input) {
     cfg.n_experts = 0;
     X[2] = 0.3;
     CHECK_RC(gm_moe_fit(&cfg, X, y, 4, 1, 3, NULL, &res), GM_EINVAL);
+    cfg.n_experts = 2; /* restarts beyond GM_MOE_MAX_RESTARTS (2^62 used to run for ever) */
+    cfg.n_restarts = (size_t)GM_MOE_MAX_RESTARTS + 1;
+    CHECK_RC(gm_moe_fit(&cfg, X, y, 4, 1, 3, NULL, &res), GM_EINVAL);
+    CHECK(strstr(gm_last_error(), "n_restarts = 100001 must be in 1..100000") != NULL);
+    cfg.n_restarts = (size_t)1 << 62;
+    CHECK_RC(gm_moe_fit(&cfg, X, y, 4, 1, 3, NULL, &res), GM_EINVAL);
     double s, b;
     double one[1] = {1};
     CHECK_RC(gm_loglog_slope(one, one, 1, &s, &b), GM_EINVAL);

@@ -460,6 +460,10 @@ static int fit_config(const fit_args *a, gm_moe_fit_config *cfg) {
         PyErr_SetString(PyExc_ValueError, "experts, restarts and max_iter must be >= 1 and tol > 0");
         return -1;
     }
+    if (a->restarts > GM_MOE_MAX_RESTARTS) {
+        PyErr_Format(PyExc_ValueError, "restarts must be in 1..%d (got %zd)", GM_MOE_MAX_RESTARTS, a->restarts);
+        return -1;
+    }
     cfg->n_experts = (size_t)a->experts;
     cfg->n_restarts = (size_t)a->restarts;
     cfg->max_iter = (size_t)a->max_iter;
@@ -870,7 +874,7 @@ PyDoc_STRVAR(fit_doc,
              "    -> MoE\n\n"
              "EM fit (Newton M-steps, random restarts, best objective among non-degenerate restarts) of a\n"
              "softmax-gated mixture of multinomial-logistic experts. X: n x d, y: labels 0..S-1 (S = classes or\n"
-             "max(y)+1). gate: 'identity' (standard), 'sigmoid' or 'tanh' (modified gating).");
+             "max(y)+1). restarts: 1..100000. gate: 'identity' (standard), 'sigmoid' or 'tanh' (modified gating).");
 PyDoc_STRVAR(select_doc,
              "select(X, y, k_max, *, criterion='bic', classes=None, restarts=10, seed=0, gate='identity', ...)\n"
              "    -> (best_k, [MoE for k = 1..k_max])\n\n"
