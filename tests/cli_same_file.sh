@@ -3,7 +3,8 @@
 # cli_same_file.sh — an output option naming the same file as an input (the same path, "./x", a symlink or a
 # hard link to it) is refused before any work: one line naming both options, exit 2 (usage), the input
 # left byte for byte as it was. Covers eval, eval merge-stats, features, moe predict/fit, plot, pr-curve,
-# flow logprob, sample, train gan/classifier; a different output path still works.
+# flow logprob, sample (a junk file and a real toy GAN checkpoint), train gan/classifier; continuing a
+# checkpoint in place (train gan --resume X --out X) still works, and so does a different output path.
 # usage: bash tests/cli_same_file.sh path/to/genmix   (run from the repository root)
 set -u
 G=${1:?usage: cli_same_file.sh path/to/genmix}
@@ -61,6 +62,19 @@ refused --plot --fake "$G" pr-curve --real "$T/r.npy" --fake "$T/f.npy" --plot "
 refused --out --x "$G" flow logprob --model "$T/m.st" --x "$T/pts.npy" --out "$T/pts.npy"
 refused --samples --resume "$G" train gan --resume "$T/m.st" --out "$T/new.st" --samples "$T/m.st"
 refused --json "--out (with --resume)" "$G" train classifier --resume --out "$T/m.st" --json "$T/m.st"
+refused --out --model "$G" sample --model "$T/m.st" --n 2 --out "$T/m.st"
+
+# a real (toy GAN) checkpoint: sampling onto it is refused; continuing it in place (--resume X --out X) is
+# the one allowed case and works
+"$G" --quiet train gan --hidden 8 --batch 16 --n-critic 1 --iters 1 --log-every 0 --seed 1 --out "$T/g.st" >/dev/null 2>"$T/err" ||
+  bad "train gan: $(cat "$T/err")"
+cp "$T/g.st" "$T/g.st.orig"
+refused --out --model "$G" sample --model "$T/g.st" --n 5 --out "$T/g.st"
+refused --plot --model "$G" sample --model "$T/g.st" --n 5 --out "$T/s.npy" --plot "$T/g.st"
+cmp -s "$T/g.st" "$T/g.st.orig" && ok || bad "the GAN checkpoint changed"
+"$G" --quiet train gan --resume "$T/g.st" --iters 2 --out "$T/g.st" >/dev/null 2>"$T/err" && ok ||
+  bad "train gan --resume X --out X (in place) failed: $(cat "$T/err")"
+cmp -s "$T/g.st" "$T/g.st.orig" && bad "the in-place resume did not write the checkpoint" || ok
 
 # a different output path is fine, and "-" (stdout) is never "the same file"
 "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json "$T/e.json" >/dev/null 2>"$T/err" && [ -s "$T/e.json" ] && ok ||
