@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # cli_same_file.sh — an output option naming the same file as an input (the same path, "./x", a symlink or a
 # hard link to it) is refused before any work: one line naming both options, exit 2 (usage), the input
-# left byte for byte as it was. Covers eval, eval merge-stats, features, moe predict/fit, plot, pr-curve,
+# left byte for byte as it was. Covers eval, eval merge-stats, features, moe predict, plot, pr-curve,
 # flow logprob, sample (a junk file and a real toy GAN checkpoint), train gan/classifier; continuing a
 # checkpoint in place (train gan --resume X --out X) still works, and so does a different output path.
 # usage: bash tests/cli_same_file.sh path/to/genmix   (run from the repository root)
