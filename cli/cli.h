@@ -48,6 +48,17 @@ int cli_parse_double(const char *s, double *out);
 int cli_check_output(const char *cmd, const char *opt, const char *path);
 int cli_check_output_dir(const char *cmd, const char *opt, const char *path);
 int cli_check_input(const char *cmd, const char *opt, const char *path);
+/* One file option of a command: the option as typed ("--json") and its value (NULL: not given). */
+typedef struct {
+    const char *opt, *path;
+} cli_file;
+/* An output that is the same file as an input would replace the input (data loss): for each output in outs
+ * and input in ins (both lists end with an entry whose opt is NULL; NULL paths and "-" are skipped), refuse
+ * a pair naming one existing file (same st_dev and st_ino after following symlinks: also catches "./x",
+ * hard links and a symlink to the input) with the one line "genmix CMD: OUT_OPT 'P' is the same file as
+ * the input IN_OPT 'Q' (it would be overwritten)" and return CLI_USAGE (exit 2), else CLI_OK. Call it
+ * before any work, next to cli_check_output. */
+int cli_check_not_input(const char *cmd, const cli_file *outs, const cli_file *ins);
 /* An integer option in lo..hi (a number in [lo, hi], or (lo, hi] with open_lo): on a bad value print
  * "genmix CMD: OPT takes an integer in LO..HI (got 'S')" and return CLI_USAGE (exit 2), else CLI_OK. */
 int cli_parse_range(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);

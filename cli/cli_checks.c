@@ -78,6 +78,22 @@ int cli_check_input(const char *cmd, const char *opt, const char *path) {
     return CLI_OK;
 }
 
+int cli_check_not_input(const char *cmd, const cli_file *outs, const cli_file *ins) {
+    for (; outs && outs->opt; outs++) {
+        struct stat so, si;
+        if (!outs->path || gm_output_is_stdout(outs->path) || stat(outs->path, &so) != 0) continue; /* a new file */
+        for (const cli_file *in = ins; in && in->opt; in++) {
+            if (!in->path || !strcmp(in->path, "-") || stat(in->path, &si) != 0) continue;
+            if (so.st_dev == si.st_dev && so.st_ino == si.st_ino) {
+                fprintf(stderr, "genmix %s: %s '%s' is the same file as the input %s '%s' (it would be overwritten)\n", cmd,
+                        outs->opt, outs->path, in->opt, in->path);
+                return CLI_USAGE;
+            }
+        }
+    }
+    return CLI_OK;
+}
+
 int cli_parse_range(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
     long v;
     if (cli_parse_long(s, &v) || v < lo || v > hi) {

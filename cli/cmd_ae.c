@@ -188,6 +188,8 @@ int train_ae(int argc, char **argv) {
 
     if ((!resume && cli_check_output(cmd, "--out", out)) || cli_check_output(cmd, "--json", json)) return CLI_ERR;
     if (resume && cli_check_input(cmd, "--out (with --resume)", out)) return CLI_ERR;
+    if (resume && cli_check_not_input(cmd, (cli_file[]){{"--json", json}, {0}}, (cli_file[]){{"--out (with --resume)", out}, {0}}))
+        return CLI_USAGE;
     float *X = NULL;
     uint8_t *y = NULL;
     size_t n = 0;
@@ -357,6 +359,10 @@ int cmd_sample(int argc, char **argv) {
         cli_check_output("sample", "--grid", grid) || cli_check_output("sample", "--latents", zout) ||
         cli_check_output("sample", "--json", json))
         return CLI_ERR;
+    if (cli_check_not_input("sample",
+                            (cli_file[]){{"--out", out}, {"--grid", grid}, {"--latents", zout}, {"--json", json}, {0}},
+                            (cli_file[]){{"--model", model}, {0}}))
+        return CLI_USAGE;
 
     gm_ae *ae = NULL;
     gm_latent_mcmc *s = NULL;
@@ -493,6 +499,8 @@ int cmd_interpolate(int argc, char **argv) {
     if (cli_check_input("interpolate", "--model", model) || cli_check_output("interpolate", "--out", out) ||
         cli_check_output("interpolate", "--npy", npy))
         return CLI_ERR;
+    if (cli_check_not_input("interpolate", (cli_file[]){{"--out", out}, {"--npy", npy}, {0}}, (cli_file[]){{"--model", model}, {0}}))
+        return CLI_USAGE;
     gm_ae *ae = NULL;
     float *X = NULL, *img = NULL;
     uint8_t *y = NULL;

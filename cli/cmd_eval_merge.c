@@ -78,6 +78,11 @@ int cmd_eval_merge_stats(int argc, char **argv) {
     }
     if (!out) return cli_usage_error("eval merge-stats", "--out is required");
     if (argc - optind < 1) return cli_usage_error("eval merge-stats", "give at least one statistics file");
+    if (cli_check_output("eval merge-stats", "--out", out)) return CLI_ERR;
+    for (int i = optind; i < argc; i++) {
+        if (cli_check_not_input("eval merge-stats", (cli_file[]){{"--out", out}, {0}}, (cli_file[]){{"IN.npz", argv[i]}, {0}}))
+            return CLI_USAGE;
+    }
     gm_fdstats total, s;
     memset(&total, 0, sizeof total);
     memset(&s, 0, sizeof s);

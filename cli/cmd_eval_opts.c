@@ -274,14 +274,24 @@ int eval_parse_args(int argc, char **argv, opts *op) {
     p->knn.tile = (size_t)op->tile;
     op->cov_norm = p->cov_norm;
     /* every file before any work: inputs exist and are regular files, outputs can be written */
-    char file[4096], *colon;
+    char file[MAX_FAKE + 1][4096], *colon;
+    cli_file ins[MAX_FAKE + 4] = {{0}};
+    int nin = 0;
     for (int i = -1; i < op->nfake; i++) {
         const char *in = i < 0 ? op->real : op->fake[i];
         if (!in) continue;
-        snprintf(file, sizeof file, "%s", in); /* FILE.npz:member names the file FILE.npz */
-        if ((colon = strstr(file, ".npz:"))) colon[4] = '\0';
-        if (cli_check_input("eval", i < 0 ? "--real" : "--fake", file)) return CLI_ERR;
+        snprintf(file[i + 1], sizeof file[i + 1], "%s", in); /* FILE.npz:member names the file FILE.npz */
+        if ((colon = strstr(file[i + 1], ".npz:"))) colon[4] = '\0';
+        if (cli_check_input("eval", i < 0 ? "--real" : "--fake", file[i + 1])) return CLI_ERR;
+        ins[nin++] = (cli_file){i < 0 ? "--real" : "--fake", file[i + 1]};
     }
+    ins[nin++] = (cli_file){"--labels", op->labels};
+    ins[nin++] = (cli_file){"--real-labels", op->real_labels};
+    if (cli_check_not_input("eval",
+                            (cli_file[]){{"--json", op->json}, {"--save-stats", op->save_stats},
+                                         {"--prd-out", op->prd_out}, {"--realism-out", op->realism_out}, {0}},
+                            ins))
+        return CLI_USAGE;
     if (cli_check_input("eval", "--labels", op->labels) || cli_check_input("eval", "--real-labels", op->real_labels) || cli_check_output("eval", "--json", op->json) ||
         cli_check_output("eval", "--save-stats", op->save_stats) || cli_check_output("eval", "--prd-out", op->prd_out) ||
         cli_check_output("eval", "--realism-out", op->realism_out))

@@ -53,6 +53,7 @@ int cmd_features(int argc, char **argv) {
     if (cli_check_input("features", "--model", model) || cli_check_input("features", "--in", in) ||
         cli_check_output("features", "--out", out))
         return CLI_ERR;
+    if (cli_check_not_input("features", (cli_file[]){{"--out", out}, {0}}, (cli_file[]){{"--model", model}, {"--in", in}, {0}})) return CLI_USAGE;
     gm_clf *clf = NULL;
     gm_array img;
     memset(&img, 0, sizeof img);

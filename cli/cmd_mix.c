@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_mix.c — `genmix mix`: Mixture-UCB online mixing of generators (arms = pools of feature vectors in
  * .npy files), with the baselines and the offline optimum; per-round trajectories to CSV/JSON/PNG. */
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -80,8 +81,15 @@ static int load_features(const char *path, gm_array *a, const char *what) {
         char msg[512]; /* keep the io message ("row r contains NaN") but exit 1 like other bad input */
         snprintf(msg, sizeof msg, "%s", gm_last_error());
         rc = gm_set_error(GM_EINVAL, "%s", msg);
-    } else
-        rc = gm_array_convert(a, GM_DTYPE_F32);
+    } else if (!(rc = gm_array_convert(a, GM_DTYPE_F32))) {
+        /* the values were finite: an infinity now is a float64 value beyond the float32 range */
+        const float *x = a->data;
+        size_t n = (size_t)a->shape[0] * (size_t)a->shape[1];
+        for (size_t i = 0; i < n && !rc; i++)
+            if (!isfinite(x[i]))
+                rc = gm_set_error(GM_EINVAL, "%s: %s row %zu has a value beyond the float32 range (|x| > %.3g) that mixing computes in",
+                                  path, what, i / (size_t)a->shape[1], (double)FLT_MAX);
+    }
     if (rc) gm_array_free(a);
     return rc;
 }

@@ -25,7 +25,7 @@ static void fit_usage(FILE *f) {
             "  --features A,B,..   feature columns (default: all but the target)\n"
             "  --experts K         number of experts, >= 1 (required)\n"
             "  --classes S         labels are 0..S-1 and every class must have rows\n"
-            "  --restarts R        random restarts (default 10)\n"
+            "  --restarts R        random restarts, 1..100000 (default 10)\n"
             "  --gating G          standard | modified (gate sees sigmoid(x)) (default standard)\n"
             "  --transform T       modified-gating transform: sigmoid | tanh (default sigmoid)\n"
             "  --max-iter N        EM iterations per restart (default 5000)\n"
@@ -118,8 +118,7 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
                 return cli_usage_error(cmdname, "--classes takes an integer >= 2");
             break;
         case 'r':
-            if (cli_parse_long(optarg, &restarts) || restarts < 1)
-                return cli_usage_error(cmdname, "--restarts takes an integer >= 1");
+            if (cli_parse_range(cmdname, "--restarts", optarg, 1, GM_MOE_MAX_RESTARTS, &restarts)) return CLI_USAGE;
             break;
         case 'g': gating = optarg; break;
         case 'T': transform = optarg; break;
@@ -177,6 +176,7 @@ static int moe_fit_or_select(int argc, char **argv, int select) {
     if (!moe_ends_with(out, ".json") && !moe_ends_with(out, ".safetensors") && !special)
         return cli_usage_error(cmdname, "--out must end in .json or .safetensors (or be '-': JSON on stdout)");
     if (cli_check_input(cmdname, "--csv", csv) || cli_check_output(cmdname, "--out", out)) return CLI_ERR;
+    if (cli_check_not_input(cmdname, (cli_file[]){{"--out", out}, {0}}, (cli_file[]){{"--csv", csv}, {0}})) return CLI_USAGE;
 
     gm_csv tab;
     int rc = moe_csv_load(csv, &tab);

@@ -43,6 +43,7 @@ int moe_predict(int argc, char **argv) {
     if (cli_check_input("moe predict", "--model", model) || cli_check_input("moe predict", "--csv", csv) ||
         cli_check_output("moe predict", "--out", out))
         return CLI_ERR;
+    if (cli_check_not_input("moe predict", (cli_file[]){{"--out", out}, {0}}, (cli_file[]){{"--model", model}, {"--csv", csv}, {0}})) return CLI_USAGE;
     gm_moe m;
     gm_moe_meta meta;
     int rc = gm_moe_load(model, &m, &meta);

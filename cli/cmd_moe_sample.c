@@ -66,6 +66,7 @@ int moe_sample(int argc, char **argv) {
     if (cli_check_input("moe sample", "--model", model) || cli_check_input("moe sample", "--csv", csv) ||
         cli_check_output("moe sample", "--out", out))
         return CLI_ERR;
+    if (cli_check_not_input("moe sample", (cli_file[]){{"--out", out}, {0}}, (cli_file[]){{"--model", model}, {"--csv", csv}, {0}})) return CLI_USAGE;
     gm_moe m;
     gm_moe_meta meta;
     int rc = gm_moe_load(model, &m, &meta);

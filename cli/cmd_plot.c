@@ -167,6 +167,7 @@ int cmd_plot(int argc, char **argv) {
         if (lg && (r[0] <= 0 || r[1] <= 0)) return cli_usage_error(cmd, "%s: the ends must be > 0 with %s", opt, lg);
     }
     if (cli_check_input(cmd, "--csv", csv_path) || cli_check_output(cmd, "--out", out)) return CLI_ERR;
+    if (cli_check_not_input(cmd, (cli_file[]){{"--out", out}, {0}}, (cli_file[]){{"--csv", csv_path}, {0}})) return CLI_USAGE;
 
     gm_csv t;
     int rc = gm_csv_read(csv_path, &t);

@@ -178,6 +178,9 @@ int cmd_pr_curve(int argc, char **argv) {
     if (!real_path || nfake == 0) return cli_usage_error(cmd, "--real and at least one --fake are required");
     if (nlabel > nfake) return cli_usage_error(cmd, "more --label names (%d) than --fake sets (%d)", nlabel, nfake);
     if (cli_check_input(cmd, "--real", real_path) || cli_check_output(cmd, "--plot", plot)) return CLI_ERR;
+    cli_file ins[MAX_FAKE + 2] = {{"--real", real_path}};
+    for (int i = 0; i < nfake; i++) ins[i + 1] = (cli_file){"--fake", fake_path[i]};
+    if (cli_check_not_input(cmd, (cli_file[]){{"--plot", plot}, {0}}, ins)) return CLI_USAGE;
 
     /* λ grid for the table plus a dense grid for the plotted curve, in one estimator call per model */
     size_t ntot = (size_t)nlam + (plot ? PLOT_DENSE : 0);

@@ -77,6 +77,7 @@ int sample_ddpm(int argc, char **argv) {
     if (optind < argc) return cli_usage_error("sample", "unexpected argument '%s'", argv[optind]);
     if (!model || !out || n < 1) return cli_usage_error("sample", "--model, --n and --out are required");
     if (cli_check_output("sample", "--out", out) || cli_check_output("sample", "--grid", grid)) return CLI_ERR;
+    if (cli_check_not_input("sample", (cli_file[]){{"--out", out}, {"--grid", grid}, {0}}, (cli_file[]){{"--model", model}, {0}})) return CLI_USAGE;
     gm_diff_schedule *sch = malloc(sizeof *sch);
     gm_diff_unet *u = NULL;
     gm_diff_mlp *mlp = NULL;

@@ -81,6 +81,7 @@ int cmd_sample_prdiv(int argc, char **argv, const char *type) {
     if (!model || !out || n < 1) return cli_usage_error(cmd, "--model, --n and --out are required");
     int is_gan = !strcmp(type, "gan");
     if (raw && !is_gan) return cli_usage_error(cmd, "--raw applies to GAN checkpoints only");
+    if (cli_check_not_input(cmd, (cli_file[]){{"--out", out}, {"--plot", plot}, {0}}, (cli_file[]){{"--model", model}, {0}})) return CLI_USAGE;
     gm_gan *g = NULL;
     gm_flowtrain *f = NULL;
     float *x = malloc((size_t)n * 2 * sizeof(float));
@@ -160,6 +161,7 @@ int cmd_flow(int argc, char **argv) {
     if (!model || !xp) return cli_usage_error(cmd, "--model and --x are required");
     if (cli_check_input(cmd, "--model", model) || cli_check_input(cmd, "--x", xp) || cli_check_output(cmd, "--out", out))
         return CLI_ERR;
+    if (cli_check_not_input(cmd, (cli_file[]){{"--out", out}, {0}}, (cli_file[]){{"--model", model}, {"--x", xp}, {0}})) return CLI_USAGE;
     {
         char mt[16], *av[3] = {"flow", "--model", (char *)model};
         if (cli_sample_model_type(3, av, mt, sizeof mt) && !strcmp(mt, "flow-image"))

@@ -104,6 +104,7 @@ int train_ddpm_finetune(int argc, char **argv) {
     if (cli_check_input("train ddpm-finetune", "--model", model) || cli_check_output("train ddpm-finetune", "--out", out) ||
         cli_check_output("train ddpm-finetune", "--trace", tpath))
         return CLI_ERR;
+    if (cli_check_not_input("train ddpm-finetune", (cli_file[]){{"--out", out}, {"--trace", tpath}, {0}}, (cli_file[]){{"--model", model}, {0}})) return CLI_USAGE;
     if (cli_diffusion_ckpt_kind(model) != 1)
         return cli_usage_error("train ddpm-finetune", "--model %s is not a ddpm-mlp checkpoint (genmix train ddpm --data toy:*)", model);
 

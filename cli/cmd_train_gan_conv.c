@@ -185,6 +185,10 @@ int train_gan_conv(int argc, char **argv) {
         cli_check_output(cmd, "--out", out) || cli_check_output(cmd, "--samples", samples) ||
         cli_check_output(cmd, "--grid", grid))
         return CLI_ERR;
+    if (cli_check_not_input(cmd, (cli_file[]){{"--samples", samples}, {"--grid", grid}, {0}}, (cli_file[]){{"--resume", resume}, {0}}) ||
+        cli_check_not_input(cmd, (cli_file[]){{"--out", out}, {"--samples", samples}, {"--grid", grid}, {0}},
+                            (cli_file[]){{"--finetune", fine}, {0}}))
+        return CLI_USAGE;
     gm_cgan *g = NULL;
     float *X = NULL;
     uint8_t *labels = NULL;
@@ -303,6 +307,7 @@ int cmd_sample_gan_conv(int argc, char **argv, const char *type) {
     if (!model || !out || n < 1) return cli_usage_error(cmd, "--model, --n and --out are required");
     if (cli_check_output(cmd, "--out", out) || cli_check_output(cmd, "--grid", grid) || cli_check_input(cmd, "--clf", clfp))
         return CLI_ERR;
+    if (cli_check_not_input(cmd, (cli_file[]){{"--out", out}, {"--grid", grid}, {0}}, (cli_file[]){{"--model", model}, {"--clf", clfp}, {0}})) return CLI_USAGE;
     gm_cgan *g = NULL;
     gm_clf *clf = NULL;
     int rc = gm_cgan_load(&g, model);

@@ -753,6 +753,17 @@ GM_TEST(test_bad_input) {
     cfg.n_experts = 0;
     X[2] = 0.3;
     CHECK_RC(gm_moe_fit(&cfg, X, y, 4, 1, 3, NULL, &res), GM_EINVAL);
+    /* restarts beyond GM_MOE_MAX_RESTARTS (2^62 used to run for ever), refused before the data are looked at
+     * (a bad label here, so that a fit without the check fails fast with another message) */
+    cfg.n_experts = 2;
+    y[1] = 5;
+    cfg.n_restarts = (size_t)GM_MOE_MAX_RESTARTS + 1;
+    CHECK_RC(gm_moe_fit(&cfg, X, y, 4, 1, 3, NULL, &res), GM_EINVAL);
+    CHECK(strstr(gm_last_error(), "n_restarts = 100001 must be in 1..100000") != NULL);
+    cfg.n_restarts = (size_t)1 << 62;
+    CHECK_RC(gm_moe_fit(&cfg, X, y, 4, 1, 3, NULL, &res), GM_EINVAL);
+    CHECK(strstr(gm_last_error(), "n_restarts = 4611686018427387904 must be in 1..100000") != NULL);
+    y[1] = 1;
     double s, b;
     double one[1] = {1};
     CHECK_RC(gm_loglog_slope(one, one, 1, &s, &b), GM_EINVAL);

@@ -181,7 +181,7 @@ typedef struct {
     gm_cmp cmp_dc;    /* GM_CMP_LT */
     int want_pr, want_dc;
     gm_realism_kind realism;
-    size_t tile;      /* 1024 rows per distance tile */
+    size_t tile;      /* 1024 rows per distance tile (cut to the larger row count by gm_knn) */
     int f32;          /* 1: SGEMM dot products (distances still assembled in float64) */
     int fp16;         /* 1: binary16 emulation (nvidia/openai): features, then each squared distance, rounded
                          to binary16 (nearest even); if a distance overflows, everything is recomputed without

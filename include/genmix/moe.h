@@ -53,6 +53,10 @@ typedef enum {
     GM_MOE_GATE_TANH = 2      /* modified gating: g(x) = tanh(x) */
 } gm_moe_gate;
 
+/* Upper bound of gm_moe_fit_config.n_restarts (and of `moe fit --restarts`, Python restarts=): beyond it a fit
+ * would run for days; more restarts than this add nothing a different seed would not. */
+#define GM_MOE_MAX_RESTARTS 100000
+
 typedef struct {
     size_t n_experts; /* k */
     size_t n_classes; /* S >= 2 */
@@ -147,7 +151,7 @@ enum {
 typedef struct {
     size_t n_experts;        /* k (2) */
     gm_moe_gate gate;        /* (identity) */
-    size_t n_restarts;       /* random restarts (10); with a user init, restart 0 starts from it */
+    size_t n_restarts;       /* random restarts (10; 1..GM_MOE_MAX_RESTARTS); with a user init, restart 0 starts from it */
     gm_moe_init_kind init;   /* (random_partition) */
     size_t max_iter;         /* EM iterations per restart (5000) */
     double tol;              /* stop on |d obj| <= tol |obj| (1e-8) */

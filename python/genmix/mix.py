@@ -3,6 +3,6 @@
 Li, ICLR 2025): `offline(arms, ...)` gives the optimal mixture weights from samples of each generator;
 `Bandit(...)` learns them online while your code draws the samples (select() -> arm, observe(features)).
 """
-from ._genmix import Bandit, mix_offline as offline  # noqa: F401
+from ._genmix import Bandit, offline  # noqa: F401
 
 __all__ = ["offline", "Bandit"]

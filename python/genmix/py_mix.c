@@ -37,7 +37,7 @@ static PyArrayObject *f32_matrix(PyObject *obj, const char *name, size_t min_n) 
     for (npy_intp i = 0; i < n; i++)
         if (!isfinite(p[i])) {
             PyErr_Format(PyExc_ValueError, "%s: row %zd contains %s (as float32)", name, (Py_ssize_t)(i / PyArray_DIM(b, 1)),
-                         isnan(p[i]) ? "NaN" : "Inf");
+                         isnan(p[i]) ? "NaN" : "Inf or a value beyond the float32 range (|x| > 3.4e38)");
             Py_DECREF(b);
             return NULL;
         }
@@ -460,6 +460,10 @@ static int fit_config(const fit_args *a, gm_moe_fit_config *cfg) {
         PyErr_SetString(PyExc_ValueError, "experts, restarts and max_iter must be >= 1 and tol > 0");
         return -1;
     }
+    if (a->restarts > GM_MOE_MAX_RESTARTS) {
+        PyErr_Format(PyExc_ValueError, "restarts must be in 1..%d (got %zd)", GM_MOE_MAX_RESTARTS, a->restarts);
+        return -1;
+    }
     cfg->n_experts = (size_t)a->experts;
     cfg->n_restarts = (size_t)a->restarts;
     cfg->max_iter = (size_t)a->max_iter;
@@ -859,7 +863,7 @@ static PyTypeObject AutoencoderType = {
 /* ---- registration ----------------------------------------------------------------------------------- */
 
 PyDoc_STRVAR(offline_doc,
-             "offline(arms, *, score='rke', sigma=None, reference=None, kernel='gauss', knn=5, lam=1.0) -> dict\n\n"
+             "offline(arms, *, score='rke', sigma=None, reference=None, kernel='gauss', knn=5, lam=1.0)\n--\n\n"
              "The offline optimal mixture of generators: with K_ij = mean kappa(X_i, X_j) and f_i the linear terms\n"
              "(f = -2 E_Y kappa(x, Y) for KID/MMD to the reference, -lam*precision/-lam*density), alpha* =\n"
              "argmin over the simplex of alpha'(K + 1e-7 I) alpha + f'alpha. arms: a list of N_i x D arrays (used\n"
@@ -870,7 +874,7 @@ PyDoc_STRVAR(fit_doc,
              "    -> MoE\n\n"
              "EM fit (Newton M-steps, random restarts, best objective among non-degenerate restarts) of a\n"
              "softmax-gated mixture of multinomial-logistic experts. X: n x d, y: labels 0..S-1 (S = classes or\n"
-             "max(y)+1). gate: 'identity' (standard), 'sigmoid' or 'tanh' (modified gating).");
+             "max(y)+1). restarts: 1..100000. gate: 'identity' (standard), 'sigmoid' or 'tanh' (modified gating).");
 PyDoc_STRVAR(select_doc,
              "select(X, y, k_max, *, criterion='bic', classes=None, restarts=10, seed=0, gate='identity', ...)\n"
              "    -> (best_k, [MoE for k = 1..k_max])\n\n"
@@ -881,7 +885,7 @@ PyDoc_STRVAR(load_doc,
              ".sample(n) draws images, .decode(z) / .encode(x) run the networks.");
 
 PyMethodDef gm_py_mix_methods[] = {
-    {"mix_offline", (PyCFunction)(void (*)(void))py_mix_offline, METH_VARARGS | METH_KEYWORDS, offline_doc},
+    {"offline", (PyCFunction)(void (*)(void))py_mix_offline, METH_VARARGS | METH_KEYWORDS, offline_doc},
     {"moe_fit", (PyCFunction)(void (*)(void))py_moe_fit, METH_VARARGS | METH_KEYWORDS, fit_doc},
     {"moe_select", (PyCFunction)(void (*)(void))py_moe_select, METH_VARARGS | METH_KEYWORDS, select_doc},
     {"load", py_load, METH_VARARGS, load_doc},

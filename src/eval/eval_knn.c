@@ -13,7 +13,8 @@
  * merged at the end: a radius is the k-th smallest value of a multiset, flags are ORs, counts are integer
  * sums, minima/maxima are order-free, and every item's GEMM has a shape fixed by (n, tile) — so the results
  * are bitwise the same for any thread count, any schedule and any batching of the streaming API.
- * Memory: O((n_real + n_fake)·k·threads + threads·(tile² + 2·tile·d)); never an n×n matrix.
+ * Memory: O((n_real + n_fake)·k·threads + threads·(tile² + 2·tile·d)), the tile cut to the larger row count in
+ * memory (gm_knn, gm_knn_radii; a stream does not know its rows and keeps the tile); never an n×n matrix.
  * Thread safety: re-entrant; a gm_knn_stream must not be used by two threads at once. */
 #include "eval_internal.h"
 #include "eval_knn_internal.h"
@@ -212,11 +213,15 @@ static int eng_threads(void) {
 #endif
 }
 
-static int eng_init(knn_eng *e, size_t d, const gm_knn_config *cfg) {
+/* nmax: the larger row count when both sets are known (in memory), else 0 (streaming). A tile beyond it is
+ * cut to it: every item is then the same single block (same GEMM shapes, same bits) without tile² buffers
+ * sized by a tile far beyond the data (--tile 65536 on 40 rows). */
+static int eng_init(knn_eng *e, size_t d, const gm_knn_config *cfg, size_t nmax) {
     memset(e, 0, sizeof *e);
     e->cfg = cfg;
     e->d = d;
     e->tile = cfg->tile ? cfg->tile : 1024;
+    if (nmax && e->tile > nmax) e->tile = nmax;
     e->kmax = 0;
     if (cfg->want_pr) e->kmax = cfg->k_pr;
     if (cfg->want_dc && cfg->k_dc > e->kmax) e->kmax = cfg->k_dc;
@@ -697,7 +702,7 @@ static int knn_run(const gm_feats *real, const gm_feats *fake, const gm_knn_conf
     size_t nr = real->n, nf = fake->n;
     double *nrr = gm_malloc(nr * sizeof(double)), *nrf = gm_malloc(nf * sizeof(double));
     int rc = GM_ENOMEM;
-    if (!nrr || !nrf || eng_init(&e, real->d, cfg)) goto done;
+    if (!nrr || !nrf || eng_init(&e, real->d, cfg, nr > nf ? nr : nf)) goto done;
     e.x[0] = *real;
     e.x[1] = *fake;
     e.n[0] = nr;
@@ -758,7 +763,7 @@ int gm_knn_radii(const gm_feats *x, size_t kmax, size_t tile, int f32, double *r
     memset(&e, 0, sizeof e);
     double *nrm = gm_malloc(x->n * sizeof(double));
     int rc = GM_ENOMEM;
-    if (!nrm || eng_init(&e, x->d, &c) || eng_reserve(&e, 0, x->n)) goto done;
+    if (!nrm || eng_init(&e, x->d, &c, x->n) || eng_reserve(&e, 0, x->n)) goto done;
     e.x[0] = *x;
     e.n[0] = x->n;
     row_norms(x, 0, x->n, e.f32, 0, nrm);
@@ -798,7 +803,7 @@ int gm_knn_stream_create(gm_knn_stream **out, size_t d, const gm_knn_config *cfg
     s->progress = cfg->progress; /* used by finish only (feeds have no known total) */
     s->progress_ctx = cfg->progress_ctx;
     s->cfg.progress = NULL;
-    if (eng_init(&s->e, d, &s->cfg)) {
+    if (eng_init(&s->e, d, &s->cfg, 0)) {
         gm_knn_stream_free(s);
         return GM_ENOMEM;
     }

@@ -244,7 +244,8 @@ void gm_moe_fit_result_free(gm_moe_fit_result *res) {
 int gm_moe_fit(const gm_moe_fit_config *cfg, const double *X, const int *y, size_t n, size_t d,
                size_t n_classes, const gm_moe *init, gm_moe_fit_result *res) {
     memset(res, 0, sizeof *res);
-    if (cfg->n_restarts < 1) GM_FAIL(GM_EINVAL, "moe: need at least one restart");
+    if (cfg->n_restarts < 1 || cfg->n_restarts > GM_MOE_MAX_RESTARTS)
+        GM_FAIL(GM_EINVAL, "moe: n_restarts = %zu must be in 1..%d", cfg->n_restarts, GM_MOE_MAX_RESTARTS);
     if (cfg->max_iter < 1) GM_FAIL(GM_EINVAL, "moe: max_iter must be >= 1");
     size_t R = cfg->n_restarts;
     int rc = GM_OK;
