@@ -210,6 +210,10 @@ int train_flow_image(int argc, char **argv) {
         cli_check_output(cmd, "--samples", samples) || cli_check_output(cmd, "--grid", grid) ||
         cli_check_output(cmd, "--json", json))
         return CLI_ERR;
+    /* --resume X --out X continues the checkpoint in place (as the other trainers); its other outputs may not be it */
+    if (cli_check_not_input(cmd, (cli_file[]){{"--samples", samples}, {"--grid", grid}, {"--json", json}, {0}},
+                            (cli_file[]){{"--resume", resume}, {0}}))
+        return CLI_USAGE;
     gm_iflow *f = NULL;
     float *X = NULL, *Xt = NULL;
     uint8_t *labels = NULL, *lt = NULL;
@@ -348,6 +352,8 @@ int cmd_sample_flow_image(int argc, char **argv, const char *type) {
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!model || !out || n < 1) return cli_usage_error(cmd, "--model, --n and --out are required");
     if (cli_check_output(cmd, "--out", out) || cli_check_output(cmd, "--grid", grid)) return CLI_ERR;
+    if (cli_check_not_input(cmd, (cli_file[]){{"--out", out}, {"--grid", grid}, {0}}, (cli_file[]){{"--model", model}, {0}}))
+        return CLI_USAGE;
     gm_iflow *f = NULL;
     int rc = gm_iflow_load(&f, model);
     if (!rc) rc = check_shape(f, model);

@@ -91,6 +91,13 @@ expect_exit 2 "unknown objective" $TR --objective kl --iters 1 --out "$TMP/x.saf
 expect_exit 2 "too many scales" $TR --scales 3 --iters 1 --out "$TMP/x.safetensors"
 expect_exit 2 "sample --raw" $S --n 3 --raw --out "$TMP/x.npy"
 expect_exit 2 "negative temperature" $S --n 3 --temperature -1 --out "$TMP/x.npy"
+# an output that is the input checkpoint is refused before any work (exit 2) and leaves it as it was
+cp "$TMP/a.safetensors" "$TMP/a.orig"
+expect_exit 2 "sample --out = --model" $S --n 3 --out "$TMP/a.safetensors"
+expect_exit 2 "sample --grid = --model" $S --n 3 --out "$TMP/x.npy" --grid "$TMP/a.safetensors"
+expect_exit 2 "train --samples = --resume" $TR --iters 7 --resume "$TMP/a.safetensors" --out "$TMP/x.safetensors" --samples "$TMP/a.safetensors"
+expect_exit 2 "train --json = --resume" $TR --iters 7 --resume "$TMP/a.safetensors" --out "$TMP/x.safetensors" --json "$TMP/a.safetensors"
+same "the refused commands left the checkpoint" "$TMP/a.safetensors" "$TMP/a.orig"
 "$GENMIX" --quiet train flow --iters 2 --batch 8 --hidden 4 --layers 2 --eval-n 0 --out "$TMP/toy.safetensors" > /dev/null || bad "toy flow"
 expect_exit 1 "toy checkpoint to an image resume" $TR --data fashion-mnist --iters 7 --resume "$TMP/toy.safetensors" --out "$TMP/x.safetensors"
 grep -q "not a genmix image-flow checkpoint" "$TMP/err" && ok || bad "foreign checkpoint message: $(cat "$TMP/err")"
