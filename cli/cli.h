@@ -114,6 +114,9 @@ int cmd_pr_curve(int argc, char **argv); /* prdiv: PR curves */
 int train_gan(int argc, char **argv);    /* prdiv: genmix train gan (cmd_train_gan.c) */
 /* Scatter PNG of n model points x (n x 2) over as many points of toy `toy` (gm_toy); cmd_train_gan.c. */
 int cli_toy_scatter(const char *path, const char *title, int toy, uint64_t seed, const float *x, size_t n);
+/* n samples x (n x d floats) to the .npy `path` after checking each is finite (else GM_ENUMERIC "<what>: sample
+ * I is not finite", nothing written); the prdiv sample writers (cmd_train_gan.c). */
+int cli_write_samples(const char *path, const char *what, const float *x, long n, long d);
 /* The progress line of a GAN iteration (both GAN trainers; cmd_train_gan.c), ending in speed printed with
  * speed_fmt (one double, e.g. "%.1f it/s"). */
 void cli_gan_progress(const gm_gan_status *st, const char *speed_fmt, double speed);

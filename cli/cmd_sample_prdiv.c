@@ -101,11 +101,7 @@ int cmd_sample_prdiv(int argc, char **argv, const char *type) {
                  (double)fc->lambda, (long long)gm_flowtrain_get_step(f));
         rc = gm_flow_sample(gm_flowtrain_flow(f), x, (size_t)n, fc->seed, (uint64_t)seed);
     }
-    if (!rc) {
-        for (long i = 0; i < 2 * n && !rc; i++)
-            if (!isfinite(x[i])) rc = gm_set_error(GM_ENUMERIC, "%s: sample %ld is not finite", model, i / 2);
-    }
-    if (!rc && !(rc = gm_npy_write(out, GM_DTYPE_F32, 2, (int64_t[]){n, 2}, x)))
+    if (!rc && !(rc = cli_write_samples(out, model, x, n, 2)))
         printf("samples %s (%ld x 2, %s, stream %llu)\n", out, n, type, seed);
     if (!rc && plot && !(rc = cli_toy_scatter(plot, title, toy, mseed, x, n < 3000 ? (size_t)n : 3000)))
         printf("plot %s\n", plot);

@@ -76,9 +76,7 @@ static int write_samples(gm_iflow *f, const char *path, long n, float temp, uint
     float *x = malloc((size_t)n * 784 * sizeof(float));
     if (!x) return GM_ENOMEM;
     int rc = gm_iflow_sample(f, x, (size_t)n, temp, stream);
-    for (long i = 0; !rc && i < n * 784; i++)
-        if (!isfinite(x[i])) rc = gm_set_error(GM_ENUMERIC, "flow-image: sample %ld is not finite", i / 784);
-    if (!rc) rc = gm_npy_write(path, GM_DTYPE_F32, 2, (int64_t[]){n, 784}, x);
+    if (!rc) rc = cli_write_samples(path, "flow-image", x, n, 784);
     free(x);
     return rc;
 }

@@ -57,6 +57,12 @@ static void usage(FILE *f) {
             "option, objective or data set, lambda <= 0, missing --out); 3 a loss became NaN/Inf.\n");
 }
 
+int cli_write_samples(const char *path, const char *what, const float *x, long n, long d) {
+    for (long i = 0; i < n * d; i++)
+        if (!isfinite(x[i])) return gm_set_error(GM_ENUMERIC, "%s: sample %ld is not finite", what, i / d);
+    return gm_npy_write(path, GM_DTYPE_F32, 2, (int64_t[]){n, d}, x);
+}
+
 int cli_toy_scatter(const char *path, const char *title, int toy, uint64_t seed, const float *x, size_t n) {
     float *r = malloc(n * 2 * sizeof(float));
     double *px = malloc(n * 2 * sizeof(double));

@@ -75,9 +75,7 @@ static int write_samples(gm_cgan *g, const char *path, long n, int ema, uint64_t
     float *x = malloc((size_t)n * 784 * sizeof(float));
     if (!x) return GM_ENOMEM;
     int rc = gm_cgan_sample(g, x, (size_t)n, ema, stream);
-    for (long i = 0; !rc && i < n * 784; i++)
-        if (!isfinite(x[i])) rc = gm_set_error(GM_ENUMERIC, "gan-conv: sample %ld is not finite", i / 784);
-    if (!rc) rc = gm_npy_write(path, GM_DTYPE_F32, 2, (int64_t[]){n, 784}, x);
+    if (!rc) rc = cli_write_samples(path, "gan-conv", x, n, 784);
     if (!rc && keep) *keep = x;
     else free(x);
     return rc;

@@ -296,11 +296,71 @@ GM_TEST(test_gan_pr_gradient_diagnostics) {
     CHECK_OK(gm_gan_save(b, path));
     CHECK_OK(gm_gan_load(&l, path));
     if (l) CHECK(gm_gan_get_config(l)->critic_gain == 3.0f);
+    /* a checkpoint written before critic_gain existed (the key absent) loads with the default gain 1;
+     * without a required key ("hidden") it is a malformed config */
+    gm_checkpoint *ck = NULL;
+    CHECK_OK(gm_checkpoint_open(&ck, path));
+    const char *js = ck ? gm_checkpoint_meta_get(ck, "config") : NULL, *cut = js ? strstr(js, "\"critic_gain\":3,") : NULL;
+    CHECK(cut != NULL);
+    if (cut) {
+        char old[1024], nohid[1024];
+        snprintf(old, sizeof old, "%.*s%s", (int)(cut - js), js, cut + strlen("\"critic_gain\":3,"));
+        const char *h = strstr(old, "\"hidden\":16,");
+        CHECK(h != NULL);
+        snprintf(nohid, sizeof nohid, "%.*s%s", h ? (int)(h - old) : 0, old, h ? h + strlen("\"hidden\":16,") : "");
+        gm_checkpoint_meta mo = {"gan", old, gm_gan_get_step(b), 0, c.seed, NULL};
+        gm_gan *o = NULL;
+        CHECK_OK(gm_checkpoint_save(path, gm__gan_params(b), NULL, &mo));
+        CHECK_OK(gm_gan_load(&o, path));
+        if (o) CHECK(gm_gan_get_config(o)->critic_gain == 1.0f && gm_gan_get_config(o)->hidden == 16);
+        gm_gan_free(o);
+        o = NULL;
+        mo.config = nohid;
+        CHECK_OK(gm_checkpoint_save(path, gm__gan_params(b), NULL, &mo));
+        CHECK_RC(gm_gan_load(&o, path), GM_EFORMAT);
+        CHECK(o == NULL && strstr(gm_last_error(), "malformed GAN config") && strstr(gm_last_error(), path));
+    }
+    gm_checkpoint_close(ck);
     c.critic_gain = 0;
     gm_gan *z = NULL;
     CHECK_RC(gm_gan_create(&z, &c), GM_EINVAL);
     remove(path);
     gm_gan_free(a), gm_gan_free(b), gm_gan_free(l);
+}
+
+/* the table-driven config reader of the trainer loaders: types, optional rows, missing rows, OOM; and its end */
+typedef struct {
+    float f;
+    size_t z;
+    int64_t l;
+    int i;
+    float opt;
+} ck_probe;
+
+GM_TEST(test_ckpt_read_fields) {
+    static const gm__ck_field rows[] = {GM__CK_REQ(ck_probe, f, F32), GM__CK_REQ(ck_probe, z, SIZE),
+                                        GM__CK_REQ(ck_probe, l, I64), GM__CK_REQ(ck_probe, i, INT),
+                                        GM__CK_OPT(ck_probe, opt, F32)};
+    ck_probe p = {0, 0, 0, 0, 7};
+    int bad = 0, oom = 0;
+    gm__ckpt_read_fields("{\"f\":0.1,\"z\":12,\"l\":-5,\"i\":1,\"opt\":2.5}", rows, 5, &p, &bad, &oom);
+    CHECK(!bad && !oom && p.f == 0.1f && p.z == 12 && p.l == -5 && p.i == 1 && p.opt == 2.5f);
+    ck_probe q = {0, 0, 0, 0, 7}; /* optional absent: kept, not bad */
+    gm__ckpt_read_fields("{\"f\":1,\"z\":3,\"l\":4,\"i\":0}", rows, 5, &q, &bad, &oom);
+    CHECK(!bad && !oom && q.f == 1 && q.z == 3 && q.l == 4 && q.i == 0 && q.opt == 7);
+    ck_probe r = {0, 0, 0, 0, 7}; /* a required one absent: bad, the others still read */
+    gm__ckpt_read_fields("{\"f\":1,\"l\":4,\"i\":1,\"opt\":3}", rows, 5, &r, &bad, &oom);
+    CHECK(bad && !oom && r.f == 1 && r.z == 0 && r.l == 4 && r.i == 1 && r.opt == 3);
+    bad = 0, oom = 1; /* after an allocation failure nothing more is read */
+    ck_probe s = {0, 0, 0, 0, 7};
+    gm__ckpt_read_fields("{\"f\":1,\"z\":3,\"l\":4,\"i\":0,\"opt\":3}", rows, 5, &s, &bad, &oom);
+    CHECK(oom && s.f == 0 && s.z == 0 && s.opt == 7);
+    CHECK_OK(gm__ckpt_config_end(NULL, "m.safetensors", "image-flow", 0, 0));
+    CHECK_RC(gm__ckpt_config_end(NULL, "m.safetensors", "image-flow", 1, 0), GM_EFORMAT);
+    CHECK(!strcmp(gm_last_error(), "m.safetensors: malformed image-flow config in __metadata__"));
+    gm_set_error(GM_ENOMEM, "out of memory (planted)");
+    CHECK_RC(gm__ckpt_config_end(NULL, "m.safetensors", "image-flow", 1, 1), GM_ENOMEM);
+    CHECK(strstr(gm_last_error(), "m.safetensors") && strstr(gm_last_error(), "(planted)"));
 }
 
 GM_TEST(test_alloc_failure_sweep) {
@@ -438,4 +498,5 @@ GM_TEST_MAIN({"v10_chi2_mlp_critic", test_v10_chi2_mlp_critic}, {"gan_status_by_
              {"flowtrain_resume_and_config", test_flowtrain_resume_and_config},
              {"gan_pr_gradient_diagnostics", test_gan_pr_gradient_diagnostics},
              {"gan_nofloor_moves_clamped_fakes", test_gan_nofloor_moves_clamped_fakes},
-             {"alloc_failure_sweep", test_alloc_failure_sweep}, {"flow_procedure_a", test_flow_procedure_a})
+             {"alloc_failure_sweep", test_alloc_failure_sweep},
+             {"ckpt_read_fields", test_ckpt_read_fields}, {"flow_procedure_a", test_flow_procedure_a})

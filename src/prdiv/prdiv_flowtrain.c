@@ -380,25 +380,21 @@ static const char *jfind(const char *js, const char *key, char *out, size_t len,
 
 int gm_flowtrain_load(gm_flowtrain **out, const char *path) {
     *out = NULL;
-    gm_checkpoint *ck = NULL;
-    int rc = gm_checkpoint_open(&ck, path);
+    gm_checkpoint *ck;
+    const char *js, *step, *seed;
+    int rc = gm__gan_ckpt_open(&ck, path, "flow", "flow", &js, &step, &seed);
     if (rc) return rc;
-    const char *model = gm_checkpoint_meta_get(ck, "model"), *js = gm_checkpoint_meta_get(ck, "config"),
-               *step = gm_checkpoint_meta_get(ck, "step"), *seed = gm_checkpoint_meta_get(ck, "seed");
     gm_flowtrain_config c = gm_flowtrain_config_default();
     char v[7][64];
     int t = -1, oom = 0;
-    if (!model || strcmp(model, "flow") || !js || !step || !seed || !jfind(js, "objective", v[0], 64, &oom) ||
-        !jfind(js, "procedure", v[1], 64, &oom) || !jfind(js, "lambda", v[2], 64, &oom) ||
-        !jfind(js, "n_layers", v[3], 64, &oom) || !jfind(js, "hidden", v[4], 64, &oom) ||
-        !jfind(js, "batch", v[5], 64, &oom) || !jfind(js, "data", v[6], 64, &oom) || (t = gm_toy_from_name(v[6])) < 0) {
-        if (oom) { /* an allocation failed while reading the config: not a format error */
-            gm_checkpoint_close(ck);
-            return gm_error_prefix(GM_ENOMEM, path);
-        }
-        rc = gm_set_error(GM_EFORMAT, "%s: not a genmix flow checkpoint (model '%s')", path, model ? model : "?");
-        gm_checkpoint_close(ck); /* model is borrowed from ck: format the message first */
-        return rc;
+    if (!jfind(js, "objective", v[0], 64, &oom) || !jfind(js, "procedure", v[1], 64, &oom) ||
+        !jfind(js, "lambda", v[2], 64, &oom) || !jfind(js, "n_layers", v[3], 64, &oom) ||
+        !jfind(js, "hidden", v[4], 64, &oom) || !jfind(js, "batch", v[5], 64, &oom) ||
+        !jfind(js, "data", v[6], 64, &oom) || (t = gm_toy_from_name(v[6])) < 0) {
+        gm_checkpoint_close(ck);
+        if (oom) return gm_error_prefix(GM_ENOMEM, path); /* an allocation failed: not a format error */
+        /* the same message as a checkpoint of another model (the model here is "flow") */
+        GM_FAIL(GM_EFORMAT, "%s: not a genmix flow checkpoint (model 'flow')", path);
     }
     char lr[64], pre[64], nc[64];
     c.objective = strcmp(v[0], "mle") ? GM_FLOW_PR : GM_FLOW_MLE;

@@ -3,7 +3,9 @@
  * (prdiv_gan_conv.c) share, so that both run the same code: one training iteration (gm__gan_iterate: n_D
  * critic steps, the generator step, the α̂/β̂ diagnostic, the batch diagnostics, the generator Adam step and
  * the EMA) with the networks passed in as callbacks, the tail of create (EMA = G, spectral-norm vectors, Adam
- * pairs), the sampling loop over noise chunks, and the reading of a trainer checkpoint's metadata.
+ * pairs), the sampling loop over noise chunks, and the reading of a trainer checkpoint's metadata (open and
+ * model check, the table-driven config reader gm__ckpt_read_fields and its close-and-fail end, also used by
+ * the image flow's loader in prdiv_iflow.c).
  * Owns: nothing (caller-owned tables, tapes, buffers and checkpoints). Thread safety: reentrant; one trainer
  * per thread as the trainers themselves. */
 #include <math.h>
@@ -185,4 +187,31 @@ int gm__json_num(const char *js, const char *key, int *bad, int *oom, double *x)
     if (!gm__json_str(js, key, bad, oom, v, sizeof v)) return 0;
     *x = strtod(v, NULL);
     return 1;
+}
+
+void gm__ckpt_read_fields(const char *js, const gm__ck_field *f, size_t n, void *cfg, int *bad, int *oom) {
+    for (size_t i = 0; i < n; i++) {
+        int absent = 0;
+        double x;
+        if (!gm__json_num(js, f[i].key, f[i].optional ? &absent : bad, oom, &x)) continue;
+        char *dst = (char *)cfg + f[i].offset;
+        switch (f[i].type) {
+        case GM__CK_F32: *(float *)dst = (float)x; break;
+        case GM__CK_SIZE: *(size_t *)dst = (size_t)x; break;
+        case GM__CK_I64: *(int64_t *)dst = (int64_t)x; break;
+        case GM__CK_INT: *(int *)dst = (int)x; break;
+        }
+    }
+}
+
+int gm__ckpt_config_end(gm_checkpoint *ck, const char *path, const char *what, int bad, int oom) {
+    if (oom) { /* an allocation failed while reading the config: not a format error */
+        gm_checkpoint_close(ck);
+        return gm_error_prefix(GM_ENOMEM, path);
+    }
+    if (bad) {
+        gm_checkpoint_close(ck);
+        GM_FAIL(GM_EFORMAT, "%s: malformed %s config in __metadata__", path, what);
+    }
+    return GM_OK;
 }

@@ -290,38 +290,20 @@ int gm_cgan_load(gm_cgan **out, const char *path) {
     if (rc) return rc;
     gm_cgan_config c = gm_cgan_config_default();
     char v[128];
-    double x;
     int bad = 0, oom = 0, o;
     bad |= !gm__json_str(js, "objective", &bad, &oom, v, sizeof v) || (o = gm_gan_objective_from_name(v)) < 0;
     if (!bad) c.objective = (gm_gan_objective)o;
-#define NUM(k, field, T) \
-    if (gm__json_num(js, k, &bad, &oom, &x)) c.field = (T)x
-    NUM("lambda", lambda, float);
-    NUM("dim_z", dim_z, size_t);
-    NUM("g_width", g_width, size_t);
-    NUM("d_width", d_width, size_t);
-    NUM("groups", groups, size_t);
-    NUM("batch", batch, size_t);
-    NUM("n_critic", n_critic, size_t);
-    NUM("lr_g", lr_g, float);
-    NUM("lr_d", lr_d, float);
-    NUM("beta1", beta1, float);
-    NUM("beta2", beta2, float);
-    NUM("eps", eps, float);
-    NUM("ema_decay", ema_decay, float);
-    NUM("ema_start", ema_start, int64_t);
-    NUM("spectral_norm", spectral_norm, int);
-    NUM("pretrain", pretrain, int64_t);
-#undef NUM
+#define R(k, t) GM__CK_REQ(gm_cgan_config, k, t)
+    static const gm__ck_field rows[] = {
+        R(lambda, F32), R(dim_z, SIZE),    R(g_width, SIZE), R(d_width, SIZE),     R(groups, SIZE),
+        R(batch, SIZE), R(n_critic, SIZE), R(lr_g, F32),     R(lr_d, F32),         R(beta1, F32),
+        R(beta2, F32),  R(eps, F32),       R(ema_decay, F32), R(ema_start, I64),   R(spectral_norm, INT),
+        R(pretrain, I64),
+    };
+#undef R
+    gm__ckpt_read_fields(js, rows, sizeof rows / sizeof rows[0], &c, &bad, &oom);
     c.seed = strtoull(seed, NULL, 10);
-    if (oom) {
-        gm_checkpoint_close(ck);
-        return gm_error_prefix(GM_ENOMEM, path);
-    }
-    if (bad) {
-        gm_checkpoint_close(ck);
-        GM_FAIL(GM_EFORMAT, "%s: malformed conv-GAN config in __metadata__", path);
-    }
+    if ((rc = gm__ckpt_config_end(ck, path, "conv-GAN", bad, oom))) return rc;
     gm_cgan *g = NULL;
     if (!(rc = gm_cgan_create(&g, &c)) && !(rc = gm_checkpoint_load_params(ck, &g->P))) {
         g->step = strtoll(step, NULL, 10);

@@ -680,47 +680,26 @@ int gm_iflow_load(gm_iflow **out, const char *path) {
     int rc = gm__gan_ckpt_open(&ck, path, "flow-image", "image-flow", &js, &step, &seed);
     if (rc) return rc;
     gm_iflow_config c = gm_iflow_config_default();
-    double x;
-    int bad = 0, oom = 0;
-#define NUM(k, T) \
-    if (gm__json_num(js, #k, &bad, &oom, &x)) c.k = (T)x
-    NUM(channels, size_t);
-    NUM(height, size_t);
-    NUM(width, size_t);
-    NUM(n_scales, size_t);
-    NUM(n_couplings, size_t);
-    NUM(hidden, size_t);
-    NUM(n_res, size_t);
-    NUM(scale, float);
-    NUM(alpha, float);
-    NUM(batch, size_t);
-    NUM(lr, float);
-    NUM(clip, float);
-#undef NUM
-    /* the PR fields are optional (checkpoints of MLE runs from before procedure B lack them: MLE) */
-    int absent = 0;
-#define OPT(k, T) \
-    if (gm__json_num(js, #k, &absent, &oom, &x)) c.k = (T)x
-    OPT(lambda, float);
-    OPT(pretrain, int64_t);
-    OPT(n_critic, size_t);
-    OPT(critic_width, size_t);
-    OPT(lr_critic, float);
-#undef OPT
+    int bad = 0, oom = 0, absent = 0;
+#define R(k, t) GM__CK_REQ(gm_iflow_config, k, t)
+#define O(k, t) GM__CK_OPT(gm_iflow_config, k, t)
+    static const gm__ck_field rows[] = {
+        R(channels, SIZE), R(height, SIZE), R(width, SIZE), R(n_scales, SIZE), R(n_couplings, SIZE),
+        R(hidden, SIZE),   R(n_res, SIZE),  R(scale, F32),  R(alpha, F32),     R(batch, SIZE),
+        R(lr, F32),        R(clip, F32),
+        /* the PR fields are optional (checkpoints of MLE runs from before procedure B lack them: MLE) */
+        O(lambda, F32), O(pretrain, I64), O(n_critic, SIZE), O(critic_width, SIZE), O(lr_critic, F32),
+    };
+#undef R
+#undef O
+    gm__ckpt_read_fields(js, rows, sizeof rows / sizeof rows[0], &c, &bad, &oom);
     char obj[16];
     if (gm__json_str(js, "objective", &absent, &oom, obj, sizeof obj)) {
         if (!strcmp(obj, "pr")) c.objective = GM_FLOW_PR;
         else if (strcmp(obj, "mle")) bad = 1;
     }
     c.seed = strtoull(seed, NULL, 10);
-    if (oom) {
-        gm_checkpoint_close(ck);
-        return gm_error_prefix(GM_ENOMEM, path);
-    }
-    if (bad) {
-        gm_checkpoint_close(ck);
-        GM_FAIL(GM_EFORMAT, "%s: malformed image-flow config in __metadata__", path);
-    }
+    if ((rc = gm__ckpt_config_end(ck, path, "image-flow", bad, oom))) return rc;
     gm_iflow *f = NULL;
     if (!(rc = gm_iflow_create(&f, &c)) && !(rc = gm_checkpoint_load_params(ck, &f->P)) &&
         !(rc = gm_checkpoint_load_optim(ck, &f->P, &f->opt)))

@@ -91,6 +91,31 @@ int gm__gan_ckpt_open(gm_checkpoint **ck, const char *path, const char *model_na
 int gm__json_num(const char *js, const char *key, int *bad, int *oom, double *x);
 /* String member `key` of js into v (1), else 0 with *bad / *oom as gm__json_num. */
 int gm__json_str(const char *js, const char *key, int *bad, int *oom, char *v, size_t len);
+/* One numeric member of a checkpoint config: key, the type of the config-struct field at `offset`, and
+ * whether it may be absent (then the field keeps its default). The value is read as gm__json_num does and
+ * cast from double to the field's type. */
+typedef enum { GM__CK_F32, GM__CK_SIZE, GM__CK_I64, GM__CK_INT } gm__ck_type;
+typedef struct {
+    const char *key;
+    gm__ck_type type;
+    size_t offset;
+    int optional;
+} gm__ck_field;
+/* A row for member k of struct T with type F32, SIZE, I64 or INT; a member of another C type does not compile. */
+#define GM__CK_REQ(T, k, t) {#k, GM__CK_##t, GM__CK_OFF(T, k, t), 0}
+#define GM__CK_OPT(T, k, t) {#k, GM__CK_##t, GM__CK_OFF(T, k, t), 1}
+#define GM__CK_OFF(T, k, t) \
+    (offsetof(T, k) + 0 * sizeof(char[_Generic(((T *)0)->k, GM__CK_CTYPE_##t: 1, default: -1)]))
+#define GM__CK_CTYPE_F32 float
+#define GM__CK_CTYPE_SIZE size_t
+#define GM__CK_CTYPE_I64 int64_t
+#define GM__CK_CTYPE_INT int
+/* Read the n rows of f from js into the struct cfg, in table order: a required row that is missing or
+ * malformed sets *bad; an allocation failure sets *oom (and every later row fails without trying). */
+void gm__ckpt_read_fields(const char *js, const gm__ck_field *f, size_t n, void *cfg, int *bad, int *oom);
+/* The end of reading a trainer config: GM_OK when neither oom nor bad; else closes ck and fails with
+ * GM_ENOMEM (the allocation's message prefixed by path) or GM_EFORMAT "malformed <what> config". */
+int gm__ckpt_config_end(gm_checkpoint *ck, const char *path, const char *what, int bad, int oom);
 
 /* Image flow (prdiv_iflow.c): one MLE step with per-row weights w (batch floats; NULL = 1): the loss is
  * −mean_b(w_b log p(y_b))/(D ln 2) (procedure B's weighted MLE). */
