@@ -5,6 +5,8 @@
 # left byte for byte as it was. Covers eval, eval merge-stats, features, moe predict, plot, pr-curve,
 # flow logprob, sample (a junk file and a real toy GAN checkpoint), train gan/classifier; continuing a
 # checkpoint in place (train gan --resume X --out X) still works, and so does a different output path.
+# Two outputs of one command naming one file (eval --json X --save-stats X, train gan --samples X --plot X,
+# ...) are refused the same way: one line naming both options, exit 2, nothing written.
 # usage: bash tests/cli_same_file.sh path/to/genmix   (run from the repository root)
 set -u
 G=${1:?usage: cli_same_file.sh path/to/genmix}
@@ -81,6 +83,34 @@ cmp -s "$T/g.st" "$T/g.st.orig" && bad "the in-place resume did not write the ch
   bad "eval to a new --json failed: $(cat "$T/err")"
 "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json - >"$T/out" 2>"$T/err" && grep -q '"fd"' "$T/out" && ok ||
   bad "eval --json - failed: $(cat "$T/err")"
+
+# two outputs of one command naming one file (a new path, an existing file, "./x"): refused before any work,
+# one line naming both options, exit 2, nothing written; /dev/null twice and "-" stay allowed
+twice() {
+  local o1=$1 o2=$2; shift 2
+  rm -f "$T/x.out"
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  [ "$got" = 2 ] && ok || bad "'$*' exited $got, wanted 2: $(head -c 300 "$T/err")"
+  if [ "$(wc -l <"$T/err")" != 1 ] || ! grep -qF -- "$o1 '" "$T/err" || ! grep -qF -- "and $o2 '" "$T/err" ||
+     ! grep -qF "name the same file" "$T/err"; then
+    bad "'$*': wanted one line naming $o1 and $o2, got: $(cat "$T/err")"
+  else ok; fi
+  [ -e "$T/x.out" ] && bad "'$*' wrote x.out" || ok
+}
+twice --json --save-stats "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json "$T/x.out" --save-stats "$T/x.out"
+twice --json --save-stats "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json "$T/x.out" --save-stats "$T/./x.out"
+twice --json --prd-out "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics prd --json "$T/x.out" --prd-out "$T/x.out"
+twice --out --samples "$G" train gan --hidden 8 --iters 1 --out "$T/x.out" --samples "$T/x.out"
+twice --samples --plot "$G" train gan --hidden 8 --iters 1 --out "$T/n.st" --samples "$T/x.out" --plot "$T/x.out"
+twice --out --json "$G" train classifier --out "$T/x.out" --json "$T/x.out"
+twice --out --plot "$G" sample --model "$T/g.st" --n 5 --out "$T/x.out" --plot "$T/x.out"
+cp "$T/e.json" "$T/e2.json"
+"$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json "$T/e2.json" --save-stats "$T/e2.json" >/dev/null 2>"$T/err"
+[ $? = 2 ] && cmp -s "$T/e.json" "$T/e2.json" && ok || bad "eval --json X --save-stats X over an existing X: $(cat "$T/err")"
+"$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json /dev/null --save-stats /dev/null >/dev/null 2>"$T/err" && ok ||
+  bad "eval --json /dev/null --save-stats /dev/null was refused: $(cat "$T/err")"
+[ -e "$T/n.st" ] && bad "train gan wrote n.st although refused" || ok
 
 echo "cli_same_file: $pass passed, $fails failed"
 [ "$fails" = 0 ]
