@@ -105,7 +105,7 @@ twice --json --save-stats "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metric
 twice --json --prd-out "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics prd --json "$T/x.out" --prd-out "$T/x.out"
 twice --out --samples "$G" train gan --hidden 8 --iters 1 --out "$T/x.out" --samples "$T/x.out"
 twice --samples --plot "$G" train gan --hidden 8 --iters 1 --out "$T/n.st" --samples "$T/x.out" --plot "$T/x.out"
-twice --out --json "$G" train classifier --out "$T/x.out" --json "$T/x.out"
+twice --out --json "$G" train classifier --limit 64 --epochs 1 --out "$T/x.out" --json "$T/x.out"
 twice --out --plot "$G" sample --model "$T/g.st" --n 5 --out "$T/x.out" --plot "$T/x.out"
 cp "$T/e.json" "$T/e2.json"
 "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json "$T/e2.json" --save-stats "$T/e2.json" >/dev/null 2>"$T/err"
