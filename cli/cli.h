@@ -59,6 +59,16 @@ typedef struct {
  * the input IN_OPT 'Q' (it would be overwritten)" and return CLI_USAGE (exit 2), else CLI_OK. Call it
  * before any work, next to cli_check_output. */
 int cli_check_not_input(const char *cmd, const cli_file *outs, const cli_file *ins);
+/* Two outputs of one command naming the same file: the second would silently replace the first. Refuse a
+ * pair in outs (NULL paths and "-" skipped; existing special files such as /dev/null are never a pair; a file
+ * not yet there matches by folder and last name) with the one line "genmix CMD: OPT1 'P' and OPT2 'Q' name
+ * the same file (...)" and return CLI_USAGE (exit 2). cli_check_not_input runs it on its outs first, so a
+ * command calls it directly only where its outputs are not already listed there. */
+int cli_check_distinct_outputs(const char *cmd, const cli_file *outs);
+/* A command writing the files names[] (NULL-terminated) into folder dir (option opt; NULL dir: skipped): an
+ * input that is one of DIR/NAME would be replaced. cli_check_not_input for each DIR/NAME (message names opt
+ * with the full path and the input option), CLI_USAGE on a hit. */
+int cli_check_not_in_dir(const char *cmd, const char *opt, const char *dir, const char *const *names, const cli_file *ins);
 /* An integer option in lo..hi (a number in [lo, hi], or (lo, hi] with open_lo): on a bad value print
  * "genmix CMD: OPT takes an integer in LO..HI (got 'S')" and return CLI_USAGE (exit 2), else CLI_OK. */
 int cli_parse_range(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);

@@ -78,7 +78,49 @@ int cli_check_input(const char *cmd, const char *opt, const char *path) {
     return CLI_OK;
 }
 
+/* Two output paths that name one file: both existing regular files with the same st_dev/st_ino, or both
+ * missing with the same last name in the same (existing) folder, or, when that folder is missing too, the
+ * same text. Existing special files (/dev/null, a FIFO) are written directly and never "the same file". */
+static int same_output(const char *a, const char *b) {
+    struct stat sa, sb;
+    int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    if (ea || eb) return ea && eb && S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char da[4096], db[4096];
+    const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
+    na = na ? na + 1 : a;
+    nb = nb ? nb + 1 : b;
+    if (strcmp(na, nb) != 0) return 0;
+    snprintf(da, sizeof da, "%.*s", na == a ? 1 : (int)(na - a), na == a ? "." : a);
+    snprintf(db, sizeof db, "%.*s", nb == b ? 1 : (int)(nb - b), nb == b ? "." : b);
+    if (stat(da, &sa) == 0 && stat(db, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a, b) == 0;
+}
+
+int cli_check_distinct_outputs(const char *cmd, const cli_file *outs) {
+    for (const cli_file *o = outs; o && o->opt; o++) {
+        if (!o->path || gm_output_is_stdout(o->path)) continue;
+        for (const cli_file *p = o + 1; p->opt; p++) {
+            if (!p->path || gm_output_is_stdout(p->path) || !same_output(o->path, p->path)) continue;
+            fprintf(stderr, "genmix %s: %s '%s' and %s '%s' name the same file (the second would replace the first)\n",
+                    cmd, o->opt, o->path, p->opt, p->path);
+            return CLI_USAGE;
+        }
+    }
+    return CLI_OK;
+}
+
+int cli_check_not_in_dir(const char *cmd, const char *opt, const char *dir, const char *const *names, const cli_file *ins) {
+    if (!dir) return CLI_OK;
+    char path[4096];
+    for (; names && *names; names++) {
+        snprintf(path, sizeof path, "%s%s%s", dir, dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", *names);
+        if (cli_check_not_input(cmd, (cli_file[]){{opt, path}, {0}}, ins)) return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
 int cli_check_not_input(const char *cmd, const cli_file *outs, const cli_file *ins) {
+    if (cli_check_distinct_outputs(cmd, outs)) return CLI_USAGE;
     for (; outs && outs->opt; outs++) {
         struct stat so, si;
         if (!outs->path || gm_output_is_stdout(outs->path) || stat(outs->path, &so) != 0) continue; /* a new file */

@@ -188,6 +188,7 @@ int train_ae(int argc, char **argv) {
 
     if ((!resume && cli_check_output(cmd, "--out", out)) || cli_check_output(cmd, "--json", json)) return CLI_ERR;
     if (resume && cli_check_input(cmd, "--out (with --resume)", out)) return CLI_ERR;
+    if (cli_check_distinct_outputs(cmd, (cli_file[]){{"--out", resume ? NULL : out}, {"--json", json}, {0}})) return CLI_USAGE;
     if (resume && cli_check_not_input(cmd, (cli_file[]){{"--json", json}, {0}}, (cli_file[]){{"--out (with --resume)", out}, {0}}))
         return CLI_USAGE;
     float *X = NULL;

@@ -456,6 +456,21 @@ int cmd_align(int argc, char **argv) {
     if (!reward) return cli_usage_error("align", "--reward is required");
     if (isnan(alpha)) return cli_usage_error("align", "--alpha is required");
     if (cli_check_output_dir("align", "--out", out)) return CLI_ERR; /* before any sampling */
+    if (out) { /* an input that is one of the files written into --out would be replaced */
+        static const char *const names[] = {"samples.npy", "samples.png", "weights.npy",       "summary.json",
+                                            "trace.png",   "grid.png",    "eval_features.npy", NULL};
+        char bases[1024];
+        cli_file ins[20];
+        int nin = 0;
+        ins[nin++] = (cli_file){"--model", strncmp(model, "toy:", 4) ? model : NULL};
+        ins[nin++] = (cli_file){"--eval-clf", eval_clf};
+        ins[nin++] = (cli_file){"--reward", !strncmp(reward, "plugin:", 7) ? reward + 7 : NULL};
+        snprintf(bases, sizeof bases, "%s", base_files ? base_files : "");
+        for (char *save = NULL, *t = strtok_r(bases, ",", &save); t && nin < 19; t = strtok_r(NULL, ",", &save))
+            ins[nin++] = (cli_file){"--base-samples", t};
+        ins[nin] = (cli_file){0};
+        if (cli_check_not_in_dir("align", "--out", out, names, ins)) return CLI_USAGE;
+    }
     if (eval_clf && cli_check_input("align", "--eval-clf", eval_clf)) return CLI_ERR;
     if (base_files && (!strcmp(o.method, "das") || !strcmp(o.method, "guidance")))
         return cli_usage_error("align", "--base-samples is for --method base|oracle|best-of-n");

@@ -104,6 +104,20 @@ int cmd_data(int argc, char **argv) {
         return cli_usage_error("data", "unknown dataset '%s' (available: fashion-mnist)", argv[optind]);
     if (!out) return cli_usage_error("data", "--out DIR is required");
     if (cli_check_output_dir("data", "--out", out)) return CLI_ERR;
+    {   /* an IDX input reached through a name written into --out (a symlink is written through) */
+        static const char *const names[] = {"train_images.npy", "train_images_nchw.npy", "train_labels.npy", "test_images.npy",
+                                            "test_images_nchw.npy", "test_labels.npy", "examples.png", NULL};
+        static const char *const stems[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                            "t10k-labels-idx1-ubyte"};
+        char idx[8][4096];
+        cli_file ins[9];
+        for (int i = 0; i < 8; i++) {
+            snprintf(idx[i], sizeof idx[i], "%s/%s%s", src ? src : GM_FASHION_MNIST_DIR, stems[i / 2], i % 2 ? ".gz" : "");
+            ins[i] = (cli_file){"--source", idx[i]};
+        }
+        ins[8] = (cli_file){0};
+        if (cli_check_not_in_dir("data", "--out", out, names, ins)) return CLI_USAGE;
+    }
     int rc = cli_mkdirs(out);
     if (!rc) rc = export_split(src, out, 1, 0);
     if (!rc) rc = export_split(src, out, 0, (int)grid);

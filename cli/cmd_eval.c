@@ -99,7 +99,16 @@ static int ends_with(const char *s, const char *suf) {
 }
 
 /* Read FILE.npz[:member] or FILE.npy into in->arr. */
-static int read_array(const char *spec, gm_array *out) {
+/* The file's own element type in NumPy's words (messages, the inspect line, --json, --save-stats metadata):
+ * an integer or bool file is computed on as float64 but is reported as what it is. */
+static const char *ev_dtype_numpy(gm_dtype t) {
+    static const char *const names[GM_DTYPE_COUNT] = {"bool",  "uint8",  "int8",   "int16",   "uint16",  "int32", "uint32",
+                                                      "int64", "uint64", "float16", "bfloat16", "float32", "float64"};
+    return (unsigned)t < GM_DTYPE_COUNT ? names[t] : "?";
+}
+
+/* spec (FILE.npy or FILE.npz[:member]) as float32/float64 in *out; *orig = the dtype stored in the file */
+static int read_array(const char *spec, gm_array *out, gm_dtype *orig) {
     char path[4096];
     snprintf(path, sizeof path, "%s", spec);
     char *member = NULL, *colon = strstr(path, ".npz:");
@@ -107,8 +116,9 @@ static int read_array(const char *spec, gm_array *out) {
         colon[4] = '\0';
         member = colon + 5;
     }
-    if (ends_with(path, ".npz")) return ev_read_as_float(gm_npz_read(path, member, out), out);
-    return ev_read_as_float(gm_npy_read(path, out), out);
+    int rc = ends_with(path, ".npz") ? gm_npz_read(path, member, out) : gm_npy_read(path, out);
+    *orig = out->dtype;
+    return ev_read_as_float(rc, out);
 }
 
 static int load_stats(input *in) {
@@ -153,7 +163,8 @@ static int load_input(input *in, const char *path, const char *role) {
     memset(&in->arr, 0, sizeof in->arr);
     in->path = path;
     if (ends_with(path, ".npz") && npz_has(path, "mu") && npz_has(path, "sigma")) return load_stats(in);
-    int rc = read_array(path, &in->arr);
+    gm_dtype orig = GM_DTYPE_F64;
+    int rc = read_array(path, &in->arr, &orig);
     if (rc) return rc;
     if (in->arr.ndim != 2)
         GM_FAIL(GM_ESHAPE, "%s (%s): features must be a 2-D N x D array, got %d dimensions", path, role, in->arr.ndim);
@@ -161,7 +172,7 @@ static int load_input(input *in, const char *path, const char *role) {
         GM_FAIL(GM_EINVAL, "%s (%s): empty feature matrix (%lld x %lld)", path, role, (long long)in->arr.shape[0],
                 (long long)in->arr.shape[1]);
     if ((rc = ev_check_finite(&in->arr, path))) return rc; /* bad input: exit 1, not 3 */
-    in->dtype = in->arr.dtype == GM_DTYPE_F32 ? "float32" : "float64";
+    in->dtype = ev_dtype_numpy(orig);
     in->f.data = in->arr.data;
     in->f.n = (size_t)in->arr.shape[0];
     in->f.d = (size_t)in->arr.shape[1];

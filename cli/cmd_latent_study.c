@@ -111,6 +111,17 @@ int cmd_latent_study(int argc, char **argv) {
     if (cli_check_input("latent-study", "--model", model) || cli_check_input("latent-study", "--clf", clfp) ||
         cli_check_output_dir("latent-study", "--out-dir", odir))
         return CLI_ERR;
+    {   /* an input that is one of the files written into --out-dir would be replaced */
+        char st[32][40];
+        const char *names[32 + 3] = {"test.npy", "latent.json"};
+        for (size_t k = 0; k < nrec; k++) {
+            snprintf(st[k], sizeof st[k], "samples_t%zu.npy", rec[k]);
+            names[2 + k] = st[k];
+        }
+        names[2 + nrec] = NULL;
+        if (cli_check_not_in_dir("latent-study", "--out-dir", odir, names, (cli_file[]){{"--model", model}, {"--clf", clfp}, {0}}))
+            return CLI_USAGE;
+    }
     int rc = cli_mkdirs(odir);
     if (rc) return cli_fail(rc);
 

@@ -329,6 +329,20 @@ int cmd_mix(int argc, char **argv) {
     for (size_t i = 0; i < m; i++)
         if (cli_check_input("mix", "--arm", arm_paths[i])) return CLI_ERR;
     if (cli_check_input("mix", "--ref", ref_path) || cli_check_output_dir("mix", "--out", out_dir)) return CLI_ERR;
+    {   /* an input that is one of the files written into --out would be replaced */
+        char traj[GM_MIX_ALGO_COUNT][64];
+        const char *names[GM_MIX_ALGO_COUNT + 3] = {"mix.json", "score.png"};
+        for (size_t k = 0; k < nalgo; k++) {
+            snprintf(traj[k], sizeof traj[k], "trajectory_%s.csv", gm_mix_algo_name(algos[k]));
+            names[2 + k] = traj[k];
+        }
+        names[2 + nalgo] = NULL;
+        cli_file ins[GM_MIX_MAX_ARMS + 2];
+        for (size_t i = 0; i < m; i++) ins[i] = (cli_file){"--arm", arm_paths[i]};
+        ins[m] = (cli_file){"--ref", ref_path};
+        ins[m + 1] = (cli_file){0};
+        if (cli_check_not_in_dir("mix", "--out", out_dir, names, ins)) return CLI_USAGE;
+    }
 
     int rc = GM_OK, ret = CLI_ERR;
     gm_array arms[GM_MIX_MAX_ARMS], refa;

@@ -152,6 +152,7 @@ static int train_classifier(int argc, char **argv) {
     if ((!resume && cli_check_output("train classifier", "--out", out)) || cli_check_output("train classifier", "--json", json))
         return CLI_ERR;
     if (resume && cli_check_input("train classifier", "--out (with --resume)", out)) return CLI_ERR;
+    if (cli_check_distinct_outputs("train classifier", (cli_file[]){{"--out", resume ? NULL : out}, {"--json", json}, {0}})) return CLI_USAGE;
     if (cli_check_not_input("train classifier", (cli_file[]){{"--json", json}, {0}}, (cli_file[]){{"--out (with --resume)", resume ? out : NULL}, {0}})) return CLI_USAGE;
 
     float *Xtr = NULL, *Xte = NULL;

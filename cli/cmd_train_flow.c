@@ -127,6 +127,7 @@ int train_flow(int argc, char **argv) {
     if (cli_check_input(cmd, "--resume", resume) || cli_check_output(cmd, "--out", out) ||
         cli_check_output(cmd, "--samples", samples) || cli_check_output(cmd, "--plot", plot))
         return CLI_ERR;
+    if (cli_check_distinct_outputs(cmd, (cli_file[]){{"--out", out}, {"--samples", samples}, {"--plot", plot}, {0}})) return CLI_USAGE;
     if (cli_check_not_input(cmd, (cli_file[]){{"--samples", samples}, {"--plot", plot}, {0}}, (cli_file[]){{"--resume", resume}, {0}})) return CLI_USAGE;
     gm_flowtrain *f = NULL;
     int rc = resume ? gm_flowtrain_load(&f, resume) : gm_flowtrain_create(&f, &c);

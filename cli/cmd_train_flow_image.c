@@ -209,6 +209,8 @@ int train_flow_image(int argc, char **argv) {
         cli_check_output(cmd, "--json", json))
         return CLI_ERR;
     /* --resume X --out X continues the checkpoint in place (as the other trainers); its other outputs may not be it */
+    if (cli_check_distinct_outputs(cmd, (cli_file[]){{"--out", out}, {"--samples", samples}, {"--grid", grid}, {"--json", json}, {0}}))
+        return CLI_USAGE;
     if (cli_check_not_input(cmd, (cli_file[]){{"--samples", samples}, {"--grid", grid}, {"--json", json}, {0}},
                             (cli_file[]){{"--resume", resume}, {0}}))
         return CLI_USAGE;

@@ -216,6 +216,8 @@ int train_gan(int argc, char **argv) {
         cli_check_output(cmd, "--samples", samples) || cli_check_output(cmd, "--plot", plot) ||
         cli_check_output(cmd, "--data-samples", dsamples))
         return CLI_ERR;
+    if (cli_check_distinct_outputs(cmd, (cli_file[]){{"--out", out}, {"--samples", samples}, {"--plot", plot}, {"--data-samples", dsamples}, {0}}))
+        return CLI_USAGE;
     if (cli_check_not_input(cmd, (cli_file[]){{"--samples", samples}, {"--plot", plot}, {"--data-samples", dsamples}, {0}}, (cli_file[]){{"--resume", resume}, {0}})) return CLI_USAGE;
     gm_gan *g = NULL;
     int rc = resume ? gm_gan_load(&g, resume) : gm_gan_create(&g, &c);

@@ -5,6 +5,10 @@
 # left byte for byte as it was. Covers eval, eval merge-stats, features, moe predict, plot, pr-curve,
 # flow logprob, sample (a junk file and a real toy GAN checkpoint), train gan/classifier; continuing a
 # checkpoint in place (train gan --resume X --out X) still works, and so does a different output path.
+# Two outputs of one command naming one file (eval --json X --save-stats X, train gan --samples X --plot X,
+# ...) are refused the same way: one line naming both options, exit 2, nothing written.
+# A command writing into a folder (mix/align/data --out, latent-study --out-dir) refuses an input that is one
+# of the files it writes there (or a symlink there to an input), naming the folder option and the input.
 # usage: bash tests/cli_same_file.sh path/to/genmix   (run from the repository root)
 set -u
 G=${1:?usage: cli_same_file.sh path/to/genmix}
@@ -81,6 +85,57 @@ cmp -s "$T/g.st" "$T/g.st.orig" && bad "the in-place resume did not write the ch
   bad "eval to a new --json failed: $(cat "$T/err")"
 "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json - >"$T/out" 2>"$T/err" && grep -q '"fd"' "$T/out" && ok ||
   bad "eval --json - failed: $(cat "$T/err")"
+
+# two outputs of one command naming one file (a new path, an existing file, "./x"): refused before any work,
+# one line naming both options, exit 2, nothing written; /dev/null twice and "-" stay allowed
+twice() {
+  local o1=$1 o2=$2; shift 2
+  rm -f "$T/x.out"
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  [ "$got" = 2 ] && ok || bad "'$*' exited $got, wanted 2: $(head -c 300 "$T/err")"
+  if [ "$(wc -l <"$T/err")" != 1 ] || ! grep -qF -- "$o1 '" "$T/err" || ! grep -qF -- "and $o2 '" "$T/err" ||
+     ! grep -qF "name the same file" "$T/err"; then
+    bad "'$*': wanted one line naming $o1 and $o2, got: $(cat "$T/err")"
+  else ok; fi
+  [ -e "$T/x.out" ] && bad "'$*' wrote x.out" || ok
+}
+twice --json --save-stats "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json "$T/x.out" --save-stats "$T/x.out"
+twice --json --save-stats "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json "$T/x.out" --save-stats "$T/./x.out"
+twice --json --prd-out "$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics prd --json "$T/x.out" --prd-out "$T/x.out"
+twice --out --samples "$G" train gan --hidden 8 --iters 1 --out "$T/x.out" --samples "$T/x.out"
+twice --samples --plot "$G" train gan --hidden 8 --iters 1 --out "$T/n.st" --samples "$T/x.out" --plot "$T/x.out"
+twice --out --json "$G" train classifier --limit 64 --epochs 1 --out "$T/x.out" --json "$T/x.out"
+twice --out --plot "$G" sample --model "$T/g.st" --n 5 --out "$T/x.out" --plot "$T/x.out"
+cp "$T/e.json" "$T/e2.json"
+"$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json "$T/e2.json" --save-stats "$T/e2.json" >/dev/null 2>"$T/err"
+[ $? = 2 ] && cmp -s "$T/e.json" "$T/e2.json" && ok || bad "eval --json X --save-stats X over an existing X: $(cat "$T/err")"
+"$G" eval --real "$T/r.npy" --fake "$T/f.npy" --metrics fd --json /dev/null --save-stats /dev/null >/dev/null 2>"$T/err" && ok ||
+  bad "eval --json /dev/null --save-stats /dev/null was refused: $(cat "$T/err")"
+[ -e "$T/n.st" ] && bad "train gan wrote n.st although refused" || ok
+
+# a command writing into a folder: an input that is one of the files it writes there (or a symlink genmix would
+# write through to an input) is refused before any work, naming the folder option and the input
+mkdir -p "$T/d" "$T/src" "$T/o"
+for f in trajectory_cab.csv samples.npy test.npy keep.npy; do cp "$T/r.npy" "$T/d/$f"; done
+printf 'idx\n' >"$T/src/train-labels-idx1-ubyte"
+ln -s ../src/train-labels-idx1-ubyte "$T/o/train_labels.npy"
+in_dir() {
+  local oo=$1 io=$2 keep=$3; shift 3
+  cp "$keep" "$T/keep.orig"
+  refused "$oo" "$io" "$@"
+  cmp -s "$keep" "$T/keep.orig" && ok || bad "'$*' changed $keep"
+}
+in_dir --out --arm "$T/d/trajectory_cab.csv" "$G" mix --arm "$T/f.npy" --arm "$T/d/trajectory_cab.csv" --ref "$T/r.npy" \
+  --score kid --sigma median --algo cab --rounds 5 --out "$T/d"
+in_dir --out --base-samples "$T/d/samples.npy" "$G" align --model toy:gmm2 --reward gmm2 --alpha 1 --method base \
+  --base-samples "$T/f.npy,$T/d/samples.npy" --out "$T/d"
+in_dir --out --source "$T/src/train-labels-idx1-ubyte" "$G" data fashion-mnist --source "$T/src" --out "$T/o"
+in_dir --out-dir --model "$T/d/test.npy" "$G" latent-study --model "$T/d/test.npy" --out-dir "$T/d/" --n 10
+grep -qF "'$T/d/test.npy'" "$T/err" && ok || bad "latent-study: wanted the path '$T/d/test.npy' (one slash): $(cat "$T/err")"
+# an input in that folder under a name genmix does not write is fine (the check is past the usage check)
+"$G" latent-study --model "$T/d/keep.npy" --out-dir "$T/d" --n 10 >/dev/null 2>"$T/err"
+[ $? = 1 ] && ok || bad "latent-study with an input under another name: $(cat "$T/err")"
 
 echo "cli_same_file: $pass passed, $fails failed"
 [ "$fails" = 0 ]

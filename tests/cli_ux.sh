@@ -236,6 +236,22 @@ expect 0 "$G" --threads=2 --version
 expect 2 "$G" eval --threads=1 --real x
 grep -q "threads" "$T/err" && bad "eval --threads=1 not taken as the global option: $(cat "$T/err")" || ok
 
+# ---- eval names an integer/bool input's own dtype (it computes on float64, but the file is not float64) ----
+/usr/bin/python3 - "$T" <<'PYEOF'
+import sys, numpy as np
+r = np.random.default_rng(4)
+np.save(f"{sys.argv[1]}/ints.npy", r.integers(0, 9, (30, 3)))
+np.save(f"{sys.argv[1]}/flags.npy", r.random((30, 3)) > 0.5)
+np.save(f"{sys.argv[1]}/bytes.npy", r.integers(0, 9, (30, 3)).astype(np.uint8))
+PYEOF
+expect 0 "$G" eval --real "$T/ints.npy" --fake "$T/flags.npy" --fake "$T/bytes.npy" --metrics fd
+grep -qF "ints.npy  (30 x 3, int64)" "$T/out" && grep -qF "flags.npy  (30 x 3, bool)" "$T/out" &&
+  grep -qF "bytes.npy  (30 x 3, uint8)" "$T/out" && ! grep -q float64 "$T/out" && ok ||
+  bad "eval: wanted the files' own dtypes int64/bool/uint8: $(cat "$T/out")"
+expect 0 "$G" eval --real "$T/ints.npy" --fake "$T/flags.npy" --metrics fd --json -
+/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [i["dtype"] for i in d["inputs"]] == ["int64", "bool"], d["inputs"]' "$T/out" &&
+  ok || bad "eval --json: inputs' dtype not int64, bool"
+
 # ---- the man page lists every command of `genmix --help`, and every model of `genmix train --help` ----
 R=$(cd "$(dirname "$0")/.." && pwd)
 expect 0 "$G" --help

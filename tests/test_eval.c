@@ -505,6 +505,17 @@ GM_TEST(test_eval_bad_input) {
     CHECK_RC(gm_kid(&a, &a, &kc, &kid, NULL), GM_EINVAL);
     double nanS[4] = {NAN, 0, 0, 1}, I2[4] = {1, 0, 0, 1}, z[2] = {0, 0};
     CHECK(gm_fd_from_moments(z, nanS, z, I2, 2, &fd) != GM_OK);
+    /* a dimension whose square overflows size_t (d*d wraps to 0 for d = 2^(bits/2)): a clear error before
+     * any allocation, never a d x d buffer of the wrapped size */
+    gm_fdstats s;
+    size_t big = (size_t)1 << (sizeof(size_t) * 4);
+    for (int i = 0; i < 2; i++) {
+        gm_alloc_fail_nth(0, 0);
+        CHECK_RC(gm_fdstats_init(&s, big + (size_t)i), GM_EINVAL);
+        CHECK(gm_alloc_count() == 0);
+        CHECK(strstr(gm_last_error(), "overflows") != NULL);
+        CHECK(s.mean == NULL && s.m2 == NULL && s.d == 0);
+    }
     free(A);
     free(B);
 }

@@ -15,6 +15,7 @@ int gm_fdstats_init(gm_fdstats *s, size_t d) {
     GM_ASSERT(s != NULL);
     memset(s, 0, sizeof *s);
     if (d == 0) GM_FAIL(GM_EINVAL, "FD statistics: dimension 0");
+    if (d > SIZE_MAX / d) GM_FAIL(GM_EINVAL, "FD statistics: dimension %zu: the %zu x %zu moment matrix overflows size_t", d, d, d);
     s->mean = gm_calloc(d, sizeof(double));
     s->m2 = gm_calloc(d * d, sizeof(double));
     if (!s->mean || !s->m2) {
