@@ -352,6 +352,41 @@ GM_TEST(test_fd_products_match_loops) {
     free(A), free(C), free(L), free(S), free(M), free(M2), free(T);
 }
 
+/* The SYRK row blocks (a DSYRK on each 256-row diagonal block, a GEMM right of it): d = 600 gives two full
+ * blocks and a partial one; C starts as NaN (beta 0 must not read it, the mirror overwrites the lower
+ * halves), the result equals loops, and 1 and 2 threads give the same bits. */
+GM_TEST(test_syrk_blocks_threads) {
+    const size_t n = 50, d = 600;
+    gm_rng r;
+    gm_rng_init(&r, 17, gm_rng_stream_id(GM_STREAM_SIM, 0));
+    double *A = malloc(n * d * sizeof(double)), *C = malloc(d * d * sizeof(double)), *C2 = malloc(d * d * sizeof(double));
+    for (size_t i = 0; i < n * d; i++) A[i] = gm_rng_normal(&r);
+    for (size_t i = 0; i < d * d; i++) C[i] = C2[i] = NAN;
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+#endif
+    gm_la_dsyrk_tn(n, d, A, C2);
+#ifdef _OPENMP
+    omp_set_num_threads(2);
+#endif
+    gm_la_dsyrk_tn(n, d, A, C);
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+#endif
+    CHECK(memcmp(C, C2, d * d * sizeof(double)) == 0);
+    double e = 0;
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) {
+            double s = 0;
+            for (size_t t = 0; t < n; t++) s += A[t * d + i] * A[t * d + j];
+            e = fmax(e, fabs(C[i * d + j] - s)); /* NaN left anywhere makes e NaN and fails */
+            if (isnan(C[i * d + j])) e = INFINITY;
+        }
+    CHECK_NEAR(e, 0, 0, 1e-11);
+    free(A), free(C), free(C2);
+}
+
 GM_TEST(test_alloc_failure) {
     /* the Jacobi reference allocates: every failure point returns GM_ENOMEM and nothing leaks (ASan) */
     for (long k = 1;; k++) {
@@ -521,5 +556,5 @@ GM_TEST(test_syev_values_band_sizes) {
 
 GM_TEST_MAIN({"syev_values", test_syev_values}, {"syev_values_band_sizes", test_syev_values_band_sizes}, {"syev_closed_form", test_syev_closed_form}, {"syev_random_paths_agree", test_syev_random_paths_agree},
              {"svd_closed_form", test_svd_closed_form}, {"cholesky_and_spd_solve", test_cholesky_and_spd_solve},
-             {"lu_solve", test_lu_solve}, {"products_match_loops", test_products_match_loops}, {"fd_products_match_loops", test_fd_products_match_loops},
+             {"lu_solve", test_lu_solve}, {"products_match_loops", test_products_match_loops}, {"fd_products_match_loops", test_fd_products_match_loops}, {"syrk_blocks_threads", test_syrk_blocks_threads},
              {"alloc_failure", test_alloc_failure}, {"order_statistics", test_order_statistics})
