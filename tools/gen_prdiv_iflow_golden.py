@@ -13,9 +13,14 @@ y (B, C, H, W) logits, logp (B), y.grad and <name>.grad = gradients of mean_b lo
 Output: tests/golden/prdiv_iflow_golden.npz. Run: /usr/bin/python3 tools/gen_prdiv_iflow_golden.py
 """
 import math
+import os
+import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_iflow  # noqa: E402  (the shared flow driver, tools/torch_iflow.py)
 
 torch.manual_seed(1515)
 torch.set_num_threads(1)
@@ -56,16 +61,7 @@ def add_coupling(C, H, W, chan, par):
     couplings.append((pre, C, H, W, mask))
 
 
-C, H, W = C0, H0, W0
-for s in range(L):
-    for j in range(K):
-        add_coupling(C, H, W, 0, j)
-    C, H, W = 4 * C, H // 2, W // 2
-    for j in range(K):
-        add_coupling(C, H, W, 1, j)
-    C //= 2
-for j in range(K):
-    add_coupling(C, H, W, 0, j)
+torch_iflow.layout(C0, H0, W0, L, K, add_coupling)
 
 
 def coupling(x, k):
@@ -82,24 +78,7 @@ def coupling(x, k):
 
 
 def logp(y):
-    h, ld, zs, k = y, 0, [], 0
-    for s in range(L):
-        for j in range(K):
-            h, l = coupling(h, k)
-            ld, k = ld + l, k + 1
-        h = F.pixel_unshuffle(h, 2)
-        for j in range(K):
-            h, l = coupling(h, k)
-            ld, k = ld + l, k + 1
-        c = h.shape[1] // 2
-        zs.append(h[:, c:].flatten(1))
-        h = h[:, :c]
-    for j in range(K):
-        h, l = coupling(h, k)
-        ld, k = ld + l, k + 1
-    z = torch.cat(zs + [h.flatten(1)], 1)
-    D = z.shape[1]
-    return -0.5 * (z * z).sum(1) - 0.5 * D * math.log(2 * math.pi) + ld
+    return torch_iflow.logp(y, L, K, coupling)
 
 
 y = (torch.randn(B, C0, H0, W0, dtype=DT) * 1.5).float().double().requires_grad_()

@@ -7,11 +7,15 @@ bits/dim NLL of a batch of 64, backward, gradient-norm clip 100, Adam lr 1e-3), 
 Prints "torch_flow_step<TAB>seconds" (best of ITERS after one warm-up).
 Usage: ref_flow_image_bench.py [iters] [hidden] [n_res] [threads] [cpu]"""
 import math
+import os
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_iflow  # noqa: E402  (the shared flow driver, tools/torch_iflow.py)
 
 a = sys.argv
 iters = int(a[1]) if len(a) > 1 else 5
@@ -47,16 +51,7 @@ def add(C, H, W, chan, par):
     couplings.append((C, m, net))
 
 
-C, H, W = 1, 28, 28
-for s in range(L):
-    for j in range(K):
-        add(C, H, W, 0, j)
-    C, H, W = 4 * C, H // 2, W // 2
-    for j in range(K):
-        add(C, H, W, 1, j)
-    C //= 2
-for j in range(K):
-    add(C, H, W, 0, j)
+torch_iflow.layout(1, 28, 28, L, K, add)
 
 
 def coupling(x, k):
@@ -71,23 +66,7 @@ def coupling(x, k):
 
 
 def logp(y):
-    h, ld, zs, k = y, 0, [], 0
-    for s in range(L):
-        for j in range(K):
-            h, l = coupling(h, k)
-            ld, k = ld + l, k + 1
-        h = F.pixel_unshuffle(h, 2)
-        for j in range(K):
-            h, l = coupling(h, k)
-            ld, k = ld + l, k + 1
-        c = h.shape[1] // 2
-        zs.append(h[:, c:].flatten(1))
-        h = h[:, :c]
-    for j in range(K):
-        h, l = coupling(h, k)
-        ld, k = ld + l, k + 1
-    z = torch.cat(zs + [h.flatten(1)], 1)
-    return -0.5 * (z * z).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi) + ld
+    return torch_iflow.logp(y, L, K, coupling)
 
 
 opt = torch.optim.Adam(params, lr=1e-3)
