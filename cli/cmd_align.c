@@ -465,6 +465,13 @@ int cmd_align(int argc, char **argv) {
         ins[nin++] = (cli_file){"--model", strncmp(model, "toy:", 4) ? model : NULL};
         ins[nin++] = (cli_file){"--eval-clf", eval_clf};
         ins[nin++] = (cli_file){"--reward", !strncmp(reward, "plugin:", 7) ? reward + 7 : NULL};
+        char clf_path[1024] = ""; /* classifier:CLF:CLASSES — the file is up to the last ':' (as gm_reward_clf_parse) */
+        const char *clf_colon = !strncmp(reward, "classifier:", 11) ? strrchr(reward + 11, ':') : NULL;
+        if (clf_colon && (size_t)(clf_colon - (reward + 11)) < sizeof clf_path) {
+            memcpy(clf_path, reward + 11, (size_t)(clf_colon - (reward + 11)));
+            clf_path[clf_colon - (reward + 11)] = '\0';
+            ins[nin++] = (cli_file){"--reward", clf_path};
+        }
         snprintf(bases, sizeof bases, "%s", base_files ? base_files : "");
         for (char *save = NULL, *t = strtok_r(bases, ",", &save); t && nin < 19; t = strtok_r(NULL, ",", &save))
             ins[nin++] = (cli_file){"--base-samples", t};

@@ -130,6 +130,9 @@ in_dir --out --arm "$T/d/trajectory_cab.csv" "$G" mix --arm "$T/f.npy" --arm "$T
   --score kid --sigma median --algo cab --rounds 5 --out "$T/d"
 in_dir --out --base-samples "$T/d/samples.npy" "$G" align --model toy:gmm2 --reward gmm2 --alpha 1 --method base \
   --base-samples "$T/f.npy,$T/d/samples.npy" --out "$T/d"
+cp "$T/r.npy" "$T/d/summary.json"
+in_dir --out --reward "$T/d/summary.json" "$G" align --model toy:gmm2 --reward "classifier:$T/d/summary.json:1,2" --alpha 1 \
+  --method base --out "$T/d"
 in_dir --out --source "$T/src/train-labels-idx1-ubyte" "$G" data fashion-mnist --source "$T/src" --out "$T/o"
 in_dir --out-dir --model "$T/d/test.npy" "$G" latent-study --model "$T/d/test.npy" --out-dir "$T/d/" --n 10
 grep -qF "'$T/d/test.npy'" "$T/err" && ok || bad "latent-study: wanted the path '$T/d/test.npy' (one slash): $(cat "$T/err")"
